@@ -1,0 +1,68 @@
+"""The ``gisapp`` console script.
+
+Exit codes: 0 success, 1 a problem with the user's data or request (clear message, or a
+JSON problem list with ``--json``), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Any
+
+import click
+
+from gisapp import __version__
+from gisapp.commands import COMMAND_MODULES
+from gisapp.errors import USER_ERRORS
+
+
+class _Group(click.Group):
+    """Click group that turns user errors into exit code 1 with no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="gisapp")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def cli(verbose: int) -> None:
+    """Patrol planning and grid mapping: routes, grids, coverage, briefing exports."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _register() -> None:
+    for module_name in COMMAND_MODULES:
+        module = importlib.import_module(module_name)
+        for obj in vars(module).values():
+            if isinstance(obj, click.Command) and getattr(obj.callback, "__module__", None) == module_name:
+                cli.add_command(obj)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code."""
+    try:
+        cli.main(args=argv, prog_name="gisapp", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
