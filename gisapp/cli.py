@@ -32,7 +32,9 @@ class _Group(click.Group):
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="gisapp")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-def cli(verbose: int) -> None:
+@click.option("--config", type=click.Path(dir_okay=False), envvar="GISAPP_CONFIG",
+              help="Settings TOML file (default ./gisapp.toml when present).")
+def cli(verbose: int, config: str | None) -> None:
     """Patrol planning and grid mapping: routes, grids, coverage, briefing exports."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

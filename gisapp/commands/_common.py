@@ -1,0 +1,62 @@
+"""Helpers shared by the CLI subcommands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gisapp.settings import Settings, load_settings
+from gisapp.workspace import Workspace
+from layers.errors import Problem
+
+
+def open_workspace(path: str) -> Workspace:
+    """Open the workspace named on the command line (``sample:NAME`` for a bundled one)."""
+    if path.startswith("sample:"):
+        from gisapp.samples import get_path
+
+        return Workspace.open(get_path(path.removeprefix("sample:")))
+    return Workspace.open(path)
+
+
+def settings_from(ctx: click.Context) -> Settings:
+    """The settings object of this invocation (read once, from ``--config`` and env)."""
+    root = ctx.find_root()
+    if root.obj is None:
+        root.obj = {}
+    if "settings" not in root.obj:
+        root.obj["settings"] = load_settings(root.params.get("config"))
+    settings: Settings = root.obj["settings"]
+    return settings
+
+
+def echo_problems(problems: Sequence[Problem], *, limit: int = 200) -> None:
+    """Print problems grouped by severity, errors first, to stderr."""
+    order = {"error": 0, "warning": 1, "repaired": 2}
+    shown = sorted(problems, key=lambda p: order.get(p.severity, 3))
+    for problem in shown[:limit]:
+        click.echo(str(problem), err=True)
+    if len(shown) > limit:
+        click.echo(f"... and {len(shown) - limit:,} more (use --json for all)", err=True)
+
+
+def write_json(data: Any, path: Path | None = None) -> None:
+    """Write JSON to a file, or to stdout when ``path`` is None."""
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    if path is None:
+        sys.stdout.write(text + "\n")
+    else:
+        path.write_text(text + "\n", encoding="utf-8")
+
+
+def counts_line(problems: Iterable[Problem]) -> str:
+    problems = list(problems)
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = sum(p.severity == "warning" for p in problems)
+    repaired = sum(p.severity == "repaired" for p in problems)
+    return f"{errors:,} error(s), {warnings:,} warning(s), {repaired:,} repaired"

@@ -1,0 +1,166 @@
+"""Data commands: ``import``, ``validate``, ``info`` and ``demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gisapp.commands._common import (
+    counts_line,
+    echo_problems,
+    open_workspace,
+    settings_from,
+    write_json,
+)
+from gisapp.ingest import Source, finalize_times, ingest, parse_mappings
+from gisapp.summary import format_summary, workspace_summary
+from gisapp.errors import WorkspaceError
+from gisapp.workspace import Workspace
+from layers.errors import LayerError, Problem
+from layers.validate import validate_layers
+
+
+@click.command("import")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Workspace GeoPackage to create or update.")
+@click.option("--map-fields", "map_fields", multiple=True, metavar="[LAYER:]OURS=THEIRS,...",
+              help="Map your column names to ours, e.g. 'incidents:occurred_at=发案时间'.")
+@click.option("--offset", type=click.Choice(["gcj02", "bd09"]),
+              help="Coordinates are GCJ-02 (Amap, Tencent) or BD-09 (Baidu): convert to WGS84.")
+@click.option("--timezone", help="Time zone of naive incident times (IANA name).")
+@click.option("--encoding", help="Text encoding of the sources when it cannot be detected (e.g. gbk).")
+@click.option("--force", is_flag=True, help="Replace the workspace instead of updating it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the problem report as JSON.")
+@click.pass_context
+def import_(
+    ctx: click.Context,
+    sources: tuple[str, ...],
+    out: Path,
+    map_fields: tuple[str, ...],
+    offset: str | None,
+    timezone: str | None,
+    encoding: str | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Import SOURCES (PATH or LAYER=PATH) into the workspace --out.
+
+    Reads GeoPackage, GeoJSON, zipped Shapefile (with .cpg or GBK), CSV (lon/lat or WKT)
+    and OSM PBF/XML. Everything is validated before anything is written: with errors the
+    workspace is left as it was. Layers not named in SOURCES are kept.
+    """
+    settings = settings_from(ctx)
+    existing = Workspace.open(out) if out.exists() and not force else None
+    tz = timezone or (existing.timezone if existing else settings.timezone)
+    ingested = ingest(
+        [Source.parse(s) for s in sources],
+        mappings=parse_mappings(map_fields),
+        offset=offset,  # type: ignore[arg-type]
+        timezone=tz,
+        encoding=encoding,
+    )
+    context = existing.layers() if existing else {}
+    merged = {**context, **ingested.layers}
+    report = validate_layers(merged, timezone=tz)
+    problems = ingested.problems + report.problems
+    if as_json:
+        write_json({"ok": report.ok, "problems": [p.to_dict() for p in problems]})
+    else:
+        echo_problems(problems)
+    if not report.ok:
+        click.echo(f"Not imported: {counts_line(problems)}. {out} is unchanged.", err=True)
+        ctx.exit(1)
+    repaired = {name: report.layers[name] for name in ingested.layers}
+    to_save = finalize_times(repaired, timezone=tz)
+    notes = existing.layer_notes if existing else {}
+    notes.update({name: f"imported from {', '.join(sources)}" for name in to_save})
+    meta = {"timezone": tz, "layer_notes": notes}
+    if existing:
+        existing.save(to_save, meta=meta)
+    else:
+        Workspace.create(out, to_save, meta=meta, overwrite=force)
+    if not as_json:
+        counts = ", ".join(f"{n} {len(f):,}" for n, f in to_save.items())
+        click.echo(f"Imported into {out}: {counts} ({counts_line(problems)}).")
+
+
+@click.command("validate")
+@click.argument("source")
+@click.option("--layer", help="Which layer a single-layer file is (e.g. grids).")
+@click.option("--json", "as_json", is_flag=True, help="Print the problem report as JSON.")
+@click.option("--tolerance", default=0.02, show_default=True,
+              help="Share of a feature's area allowed outside its parent.")
+@click.pass_context
+def validate(ctx: click.Context, source: str, layer: str | None, as_json: bool, tolerance: float) -> None:
+    """Validate a workspace, or any readable file as one layer.
+
+    Exit 0 when there is no error (warnings allowed), 1 when there are errors.
+    """
+    settings = settings_from(ctx)
+    problems: list[Problem]
+    path = Path(source)
+    try:
+        if source.startswith("sample:") or (path.suffix.lower() == ".gpkg" and layer is None and _is_workspace(path)):
+            workspace = open_workspace(source)
+            report = workspace.validate(area_tolerance=tolerance)
+            problems, ok = report.problems, report.ok
+        else:
+            spec = f"{layer}={source}" if layer else source
+            ingested = ingest([Source.parse(spec)], timezone=settings.timezone)
+            report = validate_layers(ingested.layers, area_tolerance=tolerance, timezone=settings.timezone)
+            problems, ok = ingested.problems + report.problems, report.ok
+    except LayerError as exc:
+        problems = [Problem(path.name, None, "read_error", str(exc), "check the file and its format")]
+        ok = False
+    if as_json:
+        write_json({"source": source, "ok": ok, "problems": [p.to_dict() for p in problems]})
+    else:
+        echo_problems(problems)
+        click.echo(f"{source}: {'valid' if ok else 'INVALID'} ({counts_line(problems)})")
+    if not ok:
+        ctx.exit(1)
+
+
+def _is_workspace(path: Path) -> bool:
+    try:
+        Workspace.open(path)
+    except WorkspaceError:
+        return False
+    return True
+
+
+@click.command("info")
+@click.argument("workspace")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def info(workspace: str, as_json: bool) -> None:
+    """Show layer counts, CRS, extent and the incident date range of WORKSPACE."""
+    summary = workspace_summary(open_workspace(workspace))
+    if as_json:
+        write_json(summary)
+    else:
+        click.echo(format_summary(summary))
+
+
+@click.command("demo")
+@click.option("--sample", default="new_haven", show_default=True, help="Bundled sample to use.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
+              show_default=True, help="Directory for the outputs.")
+@click.pass_context
+def demo(ctx: click.Context, sample: str, out: Path) -> None:
+    """Run the pipeline on a bundled sample workspace and write its outputs to --out."""
+    workspace = open_workspace(f"sample:{sample}")
+    report = workspace.validate()
+    echo_problems([p for p in report.problems if p.severity == "error"])
+    click.echo(f"Validated {workspace.path.name}: {counts_line(report.problems)}")
+    if not report.ok:
+        ctx.exit(1)
+    summary = workspace_summary(workspace)
+    click.echo(format_summary(summary))
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(summary, out / "summary.json")
+    write_json({"ok": report.ok, "problems": [p.to_dict() for p in report.problems]}, out / "validation.json")
+    click.echo(f"Wrote {out / 'summary.json'} and {out / 'validation.json'}")
+
+

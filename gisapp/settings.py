@@ -1,0 +1,222 @@
+"""One typed settings object, read from a TOML file and ``GISAPP_*`` environment variables.
+
+Nothing is read at import time: the CLI and the web app factory call :func:`load_settings`.
+
+Precedence, lowest first: built-in defaults, the TOML file (``--config``, else
+``$GISAPP_CONFIG``, else ``./gisapp.toml`` when present), then environment variables.
+Every scalar setting has an environment variable named ``GISAPP_`` + its upper-case name,
+e.g. ``GISAPP_TIMEZONE=Asia/Shanghai`` or ``GISAPP_UPLOAD_MAX_MB=50``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+from gisapp.errors import SettingsError
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A named shift window; ``end`` before ``start`` means it crosses midnight."""
+
+    name: str
+    start: time
+    end: time
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return self.end <= self.start
+
+    @property
+    def duration_h(self) -> float:
+        start_h = self.start.hour + self.start.minute / 60
+        end_h = self.end.hour + self.end.minute / 60
+        return (end_h - start_h) % 24 or 24.0
+
+    def label(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def parse_shift(text: str, *, name: str | None = None) -> Shift:
+    """Parse ``"22:00-06:00"`` into a :class:`Shift`.
+
+    Raises
+    ------
+    SettingsError
+        If ``text`` is not two ``HH:MM`` times separated by ``-``.
+    """
+    parts = [p.strip() for p in text.split("-")]
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        # "24:00" is the usual way to write the end of an evening shift.
+        start, end = (
+            time(0, 0) if p == "24:00" else time.fromisoformat(p if len(p) > 2 else f"{p}:00")
+            for p in parts
+        )
+    except ValueError:
+        raise SettingsError(
+            f"shift {text!r} should be two times like '22:00-06:00' (HH:MM-HH:MM)"
+        ) from None
+    return Shift(name or text, start, end)
+
+
+DEFAULT_SHIFTS: dict[str, str] = {
+    "day": "08:00-16:00",
+    "evening": "16:00-24:00",
+    "night": "00:00-08:00",
+    "late": "22:00-06:00",
+}
+
+#: Required response minutes for key places by kind (1-3-5 minute rapid-response circles).
+DEFAULT_KEY_PLACE_MINUTES: dict[str, float] = {
+    "school": 3,
+    "kindergarten": 3,
+    "hospital": 3,
+    "station": 3,
+    "mall": 5,
+    "bank": 3,
+    "police": 1,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings of the CLI and the web app.
+
+    Parameters
+    ----------
+    timezone
+        Time zone of workspaces that do not record one.
+    shifts
+        Named shift windows, ``name -> "HH:MM-HH:MM"``.
+    response_minutes
+        The rapid-response bands (快反圈), default 1, 3 and 5 minutes.
+    key_place_minutes
+        Required minutes per key-place kind.
+    dwell_min_minutes, dwell_max_minutes
+        Hotspot stop length (the Koper curve: 10-15 minutes).
+    revisit_spacing_minutes
+        Minimum spacing of two stops at one hotspot before the second earns full credit.
+    secret_key
+        Flask session key; ``None`` makes the web app generate one per process.
+    upload_max_mb
+        Largest accepted upload.
+    session_cookie_secure
+        Send the session cookie over HTTPS only.
+    users_db
+        SQLite file of web users; default beside the workspace.
+    """
+
+    timezone: str = "UTC"
+    shifts: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SHIFTS))
+    response_minutes: tuple[float, ...] = (1.0, 3.0, 5.0)
+    key_place_minutes: Mapping[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_KEY_PLACE_MINUTES)
+    )
+    dwell_min_minutes: float = 10.0
+    dwell_max_minutes: float = 15.0
+    revisit_spacing_minutes: float = 120.0
+    secret_key: str | None = None
+    upload_max_mb: float = 200.0
+    session_cookie_secure: bool = False
+    users_db: str | None = None
+
+    def shift(self, name_or_window: str) -> Shift:
+        """Return a named shift, or parse a literal window such as ``"22:00-06:00"``."""
+        if name_or_window in self.shifts:
+            return parse_shift(self.shifts[name_or_window], name=name_or_window)
+        return parse_shift(name_or_window)
+
+
+def _coerce(name: str, raw: Any, default: Any) -> Any:
+    """Coerce a TOML or environment value to the type of the default."""
+    try:
+        if isinstance(default, bool):
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, tuple):
+            items = raw.split(",") if isinstance(raw, str) else list(raw)
+            return tuple(float(x) for x in items)
+        if isinstance(default, Mapping):
+            if not isinstance(raw, Mapping):
+                raise ValueError(raw)
+            return {**default, **raw}
+        return None if raw in (None, "") else str(raw)
+    except (TypeError, ValueError):
+        raise SettingsError(
+            f"setting {name!r} has an invalid value {raw!r}; expected a value like {default!r}"
+        ) from None
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read settings from defaults, a TOML file, the environment and explicit overrides.
+
+    Raises
+    ------
+    SettingsError
+        If the file is missing (when named), not TOML, or has unknown keys or bad values.
+    """
+    env = os.environ if environ is None else environ
+    defaults = Settings()
+    known = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+
+    file = path or env.get("GISAPP_CONFIG")
+    if file is None and Path("gisapp.toml").is_file():
+        file = "gisapp.toml"
+    if file is not None:
+        file_path = Path(file)
+        if not file_path.is_file():
+            raise SettingsError(f"settings file {str(file_path)!r} does not exist")
+        try:
+            data = tomllib.loads(file_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"settings file {str(file_path)!r} is not valid TOML: {exc}") from None
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise SettingsError(
+                f"unknown setting(s) {', '.join(unknown)} in {str(file_path)!r}; "
+                f"known settings: {', '.join(known)}"
+            )
+        values.update({k: _coerce(k, v, known[k]) for k, v in data.items()})
+
+    for name, default in known.items():
+        raw = env.get(f"GISAPP_{name.upper()}")
+        if raw is not None and not isinstance(default, Mapping):
+            values[name] = _coerce(name, raw, default)
+
+    for name, raw in (overrides or {}).items():
+        if name not in known:
+            raise SettingsError(f"unknown setting {name!r}; known settings: {', '.join(known)}")
+        values[name] = _coerce(name, raw, known[name])
+
+    settings = dataclasses.replace(defaults, **values)
+    for name, window in settings.shifts.items():
+        parse_shift(window, name=name)
+    if settings.dwell_min_minutes > settings.dwell_max_minutes:
+        raise SettingsError(
+            f"dwell_min_minutes ({settings.dwell_min_minutes}) is above "
+            f"dwell_max_minutes ({settings.dwell_max_minutes})"
+        )
+    return settings

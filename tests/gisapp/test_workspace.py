@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+from gisapp import workspace as workspace_module
+from gisapp.errors import WorkspaceError
+from gisapp.workspace import Workspace
+
+
+@pytest.fixture
+def layers():
+    stations = gpd.GeoDataFrame(
+        {"id": ["s1"], "name": ["HQ"], "kind": ["station"]},
+        geometry=[Point(-72.92, 41.30)],
+        crs="EPSG:4326",
+    )
+    incidents = gpd.GeoDataFrame(
+        {
+            "id": ["1", "2"],
+            "category": ["theft", "burglary"],
+            # One time each side of the end of daylight saving time in New York.
+            "occurred_at": pd.to_datetime(["2014-09-18 13:53", "2014-11-18 01:10"]).tz_localize(
+                "America/New_York"
+            ),
+        },
+        geometry=[Point(-72.93, 41.31), Point(-72.91, 41.30)],
+        crs="EPSG:4326",
+    )
+    units = pd.DataFrame({"id": ["car-1"], "mode": ["car"], "station_id": ["s1"]})
+    return {"stations": stations, "incidents": incidents, "units": units}
+
+
+def test_create_open_round_trip(tmp_path, layers):
+    path = tmp_path / "ws.gpkg"
+    ws = Workspace.create(path, layers, meta={"timezone": "America/New_York", "layer_notes": {"stations": "real"}})
+    assert ws.layer_names() == ["stations", "incidents", "units"]
+    assert ws.timezone == "America/New_York"
+    assert ws.layer_notes == {"stations": "real"}
+    incidents = ws.layer("incidents")
+    assert str(incidents["occurred_at"].dt.tz) == "America/New_York"
+    assert incidents["occurred_at"].dt.strftime("%Y-%m-%d %H:%M %z").tolist() == [
+        "2014-09-18 13:53 -0400",
+        "2014-11-18 01:10 -0500",
+    ]
+    units = ws.layer("units")
+    assert isinstance(units, pd.DataFrame) and not isinstance(units, gpd.GeoDataFrame)
+    assert units["station_id"].tolist() == ["s1"]
+
+
+def test_projected_layers_are_stored_in_4326(tmp_path, layers):
+    projected = {"stations": layers["stations"].to_crs(32618)}
+    ws = Workspace.create(tmp_path / "ws.gpkg", projected)
+    stored = ws.layer("stations")
+    assert stored.crs.to_epsg() == 4326
+    assert stored.geometry.iloc[0].distance(Point(-72.92, 41.30)) < 1e-9
+
+
+def test_save_replaces_named_layers_and_keeps_others(tmp_path, layers):
+    ws = Workspace.create(tmp_path / "ws.gpkg", layers)
+    more = layers["stations"].assign(id=["s2"], name=["Substation"])
+    ws.save({"stations": more}, meta={"description": "updated"})
+    reopened = Workspace.open(ws.path)
+    assert reopened.layer("stations")["id"].tolist() == ["s2"]
+    assert len(reopened.layer("incidents")) == 2
+    assert reopened.meta["description"] == "updated"
+
+
+def test_crash_mid_save_leaves_workspace_untouched(tmp_path, layers, monkeypatch):
+    ws = Workspace.create(tmp_path / "ws.gpkg", layers)
+    before = ws.path.read_bytes()
+
+    def explode(path, frames, timezone):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(workspace_module, "_write_layers", explode)
+    with pytest.raises(OSError, match="disk full"):
+        ws.save({"stations": layers["stations"]})
+    assert ws.path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["ws.gpkg"]  # no temporary file left
+    assert len(Workspace.open(ws.path).layer("incidents")) == 2
+
+
+def test_dropped_layer_is_gone(tmp_path, layers):
+    ws = Workspace.create(tmp_path / "ws.gpkg", layers)
+    ws.save({}, drop=["units"])
+    assert Workspace.open(ws.path).layer_names() == ["stations", "incidents"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "does not exist"), (b"not a geopackage", "not a GeoPackage")],
+)
+def test_open_refuses_missing_or_foreign_files(tmp_path, content, message):
+    path = tmp_path / "ws.gpkg"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(WorkspaceError, match=message):
+        Workspace.open(path)
+
+
+def test_open_refuses_truncated_geopackage(tmp_path, layers):
+    ws = Workspace.create(tmp_path / "ws.gpkg", {"stations": layers["stations"]})
+    data = ws.path.read_bytes()
+    ws.path.write_bytes(data[: len(data) // 3])
+    with pytest.raises(WorkspaceError, match="truncated or damaged"):
+        Workspace.open(ws.path).layer("stations")
+
+
+def test_missing_layer_message_names_the_fix(tmp_path, layers):
+    ws = Workspace.create(tmp_path / "ws.gpkg", {"stations": layers["stations"]})
+    with pytest.raises(WorkspaceError, match="has no layer 'grids'.*gisapp import"):
+        ws.layer("grids")
+    assert list(ws.layer("grids", required=False).columns)[:2] == ["id", "community_id"]
+
+
+def test_create_refuses_to_overwrite(tmp_path, layers):
+    Workspace.create(tmp_path / "ws.gpkg", layers)
+    with pytest.raises(WorkspaceError, match="already exists"):
+        Workspace.create(tmp_path / "ws.gpkg", layers)
+
+
+def test_box_polygon_layer(tmp_path):
+    grids = gpd.GeoDataFrame(
+        {"id": ["g1"], "community_id": ["c1"]}, geometry=[box(0, 0, 1, 1)], crs="EPSG:4326"
+    )
+    ws = Workspace.create(tmp_path / "ws.gpkg", {"grids": grids})
+    assert ws.layer("grids").geometry.iloc[0].equals(box(0, 0, 1, 1))
