@@ -1,0 +1,361 @@
+"""Field mapping: from a captain's column names to the workspace's field names.
+
+A mapping always goes **ours → theirs**: ``{"occurred_at": "发案时间", "category": "案件类别"}``
+reads "our ``occurred_at`` is their ``发案时间``". The same direction is used on the command
+line (``occurred_at=发案时间,category=案件类别``), by :func:`suggest_mapping` and by
+:func:`map_fields`.
+
+Shapefile field names are cut to 10 bytes (5 Chinese characters in GBK, 3 in UTF-8), so a
+mapping may name either the full original column (``网格负责民警``) or the cut one
+(``网格负责民``); both find the column.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from typing import TypeVar
+
+import pandas as pd
+
+from layers.errors import LayerError
+from layers.schema import LayerSpec, layer_spec
+
+__all__ = ["map_fields", "parse_field_mapping", "suggest_mapping"]
+
+logger = logging.getLogger(__name__)
+
+FrameT = TypeVar("FrameT", bound=pd.DataFrame)
+
+#: DBF field names hold at most this many bytes.
+SHAPEFILE_FIELD_BYTES = 10
+
+# Synonyms per field, most specific first; compared after _normalize. The layer-specific
+# ones come first so that in ``grids`` "社区编号" means community_id, never id.
+_ID_PREFIXES: dict[str, tuple[str, ...]] = {
+    "subdistricts": ("街道",),
+    "communities": ("社区", "村"),
+    "grids": ("网格",),
+    "prevention_zones": ("防控区", "区域"),
+    "incidents": ("案件", "警情", "接警", "事件", "案事件"),
+    "stations": ("派出所", "警务站", "站点"),
+    "duty_points": ("执勤点", "岗亭", "卡点", "点位"),
+    "key_places": ("场所", "单位", "重点场所"),
+    "cameras": ("摄像头", "监控", "设备", "点位"),
+    "units": ("巡逻单位", "警组", "车辆", "单位"),
+}
+_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "id": ("id", "编号", "编码", "代码", "code", "identifier", "no", "number"),
+    "name": ("name", "名称", "名字", "姓名", "title"),
+    "subdistrict_id": (
+        "subdistrict",
+        "street_id",
+        "所属街道编号",
+        "街道编号",
+        "街道代码",
+        "所属街道",
+        "街道",
+        "街道办",
+    ),
+    "community_id": (
+        "community",
+        "所属社区编号",
+        "社区编号",
+        "社区代码",
+        "社区id",
+        "所属社区",
+        "社区",
+        "村居",
+    ),
+    "households": ("户数", "住户数", "总户数", "户"),
+    "population": ("pop", "人口", "人口数", "常住人口"),
+    "property_managed": ("物业管理", "物业类型", "物业", "物业管理类型"),
+    "officer": ("网格负责民警", "负责民警", "责任民警", "社区民警", "民警", "网格员", "负责人"),
+    "team": ("中队", "警组", "责任队", "队"),
+    "phone": ("tel", "telephone", "mobile", "联系电话", "电话", "手机", "联系方式"),
+    "unit_id": ("unit", "巡逻单位", "巡逻单位编号", "单位编号"),
+    "kind": ("type", "类型", "类别", "种类", "性质"),
+    "required_minutes": ("要求到达分钟", "到达时间要求", "响应时间", "要求分钟"),
+    "priority": ("优先级", "级别", "等级"),
+    "occurred_at": (
+        "datetime",
+        "发案时间",
+        "报警时间",
+        "接警时间",
+        "案发时间",
+        "发生时间",
+        "时间",
+        "time",
+        "date",
+    ),
+    "category": (
+        "案件类别",
+        "警情类别",
+        "案件类型",
+        "警情类型",
+        "案由",
+        "类别",
+        "类型",
+        "type",
+        "dataset",
+    ),
+    "severity": ("严重程度", "等级", "级别"),
+    "preventable": ("可防性", "是否可防", "可防"),
+    "description": ("desc", "简要案情", "案情", "警情描述", "描述", "内容"),
+    "address": ("addr", "发案地址", "案发地址", "发案地点", "地址", "地点"),
+    "highway": ("class", "fclass", "道路等级", "道路类型", "等级"),
+    "oneway": ("单行", "单向", "是否单行"),
+    "maxspeed": ("speed", "限速", "最高限速"),
+    "capacity": ("容量", "警力", "人数"),
+    "fixed": ("固定", "是否固定"),
+    "range_m": ("range", "监控范围", "范围", "距离"),
+    "heading_deg": ("heading", "朝向", "方向", "方位角"),
+    "fov_deg": ("fov", "视场角", "视角"),
+    "mode": ("巡逻方式", "交通方式", "方式", "类型", "type"),
+    "station_id": ("station", "所属派出所", "派出所编号", "派出所"),
+    "grid_ids": ("grids", "负责网格", "责任网格", "网格"),
+    "shift": ("班次", "班组"),
+}
+_ROAD_NAME_SYNONYMS = ("道路名称", "路名", "fullname", "街路巷名称")
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[\s_\-]+", "", str(name)).casefold()
+
+
+def _truncations(name: str) -> set[str]:
+    """Return how ``name`` reads once cut to a DBF field name in GBK or UTF-8."""
+    cut = set()
+    for encoding in ("gb18030", "utf-8"):
+        raw = name.encode(encoding, errors="ignore")
+        if len(raw) > SHAPEFILE_FIELD_BYTES:
+            cut.add(raw[:SHAPEFILE_FIELD_BYTES].decode(encoding, errors="ignore"))
+    return {c for c in cut if c}
+
+
+def _candidates(field: str, layer: str) -> list[str]:
+    """Return the names a user might give our ``field`` of ``layer``, best first."""
+    names = [field]
+    if field == "id":
+        for prefix in _ID_PREFIXES.get(layer, ()):
+            names += [f"{prefix}编号", f"{prefix}编码", f"{prefix}代码", f"{prefix}id"]
+    if field == "name":
+        if layer == "roads":
+            names += list(_ROAD_NAME_SYNONYMS)
+        for prefix in _ID_PREFIXES.get(layer, ()):
+            names += [f"{prefix}名称", f"{prefix}名"]
+    names += list(_SYNONYMS.get(field, ()))
+    return names
+
+
+def _find_column(columns: Iterable[str], wanted: str) -> str | None:
+    """Return the column the user meant by ``wanted``: exact, loose, or 10-byte cut."""
+    columns = [str(c) for c in columns]
+    if wanted in columns:
+        return wanted
+    loose = {_normalize(c): c for c in reversed(columns)}
+    key = _normalize(wanted)
+    if key in loose:
+        return loose[key]
+    for cut in _truncations(wanted):
+        if _normalize(cut) in loose:
+            return loose[_normalize(cut)]
+    return None
+
+
+def suggest_mapping(columns: Iterable[str], layer: str) -> dict[str, str]:
+    """Guess which of the user's columns hold the fields of ``layer``.
+
+    Names are compared case-insensitively and without spaces, ``_`` or ``-``; common
+    English and Chinese synonyms count (编号→id, 名称→name, 案件类别→category,
+    发案时间/报警时间→occurred_at, 地址→address, 社区→community_id ...), so do their
+    shapefile forms cut to 10 bytes. Each column is used at most once.
+
+    Parameters
+    ----------
+    columns
+        The user's column names (a geometry column is ignored).
+    layer
+        Workspace layer name, e.g. ``"incidents"``.
+
+    Returns
+    -------
+    dict
+        Mapping ours → theirs for every field with a guess, in the layer's field order.
+
+    Raises
+    ------
+    LayerError
+        If ``layer`` is not a workspace layer.
+    """
+    spec = layer_spec(layer)
+    available = [str(c) for c in columns if str(c) != "geometry"]
+    guesses: dict[str, str] = {}
+    used: set[str] = set()
+    # Exact names first, so a column already called "category" is never taken by a
+    # synonym of another field.
+    for field in spec.fields:
+        column = _find_column(available, field)
+        if column is not None:
+            guesses[field] = column
+            used.add(column)
+    for field in spec.fields:
+        if field in guesses:
+            continue
+        free = [c for c in available if c not in used]
+        for candidate in _candidates(field, layer)[1:]:
+            column = _find_column(free, candidate)
+            if column is not None:
+                guesses[field] = column
+                used.add(column)
+                break
+    return {field: guesses[field] for field in spec.fields if field in guesses}
+
+
+def parse_field_mapping(text: str, *, layer: str | None = None) -> dict[str, str]:
+    """Parse a mapping written as ``"occurred_at=发案时间,category=案件类别"``.
+
+    Items are separated by ``,`` ``，`` ``;`` or new lines; each reads ``ours=theirs``.
+
+    Parameters
+    ----------
+    text
+        The mapping text.
+    layer
+        When given, every key must be a field of this layer.
+
+    Returns
+    -------
+    dict
+        Mapping ours → theirs.
+
+    Raises
+    ------
+    LayerError
+        On an item without ``=``, an empty name, a field given twice, or (with ``layer``)
+        a key that is not a field of the layer.
+    """
+    if not isinstance(text, str):
+        raise LayerError(f"'text' should be a string like 'id=编号,name=名称', got {text!r}")
+    mapping: dict[str, str] = {}
+    for item in re.split(r"[,，;；\n]", text):
+        item = item.strip()
+        if not item:
+            continue
+        ours, sep, theirs = item.partition("=")
+        ours, theirs = ours.strip(), theirs.strip()
+        if not sep or not ours or not theirs:
+            raise LayerError(
+                f"field mapping item {item!r} should read 'our_field=their_column', "
+                f"e.g. 'occurred_at=发案时间'"
+            )
+        if ours in mapping:
+            raise LayerError(
+                f"field mapping names {ours!r} twice ({mapping[ours]!r} and {theirs!r}); keep one"
+            )
+        mapping[ours] = theirs
+    if layer is not None:
+        _check_keys(mapping, layer_spec(layer))
+    return mapping
+
+
+def _check_keys(mapping: Mapping[str, str], spec: LayerSpec) -> None:
+    unknown = [ours for ours in mapping if ours not in spec.fields]
+    if unknown:
+        raise LayerError(
+            f"'mapping' should map fields of layer {spec.name!r} (ours=theirs), got "
+            f"{', '.join(map(repr, unknown))}; the fields are {', '.join(spec.fields)}"
+        )
+
+
+def _as_id_strings(values: pd.Series) -> pd.Series:
+    """Return ids as strings, writing whole floats (``12.0`` from a DBF) as ``"12"``."""
+    if pd.api.types.is_float_dtype(values):
+        whole = values.dropna()
+        if (whole == whole.round()).all():
+            values = values.astype("Int64")
+    out = values.astype("string")
+    return out.str.strip()
+
+
+def map_fields(frame: FrameT, mapping: Mapping[str, str], *, layer: str) -> FrameT:
+    """Rename the user's columns to the fields of ``layer``.
+
+    Parameters
+    ----------
+    frame
+        Layer as read (GeoDataFrame, or DataFrame for the ``units`` table). Not modified.
+    mapping
+        **ours → theirs**, e.g. ``{"occurred_at": "发案时间"}``. Their names are matched
+        exactly, then ignoring case and spaces, then as a shapefile cuts them to 10 bytes.
+        Fields that already carry our name need no entry.
+    layer
+        Workspace layer name (see ``layers.schema.LAYERS``).
+
+    Returns
+    -------
+    same type as ``frame``
+        A copy with our fields first (in the layer's order), the user's other columns
+        after, and ``id`` / ``*_id`` fields as strings.
+
+    Raises
+    ------
+    LayerError
+        If the layer is unknown, a key is not one of its fields, a named column does not
+        exist, or a required field is still missing; the message lists the columns that
+        exist and a suggested mapping.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise LayerError(f"'frame' should be a DataFrame or GeoDataFrame, got {type(frame)}")
+    spec = layer_spec(layer)
+    _check_keys(mapping, spec)
+    geometry_name = getattr(frame, "_geometry_column_name", None)
+    columns = [str(c) for c in frame.columns if c != geometry_name]
+
+    resolved: dict[str, str] = {}
+    not_found: list[str] = []
+    for ours, theirs in mapping.items():
+        column = _find_column(columns, theirs)
+        if column is None:
+            not_found.append(f"{ours}={theirs}")
+        else:
+            resolved[ours] = column
+    if not_found:
+        raise LayerError(
+            f"'mapping' names column(s) that layer {layer!r} input does not have: "
+            f"{', '.join(not_found)}; the columns are {', '.join(columns) or '(none)'}"
+        )
+
+    missing = [f for f in spec.required if f not in resolved and f not in columns]
+    if missing:
+        guess = suggest_mapping([c for c in columns if c not in resolved.values()], layer)
+        hint = ",".join(f"{k}={v}" for k, v in guess.items() if k in missing)
+        raise LayerError(
+            f"layer {layer!r} needs field(s) {', '.join(missing)} that the input does not "
+            f"have; the columns are {', '.join(columns) or '(none)'}. Map them as "
+            f"our_field=their_column" + (f", e.g. {hint}" if hint else "")
+        )
+
+    out = frame.copy()
+    for ours, column in resolved.items():
+        if ours != column and ours in out.columns and ours not in resolved.values():
+            logger.warning("layer %s: column %r replaced by %r as mapped", layer, ours, column)
+        out[ours] = frame[column]
+    consumed = {c for c in resolved.values() if c not in spec.fields}
+    ours_present = [f for f in spec.fields if f in out.columns]
+    others = [
+        c for c in out.columns if c not in ours_present and c not in consumed and c != geometry_name
+    ]
+    order = ours_present + others + ([geometry_name] if geometry_name else [])
+    out = out[order]
+    for field in ours_present:
+        if field == "id" or field.endswith("_id"):
+            out[field] = _as_id_strings(out[field])
+    if resolved:
+        logger.info(
+            "layer %s: mapped %s",
+            layer,
+            ", ".join(f"{k}<-{v}" for k, v in resolved.items() if k != v),
+        )
+    return out

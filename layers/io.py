@@ -1,0 +1,741 @@
+"""Read layers from the files captains bring: GeoPackage, GeoJSON, Shapefile, CSV, OSM.
+
+The format is told from the file's content (its first bytes), the extension only breaking
+ties, so a GeoPackage saved as ``.dat`` reads and a picture renamed ``.geojson`` gives a
+clear error. Readers read and convert (text encoding, coordinate columns, Chinese offset
+coordinates when asked); they do not check the data model, which is the validator's job.
+
+Every failure is a :class:`~layers.errors.LayerError` naming the file and the fix; GDAL's
+own errors and warnings are folded into it or logged, never passed on raw.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+import struct
+import warnings
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from io import StringIO
+from pathlib import Path, PurePosixPath
+from typing import Literal, TypeAlias
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyproj
+import shapely
+from pyogrio.errors import DataLayerError, DataSourceError
+
+from layers.crs import convert_offset_coordinates, looks_like_lonlat
+from layers.errors import LayerError
+from layers.schema import STORAGE_CRS
+
+__all__ = ["detect_format", "list_layers", "read_layer", "read_layers", "read_table"]
+
+logger = logging.getLogger(__name__)
+
+Format = Literal["gpkg", "geojson", "zip", "shp", "csv", "osm_pbf", "osm_xml"]
+Frame: TypeAlias = gpd.GeoDataFrame | pd.DataFrame
+
+SUPPORTED = (
+    "GeoPackage (.gpkg), GeoJSON (.geojson/.json), zipped Shapefile (.zip), "
+    "Shapefile (.shp), CSV (.csv/.txt) and OpenStreetMap (.osm.pbf/.osm)"
+)
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_SHP_MAGIC = b"\x00\x00\x27\x0a"
+_CSV_EXTENSIONS = (".csv", ".txt", ".tsv")
+_LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "pointx", "xcoord", "坐标x")
+_LAT_NAMES = ("lat", "latitude", "y", "纬度", "pointy", "ycoord", "坐标y")
+_WKT_NAMES = ("wkt", "geometry", "geom", "thegeom", "shape", "几何", "坐标串")
+#: OSM "layers": the drivable and the walkable street networks, and admin boundaries.
+OSM_LAYERS: dict[str, Literal["drive", "walk"] | None] = {
+    "roads": "drive",
+    "roads_walk": "walk",
+    "boundaries": None,
+}
+_SAMPLE_BYTES = 1 << 16
+_DBF_SAMPLE_BYTES = 1 << 21
+_OFFSET_SYSTEMS = ("gcj02", "bd09")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _check_path(path: str | Path) -> Path:
+    if not isinstance(path, str | Path):
+        raise LayerError(f"'path' should be a file path, got {type(path).__name__}")
+    file = Path(path)
+    if not file.exists():
+        raise LayerError(f"file '{file}' does not exist; check the path and the file name")
+    if file.is_dir():
+        raise LayerError(
+            f"'{file}' is a folder, not a file; pass a .gpkg, .geojson, .zip, .shp, .csv "
+            f"or .osm.pbf file (zip a shapefile's files together)"
+        )
+    if file.stat().st_size == 0:
+        raise LayerError(f"file '{file}' is empty (0 bytes); export it again")
+    return file
+
+
+def _gdal_message(exc: Exception) -> str:
+    """Return the useful tail of a GDAL message (SQLite errors start with the query)."""
+    text = str(exc).split("; It might help")[0].strip().rstrip(";")
+    parts = [p.strip() for p in re.split(r";|failed:", text) if p.strip()]
+    tail = parts[-1] if parts else text
+    return tail if len(tail) <= 160 else tail[:160] + "..."
+
+
+@contextmanager
+def _gdal(file: Path, fix: str) -> Iterator[None]:
+    """Turn GDAL errors into a LayerError about ``file`` and log GDAL's warnings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        except (DataSourceError, DataLayerError) as exc:
+            raise LayerError(f"cannot read '{file}' ({_gdal_message(exc)}); {fix}") from None
+        except UnicodeDecodeError as exc:
+            raise LayerError(
+                f"the text of '{file}' is not {exc.encoding} as read; pass the right "
+                f"encoding=..., e.g. encoding='GBK' or encoding='UTF-8'"
+            ) from None
+    for warning in caught:
+        logger.debug("%s: %s", file.name, warning.message)
+
+
+def detect_format(path: str | Path) -> Format:
+    """Tell a file's format from its first bytes (the extension only breaks ties).
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    str
+        One of ``"gpkg"``, ``"geojson"``, ``"zip"``, ``"shp"``, ``"csv"``, ``"osm_pbf"``,
+        ``"osm_xml"``.
+
+    Raises
+    ------
+    LayerError
+        If the file is missing or empty, or its content matches no supported format.
+    """
+    file = _check_path(path)
+    with file.open("rb") as stream:
+        head = stream.read(4096)
+    name = file.name.lower()
+    suffix = file.suffix.lower()
+    text_head = head.removeprefix(codecs.BOM_UTF8).lstrip()
+    if head.startswith(_SQLITE_MAGIC):
+        return "gpkg"
+    if suffix == ".gpkg":
+        raise LayerError(
+            f"file '{file}' is not a readable GeoPackage (it lacks the SQLite header, so it "
+            f"is damaged or another kind of file renamed .gpkg); export it again from the "
+            f"source or restore a backup"
+        )
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "zip"
+    if b"OSMHeader" in head[:64]:
+        return "osm_pbf"
+    if text_head.startswith((b"<?xml", b"<osm")) and b"<osm" in head:
+        return "osm_xml"
+    if head.startswith(_SHP_MAGIC):
+        return "shp"
+    if text_head.startswith(b"{"):
+        return "geojson"
+    if suffix in (".geojson", ".json"):
+        kind = "CSV or other text" if _is_text(head) else "a binary file"
+        raise LayerError(
+            f"file '{file}' is named {suffix} but is not GeoJSON (its content looks like "
+            f"{kind}); export the layer as GeoJSON, or give the file its real extension"
+        )
+    if suffix in _CSV_EXTENSIONS and _is_text(head):
+        return "csv"
+    if name.endswith(".osm.pbf") or suffix in (".osm", ".pbf"):
+        raise LayerError(
+            f"file '{file}' is named like OpenStreetMap data but its content is not; "
+            f"download or export the extract again"
+        )
+    raise LayerError(
+        f"file '{file}' has an unsupported format (extension {suffix or '(none)'!r}); "
+        f"supported are {SUPPORTED}"
+    )
+
+
+def _is_text(head: bytes) -> bool:
+    return b"\x00" not in head
+
+
+# ---------------------------------------------------------------- encodings
+
+
+def _normalize_encoding(name: str) -> str | None:
+    """Return a codec name for a .cpg content or user text, None when unknown."""
+    text = name.strip().upper().removeprefix("ANSI").strip()
+    if text in ("65001", "UTF8", "UTF-8"):
+        return "UTF-8"
+    if text.isdigit():
+        text = f"CP{text}"
+    # Decoding GBK/GB2312/CP936 text as GB18030, their superset, loses nothing.
+    if text in ("GBK", "GB2312", "CP936", "936", "EUC-CN"):
+        return "GB18030"
+    try:
+        codecs.lookup(text)
+    except LookupError:
+        return None
+    return text
+
+
+def _dbf_text_fields(dbf: bytes) -> list[bytes]:
+    """Return the raw bytes of field names and character values of a DBF (a sample)."""
+    if len(dbf) < 32:
+        return []
+    n_records, header_len, record_len = struct.unpack("<IHH", dbf[4:12])
+    names: list[bytes] = []
+    fields: list[tuple[int, int]] = []
+    offset, position = 32, 1  # a record starts with its deletion flag
+    while offset + 32 <= min(header_len, len(dbf)) and dbf[offset] != 0x0D:
+        descriptor = dbf[offset : offset + 32]
+        names.append(descriptor[:11].split(b"\x00")[0])
+        width = descriptor[16]
+        if descriptor[11:12] == b"C":
+            fields.append((position, width))
+        position += width
+        offset += 32
+    values = list(names)
+    if record_len <= 0:
+        return values
+    for start in range(header_len, min(len(dbf), header_len + n_records * record_len), record_len):
+        record = dbf[start : start + record_len]
+        values += [record[pos : pos + width].strip() for pos, width in fields]
+    return values
+
+
+def _decodes(values: list[bytes], encoding: str) -> bool:
+    encoding = codecs.lookup(encoding).name
+    for value in values:
+        try:
+            value.decode(encoding)
+        except UnicodeDecodeError as exc:
+            # A fixed-width DBF field may cut the last character of a value in two.
+            if (
+                encoding == "utf-8"
+                and exc.start >= len(value) - 3
+                and exc.reason
+                in (
+                    "unexpected end of data",
+                    "invalid continuation byte",
+                )
+            ):
+                try:
+                    value[: exc.start].decode(encoding)
+                    continue
+                except UnicodeDecodeError:
+                    return False
+            return False
+    return True
+
+
+def detect_dbf_encoding(dbf: bytes) -> str | None:
+    """Guess the text encoding of a DBF without a .cpg: UTF-8, GB18030 (GBK) or unknown.
+
+    Parameters
+    ----------
+    dbf
+        The DBF bytes (a leading sample of the file is enough).
+
+    Returns
+    -------
+    str or None
+        ``"UTF-8"`` or ``"GB18030"``; None when the text is plain ASCII or neither fits
+        (GDAL's default then applies).
+    """
+    values = [v for v in _dbf_text_fields(dbf) if v]
+    if not any(max(v) >= 0x80 for v in values):
+        return None
+    # UTF-8 is strict enough that GBK text almost never passes as UTF-8; the reverse
+    # is not true, so UTF-8 is tried first.
+    if _decodes(values, "utf-8"):
+        return "UTF-8"
+    if _decodes(values, "gb18030"):
+        return "GB18030"
+    return None
+
+
+def _shapefile_encoding(
+    label: str, cpg: bytes | None, dbf: bytes | None, encoding: str | None
+) -> str | None:
+    if encoding is not None:
+        return encoding
+    if cpg is not None:
+        cpg_text = cpg.decode("ascii", errors="ignore")
+        normalized = _normalize_encoding(cpg_text)
+        values = [v for v in _dbf_text_fields(dbf or b"") if v]
+        if normalized is not None and _decodes(values, normalized):
+            logger.debug("%s: encoding %s from .cpg", label, normalized)
+            return normalized
+        # Old exporters often write a .cpg that does not match the data (UTF-8 over GBK).
+        logger.warning("%s: .cpg says %r, which does not fit the data; guessing", label, cpg_text)
+    if dbf is None:
+        return None
+    detected = detect_dbf_encoding(dbf)
+    if detected is not None:
+        logger.info("%s has no usable .cpg; text detected as %s", label, detected)
+    return detected
+
+
+# ------------------------------------------------------------------ readers
+
+
+def _apply_crs(frame: Frame, crs: str | None, label: str) -> Frame:
+    """Assign or convert a CRS the caller named (``crs=``)."""
+    if crs is None or not isinstance(frame, gpd.GeoDataFrame):
+        return frame
+    if crs in _OFFSET_SYSTEMS:
+        return convert_offset_coordinates(frame, crs)  # type: ignore[arg-type]
+    try:
+        wanted = pyproj.CRS.from_user_input(crs)
+    except pyproj.exceptions.CRSError:
+        raise LayerError(
+            f"'crs' should be a CRS such as 'EPSG:4490', 'gcj02' or 'bd09', got {crs!r}"
+        ) from None
+    if frame.crs is None:
+        return frame.set_crs(wanted)
+    if not frame.crs.equals(wanted):
+        raise LayerError(
+            f"'{label}' declares CRS {frame.crs.to_string()} but crs={crs!r} was given; "
+            f"drop crs= to use the file's CRS, or fix the file's .prj"
+        )
+    return frame
+
+
+def _read_gdal(
+    source: str, file: Path, *, layer: str | None = None, encoding: str | None = None, fix: str
+) -> Frame:
+    with _gdal(file, fix):
+        frame = pyogrio.read_dataframe(source, layer=layer, encoding=encoding)
+    return frame
+
+
+def _gpkg_layers(file: Path) -> list[str]:
+    fix = "the GeoPackage is damaged or truncated; export it again or restore a backup"
+    with _gdal(file, fix):
+        listed = pyogrio.list_layers(file)
+    return [str(row[0]) for row in listed]
+
+
+def _pick(file: Path, names: list[str], layer: str | None, what: str) -> str:
+    if not names:
+        raise LayerError(f"file '{file}' holds no {what}; export the data again")
+    if layer is None:
+        if len(names) == 1:
+            return names[0]
+        raise LayerError(
+            f"file '{file}' holds {len(names)} {what}s: {', '.join(names)}; pick one with layer=..."
+        )
+    if layer not in names:
+        raise LayerError(f"'layer' {layer!r} is not in '{file}'; it holds {', '.join(names)}")
+    return layer
+
+
+def _zip_shapefiles(file: Path) -> tuple[zipfile.ZipFile, dict[str, str]]:
+    try:
+        archive = zipfile.ZipFile(file)
+    except zipfile.BadZipFile:
+        raise LayerError(
+            f"file '{file}' is not a readable zip archive (damaged or truncated); zip it again"
+        ) from None
+    members = [
+        m for m in archive.namelist() if not m.startswith("__MACOSX/") and not m.endswith("/")
+    ]
+    shps = [m for m in members if m.lower().endswith(".shp")]
+    if not shps:
+        archive.close()
+        listed = ", ".join(members[:10]) or "nothing"
+        raise LayerError(
+            f"zip '{file}' holds no shapefile (.shp); it holds {listed}. Zip the .shp with "
+            f"its .shx, .dbf, .prj and .cpg files"
+        )
+    stems = [PurePosixPath(m).stem for m in shps]
+    unique = len(set(stems)) == len(stems)
+    return archive, {(stem if unique else m[:-4]): m for stem, m in zip(stems, shps, strict=True)}
+
+
+def _sidecar(archive: zipfile.ZipFile, member: str, extension: str, limit: int) -> bytes | None:
+    base = member[:-4].lower()
+    for name in archive.namelist():
+        if name.lower() == base + extension:
+            with archive.open(name) as stream:
+                return stream.read(limit)
+    return None
+
+
+def _read_zip(file: Path, layer: str | None, encoding: str | None) -> Frame:
+    archive, shapefiles = _zip_shapefiles(file)
+    with archive:
+        name = _pick(file, list(shapefiles), layer, "shapefile")
+        member = shapefiles[name]
+        cpg = _sidecar(archive, member, ".cpg", 1024)
+        dbf = _sidecar(archive, member, ".dbf", _DBF_SAMPLE_BYTES)
+    chosen = _shapefile_encoding(f"{file.name}/{member}", cpg, dbf, encoding)
+    fix = "the zip must hold the .shp with its .shx and .dbf; zip them together again"
+    return _read_gdal(f"/vsizip/{file.resolve()}/{member}", file, encoding=chosen, fix=fix)
+
+
+def _read_shp(file: Path, encoding: str | None) -> Frame:
+    def sibling(extension: str, limit: int) -> bytes | None:
+        for candidate in (file.with_suffix(extension), file.with_suffix(extension.upper())):
+            if candidate.exists():
+                with candidate.open("rb") as stream:
+                    return stream.read(limit)
+        return None
+
+    chosen = _shapefile_encoding(
+        file.name, sibling(".cpg", 1024), sibling(".dbf", _DBF_SAMPLE_BYTES), encoding
+    )
+    fix = "keep the .shx and .dbf files beside the .shp, or send it as one .zip"
+    return _read_gdal(str(file), file, encoding=chosen, fix=fix)
+
+
+def _read_geojson(file: Path) -> Frame:
+    fix = "the file is not valid GeoJSON; export the layer as GeoJSON again"
+    return _read_gdal(str(file), file, fix=fix)
+
+
+def _read_osm(file: Path, layer: str | None) -> Frame:
+    from layers import osm  # osmium is only loaded when OSM data is read
+
+    name = _pick(file, list(OSM_LAYERS), layer or "roads", "OSM layer")
+    mode = OSM_LAYERS[name]
+    if mode is None:
+        return osm.read_osm_boundaries(file)
+    return osm.read_osm_roads(file, mode=mode)
+
+
+def _csv_encoding(file: Path, encoding: str | None) -> str:
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise LayerError(
+                f"'encoding' should be a text encoding such as 'utf-8' or 'gbk', got {encoding!r}"
+            ) from None
+        return _normalize_encoding(encoding) or encoding
+    with file.open("rb") as stream:
+        sample = stream.read(_SAMPLE_BYTES)
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    for candidate in ("utf-8", "gb18030"):
+        decoder = codecs.getincrementaldecoder(candidate)()
+        try:
+            decoder.decode(sample, final=False)  # the sample may end inside a character
+        except UnicodeDecodeError:
+            continue
+        return candidate
+    raise LayerError(
+        f"cannot tell the text encoding of '{file}' (neither UTF-8 nor GBK/GB18030); pass "
+        f"encoding=..., e.g. encoding='big5'"
+    )
+
+
+def _read_csv_text(file: Path, encoding: str | None) -> pd.DataFrame:
+    chosen = _csv_encoding(file, encoding)
+    try:
+        with file.open("r", encoding=chosen, newline="") as stream:
+            text = stream.read()
+    except UnicodeDecodeError:
+        if encoding is not None or chosen == "gb18030":
+            raise LayerError(
+                f"'{file}' is not valid {chosen} text throughout; pass the right encoding=..."
+            ) from None
+        # The sample decoded as UTF-8 but a later line did not: a GBK export.
+        chosen = "gb18030"
+        with file.open("r", encoding=chosen, errors="strict", newline="") as stream:
+            text = stream.read()
+    text = text.removeprefix("\ufeff")
+    header = text.split("\n", 1)[0]
+    delimiter = max((",", "\t", ";", "|"), key=header.count)
+    try:
+        frame = pd.read_csv(
+            StringIO(text), sep=delimiter, dtype=str, keep_default_na=True, skipinitialspace=True
+        )
+    except pd.errors.EmptyDataError:
+        raise LayerError(f"file '{file}' has no header row or data; export it again") from None
+    except pd.errors.ParserError as exc:
+        raise LayerError(f"'{file}' is not a well-formed CSV ({exc}); export it again") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    logger.info("read %s rows from %s (%s)", f"{len(frame):,}", file.name, chosen)
+    return _infer_numbers(frame)
+
+
+def _infer_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Turn wholly numeric text columns into numbers; codes like ``007`` stay text."""
+    out = frame.copy()
+    for column in out.columns:
+        text = out[column].dropna().str.strip()
+        if text.empty or text.str.match(r"^[+-]?0\d").any():
+            continue
+        numbers = pd.to_numeric(text, errors="coerce")
+        if numbers.notna().all():
+            out[column] = pd.to_numeric(out[column].str.strip(), errors="coerce")
+    return out
+
+
+def _find(columns: list[str], wanted: tuple[str, ...]) -> str | None:
+    normalized = {re.sub(r"[\s_\-]+", "", c).casefold(): c for c in reversed(columns)}
+    for name in wanted:
+        if name in normalized:
+            return normalized[name]
+    return None
+
+
+def _column(frame: pd.DataFrame, name: str, argument: str, file: Path) -> str:
+    if name in frame.columns:
+        return name
+    raise LayerError(
+        f"'{argument}' {name!r} is not a column of '{file}'; the columns are "
+        f"{', '.join(map(str, frame.columns))}"
+    )
+
+
+def _read_csv(
+    file: Path,
+    *,
+    encoding: str | None,
+    x: str | None,
+    y: str | None,
+    wkt: str | None,
+    crs: str | None,
+) -> gpd.GeoDataFrame:
+    frame = _read_csv_text(file, encoding)
+    columns = [str(c) for c in frame.columns]
+    if (x is None) != (y is None):
+        raise LayerError(
+            f"'x' and 'y' should be given together, got x={x!r}, y={y!r}; name both the "
+            f"longitude and the latitude column"
+        )
+    if x is not None and y is not None:
+        x, y = _column(frame, x, "x", file), _column(frame, y, "y", file)
+    elif wkt is not None:
+        wkt = _column(frame, wkt, "wkt", file)
+    else:
+        x, y = _find(columns, _LON_NAMES), _find(columns, _LAT_NAMES)
+        if x is None or y is None:
+            x = y = None
+            wkt = _find(columns, _WKT_NAMES)
+    if x is None and wkt is None:
+        raise LayerError(
+            f"'{file}' has no coordinate columns (columns: {', '.join(columns)}); name them "
+            f"lon/lat (经度/纬度) or pass x=..., y=... or wkt=...; for a table without "
+            f"geometry use read_table"
+        )
+
+    if x is not None and y is not None:
+        lon = pd.to_numeric(frame[x], errors="coerce").to_numpy(dtype=float)
+        lat = pd.to_numeric(frame[y], errors="coerce").to_numpy(dtype=float)
+        usable = np.isfinite(lon) & np.isfinite(lat)
+        geometry = np.asarray(shapely.points(np.column_stack([lon, lat])), dtype=object)
+        geometry[~usable] = None
+        coordinate_columns = [x, y]
+        origin = f"columns {x!r}/{y!r}"
+    else:
+        assert wkt is not None
+        text = frame[wkt].astype("string").fillna("").str.strip()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            geometry = shapely.from_wkt(text.to_numpy(dtype=object), on_invalid="ignore")
+        usable = ~shapely.is_missing(geometry)
+        coordinate_columns = [wkt]
+        origin = f"WKT column {wkt!r}"
+    bad = int((~usable).sum())
+    if bad:
+        logger.warning("%s: %s row(s) without usable coordinates in %s", file.name, bad, origin)
+    out = gpd.GeoDataFrame(
+        frame.drop(columns=coordinate_columns), geometry=gpd.GeoSeries(geometry, index=frame.index)
+    )
+    if crs is None:
+        if looks_like_lonlat(out):
+            logger.info(
+                "%s: no CRS given; coordinates taken as %s (lon/lat)", file.name, STORAGE_CRS
+            )
+            out = out.set_crs(STORAGE_CRS)
+        else:
+            logger.warning(
+                "%s: no CRS given and the coordinates are not lon/lat; pass crs=...", file.name
+            )
+        return out
+    return _apply_crs(out, crs, str(file))
+
+
+# -------------------------------------------------------------------- public
+
+
+def list_layers(path: str | Path) -> list[str]:
+    """Return the names of the layers a file holds.
+
+    GeoPackage: its layers and tables; zip: its shapefiles (by name without ``.shp``);
+    OSM: ``roads`` (drivable), ``roads_walk`` (walkable) and ``boundaries``; any
+    other file: one layer named after the file.
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    list of str
+        Layer names, in the file's order.
+
+    Raises
+    ------
+    LayerError
+        If the file cannot be read.
+    """
+    file = _check_path(path)
+    kind = detect_format(file)
+    if kind == "gpkg":
+        return _gpkg_layers(file)
+    if kind == "zip":
+        archive, shapefiles = _zip_shapefiles(file)
+        archive.close()
+        return list(shapefiles)
+    if kind in ("osm_pbf", "osm_xml"):
+        return list(OSM_LAYERS)
+    return [file.name.split(".")[0]]
+
+
+def read_layer(
+    path: str | Path,
+    *,
+    layer: str | None = None,
+    encoding: str | None = None,
+    x: str | None = None,
+    y: str | None = None,
+    wkt: str | None = None,
+    crs: str | None = None,
+) -> Frame:
+    """Read one layer from a GeoPackage, GeoJSON, (zipped) Shapefile, CSV or OSM file.
+
+    Parameters
+    ----------
+    path
+        The file; its format is told from its content.
+    layer
+        Which layer of a multi-layer source (GeoPackage layer, shapefile name inside a
+        zip, OSM layer from :func:`list_layers`). Required when there are several, except
+        for OSM where ``roads`` (the drivable network) is the default.
+    encoding
+        Text encoding of a Shapefile's DBF or a CSV. By default a Shapefile's ``.cpg`` is
+        honoured and, without one, UTF-8 or GBK is detected from the DBF bytes; a CSV is
+        tried as UTF-8 (with or without BOM), then GBK/GB18030.
+    x, y
+        CSV longitude and latitude columns; by default found by name (lon/lng/longitude/x/
+        经度, lat/latitude/y/纬度).
+    wkt
+        CSV column of WKT geometries, when there are no x/y columns.
+    crs
+        CRS of the coordinates when the file has none (always for a CSV; without it a
+        lon/lat CSV is taken as EPSG:4326, logged). ``"gcj02"`` or ``"bd09"`` says the
+        lon/lat are Chinese offset coordinates, converted to WGS84 on reading. A CRS that
+        contradicts the file's own is an error.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame or pandas.DataFrame
+        The layer (a DataFrame for a GeoPackage table without geometry), in the file's
+        CRS: reprojecting to storage is :func:`layers.crs.to_storage_crs`'s job.
+
+    Raises
+    ------
+    LayerError
+        If the file is missing, empty, damaged, of an unsupported format, a CSV without
+        coordinates, a zip without a shapefile, or ``layer`` is needed or unknown.
+    """
+    file = _check_path(path)
+    kind = detect_format(file)
+    label = str(file)
+    if kind == "csv":
+        return _read_csv(file, encoding=encoding, x=x, y=y, wkt=wkt, crs=crs)
+    if kind in ("osm_pbf", "osm_xml"):
+        frame = _read_osm(file, layer)
+    elif kind == "gpkg":
+        name = _pick(file, _gpkg_layers(file), layer, "layer")
+        fix = "the GeoPackage is damaged or truncated; export it again or restore a backup"
+        frame = _read_gdal(str(file), file, layer=name, fix=fix)
+    elif kind == "zip":
+        frame = _read_zip(file, layer, encoding)
+        label = f"{file}" + (f" ({layer})" if layer else "")
+    elif kind == "shp":
+        frame = _read_shp(file, encoding)
+    else:
+        frame = _read_geojson(file)
+    logger.info("read %s features from %s", f"{len(frame):,}", file.name)
+    return _apply_crs(frame, crs, label)
+
+
+def read_layers(path: str | Path, *, encoding: str | None = None) -> dict[str, Frame]:
+    """Read every layer of a file (see :func:`list_layers` for what a layer is).
+
+    Parameters
+    ----------
+    path
+        The file.
+    encoding
+        Text encoding, as in :func:`read_layer`.
+
+    Returns
+    -------
+    dict
+        Layer name → GeoDataFrame (or DataFrame for a table), in the file's order.
+
+    Raises
+    ------
+    LayerError
+        If the file or one of its layers cannot be read.
+    """
+    return {name: read_layer(path, layer=name, encoding=encoding) for name in list_layers(path)}
+
+
+def read_table(
+    path: str | Path, *, layer: str | None = None, encoding: str | None = None
+) -> pd.DataFrame:
+    """Read a table without geometry (e.g. ``units``) from a CSV or a GeoPackage.
+
+    Parameters
+    ----------
+    path
+        A CSV (encoding detected as in :func:`read_layer`) or a GeoPackage.
+    layer
+        The GeoPackage table, when it holds several layers.
+    encoding
+        CSV text encoding.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows; a geometry column, if any, is dropped.
+
+    Raises
+    ------
+    LayerError
+        If the file cannot be read or is neither CSV nor GeoPackage.
+    """
+    file = _check_path(path)
+    kind = detect_format(file)
+    if kind == "csv":
+        return _read_csv_text(file, encoding)
+    if kind != "gpkg":
+        raise LayerError(f"'path' should be a CSV or GeoPackage table, got a {kind} file '{file}'")
+    frame = read_layer(file, layer=layer)
+    if isinstance(frame, gpd.GeoDataFrame):
+        frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    return frame
