@@ -54,7 +54,8 @@ _register()
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
     try:
-        cli.main(args=argv, prog_name="gisapp", standalone_mode=False)
+        # Without standalone mode, click returns the code of ctx.exit(...) instead of exiting.
+        code = cli.main(args=argv, prog_name="gisapp", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.Abort:
         click.echo("Aborted.", err=True)
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -126,7 +126,9 @@ def ingest(
             frame = read_layer(source.path, layer=inner, encoding=encoding)
             mapping = {**mappings.get(None, {}), **mappings.get(layer, {})}
             usable = {ours: theirs for ours, theirs in mapping.items() if theirs in frame.columns}
-            frame = map_fields(frame, usable, layer=layer)
+            if usable:
+                # Without a mapping the validator reports missing fields with the others.
+                frame = map_fields(frame, usable, layer=layer)
             if isinstance(frame, gpd.GeoDataFrame):
                 if offset is not None:
                     frame = convert_offset_coordinates(frame, offset)

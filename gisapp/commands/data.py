@@ -87,48 +87,58 @@ def import_(
 
 
 @click.command("validate")
-@click.argument("source")
-@click.option("--layer", help="Which layer a single-layer file is (e.g. grids).")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--layer", help="Which layer a single file is (e.g. grids); or prefix it: grids=FILE.")
 @click.option("--json", "as_json", is_flag=True, help="Print the problem report as JSON.")
 @click.option("--tolerance", default=0.02, show_default=True,
               help="Share of a feature's area allowed outside its parent.")
 @click.pass_context
-def validate(ctx: click.Context, source: str, layer: str | None, as_json: bool, tolerance: float) -> None:
-    """Validate a workspace, or any readable file as one layer.
+def validate(
+    ctx: click.Context, sources: tuple[str, ...], layer: str | None, as_json: bool, tolerance: float
+) -> None:
+    """Validate a workspace, or files checked together as layers (PATH or LAYER=PATH).
 
-    Exit 0 when there is no error (warnings allowed), 1 when there are errors.
+    Every problem is collected and reported at once. Exit 0 when there is no error
+    (warnings allowed), 1 when there are errors.
     """
     settings = settings_from(ctx)
+    label = " ".join(sources)
     problems: list[Problem]
-    path = Path(source)
     try:
-        if source.startswith("sample:") or (path.suffix.lower() == ".gpkg" and layer is None and _is_workspace(path)):
-            workspace = open_workspace(source)
+        first = Path(sources[0])
+        if len(sources) == 1 and layer is None and (
+            sources[0].startswith("sample:") or _is_workspace(first)
+        ):
+            workspace = open_workspace(sources[0])
             report = workspace.validate(area_tolerance=tolerance)
             problems, ok = report.problems, report.ok
         else:
-            spec = f"{layer}={source}" if layer else source
-            ingested = ingest([Source.parse(spec)], timezone=settings.timezone)
-            report = validate_layers(ingested.layers, area_tolerance=tolerance, timezone=settings.timezone)
+            specs = [f"{layer}={sources[0]}", *sources[1:]] if layer else list(sources)
+            ingested = ingest([Source.parse(s) for s in specs], timezone=settings.timezone)
+            report = validate_layers(
+                ingested.layers, area_tolerance=tolerance, timezone=settings.timezone
+            )
             problems, ok = ingested.problems + report.problems, report.ok
     except LayerError as exc:
-        problems = [Problem(path.name, None, "read_error", str(exc), "check the file and its format")]
+        problems = [Problem(label, None, "read_error", str(exc), "check the file and its format")]
         ok = False
     if as_json:
-        write_json({"source": source, "ok": ok, "problems": [p.to_dict() for p in problems]})
+        write_json({"sources": list(sources), "ok": ok, "problems": [p.to_dict() for p in problems]})
     else:
         echo_problems(problems)
-        click.echo(f"{source}: {'valid' if ok else 'INVALID'} ({counts_line(problems)})")
+        click.echo(f"{label}: {'valid' if ok else 'INVALID'} ({counts_line(problems)})")
     if not ok:
         ctx.exit(1)
 
 
 def _is_workspace(path: Path) -> bool:
+    """A GeoPackage with our metadata table, as ``gisapp import`` writes."""
+    if path.suffix.lower() != ".gpkg":
+        return False
     try:
-        Workspace.open(path)
+        return bool(Workspace.open(path).meta)
     except WorkspaceError:
         return False
-    return True
 
 
 @click.command("info")

@@ -1,0 +1,470 @@
+"""Incidents in time: timestamp parsing and the incident category table.
+
+Incident feeds carry their times in many shapes: New Haven's ``Thu, Sept. 18th 2014`` with a
+separate ``01:53 p.m.``, ISO 8601 with or without an offset, US ``09/18/2014 1:53 PM``,
+Chinese ``2024年2月15日 21:48``, epoch seconds. :func:`parse_timestamps` reads all of them into
+one tz-aware UTC column; :func:`apply_categories` gives every incident its group, severity
+and ``preventable`` flag (可防性案件) from a category table.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from layers.errors import LayerError, Problem
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "CATEGORY_COLUMNS",
+    "CATEGORY_GROUPS",
+    "DEFAULT_CATEGORY_TABLE",
+    "UNKNOWN_CATEGORY",
+    "apply_categories",
+    "load_category_table",
+    "parse_timestamps",
+]
+
+_MONTHS: Mapping[str, int] = {
+    "jan": 1,
+    "feb": 2,
+    "mar": 3,
+    "apr": 4,
+    "may": 5,
+    "jun": 6,
+    "jul": 7,
+    "aug": 8,
+    "sep": 9,
+    "oct": 10,
+    "nov": 11,
+    "dec": 12,
+}
+
+# One time-of-day tail shared by every date shape: optional clock time, optional am/pm,
+# optional UTC offset ("z", "utc", "+08", "+0800", "+08:00").
+_TIME = (
+    r"(?:(?:t|\s+|t\s*)(?P<hour>\d{1,2}):(?P<minute>\d{2})"
+    r"(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,9}))?)?)?"
+    r"\s*(?P<ampm>am|pm)?"
+    r"\s*(?P<offset>z|utc|gmt|[+-]\d{2}(?::?\d{2})?)?$"
+)
+_DATE_SHAPES: tuple[re.Pattern[str], ...] = (
+    # 2014-09-18, 2014/9/18, 2014.09.18 (ISO 8601 and the Chinese numeric forms)
+    re.compile(r"^(?P<year>\d{4})[-/.](?P<month>\d{1,2})[-/.](?P<day>\d{1,2})" + _TIME),
+    # 09/18/2014 (US month first)
+    re.compile(r"^(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4})" + _TIME),
+    # sep 18 2014, september 18, 2014
+    re.compile(r"^(?P<monthname>[a-z]{3})[a-z]*\s+(?P<day>\d{1,2}),?\s+(?P<year>\d{4})" + _TIME),
+    # 18 sep 2014
+    re.compile(r"^(?P<day>\d{1,2})\s+(?P<monthname>[a-z]{3})[a-z]*,?\s+(?P<year>\d{4})" + _TIME),
+)
+_PLAIN_ISO = r"\d{4}-\d{2}-\d{2}(?:[ t]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?"
+_EPOCH = re.compile(r"^[+-]?\d{9,11}(?:\.\d+)?$")
+_CN_CLOCK = re.compile(r"(\d{1,2})\s*[时点]\s*(\d{1,2})\s*分?(?:\s*(\d{1,2})\s*秒)?")
+_CN_PERIOD = re.compile(r"(上午|早上|凌晨|下午|晚上|中午)\s*(\d{1,2}:\d{2}(?::\d{2})?)")
+
+
+def _cn_period(match: re.Match[str]) -> str:
+    # 中午 12:30 is half past noon, 凌晨/早上/上午 are before noon, 下午/晚上 after it.
+    word, clock = match.group(1), match.group(2)
+    return f"{clock} {'am' if word in ('上午', '早上', '凌晨') else 'pm'}"
+
+
+def _normalise_text(text: pd.Series) -> pd.Series:
+    """Lower-case and rewrite ``text`` so that it fits one of ``_DATE_SHAPES``."""
+    text = text.str.strip().str.lower()
+    # Chinese dates and times: 2024年2月15日 21时48分 -> 2024-2-15 21:48
+    text = text.str.replace(
+        r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]", r"\1-\2-\3 ", regex=True
+    )
+    # Replacements by function run row by row in Python: only on the rows that need them.
+    chinese_clock = text.str.contains("[时点午晚早凌]", regex=True).fillna(False).astype(bool)
+    if chinese_clock.any():
+        subset = text[chinese_clock].str.replace(_CN_CLOCK, _cn_clock, regex=True)
+        text[chinese_clock] = subset.str.replace(_CN_PERIOD, _cn_period, regex=True)
+    # English: weekday prefix, "sept." and other abbreviation dots, ordinals, a.m./p.m.
+    text = text.str.replace(r"^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s*", "", regex=True)
+    text = text.str.replace(r"\b([ap])\.?\s?m\.?(\s|$)", r"\1m\2", regex=True)
+    text = text.str.replace(r"\b([a-z]{3,9})\.", r"\1", regex=True)
+    text = text.str.replace(r"\b(\d{1,2})(?:st|nd|rd|th)\b", r"\1", regex=True)
+    return text.str.replace(r"\s+", " ", regex=True).str.strip()
+
+
+def _cn_clock(match: re.Match[str]) -> str:
+    hour, minute, second = match.group(1), match.group(2), match.group(3)
+    if len(minute) == 1:
+        minute = f"0{minute}"
+    return f"{hour}:{minute}" + (f":{int(second):02d}" if second else "")
+
+
+def _offset_minutes(offset: pd.Series) -> pd.Series:
+    """Minutes east of UTC for offsets like ``z``, ``+08``, ``-0500``, ``+05:30``."""
+    digits = offset.str.replace(":", "", regex=False)
+    sign = np.where(digits.str.startswith("-"), -1, 1)
+    hours = pd.to_numeric(digits.str[1:3], errors="coerce").fillna(0)
+    minutes = pd.to_numeric(digits.str[3:5], errors="coerce").fillna(0)
+    zulu = offset.isin(["z", "utc", "gmt"])
+    return pd.Series(np.where(zulu, 0, sign * (hours * 60 + minutes)), index=offset.index)
+
+
+def _parse_text(text: pd.Series, zone: str) -> pd.Series:
+    """Parse strings; returns UTC timestamps, NaT where no shape fits."""
+    result = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us, UTC]")
+    text = text.str.strip().str.lower()
+    todo = text.notna() & (text != "")
+
+    # Plain ISO 8601 without an offset is the common case: let pandas' C parser take it.
+    iso = todo & text.str.fullmatch(_PLAIN_ISO).fillna(False).astype(bool)
+    if iso.any():
+        naive = pd.to_datetime(
+            text[iso].str.replace("t", " ", regex=False), format="ISO8601", errors="coerce"
+        ).astype("datetime64[us]")
+        naive = naive[naive.notna()]
+        result[naive.index] = _localise(naive, zone)
+        todo[naive.index] = False
+    if not todo.any():
+        return result
+    text = _normalise_text(text.where(todo))
+
+    epoch = todo & text.str.fullmatch(_EPOCH.pattern).fillna(False).astype(bool)
+    if epoch.any():
+        seconds = pd.to_numeric(text[epoch], errors="coerce")
+        result[epoch] = pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")
+        todo &= ~epoch
+
+    for shape in _DATE_SHAPES:
+        if not todo.any():
+            break
+        parts = text[todo].str.extract(shape)
+        matched = parts["year"].notna()
+        if not matched.any():
+            continue
+        parts = parts[matched]
+        if "monthname" in parts:
+            month = parts["monthname"].map(_MONTHS)
+        else:
+            month = pd.to_numeric(parts["month"])
+        hour = pd.to_numeric(parts["hour"]).fillna(0)
+        ampm = parts["ampm"].fillna("").astype(str)
+        # 12:xx a.m. is just after midnight, 12:xx p.m. just after noon; 13:00 pm is wrong.
+        bad_clock = (ampm != "") & ((hour > 12) | (hour == 0))
+        hour = hour.where(~((ampm == "am") & (hour == 12)), 0)
+        hour = hour.where(~((ampm == "pm") & (hour < 12)), hour + 12)
+        fraction = parts["fraction"].fillna("0").str.ljust(6, "0").str[:6]
+        fields = pd.DataFrame(
+            {
+                "year": pd.to_numeric(parts["year"]),
+                "month": month,
+                "day": pd.to_numeric(parts["day"]),
+                "hour": hour.where(~bad_clock, 99),
+                "minute": pd.to_numeric(parts["minute"]).fillna(0),
+                "second": pd.to_numeric(parts["second"]).fillna(0),
+                "microsecond": pd.to_numeric(fraction),
+            }
+        )
+        # Out-of-range fields (Feb 30, 25:00) become NaT rather than an error.
+        fields = fields.astype("float64")
+        fields = fields.where(fields["hour"] < 24)
+        fields = fields.where((fields["minute"] < 60) & (fields["second"] < 61))
+        naive = pd.to_datetime(fields, errors="coerce").astype("datetime64[us]")
+        has_offset = parts["offset"].notna().astype(bool)
+        if has_offset.any():
+            minutes = _offset_minutes(parts.loc[has_offset, "offset"])
+            shifted = naive[has_offset] - pd.to_timedelta(minutes, unit="min")
+            result[shifted.index] = shifted.dt.tz_localize("UTC")
+        local = naive[~has_offset]
+        if len(local):
+            result[local.index] = _localise(local, zone)
+        todo[parts.index] = False
+    return result
+
+
+def _localise(naive: pd.Series, zone: str) -> pd.Series:
+    """Read naive wall-clock times in ``zone`` and return them in UTC.
+
+    An ambiguous time (the repeated hour when DST ends) is read as its first, daylight
+    occurrence; a nonexistent time (the skipped hour when DST starts) is moved one hour
+    forward, which is what a clock that was not yet changed meant.
+    """
+    first_occurrence = np.ones(len(naive), dtype=bool)
+    aware = naive.dt.tz_localize(
+        zone, ambiguous=first_occurrence, nonexistent=pd.Timedelta(hours=1)
+    )
+    return aware.dt.tz_convert("UTC")
+
+
+def parse_timestamps(
+    dates: pd.Series, *, times: pd.Series | None = None, tz: str = "UTC"
+) -> pd.Series:
+    """Parse incident dates (and optional separate times) into UTC timestamps.
+
+    Reads, in any mix: New Haven's ``Thu, Sept. 18th 2014`` (weekday, ``Sept.``, ordinals)
+    with times like ``01:53 p.m.``; ISO 8601 with or without an offset
+    (``2014-09-18T13:53:00-04:00``, ``2014-09-18 13:53``); US ``09/18/2014 1:53 PM``;
+    Chinese ``2024年2月15日 21:48``, ``2024年2月15日 21时48分``, ``2024/2/15 21:48`` and
+    ``下午9:48``; epoch seconds (numbers, or 9–11 digit strings); datetime values.
+    ``12:xx a.m.`` is just after midnight and ``12:xx p.m.`` just after noon.
+
+    Parameters
+    ----------
+    dates
+        Dates, with or without a time of day.
+    times
+        Times of day, aligned with ``dates`` by index, for feeds that keep them apart.
+        A missing time reads as midnight.
+    tz
+        IANA time zone of values without an offset (e.g. ``"America/New_York"``). Values in
+        the skipped hour when DST starts are moved one hour forward; values in the repeated
+        hour when DST ends are read as the first (daylight) occurrence.
+
+    Returns
+    -------
+    pandas.Series
+        ``datetime64[us, UTC]`` values indexed like ``dates``; ``NaT`` where a value cannot
+        be parsed (the caller reports those, this function never raises for one bad value).
+
+    Raises
+    ------
+    LayerError
+        If ``tz`` is not a known time zone or ``times`` is not aligned with ``dates``.
+    """
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise LayerError(
+            f"tz={tz!r} is not a known IANA time zone; pass a name such as "
+            "'America/New_York' or 'Asia/Shanghai'"
+        ) from None
+    if times is not None and not times.index.equals(dates.index):
+        raise LayerError("'times' is not indexed like 'dates'; pass two columns of the same table")
+
+    if pd.api.types.is_datetime64_any_dtype(dates.dtype) and times is None:
+        values = pd.Series(dates, copy=True)
+        if values.dt.tz is None:
+            return _localise(values.astype("datetime64[us]"), tz)
+        return values.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+    if pd.api.types.is_numeric_dtype(dates.dtype) and times is None:
+        seconds = pd.Series(dates, dtype="float64")
+        parsed = pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")
+        return parsed.astype("datetime64[us, UTC]")
+
+    # Positions, not labels, from here on: the caller's index may repeat values.
+    text = dates.astype("string").reset_index(drop=True)
+    if times is not None:
+        clock = times.astype("string").str.strip().reset_index(drop=True)
+        text = text.where(clock.isna() | (clock == ""), text + " " + clock)
+    # Feeds repeat the same strings a lot (dates, clock minutes): parse each one once.
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    parsed_uniques = _parse_text(pd.Series(uniques, dtype="string"), tz)
+    taken = parsed_uniques.array.take(codes, allow_fill=True)
+    parsed = pd.Series(taken, index=dates.index, name=dates.name)
+    unparsed = int(parsed.isna().sum()) - int(text.isna().sum())
+    if unparsed:
+        logger.debug("%s of %s timestamps could not be parsed", f"{unparsed:,}", f"{len(text):,}")
+    return parsed
+
+
+#: Columns of a category table, in order.
+CATEGORY_COLUMNS = ("category", "group", "label", "severity", "preventable")
+
+#: Groups used by the bundled table; a user's table may add its own.
+CATEGORY_GROUPS = (
+    "burglary",
+    "robbery",
+    "theft",
+    "vehicle_theft",
+    "assault",
+    "weapons",
+    "drugs",
+    "vandalism",
+    "disorder",
+    "fraud",
+    "traffic",
+    "alarm",
+    "service",
+    "other",
+)
+
+#: The bundled table: the 147 categories of the New Haven incident feed.
+DEFAULT_CATEGORY_TABLE = Path(__file__).parent / "data" / "categories.csv"
+
+#: What an incident of a category missing from the table gets.
+UNKNOWN_CATEGORY = {"group": "other", "severity": 1, "preventable": False}
+
+_TRUE = frozenset({"true", "1", "yes", "y", "t", "是"})
+_FALSE = frozenset({"false", "0", "no", "n", "f", "否"})
+
+
+def load_category_table(path: str | Path | None = None) -> pd.DataFrame:
+    """Read an incident category table.
+
+    The table is a UTF-8 CSV with the columns ``category`` (as written in the incident
+    feed), ``group`` (e.g. ``burglary``, ``robbery``, ``service``), ``label`` (readable
+    name), ``severity`` (1 = minor to 5 = most serious) and ``preventable`` (``true`` for
+    crime that visible patrol deters, 可防性案件: above all 两抢一盗, robbery, snatching,
+    theft and burglary; ``false`` for service calls, alarms, traffic and admin).
+
+    Parameters
+    ----------
+    path
+        CSV file; the bundled New Haven table (:data:`DEFAULT_CATEGORY_TABLE`) when None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per category with :data:`CATEGORY_COLUMNS`; ``severity`` as int,
+        ``preventable`` as bool.
+
+    Raises
+    ------
+    LayerError
+        If the file is missing or unreadable, lacks a column, repeats a category, or has a
+        severity outside 1–5 or a ``preventable`` value that is not true/false.
+    """
+    source = Path(DEFAULT_CATEGORY_TABLE if path is None else path)
+    try:
+        table = pd.read_csv(source, dtype=str, keep_default_na=False, encoding="utf-8")
+    except FileNotFoundError:
+        raise LayerError(
+            f"category table path={str(source)!r} does not exist; pass the CSV file of "
+            f"categories or None for the bundled table"
+        ) from None
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise LayerError(
+            f"category table {str(source)!r} is not a UTF-8 CSV ({exc}); save it as UTF-8 "
+            f"CSV with the columns {', '.join(CATEGORY_COLUMNS)}"
+        ) from None
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    missing = [c for c in CATEGORY_COLUMNS if c not in table.columns]
+    if missing:
+        raise LayerError(
+            f"category table {str(source)!r} lacks the column(s) {', '.join(missing)}; "
+            f"it needs {', '.join(CATEGORY_COLUMNS)}"
+        )
+    table = table[list(CATEGORY_COLUMNS)].apply(lambda column: column.str.strip())
+    repeated = sorted(set(table.loc[table["category"].duplicated(), "category"]))
+    if repeated:
+        raise LayerError(
+            f"category table {str(source)!r} lists {', '.join(map(repr, repeated[:5]))} more "
+            "than once; keep one row per category"
+        )
+    severity = pd.to_numeric(table["severity"], errors="coerce")
+    bad = table.loc[~severity.isin([1, 2, 3, 4, 5]), "category"]
+    if len(bad):
+        raise LayerError(
+            f"category table {str(source)!r}: severity of {', '.join(map(repr, bad[:5]))} "
+            "is not an integer from 1 to 5; use 1 (minor) to 5 (most serious)"
+        )
+    flag = table["preventable"].str.lower()
+    bad = table.loc[~flag.isin(_TRUE | _FALSE), "category"]
+    if len(bad):
+        raise LayerError(
+            f"category table {str(source)!r}: preventable of {', '.join(map(repr, bad[:5]))} "
+            "is not true/false; write true or false"
+        )
+    table["severity"] = severity.astype(int)
+    table["preventable"] = flag.isin(_TRUE)
+    return table.reset_index(drop=True)
+
+
+def apply_categories(
+    incidents: pd.DataFrame, table: pd.DataFrame, *, layer: str = "incidents"
+) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    """Give every incident the group, severity and ``preventable`` flag of its category.
+
+    Categories are matched on their text with surrounding spaces and case ignored. Values
+    from the table replace any ``group``, ``severity`` or ``preventable`` already present.
+    Incidents whose category is not in the table are kept, never dropped: they get group
+    ``other``, severity 1 and ``preventable`` False, and each unknown category is reported
+    once with its number of incidents.
+
+    Parameters
+    ----------
+    incidents
+        Incidents with a ``category`` column; not modified.
+    table
+        Category table as returned by :func:`load_category_table`.
+    layer
+        Layer name used in the problems reported.
+
+    Returns
+    -------
+    tuple of (geopandas.GeoDataFrame, list of Problem)
+        A copy of ``incidents`` with ``group`` (str), ``severity`` (int) and
+        ``preventable`` (bool), and one ``"unknown_category"`` warning per category that
+        the table lacks (plus one ``"missing_category"`` warning for empty categories).
+
+    Raises
+    ------
+    LayerError
+        If ``incidents`` has no ``category`` column or ``table`` lacks a needed column.
+    """
+    if "category" not in incidents.columns:
+        raise LayerError(
+            f"'incidents' has no 'category' column (columns: {', '.join(map(str, incidents.columns))}); "
+            "map the incident type column to 'category'"
+        )
+    needed = [c for c in ("category", "group", "severity", "preventable") if c not in table]
+    if needed:
+        raise LayerError(
+            f"'table' lacks the column(s) {', '.join(needed)}; read it with load_category_table()"
+        )
+    result = incidents.copy()
+    if not isinstance(result, gpd.GeoDataFrame):
+        result = gpd.GeoDataFrame(result)
+    lookup = table.assign(key=table["category"].astype(str).str.strip().str.lower())
+    lookup = lookup.drop_duplicates("key").set_index("key")
+    category = result["category"].astype("string").str.strip()
+    key = category.str.lower()
+    known = key.isin(lookup.index).fillna(False).astype(bool)
+    blank = (category.isna() | (category == "")).fillna(True).astype(bool)
+
+    result["group"] = key.map(lookup["group"]).where(known, UNKNOWN_CATEGORY["group"]).astype(str)
+    result["severity"] = (
+        key.map(lookup["severity"]).where(known, UNKNOWN_CATEGORY["severity"]).astype(int)
+    )
+    result["preventable"] = (
+        key.map(lookup["preventable"]).where(known, UNKNOWN_CATEGORY["preventable"]).astype(bool)
+    )
+
+    problems: list[Problem] = []
+    unknown_counts = category[~known & ~blank].value_counts()
+    for name, count in unknown_counts.items():
+        problems.append(
+            Problem(
+                layer=layer,
+                feature_id=None,
+                code="unknown_category",
+                message=(
+                    f"category {name!r} ({count:,} incident(s)) is not in the category table; "
+                    "it was given group 'other', severity 1, preventable false."
+                ),
+                fix=f"Add a row for {name!r} to the category table or map it to a known category.",
+                severity="warning",
+            )
+        )
+    if blank.any():
+        problems.append(
+            Problem(
+                layer=layer,
+                feature_id=None,
+                code="missing_category",
+                message=(
+                    f"{int(blank.sum()):,} incident(s) have no category; they were given "
+                    "group 'other', severity 1, preventable false."
+                ),
+                fix="Fill the category column of these incidents.",
+                severity="warning",
+            )
+        )
+    if problems:
+        logger.info("%d category problem(s) in %s", len(problems), layer)
+    return result, problems

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from click.testing import CliRunner
+from shapely.geometry import Point, box
+
+from gisapp.cli import cli, main
+from gisapp.workspace import Workspace
+
+BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_help_and_usage_errors(capsys):
+    assert main(["--help"]) == 0
+    assert "validate" in capsys.readouterr().out
+    assert main(["no-such-command"]) == 2
+    assert main(["validate"]) == 2
+
+
+def test_info_on_the_sample_shows_real_counts():
+    result = run("info", "sample:new_haven")
+    assert result.exit_code == 0, result.output
+    assert "3,293" in result.output
+    assert "2014-09-01" in result.output and "2014-09-30" in result.output
+
+
+def test_info_json_on_the_sample():
+    result = run("info", "sample:new_haven", "--json")
+    summary = json.loads(result.output)
+    assert summary["timezone"] == "America/New_York"
+    assert summary["layers"]["incidents"]["count"] == 3293
+    assert summary["incidents"]["first"].startswith("2014-09-01")
+
+
+@pytest.mark.parametrize("sample", ["new_haven", "liechtenstein"])
+def test_samples_validate_clean(sample):
+    result = run("validate", f"sample:{sample}", "--json")
+    report = json.loads(result.output)
+    errors = [p for p in report["problems"] if p["severity"] == "error"]
+    assert errors == []
+    assert result.exit_code == 0
+
+
+def test_demo_writes_summary(tmp_path):
+    result = run("demo", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["layers"]["incidents"]["count"] == 3293
+
+
+def _manifest() -> list[dict]:
+    return json.loads((BAD / "MANIFEST.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    "case", _manifest() if (BAD / "MANIFEST.json").exists() else [], ids=lambda c: c["file"]
+)
+def test_bad_corpus_gives_its_problem_and_changes_nothing(case):
+    path = BAD / case["file"]
+    before = digest(path) if path.is_file() else None
+    args = ["validate", f"{case['layer']}={path}", "--json"]
+    args += [f"{name}={BAD / rel}" for name, rel in case["context"].items()]
+    result = CliRunner().invoke(cli, args)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    report = json.loads(result.stdout)
+    found = [p for p in report["problems"] if p["code"] == case["expect"]]
+    assert found, (case, [p["code"] for p in report["problems"]])
+    has_errors = any(p["severity"] == "error" for p in report["problems"])
+    assert result.exit_code == (1 if has_errors else 0)
+    if found[0]["severity"] == "error":
+        assert result.exit_code == 1
+    if before is not None:
+        assert digest(path) == before  # nothing the user gave us is changed
+
+
+def test_console_script_shows_no_traceback(tmp_path):
+    bogus = tmp_path / "incidents.geojson"
+    bogus.write_text("name,value\nfoo,1\n", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "gisapp.cli", "validate", str(bogus)],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+@pytest.fixture
+def source_files(tmp_path):
+    subdistricts = gpd.GeoDataFrame(
+        {"id": ["s1"], "name": ["North"]}, geometry=[box(-72.95, 41.30, -72.90, 41.33)], crs=4326
+    )
+    sub_path = tmp_path / "subdistricts.geojson"
+    subdistricts.to_file(sub_path)
+    csv_path = tmp_path / "cases.csv"
+    csv_path.write_text(
+        "编号,发案时间,案件类别,经度,纬度\n"
+        "1,2014-09-18 13:53,burglary-resforcible,-72.93,41.31\n"
+        "2,2014-09-19 22:10,robbery-street-no-weapon,-72.92,41.32\n",
+        encoding="utf-8",
+    )
+    return sub_path, csv_path
+
+
+def test_import_then_failed_import_leaves_workspace_unchanged(tmp_path, source_files):
+    sub_path, csv_path = source_files
+    ws_path = tmp_path / "ws.gpkg"
+    ok = run(
+        "import", str(sub_path), f"incidents={csv_path}", "--out", str(ws_path),
+        "--map-fields", "incidents:id=编号,occurred_at=发案时间,category=案件类别",
+        "--timezone", "America/New_York",
+    )
+    assert ok.exit_code == 0, ok.output
+    ws = Workspace.open(ws_path)
+    assert ws.layer_names() == ["subdistricts", "incidents"]
+    times = ws.layer("incidents")["occurred_at"]
+    assert times.dt.strftime("%Y-%m-%d %H:%M").tolist() == ["2014-09-18 13:53", "2014-09-19 22:10"]
+
+    before = digest(ws_path)
+    broken = tmp_path / "grids.geojson"
+    gpd.GeoDataFrame(
+        {"id": ["g1", "g1"], "community_id": ["c9", "c9"]},
+        geometry=[box(-72.94, 41.31, -72.93, 41.32), Point(0, 0).buffer(1)],
+        crs=4326,
+    ).to_file(broken)
+    failed = run("import", str(broken), "--out", str(ws_path))
+    assert failed.exit_code == 1
+    assert "unchanged" in failed.output
+    assert digest(ws_path) == before

@@ -1,0 +1,190 @@
+"""Tests of layers.osm on a tiny hand-written OSM XML file and on the real extracts."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from layers.errors import LayerError
+from layers.osm import parse_maxspeed_kph, read_osm_boundaries, read_osm_pois, read_osm_roads
+
+DATA = Path("/work/shared/data")
+LIECHTENSTEIN = DATA / "liechtenstein-2013-08-03.osm.pbf"
+HELSINKI = DATA / "helsinki.osm.pbf"
+needs_data = pytest.mark.skipif(not LIECHTENSTEIN.exists(), reason="OSM extracts not found")
+
+# A T junction (node 2) on a two-way street, a reversed one-way street, a footway, a parking
+# aisle and a square school ground (way 50) with a police node.
+TINY_OSM = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6">
+  <node id="1" lat="47.0000" lon="9.5000" version="1"/>
+  <node id="2" lat="47.0000" lon="9.5010" version="1"/>
+  <node id="3" lat="47.0000" lon="9.5020" version="1"/>
+  <node id="4" lat="47.0010" lon="9.5010" version="1"/>
+  <node id="5" lat="47.0020" lon="9.5010" version="1"/>
+  <node id="6" lat="46.9990" lon="9.5000" version="1"/>
+  <node id="11" lat="47.0100" lon="9.5100" version="1"/>
+  <node id="12" lat="47.0100" lon="9.5110" version="1"/>
+  <node id="13" lat="47.0110" lon="9.5110" version="1"/>
+  <node id="14" lat="47.0110" lon="9.5100" version="1"/>
+  <node id="20" lat="47.0050" lon="9.5050" version="1">
+    <tag k="amenity" v="police"/><tag k="name" v="Landespolizei"/>
+  </node>
+  <way id="10" version="1">
+    <nd ref="1"/><nd ref="2"/><nd ref="3"/>
+    <tag k="highway" v="residential"/><tag k="name" v="Hauptstrasse"/>
+    <tag k="maxspeed" v="30 mph"/>
+  </way>
+  <way id="20" version="1">
+    <nd ref="5"/><nd ref="4"/><nd ref="2"/>
+    <tag k="highway" v="tertiary"/><tag k="oneway" v="-1"/><tag k="maxspeed" v="CH:urban"/>
+  </way>
+  <way id="30" version="1">
+    <nd ref="1"/><nd ref="6"/>
+    <tag k="highway" v="footway"/>
+  </way>
+  <way id="40" version="1">
+    <nd ref="6"/><nd ref="3"/>
+    <tag k="highway" v="service"/><tag k="service" v="parking_aisle"/>
+  </way>
+  <way id="50" version="1">
+    <nd ref="11"/><nd ref="12"/><nd ref="13"/><nd ref="14"/><nd ref="11"/>
+    <tag k="amenity" v="school"/><tag k="name" v="Primarschule"/>
+    <tag k="boundary" v="administrative"/><tag k="admin_level" v="8"/>
+  </way>
+</osm>
+"""
+
+
+@pytest.fixture
+def tiny_osm(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.osm"
+    path.write_text(TINY_OSM, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("50", 50.0),
+        ("30 mph", 48.28032),
+        ("CH:urban", 50.0),
+        ("CH:motorway", 120.0),
+        ("50;70", 60.0),
+        ("20 km/h", 20.0),
+        ("walk", 5.0),
+        ("none", math.nan),
+        ("signals", math.nan),
+        (None, math.nan),
+    ],
+)
+def test_parse_maxspeed_kph(value: str | None, expected: float) -> None:
+    result = parse_maxspeed_kph(value)
+    if math.isnan(expected):
+        assert math.isnan(result)
+    else:
+        assert result == pytest.approx(expected)
+
+
+def test_drive_roads_are_split_at_junctions_and_reversed_when_oneway_minus_one(
+    tiny_osm: Path,
+) -> None:
+    roads = read_osm_roads(tiny_osm)
+    assert roads.crs == "EPSG:4326"
+    assert list(roads.columns) == [
+        "osm_id",
+        "name",
+        "highway",
+        "oneway",
+        "maxspeed_kph",
+        "geometry",
+    ]
+    # way 10 splits at node 2 (the junction); footway and parking aisle are not drivable
+    assert roads["osm_id"].tolist() == [10, 10, 20]
+    assert roads["oneway"].tolist() == [False, False, True]
+    assert roads["maxspeed_kph"].round(2).tolist() == [48.28, 48.28, 50.0]
+    # oneway=-1: the stored geometry runs against the drawing order, from node 2 to node 5
+    assert list(roads.geometry.iloc[2].coords) == [(9.501, 47.0), (9.501, 47.001), (9.501, 47.002)]
+
+
+def test_walk_roads_include_footways_and_ignore_oneway(tiny_osm: Path) -> None:
+    roads = read_osm_roads(tiny_osm, mode="walk")
+    assert sorted(roads["highway"].unique()) == ["footway", "residential", "service", "tertiary"]
+    assert not roads["oneway"].any()
+
+
+def test_pois_read_nodes_and_areas_as_points(tiny_osm: Path) -> None:
+    pois = read_osm_pois(tiny_osm, {"amenity": ["school", "police"]})
+    assert pois[["osm_type", "osm_id", "value", "name"]].values.tolist() == [
+        ["node", 20, "police", "Landespolizei"],
+        ["way", 50, "school", "Primarschule"],
+    ]
+    school = pois.geometry.iloc[1]
+    assert 9.510 < school.x < 9.511 and 47.010 < school.y < 47.011
+    assert len(read_osm_pois(tiny_osm, {"amenity": []})) == 2
+    assert read_osm_pois(tiny_osm, {"shop": ["bakery"]}).empty
+
+
+def test_boundaries_from_a_named_closed_way(tiny_osm: Path) -> None:
+    boundaries = read_osm_boundaries(tiny_osm)
+    assert boundaries[["osm_type", "osm_id", "name", "ref"]].values.tolist() == [
+        ["way", 50, "Primarschule", "w50"]
+    ]
+    assert boundaries.geometry.iloc[0].is_valid
+    assert read_osm_boundaries(tiny_osm, admin_level=6).empty
+
+
+def test_missing_and_corrupt_files_raise_layer_error(tmp_path: Path) -> None:
+    with pytest.raises(LayerError, match="does not exist"):
+        read_osm_roads(tmp_path / "nope.osm.pbf")
+    broken = tmp_path / "broken.osm.pbf"
+    broken.write_bytes(b"\x00\x00\x00\x0dnot a pbf at all")
+    with pytest.raises(LayerError, match="cannot read OSM file"):
+        read_osm_roads(broken)
+    with pytest.raises(LayerError, match="mode='fly'"):
+        read_osm_roads(broken, mode="fly")  # type: ignore[arg-type]
+    with pytest.raises(LayerError, match="selects nothing"):
+        read_osm_pois(broken, {})
+
+
+@needs_data
+def test_liechtenstein_counts() -> None:
+    drive = read_osm_roads(LIECHTENSTEIN)
+    assert len(drive) == 2728
+    assert drive["osm_id"].nunique() == 1467
+    assert int(drive["oneway"].sum()) == 91
+    assert sum(len(line.coords) - 1 for line in drive.geometry) == 11729
+    walk = read_osm_roads(LIECHTENSTEIN, mode="walk")
+    assert len(walk) == 5354
+    assert sum(len(line.coords) - 1 for line in walk.geometry) == 29377
+
+    boundaries = read_osm_boundaries(LIECHTENSTEIN)
+    assert len(boundaries) == 11
+    assert "Vaduz" in set(boundaries["name"])
+    assert boundaries.is_valid.all()
+    # The 11 municipalities make up the country: about 160 km².
+    area_km2 = boundaries.to_crs(boundaries.estimate_utm_crs()).area.sum() / 1e6
+    assert 155 < area_km2 < 165
+
+    pois = read_osm_pois(
+        LIECHTENSTEIN, {"amenity": ["school", "kindergarten", "police", "hospital"]}
+    )
+    assert pois["value"].value_counts().to_dict() == {
+        "school": 16,
+        "kindergarten": 6,
+        "police": 1,
+        "hospital": 1,
+    }
+
+
+@needs_data
+def test_helsinki_counts() -> None:
+    drive = read_osm_roads(HELSINKI)
+    assert len(drive) == 949
+    assert int(drive["oneway"].sum()) == 471
+    assert len(read_osm_roads(HELSINKI, mode="walk")) == 3830
+    assert len(read_osm_pois(HELSINKI, {"amenity": []})) == 1079
+    # Helsinki's city boundary crosses the edge of this extract: nothing to assemble.
+    assert read_osm_boundaries(HELSINKI).empty
