@@ -1,0 +1,782 @@
+"""Offline Leaflet maps built with folium: a vector base map, layers, legends, HTML output.
+
+Police intranets have no internet, so every map here loads its JavaScript and CSS from the
+app's own ``/static/vendor`` (or embeds them with ``render_html(..., inline_assets=True)``),
+has no tile layer, and draws its base map from the workspace's roads. Every piece of user
+text that reaches the page (tooltips, popups, labels, legend, layer names, attribution) is
+HTML-escaped here, because Leaflet inserts those strings as HTML.
+
+Typical use::
+
+    m = base_map(bounds, roads=roads, attribution="© OpenStreetMap contributors")
+    add_polygons(m, grids, name="Grids (网格)", color_by="team", label_field="id")
+    add_points(m, incidents, name="Incidents", tooltip_fields={"category": "Category"})
+    add_legend(m, "Team", {"A": "#1f77b4", "B": "#ff7f0e"})
+    html = render_html(m, inline_assets=True)
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+import mimetypes
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import MacroElement
+from folium.plugins import MarkerCluster
+from jinja2 import Template
+
+logger = logging.getLogger(__name__)
+
+#: Where the vendored Leaflet files live on disk (served by the web app as /static/vendor).
+VENDOR_DIR = Path(__file__).resolve().parents[1] / "web" / "static" / "vendor"
+
+#: Local files for folium's asset names; folium's other defaults (jQuery, Bootstrap,
+#: awesome-markers, Font Awesome) are dropped because nothing here uses them.
+_LOCAL_JS = {
+    "leaflet": "leaflet/leaflet.js",
+    "markerclusterjs": "leaflet.markercluster/leaflet.markercluster.js",
+}
+_LOCAL_CSS = {
+    "leaflet_css": "leaflet/leaflet.css",
+    "markerclustercss": "leaflet.markercluster/MarkerCluster.css",
+    "markerclusterdefaultcss": "leaflet.markercluster/MarkerCluster.Default.css",
+}
+
+#: Categorical colours (Tableau 10), readable on the light grey base map.
+PALETTE: tuple[str, ...] = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+
+#: Road classes drawn heavier on the base map (OSM ``highway`` values, TIGER ``MTFCC``).
+_MAJOR_ROADS = frozenset(
+    {"motorway", "trunk", "primary", "secondary", "S1100", "S1200"}
+    | {"motorway_link", "trunk_link", "primary_link"}
+)
+
+_COORD_DECIMALS = 5  # about 1 m at the equator: finer is invisible and costs bytes
+
+
+def base_map(
+    bounds: Sequence[float],
+    *,
+    roads: gpd.GeoDataFrame | None = None,
+    attribution: str | None = None,
+    assets_url: str = "/static/vendor",
+    simplify_m: float = 5.0,
+    height: str = "100%",
+) -> folium.Map:
+    """Return an offline folium map fitted to ``bounds`` with the roads as its base map.
+
+    Parameters
+    ----------
+    bounds
+        ``(minx, miny, maxx, maxy)`` in EPSG:4326 degrees.
+    roads
+        Road centre lines drawn as light grey lines (simplified and merged into one feature
+        per road class so a whole city stays small); no base layer when ``None``.
+    attribution
+        Plain text shown in the map's attribution corner, e.g. "© OpenStreetMap
+        contributors" when the roads are OSM-derived. The caller decides from the
+        workspace's layer notes.
+    assets_url
+        URL prefix under which the vendored ``leaflet/`` and ``leaflet.markercluster/``
+        folders are served.
+    simplify_m
+        Douglas-Peucker tolerance for the base roads, metres.
+    height
+        CSS height of the map element.
+
+    Returns
+    -------
+    folium.Map
+        Map with ``tiles=None`` and canvas rendering; ``render_html`` adds the layer
+        control.
+
+    Raises
+    ------
+    ValueError
+        If ``bounds`` is not four finite numbers with min below max.
+    """
+    minx, miny, maxx, maxy = _check_bounds(bounds)
+    m = folium.Map(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        tiles=None,
+        prefer_canvas=True,
+        control_scale=True,
+        height=height,
+        zoom_start=13,
+    )
+    _use_local_assets(m, assets_url)
+    setattr(m, "gisapp_assets_url", assets_url.rstrip("/"))  # read back by render_html  # noqa: B010
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    if roads is not None and len(roads):
+        add_roads_base(m, roads, simplify_m=simplify_m)
+    if attribution:
+        _Attribution(attribution).add_to(m)
+    return m
+
+
+def add_roads_base(
+    m: folium.Map,
+    roads: gpd.GeoDataFrame,
+    *,
+    simplify_m: float = 5.0,
+    name: str = "Streets",
+    color: str = "#9e9e9e",
+) -> folium.GeoJson:
+    """Add ``roads`` as a light, non-interactive vector base layer.
+
+    Lines are simplified in a metric CRS, coordinates rounded to about a metre and merged
+    into one multi-line per road class (major / minor), so the page carries coordinates
+    only: on the whole Wuhan network this is what keeps a city map responsive.
+
+    Parameters
+    ----------
+    m
+        Map to draw on.
+    roads
+        Line layer in any CRS; a ``highway`` or ``MTFCC`` column picks the major roads.
+    simplify_m
+        Simplification tolerance, metres.
+    name
+        Name in the layer control.
+    color
+        Line colour.
+
+    Returns
+    -------
+    folium.GeoJson
+        The base layer.
+    """
+    lines = _to_wgs84(roads, "roads")
+    lines = lines[lines.geometry.notna() & ~lines.geometry.is_empty]
+    metric = lines.to_crs(lines.estimate_utm_crs())
+    simplified = metric.geometry.simplify(simplify_m).to_crs(4326)
+    class_col = next((c for c in ("highway", "MTFCC") if c in lines.columns), None)
+    major = (
+        lines[class_col].astype(str).isin(_MAJOR_ROADS).to_numpy()
+        if class_col
+        else np.zeros(len(lines), dtype=bool)
+    )
+    features = []
+    for is_major, weight in ((False, 1.0), (True, 2.2)):
+        geoms = simplified.to_numpy()[major == is_major]
+        if not len(geoms):
+            continue
+        parts = shapely.get_parts(geoms)
+        merged = shapely.line_merge(shapely.multilinestrings(parts))
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"style": {"color": color, "weight": weight, "opacity": 0.9}},
+                "geometry": _rounded_mapping(merged),
+            }
+        )
+    layer = folium.GeoJson(
+        {"type": "FeatureCollection", "features": features},
+        name=html.escape(name),
+        interactive=False,
+        smooth_factor=1.0,
+    )
+    layer.add_to(m)
+    logger.debug("base roads: %s lines drawn as %s features", f"{len(lines):,}", len(features))
+    return layer
+
+
+def add_polygons(
+    m: folium.Map,
+    gdf: gpd.GeoDataFrame,
+    *,
+    name: str,
+    id_field: str | None = "id",
+    color: str = "#3388ff",
+    color_by: str | None = None,
+    colors: Mapping[Any, str] | None = None,
+    label_field: str | None = None,
+    tooltip_fields: Mapping[str, str] | None = None,
+    popup_fields: Mapping[str, str] | None = None,
+    fill_opacity: float = 0.35,
+    weight: float = 1.5,
+    show: bool = True,
+    max_labels: int = 1000,
+) -> folium.FeatureGroup:
+    """Add polygons, optionally coloured by a category, labelled and with tooltips.
+
+    Parameters
+    ----------
+    m
+        Map to draw on.
+    gdf
+        Polygon layer in any CRS (reprojected to EPSG:4326 for display).
+    name
+        Name in the layer control (plain text).
+    id_field
+        Field written as each GeoJSON feature's ``id`` (scripts and tests find features by
+        it), or ``None``.
+    color
+        Colour when ``color_by`` is ``None`` or a value has no colour.
+    color_by
+        Field whose values pick the colour, e.g. ``"team"`` or ``"officer"``.
+    colors
+        Colour per value of ``color_by``; by default ``category_colors`` of the values.
+    label_field
+        Field shown as a permanent label at each polygon's representative point; labels
+        are skipped above ``max_labels`` polygons, where they would cover the map.
+    tooltip_fields, popup_fields
+        ``{field: label}`` shown on hover / click; values are escaped.
+    fill_opacity, weight
+        Fill opacity and outline width in pixels.
+    show
+        Whether the layer is on when the map opens.
+    max_labels
+        Most labels drawn.
+
+    Returns
+    -------
+    folium.FeatureGroup
+        The group holding the polygons and their labels.
+    """
+    data = _to_wgs84(gdf, "gdf")
+    if color_by is not None and colors is None:
+        colors = category_colors(data[color_by]) if color_by in data.columns else {}
+    fills = (
+        [(colors or {}).get(v, color) for v in data[color_by]]
+        if color_by is not None and color_by in data.columns
+        else [color] * len(data)
+    )
+    styles = [
+        {"color": c, "fillColor": c, "weight": weight, "fillOpacity": fill_opacity, "opacity": 0.9}
+        for c in fills
+    ]
+    group = folium.FeatureGroup(name=html.escape(name), show=show)
+    _feature_layer(data, styles, id_field, tooltip_fields, popup_fields).add_to(group)
+    if label_field is not None and 0 < len(data) <= max_labels:
+        points = data.geometry.representative_point()
+        labels = gpd.GeoDataFrame({"_label": data[label_field].map(_text)}, geometry=points)
+        _Labels(labels).add_to(group)
+    group.add_to(m)
+    return group
+
+
+def add_points(
+    m: folium.Map,
+    gdf: gpd.GeoDataFrame,
+    *,
+    name: str,
+    id_field: str | None = "id",
+    color: str = "#d62728",
+    radius: float = 4.0,
+    tooltip_fields: Mapping[str, str] | None = None,
+    popup_fields: Mapping[str, str] | None = None,
+    cluster_above: int = 500,
+    aggregate_above: int = 20_000,
+    cell_m: float = 250.0,
+    show: bool = True,
+) -> folium.FeatureGroup:
+    """Add points as canvas circle markers, clustered or aggregated when there are many.
+
+    Up to ``cluster_above`` points are drawn one by one; up to ``aggregate_above`` they go
+    into a marker cluster; above that they are counted in square cells of ``cell_m``
+    metres drawn as shaded squares, because tens of thousands of markers make a page
+    unusable (and tooltips per point lose their meaning).
+
+    Parameters
+    ----------
+    m
+        Map to draw on.
+    gdf
+        Point layer in any CRS.
+    name
+        Name in the layer control.
+    id_field
+        Field written as each feature's GeoJSON ``id``, or ``None``.
+    color, radius
+        Marker colour and radius in pixels.
+    tooltip_fields, popup_fields
+        ``{field: label}`` shown on hover / click; values are escaped.
+    cluster_above, aggregate_above
+        Size thresholds described above.
+    cell_m
+        Cell size of the aggregation, metres.
+    show
+        Whether the layer is on when the map opens.
+
+    Returns
+    -------
+    folium.FeatureGroup
+        The group holding the points, clusters or cells.
+    """
+    data = _to_wgs84(gdf, "gdf")
+    data = data[data.geometry.notna() & ~data.geometry.is_empty]
+    group = folium.FeatureGroup(name=html.escape(name), show=show)
+    if len(data) > aggregate_above:
+        cells = aggregate_points(data, cell_m=cell_m)
+        top = max(int(cells["count"].max()), 1)
+        styles = [
+            {
+                "color": color,
+                "weight": 0,
+                "fillColor": color,
+                "fillOpacity": round(0.15 + 0.7 * float(c) / top, 3),
+            }
+            for c in cells["count"]
+        ]
+        _feature_layer(cells, styles, None, {"count": "Count"}, None).add_to(group)
+        logger.info("%s points aggregated into %s cells", f"{len(data):,}", f"{len(cells):,}")
+    else:
+        layer = _feature_layer(
+            data,
+            None,
+            id_field,
+            tooltip_fields,
+            popup_fields,
+            marker=folium.CircleMarker(
+                radius=radius, color="#ffffff", weight=1, fill_color=color, fill_opacity=0.85
+            ),
+        )
+        if len(data) > cluster_above:
+            cluster = MarkerCluster(options={"chunkedLoading": True, "maxClusterRadius": 50})
+            _use_local_assets(cluster, _assets_url(m))
+            layer.add_to(cluster)
+            cluster.add_to(group)
+        else:
+            layer.add_to(group)
+    group.add_to(m)
+    return group
+
+
+def add_lines(
+    m: folium.Map,
+    gdf: gpd.GeoDataFrame,
+    *,
+    name: str,
+    id_field: str | None = "id",
+    color: str = "#1f77b4",
+    color_by: str | None = None,
+    colors: Mapping[Any, str] | None = None,
+    weight: float = 3.0,
+    tooltip_fields: Mapping[str, str] | None = None,
+    popup_fields: Mapping[str, str] | None = None,
+    simplify_m: float | None = None,
+    show: bool = True,
+) -> folium.FeatureGroup:
+    """Add lines (routes, risky streets), optionally coloured by a category.
+
+    Parameters
+    ----------
+    m
+        Map to draw on.
+    gdf
+        Line layer in any CRS.
+    name
+        Name in the layer control.
+    id_field
+        Field written as each feature's GeoJSON ``id``, or ``None``.
+    color, color_by, colors
+        As in ``add_polygons``.
+    weight
+        Line width in pixels.
+    tooltip_fields, popup_fields
+        ``{field: label}`` shown on hover / click; values are escaped.
+    simplify_m
+        Simplification tolerance in metres, or ``None`` to keep every vertex.
+    show
+        Whether the layer is on when the map opens.
+
+    Returns
+    -------
+    folium.FeatureGroup
+        The group holding the lines.
+    """
+    data = _to_wgs84(gdf, "gdf")
+    if simplify_m:
+        metric = data.to_crs(data.estimate_utm_crs())
+        data = data.set_geometry(metric.geometry.simplify(simplify_m).to_crs(4326))
+    if color_by is not None and colors is None:
+        colors = category_colors(data[color_by]) if color_by in data.columns else {}
+    line_colors = (
+        [(colors or {}).get(v, color) for v in data[color_by]]
+        if color_by is not None and color_by in data.columns
+        else [color] * len(data)
+    )
+    styles = [{"color": c, "weight": weight, "opacity": 0.9} for c in line_colors]
+    group = folium.FeatureGroup(name=html.escape(name), show=show)
+    _feature_layer(data, styles, id_field, tooltip_fields, popup_fields).add_to(group)
+    group.add_to(m)
+    return group
+
+
+def add_legend(
+    m: folium.Map,
+    title: str,
+    entries: Mapping[str, str],
+    *,
+    position: str = "bottomright",
+) -> MacroElement:
+    """Add a legend box: a title and one colour swatch per label.
+
+    Parameters
+    ----------
+    m
+        Map to draw on.
+    title
+        Legend title (plain text).
+    entries
+        ``{label: css colour}`` in display order; labels are escaped.
+    position
+        Leaflet control corner.
+
+    Returns
+    -------
+    branca.element.MacroElement
+        The legend element.
+    """
+    rows = "".join(
+        f'<div><i style="background:{_css_color(c)}"></i>{html.escape(str(label))}</div>'
+        for label, c in entries.items()
+    )
+    legend = _Legend(f"<b>{html.escape(title)}</b>{rows}", position)
+    legend.add_to(m)
+    return legend
+
+
+def render_html(
+    m: folium.Map,
+    *,
+    inline_assets: bool = False,
+    assets_dir: Path | None = None,
+    layer_control: bool = True,
+) -> str:
+    """Return the map as one HTML document.
+
+    Parameters
+    ----------
+    m
+        Map from ``base_map``.
+    inline_assets
+        Embed every JavaScript and CSS file (and the images the CSS uses) so the file works
+        opened from a USB stick with no server.
+    assets_dir
+        Folder holding the vendored files, ``VENDOR_DIR`` by default.
+    layer_control
+        Add a layer control (collapsed, top right) when the map has none.
+
+    Returns
+    -------
+    str
+        The HTML document.
+
+    Raises
+    ------
+    ValueError
+        If the page would load a script or stylesheet from another host.
+    """
+    if layer_control and not any(
+        isinstance(child, folium.LayerControl) for child in m._children.values()
+    ):
+        folium.LayerControl(collapsed=True).add_to(m)
+    page = m.get_root().render()
+    if inline_assets:
+        page = _inline_assets(page, _assets_url(m), assets_dir or VENDOR_DIR)
+    remote = re.findall(r'<(?:script|link)[^>]+(?:src|href)="((?:https?:)?//[^"]+)"', page)
+    if remote:
+        raise ValueError(f"map would load remote assets {remote}; offline maps use local files")
+    return page
+
+
+def category_colors(values: Iterable[Any]) -> dict[Any, str]:
+    """Map each distinct value (sorted as text) to a colour of ``PALETTE``, cycling."""
+    distinct = sorted({v for v in values if not _is_missing(v)}, key=str)
+    return {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(distinct)}
+
+
+def aggregate_points(points: gpd.GeoDataFrame, *, cell_m: float = 250.0) -> gpd.GeoDataFrame:
+    """Count points in square cells of ``cell_m`` metres.
+
+    Parameters
+    ----------
+    points
+        Point layer with a CRS.
+    cell_m
+        Cell side, metres, in the layer's local UTM zone.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One square per non-empty cell with a ``count`` column, in EPSG:4326.
+    """
+    metric = points.to_crs(points.estimate_utm_crs())
+    xy = shapely.get_coordinates(metric.geometry.to_numpy())
+    ij = np.floor(xy / cell_m).astype(np.int64)
+    cells, counts = np.unique(ij, axis=0, return_counts=True)
+    boxes = shapely.box(
+        cells[:, 0] * cell_m,
+        cells[:, 1] * cell_m,
+        (cells[:, 0] + 1) * cell_m,
+        (cells[:, 1] + 1) * cell_m,
+    )
+    out = gpd.GeoDataFrame({"count": counts}, geometry=boxes, crs=metric.crs)
+    return out.to_crs(4326)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+class _Attribution(MacroElement):
+    """Adds escaped plain text to the map's attribution control."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.text|tojson }});
+        {% endmacro %}"""
+    )
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "Attribution"
+        self.text = html.escape(text)
+
+
+class _Legend(MacroElement):
+    """A Leaflet control holding pre-escaped legend HTML."""
+
+    _template = Template(
+        """{% macro header(this, kwargs) %}
+        <style>
+          .gisapp-legend { background: #fff; padding: 6px 8px; border-radius: 4px;
+            box-shadow: 0 1px 4px rgba(0,0,0,.3); font: 12px/1.5 sans-serif; }
+          .gisapp-legend i { display: inline-block; width: 12px; height: 12px;
+            margin-right: 6px; vertical-align: middle; opacity: .8; }
+        </style>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        (function () {
+          var legend = L.control({position: {{ this.position|tojson }}});
+          legend.onAdd = function () {
+            var div = L.DomUtil.create('div', 'gisapp-legend');
+            div.innerHTML = {{ this.body|tojson }};
+            return div;
+          };
+          legend.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}"""
+    )
+
+    def __init__(self, body: str, position: str) -> None:
+        super().__init__()
+        self._name = "Legend"
+        self.body = body
+        self.position = position
+
+
+class _Labels(MacroElement):
+    """Permanent text labels (pre-escaped) at points, as light DOM div icons."""
+
+    _template = Template(
+        """{% macro header(this, kwargs) %}
+        <style>
+          .gisapp-label { font: bold 11px sans-serif; color: #222; white-space: nowrap;
+            text-shadow: 0 0 3px #fff, 0 0 3px #fff; pointer-events: none; }
+        </style>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJson({{ this.data|tojson }}, {
+          interactive: false,
+          pointToLayer: function (feature, latlng) {
+            return L.marker(latlng, {interactive: false, keyboard: false, icon: L.divIcon({
+              className: 'gisapp-label', html: feature.properties._label,
+              iconSize: null, iconAnchor: [0, 0]})});
+          }
+        }).addTo({{ this._parent.get_name() }});
+        {% endmacro %}"""
+    )
+
+    def __init__(self, labels: gpd.GeoDataFrame) -> None:
+        super().__init__()
+        self._name = "Labels"
+        self.data = {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {"_label": html.escape(label)},
+                    "geometry": _rounded_mapping(geom),
+                }
+                for label, geom in zip(labels["_label"], labels.geometry, strict=True)
+            ],
+        }
+
+
+def _feature_layer(
+    data: gpd.GeoDataFrame,
+    styles: Sequence[Mapping[str, Any]] | None,
+    id_field: str | None,
+    tooltip_fields: Mapping[str, str] | None,
+    popup_fields: Mapping[str, str] | None,
+    *,
+    marker: folium.CircleMarker | None = None,
+) -> folium.GeoJson:
+    """One folium GeoJson layer whose tooltip and popup HTML is built and escaped here.
+
+    folium's GeoJsonTooltip inserts raw property values with ``innerHTML``; giving it only
+    the ``_tip`` / ``_popup`` strings escaped here keeps hostile text inert.
+    """
+    features = []
+    tips = _detail_html(data, tooltip_fields)
+    pops = _detail_html(data, popup_fields)
+    ids = data[id_field].map(_text).tolist() if id_field and id_field in data.columns else None
+    for i, geom in enumerate(data.geometry):
+        props: dict[str, Any] = {}
+        if styles is not None:
+            props["style"] = dict(styles[i])
+        if tips is not None:
+            props["_tip"] = tips[i]
+        if pops is not None:
+            props["_popup"] = pops[i]
+        feature: dict[str, Any] = {
+            "type": "Feature",
+            "properties": props,
+            "geometry": _rounded_mapping(geom),
+        }
+        if ids is not None:
+            feature["id"] = ids[i]
+        features.append(feature)
+    kwargs: dict[str, Any] = {}
+    if tips is not None:
+        kwargs["tooltip"] = folium.GeoJsonTooltip(["_tip"], labels=False, sticky=True)
+    if pops is not None:
+        kwargs["popup"] = folium.GeoJsonPopup(["_popup"], labels=False)
+    if marker is not None:
+        kwargs["marker"] = marker
+    return folium.GeoJson(
+        {"type": "FeatureCollection", "features": features},
+        control=False,
+        **kwargs,
+    )
+
+
+def _detail_html(data: pd.DataFrame, fields: Mapping[str, str] | None) -> list[str] | None:
+    """Escaped ``<b>label</b>: value<br>`` text per row, or ``None`` when no fields."""
+    if not fields:
+        return None
+    present = [(f, lab) for f, lab in fields.items() if f in data.columns]
+    columns = [data[f].map(_text).tolist() for f, _ in present]
+    return [
+        "<br>".join(
+            f"<b>{html.escape(label)}</b>: {html.escape(col[i])}"
+            for (_, label), col in zip(present, columns, strict=True)
+        )
+        for i in range(len(data))
+    ]
+
+
+def _text(value: Any) -> str:
+    return "" if _is_missing(value) else str(value)
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _css_color(value: str) -> str:
+    """Return ``value`` if it is a plain CSS colour token, else grey (it lands in a style)."""
+    return value if re.fullmatch(r"#[0-9A-Fa-f]{3,8}|[a-zA-Z]{3,20}", value) else "#999"
+
+
+def _rounded_mapping(geom: Any) -> dict[str, Any] | None:
+    if geom is None or shapely.is_empty(geom):
+        return None
+    rounded = shapely.transform(geom, lambda xy: np.round(xy, _COORD_DECIMALS))
+    return json.loads(shapely.to_geojson(rounded))
+
+
+def _to_wgs84(gdf: gpd.GeoDataFrame, arg: str) -> gpd.GeoDataFrame:
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise TypeError(f"'{arg}' should be a GeoDataFrame, got {type(gdf).__name__}")
+    if gdf.crs is None:
+        raise ValueError(f"'{arg}' has no CRS; set one (workspace layers are EPSG:4326)")
+    return gdf if gdf.crs.to_epsg() == 4326 else gdf.to_crs(4326)
+
+
+def _check_bounds(bounds: Sequence[float]) -> tuple[float, float, float, float]:
+    values = [float(v) for v in bounds]
+    if len(values) != 4 or not np.all(np.isfinite(values)):
+        raise ValueError(f"'bounds' should be (minx, miny, maxx, maxy), got {bounds!r}")
+    minx, miny, maxx, maxy = values
+    if minx > maxx or miny > maxy:
+        raise ValueError(f"'bounds' should have min before max, got {bounds!r}")
+    return minx, miny, maxx, maxy
+
+
+def _use_local_assets(element: Any, assets_url: str) -> None:
+    """Point an element's folium asset lists at the vendored files."""
+    prefix = assets_url.rstrip("/")
+    element.default_js = [
+        (n, f"{prefix}/{_LOCAL_JS[n]}") for n, _ in type(element).default_js if n in _LOCAL_JS
+    ]
+    element.default_css = [
+        (n, f"{prefix}/{_LOCAL_CSS[n]}") for n, _ in type(element).default_css if n in _LOCAL_CSS
+    ]
+
+
+def _assets_url(m: folium.Map) -> str:
+    return str(getattr(m, "gisapp_assets_url", "/static/vendor"))
+
+
+def _inline_assets(page: str, assets_url: str, assets_dir: Path) -> str:
+    """Replace every local script and stylesheet reference with the file's content."""
+    prefix = re.escape(assets_url.rstrip("/"))
+
+    def script(match: re.Match[str]) -> str:
+        text = _read_asset(assets_dir, match.group(1)).decode("utf-8")
+        return "<script>" + text.replace("</script", "<\\/script") + "</script>"
+
+    def style(match: re.Match[str]) -> str:
+        rel = match.group(1)
+        text = _read_asset(assets_dir, rel).decode("utf-8")
+        base = rel.rsplit("/", 1)[0]
+
+        def data_uri(url: re.Match[str]) -> str:
+            ref = url.group(1).strip("'\"")
+            if ref.startswith(("data:", "#")):
+                return url.group(0)
+            blob = _read_asset(assets_dir, f"{base}/{ref}")
+            mime = mimetypes.guess_type(ref)[0] or "application/octet-stream"
+            return f"url(data:{mime};base64,{base64.b64encode(blob).decode('ascii')})"
+
+        text = re.sub(r"url\(([^)]+)\)", data_uri, text)
+        return "<style>" + text.replace("</style", "<\\/style") + "</style>"
+
+    page = re.sub(rf'<script src="{prefix}/([^"]+)"></script>', script, page)
+    return re.sub(rf'<link rel="stylesheet" href="{prefix}/([^"]+)"\s*/>', style, page)
+
+
+def _read_asset(assets_dir: Path, rel: str) -> bytes:
+    root = assets_dir.resolve()
+    path = (root / rel).resolve()
+    if root not in path.parents:
+        raise ValueError(f"asset {rel!r} is outside {root}")
+    return path.read_bytes()

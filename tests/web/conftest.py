@@ -1,0 +1,170 @@
+"""Fixtures: a small real workspace (New Haven incidents and streets, hand-made grids)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from flask import Flask
+from flask.testing import FlaskClient
+
+from gisapp.users import UserStore
+from web import create_app
+
+SOURCE = Path("/work/shared/data/new_haven.gpkg")
+PASSWORD = "correct horse battery"
+HOSTILE = "<script>alert(1)</script>"
+
+#: 2 x 3 grids over downtown New Haven: (id, team, officer, unit_id).
+GRID_ROWS = [
+    ("G1", "Team A", "Li Wei", "U1"),
+    ("G2", "Team A", "Li Wei", "U1"),
+    ("G3", "Team B", "Zhang Min", "U2"),
+    ("G4", "Team B", "Zhang Min", "U2"),
+    ("G5", "Team C", "Wang Fang", "U3"),
+    ("G6", "Team C", HOSTILE, "U3"),
+]
+
+
+def build_workspace(path: Path) -> Path:
+    """Write a workspace GeoPackage following the storage conventions."""
+    if not SOURCE.exists():
+        pytest.skip(f"sample data {SOURCE} is not present")
+    raw = gpd.read_file(SOURCE, layer="incidents")
+    minx, miny, maxx, maxy = -72.945, 41.295, -72.905, 41.325
+    boxes = [
+        shapely.box(x0, y0, x0 + (maxx - minx) / 3, y0 + (maxy - miny) / 2)
+        for y0 in (miny, miny + (maxy - miny) / 2)
+        for x0 in np.linspace(minx, maxx, 4)[:3]
+    ]
+    grids = gpd.GeoDataFrame(
+        {
+            "id": [r[0] for r in GRID_ROWS],
+            "community_id": ["C1"] * 3 + ["C2"] * 3,
+            "officer": [r[2] for r in GRID_ROWS],
+            "team": [r[1] for r in GRID_ROWS],
+            "phone": ["203-555-0100"] * 6,
+            "unit_id": [r[3] for r in GRID_ROWS],
+        },
+        geometry=boxes,
+        crs=4326,
+    )
+    day = raw["date"].str.extract(r"(\d+)")[0].astype(int)
+    incidents = gpd.GeoDataFrame(
+        {
+            "id": [f"NH{i:05d}" for i in range(len(raw))],
+            "occurred_at": pd.to_datetime("2014-09-01") + pd.to_timedelta(day - 1, unit="D"),
+            "category": raw["dataset"],
+            "description": raw["street"],
+            "address": raw["street"],
+        },
+        geometry=raw.geometry,
+        crs=4326,
+    )
+    incidents.loc[0, "description"] = HOSTILE
+    roads = gpd.read_file(SOURCE, layer="streets").rename(
+        columns={"FULLNAME": "name", "MTFCC": "highway"}
+    )[["name", "highway", "geometry"]]
+    grids.to_file(path, layer="grids", driver="GPKG")
+    incidents.to_file(path, layer="incidents", driver="GPKG")
+    roads.to_file(path, layer="roads", driver="GPKG")
+    units = pd.DataFrame(
+        {
+            "id": ["U1", "U2", "U3"],
+            "mode": ["car", "ebike", "foot"],
+            "station_id": ["S1"] * 3,
+            "grid_ids": ["G1,G2", "G3,G4", "G5,G6"],
+        }
+    )
+    meta = pd.DataFrame(
+        {
+            "key": ["name", "timezone", "description", "layer_notes"],
+            "value": [
+                "New Haven test",
+                "America/New_York",
+                "Test workspace",
+                json.dumps(
+                    {
+                        "incidents": "real",
+                        "roads": "real: US Census TIGER",
+                        "grids": "generated: 2 x 3 boxes",
+                    }
+                ),
+            ],
+        }
+    )
+    pyogrio.write_dataframe(units, path, layer="units", driver="GPKG")
+    pyogrio.write_dataframe(meta, path, layer="gisapp_meta", driver="GPKG")
+    return path
+
+
+@pytest.fixture(scope="session")
+def workspace_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_workspace(tmp_path_factory.mktemp("ws") / "test.gpkg")
+
+
+@pytest.fixture(scope="session")
+def users_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Password hashing is slow on purpose: hash once, copy the file per test.
+    path = tmp_path_factory.mktemp("users") / "users.sqlite"
+    store = UserStore(path)
+    store.add("admin", PASSWORD, role="admin")
+    store.add("captain", PASSWORD, role="captain")
+    store.add("officer1", PASSWORD, role="officer", unit_id="U1")
+    return path
+
+
+@pytest.fixture
+def app(workspace_path: Path, users_template: Path, tmp_path: Path) -> Flask:
+    users = tmp_path / "users.sqlite"
+    shutil.copyfile(users_template, users)
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "WORKSPACE": str(workspace_path),
+            "USERS_DB": str(users),
+            "MAX_CONTENT_LENGTH": 64 * 1024,
+        }
+    )
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def _csrf_from(client: FlaskClient, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+@pytest.fixture
+def csrf_from() -> Callable[[FlaskClient, str], str]:
+    """GET a page and return the CSRF token of its form."""
+    return _csrf_from
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Callable[[str], None]:
+    """Log ``client`` in as a user of the ``app`` fixture."""
+
+    def do_login(name: str, password: str = PASSWORD) -> None:
+        token = _csrf_from(client, "/auth/login")
+        response = client.post(
+            "/auth/login", data={"username": name, "password": password, "csrf_token": token}
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)
+
+    return do_login

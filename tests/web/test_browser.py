@@ -1,0 +1,118 @@
+"""The grid map in real headless Chromium: logs in, draws every grid, stays on 127.0.0.1."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+HOSTILE = "<script>alert(1)</script>"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed"),
+]
+
+_DRAWN_GRIDS_JS = """() => {
+  const map = Object.values(window).find(v => v instanceof L.Map);
+  const drawn = [];
+  map.eachLayer(l => {
+    // a canvas path is drawn when it has projected parts inside the view
+    if (l.feature && String(l.feature.id).startsWith('G') && l._parts && l._parts.length) {
+      drawn.push(String(l.feature.id));
+    }
+  });
+  return drawn;
+}"""
+
+_TOOLTIP_JS = """(id) => {
+  const map = Object.values(window).find(v => v instanceof L.Map);
+  let text = null;
+  map.eachLayer(group => {
+    // folium binds one tooltip on the GeoJSON group; open it on the wanted feature
+    if (!group.getLayers || !group.getTooltip || !group.getTooltip()) return;
+    group.getLayers().forEach(l => {
+      if (l.feature && l.feature.id === id) {
+        l.fire('mouseover', {latlng: l.getCenter()}, true);
+        text = group.getTooltip().getElement().textContent;
+      }
+    });
+  });
+  return text;
+}"""
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def test_grid_map_in_chromium(live_server: str) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    requests: list[str] = []
+    console_errors: list[str] = []
+    dialogs: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context()
+            context.on("request", lambda r: requests.append(r.url))
+            page = context.new_page()
+            page.on(
+                "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
+            )
+            page.on("pageerror", lambda e: console_errors.append(str(e)))
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+            page.goto(f"{live_server}/maps/grids")
+            assert "/auth/login" in page.url
+            page.fill("input[name=username]", "captain")
+            page.fill("input[name=password]", "correct horse battery")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{live_server}/maps/grids")
+
+            frame_element = page.wait_for_selector("iframe.map")
+            frame = frame_element.content_frame()
+            assert frame is not None
+            frame.wait_for_load_state("load")
+            frame.wait_for_function("() => window.L && document.querySelector('canvas')")
+            drawn = frame.evaluate(_DRAWN_GRIDS_JS)
+            assert sorted(drawn) == ["G1", "G2", "G3", "G4", "G5", "G6"]
+            labels = frame.locator(".gisapp-label").all_text_contents()
+            assert sorted(labels) == ["G1", "G2", "G3", "G4", "G5", "G6"]
+
+            tooltip = frame.evaluate(_TOOLTIP_JS, "G6")
+            assert HOSTILE in tooltip  # shown as text...
+            assert "Incidents: 76" in tooltip
+            legend = frame.locator(".gisapp-legend").inner_text()
+            assert "Team A" in legend and "Team C" in legend
+            page.wait_for_timeout(200)
+        finally:
+            browser.close()
+
+    assert dialogs == []  # ...and never run
+    assert console_errors == []
+    assert requests, "no request recorded"
+    outside = [u for u in requests if urlsplit(u).hostname != "127.0.0.1"]
+    assert outside == []

@@ -1,0 +1,66 @@
+"""Map pages: the workspace overview and the grid responsibility map."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, request
+from werkzeug.wrappers import Response
+
+from gisapp import maps as gmaps
+from gisapp.pagedata import grid_map, workspace_summary
+from web.auth import allowed_unit, current_user, login_required
+from web.context import get_workspace
+
+bp = Blueprint("maps", __name__, url_prefix="/maps")
+
+_COLOR_BY = ("team", "officer", "unit_id")
+
+
+@bp.get("/")
+@login_required
+def overview() -> str:
+    """Workspace summary: layers, feature counts, incident date range."""
+    return render_template("maps/overview.html", summary=workspace_summary(get_workspace()))
+
+
+def _grid_map_html(*, inline: bool) -> str:
+    unit = allowed_unit(request.args.get("unit"))
+    color_by = request.args.get("color_by", "team")
+    if color_by not in _COLOR_BY:
+        color_by = "team"
+    m = grid_map(
+        get_workspace(),
+        unit_id=unit,
+        color_by=color_by,
+        assets_url=current_app.config["ASSETS_URL"],
+    )
+    return gmaps.render_html(m, inline_assets=inline)
+
+
+@bp.get("/grids")
+@login_required
+def grids() -> str:
+    """The grid responsibility page (the map itself loads in a frame)."""
+    user = current_user()
+    return render_template(
+        "maps/grids.html",
+        unit=allowed_unit(request.args.get("unit")),
+        color_by=request.args.get("color_by", "team"),
+        color_choices=_COLOR_BY,
+        own_unit_only=user is not None and not user.sees_all_units,
+    )
+
+
+@bp.get("/grids/map.html")
+@login_required
+def grids_map() -> str:
+    """The grid map page loading Leaflet from the local static files."""
+    return _grid_map_html(inline=False)
+
+
+@bp.get("/grids/export.html")
+@login_required
+def grids_export() -> Response:
+    """The grid map as one self-contained file that works with no server."""
+    response = Response(_grid_map_html(inline=True), mimetype="text/html")
+    response.headers["Content-Disposition"] = 'attachment; filename="grids.html"'
+    return response
