@@ -6,20 +6,18 @@ responses). Workspace access goes through ``open_workspace`` only.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import folium
 import geopandas as gpd
 import pandas as pd
-import pyogrio
 
 from gisapp import maps
 from gisapp.errors import WorkspaceError
+from gisapp.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -29,102 +27,20 @@ OSM_ATTRIBUTION = "© OpenStreetMap contributors"
 UNIT_SCOPED_LAYERS = frozenset({"grids", "incidents", "units"})
 
 
-class WorkspaceLike(Protocol):
-    """What the pages need from a workspace (``gisapp.workspace.Workspace`` has it)."""
-
-    @property
-    def meta(self) -> Mapping[str, str]: ...
-
-    def layer_names(self) -> list[str]: ...
-
-    def layer(self, name: str) -> Any: ...
-
-
-class _GeoPackageReader:
-    """Read-only workspace view used until ``gisapp.workspace`` is available."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
-        self.meta: dict[str, str] = {}
-        if "gisapp_meta" in self._names:
-            table = pyogrio.read_dataframe(path, layer="gisapp_meta", read_geometry=False)
-            self.meta = {str(k): str(v) for k, v in zip(table["key"], table["value"], strict=True)}
-
-    @property
-    def timezone(self) -> str:
-        return self.meta.get("timezone", "UTC")
-
-    def layer_names(self) -> list[str]:
-        return [n for n in self._names if n != "gisapp_meta"]
-
-    def layer(self, name: str) -> Any:
-        if name not in self._names:
-            raise WorkspaceError(f"workspace {self.path.name} has no layer {name!r}")
-        if name == "units":
-            return pyogrio.read_dataframe(self.path, layer=name, read_geometry=False)
-        return gpd.read_file(self.path, layer=name)
-
-
-def open_workspace(path: str | Path) -> WorkspaceLike:
-    """Open the workspace GeoPackage at ``path`` for reading.
+def open_workspace(path: str | Path) -> Workspace:
+    """Open the workspace GeoPackage the web app serves.
 
     Raises
     ------
     WorkspaceError
-        If the file does not exist or is not a GeoPackage.
+        If the file does not exist or is not a readable GeoPackage.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise WorkspaceError(f"workspace {str(path)!r} does not exist")
-    try:
-        return _GeoPackageReader(path)
-    except pyogrio.errors.DataSourceError as exc:
-        raise WorkspaceError(f"{path.name} is not a readable GeoPackage: {exc}") from None
+    return Workspace.open(path)
 
 
-def workspace_summary(ws: WorkspaceLike) -> dict[str, Any]:
-    """Return the workspace's name, description, feature count per layer and incident dates.
-
-    Returns
-    -------
-    dict
-        ``name``, ``description``, ``timezone``, ``layers`` (list of ``{"name", "count",
-        "note"}``) and ``incidents_from`` / ``incidents_to`` (ISO dates or ``None``).
-    """
-    notes = layer_notes(ws)
-    layers = []
-    first = last = None
-    for name in ws.layer_names():
-        frame = ws.layer(name)
-        layers.append({"name": name, "count": len(frame), "note": notes.get(name, "")})
-        if name == "incidents" and "occurred_at" in frame.columns and len(frame):
-            times = pd.to_datetime(frame["occurred_at"], errors="coerce").dropna()
-            if len(times):
-                first, last = times.min().date().isoformat(), times.max().date().isoformat()
-    return {
-        "name": ws.meta.get("name", ""),
-        "description": ws.meta.get("description", ""),
-        "timezone": ws.meta.get("timezone", "UTC"),
-        "layers": layers,
-        "incidents_from": first,
-        "incidents_to": last,
-    }
-
-
-def layer_notes(ws: WorkspaceLike) -> dict[str, str]:
-    """Return the ``layer_notes`` of the workspace metadata (``{}`` when absent or bad)."""
-    try:
-        notes = json.loads(ws.meta.get("layer_notes", "{}"))
-    except json.JSONDecodeError:
-        logger.warning("layer_notes in gisapp_meta is not JSON; ignored")
-        return {}
-    return {str(k): str(v) for k, v in notes.items()} if isinstance(notes, dict) else {}
-
-
-def attribution_for(ws: WorkspaceLike, layers: tuple[str, ...] = ("roads",)) -> str | None:
+def attribution_for(ws: Workspace, layers: tuple[str, ...] = ("roads",)) -> str | None:
     """Return the attribution the map of ``layers`` must show, from the layer notes."""
-    notes = layer_notes(ws)
+    notes = ws.layer_notes
     text = " ".join(notes.get(name, "") for name in layers).lower()
     if "openstreetmap" in text or re.search(r"\bosm\b", text):
         return OSM_ATTRIBUTION
@@ -155,7 +71,7 @@ def grid_workload(grids: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame) -> pd.Se
     return counts.reindex(ids.to_numpy(), fill_value=0).rename("incidents")
 
 
-def unit_grid_ids(ws: WorkspaceLike, unit_id: str) -> set[str]:
+def unit_grid_ids(ws: Workspace, unit_id: str) -> set[str]:
     """Ids of the grids of ``unit_id``: ``grids.unit_id`` plus the unit's ``grid_ids``."""
     found: set[str] = set()
     names = ws.layer_names()
@@ -171,7 +87,7 @@ def unit_grid_ids(ws: WorkspaceLike, unit_id: str) -> set[str]:
     return found
 
 
-def layer_for_unit(ws: WorkspaceLike, name: str, unit_id: str | None) -> Any:
+def layer_for_unit(ws: Workspace, name: str, unit_id: str | None) -> Any:
     """Return layer ``name``, restricted to ``unit_id`` when it is a unit-scoped layer.
 
     Grids keep the unit's grids, incidents those inside them, units the unit itself;
@@ -194,7 +110,7 @@ def layer_for_unit(ws: WorkspaceLike, name: str, unit_id: str | None) -> Any:
 
 
 def grid_map(
-    ws: WorkspaceLike,
+    ws: Workspace,
     *,
     unit_id: str | None = None,
     color_by: str = "team",

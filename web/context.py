@@ -6,13 +6,14 @@ import threading
 
 from flask import abort, current_app
 
-from gisapp.pagedata import WorkspaceLike, open_workspace
+from gisapp.pagedata import open_workspace
 from gisapp.users import UserStore
+from gisapp.workspace import Workspace
 
 _lock = threading.Lock()
 
 
-def get_workspace() -> WorkspaceLike:
+def get_workspace() -> Workspace:
     """Return the app's workspace, opened once per app."""
     path = current_app.config.get("WORKSPACE")
     if not path:

@@ -6,7 +6,8 @@ from flask import Blueprint, current_app, render_template, request
 from werkzeug.wrappers import Response
 
 from gisapp import maps as gmaps
-from gisapp.pagedata import grid_map, workspace_summary
+from gisapp.pagedata import grid_map
+from gisapp.summary import workspace_summary
 from web.auth import allowed_unit, current_user, login_required
 from web.context import get_workspace
 
