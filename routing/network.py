@@ -1,0 +1,643 @@
+"""Street networks for routing: built from any line layer or an OSM extract.
+
+A :class:`StreetNetwork` holds compact arrays in a local metric CRS: node coordinates, the
+street *segments* (the physical pieces of street between two nodes, with their geometry)
+and the directed *edges* over them (one per allowed direction of a segment), plus a
+``scipy.sparse`` travel-time matrix for the heavy work. ``to_networkx`` gives an
+OSMnx-compatible graph where convenience matters.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from numpy.typing import NDArray
+from scipy.sparse import coo_array, csr_array
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from routing._speeds import (
+    DEFAULT_HIGHWAY,
+    MODES,
+    MTFCC_HIGHWAY,
+    mode_speed_kph,
+    parse_maxspeed_kph,
+    parse_oneway,
+    road_class,
+)
+from routing.errors import NetworkError
+
+if TYPE_CHECKING:
+    from os import PathLike
+
+logger = logging.getLogger(__name__)
+
+_LINE_TYPES = ("LineString", "MultiLineString")
+#: Smallest travel time of an edge: sparse graph routines treat stored zeros as no edge.
+_MIN_TRAVEL_TIME_S = 1e-6
+
+
+@dataclass(frozen=True)
+class NetworkReport:
+    """What a network build kept and dropped.
+
+    Parameters
+    ----------
+    input_lines
+        Line features given (before splitting multi-part lines).
+    excluded_lines
+        Lines the mode may not use (e.g. footways for cars), by road class.
+    skipped_geometries
+        Features with a missing or empty geometry.
+    segments, nodes, components
+        Segments and nodes after noding, and the number of strongly connected components.
+    collapsed_segments
+        Pieces shorter than the node tolerance whose ends merged into one node (dropped).
+    kept_nodes, kept_segments, kept_length_km
+        What the largest strongly connected component holds.
+    dropped_nodes, dropped_segments, dropped_length_km
+        What lies outside it and was dropped.
+    """
+
+    mode: str
+    input_lines: int
+    excluded_lines: dict[str, int]
+    skipped_geometries: int
+    segments: int
+    collapsed_segments: int
+    nodes: int
+    components: int
+    kept_nodes: int
+    kept_segments: int
+    kept_length_km: float
+    dropped_nodes: int
+    dropped_segments: int
+    dropped_length_km: float
+
+    @property
+    def kept_length_share(self) -> float:
+        """Share of the street length that the kept component holds (0..1)."""
+        total = self.kept_length_km + self.dropped_length_km
+        return self.kept_length_km / total if total else 0.0
+
+    def summary(self) -> str:
+        """A few plain lines for a log or a terminal."""
+        excluded = sum(self.excluded_lines.values())
+        lines = [
+            f"{self.mode} network from {self.input_lines:,} lines: {self.segments:,} segments, "
+            f"{self.nodes:,} nodes, {self.components:,} strongly connected component(s)",
+            f"kept the largest: {self.kept_nodes:,} nodes, {self.kept_segments:,} segments, "
+            f"{self.kept_length_km:,.1f} km ({self.kept_length_share:.1%} of the length)",
+            f"dropped: {self.dropped_nodes:,} nodes, {self.dropped_segments:,} segments, "
+            f"{self.dropped_length_km:,.1f} km",
+        ]
+        if excluded:
+            classes = ", ".join(f"{k} {v:,}" for k, v in sorted(self.excluded_lines.items()))
+            lines.append(f"not usable by {self.mode}: {excluded:,} lines ({classes})")
+        if self.collapsed_segments:
+            lines.append(
+                f"collapsed {self.collapsed_segments:,} pieces shorter than the node tolerance"
+            )
+        if self.skipped_geometries:
+            lines.append(f"skipped {self.skipped_geometries:,} features with no geometry")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, eq=False)
+class StreetNetwork:
+    """A directed street network in a local metric CRS.
+
+    Nodes, segments and edges are numbered from 0. Every edge runs along one segment,
+    forward (as the segment is drawn) or backward.
+
+    Parameters
+    ----------
+    crs
+        The metric CRS of every coordinate and geometry.
+    mode
+        ``"car"``, ``"ebike"`` or ``"foot"``.
+    node_x, node_y
+        Node coordinates in metres.
+    segment_geometry
+        LineString of every segment, drawn from ``segment_u`` to ``segment_v``.
+    segment_u, segment_v
+        End nodes of every segment.
+    segment_length_m
+        Segment length in metres.
+    segment_name, segment_highway
+        Street name (``None`` when unknown) and road class of every segment.
+    segment_source
+        Position of the input feature each segment comes from.
+    edge_u, edge_v
+        Start and end node of every directed edge.
+    edge_segment
+        Segment of every edge.
+    edge_forward
+        Whether the edge runs in the drawing direction of its segment.
+    edge_length_m, edge_travel_time_s, edge_speed_kph
+        Length, travel time and speed of every edge.
+    report
+        What the build kept and dropped.
+    """
+
+    crs: pyproj.CRS
+    mode: str
+    node_x: NDArray[np.float64]
+    node_y: NDArray[np.float64]
+    segment_geometry: NDArray[np.object_]
+    segment_u: NDArray[np.int64]
+    segment_v: NDArray[np.int64]
+    segment_length_m: NDArray[np.float64]
+    segment_name: NDArray[np.object_]
+    segment_highway: NDArray[np.object_]
+    segment_source: NDArray[np.int64]
+    edge_u: NDArray[np.int64]
+    edge_v: NDArray[np.int64]
+    edge_segment: NDArray[np.int64]
+    edge_forward: NDArray[np.bool_]
+    edge_length_m: NDArray[np.float64]
+    edge_travel_time_s: NDArray[np.float64]
+    edge_speed_kph: NDArray[np.float64]
+    report: NetworkReport = field(repr=False)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_x)
+
+    @property
+    def n_segments(self) -> int:
+        return len(self.segment_u)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.edge_u)
+
+    @property
+    def length_km(self) -> float:
+        """Total street length in kilometres (each segment once)."""
+        return float(self.segment_length_m.sum()) / 1000.0
+
+    @property
+    def edge_name(self) -> NDArray[np.object_]:
+        return self.segment_name[self.edge_segment]
+
+    @cached_property
+    def _best_edge(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+        """Fastest edge of every node pair (parallel edges keep the quickest)."""
+        order = np.lexsort((self.edge_travel_time_s, self.edge_v, self.edge_u))
+        u, v = self.edge_u[order], self.edge_v[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
+        return u[first], v[first], order[first]
+
+    @cached_property
+    def travel_time_csr(self) -> csr_array:
+        """Node-by-node travel times in seconds (the fastest of parallel edges)."""
+        u, v, edge = self._best_edge
+        time_s = np.maximum(self.edge_travel_time_s[edge], _MIN_TRAVEL_TIME_S)
+        return csr_array((time_s, (u, v)), shape=(self.n_nodes, self.n_nodes))
+
+    @cached_property
+    def edge_id_csr(self) -> csr_array:
+        """Node-by-node matrix holding ``edge + 1`` of the fastest edge between them."""
+        u, v, edge = self._best_edge
+        return csr_array((edge + 1, (u, v)), shape=(self.n_nodes, self.n_nodes))
+
+    @cached_property
+    def segment_tree(self) -> shapely.STRtree:
+        """Spatial index over the segment geometries."""
+        return shapely.STRtree(self.segment_geometry)
+
+    @cached_property
+    def node_tree(self) -> cKDTree:
+        """k-d tree over the node coordinates."""
+        return cKDTree(np.column_stack([self.node_x, self.node_y]))
+
+    def nodes_gdf(self, *, crs: Any = None) -> gpd.GeoDataFrame:
+        """Nodes as points with ``x``, ``y`` (metres) and their degree, in ``crs`` if given."""
+        degree = np.bincount(self.edge_u, minlength=self.n_nodes) + np.bincount(
+            self.edge_v, minlength=self.n_nodes
+        )
+        gdf = gpd.GeoDataFrame(
+            {"x": self.node_x, "y": self.node_y, "degree": degree},
+            geometry=shapely.points(self.node_x, self.node_y),
+            crs=self.crs,
+        )
+        gdf.index.name = "node"
+        return gdf if crs is None else gdf.to_crs(crs)
+
+    def segments_gdf(self, *, crs: Any = None) -> gpd.GeoDataFrame:
+        """Segments as lines with ``u``, ``v``, ``length_m``, ``name``, ``highway``."""
+        gdf = gpd.GeoDataFrame(
+            {
+                "u": self.segment_u,
+                "v": self.segment_v,
+                "length_m": self.segment_length_m,
+                "name": self.segment_name,
+                "highway": self.segment_highway,
+                "source": self.segment_source,
+            },
+            geometry=self.segment_geometry,
+            crs=self.crs,
+        )
+        gdf.index.name = "segment"
+        return gdf if crs is None else gdf.to_crs(crs)
+
+    def edges_gdf(self, *, crs: Any = None) -> gpd.GeoDataFrame:
+        """Directed edges as lines drawn from ``u`` to ``v``, with lengths and times."""
+        geometry = self.segment_geometry[self.edge_segment]
+        geometry = np.where(self.edge_forward, geometry, shapely.reverse(geometry))
+        gdf = gpd.GeoDataFrame(
+            {
+                "u": self.edge_u,
+                "v": self.edge_v,
+                "segment": self.edge_segment,
+                "forward": self.edge_forward,
+                "length_m": self.edge_length_m,
+                "travel_time_s": self.edge_travel_time_s,
+                "speed_kph": self.edge_speed_kph,
+                "name": self.edge_name,
+                "highway": self.segment_highway[self.edge_segment],
+            },
+            geometry=geometry,
+            crs=self.crs,
+        )
+        gdf.index.name = "edge"
+        return gdf if crs is None else gdf.to_crs(crs)
+
+    def to_networkx(self, *, geometry: bool = False) -> nx.MultiDiGraph:
+        """The network as an OSMnx-style ``MultiDiGraph``.
+
+        Nodes carry ``x`` and ``y`` (metres, in ``graph["crs"]``); edges carry ``length``
+        (m), ``travel_time`` (s), ``speed_kph``, ``name``, ``highway``, ``segment`` and, with
+        ``geometry=True``, their LineString.
+        """
+        graph = nx.MultiDiGraph(crs=self.crs, mode=self.mode)
+        graph.add_nodes_from(
+            (i, {"x": float(x), "y": float(y)})
+            for i, (x, y) in enumerate(zip(self.node_x, self.node_y, strict=True))
+        )
+        edges = self.edges_gdf() if geometry else None
+        for i in range(self.n_edges):
+            data: dict[str, Any] = {
+                "length": float(self.edge_length_m[i]),
+                "travel_time": float(self.edge_travel_time_s[i]),
+                "speed_kph": float(self.edge_speed_kph[i]),
+                "name": self.segment_name[self.edge_segment[i]],
+                "highway": self.segment_highway[self.edge_segment[i]],
+                "segment": int(self.edge_segment[i]),
+            }
+            if edges is not None:
+                data["geometry"] = edges.geometry.iat[i]
+            graph.add_edge(int(self.edge_u[i]), int(self.edge_v[i]), **data)
+        return graph
+
+
+def _metric_lines(roads: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
+    if crs is not None:
+        target = pyproj.CRS.from_user_input(crs)
+    elif roads.crs.is_geographic:
+        target = roads.estimate_utm_crs()
+    else:
+        target = roads.crs
+    if not target.is_projected:
+        raise NetworkError(
+            f"'crs' should be a projected CRS in metres, got {target.name!r}; pass a local "
+            "UTM CRS or leave it out to use the layer's own UTM zone"
+        )
+    return roads if roads.crs == target else roads.to_crs(target)
+
+
+def _check_roads(roads: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
+    if not isinstance(roads, gpd.GeoDataFrame):
+        raise NetworkError(f"'roads' should be a GeoDataFrame, got {type(roads).__name__}")
+    if roads.crs is None:
+        raise NetworkError(
+            "'roads' has no CRS; set it with roads.set_crs(...) (EPSG:4326 for lon/lat)"
+        )
+    if len(roads) == 0:
+        raise NetworkError("'roads' is empty: import a roads layer with street lines first")
+    missing = roads.geometry.isna() | roads.geometry.is_empty
+    present = roads[~missing.to_numpy()]
+    kinds = present.geom_type
+    bad = ~kinds.isin(_LINE_TYPES)
+    if bad.any():
+        counts = kinds[bad].value_counts()
+        found = ", ".join(f"{n:,} {kind}" for kind, n in counts.items())
+        first = present.index[bad.to_numpy()][:5].tolist()
+        raise NetworkError(
+            f"'roads' should hold LineString or MultiLineString geometries, got {found} "
+            f"(rows {first}...); keep only the street centre lines"
+        )
+    if len(present) == 0:
+        raise NetworkError(
+            f"'roads' has {len(roads):,} features but none has a geometry; "
+            "re-import the roads layer"
+        )
+    return present, int(missing.sum())
+
+
+def _column(roads: gpd.GeoDataFrame, *names: str | None) -> pd.Series | None:
+    for name in names:
+        if name is not None and name in roads.columns:
+            return roads[name]
+    return None
+
+
+def _node_lines(lines: NDArray[np.object_]) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
+    """Split lines at every crossing; return the pieces and the line each comes from.
+
+    Pieces are oriented like their parent line so that one-way flags keep their meaning.
+    """
+    pieces = shapely.get_parts(shapely.node(shapely.multilinestrings(lines)))
+    pieces = pieces[shapely.length(pieces) > 0]
+    # a piece's midpoint lies on its parent line and, crossings aside, on no other
+    midpoints = shapely.line_interpolate_point(pieces, 0.5, normalized=True)
+    piece_idx, parent = shapely.STRtree(lines).query_nearest(midpoints, all_matches=False)
+    pieces = pieces[piece_idx]
+    # interior points, because the ends of closed parents locate ambiguously
+    near_start = shapely.line_interpolate_point(pieces, 0.25, normalized=True)
+    near_end = shapely.line_interpolate_point(pieces, 0.75, normalized=True)
+    backwards = shapely.line_locate_point(lines[parent], near_start) > shapely.line_locate_point(
+        lines[parent], near_end
+    )
+    pieces = np.where(backwards, shapely.reverse(pieces), pieces)
+    return pieces, parent.astype(np.int64)
+
+
+def _merge_endpoints(
+    pieces: NDArray[np.object_], tolerance_m: float
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Number the piece ends, merging ends closer than ``tolerance_m`` into one node."""
+    n = len(pieces)
+    ends = np.concatenate(
+        [
+            shapely.get_coordinates(shapely.get_point(pieces, 0)),
+            shapely.get_coordinates(shapely.get_point(pieces, -1)),
+        ]
+    )
+    unique, inverse = np.unique(ends, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    label = np.arange(len(unique))
+    if tolerance_m > 0:
+        pairs = cKDTree(unique).query_pairs(tolerance_m, output_type="ndarray")
+        if len(pairs):
+            graph = coo_array(
+                (np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])),
+                shape=(len(unique), len(unique)),
+            )
+            _, label = connected_components(graph, directed=False)
+    n_nodes = int(label.max()) + 1
+    counts = np.bincount(label, minlength=n_nodes)
+    xy = np.column_stack(
+        [
+            np.bincount(label, weights=unique[:, 0], minlength=n_nodes) / counts,
+            np.bincount(label, weights=unique[:, 1], minlength=n_nodes) / counts,
+        ]
+    )
+    node = label[inverse]
+    return node[:n].astype(np.int64), node[n:].astype(np.int64), xy
+
+
+def network_from_lines(
+    roads: gpd.GeoDataFrame,
+    *,
+    mode: str = "car",
+    node_tolerance_m: float = 0.5,
+    node_lines: bool = True,
+    largest_component: bool = True,
+    speed_kph: Mapping[str, float] | None = None,
+    highway_column: str | None = None,
+    name_column: str | None = None,
+    crs: Any = None,
+) -> StreetNetwork:
+    """Build a street network from a line layer.
+
+    Lines are split wherever they cross (TIGER-like data is not noded at intersections);
+    line ends closer than ``node_tolerance_m`` become one node. Note that crossings are
+    taken as junctions: bridges over streets join them, since plain line layers carry no
+    levels.
+
+    Parameters
+    ----------
+    roads
+        Street centre lines (LineString or MultiLineString) in any CRS. Understood columns:
+        ``highway`` (road class; TIGER ``MTFCC`` codes are mapped, lines with no class
+        count as ``residential``), ``oneway`` (bool, or ``yes``/``-1``...),
+        ``maxspeed_kph`` or ``maxspeed`` (numbers or ``"30 mph"``), ``name`` or ``FULLNAME``.
+    mode
+        ``"car"``, ``"ebike"`` or ``"foot"``: picks the speed table and the usable classes;
+        walkers ignore one-way streets.
+    node_tolerance_m
+        Line ends within this distance are merged into one node.
+    node_lines
+        Split lines at crossings with ``shapely.node``. Pass ``False`` to trust input that
+        is already noded (e.g. OSMnx node-to-node segments): much faster.
+    largest_component
+        Keep only the largest strongly connected component (the rest is reported).
+    speed_kph
+        Speeds by road class that replace the defaults of ``mode``.
+    highway_column, name_column
+        Columns to read the road class and the street name from, when not the usual ones.
+    crs
+        Metric CRS to work in; by default the layer's UTM zone (or its own CRS when it is
+        already projected).
+
+    Returns
+    -------
+    StreetNetwork
+
+    Raises
+    ------
+    NetworkError
+        If ``roads`` is not a line layer with a CRS, is empty, or nothing in it is usable
+        by ``mode``.
+    """
+    if mode not in MODES:
+        raise NetworkError(f"'mode' should be one of {', '.join(MODES)}, got {mode!r}")
+    if node_tolerance_m < 0:
+        raise NetworkError(f"'node_tolerance_m' should be >= 0, got {node_tolerance_m!r}")
+    present, skipped = _check_roads(roads)
+    metric = _metric_lines(present, crs)
+    n_input = len(metric)
+    flat = metric.reset_index(drop=True)
+    flat["_source"] = np.arange(len(flat))
+    flat = flat.explode(index_parts=False, ignore_index=True)
+    flat = flat[~flat.geometry.is_empty & (flat.geometry.length > 0)].reset_index(drop=True)
+
+    if highway_column is not None and highway_column not in flat.columns:
+        raise NetworkError(
+            f"'highway_column' {highway_column!r} is not a column of 'roads'; "
+            f"columns are {', '.join(map(str, roads.columns))}"
+        )
+    highway_values = _column(flat, highway_column, "highway")
+    if highway_values is not None:
+        highway = road_class(highway_values)
+    elif "MTFCC" in flat.columns:
+        highway = np.array(
+            [MTFCC_HIGHWAY.get(str(code), DEFAULT_HIGHWAY) for code in flat["MTFCC"]],
+            dtype=object,
+        )
+    else:
+        highway = np.full(len(flat), DEFAULT_HIGHWAY, dtype=object)
+    maxspeed_values = _column(flat, "maxspeed_kph", "maxspeed")
+    maxspeed = (
+        parse_maxspeed_kph(maxspeed_values)
+        if maxspeed_values is not None
+        else np.full(len(flat), np.nan)
+    )
+    oneway_values = _column(flat, "oneway")
+    oneway = (
+        parse_oneway(oneway_values)
+        if oneway_values is not None and mode != "foot"
+        else np.zeros(len(flat), dtype=np.int8)
+    )
+    name_values = _column(flat, name_column, "name", "FULLNAME")
+    names = (
+        name_values.astype(object).where(name_values.notna(), None).to_numpy(dtype=object)
+        if name_values is not None
+        else np.full(len(flat), None, dtype=object)
+    )
+    speed = mode_speed_kph(highway, maxspeed, mode=mode, speed_kph=speed_kph)
+    usable = ~np.isnan(speed) & (speed > 0)
+    excluded = dict(pd.Series(highway[~usable]).value_counts().astype(int).items())
+    if not usable.any():
+        raise NetworkError(
+            f"none of the {n_input:,} lines of 'roads' is usable by mode {mode!r} "
+            f"(classes: {', '.join(sorted(map(str, set(highway))))}); pick another mode or "
+            "pass 'speed_kph' for these classes"
+        )
+    lines = flat.geometry.to_numpy()[usable]
+    source = flat["_source"].to_numpy()[usable]
+    highway, speed, oneway, names = highway[usable], speed[usable], oneway[usable], names[usable]
+
+    if node_lines:
+        pieces, parent = _node_lines(lines)
+        logger.info("noded %s lines into %s segments", f"{len(lines):,}", f"{len(pieces):,}")
+    else:
+        pieces, parent = lines, np.arange(len(lines))
+    seg_u, seg_v, node_xy = _merge_endpoints(pieces, node_tolerance_m)
+    seg_length_m = shapely.length(pieces)
+    # pieces shorter than the tolerance collapse onto one node: no street left to travel
+    keep = ~((seg_u == seg_v) & (seg_length_m <= 2 * node_tolerance_m))
+    collapsed = int((~keep).sum())
+    pieces, parent = pieces[keep], parent[keep]
+    seg_u, seg_v, seg_length_m = seg_u[keep], seg_v[keep], seg_length_m[keep]
+
+    seg_speed = speed[parent]
+    seg_oneway = oneway[parent]
+    seg_time_s = seg_length_m / (seg_speed / 3.6)
+    forward = seg_oneway >= 0
+    backward = seg_oneway <= 0
+    seg_ids = np.arange(len(pieces))
+    edge_segment = np.concatenate([seg_ids[forward], seg_ids[backward]])
+    edge_forward = np.concatenate([np.ones(forward.sum(), bool), np.zeros(backward.sum(), bool)])
+    edge_u = np.where(edge_forward, seg_u[edge_segment], seg_v[edge_segment])
+    edge_v = np.where(edge_forward, seg_v[edge_segment], seg_u[edge_segment])
+    n_nodes = len(node_xy)
+
+    graph = csr_array((np.ones(len(edge_u)), (edge_u, edge_v)), shape=(n_nodes, n_nodes))
+    n_components, label = connected_components(graph, directed=True, connection="strong")
+    if largest_component:
+        biggest = np.bincount(label).argmax()
+        keep_node = label == biggest
+    else:
+        keep_node = np.ones(n_nodes, dtype=bool)
+    keep_edge = keep_node[edge_u] & keep_node[edge_v]
+    keep_seg = np.zeros(len(pieces), dtype=bool)
+    keep_seg[edge_segment[keep_edge]] = True
+
+    total_km = float(seg_length_m.sum()) / 1000.0
+    kept_km = float(seg_length_m[keep_seg].sum()) / 1000.0
+    report = NetworkReport(
+        mode=mode,
+        input_lines=n_input,
+        excluded_lines={str(k): int(v) for k, v in excluded.items()},
+        skipped_geometries=skipped,
+        segments=len(pieces),
+        collapsed_segments=collapsed,
+        nodes=n_nodes,
+        components=int(n_components),
+        kept_nodes=int(keep_node.sum()),
+        kept_segments=int(keep_seg.sum()),
+        kept_length_km=kept_km,
+        dropped_nodes=int(n_nodes - keep_node.sum()),
+        dropped_segments=int(len(pieces) - keep_seg.sum()),
+        dropped_length_km=total_km - kept_km,
+    )
+    for line in report.summary().splitlines():
+        logger.info(line)
+
+    new_node = np.cumsum(keep_node) - 1
+    new_seg = np.cumsum(keep_seg) - 1
+    edge_segment = edge_segment[keep_edge]
+    edge_forward = edge_forward[keep_edge]
+    return StreetNetwork(
+        crs=pyproj.CRS.from_user_input(metric.crs),
+        mode=mode,
+        node_x=node_xy[keep_node, 0].copy(),
+        node_y=node_xy[keep_node, 1].copy(),
+        segment_geometry=pieces[keep_seg],
+        segment_u=new_node[seg_u[keep_seg]],
+        segment_v=new_node[seg_v[keep_seg]],
+        segment_length_m=seg_length_m[keep_seg],
+        segment_name=names[parent[keep_seg]],
+        segment_highway=highway[parent[keep_seg]],
+        segment_source=source[parent[keep_seg]].astype(np.int64),
+        edge_u=new_node[edge_u[keep_edge]],
+        edge_v=new_node[edge_v[keep_edge]],
+        edge_segment=new_seg[edge_segment],
+        edge_forward=edge_forward,
+        edge_length_m=seg_length_m[edge_segment],
+        edge_travel_time_s=seg_time_s[edge_segment],
+        edge_speed_kph=seg_speed[edge_segment],
+        report=report,
+    )
+
+
+def network_from_osm(
+    path: str | PathLike[str],
+    *,
+    mode: str = "car",
+    **kwargs: Any,
+) -> StreetNetwork:
+    """Build a street network from an OSM PBF or XML extract.
+
+    Ways are read by ``layers.osm.read_osm_roads`` (drivable ways for cars and e-bikes,
+    walkable ways on foot) and are noded at their shared OSM nodes.
+
+    Parameters
+    ----------
+    path
+        The ``.osm.pbf`` or ``.osm`` file.
+    mode
+        ``"car"``, ``"ebike"`` or ``"foot"``.
+    **kwargs
+        Passed on to :func:`network_from_lines` (``node_tolerance_m``, ``speed_kph``...).
+
+    Raises
+    ------
+    NetworkError
+        If the extract holds no way usable by ``mode``.
+    """
+    from layers.osm import read_osm_roads
+
+    if mode not in MODES:
+        raise NetworkError(f"'mode' should be one of {', '.join(MODES)}, got {mode!r}")
+    roads = read_osm_roads(Path(path), mode="walk" if mode == "foot" else "drive")
+    if len(roads) == 0:
+        raise NetworkError(f"{path} holds no street usable by mode {mode!r}")
+    # OSM ways meet at shared nodes; crossing without a shared node means a bridge or tunnel
+    kwargs.setdefault("node_lines", False)
+    return network_from_lines(roads, mode=mode, **kwargs)

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import logging
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from shapely import LineString, Point, Polygon
+
+from routing.errors import NetworkError
+from routing.network import StreetNetwork, network_from_lines
+from routing.snap import nearest_nodes, snap_points, snap_problems
+
+
+def _sample_points(network: StreetNetwork, n: int, seed: int) -> gpd.GeoSeries:
+    minx, miny, maxx, maxy = shapely.total_bounds(network.segment_geometry)
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform([minx, miny], [maxx, maxy], size=(n, 2))
+    return gpd.GeoSeries(shapely.points(xy), crs=network.crs)
+
+
+def test_snapping_equals_brute_force(new_haven_network):
+    points = _sample_points(new_haven_network, 300, seed=7)
+    result = snap_points(new_haven_network, points, max_distance_m=1e6)
+    brute = shapely.distance(
+        points.to_numpy()[:, None], new_haven_network.segment_geometry[None, :]
+    )
+    assert result["snapped"].all()
+    np.testing.assert_allclose(result["distance_m"], brute.min(axis=1))
+    chosen = brute[np.arange(len(points)), result["segment"].to_numpy()]
+    np.testing.assert_allclose(chosen, brute.min(axis=1))
+
+
+def test_snapped_point_position_and_edge(new_haven_network):
+    net = new_haven_network
+    points = _sample_points(net, 200, seed=3).to_crs(4326)
+    result = snap_points(net, points, max_distance_m=1e6)
+    assert result.crs == net.crs
+    lines = net.segment_geometry[result["segment"]]
+    assert shapely.dwithin(lines, result.geometry.to_numpy(), 1e-6).all()
+    np.testing.assert_allclose(
+        result["position"], result["position_m"] / net.segment_length_m[result["segment"]]
+    )
+    assert result["position"].between(0, 1).all()
+    np.testing.assert_array_equal(net.edge_segment[result["edge"]], result["segment"])
+    original = points.to_crs(net.crs).to_numpy()
+    np.testing.assert_allclose(
+        shapely.distance(original, result.geometry.to_numpy()), result["distance_m"], atol=1e-6
+    )
+
+
+def test_far_points_are_flagged_not_snapped(square, caplog):
+    net = network_from_lines(square, mode="foot")
+    points = gpd.GeoDataFrame(
+        {"id": ["near", "far", "none"]},
+        geometry=[Point(50, 10), Point(50, 400), None],
+        crs=square.crs,
+    ).set_index("id")
+    with caplog.at_level(logging.WARNING, logger="routing.snap"):
+        result = snap_points(net, points, max_distance_m=50)
+    assert result["snapped"].tolist() == [True, False, False]
+    assert result.loc["near", "distance_m"] == pytest.approx(10)
+    assert result.loc["far", "segment"] == -1
+    assert result.loc["far", "distance_m"] == pytest.approx(300)
+    assert result.geometry.isna().tolist() == [False, True, True]
+    assert "1 of 3 points are farther than 50 m from any street" in caplog.text
+    problems = snap_problems(result, layer="incidents", max_distance_m=50)
+    assert [(p.feature_id, p.code) for p in problems] == [
+        ("far", "far_from_street"),
+        ("none", "far_from_street"),
+    ]
+    assert "300 m from the nearest street" in problems[0].message
+
+
+def test_nearest_nodes_equal_brute_force(new_haven_network):
+    net = new_haven_network
+    points = _sample_points(net, 100, seed=11)
+    nodes, dist = nearest_nodes(net, points, max_distance_m=None, return_distance_m=True)
+    xy = shapely.get_coordinates(points.to_numpy())
+    brute = np.hypot(xy[:, None, 0] - net.node_x[None], xy[:, None, 1] - net.node_y[None])
+    np.testing.assert_allclose(dist, brute.min(axis=1))
+    np.testing.assert_array_equal(nodes, brute.argmin(axis=1))
+
+
+def test_nearest_nodes_far_point_is_named(square):
+    net = network_from_lines(square, mode="foot")
+    stations = gpd.GeoSeries([Point(0, 0), Point(5000, 0)], index=["HQ", "Lake"], crs=square.crs)
+    with pytest.raises(
+        NetworkError, match=r"1 point\(s\) .* farther than 500 m .*'Lake' \(4,900 m\)"
+    ):
+        nearest_nodes(net, stations)
+
+
+@pytest.mark.parametrize(
+    ("points", "message"),
+    [
+        (gpd.GeoSeries([Point(0, 0)]), "has no CRS"),
+        (
+            gpd.GeoSeries([Polygon([(0, 0), (1, 0), (1, 1)])], crs=32618),
+            "should hold Point geometries, got 1 Polygon",
+        ),
+        ([Point(0, 0)], "should be a GeoDataFrame or GeoSeries of points, got list"),
+    ],
+)
+def test_bad_points_are_named(square, points, message):
+    net = network_from_lines(square, mode="foot")
+    with pytest.raises(NetworkError, match=message):
+        snap_points(net, points)
+
+
+def test_bad_limit(square):
+    net = network_from_lines(square)
+    with pytest.raises(NetworkError, match="'max_distance_m' should be > 0, got 0"):
+        snap_points(net, gpd.GeoSeries([Point(0, 0)], crs=square.crs), max_distance_m=0)
+
+
+def test_line_crossing_point_snaps_to_distance_zero(make_lines):
+    net = network_from_lines(make_lines([[(0, 0), (100, 0)]]))
+    result = snap_points(net, gpd.GeoSeries([Point(30, 0)], crs=net.crs))
+    assert result["distance_m"].iat[0] == 0
+    assert result["position_m"].iat[0] == pytest.approx(30)
+    assert result.geometry.iat[0].equals(Point(30, 0))
+    assert LineString([(0, 0), (100, 0)]).equals(net.segment_geometry[0])
