@@ -8,4 +8,8 @@ from __future__ import annotations
 #: Modules whose public ``click.Command`` objects become ``gisapp`` subcommands.
 COMMAND_MODULES: tuple[str, ...] = (
     "gisapp.commands.data",
+    "gisapp.commands.grids",
+    "gisapp.commands.serve",
+    "gisapp.commands.hotspots",
+    "gisapp.commands.network",
 )

@@ -1,0 +1,304 @@
+"""Grid command: ``gisapp grids WS --report`` and ``gisapp grids WS --design``."""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from gisapp.commands._common import open_workspace, settings_from, write_json
+from gisapp.responsibility import (
+    GridWorkload,
+    design_grids,
+    grid_workload,
+    staffing_table,
+    unit_workload,
+)
+from gisapp.settings import Settings
+from gisapp.workspace import Workspace
+from layers.errors import LayerError
+from layers.incidents import apply_categories, load_category_table
+
+logger = logging.getLogger(__name__)
+
+#: Layer a designed layout is saved to; the user's ``grids`` layer is never overwritten.
+DESIGNED_LAYER = "grids_designed"
+DEFAULT_SHIFT_NAMES = ("day", "evening", "night")
+
+
+@click.command("grids")
+@click.argument("workspace")
+@click.option(
+    "--report",
+    "mode",
+    flag_value="report",
+    help="Responsibility, workload and staffing of the current grids.",
+)
+@click.option(
+    "--design",
+    "mode",
+    flag_value="design",
+    help="Design balanced grids from street blocks and compare.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the outputs (created when missing).",
+)
+@click.option(
+    "--tolerance",
+    default=0.15,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Accepted workload deviation from the mean (0.15 is ±15%).",
+)
+@click.option(
+    "--n-grids", type=click.IntRange(min=1), help="Grids to design (default: as many as now)."
+)
+@click.option(
+    "--seed", default=0, show_default=True, help="Seed of the design: same seed, same layout."
+)
+@click.option(
+    "--shift",
+    "shift_names",
+    multiple=True,
+    metavar="NAME|HH:MM-HH:MM",
+    help="Shifts for the incident counts (repeatable; default day, evening, night).",
+)
+@click.option(
+    "--assignments",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="CSV with grid_id and officer/team/phone/unit_id replacing the grids' own.",
+)
+@click.option(
+    "--save",
+    is_flag=True,
+    help=f"Save the designed grids into the workspace as '{DESIGNED_LAYER}'.",
+)
+@click.option(
+    "--layer",
+    "layer_name",
+    default=DESIGNED_LAYER,
+    show_default=True,
+    help="Layer name for --save (never 'grids').",
+)
+@click.pass_context
+def grids(
+    ctx: click.Context,
+    workspace: str,
+    mode: str | None,
+    out: Path,
+    tolerance: float,
+    n_grids: int | None,
+    seed: int,
+    shift_names: tuple[str, ...],
+    assignments: Path | None,
+    save: bool,
+    layer_name: str,
+) -> None:
+    """Grid (网格) responsibility report, or a balanced grid design, for WORKSPACE.
+
+    --report writes grids.csv, grids.geojson, units.csv, staffing.csv and kpis.json
+    (imbalance: max/mean, Gini, coefficient of variation). --design writes
+    designed_grids.geojson/.gpkg/.csv and kpis.json comparing it with the current grids.
+    """
+    if mode is None:
+        raise click.UsageError("choose --report or --design")
+    if save and mode != "design":
+        raise click.UsageError("--save only applies to --design")
+    if save and layer_name == "grids":
+        raise click.UsageError("--layer grids would overwrite your grids; choose another name")
+    settings = settings_from(ctx)
+    ws = open_workspace(workspace)
+    shifts = _shift_windows(settings, shift_names)
+    incidents = _incidents(ws)
+    roads = ws.layer("roads")
+    communities = ws.layer("communities")
+    table = pd.read_csv(assignments, dtype=str) if assignments else None
+    out.mkdir(parents=True, exist_ok=True)
+
+    if mode == "report":
+        current = ws.layer("grids")
+        result = grid_workload(
+            current,
+            incidents=incidents,
+            roads=roads,
+            communities=communities,
+            assignments=table,
+            shifts=shifts,
+        )
+        staffing = staffing_table(communities, result.table)
+        _write_layout(result, out, "grids")
+        unit_workload(result.table).to_csv(out / "units.csv", index=False)
+        staffing.to_csv(out / "staffing.csv", index=False)
+        if len(result.outside):
+            _write_geojson(result.outside, out / "incidents_outside_grids.geojson")
+        kpis = {
+            "workspace": ws.name,
+            "tolerance": tolerance,
+            "shifts": {k: f"{a}-{b}" for k, (a, b) in shifts.items()},
+            **result.kpis(tolerance=tolerance),
+            "staffing": _staffing_kpis(staffing),
+        }
+        write_json(_finite(kpis), out / "kpis.json")
+        _echo_report(kpis)
+        click.echo(f"Wrote grids.csv, grids.geojson, units.csv, staffing.csv, kpis.json to {out}")
+        return
+
+    current_grids = ws.layer("grids", required=False)
+    stations = ws.layer("stations", required=False)
+    design = design_grids(
+        communities=communities,
+        roads=roads,
+        incidents=incidents,
+        grids=current_grids if len(current_grids) else None,
+        stations=stations if len(stations) else None,
+        n_grids=n_grids,
+        tolerance=tolerance,
+        shifts=shifts,
+        seed=seed,
+    )
+    _write_layout(design.designed, out, "designed_grids")
+    layer = design.designed.table
+    with _quiet():
+        pyogrio.write_dataframe(
+            layer, out / "designed_grids.gpkg", layer=DESIGNED_LAYER, driver="GPKG"
+        )
+    kpis = {"workspace": ws.name, "tolerance": tolerance, **design.kpis}
+    write_json(_finite(kpis), out / "kpis.json")
+    _echo_design(kpis)
+    if save:
+        _save_design(ws, layer, layer_name)
+        click.echo(f"Saved {len(layer):,} designed grids to layer {layer_name!r} of {ws.path}")
+    click.echo(
+        f"Wrote designed_grids.geojson, designed_grids.gpkg, designed_grids.csv, kpis.json to {out}"
+    )
+
+
+def _shift_windows(settings: Settings, names: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+    wanted = names or tuple(n for n in DEFAULT_SHIFT_NAMES if n in settings.shifts)
+    windows = {}
+    for name in wanted:
+        shift = settings.shift(name)
+        label = (
+            name if name in settings.shifts else shift.label().replace(":", "").replace("-", "_")
+        )
+        windows[label] = (f"{shift.start:%H:%M}", f"{shift.end:%H:%M}")
+    return windows
+
+
+def _incidents(ws: Workspace) -> gpd.GeoDataFrame | None:
+    if not ws.has_layer("incidents"):
+        return None
+    incidents = ws.layer("incidents")
+    if not isinstance(incidents, gpd.GeoDataFrame):
+        raise LayerError("the 'incidents' layer has no geometry; re-import it as points")
+    if "severity" not in incidents.columns and "category" in incidents.columns:
+        # Workspaces imported without categories still get severities, from the bundled table.
+        incidents, problems = apply_categories(incidents, load_category_table())
+        for problem in problems:
+            logger.info("%s", problem)
+    return incidents
+
+
+def _write_layout(layout: GridWorkload, out: Path, stem: str) -> None:
+    layout.table.drop(columns="geometry").to_csv(out / f"{stem}.csv", index=False)
+    _write_geojson(layout.table, out / f"{stem}.geojson")
+
+
+def _write_geojson(frame: gpd.GeoDataFrame, path: Path) -> None:
+    export = frame.to_crs("EPSG:4326")
+    for column in export.columns:
+        if isinstance(export[column].dtype, pd.DatetimeTZDtype):
+            export[column] = export[column].map(lambda t: t.isoformat() if pd.notna(t) else None)
+    with _quiet():
+        pyogrio.write_dataframe(export, path, driver="GeoJSON")
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    # GDAL notes on field types (e.g. booleans in GeoJSON) are not the user's problem.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+def _save_design(ws: Workspace, layer: gpd.GeoDataFrame, name: str) -> None:
+    keep = [
+        c
+        for c in (
+            "id",
+            "community_id",
+            "workload",
+            "target_workload",
+            "road_km",
+            "households",
+            "incidents",
+            "polsby_popper",
+            "geometry",
+        )
+        if c in layer.columns
+    ]
+    notes = ws.layer_notes
+    notes[name] = "derived: grids designed from street blocks by 'gisapp grids --design'"
+    ws.save({name: layer[keep]}, meta={"layer_notes": notes})
+
+
+def _staffing_kpis(staffing: pd.DataFrame) -> dict[str, Any]:
+    required = staffing["officers_required"]
+    current = staffing["officers_current"]
+    known = required.notna() & current.notna()
+    return {
+        "communities": len(staffing),
+        "officers_required": int(required.sum()) if required.notna().any() else None,
+        "officers_current": int(current.sum()) if current.notna().any() else None,
+        "communities_understaffed": int((known & (current < required)).sum()),
+        "communities_property_company": int((staffing["property_managed"] == "full").sum()),
+        "communities_rule_unknown": int(required.isna().sum()),
+    }
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: write them as null."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _echo_report(kpis: dict[str, Any]) -> None:
+    w = kpis["workload"]
+    click.echo(
+        f"{kpis['grids']:,} grids; workload max/mean {w['max_mean']:.2f}, Gini {w['gini']:.3f}, "
+        f"CV {w['cv']:.3f}, {w['within_tolerance_share']:.0%} within ±{kpis['tolerance']:.0%}; "
+        f"incidents {kpis['incidents_in_grids']:,} in grids, {kpis['incidents_outside_grids']:,} outside"
+    )
+    if "units" in kpis:
+        u = kpis["units"]
+        click.echo(f"units: max/mean {u['max_mean']:.2f}, Gini {u['gini']:.3f}, CV {u['cv']:.3f}")
+
+
+def _echo_design(kpis: dict[str, Any]) -> None:
+    for name in ("current", "designed"):
+        if name not in kpis:
+            continue
+        k = kpis[name]
+        w = k["workload"]
+        click.echo(
+            f"{name:9} {k['grids']:4,} grids  max/mean {w['max_mean']:.2f}  Gini {w['gini']:.3f}  "
+            f"CV {w['cv']:.3f}  within ±{kpis['tolerance']:.0%} {w['within_tolerance_share']:.0%}  "
+            f"Polsby-Popper {k['polsby_popper_mean']:.2f}"
+        )
