@@ -32,8 +32,12 @@ class _Group(click.Group):
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="gisapp")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-@click.option("--config", type=click.Path(dir_okay=False), envvar="GISAPP_CONFIG",
-              help="Settings TOML file (default ./gisapp.toml when present).")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    envvar="GISAPP_CONFIG",
+    help="Settings TOML file (default ./gisapp.toml when present).",
+)
 def cli(verbose: int, config: str | None) -> None:
     """Patrol planning and grid mapping: routes, grids, coverage, briefing exports."""
     level = logging.WARNING - 10 * min(verbose, 2)
@@ -44,7 +48,10 @@ def _register() -> None:
     for module_name in COMMAND_MODULES:
         module = importlib.import_module(module_name)
         for obj in vars(module).values():
-            if isinstance(obj, click.Command) and getattr(obj.callback, "__module__", None) == module_name:
+            if (
+                isinstance(obj, click.Command)
+                and getattr(obj.callback, "__module__", None) == module_name
+            ):
                 cli.add_command(obj)
 
 

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import geopandas as gpd
 import pandas as pd
@@ -23,10 +23,12 @@ from layers.fields import map_fields, parse_field_mapping
 from layers.incidents import parse_timestamps
 from layers.io import list_layers, read_layer
 from layers.schema import LAYERS
+from layers.validate import validate_layers
 
 logger = logging.getLogger(__name__)
 
-Frame = gpd.GeoDataFrame | pd.DataFrame
+#: A workspace layer: a GeoDataFrame, or a DataFrame for a table such as ``units``.
+Frame: TypeAlias = gpd.GeoDataFrame | pd.DataFrame
 OffsetSystem = Literal["gcj02", "bd09"]
 
 
@@ -133,9 +135,14 @@ def ingest(
                 if offset is not None:
                     frame = convert_offset_coordinates(frame, offset)
                     result.problems.append(
-                        Problem(layer, None, "offset_converted",
-                                f"coordinates converted from {offset.upper()} to WGS84",
-                                "nothing to do", "repaired")
+                        Problem(
+                            layer,
+                            None,
+                            "offset_converted",
+                            f"coordinates converted from {offset.upper()} to WGS84",
+                            "nothing to do",
+                            "repaired",
+                        )
                     )
                 frame, crs_problems = to_storage_crs(frame, layer=layer)
                 result.problems.extend(crs_problems)
@@ -160,3 +167,100 @@ def finalize_times(layers: Mapping[str, Frame], *, timezone: str) -> dict[str, F
             incidents["occurred_at"] = parse_timestamps(times.astype("string"), tz=timezone)
             out["incidents"] = incidents
     return out
+
+
+@dataclass
+class ImportResult:
+    """What :func:`import_into` did.
+
+    Parameters
+    ----------
+    ok
+        True when the layers were saved (no validation error).
+    problems
+        Every problem found on reading and validating, errors, warnings and repairs.
+    saved
+        Feature count per saved layer (empty when nothing was saved).
+    timezone
+        Time zone used for naive incident times.
+    """
+
+    ok: bool
+    problems: list[Problem] = field(default_factory=list)
+    saved: dict[str, int] = field(default_factory=dict)
+    timezone: str = "UTC"
+
+
+def import_into(
+    workspace_path: str | Path,
+    sources: Sequence[Source],
+    *,
+    mappings: Mapping[str | None, Mapping[str, str]] | None = None,
+    offset: OffsetSystem | None = None,
+    timezone: str | None = None,
+    default_timezone: str = "UTC",
+    encoding: str | None = None,
+    force: bool = False,
+    note: str | None = None,
+) -> ImportResult:
+    """Read, validate and save sources into a workspace: the ``gisapp import`` flow.
+
+    Everything is validated (with the workspace's other layers as context) before
+    anything is written; with an error nothing is saved and the file is left as it was.
+    The save is atomic. Layers not among the sources are kept.
+
+    Parameters
+    ----------
+    workspace_path
+        Workspace GeoPackage to update, or to create when it does not exist.
+    sources
+        Files to read.
+    mappings, offset, encoding
+        As in :func:`ingest`.
+    timezone
+        Time zone of naive incident times; default the workspace's, else
+        ``default_timezone``.
+    default_timezone
+        Time zone of a new workspace when ``timezone`` is not given.
+    force
+        Replace the workspace instead of updating it.
+    note
+        Provenance note stored for each saved layer (default: the source file names).
+
+    Returns
+    -------
+    ImportResult
+        Whether the layers were saved, and every problem found.
+
+    Raises
+    ------
+    LayerError
+        If a source cannot be read or mapped.
+    WorkspaceError
+        If the existing workspace cannot be opened or written.
+    """
+    from gisapp.workspace import Workspace
+
+    path = Path(workspace_path)
+    existing = Workspace.open(path) if path.exists() and not force else None
+    tz = timezone or (existing.timezone if existing else default_timezone)
+    ingested = ingest(sources, mappings=mappings, offset=offset, timezone=tz, encoding=encoding)
+    context = existing.layers() if existing else {}
+    report = validate_layers({**context, **ingested.layers}, timezone=tz)
+    problems = ingested.problems + report.problems
+    if not report.ok:
+        logger.info("not imported into %s: validation errors", path.name)
+        return ImportResult(False, problems, {}, tz)
+    repaired = {name: report.layers[name] for name in ingested.layers}
+    to_save = finalize_times(repaired, timezone=tz)
+    notes = existing.layer_notes if existing else {}
+    text = note or f"imported from {', '.join(s.path.name for s in sources)}"
+    notes.update({name: text for name in to_save})
+    meta = {"timezone": tz, "layer_notes": notes}
+    if existing:
+        existing.save(to_save, meta=meta)
+    else:
+        Workspace.create(path, to_save, meta=meta, overwrite=force)
+    saved = {name: len(frame) for name, frame in to_save.items()}
+    logger.info("imported into %s: %s", path.name, saved)
+    return ImportResult(True, problems, saved, tz)

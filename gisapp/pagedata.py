@@ -1,4 +1,4 @@
-"""Data behind the web pages: workspace summary, grid workload, per-unit views, grid map.
+"""Data behind the web pages: grid workload, per-unit views, maps, hotspots, uploads.
 
 The web app is a thin adapter over these functions (they return data and maps, never
 responses). Workspace access goes through ``open_workspace`` only.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,12 @@ import pandas as pd
 
 from gisapp import maps
 from gisapp.errors import WorkspaceError
+from gisapp.ingest import ImportResult, OffsetSystem, Source, import_into
+from gisapp.settings import Shift
 from gisapp.workspace import Workspace
+from layers.errors import LayerError, Problem
+from layers.fields import parse_field_mapping
+from layers.schema import LAYERS
 
 logger = logging.getLogger(__name__)
 
@@ -93,20 +100,21 @@ def layer_for_unit(ws: Workspace, name: str, unit_id: str | None) -> Any:
     Grids keep the unit's grids, incidents those inside them, units the unit itself;
     shared geography (roads, stations, communities...) is returned whole.
     """
-    frame = ws.layer(name)
     if unit_id is None or name not in UNIT_SCOPED_LAYERS:
-        return frame
+        return ws.layer(name)
     if name == "units":
-        return frame[frame["id"].astype(str) == unit_id]
+        units = ws.layer("units")
+        return units[units["id"].astype(str) == unit_id]
     grid_ids = unit_grid_ids(ws, unit_id)
-    grids = ws.layer("grids")
+    grids = ws.spatial_layer("grids")
     grids = grids[grids["id"].astype(str).isin(grid_ids)]
     if name == "grids":
         return grids
+    points = ws.spatial_layer(name)
     if not len(grids):
-        return frame.iloc[0:0]
-    area = grids.to_crs(frame.crs).union_all()
-    return frame[frame.within(area)]
+        return points.iloc[0:0]
+    area = grids.to_crs(points.crs).union_all()
+    return points[points.within(area)]
 
 
 def grid_map(
@@ -187,3 +195,347 @@ def to_geojson(frame: gpd.GeoDataFrame) -> str:
         if column != out.geometry.name and pd.api.types.is_datetime64_any_dtype(out[column]):
             out[column] = out[column].map(lambda t: None if pd.isna(t) else t.isoformat())
     return out.to_json(drop_id=True, na="null")
+
+
+# -- overview and whole-city maps ------------------------------------------------------------
+
+
+def layers_map(
+    *,
+    roads: gpd.GeoDataFrame | None = None,
+    grids: gpd.GeoDataFrame | None = None,
+    incidents: gpd.GeoDataFrame | None = None,
+    attribution: str | None = None,
+    incidents_name: str = "Incidents",
+    assets_url: str = "/static/vendor",
+) -> folium.Map:
+    """Build a map of roads (base), grids and incidents that stays usable at city scale.
+
+    Roads are merged into one simplified line per road class; incidents are clustered
+    above 500 points and counted in 250 m cells above 20,000 (see
+    :func:`gisapp.maps.add_points`), so a whole city with hundreds of thousands of
+    incidents stays a page of a few megabytes.
+
+    Parameters
+    ----------
+    roads, grids, incidents
+        Layers in any CRS; a layer that is ``None`` or empty is left out.
+    attribution
+        Plain text for the attribution corner (e.g. the OSM notice).
+    incidents_name
+        Name of the incident layer in the layer control (e.g. "Incidents (generated)").
+    assets_url
+        URL prefix of the vendored Leaflet files.
+
+    Returns
+    -------
+    folium.Map
+        The map (render it with :func:`gisapp.maps.render_html`).
+
+    Raises
+    ------
+    WorkspaceError
+        If every layer is missing or empty.
+    """
+    present = [f for f in (grids, incidents, roads) if f is not None and len(f)]
+    if not present:
+        raise WorkspaceError("nothing to map: the workspace has no roads, grids or incidents")
+    bounds = present[0].to_crs(4326).total_bounds
+    m = maps.base_map(bounds, roads=roads, attribution=attribution, assets_url=assets_url)
+    if grids is not None and len(grids):
+        maps.add_polygons(
+            m,
+            grids,
+            name="Grids (网格)",
+            color="#1d3557",
+            fill_opacity=0.08,
+            label_field="id" if "id" in grids.columns else None,
+            tooltip_fields={"id": "Grid (网格)", "officer": "Officer", "unit_id": "Unit"},
+        )
+    if incidents is not None and len(incidents):
+        maps.add_points(
+            m,
+            incidents,
+            name=incidents_name,
+            tooltip_fields={"category": "Category", "occurred_at": "Time"},
+        )
+    return m
+
+
+def overview_map(
+    ws: Workspace, *, unit_id: str | None = None, assets_url: str = "/static/vendor"
+) -> folium.Map:
+    """The workspace overview map: roads, grids and incidents (an officer's unit only).
+
+    Raises
+    ------
+    WorkspaceError
+        If the workspace has none of those layers.
+    """
+    names = ws.layer_names()
+
+    def spatial(name: str) -> gpd.GeoDataFrame | None:
+        if name not in names:
+            return None
+        frame = layer_for_unit(ws, name, unit_id)
+        return frame if isinstance(frame, gpd.GeoDataFrame) else None
+
+    return layers_map(
+        roads=spatial("roads"),
+        grids=spatial("grids"),
+        incidents=spatial("incidents"),
+        attribution=attribution_for(ws),
+        assets_url=assets_url,
+    )
+
+
+def spatial_layer_names(ws: Workspace) -> list[str]:
+    """Names of the workspace's data-model layers that have geometry, in file order."""
+    return [n for n in ws.layer_names() if n in LAYERS and not LAYERS[n].is_table]
+
+
+# -- hotspots ---------------------------------------------------------------------------------
+
+#: Hotspot methods offered on the web page (``streets`` needs a network build per request).
+HOTSPOT_METHODS: tuple[str, ...] = ("counts", "kde", "gistar")
+
+#: Rank bands of hotspot cells and their colours, hottest first.
+_HOTSPOT_BANDS: tuple[tuple[int, str, str], ...] = (
+    (5, "Top 5", "#bd0026"),
+    (15, "Top 6-15", "#f03b20"),
+    (10**9, "Other hot cells", "#feb24c"),
+)
+
+
+@dataclass
+class HotspotView:
+    """Hotspots of one shift for a page: the cells, the figures and the data problems.
+
+    Parameters
+    ----------
+    layer
+        Hotspot cells in EPSG:4326, best first, with ``rank``, ``score``, ``incidents``.
+    kpis
+        Figures from :func:`gisapp.analytics.shift_hotspots` (``pai``, ``hit_rate``...).
+    problems
+        Problems met reading the incidents (unknown categories, missing times).
+    """
+
+    layer: gpd.GeoDataFrame
+    kpis: dict[str, Any]
+    problems: list[Problem] = field(default_factory=list)
+
+
+def shift_hotspot_view(ws: Workspace, *, shift: Shift, method: str) -> HotspotView:
+    """Compute the hotspots of ``shift`` with ``method`` and their PAI on held-out weeks.
+
+    Parameters
+    ----------
+    ws
+        Workspace with incidents (and areas or roads for the study area).
+    shift
+        Shift window.
+    method
+        One of :data:`HOTSPOT_METHODS`.
+
+    Raises
+    ------
+    GisappError
+        If the method is unknown, or the workspace or shift has no incidents.
+    """
+    from gisapp.analytics import AnalyticsError, load_incidents, shift_hotspots, study_area
+
+    if method not in HOTSPOT_METHODS:
+        raise AnalyticsError(f"method {method!r} is not one of {', '.join(HOTSPOT_METHODS)}")
+    if not ws.has_layer("incidents"):
+        raise WorkspaceError("the workspace has no incidents layer; import incidents first")
+    incidents, problems = load_incidents(ws)
+    layer, kpis = shift_hotspots(incidents, shift=shift, method=method, area=study_area(ws))
+    return HotspotView(layer, kpis, problems)
+
+
+def hotspot_map(
+    ws: Workspace, view: HotspotView, *, assets_url: str = "/static/vendor"
+) -> folium.Map:
+    """Map hotspot cells over the roads, coloured by rank band, with a legend.
+
+    Parameters
+    ----------
+    ws
+        Workspace (its roads are the base map).
+    view
+        Result of :func:`shift_hotspot_view`.
+    assets_url
+        URL prefix of the vendored Leaflet files.
+
+    Raises
+    ------
+    WorkspaceError
+        If there are no hotspot cells to draw.
+    """
+    cells = view.layer
+    if not len(cells):
+        raise WorkspaceError("no hotspot cells to map for this shift")
+    roads = ws.layer("roads") if ws.has_layer("roads") else None
+    if isinstance(roads, gpd.GeoDataFrame) and len(roads):
+        minx, miny, maxx, maxy = cells.total_bounds
+        pad = max(maxx - minx, maxy - miny) * 0.25
+        roads = roads.cx[minx - pad : maxx + pad, miny - pad : maxy + pad]
+    m = maps.base_map(
+        cells.total_bounds,
+        roads=roads if isinstance(roads, gpd.GeoDataFrame) else None,
+        attribution=attribution_for(ws),
+        assets_url=assets_url,
+    )
+    rank = cells["rank"].to_numpy()
+    band = pd.Series(_HOTSPOT_BANDS[-1][1], index=cells.index)
+    for limit, label, _ in reversed(_HOTSPOT_BANDS):
+        band[rank <= limit] = label
+    data = cells.assign(
+        id=[f"H{r}" for r in rank],
+        band=band.to_numpy(),
+        score=cells["score"].astype(float).round(3),
+    )
+    colors = {label: color for _, label, color in _HOTSPOT_BANDS}
+    kpis = view.kpis
+    maps.add_polygons(
+        m,
+        data,
+        name=f"Hotspots {kpis.get('shift', '')} ({kpis.get('method', '')})",
+        color_by="band",
+        colors=colors,
+        fill_opacity=0.6,
+        tooltip_fields={"rank": "Rank", "incidents": "Incidents", "score": "Score"},
+    )
+    pai = kpis.get("pai")
+    title = f"Hotspots, PAI {pai:g}" if isinstance(pai, int | float) else "Hotspots"
+    maps.add_legend(m, title, colors)
+    return m
+
+
+# -- uploads ----------------------------------------------------------------------------------
+
+#: File name endings accepted for an upload, and what they are.
+UPLOAD_FORMATS: dict[str, str] = {
+    ".gpkg": "GeoPackage",
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".zip": "zipped Shapefile",
+    ".csv": "CSV (lon/lat or WKT)",
+    ".osm.pbf": "OpenStreetMap PBF",
+    ".pbf": "OpenStreetMap PBF",
+    ".osm": "OpenStreetMap XML",
+}
+
+
+def upload_file_name(original: str, *, layer: str | None) -> str:
+    """Return the name under which an uploaded file is stored for reading.
+
+    The name is built here, never taken from the user: the target layer (or ``upload``)
+    plus the accepted ending of ``original``. The ending matters to the readers (a
+    ``.gpkg`` that is not one gets a clear message); the layer name lets a file without
+    a target be taken as that layer.
+
+    Raises
+    ------
+    LayerError
+        If ``original`` does not end with one of :data:`UPLOAD_FORMATS`.
+    """
+    lower = original.lower().strip()
+    suffix = next((s for s in UPLOAD_FORMATS if lower.endswith(s)), None)
+    if suffix is None:
+        accepted = ", ".join(f"{s} ({kind})" for s, kind in UPLOAD_FORMATS.items())
+        raise LayerError(f"file {original!r} has an unsupported type; upload one of {accepted}")
+    stem = layer if layer in LAYERS else "upload"
+    return f"{stem}{suffix}"
+
+
+def import_upload(
+    workspace_path: str | Path,
+    file_path: Path,
+    *,
+    source_name: str,
+    layer: str | None = None,
+    field_mapping: str = "",
+    offset: OffsetSystem | None = None,
+    timezone: str | None = None,
+    default_timezone: str = "UTC",
+) -> ImportResult:
+    """Import one uploaded file into the workspace through :func:`gisapp.ingest.import_into`.
+
+    A file that cannot be read (wrong format, truncated, bad mapping) gives a failed
+    result whose problem says what is wrong, like a validation error: nothing is saved.
+
+    Parameters
+    ----------
+    workspace_path
+        Workspace GeoPackage.
+    file_path
+        The uploaded file, stored under a name from :func:`upload_file_name`.
+    source_name
+        The file name the user uploaded, used in messages and the layer note instead of
+        the temporary path.
+    layer
+        Target layer; ``None`` takes the layers a GeoPackage or OSM file names.
+    field_mapping
+        ``"ours=theirs, ..."`` column mapping for the target layer.
+    offset
+        ``"gcj02"`` or ``"bd09"`` to convert offset Chinese coordinates to WGS84.
+    timezone, default_timezone
+        As in :func:`gisapp.ingest.import_into`.
+
+    Returns
+    -------
+    ImportResult
+        Saved layer counts, or the problems that stopped the import.
+
+    Raises
+    ------
+    WorkspaceError
+        If the workspace itself cannot be opened or written.
+    """
+    label = layer or source_name
+    tz = timezone or default_timezone
+    try:
+        mapping = parse_field_mapping(field_mapping, layer=layer) if field_mapping.strip() else {}
+    except LayerError as exc:
+        fix = "write the mapping as ours=theirs pairs separated by commas, e.g. id=编号"
+        return ImportResult(False, [Problem(label, None, "bad_mapping", str(exc), fix)], {}, tz)
+    try:
+        result = import_into(
+            workspace_path,
+            [Source(file_path, layer)],
+            mappings={layer: mapping},
+            offset=offset,
+            timezone=timezone,
+            default_timezone=default_timezone,
+            note=f"uploaded from {source_name}",
+        )
+    except LayerError as exc:
+        message = _hide_path(str(exc), file_path, source_name)
+        fix = "check the file and its format, export it again and upload it"
+        return ImportResult(False, [Problem(label, None, "read_error", message, fix)], {}, tz)
+    problems = [
+        Problem(
+            p.layer,
+            p.feature_id,
+            p.code,
+            _hide_path(p.message, file_path, source_name),
+            p.fix,
+            p.severity,
+        )
+        for p in result.problems
+    ]
+    return ImportResult(result.ok, problems, result.saved, result.timezone)
+
+
+def problem_rows(problems: Sequence[Problem]) -> list[dict[str, Any]]:
+    """Problems as table rows, errors first, then warnings, then repairs."""
+    order = {"error": 0, "warning": 1, "repaired": 2}
+    ranked = sorted(problems, key=lambda p: order.get(p.severity, 3))
+    return [p.to_dict() for p in ranked]
+
+
+def _hide_path(message: str, file_path: Path, source_name: str) -> str:
+    # The temporary path means nothing to the user and tells a stranger about the server.
+    return message.replace(str(file_path), source_name).replace(file_path.name, source_name)

@@ -192,7 +192,9 @@ def load_settings(
         try:
             data = tomllib.loads(file_path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise SettingsError(f"settings file {str(file_path)!r} is not valid TOML: {exc}") from None
+            raise SettingsError(
+                f"settings file {str(file_path)!r} is not valid TOML: {exc}"
+            ) from None
         unknown = sorted(set(data) - set(known))
         if unknown:
             raise SettingsError(

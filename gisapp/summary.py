@@ -52,14 +52,19 @@ def workspace_summary(workspace: Workspace) -> dict[str, Any]:
                 counts = incidents[column].value_counts()
                 info[f"by_{column}"] = {str(k): int(v) for k, v in counts.head(15).items()}
         if "preventable" in incidents.columns:
-            info["preventable"] = int(pd.Series(incidents["preventable"]).fillna(False).astype(bool).sum())
+            info["preventable"] = int(
+                pd.Series(incidents["preventable"]).fillna(False).astype(bool).sum()
+            )
         summary["incidents"] = info
     return summary
 
 
 def format_summary(summary: dict[str, Any]) -> str:
     """Human-readable text of :func:`workspace_summary`."""
-    lines = [f"Workspace {summary['name']} ({summary['path']})", f"  time zone: {summary['timezone']}"]
+    lines = [
+        f"Workspace {summary['name']} ({summary['path']})",
+        f"  time zone: {summary['timezone']}",
+    ]
     if summary.get("description"):
         lines.append(f"  {summary['description']}")
     lines.append("  layers:")

@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import geopandas as gpd
 import pandas as pd
@@ -37,9 +37,15 @@ logger = logging.getLogger(__name__)
 
 META_TABLE = "gisapp_meta"
 _GPKG_MAGIC = b"SQLite format 3\x00"
-_GPKG_BOOKKEEPING = ("gpkg_contents", "gpkg_geometry_columns", "gpkg_ogr_contents", "gpkg_extensions")
+_GPKG_BOOKKEEPING = (
+    "gpkg_contents",
+    "gpkg_geometry_columns",
+    "gpkg_ogr_contents",
+    "gpkg_extensions",
+)
 
-Frame = gpd.GeoDataFrame | pd.DataFrame
+#: A workspace layer: a GeoDataFrame, or a DataFrame for a table such as ``units``.
+Frame: TypeAlias = gpd.GeoDataFrame | pd.DataFrame
 
 
 def _is_geopackage(path: Path) -> bool:
@@ -142,7 +148,10 @@ class Workspace:
     def _read_meta(path: Path) -> dict[str, str]:
         with _quiet_gdal():
             table = pyogrio.read_dataframe(path, layer=META_TABLE)
-        return {str(k): "" if pd.isna(v) else str(v) for k, v in zip(table["key"], table["value"], strict=True)}
+        return {
+            str(k): "" if pd.isna(v) else str(v)
+            for k, v in zip(table["key"], table["value"], strict=True)
+        }
 
     # -- queries ------------------------------------------------------------------------
     @property
@@ -194,6 +203,19 @@ class Workspace:
             frame["occurred_at"] = _local_times(frame["occurred_at"], self.timezone)
         return frame
 
+    def spatial_layer(self, name: str) -> gpd.GeoDataFrame:
+        """Read a layer that must have geometry.
+
+        Raises
+        ------
+        WorkspaceError
+            If the layer is absent or is a table without geometry.
+        """
+        frame = self.layer(name)
+        if not isinstance(frame, gpd.GeoDataFrame):
+            raise WorkspaceError(f"layer {name!r} of {self.path.name!r} has no geometry")
+        return frame
+
     def layers(self, names: Iterable[str] | None = None) -> dict[str, Frame]:
         """Read several layers (all present data-model layers when ``names`` is None)."""
         wanted = [n for n in self._layer_names if n in LAYERS] if names is None else list(names)
@@ -203,9 +225,7 @@ class Workspace:
         """Validate every data-model layer of the workspace together."""
         from layers.validate import validate_layers
 
-        return validate_layers(
-            self.layers(), area_tolerance=area_tolerance, timezone=self.timezone
-        )
+        return validate_layers(self.layers(), area_tolerance=area_tolerance, timezone=self.timezone)
 
     # -- saving ------------------------------------------------------------------------
     def save(
@@ -239,7 +259,9 @@ def _empty_layer(name: str) -> Frame:
     columns = list(spec.fields) if spec else []
     if spec is None or spec.is_table:
         return pd.DataFrame(columns=columns)
-    return gpd.GeoDataFrame(columns=columns, geometry=gpd.GeoSeries([], crs=STORAGE_CRS), crs=STORAGE_CRS)
+    return gpd.GeoDataFrame(
+        columns=columns, geometry=gpd.GeoSeries([], crs=STORAGE_CRS), crs=STORAGE_CRS
+    )
 
 
 def _local_times(values: pd.Series, timezone: str) -> pd.Series:
@@ -252,9 +274,7 @@ def _storable(frame: Frame, timezone: str) -> Frame:
     out = frame.copy()
     if isinstance(out, gpd.GeoDataFrame):
         if out.crs is None:
-            raise WorkspaceError(
-                "a layer without a CRS cannot be saved; set its CRS before saving"
-            )
+            raise WorkspaceError("a layer without a CRS cannot be saved; set its CRS before saving")
         if not out.crs.equals(STORAGE_CRS):
             out = out.to_crs(STORAGE_CRS)
     for column in out.columns:
@@ -263,7 +283,9 @@ def _storable(frame: Frame, timezone: str) -> Frame:
             out[column] = series.dt.tz_convert("UTC")
         elif pd.api.types.is_datetime64_dtype(series.dtype):
             # Naive times are local to the workspace, by convention.
-            out[column] = series.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+            out[column] = series.dt.tz_localize(
+                timezone, ambiguous="NaT", nonexistent="NaT"
+            ).dt.tz_convert("UTC")
     if "id" in out.columns:
         out["id"] = out["id"].astype("string")
     return out
@@ -277,7 +299,9 @@ def _write_layers(path: Path, layers: Mapping[str, Frame], timezone: str) -> Non
         is_spatial = isinstance(data, gpd.GeoDataFrame)
         with _quiet_gdal():
             if is_spatial:
-                pyogrio.write_dataframe(data, path, layer=name, driver="GPKG", promote_to_multi=False)
+                pyogrio.write_dataframe(
+                    data, path, layer=name, driver="GPKG", promote_to_multi=False
+                )
             else:
                 pyogrio.write_dataframe(pd.DataFrame(data), path, layer=name, driver="GPKG")
         logger.debug("wrote layer %s (%s features)", name, f"{len(data):,}")
@@ -319,7 +343,9 @@ def _drop_layers(path: Path, names: set[str]) -> None:
 
 
 def _has_table(con: sqlite3.Connection, name: str) -> bool:
-    row = con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
+    row = con.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)
+    ).fetchone()
     return row is not None
 
 

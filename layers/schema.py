@@ -152,6 +152,4 @@ def layer_spec(name: str) -> LayerSpec:
     try:
         return LAYERS[name]
     except KeyError:
-        raise LayerError(
-            f"unknown layer {name!r}; expected one of {', '.join(LAYERS)}"
-        ) from None
+        raise LayerError(f"unknown layer {name!r}; expected one of {', '.join(LAYERS)}") from None

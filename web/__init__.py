@@ -10,10 +10,13 @@ import secrets
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, redirect, url_for
 from werkzeug.wrappers import Response as BaseResponse
+
+if TYPE_CHECKING:
+    from gisapp.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -24,25 +27,38 @@ DEFAULT_MAX_CONTENT_LENGTH = 64 * 1024 * 1024
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Create the web app.
 
-    Configuration comes from ``test_config`` when given, else from ``GISAPP_*``
-    environment variables (``GISAPP_WORKSPACE``, ``GISAPP_SECRET_KEY``,
-    ``GISAPP_USERS_DB``, ``GISAPP_SESSION_COOKIE_SECURE``, ``GISAPP_MAX_CONTENT_LENGTH``).
+    Without ``test_config`` the settings come from :func:`gisapp.settings.load_settings`
+    (``gisapp.toml`` or ``$GISAPP_CONFIG``, then ``GISAPP_*`` variables): upload limit
+    (``upload_max_mb``), ``secret_key``, ``session_cookie_secure``, ``users_db`` and the
+    named shifts; the workspace is ``GISAPP_WORKSPACE``. Flask keys set as ``GISAPP_<KEY>``
+    variables (e.g. ``GISAPP_MAX_CONTENT_LENGTH``) override those.
+
+    With ``test_config`` only its keys and the built-in defaults apply (nothing is read
+    from files or the environment); it may carry a ``SETTINGS`` object.
 
     Keys: ``WORKSPACE`` (path of the workspace GeoPackage), ``USERS_DB`` (users SQLite
     file, default ``<workspace>.users.sqlite``), ``SECRET_KEY`` (random per process when
     unset: sessions then end at restart), ``SESSION_COOKIE_SECURE`` (set true behind
-    HTTPS), ``MAX_CONTENT_LENGTH`` (upload limit in bytes).
+    HTTPS), ``MAX_CONTENT_LENGTH`` (upload limit in bytes: a larger request is refused
+    with 413 before its body is read), ``SETTINGS`` (a :class:`gisapp.settings.Settings`).
 
     Parameters
     ----------
     test_config
-        Configuration overriding the environment.
+        Configuration used instead of the settings file and the environment.
 
     Returns
     -------
     flask.Flask
         The app.
+
+    Raises
+    ------
+    SettingsError
+        If the settings file or a ``GISAPP_*`` variable is invalid.
     """
+    from gisapp.settings import Settings, load_settings
+
     app = Flask(__name__)
     app.config.from_mapping(
         WORKSPACE=None,
@@ -55,9 +71,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         ASSETS_URL="/static/vendor",
     )
     if test_config is None:
+        settings = load_settings()
+        app.config.update(_settings_config(settings))
         app.config.from_prefixed_env("GISAPP")
     else:
+        settings = test_config.get("SETTINGS") or Settings()
         app.config.from_mapping(test_config)
+    if not isinstance(settings, Settings):
+        raise TypeError(f"'SETTINGS' should be a Settings, got {type(settings).__name__}")
+    app.config["SETTINGS"] = settings
     if not app.config.get("SECRET_KEY"):
         logger.warning("no SECRET_KEY configured: using a random key, sessions end at restart")
         app.config["SECRET_KEY"] = secrets.token_hex(32)
@@ -68,14 +90,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["WORKSPACE"]:
         app.config["WORKSPACE"] = str(Path(app.config["WORKSPACE"]))
 
-    from web import admin, api, auth, csrf, errors, maps
+    from web import admin, api, auth, csrf, errors, exports, hotspots, layers, maps, nav
 
     csrf.init_app(app)
     errors.init_app(app)
+    nav.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(maps.bp)
+    app.register_blueprint(hotspots.bp)
+    app.register_blueprint(exports.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(layers.bp)
 
     @app.after_request
     def security_headers(response: Response) -> Response:
@@ -100,3 +126,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         return redirect(url_for("maps.overview"))
 
     return app
+
+
+def _settings_config(settings: Settings) -> dict[str, Any]:
+    """Flask config keys from the gisapp settings (only those the settings define)."""
+    config: dict[str, Any] = {
+        "MAX_CONTENT_LENGTH": int(settings.upload_max_mb * 1024 * 1024),
+        "SESSION_COOKIE_SECURE": settings.session_cookie_secure,
+    }
+    if settings.secret_key:
+        config["SECRET_KEY"] = settings.secret_key
+    if settings.users_db:
+        config["USERS_DB"] = settings.users_db
+    return config

@@ -13,9 +13,9 @@ from gisapp.commands._common import (
     settings_from,
     write_json,
 )
-from gisapp.ingest import Source, finalize_times, ingest, parse_mappings
-from gisapp.summary import format_summary, workspace_summary
 from gisapp.errors import WorkspaceError
+from gisapp.ingest import Source, import_into, ingest, parse_mappings
+from gisapp.summary import format_summary, workspace_summary
 from gisapp.workspace import Workspace
 from layers.errors import LayerError, Problem
 from layers.validate import validate_layers
@@ -23,14 +23,29 @@ from layers.validate import validate_layers
 
 @click.command("import")
 @click.argument("sources", nargs=-1, required=True)
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Workspace GeoPackage to create or update.")
-@click.option("--map-fields", "map_fields", multiple=True, metavar="[LAYER:]OURS=THEIRS,...",
-              help="Map your column names to ours, e.g. 'incidents:occurred_at=发案时间'.")
-@click.option("--offset", type=click.Choice(["gcj02", "bd09"]),
-              help="Coordinates are GCJ-02 (Amap, Tencent) or BD-09 (Baidu): convert to WGS84.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Workspace GeoPackage to create or update.",
+)
+@click.option(
+    "--map-fields",
+    "map_fields",
+    multiple=True,
+    metavar="[LAYER:]OURS=THEIRS,...",
+    help="Map your column names to ours, e.g. 'incidents:occurred_at=发案时间'.",
+)
+@click.option(
+    "--offset",
+    type=click.Choice(["gcj02", "bd09"]),
+    help="Coordinates are GCJ-02 (Amap, Tencent) or BD-09 (Baidu): convert to WGS84.",
+)
 @click.option("--timezone", help="Time zone of naive incident times (IANA name).")
-@click.option("--encoding", help="Text encoding of the sources when it cannot be detected (e.g. gbk).")
+@click.option(
+    "--encoding", help="Text encoding of the sources when it cannot be detected (e.g. gbk)."
+)
 @click.option("--force", is_flag=True, help="Replace the workspace instead of updating it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the problem report as JSON.")
 @click.pass_context
@@ -52,46 +67,42 @@ def import_(
     workspace is left as it was. Layers not named in SOURCES are kept.
     """
     settings = settings_from(ctx)
-    existing = Workspace.open(out) if out.exists() and not force else None
-    tz = timezone or (existing.timezone if existing else settings.timezone)
-    ingested = ingest(
+    result = import_into(
+        out,
         [Source.parse(s) for s in sources],
         mappings=parse_mappings(map_fields),
         offset=offset,  # type: ignore[arg-type]
-        timezone=tz,
+        timezone=timezone,
+        default_timezone=settings.timezone,
         encoding=encoding,
+        force=force,
+        note=f"imported from {', '.join(sources)}",
     )
-    context = existing.layers() if existing else {}
-    merged = {**context, **ingested.layers}
-    report = validate_layers(merged, timezone=tz)
-    problems = ingested.problems + report.problems
+    problems = result.problems
     if as_json:
-        write_json({"ok": report.ok, "problems": [p.to_dict() for p in problems]})
+        write_json({"ok": result.ok, "problems": [p.to_dict() for p in problems]})
     else:
         echo_problems(problems)
-    if not report.ok:
+    if not result.ok:
         click.echo(f"Not imported: {counts_line(problems)}. {out} is unchanged.", err=True)
         ctx.exit(1)
-    repaired = {name: report.layers[name] for name in ingested.layers}
-    to_save = finalize_times(repaired, timezone=tz)
-    notes = existing.layer_notes if existing else {}
-    notes.update({name: f"imported from {', '.join(sources)}" for name in to_save})
-    meta = {"timezone": tz, "layer_notes": notes}
-    if existing:
-        existing.save(to_save, meta=meta)
-    else:
-        Workspace.create(out, to_save, meta=meta, overwrite=force)
     if not as_json:
-        counts = ", ".join(f"{n} {len(f):,}" for n, f in to_save.items())
+        counts = ", ".join(f"{n} {c:,}" for n, c in result.saved.items())
         click.echo(f"Imported into {out}: {counts} ({counts_line(problems)}).")
 
 
 @click.command("validate")
 @click.argument("sources", nargs=-1, required=True)
-@click.option("--layer", help="Which layer a single file is (e.g. grids); or prefix it: grids=FILE.")
+@click.option(
+    "--layer", help="Which layer a single file is (e.g. grids); or prefix it: grids=FILE."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the problem report as JSON.")
-@click.option("--tolerance", default=0.02, show_default=True,
-              help="Share of a feature's area allowed outside its parent.")
+@click.option(
+    "--tolerance",
+    default=0.02,
+    show_default=True,
+    help="Share of a feature's area allowed outside its parent.",
+)
 @click.pass_context
 def validate(
     ctx: click.Context, sources: tuple[str, ...], layer: str | None, as_json: bool, tolerance: float
@@ -106,8 +117,10 @@ def validate(
     problems: list[Problem]
     try:
         first = Path(sources[0])
-        if len(sources) == 1 and layer is None and (
-            sources[0].startswith("sample:") or _is_workspace(first)
+        if (
+            len(sources) == 1
+            and layer is None
+            and (sources[0].startswith("sample:") or _is_workspace(first))
         ):
             workspace = open_workspace(sources[0])
             report = workspace.validate(area_tolerance=tolerance)
@@ -123,7 +136,9 @@ def validate(
         problems = [Problem(label, None, "read_error", str(exc), "check the file and its format")]
         ok = False
     if as_json:
-        write_json({"sources": list(sources), "ok": ok, "problems": [p.to_dict() for p in problems]})
+        write_json(
+            {"sources": list(sources), "ok": ok, "problems": [p.to_dict() for p in problems]}
+        )
     else:
         echo_problems(problems)
         click.echo(f"{label}: {'valid' if ok else 'INVALID'} ({counts_line(problems)})")
@@ -155,8 +170,13 @@ def info(workspace: str, as_json: bool) -> None:
 
 @click.command("demo")
 @click.option("--sample", default="new_haven", show_default=True, help="Bundled sample to use.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
-              show_default=True, help="Directory for the outputs.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo-out"),
+    show_default=True,
+    help="Directory for the outputs.",
+)
 @click.pass_context
 def demo(ctx: click.Context, sample: str, out: Path) -> None:
     """Run the pipeline on a bundled sample workspace and write its outputs to --out."""
@@ -170,7 +190,8 @@ def demo(ctx: click.Context, sample: str, out: Path) -> None:
     click.echo(format_summary(summary))
     out.mkdir(parents=True, exist_ok=True)
     write_json(summary, out / "summary.json")
-    write_json({"ok": report.ok, "problems": [p.to_dict() for p in report.problems]}, out / "validation.json")
+    write_json(
+        {"ok": report.ok, "problems": [p.to_dict() for p in report.problems]},
+        out / "validation.json",
+    )
     click.echo(f"Wrote {out / 'summary.json'} and {out / 'validation.json'}")
-
-

@@ -11,22 +11,17 @@ import geopandas as gpd
 
 from gisapp.commands._common import open_workspace, write_json
 from gisapp.errors import WorkspaceError
+from gisapp.networks import workspace_network
 from gisapp.workspace import Workspace
 from layers.schema import STORAGE_CRS, UNIT_MODES
-from routing.network import StreetNetwork, network_from_lines
+from routing.network import StreetNetwork
 from routing.reach import isochrones
 
 logger = logging.getLogger(__name__)
 
 
 def _network(workspace: Workspace, mode: str, node_tolerance_m: float) -> StreetNetwork:
-    roads = workspace.layer("roads")
-    if not isinstance(roads, gpd.GeoDataFrame) or len(roads) == 0:
-        raise WorkspaceError(
-            f"workspace {workspace.path.name!r} has an empty 'roads' layer; import street "
-            f"lines with 'gisapp import ROADS --out {workspace.path}'"
-        )
-    return network_from_lines(roads, mode=mode, node_tolerance_m=node_tolerance_m)
+    return workspace_network(workspace, mode, node_tolerance_m=node_tolerance_m)
 
 
 def _minutes(text: str) -> list[float]:

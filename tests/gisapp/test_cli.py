@@ -93,7 +93,9 @@ def test_console_script_shows_no_traceback(tmp_path):
     bogus.write_text("name,value\nfoo,1\n", encoding="utf-8")
     proc = subprocess.run(
         [sys.executable, "-m", "gisapp.cli", "validate", str(bogus)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr + proc.stdout
@@ -120,9 +122,15 @@ def test_import_then_failed_import_leaves_workspace_unchanged(tmp_path, source_f
     sub_path, csv_path = source_files
     ws_path = tmp_path / "ws.gpkg"
     ok = run(
-        "import", str(sub_path), f"incidents={csv_path}", "--out", str(ws_path),
-        "--map-fields", "incidents:id=编号,occurred_at=发案时间,category=案件类别",
-        "--timezone", "America/New_York",
+        "import",
+        str(sub_path),
+        f"incidents={csv_path}",
+        "--out",
+        str(ws_path),
+        "--map-fields",
+        "incidents:id=编号,occurred_at=发案时间,category=案件类别",
+        "--timezone",
+        "America/New_York",
     )
     assert ok.exit_code == 0, ok.output
     ws = Workspace.open(ws_path)

@@ -35,7 +35,9 @@ def layers():
 
 def test_create_open_round_trip(tmp_path, layers):
     path = tmp_path / "ws.gpkg"
-    ws = Workspace.create(path, layers, meta={"timezone": "America/New_York", "layer_notes": {"stations": "real"}})
+    ws = Workspace.create(
+        path, layers, meta={"timezone": "America/New_York", "layer_notes": {"stations": "real"}}
+    )
     assert ws.layer_names() == ["stations", "incidents", "units"]
     assert ws.timezone == "America/New_York"
     assert ws.layer_notes == {"stations": "real"}
@@ -111,7 +113,7 @@ def test_open_refuses_truncated_geopackage(tmp_path, layers):
 
 def test_missing_layer_message_names_the_fix(tmp_path, layers):
     ws = Workspace.create(tmp_path / "ws.gpkg", {"stations": layers["stations"]})
-    with pytest.raises(WorkspaceError, match="has no layer 'grids'.*gisapp import"):
+    with pytest.raises(WorkspaceError, match=r"has no layer 'grids'.*gisapp import"):
         ws.layer("grids")
     assert list(ws.layer("grids", required=False).columns)[:2] == ["id", "community_id"]
 

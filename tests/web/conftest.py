@@ -63,9 +63,7 @@ def build_workspace(path: Path) -> Path:
         {
             "id": [f"NH{i:05d}" for i in range(len(raw))],
             # Stored in UTC, as the workspace convention says; local noon of each day.
-            "occurred_at": (
-                pd.to_datetime("2014-09-01 12:00") + pd.to_timedelta(day - 1, unit="D")
-            )
+            "occurred_at": (pd.to_datetime("2014-09-01 12:00") + pd.to_timedelta(day - 1, unit="D"))
             .dt.tz_localize("America/New_York")
             .dt.tz_convert("UTC"),
             "category": raw["dataset"],
