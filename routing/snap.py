@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 #: Default largest distance between a point and the street it is snapped to.
 MAX_SNAP_DISTANCE_M = 100.0
+#: Radius of the first, candidate-based search for the nearest segment.
+_NEAR_M = 20.0
 
 
 def _points_in_network_crs(
@@ -91,13 +93,9 @@ def snap_points(
     valid = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
     nearest = np.full(n, -1, dtype=np.int64)
     if len(valid):
-        # GEOS answers an unbounded nearest query about twice as fast as one with
-        # max_distance, and it measures the rejected points for the report on the way
-        (which, found), dist = network.segment_tree.query_nearest(
-            geoms[valid], return_distance=True, all_matches=False
-        )
-        nearest[valid[which]] = found
-        distance_m[valid[which]] = dist
+        found, dist = _nearest_segments(network, geoms[valid], min(max_distance_m, _NEAR_M))
+        nearest[valid] = found
+        distance_m[valid] = dist
     snapped = (nearest >= 0) & (distance_m <= max_distance_m)
     segment[snapped] = nearest[snapped]
     far = np.setdiff1d(valid, np.flatnonzero(snapped))
@@ -138,6 +136,38 @@ def snap_points(
         geometry=gpd.GeoSeries(snapped_point, crs=network.crs, index=index),
         index=index,
     )
+
+
+def _nearest_segments(
+    network: StreetNetwork, geoms: NDArray[np.object_], near_m: float
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Nearest segment of every point and its distance, exactly.
+
+    Most points lie a few metres from a street: a ``dwithin`` query for them and a plain
+    distance minimum beat GEOS's nearest-neighbour search (measured 1.5x on 200k Wuhan
+    points); only the rest go through ``query_nearest``, unbounded because a bound makes
+    GEOS slower, and so the rejected points are measured for the report on the way.
+    """
+    n = len(geoms)
+    segment = np.full(n, -1, dtype=np.int64)
+    distance_m = np.full(n, np.nan)
+    point, candidate = network.segment_tree.query(geoms, predicate="dwithin", distance=near_m)
+    if len(point):
+        dist = shapely.distance(geoms[point], network.segment_geometry[candidate])
+        order = np.lexsort((dist, point))
+        point, candidate, dist = point[order], candidate[order], dist[order]
+        first = np.ones(len(point), dtype=bool)
+        first[1:] = point[1:] != point[:-1]
+        segment[point[first]] = candidate[first]
+        distance_m[point[first]] = dist[first]
+    rest = np.flatnonzero(segment < 0)
+    if len(rest):
+        (which, found), dist = network.segment_tree.query_nearest(
+            geoms[rest], return_distance=True, all_matches=False
+        )
+        segment[rest[which]] = found
+        distance_m[rest[which]] = dist
+    return segment, distance_m
 
 
 def _segment_edge(network: StreetNetwork) -> NDArray[np.int64]:
