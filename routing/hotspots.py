@@ -8,7 +8,7 @@ Three ways to say where incidents concentrate, each scored the same way:
 - :func:`gi_star` — Getis-Ord Gi* z-scores of incident counts per cell (esda), with binary
   distance-band weights; the default band of 1.5 cells is queen contiguity on the grid.
 - :func:`street_scores` / :func:`hot_streets` — street segments ranked by snapped,
-  severity-weighted incidents per kilometre (``routing.risk.segment_risk``);
+  severity-weighted incidents per kilometre (``routing.risk.weighted_incidents``);
   :func:`length_concentration` gives the share of incidents on the top 5% / 10% of street
   length (the 80-20 view).
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -39,7 +40,7 @@ from scipy.spatial import cKDTree
 
 from routing.errors import RoutingError
 from routing.network import StreetNetwork
-from routing.risk import segment_risk, shift_mask
+from routing.risk import shift_mask, weighted_incidents
 from routing.snap import MAX_SNAP_DISTANCE_M, snap_points
 
 logger = logging.getLogger(__name__)
@@ -485,7 +486,9 @@ def gi_star(
     )
     weights = DistanceBand(centres, threshold=band_m, binary=True, silence_warnings=True)
     # A cell whose band holds every cell has zero expected variance: esda divides by it.
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        # Islands of cells (a study area in parts) are expected; their Gi* is their own.
+        warnings.filterwarnings("ignore", message="The weights matrix is not fully connected")
         local = G_Local(y, weights, transform="B", permutations=0, star=True)
     z = np.nan_to_num(np.asarray(local.Zs, dtype=float), nan=0.0, posinf=0.0, neginf=0.0)
     p = np.asarray(local.p_norm, dtype=float)
@@ -532,7 +535,7 @@ def street_scores(
 
     Incidents are snapped to the nearest segment (``routing.snap``); those farther than
     ``max_snap_distance_m`` are left out and counted in ``attrs["unsnapped"]``. The weight
-    is ``routing.risk.segment_risk``'s (severity, 1 when missing), over every hour: select
+    is ``routing.risk.weighted_incidents``'s (severity, 1 when missing), over every hour: select
     the time band first with :func:`select_incidents`.
 
     Parameters
@@ -558,21 +561,22 @@ def street_scores(
         incidents = incidents.loc[incidents["preventable"].fillna(False).astype(bool)]
         _require_points(incidents, "incidents (preventable)")
     zone = str(getattr(incidents[_TIME_COLUMN].dt, "tz", None) or "UTC")
-    snapped = snap_points(network, incidents, max_distance_m=max_snap_distance_m)
-    segment = snapped.loc[snapped["snapped"], "segment"].to_numpy(dtype=np.int64)
-    risk = segment_risk(
+    # One snapping pass gives both the count and the severity-weighted risk per segment.
+    weighted = weighted_incidents(
         network,
         incidents,
-        window=None,
         timezone=zone,
+        half_life_days=None,
+        reference_time=None,
         preventable_only=False,
         max_snap_distance_m=max_snap_distance_m,
     )
     segments = network.segments_gdf()
-    segments["incidents"] = np.bincount(segment, minlength=network.n_segments)
-    segments["risk"] = risk.to_numpy(dtype=float)
+    n = network.n_segments
+    segments["incidents"] = np.bincount(weighted.segment, minlength=n)
+    segments["risk"] = np.bincount(weighted.segment, weights=weighted.weight, minlength=n)
     segments["risk_per_km"] = segments["risk"] / np.maximum(segments["length_m"], 1.0) * 1000
-    segments.attrs["unsnapped"] = int((~snapped["snapped"]).sum())
+    segments.attrs["unsnapped"] = len(weighted.far)
     return segments
 
 

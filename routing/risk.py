@@ -106,14 +106,16 @@ def _utc(value: pd.Timestamp | str) -> pd.Timestamp:
 
 
 @dataclass(frozen=True)
-class _Weighted:
+class WeightedIncidents:
+    """Incidents snapped to segments with their weights and local times."""
+
     segment: NDArray[np.int64]
     weight: NDArray[np.float64]
     local_time: pd.Series
     far: pd.Index
 
 
-def _weighted_incidents(
+def weighted_incidents(
     network: StreetNetwork,
     incidents: gpd.GeoDataFrame,
     *,
@@ -122,7 +124,7 @@ def _weighted_incidents(
     reference_time: pd.Timestamp | str | None,
     preventable_only: bool,
     max_snap_distance_m: float,
-) -> _Weighted:
+) -> WeightedIncidents:
     if not isinstance(incidents, gpd.GeoDataFrame):
         raise RoutingError(f"'incidents' should be a GeoDataFrame, got {type(incidents).__name__}")
     if "occurred_at" not in incidents.columns:
@@ -167,7 +169,7 @@ def _weighted_incidents(
     snapped = snap_points(network, chosen.geometry, max_distance_m=max_snap_distance_m)
     ok = snapped["snapped"].to_numpy()
     local = occurred[keep][ok].dt.tz_convert(timezone)
-    return _Weighted(
+    return WeightedIncidents(
         segment=snapped["segment"].to_numpy()[ok],
         weight=weight[keep][ok],
         local_time=local,
@@ -250,7 +252,7 @@ def segment_risk(
     """
     if not 0.0 <= smoothing <= 1.0:
         raise RoutingError(f"'smoothing' should be a share from 0 to 1, got {smoothing!r}")
-    weighted = _weighted_incidents(
+    weighted = weighted_incidents(
         network,
         incidents,
         timezone=timezone,
@@ -299,7 +301,7 @@ def segment_risk_by_hour(
         Shape ``(n_segments, 24)``: column ``h`` holds the risk of incidents between
         ``h:00`` and ``h:59`` local time.
     """
-    weighted = _weighted_incidents(
+    weighted = weighted_incidents(
         network,
         incidents,
         timezone=timezone,
