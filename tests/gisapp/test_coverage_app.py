@@ -1,0 +1,379 @@
+"""Coverage, blind zones and placement of a workspace, and the ``place``/``coverage`` commands.
+
+The hand-made workspace is a comb of residential streets (30 km/h for cars, 100 m in 12 s)
+near New Haven: a 1 km main street along x with 100 m side streets north every 200 m, the
+station at its west end.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+from click.testing import CliRunner
+from shapely import LineString, Point, box
+from shapely.affinity import translate
+
+from gisapp.cli import cli
+from gisapp.coverage import (
+    compute_coverage,
+    key_place_required_minutes,
+    propose_posts,
+    read_plan_positions,
+    school_zones,
+)
+from gisapp.errors import WorkspaceError
+from gisapp.workspace import Workspace
+
+METRIC = "EPSG:32618"
+X0, Y0 = 672_000.0, 4_575_000.0
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_geodata"
+
+
+def metric(geoms: list, **columns: list) -> gpd.GeoDataFrame:
+    moved = [translate(g, xoff=X0, yoff=Y0) for g in geoms]
+    return gpd.GeoDataFrame(dict(columns), geometry=moved, crs=METRIC).to_crs("EPSG:4326")
+
+
+def comb_roads() -> gpd.GeoDataFrame:
+    lines = [LineString([(x, 0), (x + 100, 0)]) for x in range(0, 1000, 100)]
+    lines += [LineString([(x, 0), (x, 100)]) for x in range(200, 1000, 200)]
+    return metric(lines, name=[f"street {i}" for i in range(len(lines))])
+
+
+def make_workspace(path: Path, *, key_places: bool = True, stations: bool = True) -> Path:
+    layers: dict[str, gpd.GeoDataFrame] = {"roads": comb_roads()}
+    if stations:
+        layers["stations"] = metric(
+            [Point(0, 0)], id=["HQ"], name=["Headquarters"], kind=["station"]
+        )
+    if key_places:
+        # 490 m is 58.8 s away, 510 m is 61.2 s: a 1-minute circle holds the first only
+        layers["key_places"] = metric(
+            [Point(490, 5), Point(510, 5), Point(900, 5)],
+            id=["k-in", "k-out", "k-school"],
+            name=["Inside", "Outside", "Far school"],
+            kind=["hospital", "hospital", "school"],
+            required_minutes=[1.0, 1.0, np.nan],
+        )
+    rng = np.random.default_rng(3)
+    xs = rng.uniform(0, 1000, 40)
+    layers["incidents"] = metric(
+        [Point(x, 1) for x in xs],
+        id=[f"i{i}" for i in range(40)],
+        occurred_at=pd.date_range("2026-05-01", periods=40, freq="37min", tz="UTC"),
+        category=["theft"] * 40,
+        severity=[2] * 40,
+        preventable=[True] * 40,
+    )
+    layers["grids"] = metric(
+        [box(-50, -50, 500, 150), box(500, -50, 1050, 150)],
+        id=["g-west", "g-east"],
+        community_id=["c1", "c1"],
+    )
+    Workspace.create(path, layers)
+    return path
+
+
+@pytest.fixture
+def ws_path(tmp_path: Path) -> Path:
+    return make_workspace(tmp_path / "comb.gpkg")
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+# -- library level ---------------------------------------------------------------------------
+
+
+def test_key_place_just_inside_and_just_outside_its_circle(ws_path: Path) -> None:
+    result = compute_coverage(Workspace.open(ws_path), minutes=(1, 3, 5))
+    places = result.key_places.set_index("id")
+    assert places.loc["k-in", "reached_minutes"] == pytest.approx(0.98, abs=0.01)
+    assert places.loc["k-out", "reached_minutes"] == pytest.approx(1.02, abs=0.01)
+    assert bool(places.loc["k-in", "in_time"]) and not bool(places.loc["k-out", "in_time"])
+    # the school takes its required minutes from the settings' kind table (3)
+    assert places.loc["k-school", "required_minutes"] == 3.0
+    blind = result.blind_zones
+    late = blind[blind["kind"] == "key_place"]
+    assert set(late["id"]) == {"key_place-k-out"}  # the school: 1.8 of its 3 minutes
+    row = late.set_index("id").loc["key_place-k-out"]
+    assert row["required_minutes"] == 1.0 and row["reached_minutes"] == pytest.approx(
+        1.02, abs=0.01
+    )
+
+
+def test_street_blind_zones_lie_beyond_the_required_minutes(ws_path: Path) -> None:
+    result = compute_coverage(Workspace.open(ws_path), street_minutes=1.0)
+    streets = result.blind_zones[result.blind_zones["kind"] == "street"].to_crs(METRIC)
+    near = Point(X0 + 100, Y0)  # 12 s from the station
+    far = Point(X0 + 950, Y0)  # 114 s
+    assert not streets.geometry.contains(near).any()
+    assert streets.geometry.contains(far).any()
+    # 1 km main street + 400 m of side streets; 1 minute reaches 500 m and 100 m up x = 200, 400
+    assert result.kpis["blind"]["street_length_km"] == pytest.approx(1.4 - 0.7, abs=0.002)
+    assert result.kpis["bands"][0]["street_share"] == pytest.approx(0.5, abs=0.002)
+    east = result.blind_zones.set_index("id").loc["grid-g-east"]
+    assert east["kind"] == "grid" and east["required_minutes"] == 1.0
+
+
+def test_workspace_without_key_places_still_gives_coverage(tmp_path: Path) -> None:
+    ws = Workspace.open(make_workspace(tmp_path / "nokp.gpkg", key_places=False))
+    result = compute_coverage(ws)
+    assert result.kpis["key_places"]["count"] == 0
+    assert "no key places" in result.kpis["key_places"]["note"]
+    assert all(b["key_places_share"] is None for b in result.kpis["bands"])
+    assert result.kpis["bands"][-1]["risk_share"] > 0
+
+
+def test_no_stations_is_a_clear_error(tmp_path: Path) -> None:
+    ws = Workspace.open(make_workspace(tmp_path / "nost.gpkg", stations=False))
+    with pytest.raises(WorkspaceError, match="no stations or duty points"):
+        compute_coverage(ws)
+
+
+def test_school_zones_are_added_only_where_missing() -> None:
+    places = metric(
+        [Point(0, 0), Point(1000, 0), Point(2000, 0)],
+        id=["s1", "s2", "h1"],
+        name=["A", "B", "H"],
+        kind=["school", "kindergarten", "hospital"],
+    )
+    existing = metric(
+        [Point(0, 0).buffer(200)], id=["z1"], name=["old"], kind=["school_surroundings"]
+    )
+    added = school_zones(places, existing)
+    assert added["id"].tolist() == ["z-s2"]
+    assert added["kind"].tolist() == ["school_surroundings"]
+    assert added["required_minutes"].tolist() == [3.0]
+    area = added.to_crs(METRIC).geometry.area.iat[0]
+    assert area == pytest.approx(np.pi * 200**2, rel=0.01)
+    assert len(school_zones(places, pd.concat([existing, added]))) == 0
+
+
+def test_required_minutes_come_from_the_layer_then_the_kind() -> None:
+    places = pd.DataFrame(
+        {"kind": ["school", "mall", "zoo"], "required_minutes": [1.0, None, None]}
+    )
+    got = key_place_required_minutes(places, minutes_by_kind={"school": 3, "mall": 5})
+    assert got.tolist() == [1.0, 5.0, 5.0]
+
+
+def test_placement_adds_posts_that_shrink_the_blind_zones(ws_path: Path, tmp_path: Path) -> None:
+    ws = Workspace.open(ws_path)
+    placed = propose_posts(ws, model="mclp", posts=1, minutes=1.0, candidate_spacing_m=0)
+    points = placed.duty_points
+    assert points["fixed"].tolist().count(True) == 1 and len(points) == 2
+    assert placed.kpis["covered_share"] > placed.kpis["fixed_only_covered_share"]
+    before = compute_coverage(ws, street_minutes=1.0)
+    after = compute_coverage(ws, street_minutes=1.0, extra_posts=points)
+    assert after.kpis["blind"]["street_length_km"] < before.kpis["blind"]["street_length_km"]
+    assert after.kpis["bands"][0]["risk_share"] > before.kpis["bands"][0]["risk_share"]
+
+
+def test_placement_on_key_places_covers_them_in_their_minutes(ws_path: Path) -> None:
+    placed = propose_posts(Workspace.open(ws_path), model="lscp", demand="key_places", minutes=3.0)
+    assert placed.kpis["covered_share"] == 1.0
+
+
+def test_plan_positions_from_stops_csv(tmp_path: Path) -> None:
+    stops = pd.DataFrame(
+        {
+            "unit_id": ["car-1", "car-1"],
+            "seq": [0, 1],
+            "kind": ["station", "hotspot"],
+            "name": ["HQ", "h1"],
+            "lon": [-72.9, -72.91],
+            "lat": [41.3, 41.31],
+            "arrive": ["2026-05-01T22:00:00-04:00", "2026-05-01T22:10:00-04:00"],
+            "depart": ["2026-05-01T22:00:00-04:00", "2026-05-01T22:22:00-04:00"],
+            "dwell_min": [0, 12],
+            "street": ["", "Main St"],
+        }
+    )
+    stops.to_csv(tmp_path / "stops.csv", index=False)
+    positions = read_plan_positions(tmp_path, timezone="America/New_York")
+    assert len(positions) == 4
+    assert str(positions["time"].dt.tz) == "America/New_York"
+    assert positions["time"].iat[-1].isoformat() == "2026-05-01T22:22:00-04:00"
+
+
+# -- the commands ----------------------------------------------------------------------------
+
+
+def test_place_command_writes_duty_points_and_saves_a_separate_layer(
+    ws_path: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "place"
+    result = run(
+        "place",
+        str(ws_path),
+        "--model",
+        "mclp",
+        "--posts",
+        "2",
+        "--minutes",
+        "1",
+        "--save",
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    points = gpd.read_file(out / "duty_points.geojson")
+    assert {"id", "fixed", "covered_weight"} <= set(points.columns)
+    assert points.crs.to_epsg() == 4326 and len(points) == 3
+    kpis = json.loads((out / "kpis.json").read_text())
+    assert kpis["model"] == "mclp" and kpis["new_posts"] == 2
+    layers = dict(pyogrio.list_layers(ws_path))
+    assert "proposed_duty_points" in layers and "duty_points" not in layers
+
+
+def test_place_command_p_above_candidates_is_a_clear_error(ws_path: Path, tmp_path: Path) -> None:
+    result = run("place", str(ws_path), "--posts", "500", "--out", str(tmp_path / "x"))
+    assert result.exit_code == 1
+    assert "candidate sites" in result.output and "lower p" in result.output
+
+
+def test_coverage_command_writes_the_stable_files_and_an_offline_map(
+    ws_path: Path, tmp_path: Path
+) -> None:
+    place_out, out = tmp_path / "place", tmp_path / "cov"
+    assert (
+        run(
+            "place", str(ws_path), "--posts", "1", "--minutes", "1", "--out", str(place_out)
+        ).exit_code
+        == 0
+    )
+    result = run(
+        "coverage",
+        str(ws_path),
+        "--minutes",
+        "1,3",
+        "--with-posts",
+        str(place_out / "duty_points.geojson"),
+        "--school-zones",
+        "--street-minutes",
+        "0.5",
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    for name in (
+        "reach_1min.geojson",
+        "reach_3min.geojson",
+        "blind_zones.geojson",
+        "kpis.json",
+        "coverage_map.html",
+    ):
+        assert (out / name).is_file(), name
+    blind = gpd.read_file(out / "blind_zones.geojson")
+    assert {"kind", "risk", "required_minutes", "reached_minutes"} <= set(blind.columns)
+    kpis = json.loads((out / "kpis.json").read_text())
+    assert kpis["sources"] == {"stations": 1, "duty_points": 0, "posts": 1}
+    assert kpis["prevention_zones"]["added_school_zones"] == 1
+    page = (out / "coverage_map.html").read_text()
+    # works offline: no script or stylesheet comes from another host
+    assert not re.findall(r'<(?:script|link)[^>]+(?:src|href)="(?:https?:)?//', page)
+    assert "Blind zones" in page and "leaflet" in page.lower()
+
+
+def test_coverage_command_without_stations_exits_1(tmp_path: Path) -> None:
+    path = make_workspace(tmp_path / "nost.gpkg", stations=False)
+    result = run("coverage", str(path), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 1
+    assert "no stations or duty points" in result.output
+
+
+def test_coverage_command_with_a_plan_reports_each_hour(ws_path: Path, tmp_path: Path) -> None:
+    lonlat = metric([Point(0, 0), Point(900, 0)]).geometry
+    stops = pd.DataFrame(
+        {
+            "unit_id": ["car-1"] * 3,
+            "seq": [0, 1, 2],
+            "kind": ["station", "hotspot", "station"],
+            "name": ["HQ", "east end", "HQ"],
+            "lon": [lonlat.x.iat[0], lonlat.x.iat[1], lonlat.x.iat[0]],
+            "lat": [lonlat.y.iat[0], lonlat.y.iat[1], lonlat.y.iat[0]],
+            "arrive": [
+                "2026-05-01T22:00:00+00:00",
+                "2026-05-01T22:05:00+00:00",
+                "2026-05-01T23:58:00+00:00",
+            ],
+            "depart": [
+                "2026-05-01T22:00:00+00:00",
+                "2026-05-01T23:55:00+00:00",
+                "2026-05-01T23:58:00+00:00",
+            ],
+            "dwell_min": [0, 110, 0],
+            "street": ["", "", ""],
+        }
+    )
+    stops.to_csv(tmp_path / "stops.csv", index=False)
+    out = tmp_path / "cov"
+    result = run(
+        "coverage",
+        str(ws_path),
+        "--minutes",
+        "1",
+        "--plan",
+        str(tmp_path / "stops.csv"),
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    hourly = json.loads((out / "kpis.json").read_text())["hourly"]
+    assert [h["hour"][:13] for h in hourly] == ["2026-05-01T22", "2026-05-01T23"]
+    station_only = json.loads((out / "kpis.json").read_text())["bands"][0]["street_share"]
+    # the car at the east end adds its own minute to the station's
+    assert all(h["street_share"] > station_only for h in hourly)
+    assert (out / "coverage_by_hour.csv").is_file()
+
+
+# -- the samples -----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_new_haven_mclp_posts_shrink_the_blind_zones() -> None:
+    ws = Workspace.open(SAMPLES / "new_haven.gpkg")
+    before = compute_coverage(ws)
+    placed = propose_posts(ws, model="mclp", posts=10, minutes=3.0)
+    after = compute_coverage(ws, extra_posts=placed.duty_points)
+    three = next(b for b in before.kpis["bands"] if b["minutes"] == 3.0)["risk_share"]
+    three_after = next(b for b in after.kpis["bands"] if b["minutes"] == 3.0)["risk_share"]
+    assert three == pytest.approx(0.346, abs=0.005)
+    assert three_after > 0.95
+    assert after.kpis["blind"]["street_length_km"] < 0.2 * before.kpis["blind"]["street_length_km"]
+
+
+@pytest.mark.slow
+def test_liechtenstein_key_places_in_their_minutes_before_and_after() -> None:
+    ws = Workspace.open(SAMPLES / "liechtenstein.gpkg")
+    before = compute_coverage(ws)
+    placed = propose_posts(ws, model="mclp", demand="key_places", posts=3, minutes=3.0)
+    after = compute_coverage(ws, extra_posts=placed.duty_points)
+    assert before.kpis["key_places"]["count"] == 23
+    assert before.kpis["key_places"]["in_time"] == 1
+    assert after.kpis["key_places"]["in_time"] == 16
+
+
+@pytest.mark.parametrize("model", ["pmedian", "pcenter", "backup"])
+def test_every_model_places_posts_judged_by_the_same_radius(ws_path: Path, model: str) -> None:
+    placed = propose_posts(
+        Workspace.open(ws_path), model=model, posts=1, minutes=1.0, candidate_spacing_m=0
+    )
+    assert placed.kpis["model"] == model and placed.kpis["opened"] == 2
+    assert placed.kpis["fixed_only_covered_share"] <= placed.kpis["covered_share"] <= 1.0
+    assert placed.duty_points["fixed"].sum() == 1
+
+
+def test_key_place_demand_without_key_places_is_a_clear_error(tmp_path: Path) -> None:
+    ws = Workspace.open(make_workspace(tmp_path / "nokp.gpkg", key_places=False))
+    with pytest.raises(WorkspaceError, match="no key places to cover"):
+        propose_posts(ws, demand="key_places")
