@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from layers.osm import parse_maxspeed_kph as parse_osm_maxspeed_kph
+
 #: Modes of travel, as in ``layers.schema.UNIT_MODES``.
 MODES = ("car", "ebike", "foot")
 
@@ -135,15 +137,15 @@ def road_class(values: pd.Series) -> NDArray[np.object_]:
 
 
 def parse_maxspeed_kph(values: pd.Series) -> NDArray[np.float64]:
-    """Read speed limits as km/h: numbers, ``"50"``, ``"30 mph"``; anything else is NaN."""
+    """Read speed limits as km/h (``50``, ``"30 mph"``, ``"CH:urban"``...); NaN when unknown.
+
+    Text values go through :func:`layers.osm.parse_maxspeed_kph`, once per distinct value.
+    """
     if pd.api.types.is_numeric_dtype(values):
         return values.to_numpy(dtype=float, na_value=np.nan)
-    text = values.astype("string").str.lower()
-    number = pd.to_numeric(
-        text.str.extract(r"^\s*(\d+(?:\.\d+)?)", expand=False), errors="coerce"
-    ).to_numpy(dtype=float, na_value=np.nan)
-    mph = text.str.contains("mph", na=False).to_numpy(dtype=bool)
-    return np.where(mph, number * _MPH_TO_KPH, number)
+    text = values.astype("string")
+    speeds = {v: parse_osm_maxspeed_kph(v) for v in text.dropna().unique()}
+    return text.map(speeds).to_numpy(dtype=float, na_value=np.nan)
 
 
 def parse_oneway(values: pd.Series) -> NDArray[np.int8]:

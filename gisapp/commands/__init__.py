@@ -12,4 +12,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gisapp.commands.serve",
     "gisapp.commands.hotspots",
     "gisapp.commands.network",
+    "gisapp.commands.export",
+    "gisapp.commands.coverage",
 )

