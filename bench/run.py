@@ -27,6 +27,7 @@ REGISTRY: dict[str, str] = {
     "reach": "bench.reach",
     "snap": "bench.snap",
     "placement": "bench.placement",
+    "map": "bench.map",
 }
 
 

@@ -126,6 +126,8 @@ def base_map(
         height=height,
         zoom_start=13,
     )
+    # Without a tile layer the map has no maxZoom, which MarkerCluster needs to cluster.
+    m.options["max_zoom"] = 19
     _use_local_assets(m, assets_url)
     setattr(m, "gisapp_assets_url", assets_url.rstrip("/"))  # read back by render_html  # noqa: B010
     m.fit_bounds([[miny, minx], [maxy, maxx]])

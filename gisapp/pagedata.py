@@ -539,3 +539,67 @@ def problem_rows(problems: Sequence[Problem]) -> list[dict[str, Any]]:
 def _hide_path(message: str, file_path: Path, source_name: str) -> str:
     # The temporary path means nothing to the user and tells a stranger about the server.
     return message.replace(str(file_path), source_name).replace(file_path.name, source_name)
+
+
+# -- coverage (1-3-5 minute circles and blind zones) ----------------------------------------
+
+#: Travel modes offered on the coverage page.
+COVERAGE_MODES: tuple[str, ...] = ("car", "ebike", "foot")
+
+
+def coverage_view(
+    ws: Workspace, *, minutes: Sequence[float], mode: str, key_place_minutes: Any = None
+) -> Any:
+    """Reach bands, blind zones and KPIs of the stations and posts (see gisapp.coverage).
+
+    Parameters
+    ----------
+    ws
+        Workspace with roads and stations or duty points.
+    minutes
+        Rapid-response bands (快反圈), e.g. ``(1, 3, 5)`` from the settings.
+    mode
+        One of :data:`COVERAGE_MODES`.
+    key_place_minutes
+        Required minutes per key-place kind (settings ``key_place_minutes``).
+
+    Returns
+    -------
+    gisapp.coverage.CoverageResult
+        The result; ``coverage_blind_rows`` and ``coverage_map`` turn it into a page.
+
+    Raises
+    ------
+    GisappError
+        If the mode is unknown or the workspace lacks roads or stations.
+    """
+    from gisapp.coverage import compute_coverage
+
+    if mode not in COVERAGE_MODES:
+        raise WorkspaceError(f"mode {mode!r} is not one of {', '.join(COVERAGE_MODES)}")
+    if not ws.has_layer("roads"):
+        raise WorkspaceError("the workspace has no roads layer; import roads first")
+    return compute_coverage(
+        ws, minutes=tuple(minutes), mode=mode, key_place_minutes=key_place_minutes
+    )
+
+
+def coverage_blind_rows(result: Any, *, limit: int = 15) -> list[dict[str, Any]]:
+    """The riskiest blind zones as table rows (kind, name, risk, required / reached minutes)."""
+    zones = result.blind_zones
+    if not len(zones):
+        return []
+    top = zones.sort_values("risk", ascending=False).head(limit)
+    rows = []
+    for _, row in top.iterrows():
+        reached = row.get("reached_minutes")
+        rows.append(
+            {
+                "kind": str(row.get("kind", "")).replace("_", " "),
+                "name": "" if pd.isna(row.get("name")) else str(row.get("name")),
+                "risk": round(float(row.get("risk") or 0.0), 2),
+                "required_minutes": row.get("required_minutes"),
+                "reached_minutes": "never" if reached is None or pd.isna(reached) else reached,
+            }
+        )
+    return rows

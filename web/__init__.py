@@ -90,7 +90,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["WORKSPACE"]:
         app.config["WORKSPACE"] = str(Path(app.config["WORKSPACE"]))
 
-    from web import admin, api, auth, csrf, errors, exports, hotspots, layers, maps, nav
+    from web import admin, api, auth, coverage, csrf, errors, exports, hotspots, layers, maps, nav
 
     csrf.init_app(app)
     errors.init_app(app)
@@ -98,6 +98,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(maps.bp)
     app.register_blueprint(hotspots.bp)
+    app.register_blueprint(coverage.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)

@@ -61,7 +61,7 @@ def cached(key: Hashable, compute: Callable[[], T]) -> T:
         )
         if key in cache:
             cache.move_to_end(key)
-            return cache[key]  # type: ignore[no-any-return]
+            return cache[key]
     value = compute()
     with _lock:
         cache = current_app.extensions.setdefault(_CACHE_KEY, OrderedDict())

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, render_template, request
 from werkzeug.wrappers import Response
 
 from gisapp import maps as gmaps
-from gisapp.pagedata import grid_map
+from gisapp.pagedata import grid_map, overview_map
 from gisapp.summary import workspace_summary
 from web.auth import allowed_unit, current_user, login_required
 from web.context import get_workspace
@@ -21,6 +21,18 @@ _COLOR_BY = ("team", "officer", "unit_id")
 def overview() -> str:
     """Workspace summary: layers, feature counts, incident date range."""
     return render_template("maps/overview.html", summary=workspace_summary(get_workspace()))
+
+
+@bp.get("/overview/map.html")
+@login_required
+def overview_map_page() -> str:
+    """Roads, grids and incidents (an officer's own unit); large layers aggregated."""
+    m = overview_map(
+        get_workspace(),
+        unit_id=allowed_unit(request.args.get("unit")),
+        assets_url=current_app.config["ASSETS_URL"],
+    )
+    return gmaps.render_html(m)
 
 
 def _grid_map_html(*, inline: bool) -> str:

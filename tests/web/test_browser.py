@@ -116,3 +116,70 @@ def test_grid_map_in_chromium(live_server: str) -> None:
     assert requests, "no request recorded"
     outside = [u for u in requests if urlsplit(u).hostname != "127.0.0.1"]
     assert outside == []
+
+
+_MAP_DRAWN_JS = """() => {
+  if (!window.L) return false;
+  const map = Object.values(window).find(v => v instanceof L.Map);
+  if (!map) return false;
+  let drawn = 0;
+  map.eachLayer(l => { if (l._parts && l._parts.length) drawn += 1; });
+  return drawn > 0;
+}"""
+
+#: Every page of an admin, and the frames that carry a map.
+_PAGES = [
+    ("/maps/", "Overview map"),
+    ("/maps/grids", "Grid map"),
+    ("/hotspots/?shift=day&method=kde", "Hotspot map"),
+    ("/coverage/", None),  # the test workspace has no stations: the page says so
+    ("/exports/", None),
+    ("/admin/layers/", None),
+    ("/admin/users", None),
+]
+
+
+def test_every_page_works_with_the_network_cut(live_server: str) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    blocked: list[str] = []
+    console_errors: list[str] = []
+
+    def only_local(route) -> None:  # type: ignore[no-untyped-def]
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context()
+            context.route("**/*", only_local)
+            page = context.new_page()
+            page.on(
+                "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
+            )
+            page.on("pageerror", lambda e: console_errors.append(str(e)))
+            page.goto(f"{live_server}/auth/login")
+            page.fill("input[name=username]", "admin")
+            page.fill("input[name=password]", "correct horse battery")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{live_server}/maps/")
+            for path, map_title in _PAGES:
+                response = page.goto(f"{live_server}{path}")
+                assert response is not None and response.status == 200, path
+                nav = page.locator("header nav a").all_text_contents()
+                assert nav[:2] == ["Overview", "Grids (网格)"] and "Layers" in nav, path
+                if map_title is not None:
+                    handle = page.wait_for_selector(f'iframe[title="{map_title}"]')
+                    inner = handle.content_frame()
+                    assert inner is not None
+                    inner.wait_for_function(_MAP_DRAWN_JS)
+            page.goto(f"{live_server}/hotspots/?shift=day&method=counts")
+            assert page.locator("#pai").inner_text() == "6.08"
+        finally:
+            browser.close()
+
+    assert blocked == []
+    assert console_errors == []

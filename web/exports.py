@@ -1,0 +1,43 @@
+"""Exports: download links for what exists (maps, layers as GeoJSON, the workspace)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, send_file
+from werkzeug.wrappers import Response
+
+from gisapp.pagedata import spatial_layer_names
+from web.auth import current_user, login_required, roles_required
+from web.context import get_settings, get_workspace
+from web.nav import CAPTAINS
+
+bp = Blueprint("exports", __name__, url_prefix="/exports")
+
+
+@bp.get("/")
+@login_required
+def index() -> str:
+    """Download links; an officer's links give his own unit's data only."""
+    user = current_user()
+    ws = get_workspace()
+    return render_template(
+        "exports/index.html",
+        layers=spatial_layer_names(ws),
+        has_grids=ws.has_layer("grids"),
+        has_incidents=ws.has_layer("incidents"),
+        sees_all=user is not None and user.sees_all_units,
+        shifts=list(get_settings().shifts),
+        workspace_name=ws.path.name,
+    )
+
+
+@bp.get("/workspace.gpkg")
+@roles_required(*CAPTAINS)
+def workspace_file() -> Response:
+    """The whole workspace GeoPackage (every layer and saved result; opens in QGIS)."""
+    ws = get_workspace()
+    return send_file(
+        ws.path,
+        mimetype="application/geopackage+sqlite3",
+        as_attachment=True,
+        download_name=ws.path.name,
+    )

@@ -1,0 +1,112 @@
+"""Hotspots by shift (captains and admins): the form, the PAI figures and the map."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, current_app, render_template, request
+from werkzeug.wrappers import Response
+
+from gisapp import maps as gmaps
+from gisapp.errors import USER_ERRORS
+from gisapp.pagedata import (
+    HOTSPOT_METHODS,
+    HotspotView,
+    hotspot_map,
+    problem_rows,
+    shift_hotspot_view,
+    to_geojson,
+)
+from web.auth import roles_required
+from web.context import cached, get_settings, get_workspace
+from web.nav import CAPTAINS
+
+bp = Blueprint("hotspots", __name__, url_prefix="/hotspots")
+
+_DEFAULT_METHOD = "kde"
+
+
+def _choice() -> tuple[str, str]:
+    """The requested shift and method, falling back to the first shift and KDE."""
+    shifts = list(get_settings().shifts)
+    shift = request.args.get("shift", "")
+    method = request.args.get("method", "")
+    return (
+        shift if shift in shifts else shifts[0],
+        method if method in HOTSPOT_METHODS else _DEFAULT_METHOD,
+    )
+
+
+def _view(shift_name: str, method: str) -> HotspotView:
+    ws = get_workspace()
+    shift = get_settings().shift(shift_name)
+    stamp = ws.path.stat().st_mtime_ns
+    key = ("hotspots", str(ws.path), stamp, shift.label(), shift.name, method)
+    return cached(key, lambda: shift_hotspot_view(ws, shift=shift, method=method))
+
+
+@bp.get("/")
+@roles_required(*CAPTAINS)
+def index() -> str:
+    """The hotspot page: shift and method form, PAI figures, the map in a frame."""
+    shift_name, method = _choice()
+    settings = get_settings()
+    view: HotspotView | None = None
+    error: str | None = None
+    try:
+        view = _view(shift_name, method)
+    except USER_ERRORS as exc:
+        # No incidents in this shift is an answer to show beside the form, not a failure.
+        error = str(exc)
+    return render_template(
+        "hotspots/index.html",
+        shifts={name: settings.shift(name).label() for name in settings.shifts},
+        methods=HOTSPOT_METHODS,
+        shift=shift_name,
+        method=method,
+        view=view,
+        kpis=view.kpis if view else {},
+        problems=problem_rows(view.problems) if view else [],
+        error=error,
+    )
+
+
+def _map_html(*, inline: bool) -> str:
+    shift_name, method = _choice()
+    view = _view(shift_name, method)
+    m = hotspot_map(get_workspace(), view, assets_url=current_app.config["ASSETS_URL"])
+    return gmaps.render_html(m, inline_assets=inline)
+
+
+@bp.get("/map.html")
+@roles_required(*CAPTAINS)
+def map_page() -> str:
+    """The hotspot map loading Leaflet from the local static files."""
+    return _map_html(inline=False)
+
+
+@bp.get("/export.html")
+@roles_required(*CAPTAINS)
+def export_html() -> Response:
+    """The hotspot map as one self-contained HTML file."""
+    shift_name, method = _choice()
+    response = Response(_map_html(inline=True), mimetype="text/html")
+    response.headers["Content-Disposition"] = _attachment(shift_name, method, "html")
+    return response
+
+
+@bp.get("/export.geojson")
+@roles_required(*CAPTAINS)
+def export_geojson() -> Response:
+    """The hotspot cells as GeoJSON (rank, score, incidents per cell)."""
+    shift_name, method = _choice()
+    view = _view(shift_name, method)
+    response = Response(to_geojson(view.layer), mimetype="application/geo+json")
+    response.headers["Content-Disposition"] = _attachment(shift_name, method, "geojson")
+    return response
+
+
+def _attachment(shift_name: str, method: str, extension: str) -> str:
+    # Shift names come from the settings file: keep the header to safe characters.
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "_", shift_name).strip("_") or "shift"
+    return f'attachment; filename="hotspots_{slug}_{method}.{extension}"'
