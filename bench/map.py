@@ -64,6 +64,7 @@ import shapely  # noqa: E402
 from folium.plugins import MarkerCluster  # noqa: E402
 
 from gisapp import maps as gmaps  # noqa: E402
+from gisapp.browser import CHROMIUM_ARGS, CHROMIUM_PATH  # noqa: E402
 from gisapp.pagedata import OSM_ATTRIBUTION, layers_map, overview_map  # noqa: E402
 from gisapp.samples import get_path  # noqa: E402
 from gisapp.workspace import Workspace  # noqa: E402
@@ -72,15 +73,6 @@ logger = logging.getLogger("bench.map")
 
 DATA = ROOT.parent / "shared" / "data"
 WUHAN = DATA / "wuhan_streets.parquet"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 #: Seed of the generated Wuhan incidents.
 SEED = 20_240_601
 N_GENERATED = 240_000
@@ -295,7 +287,9 @@ def run(
         (folder / "static").mkdir()
         (folder / "static" / "vendor").symlink_to(gmaps.VENDOR_DIR, target_is_directory=True)
         with _serve(folder) as base, sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(
+                executable_path=str(CHROMIUM_PATH), args=list(CHROMIUM_ARGS)
+            )
             try:
                 for index, (instance, parts) in enumerate(_instances()):
                     if only is not None and not instance.startswith(only):

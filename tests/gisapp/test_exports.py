@@ -22,6 +22,7 @@ import shapely
 from click.testing import CliRunner
 
 from gisapp import exports
+from gisapp.browser import CHROMIUM_ARGS, CHROMIUM_PATH
 from gisapp.exports import BriefingPlan, ExportError
 from gisapp.networks import workspace_network
 from gisapp.samples import get_path
@@ -29,7 +30,6 @@ from gisapp.workspace import Workspace
 from routing.reach import shortest_path
 from routing.snap import nearest_nodes
 
-CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE = "<script>alert(1)</script>"
 
 
@@ -391,7 +391,7 @@ def _colour_pixels(png: Path, hex_color: str, *, tolerance: int = 40) -> int:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed")
+@pytest.mark.skipif(not CHROMIUM_PATH.exists(), reason=f"{CHROMIUM_PATH} is not installed")
 @pytest.mark.parametrize("landscape", [False, True])
 def test_briefing_pdf_has_map_and_one_timetable_per_unit(
     plan: BriefingPlan, ws: Workspace, tmp_path: Path, landscape: bool
@@ -424,7 +424,7 @@ def test_briefing_pdf_has_map_and_one_timetable_per_unit(
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed")
+@pytest.mark.skipif(not CHROMIUM_PATH.exists(), reason=f"{CHROMIUM_PATH} is not installed")
 def test_briefing_png_is_at_print_resolution(plan: BriefingPlan, ws: Workspace) -> None:
     from io import BytesIO
 
@@ -438,7 +438,7 @@ def test_briefing_png_is_at_print_resolution(plan: BriefingPlan, ws: Workspace) 
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed")
+@pytest.mark.skipif(not CHROMIUM_PATH.exists(), reason=f"{CHROMIUM_PATH} is not installed")
 def test_offline_html_makes_no_request_and_no_error(
     plan: BriefingPlan, ws: Workspace, tmp_path: Path
 ) -> None:
@@ -447,7 +447,7 @@ def test_offline_html_makes_no_request_and_no_error(
     requests: list[str] = []
     errors: list[str] = []
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=list(exports.CHROMIUM_ARGS))
+        browser = p.chromium.launch(executable_path=str(CHROMIUM_PATH), args=list(CHROMIUM_ARGS))
         try:
             context = browser.new_context(offline=True)
             page = context.new_page()

@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from gisapp.browser import CHROMIUM_ARGS, CHROMIUM_PATH
+
 HOSTILE = "<script>alert(1)</script>"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed"),
+    pytest.mark.skipif(not CHROMIUM_PATH.exists(), reason=f"{CHROMIUM_PATH} is not installed"),
 ]
 
 _DRAWN_GRIDS_JS = """() => {
@@ -74,7 +66,7 @@ def test_grid_map_in_chromium(live_server: str) -> None:
     console_errors: list[str] = []
     dialogs: list[str] = []
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM_PATH), args=list(CHROMIUM_ARGS))
         try:
             context = browser.new_context()
             context.on("request", lambda r: requests.append(r.url))
@@ -152,7 +144,7 @@ def test_every_page_works_with_the_network_cut(live_server: str) -> None:
             route.abort("internetdisconnected")
 
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM_PATH), args=list(CHROMIUM_ARGS))
         try:
             context = browser.new_context()
             context.route("**/*", only_local)
