@@ -72,7 +72,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     if test_config is None:
         settings = load_settings()
-        app.config.update(_settings_config(settings))
+        app.config.update(settings_config(settings))
         app.config.from_prefixed_env("GISAPP")
     else:
         settings = test_config.get("SETTINGS") or Settings()
@@ -129,7 +129,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def _settings_config(settings: Settings) -> dict[str, Any]:
+def settings_config(settings: Settings) -> dict[str, Any]:
     """Flask config keys from the gisapp settings (only those the settings define)."""
     config: dict[str, Any] = {
         "MAX_CONTENT_LENGTH": int(settings.upload_max_mb * 1024 * 1024),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from gisapp.commands._common import settings_from
 from gisapp.users import ROLES, UserStore, users_db_path
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,9 @@ _WORKSPACE = click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--secret-key", envvar="GISAPP_SECRET_KEY", help="Session key (random if unset).")
 @click.option("--secure-cookies", is_flag=True, help="Send the session cookie over HTTPS only.")
+@click.pass_context
 def serve(
+    ctx: click.Context,
     workspace: Path,
     host: str,
     port: int,
@@ -56,23 +59,27 @@ def serve(
     For several users run ``--server waitress`` (a production WSGI server).
     """
     # web depends on gisapp, not the reverse: the app is imported only when serving.
-    from web import create_app
+    from web import create_app, settings_config
 
-    users = users_db or users_db_path(workspace)
+    settings = settings_from(ctx)
+    configured = Path(settings.users_db) if settings.users_db else None
+    users = users_db or configured or users_db_path(workspace)
     if not UserStore(users).all():
         click.echo(
             f"No users yet in {users}: add one with 'gisapp user add NAME --role admin "
             f"--workspace {workspace}'.",
             err=True,
         )
-    app = create_app(
-        {
-            "WORKSPACE": str(workspace),
-            "USERS_DB": str(users),
-            "SECRET_KEY": secret_key or secrets.token_hex(32),
-            "SESSION_COOKIE_SECURE": secure_cookies,
-        }
-    )
+    # The settings file and GISAPP_* variables give the defaults; command options win.
+    config = {
+        **settings_config(settings),
+        "SETTINGS": settings,
+        "WORKSPACE": str(workspace),
+        "USERS_DB": str(users),
+    }
+    config["SECRET_KEY"] = secret_key or config.get("SECRET_KEY") or secrets.token_hex(32)
+    config["SESSION_COOKIE_SECURE"] = secure_cookies or settings.session_cookie_secure
+    app = create_app(config)
     click.echo(f"Serving {workspace.name} on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
     if server == "waitress":
         try:

@@ -51,3 +51,22 @@ def test_serve_help_names_waitress() -> None:
     assert result.exit_code == 0
     assert "waitress" in result.output
     assert "add" not in cli.commands  # only reachable as "user add"
+
+
+def test_serve_takes_its_defaults_from_the_settings_file(
+    workspace_path: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import werkzeug.serving
+
+    served = {}
+    monkeypatch.setattr(
+        werkzeug.serving, "run_simple", lambda host, port, app, **kw: served.update(app=app)
+    )
+    config = tmp_path / "gisapp.toml"
+    config.write_text('upload_max_mb = 1\nsecret_key = "from-the-file"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(config), "serve", str(workspace_path)])
+    assert result.exit_code == 0, result.output
+    app = served["app"]
+    assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
+    assert app.config["SECRET_KEY"] == "from-the-file"
+    assert app.config["SETTINGS"].upload_max_mb == 1
