@@ -128,6 +128,8 @@ def base_map(
     )
     # Without a tile layer the map has no maxZoom, which MarkerCluster needs to cluster.
     m.options["max_zoom"] = 19
+    # Fractional zoom lets a district fill the frame instead of the next power of two.
+    m.options["zoom_snap"] = 0.25
     _use_local_assets(m, assets_url)
     setattr(m, "gisapp_assets_url", assets_url.rstrip("/"))  # read back by render_html  # noqa: B010
     m.fit_bounds([[miny, minx], [maxy, maxx]])
@@ -275,7 +277,8 @@ def add_polygons(
     if label_field is not None and 0 < len(data) <= max_labels:
         points = data.geometry.representative_point()
         labels = gpd.GeoDataFrame({"_label": data[label_field].map(_text)}, geometry=points)
-        _Labels(labels).add_to(group)
+        # A few labels read at any zoom; hundreds only once the view is a neighbourhood.
+        _Labels(labels, min_zoom=0 if len(data) <= 30 else 14.5).add_to(group)
     group.add_to(m)
     return group
 
@@ -599,6 +602,7 @@ class _Labels(MacroElement):
         <style>
           .gisapp-label { font: bold 11px sans-serif; color: #222; white-space: nowrap;
             text-shadow: 0 0 3px #fff, 0 0 3px #fff; pointer-events: none; }
+          .gisapp-labels-hidden .gisapp-label { display: none; }
         </style>
         {% endmacro %}
         {% macro script(this, kwargs) %}
@@ -609,13 +613,25 @@ class _Labels(MacroElement):
               className: 'gisapp-label', html: feature.properties._label,
               iconSize: null, iconAnchor: [0, 0]})});
           }
-        }).addTo({{ this._parent.get_name() }});
+        });
+        // Below min_zoom the labels would pile on each other: hide them until zoomed in.
+        {{ this.get_name() }}.on("add", function () {
+          var map = this._map;
+          function toggle() {
+            map.getContainer().classList.toggle(
+              "gisapp-labels-hidden", map.getZoom() < {{ this.min_zoom }});
+          }
+          map.on("zoomend", toggle);
+          toggle();
+        });
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
         {% endmacro %}"""
     )
 
-    def __init__(self, labels: gpd.GeoDataFrame) -> None:
+    def __init__(self, labels: gpd.GeoDataFrame, *, min_zoom: float = 0) -> None:
         super().__init__()
         self._name = "Labels"
+        self.min_zoom = float(min_zoom)
         self.data = {
             "type": "FeatureCollection",
             "features": [
