@@ -28,6 +28,7 @@ REGISTRY: dict[str, str] = {
     "snap": "bench.snap",
     "placement": "bench.placement",
     "map": "bench.map",
+    "routes": "bench.routes",
 }
 
 

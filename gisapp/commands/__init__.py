@@ -14,4 +14,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gisapp.commands.network",
     "gisapp.commands.export",
     "gisapp.commands.coverage",
+    "gisapp.commands.plan",
 )

@@ -1,0 +1,183 @@
+"""Tests of shift plans from a workspace: outputs, timetable, saving, CLI, infeasible input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from gisapp.cli import main
+from gisapp.plan import ShiftPlan, plan_shift, save_plan, write_plan
+from gisapp.samples import get_path
+from gisapp.settings import parse_shift
+from gisapp.workspace import Workspace
+from routing.errors import InfeasiblePlanError
+
+NIGHT = parse_shift("22:00-06:00")
+DAY = dt.date(2014, 9, 18)
+
+
+@pytest.fixture(scope="module")
+def workspace_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ws") / "new_haven.gpkg"
+    shutil.copy(get_path("new_haven"), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def night_plan(workspace_path: Path) -> ShiftPlan:
+    ws = Workspace.open(workspace_path)
+    return plan_shift(
+        ws,
+        shift=NIGHT,
+        date=DAY,
+        unit_ids=["car-1", "car-2"],
+        seed=3,
+        n_hotspots=15,
+        time_limit_s=2.0,
+    )
+
+
+def test_timetable_is_consistent(night_plan: ShiftPlan) -> None:
+    stops = night_plan.stops
+    assert set(stops["unit_id"]) == {"car-1", "car-2"}
+    for _, unit_stops in stops.groupby("unit_id"):
+        unit_stops = unit_stops.sort_values("seq")
+        arrive = pd.to_datetime(unit_stops["arrive"])
+        depart = pd.to_datetime(unit_stops["depart"])
+        assert unit_stops["arrive"].str.endswith("-04:00").all()  # ISO 8601, EDT
+        assert (
+            (depart - arrive).dt.total_seconds() / 60 - unit_stops["dwell_min"]
+        ).abs().max() < 0.01
+        assert (arrive.iloc[1:].to_numpy() >= depart.iloc[:-1].to_numpy()).all()
+        kinds = unit_stops["kind"].tolist()
+        assert kinds[0] == kinds[-1] == "station" and "hotspot" in kinds
+        assert arrive.iloc[0] == pd.Timestamp("2014-09-18 22:00", tz="America/New_York")
+        assert depart.iloc[-1] <= pd.Timestamp("2014-09-19 06:00", tz="America/New_York")
+        hot = unit_stops[unit_stops["kind"] == "hotspot"]
+        assert hot["dwell_min"].between(10, 15).all()
+        assert (hot["grid_id"].str.startswith("nh-g")).all()
+    # legs: departure + travel time = next arrival, in seconds from the shift start
+    for route in night_plan.plan.routes:
+        for a, b, leg in zip(route.stops[:-1], route.stops[1:], route.legs, strict=True):
+            assert a.depart_s + leg.travel_time_s == b.arrive_s
+
+
+def test_outputs_follow_the_contract(night_plan: ShiftPlan, tmp_path: Path) -> None:
+    written = {p.name for p in write_plan(night_plan, tmp_path)}
+    assert {"routes.geojson", "stops.csv", "kpis.json", "car-1.gpx", "car-2.gpx"} <= written
+    routes = gpd.read_file(tmp_path / "routes.geojson")
+    assert routes.crs.to_epsg() == 4326
+    assert {"unit_id", "mode", "distance_m", "duration_s"} <= set(routes.columns)
+    assert (routes["distance_m"] > 0).all() and (routes["duration_s"] <= 8 * 3600).all()
+    stops = pd.read_csv(tmp_path / "stops.csv")
+    assert list(stops.columns[:10]) == [
+        "unit_id",
+        "seq",
+        "kind",
+        "name",
+        "lon",
+        "lat",
+        "arrive",
+        "depart",
+        "dwell_min",
+        "street",
+    ]
+    assert stops["lon"].between(-73.1, -72.8).all() and stops["lat"].between(41.2, 41.4).all()
+    kpis = json.loads((tmp_path / "kpis.json").read_text())
+    for key in (
+        "risk_covered_share",
+        "hotspot_dosage_minutes",
+        "balance_ratio",
+        "streets_covered",
+        "grids_visited",
+        "units",
+    ):
+        assert key in kpis
+    assert kpis["units_used"] == 2 and kpis["repeat_stops_inside_spacing"] == 0
+    assert 0 < kpis["risk_covered_share"] <= 1
+    gpx = ET.parse(tmp_path / "car-1.gpx").getroot()
+    ns = {"g": "http://www.topografix.com/GPX/1/1"}
+    assert len(gpx.findall("g:wpt", ns)) == int(
+        ((stops["unit_id"] == "car-1") & (stops["kind"] != "waypoint")).sum()
+    )
+    assert len(gpx.findall("g:trk/g:trkseg/g:trkpt", ns)) > 10
+
+
+def test_plan_is_saved_in_the_workspace(night_plan: ShiftPlan, tmp_path: Path) -> None:
+    path = tmp_path / "ws.gpkg"
+    shutil.copy(get_path("new_haven"), path)
+    ws = Workspace.open(path)
+    save_plan(night_plan, ws)
+    again = Workspace.open(path)
+    assert {"plan_routes", "plan_stops", "plan_hotspots"} <= set(again.layer_names())
+    assert json.loads(again.meta["plan_kpis"])["units_used"] == 2
+    assert len(again.layer("plan_routes")) == 2
+
+
+def _with_units(src: Path, dst: Path, units: pd.DataFrame) -> Workspace:
+    shutil.copy(src, dst)
+    ws = Workspace.open(dst)
+    ws.save({"units": units})
+    return ws
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"grid_ids": "nh-g001,nh-zzz"}, r"unit 'car-1' names unknown grid id\(s\) 'nh-zzz'"),
+        ({"station_id": ""}, r"unit 'car-1' has no station"),
+        ({"station_id": "nowhere"}, r"unit 'car-1' names station 'nowhere'"),
+    ],
+)
+def test_bad_units_name_the_unit(
+    workspace_path: Path, tmp_path: Path, change: dict[str, str], message: str
+) -> None:
+    units = Workspace.open(workspace_path).layer("units")
+    units.loc[units["id"] == "car-1", list(change)] = list(change.values())
+    ws = _with_units(workspace_path, tmp_path / "bad.gpkg", units)
+    with pytest.raises(InfeasiblePlanError, match=message):
+        plan_shift(ws, shift=NIGHT, date=DAY, unit_ids=["car-1"], time_limit_s=1.0)
+
+
+def test_unknown_unit_id(workspace_path: Path) -> None:
+    with pytest.raises(InfeasiblePlanError, match=r"unknown unit id\(s\) 'car-99'"):
+        plan_shift(Workspace.open(workspace_path), shift=NIGHT, unit_ids=["car-99"])
+
+
+@pytest.mark.slow
+def test_cli_plan(workspace_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code = main(
+        [
+            "plan",
+            str(workspace_path),
+            "--shift",
+            "late",
+            "--seed",
+            "2",
+            "--out",
+            str(out),
+            "--date",
+            "2014-09-18",
+            "--time-limit",
+            "3",
+            "--hotspots",
+            "20",
+        ]
+    )
+    assert code == 0
+    kpis = json.loads((out / "kpis.json").read_text())
+    assert kpis["units_used"] == 4  # the four cars of the night shift
+    assert sorted(p.name for p in out.glob("*.gpx")) == [f"car-{i}.gpx" for i in range(1, 5)]
+    assert "plan_routes" in Workspace.open(workspace_path).layer_names()
+    assert (
+        main(["plan", str(workspace_path), "--shift", "late", "--units", "x", "--out", str(out)])
+        == 1
+    )

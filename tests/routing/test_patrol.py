@@ -1,0 +1,291 @@
+"""Tests of the shift patrol model: dosage score, routes, timetables, exact optimum."""
+
+from __future__ import annotations
+
+import itertools
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from shapely import LineString
+
+from routing.errors import InfeasiblePlanError, RoutingError
+from routing.network import StreetNetwork, network_from_lines
+from routing.patrol import (
+    Hotspots,
+    PatrolModel,
+    PatrolOptions,
+    PatrolPlan,
+    PatrolUnit,
+    dosage_score,
+    hour_band_risk,
+    select_hotspots,
+    shift_hours,
+)
+
+METRIC_CRS = "EPSG:32618"
+NIGHT_S = 22 * 3600
+
+
+def lattice(n: int, step_m: float, *, oneway_rows: bool = False) -> gpd.GeoDataFrame:
+    """An n x n street lattice; with ``oneway_rows`` the east-west streets alternate
+    one-way east and one-way west (drawn in their direction of travel)."""
+    lines, oneway = [], []
+    for i in range(n):
+        for j in range(n - 1):
+            row = [(j * step_m, i * step_m), ((j + 1) * step_m, i * step_m)]
+            lines.append(LineString(row if i % 2 == 0 or not oneway_rows else row[::-1]))
+            oneway.append(oneway_rows)
+            lines.append(LineString([(i * step_m, j * step_m), (i * step_m, (j + 1) * step_m)]))
+            oneway.append(False)
+    names = [f"Street {k}" for k in range(len(lines))]
+    return gpd.GeoDataFrame({"oneway": oneway, "name": names}, geometry=lines, crs=METRIC_CRS)
+
+
+@pytest.fixture(scope="module")
+def walk_net() -> StreetNetwork:
+    return network_from_lines(lattice(5, 400.0), mode="foot")
+
+
+@pytest.fixture(scope="module")
+def car_net() -> StreetNetwork:
+    return network_from_lines(lattice(6, 800.0, oneway_rows=True), mode="car")
+
+
+def random_instance(net: StreetNetwork, seed: int, n_hotspots: int) -> tuple[Hotspots, int]:
+    rng = np.random.default_rng(seed)
+    nodes = rng.choice(net.n_nodes, n_hotspots + 1, replace=False)
+    hotspots = Hotspots(
+        x=net.node_x[nodes[1:]],
+        y=net.node_y[nodes[1:]],
+        crs=net.crs,
+        risk_by_hour=rng.gamma(0.7, 1.0, (n_hotspots, 24)),
+        name=np.array([f"h{i}" for i in range(n_hotspots)], dtype=object),
+    )
+    return hotspots, int(nodes[0])
+
+
+def check_plan(model: PatrolModel, plan: PatrolPlan) -> None:
+    """Every guarantee of a plan, checked against the network itself."""
+    opts = model.options
+    visits: dict[int, list[float]] = {}
+    for route, unit in zip(plan.routes, model.units, strict=True):
+        net = model.networks[unit.mode]
+        assert route.hotspot_stops, f"unit {unit.unit_id} unused"
+        assert route.stops[0].node == unit.station_node == route.stops[-1].node
+        assert route.stops[0].arrive_s == 0
+        assert route.stops[-1].arrive_s <= unit.budget_s
+        assert len(route.legs) == len(route.stops) - 1
+        for a, b, leg in zip(route.stops[:-1], route.stops[1:], route.legs, strict=True):
+            # timetable: departure + travel = next arrival
+            assert a.depart_s + leg.travel_time_s == b.arrive_s
+            # the leg is a connected street path of existing directed edges from a to b
+            assert leg.nodes[0] == a.node and leg.nodes[-1] == b.node
+            for (u, v), edge in zip(itertools.pairwise(leg.nodes), leg.edges, strict=True):
+                assert net.edge_u[edge] == u and net.edge_v[edge] == v
+            exact_s = float(net.edge_travel_time_s[list(leg.edges)].sum())
+            assert exact_s <= leg.travel_time_s < exact_s + 1.0
+        for stop in route.hotspot_stops:
+            assert opts.dwell_min_s <= stop.dwell_s <= opts.dwell_max_s
+            assert stop.arrive_s + stop.dwell_s == stop.depart_s
+            if unit.allowed_nodes is not None:
+                assert unit.allowed_nodes[stop.node]
+            visits.setdefault(stop.hotspot, []).append(stop.arrive_s)
+        assert 0 <= route.stops[0].dwell_s <= opts.dwell_max_s - opts.dwell_min_s
+    for times in visits.values():
+        assert np.all(np.diff(sorted(times)) >= opts.revisit_spacing_s)
+    assert plan.score.repeat_stops == 0
+
+
+# -- the score ---------------------------------------------------------------------------
+
+
+def test_dosage_score_hourly_risk_spacing_and_short_stops() -> None:
+    risk = np.zeros((2, 24))
+    risk[0, 22], risk[0, 23], risk[0, 0], risk[1, 1] = 4.0, 2.0, 8.0, 5.0
+    opts = PatrolOptions(revisit_spacing_s=7200, repeat_credit=0.1)
+    score = dosage_score(
+        [0, 0, 0, 1, 1],
+        [0, 3000, 7300, 3 * 3600 + 10, 3 * 3600 + 9000],
+        [600, 600, 600, 300, 900],
+        risk,
+        shift_start_s=NIGHT_S,
+        options=opts,
+    )
+    # 22:00 full (4); 22:50 repeat inside 2 h (0.1 x 4); 00:01:40 is 7,300 s after the
+    # first stop but only 4,300 s after the repeat (0.1 x 8); a 5-minute stop earns
+    # nothing; hotspot 1 at 03:30 has no risk at hour 3
+    assert score.credit.tolist() == pytest.approx([4.0, 0.4, 0.8, 0.0, 0.0])
+    assert score.total == pytest.approx(5.2)
+    assert score.repeat_stops == 2
+
+
+def test_hour_band_risk_keeps_the_daily_total() -> None:
+    risk = np.zeros((1, 24))
+    risk[0, 0] = 24.0
+    band = hour_band_risk(risk, shrink=0.5)
+    assert band.sum() == pytest.approx(24.0)
+    assert band[0, 0] == pytest.approx(0.5 * 12.0 + 0.5)
+    assert band[0, 23] == band[0, 1] == pytest.approx(0.5 * 6.0 + 0.5)
+    assert band[0, 12] == pytest.approx(0.5)
+    assert shift_hours(NIGHT_S, 8 * 3600) == [22, 23, 0, 1, 2, 3, 4, 5]
+
+
+def test_select_hotspots_merges_close_segments(walk_net: StreetNetwork) -> None:
+    risk = np.zeros((walk_net.n_segments, 24))
+    risk[0, 23] = 5.0
+    risk[1, 23] = 1.0  # shares a node with segment 0: merged into its hotspot
+    far = int(np.argmax(walk_net.segment_u + walk_net.segment_v))
+    risk[far, 2] = 3.0
+    hs = select_hotspots(
+        walk_net, risk, hours=[22, 23, 0, 1, 2], n_hotspots=5, merge_distance_m=450
+    )
+    assert len(hs) == 2
+    assert hs.risk_by_hour[0, 23] == pytest.approx(6.0)
+    assert hs.risk_by_hour[1, 2] == pytest.approx(3.0)
+
+
+# -- plans --------------------------------------------------------------------------------
+
+
+def test_plan_guarantees_on_one_way_streets(car_net: StreetNetwork) -> None:
+    hotspots, station = random_instance(car_net, 7, 12)
+    units = [PatrolUnit(f"car-{i}", "car", station, 3 * 3600.0) for i in range(2)]
+    model = PatrolModel.build({"car": car_net}, hotspots, units, shift_start_s=NIGHT_S)
+    plan = model.solve(time_limit_s=2.0, seed=1)
+    check_plan(model, plan)
+    assert plan.objective == pytest.approx(
+        dosage_score(
+            [s.hotspot for r in plan.routes for s in r.hotspot_stops],
+            [s.arrive_s for r in plan.routes for s in r.hotspot_stops],
+            [s.dwell_s for r in plan.routes for s in r.hotspot_stops],
+            hotspots.risk_by_hour,
+            shift_start_s=NIGHT_S,
+        ).total
+    )
+    # a one-way street is driven only in its direction
+    reverse = {(int(v), int(u)) for u, v in zip(car_net.edge_u, car_net.edge_v, strict=True)}
+    oneway_used = [
+        e
+        for r in plan.routes
+        for e in r.edges
+        if (int(car_net.edge_u[e]), int(car_net.edge_v[e])) not in reverse
+    ]
+    assert oneway_used, "the instance should make routes use one-way streets"
+
+
+def test_seeds_give_different_plans_with_the_same_guarantees(car_net: StreetNetwork) -> None:
+    hotspots, station = random_instance(car_net, 11, 12)
+    units = [PatrolUnit(f"car-{i}", "car", station, 3 * 3600.0) for i in range(2)]
+    model = PatrolModel.build({"car": car_net}, hotspots, units, shift_start_s=NIGHT_S)
+    plans = [model.solve(time_limit_s=1.5, seed=seed) for seed in (1, 2)]
+    for plan in plans:
+        check_plan(model, plan)
+    orders = [[[s.hotspot for s in r.hotspot_stops] for r in p.routes] for p in plans]
+    assert orders[0] != orders[1]
+    low, high = sorted(p.objective for p in plans)
+    assert low >= 0.9 * high
+    assert low > model.solve_baseline(time_limit_s=1.0).objective
+
+
+def test_grids_keep_stops_inside(walk_net: StreetNetwork) -> None:
+    hotspots, station = random_instance(walk_net, 3, 10)
+    west = walk_net.node_x <= 800.0
+    units = [
+        PatrolUnit("west", "foot", station, 3 * 3600.0, allowed_nodes=west),
+        PatrolUnit("any", "foot", station, 3 * 3600.0),
+    ]
+    model = PatrolModel.build({"foot": walk_net}, hotspots, units, shift_start_s=NIGHT_S)
+    plan = model.solve(time_limit_s=1.5, seed=0)
+    check_plan(model, plan)
+    # legs between two stops inside the grids stay inside them
+    route = plan.route("west")
+    for a, b, leg in zip(route.stops[:-1], route.stops[1:], route.legs, strict=True):
+        if a.kind == b.kind == "hotspot":
+            assert leg.inside_grids and west[list(leg.nodes)].all()
+
+
+def test_baseline_is_scored_by_the_same_function(walk_net: StreetNetwork) -> None:
+    hotspots, station = random_instance(walk_net, 5, 10)
+    units = [PatrolUnit(f"u{i}", "foot", station, 3 * 3600.0) for i in range(2)]
+    model = PatrolModel.build({"foot": walk_net}, hotspots, units, shift_start_s=NIGHT_S)
+    base = model.solve_baseline(time_limit_s=1.0)
+    stops = [s for r in base.routes for s in r.hotspot_stops]
+    assert len({s.hotspot for s in stops}) == len(stops)  # single visits
+    assert base.objective == pytest.approx(
+        dosage_score(
+            [s.hotspot for s in stops],
+            [s.arrive_s for s in stops],
+            [s.dwell_s for s in stops],
+            hotspots.risk_by_hour,
+            shift_start_s=NIGHT_S,
+        ).total
+    )
+    ours = model.solve(time_limit_s=1.5, seed=0)
+    assert ours.objective >= base.objective
+
+
+# -- against the exact optimum ---------------------------------------------------------------
+
+
+def _exact_comparison(net: StreetNetwork, seed: int) -> tuple[float, float, PatrolPlan]:
+    # 8 hotspots, 2 units, 3-hour shift in 1-hour bands, 1-hour spacing: the MILP proves
+    # its optimum in seconds
+    hotspots, station = random_instance(net, seed, 8)
+    units = [
+        PatrolUnit("a", "foot", station, 3 * 3600.0),
+        PatrolUnit("b", "foot", station, 3 * 3600.0),
+    ]
+    options = PatrolOptions(band_s=3600, revisit_spacing_s=3600)
+    model = PatrolModel.build(
+        {"foot": net}, hotspots, units, shift_start_s=NIGHT_S, options=options
+    )
+    exact = model.solve_exact(time_limit_s=60.0, expand=True)
+    assert exact.bound is not None and exact.bound <= exact.objective * (1 + 1e-4)
+    check_plan(model, exact)
+    ours = model.solve(time_limit_s=2.0, seed=seed)
+    check_plan(model, ours)
+    return ours.objective, exact.objective, exact
+
+
+def test_within_3_percent_of_the_exact_optimum(walk_net: StreetNetwork) -> None:
+    ours, exact, _ = _exact_comparison(walk_net, 2)
+    assert ours >= 0.97 * exact
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 3])
+def test_within_3_percent_of_the_exact_optimum_more(walk_net: StreetNetwork, seed: int) -> None:
+    ours, exact, _ = _exact_comparison(walk_net, seed)
+    assert ours >= 0.97 * exact
+
+
+# -- infeasible requests ------------------------------------------------------------------
+
+
+def test_unreachable_grids_name_the_unit(car_net: StreetNetwork) -> None:
+    hotspots, station = random_instance(car_net, 7, 6)
+    nowhere = np.zeros(car_net.n_nodes, dtype=bool)
+    units = [PatrolUnit("car-9", "car", station, 3600.0, allowed_nodes=nowhere)]
+    with pytest.raises(InfeasiblePlanError, match=r"car-9.*none of the 6 hotspots"):
+        PatrolModel.build({"car": car_net}, hotspots, units, shift_start_s=NIGHT_S)
+
+
+def test_short_budget_names_the_unit(car_net: StreetNetwork) -> None:
+    hotspots, station = random_instance(car_net, 7, 6)
+    units = [
+        PatrolUnit("car-1", "car", station, 3600.0),
+        PatrolUnit("car-2", "car", station, 300.0),
+    ]
+    with pytest.raises(InfeasiblePlanError, match=r"car-2.*too short"):
+        PatrolModel.build({"car": car_net}, hotspots, units, shift_start_s=NIGHT_S)
+
+
+def test_bad_inputs_are_refused(car_net: StreetNetwork) -> None:
+    hotspots, station = random_instance(car_net, 7, 6)
+    with pytest.raises(RoutingError, match="no foot network"):
+        PatrolModel.build(
+            {"car": car_net}, hotspots, [PatrolUnit("f", "foot", station, 3600.0)], shift_start_s=0
+        )
+    with pytest.raises(RoutingError, match="dwell"):
+        PatrolOptions(dwell_min_s=900, dwell_max_s=600)
