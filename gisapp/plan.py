@@ -5,8 +5,15 @@ network per travel mode, the hourly risk of every street from the incidents, pic
 shift's hotspots and solves the patrol model of ``routing.patrol``. The result, a
 :class:`ShiftPlan`, is written by :func:`write_plan` (``routes.geojson``, ``stops.csv``,
 ``<unit_id>.gpx``, ``kpis.json``, ``hotspots.geojson``) and saved into the workspace by
-:func:`save_plan` (layers ``plan_routes``, ``plan_stops``, ``plan_hotspots`` and the
-metadata key ``plan_kpis``). Times are ISO 8601 in the workspace's time zone; lon/lat WGS84.
+:func:`save_plan`. Times are ISO 8601 in the workspace's time zone; lon/lat WGS84.
+
+A workspace keeps several saved plans side by side. Every plan has a stable id,
+``<date>-<shift>-s<seed>`` (:func:`make_plan_id`, e.g. ``2014-09-18-night-s3``); the layers
+``plan_routes``, ``plan_stops`` and ``plan_hotspots`` carry a ``plan_id`` column, and the
+table ``plan_index`` holds one row per plan (id, when it was saved, shift, start, seed, key
+KPIs and the full KPIs as JSON). Saving a plan replaces the rows of the same id and keeps
+the others; the metadata key ``plan_kpis`` holds the KPIs of the plan saved last.
+:func:`list_plans` lists them, newest first, and :func:`load_plan` reads one back.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import datetime as dt
 import json
 import logging
 import math
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +35,8 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from gisapp.settings import Settings, Shift
+from gisapp.errors import SettingsError, WorkspaceError
+from gisapp.settings import Settings, Shift, parse_shift
 from gisapp.workspace import Workspace
 from layers.schema import STORAGE_CRS, UNIT_MODES
 from routing.errors import InfeasiblePlanError, NetworkError
@@ -89,6 +98,41 @@ class ShiftPlan:
     stops: pd.DataFrame
     hotspots: gpd.GeoDataFrame
     kpis: dict[str, Any]
+
+    @property
+    def plan_id(self) -> str:
+        """The plan's stable id (see :func:`make_plan_id`)."""
+        return make_plan_id(self.shift, self.start, self.seed)
+
+
+def make_plan_id(shift: Shift, start: dt.date | pd.Timestamp, seed: int) -> str:
+    """Return the stable id of a plan: ``<date>-<shift>-s<seed>``.
+
+    The shift part is the shift's name when it has one made of safe characters
+    (``night``), else its window (``2200-0600``). Ids use only ``A-Z a-z 0-9 _ -``, so
+    they are safe in URLs and file names.
+
+    Parameters
+    ----------
+    shift
+        The shift planned.
+    start
+        The day (or local start time) the shift starts.
+    seed
+        The plan's seed.
+
+    Returns
+    -------
+    str
+        E.g. ``2014-09-18-night-s3`` or ``2014-09-18-2200-0600-s0``.
+    """
+    window = f"{shift.start:%H%M}-{shift.end:%H%M}"
+    name = "" if shift.name in ("", shift.label()) else shift.name
+    slug = _UNSAFE_ID_CHARS.sub("_", name).strip("_-")[:32]
+    return f"{start:%Y-%m-%d}-{slug or window}-s{int(seed)}"
+
+
+_UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 @dataclass
@@ -221,7 +265,7 @@ def plan_shift(
     seed: int = 0,
     settings: Settings | None = None,
     n_hotspots: int = 40,
-    time_limit_s: float = 10.0,
+    time_limit_s: float = 30.0,
     merge_distance_m: float = 150.0,
 ) -> ShiftPlan:
     """Plan the patrol routes of one shift.
@@ -401,7 +445,9 @@ def plan_shift(
     )
     kpis.update(
         {
+            "plan_id": make_plan_id(shift, start, seed),
             "shift": shift.label(),
+            "shift_name": shift.name,
             "start": start.isoformat(),
             "timezone": tz,
             "seed": seed,
@@ -779,21 +825,325 @@ def write_plan(plan: ShiftPlan, out_dir: str | Path) -> list[Path]:
     return written
 
 
-def save_plan(plan: ShiftPlan, workspace: Workspace) -> None:
-    """Save the plan into the workspace: layers ``plan_routes``, ``plan_stops`` and
-    ``plan_hotspots``, metadata ``plan_kpis``. A new plan replaces the previous one."""
+# -- saved plans ----------------------------------------------------------------------------
+
+#: The workspace layers holding saved plans, each with a ``plan_id`` column.
+PLAN_LAYERS: tuple[str, ...] = ("plan_routes", "plan_stops", "plan_hotspots")
+#: The workspace table listing saved plans.
+PLAN_INDEX = "plan_index"
+#: Columns of :func:`list_plans` (besides them the table keeps the full KPIs as JSON).
+PLAN_INDEX_COLUMNS: tuple[str, ...] = (
+    "plan_id",
+    "created",
+    "shift",
+    "shift_name",
+    "start",
+    "seed",
+    "units",
+    "units_used",
+    "objective",
+    "risk_covered_share",
+    "hotspot_risk_share",
+    "hotspot_dosage_minutes",
+    "hotspot_stops",
+    "balance_ratio",
+    "street_km_covered",
+)
+_KPI_COLUMNS = (
+    "units_used",
+    "objective",
+    "risk_covered_share",
+    "hotspot_risk_share",
+    "hotspot_dosage_minutes",
+    "hotspot_stops",
+    "balance_ratio",
+    "street_km_covered",
+)
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    """A plan read back from the workspace (see :func:`load_plan`).
+
+    Parameters
+    ----------
+    plan_id
+        The plan's stable id.
+    created
+        When it was saved (UTC), ``None`` when unknown.
+    shift
+        The shift window, e.g. ``22:00-06:00``.
+    start
+        The shift's start, local time.
+    seed
+        The plan's seed.
+    timezone
+        The workspace's time zone, in which the stop times are written.
+    routes
+        One line per unit (EPSG:4326), the ``routes.geojson`` fields and more.
+    stops
+        The timetable, the ``stops.csv`` fields (times as ISO 8601 text).
+    hotspots
+        The shift's hotspots (EPSG:4326).
+    kpis
+        The plan's key figures, as in ``kpis.json``.
+    """
+
+    plan_id: str
+    created: pd.Timestamp | None
+    shift: str
+    start: pd.Timestamp
+    seed: int
+    timezone: str
+    routes: gpd.GeoDataFrame
+    stops: pd.DataFrame
+    hotspots: gpd.GeoDataFrame
+    kpis: dict[str, Any]
+
+    @property
+    def unit_ids(self) -> list[str]:
+        """The plan's units, in route order."""
+        return [str(u) for u in self.routes["unit_id"]]
+
+
+def save_plan(plan: ShiftPlan, workspace: Workspace, *, created: pd.Timestamp | None = None) -> str:
+    """Save a plan into the workspace beside the plans already there, atomically.
+
+    The rows of ``plan_routes``, ``plan_stops`` and ``plan_hotspots`` and the
+    ``plan_index`` row of a plan with the same id are replaced; other plans are kept. The
+    metadata key ``plan_kpis`` takes this plan's KPIs.
+
+    Parameters
+    ----------
+    plan
+        The plan to save.
+    workspace
+        The open workspace (it is updated in place).
+    created
+        The time of saving recorded in the index; now by default.
+
+    Returns
+    -------
+    str
+        The plan's id.
+    """
+    plan_id = plan.plan_id
+    saved_at = pd.Timestamp.now(tz="UTC") if created is None else pd.Timestamp(created)
+    saved_at = saved_at.tz_localize("UTC") if saved_at.tzinfo is None else saved_at
     stops = plan.stops[_STOP_COLUMNS]
     stops_gdf = gpd.GeoDataFrame(
         stops, geometry=shapely.points(stops["lon"], stops["lat"]), crs=STORAGE_CRS
     )
-    workspace.save(
-        {
-            "plan_routes": plan.routes,
-            "plan_stops": stops_gdf,
-            "plan_hotspots": plan.hotspots,
-        },
-        meta={"plan_kpis": plan.kpis},
+    fresh = {
+        "plan_routes": plan.routes,
+        "plan_stops": stops_gdf,
+        "plan_hotspots": plan.hotspots,
+    }
+    layers: dict[str, Any] = {}
+    for name, frame in fresh.items():
+        new_rows = frame.assign(plan_id=plan_id)
+        new_rows = new_rows[["plan_id", *[c for c in new_rows.columns if c != "plan_id"]]]
+        old = _stored_plan_rows(workspace, name)
+        parts = [new_rows] if old is None else [old[old["plan_id"] != plan_id], new_rows]
+        parts = [part for part in parts if len(part)] or [new_rows]
+        layers[name] = gpd.GeoDataFrame(
+            pd.concat(parts, ignore_index=True), geometry="geometry", crs=STORAGE_CRS
+        )
+    index = _index_table(workspace)
+    row = {
+        "plan_id": plan_id,
+        "created": saved_at.tz_convert("UTC").isoformat(),
+        "shift": plan.shift.label(),
+        "shift_name": plan.shift.name,
+        "start": plan.start.isoformat(),
+        "seed": int(plan.seed),
+        "units": ",".join(str(u) for u in plan.routes["unit_id"]),
+        **{key: plan.kpis.get(key) for key in _KPI_COLUMNS},
+        "kpis": json.dumps(plan.kpis, ensure_ascii=False),
+    }
+    kept = index[index["plan_id"] != plan_id]
+    parts = [kept, pd.DataFrame([row])] if len(kept) else [pd.DataFrame([row])]
+    layers[PLAN_INDEX] = pd.concat(parts, ignore_index=True)
+    workspace.save(layers, meta={"plan_kpis": plan.kpis})
+    logger.info(
+        "saved plan %s into %s (%s plan(s) kept)",
+        plan_id,
+        workspace.path.name,
+        f"{len(layers[PLAN_INDEX]):,}",
+    )
+    return plan_id
+
+
+def list_plans(workspace: Workspace) -> pd.DataFrame:
+    """The plans saved in the workspace, newest first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per plan with the columns of :data:`PLAN_INDEX_COLUMNS`: ``created`` as a
+        UTC timestamp, ``start`` as ISO 8601 text, ``units`` as comma-separated ids and the
+        key KPIs. Empty (with those columns) when no plan is saved.
+    """
+    index = _index_table(workspace)
+    for column in PLAN_INDEX_COLUMNS:
+        if column not in index.columns:
+            index[column] = pd.Series(dtype=object)
+    index = index.assign(created=pd.to_datetime(index["created"], utc=True, errors="coerce"))
+    # Newest first; of two saved in the same instant, the one written later.
+    index = index.assign(_row=np.arange(len(index)))
+    index = index.sort_values(["created", "_row"], ascending=False, na_position="last")
+    return index[list(PLAN_INDEX_COLUMNS)].reset_index(drop=True)
+
+
+def load_plan(workspace: Workspace, plan_id: str | None = None) -> SavedPlan:
+    """Read a saved plan back from the workspace.
+
+    Parameters
+    ----------
+    workspace
+        The open workspace.
+    plan_id
+        The plan's id; ``None`` for the plan saved last.
+
+    Returns
+    -------
+    SavedPlan
+
+    Raises
+    ------
+    WorkspaceError
+        If the workspace has no saved plan, or none with ``plan_id`` (the message lists
+        the ids it has).
+    """
+    plans = list_plans(workspace)
+    if not len(plans):
+        raise WorkspaceError(
+            f"workspace {workspace.path.name!r} has no saved plans; make one with "
+            f"'gisapp plan {workspace.path} --shift night --out DIR' or on the Plans page"
+        )
+    ids = [str(p) for p in plans["plan_id"]]
+    if plan_id is None:
+        chosen = ids[0]
+    elif str(plan_id) in ids:
+        chosen = str(plan_id)
+    else:
+        listed = ", ".join(ids[:20]) + (f" and {len(ids) - 20:,} more" if len(ids) > 20 else "")
+        raise WorkspaceError(
+            f"workspace {workspace.path.name!r} has no plan {plan_id!r}; its plans are "
+            f"{listed} (newest first)"
+        )
+    index = _index_table(workspace)
+    record = index[index["plan_id"] == chosen].iloc[-1]
+    try:
+        kpis = json.loads(str(record.get("kpis") or "{}"))
+    except json.JSONDecodeError:
+        kpis = {}
+    frames = {}
+    for name in PLAN_LAYERS:
+        rows = _stored_plan_rows(workspace, name)
+        if rows is None:
+            raise WorkspaceError(
+                f"workspace {workspace.path.name!r} lists plan {chosen!r} but has no layer "
+                f"{name!r}; save the plan again with 'gisapp plan'"
+            )
+        mine = rows[rows["plan_id"] == chosen].drop(columns="plan_id").reset_index(drop=True)
+        frames[name] = mine
+    stops = pd.DataFrame(frames["plan_stops"].drop(columns="geometry"))
+    stops["seq"] = stops["seq"].astype("int64")
+    for column in ("street", "name", "hotspot_id", "grid_id"):
+        if column in stops.columns:
+            stops[column] = stops[column].fillna("").astype(str)
+    stops = stops.sort_values(["unit_id", "seq"], kind="stable", ignore_index=True)
+    timezone = str(kpis.get("timezone") or workspace.timezone)
+    start = pd.Timestamp(str(record.get("start") or kpis.get("start")))
+    return SavedPlan(
+        plan_id=chosen,
+        created=_utc_time(record.get("created")),
+        shift=str(record.get("shift") or kpis.get("shift") or ""),
+        start=start.tz_convert(timezone) if start.tzinfo is not None else start,
+        seed=int(record.get("seed") or 0),
+        timezone=timezone,
+        routes=frames["plan_routes"],
+        stops=stops,
+        hotspots=frames["plan_hotspots"],
+        kpis=dict(kpis) if isinstance(kpis, dict) else {},
     )
 
 
-__all__ = ["ShiftPlan", "gpx_document", "plan_kpis", "plan_shift", "save_plan", "write_plan"]
+def _utc_time(value: Any) -> pd.Timestamp | None:
+    stamp = pd.to_datetime(str(value), utc=True, errors="coerce")
+    return None if pd.isna(stamp) else pd.Timestamp(stamp)
+
+
+def _legacy_plan(workspace: Workspace) -> tuple[str, dict[str, Any]]:
+    """Id and KPIs of a plan saved before plans had ids (one plan, no ``plan_id``)."""
+    try:
+        kpis = json.loads(workspace.meta.get("plan_kpis") or "{}")
+    except json.JSONDecodeError:
+        kpis = {}
+    kpis = kpis if isinstance(kpis, dict) else {}
+    if kpis.get("plan_id"):
+        return str(kpis["plan_id"]), kpis
+    try:
+        shift = parse_shift(str(kpis.get("shift")))
+        start = pd.Timestamp(str(kpis.get("start")))
+        if pd.isna(start):
+            raise ValueError(start)
+        return make_plan_id(shift, start, int(kpis.get("seed") or 0)), kpis
+    except (ValueError, TypeError, SettingsError):
+        return "saved-plan", kpis
+
+
+def _stored_plan_rows(workspace: Workspace, name: str) -> gpd.GeoDataFrame | None:
+    """A plan layer's rows with their ``plan_id`` (old single-plan rows get the legacy id)."""
+    if not workspace.has_layer(name):
+        return None
+    frame = workspace.spatial_layer(name)
+    if "plan_id" not in frame.columns:
+        frame.insert(0, "plan_id", _legacy_plan(workspace)[0])
+    frame["plan_id"] = frame["plan_id"].astype(str)
+    return frame
+
+
+def _index_table(workspace: Workspace) -> pd.DataFrame:
+    """The ``plan_index`` table (one row made up for an old single-plan workspace)."""
+    if workspace.has_layer(PLAN_INDEX):
+        table = pd.DataFrame(workspace.layer(PLAN_INDEX))
+        table["plan_id"] = table["plan_id"].astype(str)
+        return table
+    if workspace.has_layer("plan_routes"):
+        plan_id, kpis = _legacy_plan(workspace)
+        saved_at = pd.Timestamp(workspace.path.stat().st_mtime, unit="s", tz="UTC")
+        routes = workspace.layer("plan_routes")
+        return pd.DataFrame(
+            [
+                {
+                    "plan_id": plan_id,
+                    "created": saved_at.isoformat(),
+                    "shift": kpis.get("shift", ""),
+                    "shift_name": kpis.get("shift_name", ""),
+                    "start": kpis.get("start", ""),
+                    "seed": int(kpis.get("seed") or 0),
+                    "units": ",".join(str(u) for u in routes["unit_id"]),
+                    **{key: kpis.get(key) for key in _KPI_COLUMNS},
+                    "kpis": json.dumps(kpis, ensure_ascii=False),
+                }
+            ]
+        )
+    return pd.DataFrame(columns=[*PLAN_INDEX_COLUMNS, "kpis"])
+
+
+__all__ = [
+    "PLAN_INDEX",
+    "PLAN_LAYERS",
+    "SavedPlan",
+    "ShiftPlan",
+    "gpx_document",
+    "list_plans",
+    "load_plan",
+    "make_plan_id",
+    "plan_kpis",
+    "plan_shift",
+    "save_plan",
+    "write_plan",
+]

@@ -100,6 +100,9 @@ class PatrolOptions:
         score still values such stops in plans from elsewhere).
     balance_share
         Every route is asked (softly) to last at least this share of its unit's budget.
+    balance_ratio_goal
+        The busiest route's duration over the least busy one's that a plan should stay
+        within; among the solver's candidate plans, those within it are preferred.
     band_s
         Width of the time bands the shift is cut into (at clock multiples of it): every
         stop arrives inside a band, and two stops at one hotspot lie in bands at least the
@@ -112,6 +115,7 @@ class PatrolOptions:
     revisit_spacing_s: float = 7200.0
     repeat_credit: float = 0.1
     balance_share: float = 0.9
+    balance_ratio_goal: float = 1.2
     band_s: int = 1800
 
     def __post_init__(self) -> None:
@@ -132,6 +136,10 @@ class PatrolOptions:
             )
         if not 0 <= self.balance_share <= 1:
             raise RoutingError(f"'balance_share' should be 0..1, got {self.balance_share!r}")
+        if not self.balance_ratio_goal >= 1:
+            raise RoutingError(
+                f"'balance_ratio_goal' should be >= 1, got {self.balance_ratio_goal!r}; e.g. 1.2"
+            )
 
 
 @dataclass(frozen=True, eq=False)
@@ -789,7 +797,7 @@ class PatrolModel:
             shift = seed % len(portfolio)
             runs = portfolio[shift:] + portfolio[:shift]
         best: list[_Sequence] | None = None
-        best_value: tuple[int, float] = (-1, -math.inf)
+        best_value: tuple[int, int, float] = (-1, -1, -math.inf)
         deadline = time.perf_counter() + time_limit_s
         for k, first in enumerate(runs):
             # a run whose first solution fails returns at once and leaves its time to the rest
@@ -815,8 +823,12 @@ class PatrolModel:
             )
         return best
 
-    def _value(self, sequences: Sequence[_Sequence]) -> tuple[int, float]:
-        """Units used, then dosage: how the portfolio ranks its plans."""
+    def _value(self, sequences: Sequence[_Sequence]) -> tuple[int, int, float]:
+        """Units used, then balance within the goal, then dosage: how the portfolio ranks.
+
+        A plan that leaves one unit half the shift idle is not preferred for a little more
+        dosage: the captain asked for every unit to carry its share.
+        """
         hotspot = [h for s in sequences for h in s.places]
         arrive = [a for s in sequences for a in s.arrive_s]
         dwell = [s.depart_s[k + 1] - s.arrive_s[k] for s in sequences for k in range(len(s.places))]
@@ -828,7 +840,14 @@ class PatrolModel:
             shift_start_s=self.shift_start_s,
             options=self.options,
         )
-        return sum(bool(s.places) for s in sequences), score.total
+        used = [s for s in sequences if s.places]
+        durations = [s.end_s - s.depart_s[0] for s in used]
+        balanced = (
+            bool(durations)
+            and min(durations) > 0
+            and max(durations) / min(durations) <= self.options.balance_ratio_goal
+        )
+        return len(used), int(balanced), score.total
 
     def _routing_run(
         self,

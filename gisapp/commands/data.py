@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import click
@@ -177,21 +178,59 @@ def info(workspace: str, as_json: bool) -> None:
     show_default=True,
     help="Directory for the outputs.",
 )
+@click.option(
+    "--shift", default="late", show_default=True, help="Shift to plan (name or HH:MM-HH:MM)."
+)
+@click.option("--seed", default=1, show_default=True, help="Seed of the patrol plan.")
+@click.option("--no-pdf", is_flag=True, help="Skip the PDF briefing (needs Chromium).")
 @click.pass_context
-def demo(ctx: click.Context, sample: str, out: Path) -> None:
-    """Run the pipeline on a bundled sample workspace and write its outputs to --out."""
-    workspace = open_workspace(f"sample:{sample}")
+def demo(ctx: click.Context, sample: str, out: Path, shift: str, seed: int, no_pdf: bool) -> None:
+    """Run the whole pipeline on a bundled sample and write every output to --out.
+
+    validate → hotspots → grid responsibility → shift patrol plan → 1-3-5 minute coverage
+    and blind zones (hour by hour with the plan) → duty-point proposal → briefing pack. Each step is the same
+    command a user runs by hand; its outputs land in a sub-directory of --out.
+    """
+    from gisapp.commands.coverage import coverage, place
+    from gisapp.commands.export import export
+    from gisapp.commands.grids import grids
+    from gisapp.commands.hotspots import hotspots
+    from gisapp.commands.plan import plan
+
+    # Work on a copy: plans are saved into the workspace, the bundled sample stays as is.
+    out.mkdir(parents=True, exist_ok=True)
+    sample_path = open_workspace(f"sample:{sample}").path
+    workspace = Workspace.open(shutil.copy2(sample_path, out / sample_path.name))
     report = workspace.validate()
     echo_problems([p for p in report.problems if p.severity == "error"])
-    click.echo(f"Validated {workspace.path.name}: {counts_line(report.problems)}")
+    click.echo(f"[1/7] validated {workspace.path.name}: {counts_line(report.problems)}")
     if not report.ok:
         ctx.exit(1)
     summary = workspace_summary(workspace)
     click.echo(format_summary(summary))
-    out.mkdir(parents=True, exist_ok=True)
     write_json(summary, out / "summary.json")
-    write_json(
-        {"ok": report.ok, "problems": [p.to_dict() for p in report.problems]},
-        out / "validation.json",
+    write_json(report.to_dict(), out / "validation.json")
+
+    ws_arg = str(workspace.path)
+    click.echo("[2/7] hotspots of the shift")
+    ctx.invoke(hotspots, workspace=ws_arg, shifts=(shift,), method="counts", out=out / "hotspots")
+    click.echo("[3/7] grid responsibility and workload")
+    ctx.invoke(grids, workspace=ws_arg, mode="report", out=out / "grids")
+    click.echo(f"[4/7] patrol plan for the {shift} shift")
+    ctx.invoke(plan, workspace=ws_arg, shift_text=shift, seed=seed, out=out / "plan")
+    click.echo("[5/7] 1-3-5 minute coverage and blind zones, hour by hour with the plan")
+    ctx.invoke(coverage, workspace=ws_arg, plan=out / "plan", out=out / "coverage")
+    click.echo("[6/7] five proposed duty points (MCLP, 3 minutes)")
+    ctx.invoke(place, workspace=ws_arg, model="mclp", posts=5, minutes=3.0, out=out / "placement")
+    formats = "html,gpx,geojson,gpkg,csv" if no_pdf else "pdf,png,html,gpx,geojson,gpkg,csv"
+    click.echo(f"[7/7] briefing pack ({formats})")
+    ctx.invoke(
+        export,
+        workspace=ws_arg,
+        what="plan",
+        plan_dir=out / "plan",
+        formats=formats,
+        blind_zones_file=out / "coverage" / "blind_zones.geojson",
+        out=out / "briefing",
     )
-    click.echo(f"Wrote {out / 'summary.json'} and {out / 'validation.json'}")
+    click.echo(f"Done: outputs in {out}/. Browse them with 'gisapp serve {workspace.path}'.")

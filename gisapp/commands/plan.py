@@ -59,7 +59,7 @@ logger = logging.getLogger(__name__)
 @click.option(
     "--time-limit",
     "time_limit_s",
-    default=10.0,
+    default=30.0,
     show_default=True,
     type=click.FloatRange(0.1),
     help="Solver search seconds.",
@@ -102,9 +102,14 @@ def plan(
         time_limit_s=time_limit_s,
     )
     written = write_plan(result, out)
-    if not no_save and not workspace.startswith("sample:"):
+    saved = not no_save and not workspace.startswith("sample:")
+    if saved:
         save_plan(result, ws)
     kpis = result.kpis
+    click.echo(
+        f"plan {result.plan_id}"
+        + (f" saved in {ws.path.name}" if saved else " (not saved in the workspace)")
+    )
     click.echo(
         f"{shift.label()} plan for {len(result.routes)} unit(s): dosage {kpis['objective']:.3f}, "
         f"{kpis['hotspot_stops']} hotspot stops ({kpis['hotspot_dosage_minutes']:.0f} min), "

@@ -56,11 +56,31 @@ def test_samples_validate_clean(sample):
     assert result.exit_code == 0
 
 
-def test_demo_writes_summary(tmp_path):
-    result = run("demo", "--out", str(tmp_path / "out"))
+@pytest.mark.slow
+def test_demo_runs_the_whole_pipeline_on_a_copy(tmp_path):
+    sample = Path(__file__).resolve().parents[2] / "sample_geodata" / "new_haven.gpkg"
+    before = digest(sample)
+    out = tmp_path / "out"
+    result = run("demo", "--out", str(out), "--no-pdf")
     assert result.exit_code == 0, result.output
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["layers"]["incidents"]["count"] == 3293
+    for produced in (
+        "hotspots/kpis.json",
+        "grids/kpis.json",
+        "coverage/blind_zones.geojson",
+        "placement/duty_points.geojson",
+        "plan/routes.geojson",
+        "plan/stops.csv",
+        "briefing",
+    ):
+        assert (out / produced).exists(), produced
+    routes = gpd.read_file(out / "plan" / "routes.geojson")
+    # One route per unit on the late shift: the four cars (the sample's e-bike and foot
+    # units work day and evening shifts).
+    assert sorted(routes["unit_id"]) == ["car-1", "car-2", "car-3", "car-4"]
+    assert json.loads((out / "plan" / "kpis.json").read_text())["units_used"] == 4
+    assert digest(sample) == before  # the bundled sample is never written
 
 
 def _manifest() -> list[dict]:
