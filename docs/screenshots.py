@@ -68,9 +68,11 @@ def main() -> int:
                 context = browser.new_context(viewport={"width": 1280, "height": 820})
                 context.route(
                     "**/*",
-                    lambda r: r.continue_()
-                    if urlsplit(r.request.url).hostname == "127.0.0.1"
-                    else r.abort(),
+                    lambda r: (
+                        r.continue_()
+                        if urlsplit(r.request.url).hostname == "127.0.0.1"
+                        else r.abort()
+                    ),
                 )
                 page = context.new_page()
                 page.goto(f"{base}/auth/login")
