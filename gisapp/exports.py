@@ -251,6 +251,44 @@ def make_briefing_plan(
     )
 
 
+#: KPI keys that describe the plan as a whole and say nothing about other units.
+_PLAN_META_KEYS = ("plan_id", "shift", "shift_name", "start", "date", "timezone", "seed", "title")
+
+
+def unit_plan(plan: BriefingPlan, unit_id: str) -> BriefingPlan:
+    """The part of a plan one unit may see: its route, its stops and its own figures.
+
+    Parameters
+    ----------
+    plan
+        The whole plan (not changed).
+    unit_id
+        The unit.
+
+    Returns
+    -------
+    BriefingPlan
+        The same plan id, title, shift and date; only ``unit_id``'s route and stops; KPIs
+        cut to the plan's description and ``units`` to this unit's entry.
+
+    Raises
+    ------
+    ExportError
+        If the plan has no unit ``unit_id``.
+    """
+    unit = _check_unit(plan, unit_id)
+    units = plan.kpis.get("units")
+    kpis: dict[str, Any] = {k: plan.kpis[k] for k in _PLAN_META_KEYS if k in plan.kpis}
+    if isinstance(units, Mapping) and unit in units:
+        kpis["units"] = {unit: units[unit]}
+    return dataclasses.replace(
+        plan,
+        routes=plan.routes[plan.routes["unit_id"] == unit].reset_index(drop=True),
+        stops=plan.stops[plan.stops["unit_id"] == unit].reset_index(drop=True),
+        kpis=kpis,
+    )
+
+
 def read_plan_dir(
     directory: str | os.PathLike[str],
     *,
@@ -466,6 +504,18 @@ def timetable_csv(plan: BriefingPlan, unit_id: str) -> str:
     return str(table.to_csv(index=False, lineterminator="\n"))
 
 
+def timetable_rows(plan: BriefingPlan, unit_id: str) -> list[list[str]]:
+    """One unit's timetable as text rows: stop number, kind, name, street, arrive (HH:MM),
+    dwell (minutes), depart (HH:MM), in the plan's time zone.
+
+    Raises
+    ------
+    ExportError
+        If the plan has no unit ``unit_id``.
+    """
+    return _timetable_rows(plan, _check_unit(plan, unit_id))
+
+
 def gpx_bytes(plan: BriefingPlan, unit_id: str, *, creator: str = "gisapp") -> bytes:
     """One unit's route as GPX 1.1: its stops as waypoints and its route as a track.
 
@@ -560,6 +610,7 @@ def plan_map(
     blind_zones: gpd.GeoDataFrame | None = None,
     attribution: str | None = None,
     for_print: bool = False,
+    assets_url: str = "/static/vendor",
 ) -> folium.Map:
     """Map of a plan: base roads, grids, blind zones, routes, numbered stops and legend.
 
@@ -576,6 +627,9 @@ def plan_map(
         Attribution text; by default from the workspace's layer notes.
     for_print
         Drop the zoom buttons and snap the zoom finely, so the plan fills the printed map.
+    assets_url
+        Where the page loads Leaflet and its plugins from (inlined by ``render_html``
+        with ``inline_assets=True``).
 
     Returns
     -------
@@ -596,7 +650,7 @@ def plan_map(
             attribution = attribution_for(ws)
         roads = _clipped_layer(ws, "roads", bounds)
         grids = _clipped_layer(ws, "grids", bounds)
-    m = maps.base_map(bounds, roads=roads, attribution=attribution)
+    m = maps.base_map(bounds, roads=roads, attribution=attribution, assets_url=assets_url)
     _print_options(m, for_print)
     legend: dict[str, str] = {}
     if grids is not None and len(grids):

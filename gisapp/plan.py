@@ -988,7 +988,9 @@ def list_plans(workspace: Workspace) -> pd.DataFrame:
     for column in PLAN_INDEX_COLUMNS:
         if column not in index.columns:
             index[column] = pd.Series(dtype=object)
-    index = index.assign(created=pd.to_datetime(index["created"], utc=True, errors="coerce"))
+    index = index.assign(
+        created=pd.to_datetime(index["created"], utc=True, errors="coerce", format="ISO8601")
+    )
     # Newest first; of two saved in the same instant, the one written later.
     index = index.assign(_row=np.arange(len(index)))
     index = index.sort_values(["created", "_row"], ascending=False, na_position="last")
@@ -1071,7 +1073,7 @@ def load_plan(workspace: Workspace, plan_id: str | None = None) -> SavedPlan:
 
 
 def _utc_time(value: Any) -> pd.Timestamp | None:
-    stamp = pd.to_datetime(str(value), utc=True, errors="coerce")
+    stamp = pd.to_datetime(str(value), utc=True, errors="coerce", format="ISO8601")
     return None if pd.isna(stamp) else pd.Timestamp(stamp)
 
 

@@ -22,6 +22,10 @@ logger = logging.getLogger(__name__)
 
 #: Default upload limit, bytes (a workspace layer or a CSV of incidents).
 DEFAULT_MAX_CONTENT_LENGTH = 64 * 1024 * 1024
+#: Solver seconds of a plan generated on the Plans page (the request waits for it).
+DEFAULT_PLAN_TIME_LIMIT_S = 10.0
+#: Hotspots a plan generated on the Plans page patrols.
+DEFAULT_PLAN_HOTSPOTS = 40
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -40,7 +44,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     file, default ``<workspace>.users.sqlite``), ``SECRET_KEY`` (random per process when
     unset: sessions then end at restart), ``SESSION_COOKIE_SECURE`` (set true behind
     HTTPS), ``MAX_CONTENT_LENGTH`` (upload limit in bytes: a larger request is refused
-    with 413 before its body is read), ``SETTINGS`` (a :class:`gisapp.settings.Settings`).
+    with 413 before its body is read), ``SETTINGS`` (a :class:`gisapp.settings.Settings`),
+    ``PLAN_TIME_LIMIT_S`` (solver seconds of a plan made on the Plans page, default 10;
+    ``GISAPP_PLAN_TIME_LIMIT_S``) and ``PLAN_HOTSPOTS`` (hotspots per plan, default 40).
 
     Parameters
     ----------
@@ -69,6 +75,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=False,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         ASSETS_URL="/static/vendor",
+        PLAN_TIME_LIMIT_S=DEFAULT_PLAN_TIME_LIMIT_S,
+        PLAN_HOTSPOTS=DEFAULT_PLAN_HOTSPOTS,
     )
     if test_config is None:
         settings = load_settings()
@@ -90,7 +98,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["WORKSPACE"]:
         app.config["WORKSPACE"] = str(Path(app.config["WORKSPACE"]))
 
-    from web import admin, api, auth, coverage, csrf, errors, exports, hotspots, layers, maps, nav
+    from web import (
+        admin,
+        api,
+        auth,
+        coverage,
+        csrf,
+        errors,
+        exports,
+        hotspots,
+        layers,
+        maps,
+        nav,
+        plans,
+    )
 
     csrf.init_app(app)
     errors.init_app(app)
@@ -99,6 +120,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(maps.bp)
     app.register_blueprint(hotspots.bp)
     app.register_blueprint(coverage.bp)
+    app.register_blueprint(plans.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)

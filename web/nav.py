@@ -26,6 +26,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("maps.grids", "Grids (网格)", ALL_ROLES),
     NavItem("hotspots.index", "Hotspots (热点)", CAPTAINS),
     NavItem("coverage.index", "Coverage (快反圈)", CAPTAINS),
+    NavItem("plans.index", "Plans (巡逻)", ALL_ROLES),
     NavItem("exports.index", "Exports", ALL_ROLES),
     NavItem("layers.index", "Layers", ADMINS),
     NavItem("admin.users", "Users", ADMINS),

@@ -10,6 +10,7 @@ import geopandas as gpd
 
 from gisapp import exports
 from gisapp.commands._common import open_workspace
+from gisapp.plan import load_plan
 from gisapp.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -26,9 +27,18 @@ logger = logging.getLogger(__name__)
 )
 @click.option(
     "--plan",
+    "plan_ref",
+    default=None,
+    metavar="ID",
+    help="Id of a plan saved in the workspace (default: the latest saved plan); "
+    "a folder written by 'gisapp plan --out' is accepted too.",
+)
+@click.option(
+    "--plan-dir",
     "plan_dir",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Plan folder written by 'gisapp plan --out' (routes.geojson, stops.csv, kpis.json).",
+    help="Plan folder written by 'gisapp plan --out' (routes.geojson, stops.csv, kpis.json) "
+    "instead of a saved plan.",
 )
 @click.option(
     "--format",
@@ -67,6 +77,7 @@ logger = logging.getLogger(__name__)
 def export(
     workspace: str,
     what: str,
+    plan_ref: str | None,
     plan_dir: Path | None,
     formats: str | None,
     paper: str,
@@ -84,11 +95,7 @@ def export(
     paper_size: exports.Paper = "A3" if paper == "A3" else "A4"
     blind = exports.read_blind_zones(blind_zones_file) if blind_zones_file else None
     if what == "plan":
-        if plan_dir is None:
-            raise click.UsageError(
-                "--plan DIR is required: give the folder 'gisapp plan --out DIR' wrote"
-            )
-        plan = exports.read_plan_dir(plan_dir, timezone=ws.timezone)
+        plan = _chosen_plan(ws, plan_ref, plan_dir)
         chosen = exports.parse_formats(formats or ",".join(exports.PLAN_FORMATS))
         written = exports.export_plan(
             plan,
@@ -115,6 +122,22 @@ def export(
             )
     for path in written:
         click.echo(str(path))
+
+
+def _chosen_plan(
+    ws: Workspace, plan_ref: str | None, plan_dir: Path | None
+) -> exports.BriefingPlan:
+    """The plan to export: a plan folder, a saved plan by id, or the latest saved plan."""
+    if plan_ref is not None and plan_dir is not None:
+        raise click.UsageError("give --plan ID or --plan-dir DIR, not both")
+    # A folder given to --plan (as earlier versions took) still works.
+    if plan_ref is not None and Path(plan_ref).is_dir():
+        plan_dir, plan_ref = Path(plan_ref), None
+    if plan_dir is not None:
+        return exports.read_plan_dir(plan_dir, timezone=ws.timezone)
+    saved = load_plan(ws, plan_ref)
+    click.echo(f"exporting plan {saved.plan_id}", err=True)
+    return exports.as_briefing_plan(saved, timezone=ws.timezone)
 
 
 def _computed_blind_zones(ws: Workspace) -> gpd.GeoDataFrame:

@@ -368,8 +368,11 @@ def test_export_command(plan: BriefingPlan, tmp_path: Path) -> None:
     )
     bad = runner.invoke(cli, [*args, "--format", "docx"])
     assert bad.exit_code == 1 and "unknown or no formats ['docx']" in bad.output
-    usage = runner.invoke(cli, ["export", "sample:new_haven", "--out", str(out)])
-    assert usage.exit_code == 2 and "--plan DIR is required" in usage.output
+    # no folder: the latest saved plan, and the sample has none
+    none_saved = runner.invoke(cli, ["export", "sample:new_haven", "--out", str(out)])
+    assert none_saved.exit_code == 1 and "has no saved plans" in none_saved.output
+    both = runner.invoke(cli, [*args, "--plan-dir", str(folder)])
+    assert both.exit_code == 2 and "not both" in both.output
 
 
 # -- in Chromium ---------------------------------------------------------------------------------

@@ -13,9 +13,18 @@ import pandas as pd
 import pytest
 
 from gisapp.cli import main
-from gisapp.plan import ShiftPlan, plan_shift, save_plan, write_plan
+from gisapp.errors import WorkspaceError
+from gisapp.plan import (
+    ShiftPlan,
+    list_plans,
+    load_plan,
+    make_plan_id,
+    plan_shift,
+    save_plan,
+    write_plan,
+)
 from gisapp.samples import get_path
-from gisapp.settings import parse_shift
+from gisapp.settings import Settings, parse_shift
 from gisapp.workspace import Workspace
 from routing.errors import InfeasiblePlanError
 
@@ -152,7 +161,7 @@ def test_unknown_unit_id(workspace_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_cli_plan(workspace_path: Path, tmp_path: Path) -> None:
+def test_cli_plan(workspace_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     code = main(
         [
@@ -173,11 +182,146 @@ def test_cli_plan(workspace_path: Path, tmp_path: Path) -> None:
         ]
     )
     assert code == 0
+    assert "plan 2014-09-18-late-s2 saved in new_haven.gpkg" in capsys.readouterr().out
     kpis = json.loads((out / "kpis.json").read_text())
+    assert kpis["plan_id"] == "2014-09-18-late-s2"
     assert kpis["units_used"] == 4  # the four cars of the night shift
     assert sorted(p.name for p in out.glob("*.gpx")) == [f"car-{i}.gpx" for i in range(1, 5)]
-    assert "plan_routes" in Workspace.open(workspace_path).layer_names()
+    assert "2014-09-18-late-s2" in set(list_plans(Workspace.open(workspace_path))["plan_id"])
     assert (
         main(["plan", str(workspace_path), "--shift", "late", "--units", "x", "--out", str(out)])
         == 1
     )
+
+
+# -- saved plans ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def late_plan(workspace_path: Path) -> ShiftPlan:
+    return plan_shift(
+        Workspace.open(workspace_path),
+        shift=Settings().shift("late"),
+        date=DAY,
+        unit_ids=["car-3"],
+        seed=1,
+        n_hotspots=6,
+        time_limit_s=1.0,
+    )
+
+
+@pytest.fixture
+def two_plans_path(night_plan: ShiftPlan, late_plan: ShiftPlan, tmp_path: Path) -> Path:
+    path = tmp_path / "ws.gpkg"
+    shutil.copy(get_path("new_haven"), path)
+    ws = Workspace.open(path)
+    assert save_plan(night_plan, ws, created=pd.Timestamp("2024-05-01T08:00Z")) == (
+        "2014-09-18-2200-0600-s3"
+    )
+    assert save_plan(late_plan, ws, created=pd.Timestamp("2024-05-01T09:00Z")) == (
+        "2014-09-18-late-s1"
+    )
+    return path
+
+
+def test_plan_ids_are_stable_and_safe() -> None:
+    assert make_plan_id(Settings().shift("night"), DAY, 3) == "2014-09-18-night-s3"
+    assert make_plan_id(NIGHT, pd.Timestamp("2014-09-18 22:00"), 0) == "2014-09-18-2200-0600-s0"
+    odd = parse_shift("22:00-06:00", name="夜班 / late?")
+    assert make_plan_id(odd, DAY, 1) == "2014-09-18-late-s1"
+    assert make_plan_id(parse_shift("22:00-06:00", name="夜班"), DAY, 1) == (
+        "2014-09-18-2200-0600-s1"
+    )
+
+
+def test_two_plans_are_kept_side_by_side(
+    two_plans_path: Path, night_plan: ShiftPlan, late_plan: ShiftPlan
+) -> None:
+    ws = Workspace.open(two_plans_path)
+    plans = list_plans(ws)
+    assert list(plans["plan_id"]) == ["2014-09-18-late-s1", "2014-09-18-2200-0600-s3"]
+    assert list(plans["units"]) == ["car-3", "car-1,car-2"]
+    assert list(plans["shift"]) == ["22:00-06:00", "22:00-06:00"]
+    assert list(plans["shift_name"]) == ["late", "22:00-06:00"]
+    assert plans["created"].iloc[0] == pd.Timestamp("2024-05-01T09:00Z")
+    assert plans["objective"].iloc[1] == pytest.approx(night_plan.kpis["objective"])
+    routes = ws.layer("plan_routes")
+    assert sorted(routes["plan_id"]) == ["2014-09-18-2200-0600-s3"] * 2 + ["2014-09-18-late-s1"]
+    assert json.loads(ws.meta["plan_kpis"])["plan_id"] == late_plan.plan_id
+
+    night = load_plan(ws, "2014-09-18-2200-0600-s3")
+    assert night.unit_ids == ["car-1", "car-2"] and night.seed == 3
+    assert night.start == pd.Timestamp("2014-09-18 22:00", tz="America/New_York")
+    expected = night_plan.stops[list(night.stops.columns)].sort_values(["unit_id", "seq"])
+    pd.testing.assert_frame_equal(night.stops, expected.reset_index(drop=True), check_dtype=False)
+    assert night.kpis == json.loads(json.dumps(night_plan.kpis))
+    assert len(night.hotspots) == len(night_plan.hotspots)
+    assert "plan_id" not in night.routes.columns
+    assert night.routes.geom_equals_exact(night_plan.routes.geometry, tolerance=1e-9).all()
+
+
+def test_the_latest_plan_is_the_default(two_plans_path: Path, night_plan: ShiftPlan) -> None:
+    ws = Workspace.open(two_plans_path)
+    assert load_plan(ws).plan_id == "2014-09-18-late-s1"
+    # saving a plan again replaces its rows and makes it the latest
+    save_plan(night_plan, ws, created=pd.Timestamp("2024-05-01T10:00Z"))
+    again = Workspace.open(two_plans_path)
+    assert list(list_plans(again)["plan_id"]) == ["2014-09-18-2200-0600-s3", "2014-09-18-late-s1"]
+    assert load_plan(again).unit_ids == ["car-1", "car-2"]
+    assert len(again.layer("plan_routes")) == 3
+    assert len(again.layer("plan_stops")) == len(night_plan.stops) + len(
+        load_plan(again, "2014-09-18-late-s1").stops
+    )
+
+
+def test_unknown_plan_and_no_plans(two_plans_path: Path, workspace_path: Path) -> None:
+    ws = Workspace.open(two_plans_path)
+    with pytest.raises(
+        WorkspaceError,
+        match=r"has no plan 'nope'; its plans are 2014-09-18-late-s1, 2014-09-18-2200-0600-s3",
+    ):
+        load_plan(ws, "nope")
+    empty = Workspace.open(get_path("new_haven"))
+    assert list_plans(empty).empty and "plan_id" in list_plans(empty).columns
+    with pytest.raises(WorkspaceError, match="has no saved plans; make one with 'gisapp plan"):
+        load_plan(empty)
+
+
+def test_a_plan_saved_before_plan_ids_is_listed(
+    night_plan: ShiftPlan, late_plan: ShiftPlan, tmp_path: Path
+) -> None:
+    path = tmp_path / "old.gpkg"
+    shutil.copy(get_path("new_haven"), path)
+    ws = Workspace.open(path)
+    stops = night_plan.stops[list(night_plan.stops.columns[:12])]
+    old_kpis = {k: v for k, v in night_plan.kpis.items() if k not in ("plan_id", "shift_name")}
+    ws.save(
+        {
+            "plan_routes": night_plan.routes,
+            "plan_stops": gpd.GeoDataFrame(
+                stops, geometry=gpd.points_from_xy(stops["lon"], stops["lat"]), crs=4326
+            ),
+            "plan_hotspots": night_plan.hotspots,
+        },
+        meta={"plan_kpis": old_kpis},
+    )
+    assert list(list_plans(ws)["plan_id"]) == ["2014-09-18-2200-0600-s3"]
+    assert load_plan(ws).unit_ids == ["car-1", "car-2"]
+    save_plan(late_plan, ws)
+    assert sorted(list_plans(ws)["plan_id"]) == ["2014-09-18-2200-0600-s3", "2014-09-18-late-s1"]
+    assert len(load_plan(ws, "2014-09-18-2200-0600-s3").stops) == len(night_plan.stops)
+
+
+def test_cli_exports_a_saved_plan(
+    two_plans_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "latest"
+    args = ["export", str(two_plans_path), "--format", "geojson,gpx"]
+    assert main([*args, "--out", str(out)]) == 0
+    assert "exporting plan 2014-09-18-late-s1" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["car-3.gpx", "routes.geojson", "stops.geojson"]
+    out = tmp_path / "chosen"
+    assert main([*args, "--plan", "2014-09-18-2200-0600-s3", "--out", str(out)]) == 0
+    assert {"car-1.gpx", "car-2.gpx"} <= {p.name for p in out.iterdir()}
+    assert main([*args, "--plan", "2014-09-18-day-s9", "--out", str(out)]) == 1
+    assert "has no plan '2014-09-18-day-s9'" in capsys.readouterr().err

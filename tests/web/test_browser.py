@@ -125,6 +125,7 @@ _PAGES = [
     ("/maps/grids", "Grid map"),
     ("/hotspots/?shift=day&method=kde", "Hotspot map"),
     ("/coverage/", None),  # the test workspace has no stations: the page says so
+    ("/plans/", None),  # no plan saved yet: the page says so
     ("/exports/", None),
     ("/admin/layers/", None),
     ("/admin/users", None),

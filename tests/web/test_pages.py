@@ -137,11 +137,19 @@ def _nav_links(page: str) -> list[str]:
 
 def test_navigation_follows_the_role(client: FlaskClient, login: Login) -> None:
     login("officer1")
-    assert _nav_links(_text(client.get("/maps/"))) == ["/maps/", "/maps/grids", "/exports/"]
+    officer = _nav_links(_text(client.get("/maps/")))
+    assert officer == ["/maps/", "/maps/grids", "/plans/", "/exports/"]
     client.get("/auth/login")  # same client: log in as another user
     login("captain")
     captain = _nav_links(_text(client.get("/maps/")))
-    assert captain == ["/maps/", "/maps/grids", "/hotspots/", "/coverage/", "/exports/"]
+    assert captain == [
+        "/maps/",
+        "/maps/grids",
+        "/hotspots/",
+        "/coverage/",
+        "/plans/",
+        "/exports/",
+    ]
     login("admin")
     admin = _nav_links(_text(client.get("/maps/")))
     assert admin == [*captain, "/admin/layers/", "/admin/users"]

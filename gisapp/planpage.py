@@ -1,0 +1,382 @@
+"""Data behind the shift plan pages: the plan form, saved plans side by side, one plan's
+figures, timetables, map and downloads.
+
+The web app is a thin adapter over these functions: they return data, HTML and bytes,
+never responses. An officer's view is the plan cut to his unit
+(:func:`gisapp.exports.unit_plan`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gisapp import exports, maps
+from gisapp.exports import BriefingPlan, ExportError
+from gisapp.plan import SavedPlan, list_plans, plan_shift, save_plan
+from gisapp.settings import Settings, Shift
+from gisapp.workspace import Workspace
+
+logger = logging.getLogger(__name__)
+
+#: Download formats of a plan: ``format -> (file name, media type)``; ``gpx`` is per unit.
+PLAN_DOWNLOADS: dict[str, tuple[str, str]] = {
+    "pdf": ("briefing.pdf", "application/pdf"),
+    "png": ("briefing.png", "image/png"),
+    "html": ("plan_map.html", "text/html"),
+    "geojson": ("routes.geojson", "application/geo+json"),
+    "stops.geojson": ("stops.geojson", "application/geo+json"),
+    "gpkg": ("plan.gpkg", "application/geopackage+sqlite3"),
+    "csv": ("stops.csv", "text/csv"),
+    "gpx": (".gpx", "application/gpx+xml"),
+}
+#: Formats printed through Chromium.
+PRINTED_FORMATS = frozenset({"pdf", "png"})
+
+
+@dataclass(frozen=True)
+class UnitChoice:
+    """A unit offered on the plan form."""
+
+    unit_id: str
+    mode: str
+    shift: str
+    on_shift: bool
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file to send: its name, media type and content."""
+
+    file_name: str
+    mimetype: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """One plan as its page shows it.
+
+    Parameters
+    ----------
+    plan
+        The plan (cut to one unit for an officer).
+    kpis
+        ``(label, value)`` rows of plan-wide figures (empty for one unit's view).
+    units
+        Per unit: ``unit_id``, ``mode``, ``color``, ``distance_km``, ``duration``,
+        ``hotspot_stops``, ``dwell_min``, ``dosage``.
+    timetables
+        Per unit the timetable rows of :func:`gisapp.exports.timetable_rows`.
+    """
+
+    plan: BriefingPlan
+    kpis: list[tuple[str, str]]
+    units: list[dict[str, str]]
+    timetables: dict[str, list[list[str]]]
+
+
+def unit_choices(ws: Workspace, shift: Shift) -> list[UnitChoice]:
+    """The workspace's units for the plan form, marking those that work ``shift``.
+
+    A unit works the shift when its ``shift`` field is empty or names this shift (by
+    name or window), as :func:`gisapp.plan.plan_shift` decides by default.
+    """
+    if not ws.has_layer("units"):
+        return []
+    units = ws.layer("units")
+    out = []
+    for record in units.to_dict("records"):
+        text = _text(record.get("shift"))
+        out.append(
+            UnitChoice(
+                unit_id=_text(record.get("id")),
+                mode=_text(record.get("mode")),
+                shift=text,
+                on_shift=text in ("", shift.label(), shift.name),
+            )
+        )
+    return out
+
+
+def generate_plan(
+    ws: Workspace,
+    *,
+    shift: Shift,
+    date: dt.date,
+    unit_ids: Sequence[str] | None,
+    seed: int,
+    settings: Settings,
+    time_limit_s: float,
+    n_hotspots: int,
+) -> str:
+    """Plan a shift with :func:`gisapp.plan.plan_shift` and save it; return its id.
+
+    Raises
+    ------
+    InfeasiblePlanError
+        As :func:`gisapp.plan.plan_shift` does, naming the unit at fault.
+    """
+    plan = plan_shift(
+        ws,
+        shift=shift,
+        date=date,
+        unit_ids=list(unit_ids) if unit_ids else None,
+        seed=seed,
+        settings=settings,
+        n_hotspots=n_hotspots,
+        time_limit_s=time_limit_s,
+    )
+    return save_plan(plan, ws)
+
+
+def plan_rows(ws: Workspace, *, unit_id: str | None = None) -> list[dict[str, str]]:
+    """The saved plans, newest first, with their key figures as display text.
+
+    Parameters
+    ----------
+    ws
+        The workspace.
+    unit_id
+        Keep only plans with this unit, and leave out the plan-wide figures (an officer's
+        list); ``None`` for every plan with every figure.
+    """
+    plans = list_plans(ws)
+    rows = []
+    for record in plans.to_dict("records"):
+        units = [u for u in _text(record["units"]).split(",") if u]
+        if unit_id is not None and unit_id not in units:
+            continue
+        created = record["created"]
+        row = {
+            "plan_id": _text(record["plan_id"]),
+            "created": ""
+            if pd.isna(created)
+            else pd.Timestamp(created).tz_convert(ws.timezone).strftime("%Y-%m-%d %H:%M"),
+            "shift": _shift_label(record["shift_name"], record["shift"]),
+            "start": _when(record["start"]),
+            "seed": _text(record["seed"]),
+            "units": ", ".join(units),
+        }
+        if unit_id is None:
+            row.update(
+                {
+                    "dosage": _number(record["objective"], "{:.2f}"),
+                    "risk_covered": _number(record["risk_covered_share"], "{:.0%}"),
+                    "hotspot_share": _number(record["hotspot_risk_share"], "{:.0%}"),
+                    "dosage_minutes": _number(record["hotspot_dosage_minutes"], "{:,.0f}"),
+                    "hotspot_stops": _number(record["hotspot_stops"], "{:,.0f}"),
+                    "balance": _number(record["balance_ratio"], "{:.2f}"),
+                    "street_km": _number(record["street_km_covered"], "{:,.1f}"),
+                }
+            )
+        rows.append(row)
+    return rows
+
+
+def briefing_plan(saved: SavedPlan, *, unit_id: str | None = None) -> BriefingPlan:
+    """The saved plan as the exports read it, cut to ``unit_id`` when given.
+
+    Raises
+    ------
+    ExportError
+        If the plan has no unit ``unit_id``.
+    """
+    title = f"Patrol plan {saved.plan_id}"
+    plan = exports.as_briefing_plan(saved, timezone=saved.timezone)
+    plan = BriefingPlan(
+        plan_id=plan.plan_id,
+        routes=plan.routes,
+        stops=plan.stops,
+        kpis=plan.kpis,
+        title=str(saved.kpis.get("title") or title),
+        shift=_shift_label(saved.kpis.get("shift_name"), saved.shift),
+        date=plan.date,
+        timezone=plan.timezone,
+    )
+    return plan if unit_id is None else exports.unit_plan(plan, unit_id)
+
+
+def plan_view(plan: BriefingPlan, *, whole_plan: bool = True) -> PlanView:
+    """Figures, per-unit rows and timetables of a plan for its page.
+
+    Parameters
+    ----------
+    plan
+        From :func:`briefing_plan`.
+    whole_plan
+        Show the plan-wide KPIs (dosage, risk covered, balance); off for one unit's view.
+    """
+    k = plan.kpis
+    kpis: list[tuple[str, str]] = []
+    if whole_plan:
+        kpis = [
+            ("Dosage (risk-weighted)", _number(k.get("objective"), "{:.2f}")),
+            ("Hotspot risk dosed", _number(k.get("hotspot_risk_share"), "{:.0%}")),
+            ("Street risk covered", _number(k.get("risk_covered_share"), "{:.0%}")),
+            ("Hotspot stops", _number(k.get("hotspot_stops"), "{:,.0f}")),
+            ("Minutes at hotspots", _number(k.get("hotspot_dosage_minutes"), "{:,.0f}")),
+            ("Hotspots visited", f"{k.get('hotspots_visited', '')} of {k.get('hotspots', '')}"),
+            ("Balance (busiest / least busy)", _number(k.get("balance_ratio"), "{:.2f}")),
+            ("Street km covered", _number(k.get("street_km_covered"), "{:,.1f}")),
+            ("Grids visited (网格)", _number(k.get("grids_visited"), "{:,.0f}")),
+        ]
+    colors = exports.unit_colors(plan)
+    per_unit = k.get("units") if isinstance(k.get("units"), dict) else {}
+    units = []
+    timetables = {}
+    for unit in plan.unit_ids:
+        route = plan.routes[plan.routes["unit_id"] == unit].iloc[0]
+        figures = per_unit.get(unit, {}) if isinstance(per_unit, dict) else {}
+        stops = plan.unit_stops(unit)
+        hot = stops[stops["kind"] == "hotspot"]
+        units.append(
+            {
+                "unit_id": unit,
+                "mode": _text(route.get("mode")),
+                "color": colors[unit],
+                "distance_km": _number(_float(route.get("distance_m")) / 1000, "{:,.1f}"),
+                "duration": _duration(route.get("duration_s")),
+                "hotspot_stops": f"{len(hot):,}",
+                "dwell_min": _number(hot["dwell_min"].sum(), "{:,.0f}"),
+                "dosage": _number(figures.get("dosage"), "{:.2f}"),
+            }
+        )
+        timetables[unit] = exports.timetable_rows(plan, unit)
+    return PlanView(plan=plan, kpis=kpis, units=units, timetables=timetables)
+
+
+def plan_map_html(
+    plan: BriefingPlan, *, ws: Workspace | None = None, assets_url: str = "/static/vendor"
+) -> str:
+    """The plan's map page for a frame: Leaflet and its plugins from ``assets_url``."""
+    return maps.render_html(exports.plan_map(plan, ws=ws, assets_url=assets_url))
+
+
+def chromium_available() -> bool:
+    """Whether PDF and PNG briefings can be printed here (Chromium is installed)."""
+    try:
+        exports.chromium_executable()
+    except ExportError:
+        return False
+    return True
+
+
+def plan_download(
+    plan: BriefingPlan, fmt: str, *, ws: Workspace | None = None, unit_id: str | None = None
+) -> Download:
+    """One download of a plan.
+
+    Parameters
+    ----------
+    plan
+        From :func:`briefing_plan`.
+    fmt
+        A key of :data:`PLAN_DOWNLOADS`.
+    ws
+        Workspace whose roads and grids the maps draw.
+    unit_id
+        The unit of a ``gpx`` download.
+
+    Raises
+    ------
+    ExportError
+        For an unknown format, a ``gpx`` without a unit of the plan, or (PDF and PNG)
+        when Chromium is not installed.
+    """
+    if fmt not in PLAN_DOWNLOADS:
+        raise ExportError(
+            f"download format {fmt!r} is unknown; choose one of {', '.join(PLAN_DOWNLOADS)}"
+        )
+    name, mimetype = PLAN_DOWNLOADS[fmt]
+    prefix = exports.safe_file_name(plan.plan_id, fallback="plan")
+    data: bytes
+    if fmt == "pdf":
+        data = exports.briefing_pdf(plan, ws=ws)
+    elif fmt == "png":
+        data = exports.briefing_png(plan, ws=ws, dpi=150)
+    elif fmt == "html":
+        data = exports.plan_html(plan, ws=ws).encode("utf-8")
+    elif fmt == "geojson":
+        data = exports.routes_geojson(plan).encode("utf-8")
+    elif fmt == "stops.geojson":
+        data = exports.stops_geojson(plan).encode("utf-8")
+    elif fmt == "csv":
+        data = exports.stops_csv(plan).encode("utf-8")
+    elif fmt == "gpkg":
+        with tempfile.TemporaryDirectory() as tmp:
+            data = exports.write_gpkg(plan, Path(tmp) / "plan.gpkg").read_bytes()
+    else:
+        if unit_id is None:
+            raise ExportError("a GPX download is per unit; name the unit (unit=...)")
+        data = exports.gpx_bytes(plan, unit_id)
+        return Download(
+            exports.safe_file_name(f"{prefix}_{unit_id}", suffix=".gpx"), mimetype, data
+        )
+    return Download(f"{prefix}_{name}", mimetype, data)
+
+
+def _shift_label(name: Any, window: Any) -> str:
+    name_text, window_text = _text(name), _text(window)
+    if name_text and name_text != window_text:
+        return f"{name_text} ({window_text})"
+    return window_text
+
+
+def _when(value: Any) -> str:
+    text = _text(value)
+    try:
+        return pd.Timestamp(text).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return text
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return ""
+    return str(value).strip()
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _number(value: Any, spec: str) -> str:
+    number = _float(value)
+    return "" if math.isnan(number) else spec.format(number)
+
+
+def _duration(seconds: Any) -> str:
+    value = _float(seconds)
+    if math.isnan(value):
+        return ""
+    minutes = round(value / 60)
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+__all__ = [
+    "PLAN_DOWNLOADS",
+    "PRINTED_FORMATS",
+    "Download",
+    "PlanView",
+    "UnitChoice",
+    "briefing_plan",
+    "chromium_available",
+    "generate_plan",
+    "plan_download",
+    "plan_map_html",
+    "plan_rows",
+    "plan_view",
+    "unit_choices",
+]

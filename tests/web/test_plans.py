@@ -1,0 +1,442 @@
+"""The shift plan pages: the form, generation, the plan list, downloads, officer limits,
+and the plan map in real Chromium with the network cut."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import re
+import shutil
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pandas as pd
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from gisapp.browser import CHROMIUM_ARGS, CHROMIUM_PATH
+from gisapp.plan import list_plans, plan_shift, save_plan
+from gisapp.samples import get_path
+from gisapp.settings import Settings
+from gisapp.users import UserStore
+from gisapp.workspace import Workspace
+from web import create_app
+
+PASSWORD = "correct horse battery"
+DAY = dt.date(2014, 9, 18)
+GPX = {"g": "http://www.topografix.com/GPX/1/1"}
+#: The two plans saved before each test, oldest first.
+SAVED = ("2014-09-18-late-s1", "2014-09-18-night-s2")
+Login = Callable[[str], None]
+
+
+@pytest.fixture(scope="module")
+def plans_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The New Haven sample with three units (two cars on every shift, one day e-bike)
+    and two saved plans."""
+    path = tmp_path_factory.mktemp("plans") / "new_haven.gpkg"
+    shutil.copy(get_path("new_haven"), path)
+    ws = Workspace.open(path)
+    units = ws.layer("units")
+    units = units[units["id"].isin(["car-1", "car-2", "ebike-1"])].reset_index(drop=True)
+    ws.save({"units": units})
+    settings = Settings()
+    for (shift, seed), created in zip(
+        [("late", 1), ("night", 2)], ["2024-01-01T10:00Z", "2024-01-01T11:00Z"], strict=True
+    ):
+        plan = plan_shift(
+            ws,
+            shift=settings.shift(shift),
+            date=DAY,
+            unit_ids=["car-1", "car-2"],
+            seed=seed,
+            settings=settings,
+            n_hotspots=6,
+            time_limit_s=1.0,
+        )
+        save_plan(plan, ws, created=pd.Timestamp(created))
+    return path
+
+
+@pytest.fixture(scope="module")
+def plans_users(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("plan-users") / "users.sqlite"
+    store = UserStore(path)
+    store.add("captain", PASSWORD, role="captain")
+    store.add("car1", PASSWORD, role="officer", unit_id="car-1")
+    store.add("bike1", PASSWORD, role="officer", unit_id="ebike-1")
+    return path
+
+
+@pytest.fixture
+def app(plans_workspace: Path, plans_users: Path, tmp_path: Path) -> Flask:
+    workspace = tmp_path / "ws.gpkg"
+    shutil.copy(plans_workspace, workspace)
+    users = tmp_path / "users.sqlite"
+    shutil.copy(plans_users, users)
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "WORKSPACE": str(workspace),
+            "USERS_DB": str(users),
+            "PLAN_TIME_LIMIT_S": 1.0,
+            "PLAN_HOTSPOTS": 6,
+        }
+    )
+
+
+def _csrf(client: FlaskClient, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Login:
+    def do_login(name: str) -> None:
+        token = _csrf(client, "/auth/login")
+        response = client.post(
+            "/auth/login", data={"username": name, "password": PASSWORD, "csrf_token": token}
+        )
+        assert response.status_code == 302
+
+    return do_login
+
+
+def _plan_ids(app: Flask) -> list[str]:
+    return list(list_plans(Workspace.open(app.config["WORKSPACE"]))["plan_id"])
+
+
+# -- the form and generation ----------------------------------------------------------------
+
+
+def test_form_ticks_the_units_of_the_chosen_shift(client: FlaskClient, login: Login) -> None:
+    login("captain")
+    page = client.get("/plans/new?shift=night").get_data(as_text=True)
+    ticked = re.findall(r'name="units" value="([^"]+)" checked', page)
+    assert ticked == ["car-1", "car-2"]  # the e-bike works the day shift only
+    page = client.get("/plans/new?shift=day").get_data(as_text=True)
+    assert re.findall(r'name="units" value="([^"]+)" checked', page) == [
+        "car-1",
+        "car-2",
+        "ebike-1",
+    ]
+    assert 'value="custom"' in page
+
+
+def test_generating_needs_the_csrf_token(app: Flask, client: FlaskClient, login: Login) -> None:
+    login("captain")
+    response = client.post("/plans/new", data={"shift": "night", "date": "2014-09-18"})
+    assert response.status_code == 400
+    assert "security token" in response.get_data(as_text=True)
+    assert _plan_ids(app) == list(reversed(SAVED))
+
+
+def test_captain_generates_saves_and_sees_a_plan(
+    app: Flask, client: FlaskClient, login: Login
+) -> None:
+    login("captain")
+    token = _csrf(client, "/plans/new")
+    response = client.post(
+        "/plans/new",
+        data={
+            "csrf_token": token,
+            "shift": "custom",
+            "window": "20:00-04:00",
+            "units": ["car-1", "car-2"],
+            "seed": "7",
+            "date": "2014-09-18",
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert response.headers["Location"] == "/plans/2014-09-18-2000-0400-s7"
+    assert _plan_ids(app) == ["2014-09-18-2000-0400-s7", *reversed(SAVED)]
+
+    page = client.get("/plans/2014-09-18-2000-0400-s7").get_data(as_text=True)
+    assert 'iframe class="map" title="Plan map"' in page
+    assert re.findall(r'class="data timetable" data-unit="([^"]+)"', page) == ["car-1", "car-2"]
+    assert "Dosage (risk-weighted)" in page and "Balance (busiest / least busy)" in page
+    assert page.count('class="station"') == 4  # leave and return, per unit
+    assert "20:00" in page  # the first departure
+
+    frame = client.get("/plans/2014-09-18-2000-0400-s7/map.html").get_data(as_text=True)
+    assert '"id": "car-1"' in frame and '"id": "car-2"' in frame
+    assert not re.findall(r'<(?:script|link)[^>]+(?:src|href)="(?:https?:)?//', frame)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("window", "25:99-04:00", "should be two times like"),
+        ("seed", "many", "is not a whole number"),
+        ("date", "18/09/2014", "is not a date like"),
+        ("units", "car-99", "unknown unit id(s) &#39;car-99&#39;"),
+    ],
+)
+def test_bad_form_input_is_shown_on_the_form(
+    app: Flask, client: FlaskClient, login: Login, field: str, value: str, message: str
+) -> None:
+    login("captain")
+    data = {
+        "csrf_token": _csrf(client, "/plans/new"),
+        "shift": "custom" if field == "window" else "night",
+        "window": "",
+        "seed": "1",
+        "date": "2014-09-18",
+        field: value,
+    }
+    response = client.post("/plans/new", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert message in page and 'id="plan-form"' in page
+    assert _plan_ids(app) == list(reversed(SAVED))
+
+
+# -- the list and one plan ---------------------------------------------------------------------
+
+
+def test_plan_list_shows_plans_side_by_side(client: FlaskClient, login: Login) -> None:
+    login("captain")
+    page = client.get("/plans/").get_data(as_text=True)
+    ids = re.findall(r'<a href="/plans/(2014[^"]+)">', page)
+    assert ids == list(reversed(SAVED))  # newest first
+    assert "Dosage" in page and "Balance" in page and "late (22:00-06:00)" in page
+    assert client.get("/plans/latest").headers["Location"] == f"/plans/{SAVED[-1]}"
+
+
+def test_unknown_plan_is_404_naming_the_plans(client: FlaskClient, login: Login) -> None:
+    login("captain")
+    response = client.get("/plans/2099-01-01-day-s0")
+    assert response.status_code == 404
+    assert SAVED[0] in response.get_data(as_text=True)
+
+
+def test_every_role_sees_plans_in_the_navigation(client: FlaskClient, login: Login) -> None:
+    for user in ("captain", "car1"):
+        login(user)
+        page = client.get("/plans/").get_data(as_text=True)
+        assert 'href="/plans/"' in page and "Plans (巡逻)" in page
+        client.post("/auth/logout", data={"csrf_token": _csrf(client, "/plans/")})
+
+
+# -- downloads ---------------------------------------------------------------------------------
+
+
+def test_downloads_have_their_types_and_parse(client: FlaskClient, login: Login) -> None:
+    login("captain")
+    base = f"/plans/{SAVED[-1]}/download"
+
+    response = client.get(f"{base}/geojson")
+    assert response.mimetype == "application/geo+json"
+    assert "attachment" in response.headers["Content-Disposition"]
+    routes = json.loads(response.data)
+    assert sorted(f["properties"]["unit_id"] for f in routes["features"]) == ["car-1", "car-2"]
+
+    stops = json.loads(client.get(f"{base}/stops.geojson").data)
+    assert {f["geometry"]["type"] for f in stops["features"]} == {"Point"}
+
+    response = client.get(f"{base}/csv")
+    assert response.mimetype == "text/csv"
+    table = pd.read_csv(io.BytesIO(response.data))
+    assert list(table.columns[:4]) == ["unit_id", "seq", "kind", "name"]
+    assert set(table["unit_id"]) == {"car-1", "car-2"}
+
+    response = client.get(f"{base}/gpkg")
+    assert response.mimetype == "application/geopackage+sqlite3"
+    assert response.data[:16] == b"SQLite format 3\x00"
+
+    response = client.get(f"{base}/html")
+    assert response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert "L.map(" in html and '<script src="/static' not in html  # self-contained
+
+    response = client.get(f"{base}/gpx?unit=car-2")
+    assert response.mimetype == "application/gpx+xml"
+    assert f"{SAVED[-1]}_car-2.gpx" in response.headers["Content-Disposition"]
+    gpx = ET.fromstring(response.data)
+    assert gpx.find("g:trk/g:name", GPX).text == "Unit car-2"  # type: ignore[union-attr]
+    assert len(gpx.findall("g:trk/g:trkseg/g:trkpt", GPX)) > 10
+
+    assert client.get(f"{base}/gpx").status_code == 400  # a GPX is per unit
+    assert client.get(f"{base}/shp").status_code == 404
+
+
+def test_printed_briefing_without_chromium_says_so(
+    client: FlaskClient, login: Login, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr("gisapp.exports.CHROMIUM_PATH", tmp_path / "no-chromium")
+    login("captain")
+    page = client.get(f"/plans/{SAVED[-1]}").get_data(as_text=True)
+    assert "Chromium is not installed on the server" in page
+    response = client.get(f"/plans/{SAVED[-1]}/download/pdf")
+    assert response.status_code == 503
+    assert "install the &#39;chromium&#39; system package" in response.get_data(as_text=True)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM_PATH.exists(), reason=f"{CHROMIUM_PATH} is not installed")
+def test_pdf_briefing_download(client: FlaskClient, login: Login) -> None:
+    login("car1")
+    response = client.get(f"/plans/{SAVED[-1]}/download/pdf")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "application/pdf"
+    assert response.data[:5] == b"%PDF-"
+
+
+# -- officers -----------------------------------------------------------------------------------
+
+
+def test_officer_sees_only_his_unit(client: FlaskClient, login: Login) -> None:
+    login("car1")
+    page = client.get("/plans/").get_data(as_text=True)
+    assert re.findall(r'<a href="/plans/(2014[^"]+)">', page) == list(reversed(SAVED))
+    assert "Dosage" not in page and "New plan" not in page
+
+    view = client.get(f"/plans/{SAVED[0]}")
+    assert view.status_code == 200
+    page = view.get_data(as_text=True)
+    assert re.findall(r'class="data timetable" data-unit="([^"]+)"', page) == ["car-1"]
+    assert "car-2" not in page and "Dosage (risk-weighted)" not in page
+
+    routes = json.loads(client.get(f"/plans/{SAVED[0]}/download/geojson").data)
+    assert [f["properties"]["unit_id"] for f in routes["features"]] == ["car-1"]
+    table = pd.read_csv(io.BytesIO(client.get(f"/plans/{SAVED[0]}/download/csv").data))
+    assert set(table["unit_id"]) == {"car-1"}
+    frame = client.get(f"/plans/{SAVED[0]}/map.html").get_data(as_text=True)
+    assert '"id": "car-1"' in frame and '"id": "car-2"' not in frame
+    gpx = client.get(f"/plans/{SAVED[0]}/download/gpx")
+    assert gpx.status_code == 200 and b"Unit car-1" in gpx.data
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/plans/{SAVED[0]}?unit=car-2",
+        f"/plans/{SAVED[0]}/map.html?unit=car-2",
+        f"/plans/{SAVED[0]}/download/gpx?unit=car-2",
+        f"/plans/{SAVED[0]}/download/geojson?unit=car-2",
+        "/plans/new",
+    ],
+)
+def test_officer_gets_403_on_other_units_and_the_form(
+    client: FlaskClient, login: Login, path: str
+) -> None:
+    login("car1")
+    response = client.get(path)
+    assert response.status_code == 403
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_officer_cannot_generate(app: Flask, client: FlaskClient, login: Login) -> None:
+    login("car1")
+    token = _csrf(client, "/plans/")
+    response = client.post(
+        "/plans/new", data={"csrf_token": token, "shift": "night", "date": "2014-09-18"}
+    )
+    assert response.status_code == 403
+    assert _plan_ids(app) == list(reversed(SAVED))
+
+
+def test_officer_whose_unit_is_in_no_plan(client: FlaskClient, login: Login) -> None:
+    login("bike1")
+    assert "No plan is saved yet for your unit" in client.get("/plans/").get_data(as_text=True)
+    assert client.get("/plans/latest").headers["Location"] == "/plans/"
+    assert client.get(f"/plans/{SAVED[0]}").status_code == 404
+
+
+# -- in Chromium -------------------------------------------------------------------------------
+
+_ROUTES_DRAWN_JS = """() => {
+  if (!window.L) return null;
+  const map = Object.values(window).find(v => v instanceof L.Map);
+  if (!map) return null;
+  const units = [];
+  map.eachLayer(l => {
+    // route lines carry their unit id as the GeoJSON feature id; roads have none
+    if (l instanceof L.Polyline && !(l instanceof L.Polygon) && l.feature
+        && /^car-/.test(String(l.feature.id)) && l._parts && l._parts.length) {
+      units.push(String(l.feature.id));
+    }
+  });
+  return units.length ? units : null;
+}"""
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM_PATH.exists(), reason=f"{CHROMIUM_PATH} is not installed")
+def test_captain_generates_a_night_plan_in_chromium(app: Flask, live_server: str) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    requests: list[str] = []
+    blocked: list[str] = []
+    console_errors: list[str] = []
+
+    def only_local(route: Any) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM_PATH), args=list(CHROMIUM_ARGS))
+        try:
+            context = browser.new_context()
+            context.route("**/*", only_local)
+            context.on("request", lambda r: requests.append(r.url))
+            page = context.new_page()
+            page.on(
+                "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
+            )
+            page.on("pageerror", lambda e: console_errors.append(str(e)))
+
+            page.goto(f"{live_server}/plans/new?shift=night")
+            assert "/auth/login" in page.url
+            page.fill("input[name=username]", "captain")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{live_server}/plans/new?shift=night")
+            page.select_option("select[name=shift]", "night")
+            page.fill("input[name=seed]", "4")
+            page.fill("input[name=date]", "2014-09-18")
+            page.click("#plan-form button[type=submit]")
+            page.wait_for_url(f"{live_server}/plans/2014-09-18-night-s4")
+
+            frame = page.wait_for_selector('iframe[title="Plan map"]').content_frame()
+            assert frame is not None
+            frame.wait_for_function(_ROUTES_DRAWN_JS)
+            units = frame.evaluate(_ROUTES_DRAWN_JS)
+            assert sorted(units) == ["car-1", "car-2"]  # one route line per unit
+            assert frame.locator(".gisapp-stop").count() > 2  # numbered stops
+            tables = page.locator("table.timetable").evaluate_all(
+                "ts => ts.map(t => t.dataset.unit)"
+            )
+            assert tables == ["car-1", "car-2"]
+            page.wait_for_timeout(200)
+        finally:
+            browser.close()
+
+    assert blocked == []
+    assert console_errors == []
+    assert requests and all(urlsplit(u).hostname == "127.0.0.1" for u in requests)
+    assert _plan_ids(app)[0] == "2014-09-18-night-s4"

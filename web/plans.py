@@ -1,0 +1,259 @@
+"""Shift plans (班次巡逻方案): the plan form, saved plans side by side, one plan's map,
+figures, timetables and downloads.
+
+Captains and admins generate plans and see every unit; an officer sees his own unit's
+route, stops and downloads only (another unit's: 403; the form: 403).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import threading
+from typing import Any
+
+import pandas as pd
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from werkzeug.wrappers import Response
+
+from gisapp.errors import USER_ERRORS, GisappError, SettingsError, WorkspaceError
+from gisapp.exports import BriefingPlan, ExportError
+from gisapp.plan import SavedPlan, load_plan
+from gisapp.planpage import (
+    PLAN_DOWNLOADS,
+    PRINTED_FORMATS,
+    briefing_plan,
+    chromium_available,
+    generate_plan,
+    plan_download,
+    plan_map_html,
+    plan_rows,
+    plan_view,
+    unit_choices,
+)
+from gisapp.settings import Shift, parse_shift
+from web.auth import allowed_unit, current_user, login_required, roles_required
+from web.context import cached, get_settings, get_workspace, reset_workspace
+from web.nav import CAPTAINS
+
+bp = Blueprint("plans", __name__, url_prefix="/plans")
+
+#: One plan is generated and saved at a time: saving rewrites the workspace file.
+_generate_lock = threading.Lock()
+_CUSTOM = "custom"
+
+
+def _officer_unit() -> str | None:
+    """The officer's unit, or ``None`` for users who see every unit."""
+    user = current_user()
+    if user is None or user.sees_all_units:
+        return None
+    return user.unit_id or ""
+
+
+def _saved(plan_id: str | None) -> SavedPlan:
+    ws = get_workspace()
+    key = ("plan", str(ws.path), ws.path.stat().st_mtime_ns, plan_id)
+    try:
+        return cached(key, lambda: load_plan(ws, plan_id))
+    except WorkspaceError as exc:
+        abort(404, description=str(exc))
+
+
+def _plan_for_request(plan_id: str) -> tuple[BriefingPlan, str | None]:
+    """The plan cut to the unit the user may see (``?unit=``); 403 for another unit."""
+    unit = allowed_unit(request.args.get("unit"))
+    if unit is None and _officer_unit() is not None:
+        abort(403, description="Your account has no unit; ask an admin to set it.")
+    saved = _saved(plan_id)
+    if unit is not None and unit not in saved.unit_ids:
+        abort(
+            404,
+            description=f"Plan {plan_id} has no unit {unit}; its units are "
+            f"{', '.join(saved.unit_ids)}.",
+        )
+    return briefing_plan(saved, unit_id=unit), unit
+
+
+@bp.get("/")
+@login_required
+def index() -> str:
+    """Saved plans, newest first, with their key figures side by side."""
+    officer_unit = _officer_unit()
+    return render_template(
+        "plans/index.html",
+        plans=plan_rows(get_workspace(), unit_id=officer_unit),
+        officer_unit=officer_unit,
+    )
+
+
+@bp.get("/latest")
+@login_required
+def latest() -> Response:
+    """The newest plan (for an officer: the newest with his unit)."""
+    rows = plan_rows(get_workspace(), unit_id=_officer_unit())
+    if not rows:
+        return redirect(url_for("plans.index"))
+    return redirect(url_for("plans.view", plan_id=rows[0]["plan_id"]))
+
+
+def _form_page(
+    *, values: dict[str, Any], error: str | None = None, status: int = 200
+) -> tuple[str, int]:
+    settings = get_settings()
+    shift = _shift_or_default(values)
+    return render_template(
+        "plans/new.html",
+        shifts={name: settings.shift(name).label() for name in settings.shifts},
+        units=unit_choices(get_workspace(), shift),
+        values=values,
+        ticked=set(values.get("units") or []),
+        error=error,
+        time_limit_s=float(current_app.config["PLAN_TIME_LIMIT_S"]),
+    ), status
+
+
+def _shift_or_default(values: dict[str, Any]) -> Shift:
+    settings = get_settings()
+    try:
+        return _shift_from(values)
+    except USER_ERRORS:
+        return settings.shift(next(iter(settings.shifts)))
+
+
+def _shift_from(values: dict[str, Any]) -> Shift:
+    settings = get_settings()
+    choice = str(values.get("shift") or "")
+    if choice == _CUSTOM:
+        return parse_shift(str(values.get("window") or "").strip())
+    if choice not in settings.shifts:
+        raise SettingsError(
+            f"shift {choice!r} is not a named shift; choose one of "
+            f"{', '.join(settings.shifts)} or a custom HH:MM-HH:MM window"
+        )
+    return settings.shift(choice)
+
+
+@bp.get("/new")
+@roles_required(*CAPTAINS)
+def new() -> tuple[str, int]:
+    """The plan form; the units of the chosen shift (``?shift=``) come ticked."""
+    settings = get_settings()
+    shift_name = request.args.get("shift", "")
+    if shift_name not in settings.shifts:
+        shift_name = next(iter(settings.shifts))
+    shift = settings.shift(shift_name)
+    ws = get_workspace()
+    values = {
+        "shift": shift_name,
+        "window": "",
+        "seed": "0",
+        "date": pd.Timestamp.now(tz=ws.timezone).date().isoformat(),
+        "units": [u.unit_id for u in unit_choices(ws, shift) if u.on_shift],
+    }
+    return _form_page(values=values)
+
+
+@bp.post("/new")
+@roles_required(*CAPTAINS)
+def create() -> Response | tuple[str, int]:
+    """Generate a plan from the form, save it and show it."""
+    values: dict[str, Any] = {
+        "shift": request.form.get("shift", ""),
+        "window": request.form.get("window", ""),
+        "seed": request.form.get("seed", "0").strip() or "0",
+        "date": request.form.get("date", "").strip(),
+        "units": request.form.getlist("units"),
+    }
+    try:
+        shift = _shift_from(values)
+        seed = _int_field("seed", values["seed"])
+        date = _date_field(values["date"])
+        ws = get_workspace()
+        with _generate_lock:
+            plan_id = generate_plan(
+                ws,
+                shift=shift,
+                date=date,
+                unit_ids=values["units"] or None,
+                seed=seed,
+                settings=get_settings(),
+                time_limit_s=float(current_app.config["PLAN_TIME_LIMIT_S"]),
+                n_hotspots=int(current_app.config["PLAN_HOTSPOTS"]),
+            )
+            reset_workspace()
+    except USER_ERRORS as exc:
+        return _form_page(values=values, error=str(exc), status=400)
+    return redirect(url_for("plans.view", plan_id=plan_id))
+
+
+def _int_field(name: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise GisappError(f"{name} {text!r} is not a whole number; enter e.g. 0, 1, 2") from None
+
+
+def _date_field(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise GisappError(f"date {text!r} is not a date like 2024-05-01") from None
+
+
+@bp.get("/<plan_id>")
+@login_required
+def view(plan_id: str) -> str:
+    """One plan: the map in a frame, figures, units, timetables and downloads."""
+    plan, unit = _plan_for_request(plan_id)
+    officer = _officer_unit() is not None
+    page = plan_view(plan, whole_plan=unit is None)
+    return render_template(
+        "plans/view.html",
+        view=page,
+        plan=plan,
+        unit=unit,
+        officer=officer,
+        downloads=[f for f in PLAN_DOWNLOADS if f != "gpx"],
+        can_print=chromium_available(),
+    )
+
+
+@bp.get("/<plan_id>/map.html")
+@login_required
+def map_page(plan_id: str) -> str:
+    """The plan's map (routes per unit, numbered stops), Leaflet from the local files."""
+    plan, _ = _plan_for_request(plan_id)
+    return plan_map_html(plan, ws=get_workspace(), assets_url=current_app.config["ASSETS_URL"])
+
+
+@bp.get("/<plan_id>/download/<fmt>")
+@login_required
+def download(plan_id: str, fmt: str) -> Response:
+    """A plan file: PDF/PNG briefing, offline HTML, GeoJSON, GeoPackage, CSV, GPX per unit."""
+    if fmt not in PLAN_DOWNLOADS:
+        abort(404, description=f"No download {fmt!r}; choose one of {', '.join(PLAN_DOWNLOADS)}.")
+    plan, unit = _plan_for_request(plan_id)
+    if fmt == "gpx" and unit is None:
+        abort(400, description="A GPX file is per unit: add ?unit=<unit id>.")
+    try:
+        file = plan_download(plan, fmt, ws=get_workspace(), unit_id=unit)
+    except ExportError as exc:
+        if fmt in PRINTED_FORMATS:
+            abort(503, description=str(exc))
+        raise
+    return send_file(
+        io.BytesIO(file.data),
+        mimetype=file.mimetype,
+        as_attachment=True,
+        download_name=file.file_name,
+    )
