@@ -499,14 +499,15 @@ def timetable_csv(plan: BriefingPlan, unit_id: str) -> str:
     """
     rows = _timetable_rows(plan, _check_unit(plan, unit_id))
     table = pd.DataFrame(
-        rows, columns=["stop", "kind", "name", "street", "arrive", "dwell_min", "depart"]
+        rows, columns=["stop", "kind", "name", "street", "arrive", "dwell_min", "depart", "via"]
     )
     return str(table.to_csv(index=False, lineterminator="\n"))
 
 
 def timetable_rows(plan: BriefingPlan, unit_id: str) -> list[list[str]]:
-    """One unit's timetable as text rows: stop number, kind, name, street, arrive (HH:MM),
-    dwell (minutes), depart (HH:MM), in the plan's time zone.
+    """One unit's timetable as text rows: stop number ("S" for the station), kind, name,
+    street, arrive (HH:MM), dwell (minutes), depart (HH:MM) in the plan's time zone, and
+    the streets driven since the previous row (the turn list, as "via").
 
     Raises
     ------
@@ -665,7 +666,8 @@ def plan_map(
         )
         legend["Grid (网格)"] = _GRID_COLOR
     if blind_zones is not None and len(blind_zones):
-        _add_blind_zones(m, blind_zones)
+        # Under the routes, blind zones are context: faint, so the routes stay readable.
+        _add_blind_zones(m, blind_zones, fill_opacity=0.12, line_weight=1.5)
         legend["Blind zone (盲区)"] = _BLIND_COLOR
     routes = plan.routes.assign(
         distance_km=(plan.routes["distance_m"].astype(float) / 1000).round(1),
@@ -810,9 +812,9 @@ def briefing_page(
         sections.append(
             _Section(
                 title=f"Unit {unit} — timetable",
-                columns=["#", "Kind", "Name", "Street", "Arrive", "Dwell (min)", "Depart"],
+                columns=["#", "Kind", "Name", "Street", "Arrive", "Dwell (min)", "Depart", "Via"],
                 rows=rows,
-                cell_classes=["num", "", "", "", "time", "num", "time"],
+                cell_classes=["num", "", "", "", "time", "num", "time", "via"],
                 row_classes=["station" if r[1] == "station" else "" for r in rows],
                 figures=figures,
                 color=colors[unit],
@@ -1463,7 +1465,10 @@ class _StopMarkers(MacroElement):
                     "offset": 0,
                 }
             )
-        visits = stops[stops["kind"] != "station"]
+        # Turns (waypoints) are on the route line already; only hotspot stops get numbers,
+        # counted per unit as in the timetable.
+        visits = stops[stops["kind"] == "hotspot"].copy()
+        visits["seq"] = visits.groupby("unit_id").cumcount() + 1
         key_lon, key_lat = visits["lon"].round(5), visits["lat"].round(5)
         offsets: dict[tuple[float, float], int] = {}
         for (lon, lat, unit), group in visits.groupby(
@@ -1493,7 +1498,12 @@ class _StopMarkers(MacroElement):
 
 
 def _add_blind_zones(
-    m: folium.Map, zones: gpd.GeoDataFrame, *, by_kind: bool = False
+    m: folium.Map,
+    zones: gpd.GeoDataFrame,
+    *,
+    by_kind: bool = False,
+    fill_opacity: float = 0.35,
+    line_weight: float = 4.0,
 ) -> dict[str, str]:
     """Draw blind zones by geometry type; return legend entries."""
     data = zones.to_crs(4326)
@@ -1531,13 +1541,19 @@ def _add_blind_zones(
                 name=name,
                 id_field=None,
                 color=color,
-                fill_opacity=0.35,
+                fill_opacity=fill_opacity,
                 weight=1.0,
                 tooltip_fields=tips,
             )
         if len(lines):
             maps.add_lines(
-                m, lines, name=name, id_field=None, color=color, weight=4, tooltip_fields=tips
+                m,
+                lines,
+                name=name,
+                id_field=None,
+                color=color,
+                weight=line_weight,
+                tooltip_fields=tips,
             )
         if len(points):
             maps.add_points(
@@ -1608,20 +1624,32 @@ def _geojson_text(frame: gpd.GeoDataFrame) -> str:
 
 
 def _timetable_rows(plan: BriefingPlan, unit_id: str) -> list[list[str]]:
+    """Station and hotspot rows, numbered like the map's markers; the turns in between
+    (waypoint rows of ``stops.csv``) become the next row's "via" streets."""
     rows = []
-    stop_rows: Iterable[Any] = plan.unit_stops(unit_id).itertuples(index=False)
-    for r in stop_rows:
+    via: list[str] = []
+    n_hotspots = 0
+    for r in plan.unit_stops(unit_id).itertuples(index=False):
+        if r.kind == "waypoint":
+            street = _text(r.street)
+            if street and (not via or via[-1] != street):
+                via.append(street)
+            continue
+        if r.kind == "hotspot":
+            n_hotspots += 1
         rows.append(
             [
-                str(r.seq),
+                str(n_hotspots) if r.kind == "hotspot" else "S",
                 r.kind,
                 r.name,
                 r.street,
                 _clock(r.arrive),
                 _minutes(r.dwell_min),
                 _clock(r.depart),
+                ", ".join(via),
             ]
         )
+        via = []
     return rows
 
 

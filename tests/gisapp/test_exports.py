@@ -255,9 +255,41 @@ def test_csv_timetables(plan: BriefingPlan, tmp_path: Path) -> None:
         "arrive",
         "dwell_min",
         "depart",
+        "via",
     ]
     assert table["kind"].tolist() == ["station", "hotspot", "hotspot", "hotspot", "station"]
+    assert table["stop"].tolist() == ["S", "1", "2", "3", "S"]
     assert table["arrive"].iloc[0] == "" and table["depart"].iloc[-1] == ""
+
+
+def test_turns_become_the_via_streets_of_the_next_stop(plan: BriefingPlan) -> None:
+    stops = plan.stops[plan.stops["unit_id"] == "car-1"].sort_values("seq")
+    first, second = stops.iloc[0], stops.iloc[1]
+    turns = pd.DataFrame(
+        {
+            "unit_id": "car-1",
+            "kind": "waypoint",
+            "name": ["onto Elm St", "onto Elm St", "onto Chapel St"],
+            "street": ["Elm St", "Elm St", "Chapel St"],
+            "lon": first["lon"],
+            "lat": first["lat"],
+            "arrive": first["depart"],
+            "depart": first["depart"],
+            "dwell_min": 0.0,
+        }
+    )
+    others = stops.iloc[1:].assign(seq=stops["seq"].iloc[1:] + 3)
+    with_turns = pd.concat(
+        [stops.iloc[:1], turns.assign(seq=[first["seq"] + k for k in (1, 2, 3)]), others],
+        ignore_index=True,
+    )
+    routes = plan.routes[plan.routes["unit_id"] == "car-1"]
+    turned = exports.make_briefing_plan(routes, with_turns, kpis=dict(plan.kpis))
+    rows = exports.timetable_rows(turned, "car-1")
+    assert [r[1] for r in rows] == ["station", *["hotspot"] * (len(rows) - 2), "station"]
+    assert rows[1][0] == "1" and rows[1][2] == second["name"]
+    assert rows[1][7] == "Elm St, Chapel St"  # consecutive repeats folded
+    assert rows[2][7] == ""
 
 
 def test_parse_formats() -> None:
