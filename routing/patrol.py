@@ -44,9 +44,28 @@ instances only). :meth:`PatrolModel.solve_baseline` is the plain single-visit
 prize-collecting model (one node per hotspot, prize = its risk over the whole shift, no
 windows, no spacing, no balance), scored by the same :func:`dosage_score`.
 
+Breaks. A unit may have meal or rest breaks (:class:`Break`): a fixed length that starts
+inside a window of the shift. A break is taken at a place: its unit's station (always for
+a break ``at_station``) or one of the hotspots of its grids, and it appears in the
+timetable as a stop of kind ``"break"``: arrival = the break's start, departure = start +
+duration, legs to and from it like any other (of no travel when it is taken at the place
+of the stop before or after it). So a timetable stays one chain (arrive + dwell = depart,
+depart + travel = next arrive), no hotspot stop overlaps a break, and the route still
+ends within its budget. A break earns nothing, even at a hotspot. A route that is back at
+its station before a break's window opens has no stop for that break: the unit is off its
+route by then (this keeps units with little to do from failing the plan: they cannot wait
+for a window, having nowhere to wait but at a stop). In the OR-Tools model every break is
+a disjunction of optional nodes of its unit only: one per place, with the break window on
+the arrival, the duration as service time and no waiting there, and a "done" node at the
+station that can only end the route, before the window opens. Ending on the "done" node
+costs more than every prize together, and leaving all of them out twice that, so a plan
+gives up any stop before a break, and ends before a break only when it cannot take it.
+(OR-Tools' own break intervals were not used: they live in a node's slack, which then has
+to reach the break length at every stop and no longer limits a stop to ``dwell_max_s``.)
+
 Workload and balance. A unit's workload is its route duration, from leaving the station
-to returning, all of it travel or stops; the balance ratio is the busiest unit's workload
-over the least busy one's (goal 1.2).
+to returning, all of it travel, stops or breaks; the balance ratio is the busiest unit's
+workload over the least busy one's (goal 1.2).
 """
 
 from __future__ import annotations
@@ -56,7 +75,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -102,7 +121,10 @@ class PatrolOptions:
         Every route is asked (softly) to last at least this share of its unit's budget.
     balance_ratio_goal
         The busiest route's duration over the least busy one's that a plan should stay
-        within; among the solver's candidate plans, those within it are preferred.
+        within.
+    balance_dosage_share
+        Among the solver's candidate plans, a balanced one is preferred to the best one
+        when its dosage is at least this share of the best.
     band_s
         Width of the time bands the shift is cut into (at clock multiples of it): every
         stop arrives inside a band, and two stops at one hotspot lie in bands at least the
@@ -116,6 +138,7 @@ class PatrolOptions:
     repeat_credit: float = 0.1
     balance_share: float = 0.9
     balance_ratio_goal: float = 1.2
+    balance_dosage_share: float = 0.95
     band_s: int = 1800
 
     def __post_init__(self) -> None:
@@ -136,6 +159,10 @@ class PatrolOptions:
             )
         if not 0 <= self.balance_share <= 1:
             raise RoutingError(f"'balance_share' should be 0..1, got {self.balance_share!r}")
+        if not 0 < self.balance_dosage_share <= 1:
+            raise RoutingError(
+                f"'balance_dosage_share' should be in (0, 1], got {self.balance_dosage_share!r}"
+            )
         if not self.balance_ratio_goal >= 1:
             raise RoutingError(
                 f"'balance_ratio_goal' should be >= 1, got {self.balance_ratio_goal!r}; e.g. 1.2"
@@ -181,6 +208,28 @@ class Hotspots:
         return len(self.x)
 
 
+@dataclass(frozen=True)
+class Break:
+    """A meal or rest break of a unit, in seconds from the shift start.
+
+    Parameters
+    ----------
+    earliest_start_s, latest_start_s
+        Window in which the break starts.
+    duration_s
+        Length of the break (whole seconds are planned: it is rounded up).
+    at_station
+        Taken at the unit's station (the unit returns there for it); otherwise at the
+        station or at any hotspot of the unit's grids, wherever suits the route. A route
+        back at the station before ``earliest_start_s`` has no stop for the break.
+    """
+
+    earliest_start_s: float
+    latest_start_s: float
+    duration_s: float
+    at_station: bool = False
+
+
 @dataclass(frozen=True, eq=False)
 class PatrolUnit:
     """One patrol unit for one shift.
@@ -198,6 +247,15 @@ class PatrolUnit:
     allowed_nodes
         Boolean mask over the nodes of its network: the area of its grids. ``None`` allows
         every node.
+    breaks
+        Its breaks (any order; kept sorted by earliest start). Each must lie inside the
+        budget and no two may overlap, whenever they start in their windows.
+
+    Raises
+    ------
+    RoutingError
+        Naming the unit and every bad break: a duration that is not positive, a window
+        that is empty or does not fit in the budget, breaks that may overlap.
     """
 
     unit_id: str
@@ -205,6 +263,47 @@ class PatrolUnit:
     station_node: int
     budget_s: float
     allowed_nodes: NDArray[np.bool_] | None = None
+    breaks: tuple[Break, ...] = ()
+
+    def __post_init__(self) -> None:
+        breaks = tuple(self.breaks)
+        problems = []
+        for k, b in enumerate(breaks, start=1):
+            if not isinstance(b, Break):
+                problems.append(f"break {k} should be a Break, got {type(b).__name__}")
+                continue
+            times = (b.earliest_start_s, b.latest_start_s, b.duration_s)
+            if not all(math.isfinite(t) for t in times):
+                problems.append(f"break {k} has a time that is not a finite number: {times}")
+                continue
+            if not b.duration_s > 0:
+                problems.append(
+                    f"break {k} lasts {b.duration_s:g} s; give it a positive duration (e.g. 1800)"
+                )
+            if not 0 <= b.earliest_start_s <= b.latest_start_s:
+                problems.append(
+                    f"break {k} should start in a window 0 <= earliest <= latest, got "
+                    f"{_clock(b.earliest_start_s)}-{_clock(b.latest_start_s)} after the shift start"
+                )
+            elif b.latest_start_s + max(b.duration_s, 0.0) > self.budget_s:
+                problems.append(
+                    f"break {k} (starting by {_clock(b.latest_start_s)}, {b.duration_s / 60:g} "
+                    f"min) may end after the budget of {_clock(self.budget_s)}; move its window "
+                    "earlier or shorten it"
+                )
+        if problems:
+            raise RoutingError(f"unit {self.unit_id!r}: " + "; ".join(problems))
+        ordered = sorted(enumerate(breaks, start=1), key=lambda kb: kb[1].earliest_start_s)
+        for (i, a), (j, b) in itertools.pairwise(ordered):
+            if b.earliest_start_s < a.latest_start_s + a.duration_s:
+                problems.append(
+                    f"break {i} ({_span(a)}) and break {j} ({_span(b)}) may overlap; "
+                    f"let break {j} start no earlier than "
+                    f"{_clock(a.latest_start_s + a.duration_s)}"
+                )
+        if problems:
+            raise RoutingError(f"unit {self.unit_id!r}: " + "; ".join(problems))
+        object.__setattr__(self, "breaks", tuple(b for _, b in ordered))
 
 
 # -- hotspots from street risk ----------------------------------------------------------
@@ -345,6 +444,7 @@ def dosage_score(
     *,
     shift_start_s: int,
     options: PatrolOptions | None = None,
+    kind: Sequence[str] | None = None,
 ) -> DosageScore:
     """Risk-weighted dosage of a set of hotspot stops: the one objective every plan gets.
 
@@ -364,6 +464,10 @@ def dosage_score(
         Local clock time of the shift start, seconds after midnight.
     options
         Dwell and spacing rules.
+    kind
+        The :attr:`Stop.kind` of every stop, to score a whole timetable: only ``"hotspot"``
+        stops count; breaks and stations earn nothing and are not visits (a break taken at
+        a hotspot carries that hotspot's index). Without it every stop is a hotspot stop.
     """
     opts = options or PatrolOptions()
     idx = np.asarray(hotspot, dtype=np.int64)
@@ -372,6 +476,14 @@ def dosage_score(
     credit = np.zeros(len(idx))
     # a second's tolerance: timetables are in whole seconds
     long_enough = dwell >= opts.dwell_min_s - 1e-6
+    if kind is not None:
+        is_visit = np.asarray(kind, dtype=object) == "hotspot"
+        if len(is_visit) != len(idx):
+            raise RoutingError(
+                f"'kind' should have one entry per stop ({len(idx):,}), got {len(is_visit):,}"
+            )
+        long_enough &= is_visit
+        idx = np.where(is_visit, idx, 0)
     hour = ((shift_start_s + np.floor(arrive + 1e-9)) // _HOUR_S).astype(np.int64) % 24
     base = np.asarray(risk_by_hour, dtype=float)[idx, hour] if len(idx) else credit
     repeats = 0
@@ -399,7 +511,13 @@ def dosage_score(
 
 @dataclass(frozen=True)
 class Stop:
-    """One stop of a route. ``hotspot`` is -1 at the station; times from the shift start."""
+    """One stop of a route; times from the shift start.
+
+    ``kind`` is ``"station"``, ``"hotspot"`` or ``"break"``. ``hotspot`` is the hotspot of
+    the stop's place, -1 at the station: a break taken at a hotspot carries its index but
+    is no visit (only ``"hotspot"`` stops earn dosage). A break's ``arrive_s`` is its start
+    and its ``dwell_s`` its duration.
+    """
 
     kind: str
     hotspot: int
@@ -442,8 +560,12 @@ class UnitRoute:
         return tuple(s for s in self.stops if s.kind == "hotspot")
 
     @property
+    def break_stops(self) -> tuple[Stop, ...]:
+        return tuple(s for s in self.stops if s.kind == "break")
+
+    @property
     def duration_s(self) -> float:
-        """From leaving the station to being back."""
+        """From leaving the station to being back, breaks included."""
         return self.stops[-1].arrive_s - self.stops[0].depart_s if len(self.stops) > 1 else 0.0
 
     @property
@@ -516,6 +638,19 @@ class _Copy:
     prize: float
 
 
+@dataclass(frozen=True)
+class _BreakNode:
+    """One place where break ``index`` of unit ``unit`` may be taken (the arrival is its
+    start, in ``[lo_s, hi_s]``); ``hotspot`` is -1 at the station."""
+
+    unit: int
+    index: int
+    hotspot: int
+    lo_s: int
+    hi_s: int
+    duration_s: int
+
+
 @dataclass
 class _UnitData:
     unit: PatrolUnit
@@ -528,13 +663,32 @@ class _UnitData:
 @dataclass
 class _Sequence:
     unit: int
-    places: list[int]  # hotspot indices (0-based) of the stops, in order
+    places: list[int]  # hotspot indices (0-based) of the stops' places, -1: the station
     arrive_s: list[int]
     depart_s: list[int]  # station departure first, then one per stop
     end_s: int = 0
+    kinds: list[str] = field(default_factory=list)  # "hotspot" or "break" per stop
+    break_ids: list[int] = field(default_factory=list)  # the unit's breaks taken, in order
+
+    def visits(self) -> tuple[list[int], list[int], list[int]]:
+        """Hotspot, arrival and dwell of every hotspot stop (breaks left out)."""
+        keep = [k for k, kind in enumerate(self.kinds) if kind == "hotspot"]
+        return (
+            [self.places[k] for k in keep],
+            [self.arrive_s[k] for k in keep],
+            [self.depart_s[k + 1] - self.arrive_s[k] for k in keep],
+        )
 
 
 _UNREACHABLE = -1
+
+
+@dataclass(frozen=True)
+class _Ranking:
+    breaks_kept: int  # minus the breaks a plan misses
+    units_used: int
+    balanced: bool  # busiest / least busy route within the balance goal
+    dosage: float
 
 
 class PatrolModel:
@@ -679,20 +833,45 @@ class PatrolModel:
                     "and grids, or give it another mode"
                 )
             round_trip = np.where(reachable, out + dmin + back, np.iinfo(np.int64).max)
-            fits = round_trip <= unit.budget_s
+            breaks_s = sum(math.ceil(b.duration_s) for b in unit.breaks)
+            fits = round_trip + breaks_s <= unit.budget_s
             usable = [
                 c
                 for c in self.copies
                 if fits[c.hotspot] and out[c.hotspot] <= c.hi_s and c.prize > 0
             ]
             if not usable:
-                nearest_min = float(round_trip.min()) / 60.0
+                nearest_min = float(round_trip.min() + breaks_s) / 60.0
+                with_breaks = f" and take its breaks ({breaks_s / 60:,.0f} min)" if breaks_s else ""
                 raise InfeasiblePlanError(
                     f"unit {unit.unit_id!r}: a budget of {unit.budget_s / 60:,.0f} min is too "
-                    f"short to reach a hotspot of its grids, stop {dmin / 60:,.0f} min and return "
-                    f"(the quickest takes {nearest_min:,.0f} min); lengthen its shift or give it "
-                    "grids nearer its station"
+                    f"short to reach a hotspot of its grids, stop {dmin / 60:,.0f} min{with_breaks}"
+                    f" and return (the quickest takes {nearest_min:,.0f} min); lengthen its shift "
+                    "or give it grids nearer its station"
                 )
+
+    def _break_nodes(self) -> list[_BreakNode]:
+        """Every place where every break may be taken: the station and, unless the break
+        is at the station, each hotspot place of the unit's grids reachable there and back
+        (one per network node)."""
+        nodes = []
+        for v, d in enumerate(self._data):
+            station = int(d.place_node[0])
+            places = [-1]
+            seen = {station}
+            for h in np.flatnonzero(d.allowed & (d.time_s[0, 1:] >= 0) & (d.time_s[1:, 0] >= 0)):
+                node = int(d.place_node[h + 1])
+                if node not in seen:
+                    seen.add(node)
+                    places.append(int(h))
+            for k, b in enumerate(d.unit.breaks):
+                # whole seconds; a window narrower than a second keeps its first one
+                lo = math.ceil(b.earliest_start_s)
+                hi = max(math.floor(b.latest_start_s), lo)
+                duration = math.ceil(b.duration_s)
+                for at in places[:1] if b.at_station else places:
+                    nodes.append(_BreakNode(v, k, at, lo, hi, duration))
+        return nodes
 
     # -- solve: ours ---------------------------------------------------------------------
     def solve(
@@ -725,7 +904,7 @@ class PatrolModel:
             time_limit_s=time_limit_s, seed=seed, jitter=jitter, single_visit=False
         )
         elapsed = time.perf_counter() - start
-        idle = [self.units[s.unit].unit_id for s in sequences if not s.places]
+        idle = [self.units[s.unit].unit_id for s in sequences if not s.visits()[0]]
         if idle:
             raise InfeasiblePlanError(
                 f"unit(s) {', '.join(map(repr, idle))} got no stop within "
@@ -741,9 +920,10 @@ class PatrolModel:
     ) -> PatrolPlan:
         """The plain prize-collecting model: each hotspot once, prize = its shift risk.
 
-        Same units, budgets, grids, dwell (the minimum), prize scale, time limit and guided
-        local search as :meth:`solve`; no hour windows, no revisits, no balance. Scored by
-        :func:`dosage_score` like every plan.
+        Same units, budgets, grids, breaks, dwell (the minimum), prize scale, time limit and
+        guided local search as :meth:`solve`; no hour windows, no revisits, no balance. Scored
+        by :func:`dosage_score` like every plan. When a unit has breaks, stops may last up
+        to ``dwell_max_s`` as in :meth:`solve`, so that the break windows can be met.
         """
         start = time.perf_counter()
         sequences = self._solve_routing(
@@ -769,8 +949,10 @@ class PatrolModel:
         opts = self.options
         rng = np.random.default_rng(seed)
         dmin = math.ceil(opts.dwell_min_s)
-        slack_s = 0 if single_visit else math.floor(opts.dwell_max_s) - dmin
+        has_breaks = any(u.breaks for u in self.units)
+        slack_s = 0 if single_visit and not has_breaks else math.floor(opts.dwell_max_s) - dmin
         horizon = int(max(u.budget_s for u in self.units))
+        breaks = self._break_nodes()
         if single_visit:
             prize = self.hotspots.risk_by_hour[:, sorted(set(self.hours))].sum(axis=1)
             nodes = [
@@ -796,8 +978,7 @@ class PatrolModel:
             ]
             shift = seed % len(portfolio)
             runs = portfolio[shift:] + portfolio[:shift]
-        best: list[_Sequence] | None = None
-        best_value: tuple[int, int, float] = (-1, -1, -math.inf)
+        found: list[tuple[list[_Sequence], _Ranking]] = []
         deadline = time.perf_counter() + time_limit_s
         for k, first in enumerate(runs):
             # a run whose first solution fails returns at once and leaves its time to the rest
@@ -805,33 +986,65 @@ class PatrolModel:
             sequences = self._routing_run(
                 nodes,
                 penalty,
+                breaks,
                 first_solution=first,
                 time_limit_s=left_s / (len(runs) - k),
                 slack_s=slack_s,
                 dmin=dmin,
                 single_visit=single_visit,
             )
-            if sequences is None:
-                continue
-            value = self._value(sequences)
-            if value > best_value:
-                best, best_value = sequences, value
+            if sequences is not None:
+                found.append((sequences, self._value(sequences)))
+        best = self._pick(found)
         if best is None:
             raise InfeasiblePlanError(
                 f"the solver found no plan for units {', '.join(u.unit_id for u in self.units)} "
                 f"within {time_limit_s:g} s; allow more time or check budgets and grids"
             )
+        missed = [
+            f"{self.units[s.unit].unit_id!r} (break {', '.join(map(_span, missing))})"
+            for s in best
+            if (missing := self._missing_breaks(s))
+        ]
+        if missed:
+            raise InfeasiblePlanError(
+                f"no plan within {time_limit_s:g} s fits the breaks of unit(s) "
+                f"{'; '.join(missed)}; widen the break windows, lengthen the budget or allow "
+                "more time"
+            )
         return best
 
-    def _value(self, sequences: Sequence[_Sequence]) -> tuple[int, int, float]:
-        """Units used, then balance within the goal, then dosage: how the portfolio ranks.
+    def _pick(self, found: Sequence[tuple[list[_Sequence], _Ranking]]) -> list[_Sequence] | None:
+        """The portfolio's plan: breaks kept and every unit used first; then the best dosage,
+        unless a balanced plan comes within ``balance_dosage_share`` of it.
 
         A plan that leaves one unit half the shift idle is not preferred for a little more
-        dosage: the captain asked for every unit to carry its share.
+        dosage (the captain asked for every unit to carry its share), but neither is a plan
+        in which every unit stops early, which is balanced and poor.
         """
-        hotspot = [h for s in sequences for h in s.places]
-        arrive = [a for s in sequences for a in s.arrive_s]
-        dwell = [s.depart_s[k + 1] - s.arrive_s[k] for s in sequences for k in range(len(s.places))]
+        if not found:
+            return None
+        top = max((r.breaks_kept, r.units_used) for _, r in found)
+        eligible = [(seq, r) for seq, r in found if (r.breaks_kept, r.units_used) == top]
+        best_dosage = max(r.dosage for _, r in eligible)
+        balanced = [
+            (seq, r)
+            for seq, r in eligible
+            if r.balanced and r.dosage >= self.options.balance_dosage_share * best_dosage
+        ]
+        pool = balanced or eligible
+        return max(pool, key=lambda item: item[1].dosage)[0]
+
+    def _value(self, sequences: Sequence[_Sequence]) -> _Ranking:
+        """What the portfolio ranks a plan by (see :meth:`_pick`)."""
+        hotspot: list[int] = []
+        arrive: list[int] = []
+        dwell: list[int] = []
+        for s in sequences:
+            h, a, w = s.visits()
+            hotspot += h
+            arrive += a
+            dwell += w
         score = dosage_score(
             hotspot,
             arrive,
@@ -840,19 +1053,21 @@ class PatrolModel:
             shift_start_s=self.shift_start_s,
             options=self.options,
         )
-        used = [s for s in sequences if s.places]
+        used = [s for s in sequences if s.visits()[0]]
         durations = [s.end_s - s.depart_s[0] for s in used]
         balanced = (
             bool(durations)
             and min(durations) > 0
             and max(durations) / min(durations) <= self.options.balance_ratio_goal
         )
-        return len(used), int(balanced), score.total
+        missing = sum(len(self._missing_breaks(s)) for s in sequences)
+        return _Ranking(-missing, len(used), balanced, score.total)
 
     def _routing_run(
         self,
         nodes: Sequence[_Copy],
         penalty: NDArray[np.int64],
+        breaks: Sequence[_BreakNode],
         *,
         first_solution: int,
         time_limit_s: float,
@@ -866,23 +1081,54 @@ class PatrolModel:
         opts = self.options
         m = len(self.units)
         horizon = int(max(u.budget_s for u in self.units))
-        n_nodes = m + len(nodes)
+        n_copies = len(nodes)
+        # per break, a "done" node at the station: the route's last node, back before the
+        # break's window opens, so the break needs no stop (it is off its route by then)
+        done = [(v, k) for v, u in enumerate(self.units) for k in range(len(u.breaks))]
+        n_nodes = m + n_copies + len(breaks) + len(done)
         manager = pywrapcp.RoutingIndexManager(n_nodes, m, list(range(m)), list(range(m)))
         routing = pywrapcp.RoutingModel(manager)
         # one transit matrix per class of units sharing mode, station and grids
-        place = np.concatenate([np.zeros(m, dtype=np.int64), [c.hotspot + 1 for c in nodes]])
-        service = np.concatenate([np.zeros(m, dtype=np.int64), np.full(len(nodes), dmin)])
-        transit_of: dict[int, int] = {}
+        place = np.concatenate(
+            [
+                np.zeros(m, dtype=np.int64),
+                np.array([c.hotspot + 1 for c in nodes], dtype=np.int64),
+                np.array([b.hotspot + 1 for b in breaks], dtype=np.int64),
+                np.zeros(len(done), dtype=np.int64),
+            ]
+        )
+        service = np.concatenate(
+            [
+                np.zeros(m, dtype=np.int64),
+                np.full(n_copies, dmin, dtype=np.int64),
+                np.array([b.duration_s for b in breaks], dtype=np.int64),
+                np.zeros(len(done), dtype=np.int64),
+            ]
+        )
+        transit_of: dict[int, tuple[int, int]] = {}
         vehicle_transit = []
         big = 10 * horizon + 10
+        # ending a route on a "done" node costs more than every prize together (and less
+        # than dropping the break): first solutions and local search take the break and go
+        # on patrolling whenever they can, since leaving a "done" ending later takes a
+        # compound move that local search does not make
+        prizes_total = int(penalty.sum()) + _PRIZE_SCALE
+        done_cost = np.zeros(n_nodes, dtype=np.int64)
+        done_cost[m + n_copies + len(breaks) :] = prizes_total
         for v, d in enumerate(self._data):
             key = id(d.time_s)
             if key not in transit_of:
                 times = d.time_s[np.ix_(place, place)]
                 times = np.where(times < 0, big, times) + service[:, None]
-                transit_of[key] = routing.RegisterTransitMatrix(times.tolist())
-            vehicle_transit.append(transit_of[key])
-            routing.SetArcCostEvaluatorOfVehicle(vehicle_transit[-1], v)
+                transit = routing.RegisterTransitMatrix(times.tolist())
+                cost = (
+                    routing.RegisterTransitMatrix((times + done_cost[None, :]).tolist())
+                    if done
+                    else transit
+                )
+                transit_of[key] = (transit, cost)
+            vehicle_transit.append(transit_of[key][0])
+            routing.SetArcCostEvaluatorOfVehicle(transit_of[key][1], v)
         routing.AddDimensionWithVehicleTransitAndCapacity(
             vehicle_transit,
             slack_s,
@@ -901,6 +1147,30 @@ class PatrolModel:
                 routing.VehicleVar(index).SetValues([-1, *allowed])
             if not single_visit:
                 time_dim.CumulVar(index).SetRange(copy.lo_s, copy.hi_s)
+        # a break is one of its places, of its unit only, started in its window (arrival =
+        # start: no waiting there), or its "done" node; dropping both costs more than every
+        # prize together
+        break_penalty = 2 * prizes_total
+        alternatives: dict[tuple[int, int], list[int]] = {}
+        for j, brk in enumerate(breaks):
+            index = manager.NodeToIndex(m + n_copies + j)
+            routing.VehicleVar(index).SetValues([-1, brk.unit])
+            time_dim.CumulVar(index).SetRange(brk.lo_s, brk.hi_s)
+            time_dim.SlackVar(index).SetMax(0)
+            alternatives.setdefault((brk.unit, brk.index), []).append(index)
+        done_index = {
+            key: manager.NodeToIndex(m + n_copies + len(breaks) + j) for j, key in enumerate(done)
+        }
+        for (v, k), index in done_index.items():
+            earliest = math.floor(self.units[v].breaks[k].earliest_start_s)
+            routing.VehicleVar(index).SetValues([-1, v])
+            time_dim.CumulVar(index).SetRange(0, earliest)
+            time_dim.SlackVar(index).SetMax(0)
+            later = [done_index[(v, q)] for q in range(k + 1, len(self.units[v].breaks))]
+            routing.NextVar(index).SetValues([index, routing.End(v), *later])
+            alternatives[(v, k)].append(index)
+        for indices in alternatives.values():
+            routing.AddDisjunction(indices, break_penalty, 1)
         params = pywrapcp.DefaultRoutingSearchParameters()
         params.first_solution_strategy = first_solution
         params.local_search_metaheuristic = (
@@ -923,6 +1193,8 @@ class PatrolModel:
                 # portfolio prefers plans that use every unit)
                 for v in range(m):
                     routing.NextVar(routing.Start(v)).RemoveValue(routing.End(v))
+                for (v, _), index in done_index.items():
+                    routing.NextVar(routing.Start(v)).RemoveValue(index)
             operators = params.local_search_operators
             operators.use_full_path_lns = optional_boolean_pb2.BOOL_TRUE
             operators.use_inactive_lns = optional_boolean_pb2.BOOL_TRUE
@@ -932,12 +1204,16 @@ class PatrolModel:
             return None
         sequences = []
         for v in range(m):
-            places = []
+            items: list[_Copy | _BreakNode] = []
             index = solution.Value(routing.NextVar(routing.Start(v)))
             while not routing.IsEnd(index):
-                places.append(nodes[manager.IndexToNode(index) - m])
+                k = manager.IndexToNode(index) - m
+                if k < n_copies:
+                    items.append(nodes[k])
+                elif k < n_copies + len(breaks):
+                    items.append(breaks[k - n_copies])
                 index = solution.Value(routing.NextVar(index))
-            sequences.append(self._schedule(v, places, slack_s=slack_s, dwell_s=dmin))
+            sequences.append(self._schedule(v, items, slack_s=slack_s, dwell_s=dmin))
         return sequences
 
     def _spacing_groups(self, nodes: Sequence[_Copy]) -> list[list[int]]:
@@ -965,27 +1241,29 @@ class PatrolModel:
 
     # -- timetable -----------------------------------------------------------------------------
     def _schedule(
-        self, v: int, copies: Sequence[_Copy], *, slack_s: int, dwell_s: int
+        self, v: int, items: Sequence[_Copy | _BreakNode], *, slack_s: int, dwell_s: int
     ) -> _Sequence:
-        """Whole-second times for a stop sequence: earliest feasible ones.
+        """Whole-second times for a sequence of stops and breaks: earliest feasible ones.
 
-        Arrivals form a chain of interval constraints (window of each stop; next arrival =
-        this one + dwell + travel, dwell in [min, min + slack]); intervals propagate forward
-        and the times are then picked backward, which is exact for a chain.
+        Arrivals form a chain of interval constraints (window of each stop or break; next
+        arrival = this one + its length + travel, where a hotspot stop lasts ``dwell_s`` to
+        ``dwell_s + slack_s`` and a break exactly its duration); intervals propagate
+        forward and the times are then picked backward, which is exact for a chain.
         """
         d = self._data[v]
-        places = [c.hotspot for c in copies]
-        if not places:
+        if not items:
             return _Sequence(v, [], [], [0], 0)
+        place = [it.hotspot + 1 for it in items]
+        length = [dwell_s if isinstance(it, _Copy) else it.duration_s for it in items]
+        wait = [slack_s if isinstance(it, _Copy) else 0 for it in items]
         lo = []
         hi = []
-        prev_lo, prev_hi, prev_place = 0, 0, 0  # departure window at the station: [0, slack]
-        for k, c in enumerate(copies):
-            travel = int(d.time_s[prev_place, c.hotspot + 1])
-            gap_lo = travel + (dwell_s if k else 0)
-            gap_hi = gap_lo + slack_s
-            a_lo = max(c.lo_s, prev_lo + gap_lo)
-            a_hi = min(c.hi_s, prev_hi + gap_hi)
+        # the station: "arrival" 0, left within [0, slack]
+        prev_lo, prev_hi, prev_place, prev_length, prev_wait = 0, 0, 0, 0, slack_s
+        for k, it in enumerate(items):
+            gap_lo = int(d.time_s[prev_place, place[k]]) + prev_length
+            a_lo = max(it.lo_s, prev_lo + gap_lo)
+            a_hi = min(it.hi_s, prev_hi + gap_lo + prev_wait)
             if a_lo > a_hi:
                 raise InfeasiblePlanError(
                     f"unit {self.units[v].unit_id!r}: the solver's stop order has no feasible "
@@ -993,22 +1271,31 @@ class PatrolModel:
                 )
             lo.append(a_lo)
             hi.append(a_hi)
-            prev_lo, prev_hi, prev_place = a_lo, a_hi, c.hotspot + 1
-        arrive = [0] * len(copies)
+            prev_lo, prev_hi = a_lo, a_hi
+            prev_place, prev_length, prev_wait = place[k], length[k], wait[k]
+        arrive = [0] * len(items)
         arrive[-1] = lo[-1]
-        for k in range(len(copies) - 2, -1, -1):
-            travel = int(d.time_s[copies[k].hotspot + 1, copies[k + 1].hotspot + 1])
+        for k in range(len(items) - 2, -1, -1):
+            travel = int(d.time_s[place[k], place[k + 1]])
             # latest-needed: the earliest arrival here that still reaches the next in time
-            need = arrive[k + 1] - travel - dwell_s - slack_s
+            need = arrive[k + 1] - travel - length[k] - wait[k]
             arrive[k] = max(lo[k], need)
-        first_travel = int(d.time_s[0, copies[0].hotspot + 1])
-        depart = [arrive[0] - first_travel]
-        for k in range(len(copies) - 1):
-            travel = int(d.time_s[copies[k].hotspot + 1, copies[k + 1].hotspot + 1])
-            depart.append(arrive[k + 1] - travel)
-        depart.append(arrive[-1] + dwell_s)
-        end = depart[-1] + int(d.time_s[copies[-1].hotspot + 1, 0])
-        return _Sequence(v, places, arrive, depart, end)
+        depart = [arrive[0] - int(d.time_s[0, place[0]])]
+        for k in range(len(items) - 1):
+            depart.append(arrive[k + 1] - int(d.time_s[place[k], place[k + 1]]))
+        depart.append(arrive[-1] + length[-1])
+        end = depart[-1] + int(d.time_s[place[-1], 0])
+        kinds = ["hotspot" if isinstance(it, _Copy) else "break" for it in items]
+        break_ids = [it.index for it in items if isinstance(it, _BreakNode)]
+        return _Sequence(v, [it.hotspot for it in items], arrive, depart, end, kinds, break_ids)
+
+    def _missing_breaks(self, seq: _Sequence) -> list[Break]:
+        """Breaks of the sequence's unit neither taken nor after its return to the station."""
+        return [
+            b
+            for k, b in enumerate(self.units[seq.unit].breaks)
+            if k not in seq.break_ids and seq.end_s > b.earliest_start_s
+        ]
 
     # -- plan assembly -------------------------------------------------------------------------
     def _plan(
@@ -1029,19 +1316,20 @@ class PatrolModel:
             unit = d.unit
             station = int(d.place_node[0])
             stops = [Stop("station", -1, station, 0.0, float(seq.depart_s[0]))]
-            for k, h in enumerate(seq.places):
+            for k, (h, kind) in enumerate(zip(seq.places, seq.kinds, strict=True)):
                 stops.append(
                     Stop(
-                        "hotspot",
+                        kind,
                         h,
                         int(d.place_node[h + 1]),
                         float(seq.arrive_s[k]),
                         float(seq.depart_s[k + 1]),
                     )
                 )
-                all_h.append(h)
-                all_arrive.append(seq.arrive_s[k])
-                all_dwell.append(seq.depart_s[k + 1] - seq.arrive_s[k])
+            visit_h, visit_arrive, visit_dwell = seq.visits()
+            all_h += visit_h
+            all_arrive += visit_arrive
+            all_dwell += visit_dwell
             end = float(seq.end_s) if seq.places else float(seq.depart_s[0])
             stops.append(Stop("station", -1, station, end, end))
             legs = []
@@ -1123,9 +1411,17 @@ class PatrolModel:
         ------
         InfeasiblePlanError
             If HiGHS finds no integer solution within ``time_limit_s``.
+        RoutingError
+            If a unit has breaks: the MILP does not model them.
         """
         from scipy.optimize import Bounds, LinearConstraint, milp
 
+        with_breaks = [u.unit_id for u in self.units if u.breaks]
+        if with_breaks:
+            raise RoutingError(
+                f"solve_exact does not model breaks, and unit(s) {', '.join(map(repr, with_breaks))}"
+                " have some; use solve(), or compare on units without breaks"
+            )
         start = time.perf_counter()
         opts = self.options
         dmin = math.ceil(opts.dwell_min_s)
@@ -1303,6 +1599,21 @@ def _bands(shift_start_s: int, horizon_s: int, band_s: int) -> list[tuple[int, i
     return bands
 
 
+def _clock(seconds: float) -> str:
+    """``h:mm`` (rounded to the minute) of a time from the shift start."""
+    minutes = round(abs(seconds) / 60.0)
+    return f"{'-' if seconds < 0 else ''}{minutes // 60}:{minutes % 60:02d}"
+
+
+def _span(brk: Break) -> str:
+    """A break for messages: ``30 min starting 4:00-4:30 into the shift``."""
+    where = " at the station" if brk.at_station else ""
+    return (
+        f"{brk.duration_s / 60:g} min{where} starting {_clock(brk.earliest_start_s)}-"
+        f"{_clock(brk.latest_start_s)} into the shift"
+    )
+
+
 def _restricted_csr(network: StreetNetwork, allowed: NDArray[np.bool_] | None) -> csr_array:
     graph = network.travel_time_csr
     if allowed is None or allowed.all():
@@ -1394,6 +1705,7 @@ def _path(
 
 
 __all__ = [
+    "Break",
     "DosageScore",
     "Hotspots",
     "Leg",

@@ -12,6 +12,7 @@ from shapely import LineString
 from routing.errors import InfeasiblePlanError, RoutingError
 from routing.network import StreetNetwork, network_from_lines
 from routing.patrol import (
+    Break,
     Hotspots,
     PatrolModel,
     PatrolOptions,
@@ -289,3 +290,117 @@ def test_bad_inputs_are_refused(car_net: StreetNetwork) -> None:
         )
     with pytest.raises(RoutingError, match="dwell"):
         PatrolOptions(dwell_min_s=900, dwell_max_s=600)
+
+
+# -- breaks --------------------------------------------------------------------------------
+
+
+def check_breaks(model: PatrolModel, plan: PatrolPlan) -> None:
+    """Every break is a stop in its window with its duration (at the station if asked), or
+    comes after the route is back; no stop overlaps a break; the timetable is one chain."""
+    for route, unit in zip(plan.routes, model.units, strict=True):
+        breaks = route.break_stops
+        assert len(breaks) <= len(unit.breaks)
+        taken = iter(breaks)
+        for brk in unit.breaks:
+            if route.stops[-1].arrive_s <= brk.earliest_start_s:
+                continue  # back at the station before the window opens: no stop needed
+            stop = next(taken)
+            assert brk.earliest_start_s <= stop.arrive_s <= brk.latest_start_s
+            assert stop.dwell_s == brk.duration_s
+            if brk.at_station:
+                assert stop.node == unit.station_node and stop.hotspot == -1
+        assert next(taken, None) is None
+        for a, b, leg in zip(route.stops[:-1], route.stops[1:], route.legs, strict=True):
+            assert a.arrive_s <= a.depart_s
+            assert a.depart_s + leg.travel_time_s == b.arrive_s
+        for stop in breaks:
+            for other in route.hotspot_stops:
+                assert other.depart_s <= stop.arrive_s or other.arrive_s >= stop.depart_s
+        assert route.stops[-1].arrive_s <= unit.budget_s
+
+
+def test_breaks_are_stops_in_their_windows(walk_net: StreetNetwork) -> None:
+    hotspots, station = random_instance(walk_net, 5, 12)
+    units = [
+        PatrolUnit("a", "foot", station, 3 * 3600.0, breaks=(Break(5400, 7200, 1800),)),
+        PatrolUnit("b", "foot", station, 3 * 3600.0, breaks=(Break(3600, 4500, 1800, True),)),
+    ]
+    model = PatrolModel.build({"foot": walk_net}, hotspots, units, shift_start_s=NIGHT_S)
+    plan = model.solve(time_limit_s=2.0, seed=0)
+    check_plan(model, plan)
+    check_breaks(model, plan)
+    assert [len(r.break_stops) for r in plan.routes] == [1, 1]
+    # breaks earn nothing: the whole timetable scores as its hotspot stops
+    stops = [s for r in plan.routes for s in r.stops[1:-1]]
+    assert plan.objective == pytest.approx(
+        dosage_score(
+            [s.hotspot for s in stops],
+            [s.arrive_s for s in stops],
+            [s.dwell_s for s in stops],
+            hotspots.risk_by_hour,
+            shift_start_s=NIGHT_S,
+            kind=[s.kind for s in stops],
+        ).total
+    )
+    check_breaks(model, model.solve_baseline(time_limit_s=1.0))
+    with pytest.raises(RoutingError, match=r"solve_exact does not model breaks.*'a', 'b'"):
+        model.solve_exact(time_limit_s=1.0)
+
+
+def test_a_break_after_the_route_needs_no_stop(walk_net: StreetNetwork) -> None:
+    # a unit whose grids hold one hotspot has one visit to make and cannot wait for a break
+    # window later in the shift: it is back at its station before, and the plan stands
+    hotspots, station = random_instance(walk_net, 3, 10)
+    one = (walk_net.node_x == hotspots.x[0]) & (walk_net.node_y == hotspots.y[0])
+    units = [
+        PatrolUnit("one", "foot", station, 3 * 3600.0, one, breaks=(Break(7200, 8100, 1800),)),
+        PatrolUnit("any", "foot", station, 3 * 3600.0),
+    ]
+    model = PatrolModel.build({"foot": walk_net}, hotspots, units, shift_start_s=NIGHT_S)
+    plan = model.solve(time_limit_s=1.0, seed=0)
+    check_plan(model, plan)
+    check_breaks(model, plan)
+    route = plan.route("one")
+    assert not route.break_stops and route.stops[-1].arrive_s <= 7200
+    assert {s.hotspot for s in route.hotspot_stops} == {0}
+
+
+def test_units_without_breaks_keep_their_guarantees(car_net: StreetNetwork) -> None:
+    hotspots, station = random_instance(car_net, 7, 12)
+    units = [
+        PatrolUnit("plain", "car", station, 3 * 3600.0),
+        PatrolUnit("meal", "car", station, 3 * 3600.0, breaks=[Break(3600, 5400, 1800)]),
+    ]
+    assert units[0].breaks == () and isinstance(units[1].breaks, tuple)
+    model = PatrolModel.build({"car": car_net}, hotspots, units, shift_start_s=NIGHT_S)
+    plan = model.solve(time_limit_s=1.5, seed=1)
+    check_plan(model, plan)
+    check_breaks(model, plan)
+    assert not plan.route("plain").break_stops
+    assert all(s.kind in ("station", "hotspot") for s in plan.route("plain").stops)
+
+
+@pytest.mark.parametrize(
+    ("breaks", "message"),
+    [
+        ((Break(3600, 5400, 0),), r"break 1 lasts 0 s; give it a positive duration"),
+        ((Break(3600, 5400, -60),), r"break 1 lasts -60 s"),
+        ((Break(5400, 3600, 1800),), r"break 1 should start in a window 0 <= earliest <= latest"),
+        ((Break(-60, 3600, 1800),), r"break 1 should start in a window"),
+        ((Break(3600, 9600, 1800),), r"break 1 \(starting by 2:40, 30 min\) may end after the "),
+        (
+            (Break(3600, 5400, 1800), Break(6000, 7000, 900)),
+            r"break 1 \(30 min starting 1:00-1:30 into the shift\) and break 2 .* may overlap",
+        ),
+        ((Break(float("nan"), 3600, 1800),), r"break 1 has a time that is not a finite"),
+    ],
+)
+def test_bad_breaks_name_the_unit(breaks: tuple[Break, ...], message: str) -> None:
+    with pytest.raises(RoutingError, match=rf"unit 'car-3': .*{message}"):
+        PatrolUnit("car-3", "car", 0, 3 * 3600.0, breaks=breaks)
+
+
+def test_bad_breaks_are_all_reported_at_once() -> None:
+    with pytest.raises(RoutingError, match=r"'car-3': break 1 lasts 0 s.*; break 2 .* may end"):
+        PatrolUnit("car-3", "car", 0, 3600.0, breaks=(Break(0, 60, 0), Break(0, 3000, 900)))
