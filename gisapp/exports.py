@@ -1639,7 +1639,7 @@ def _timetable_rows(plan: BriefingPlan, unit_id: str) -> list[list[str]]:
             n_hotspots += 1
         rows.append(
             [
-                str(n_hotspots) if r.kind == "hotspot" else "S",
+                {"hotspot": str(n_hotspots), "station": "S"}.get(r.kind, ""),
                 r.kind,
                 r.name,
                 r.street,

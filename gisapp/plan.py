@@ -39,9 +39,10 @@ from gisapp.errors import SettingsError, WorkspaceError
 from gisapp.settings import Settings, Shift, parse_shift
 from gisapp.workspace import Workspace
 from layers.schema import STORAGE_CRS, UNIT_MODES
-from routing.errors import InfeasiblePlanError, NetworkError
+from routing.errors import InfeasiblePlanError, NetworkError, RoutingError
 from routing.network import StreetNetwork, network_from_lines
 from routing.patrol import (
+    Break,
     Hotspots,
     PatrolModel,
     PatrolOptions,
@@ -79,7 +80,7 @@ class ShiftPlan:
         One row per unit (WGS84 lines): ``unit_id``, ``mode``, ``distance_m``,
         ``duration_s``, ``hotspot_stops``, ``dosage``.
     stops
-        The timetable: ``unit_id``, ``seq``, ``kind`` (station/hotspot/waypoint),
+        The timetable: ``unit_id``, ``seq``, ``kind`` (station/hotspot/waypoint/break),
         ``name``, ``lon``, ``lat``, ``arrive``, ``depart``, ``dwell_min``, ``street``,
         ``hotspot_id``, ``grid_id``.
     hotspots
@@ -141,6 +142,49 @@ class _UnitRow:
     mode: str
     station_id: str
     grid_ids: list[str]
+    breaks: str = ""
+
+
+_BREAK = re.compile(
+    r"^\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*/\s*(\d+(?:\.\d+)?)\s*(@station)?\s*$"
+)
+
+
+def parse_breaks(text: str, *, shift: Shift, unit_id: str) -> tuple[Break, ...]:
+    """Read a unit's ``breaks`` field: ``"02:00-03:00/30"`` (the break starts between 02:00
+    and 03:00 and lasts 30 minutes), ``@station`` to take it at the station, several
+    separated by ``;``. Clock times are in the shift's day, past midnight when the shift
+    crosses it.
+
+    Raises
+    ------
+    InfeasiblePlanError
+        Naming the unit, if a break is not written that way.
+    """
+    breaks = []
+    shift_start_min = shift.start.hour * 60 + shift.start.minute
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        match = _BREAK.match(part)
+        if match is None:
+            raise InfeasiblePlanError(
+                f"unit {unit_id!r} has break {part!r}; write it as 'HH:MM-HH:MM/minutes', "
+                "e.g. '02:00-03:00/30' (add '@station' to take it at the station)"
+            )
+        clock = [tuple(map(int, t.split(":"))) for t in match.group(1, 2)]
+        if any(h > 23 or m > 59 for h, m in clock):
+            raise InfeasiblePlanError(
+                f"unit {unit_id!r} has break {part!r} with a clock time past 23:59"
+            )
+        earliest, latest = ((h * 60 + m - shift_start_min) % (24 * 60) for h, m in clock)
+        breaks.append(
+            Break(
+                earliest_start_s=earliest * 60.0,
+                latest_start_s=latest * 60.0,
+                duration_s=float(match.group(3)) * 60.0,
+                at_station=match.group(4) is not None,
+            )
+        )
+    return tuple(breaks)
 
 
 def _split_ids(value: Any) -> list[str]:
@@ -200,8 +244,15 @@ def _units_on_duty(ws: Workspace, shift: Shift, unit_ids: Sequence[str] | None) 
                 f"unit {unit_id!r} has no station; set its 'station_id' to a station of the "
                 "'stations' layer"
             )
+        breaks = record.get("breaks")
         rows.append(
-            _UnitRow(unit_id, mode, str(station).strip(), _split_ids(record.get("grid_ids")))
+            _UnitRow(
+                unit_id,
+                mode,
+                str(station).strip(),
+                _split_ids(record.get("grid_ids")),
+                "" if breaks is None or pd.isna(breaks) else str(breaks),
+            )
         )
     return rows
 
@@ -417,7 +468,13 @@ def plan_shift(
             if area is None
             else np.asarray(shapely.contains_xy(area, net.node_x, net.node_y), dtype=bool)
         )
-        patrol_units.append(PatrolUnit(unit.unit_id, unit.mode, node, budget_s, allowed))
+        breaks = parse_breaks(unit.breaks, shift=shift, unit_id=unit.unit_id)
+        try:
+            patrol_units.append(
+                PatrolUnit(unit.unit_id, unit.mode, node, budget_s, allowed, breaks=breaks)
+            )
+        except RoutingError as exc:
+            raise InfeasiblePlanError(str(exc)) from None
 
     model = PatrolModel.build(
         networks, hotspots, patrol_units, shift_start_s=shift_start_s, options=options
@@ -538,7 +595,24 @@ def _stops_frame(
         entries: list[tuple[str, str, int, float, float, Any, str, str]] = []
         for k, stop in enumerate(route.stops):
             street = _street_at(net, route, k)
-            if stop.kind == "station":
+            if stop.kind == "break":
+                minutes = round((stop.depart_s - stop.arrive_s) / 60)
+                where = (
+                    station_name if stop.hotspot < 0 else str(hotspots["name"].iat[stop.hotspot])
+                )
+                entries.append(
+                    (
+                        "break",
+                        f"Break ({minutes} min) at {where}",
+                        stop.node,
+                        stop.arrive_s,
+                        stop.depart_s,
+                        street,
+                        "",
+                        "",
+                    )
+                )
+            elif stop.kind == "station":
                 entries.append(
                     (
                         "station",

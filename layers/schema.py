@@ -126,8 +126,11 @@ LAYERS: dict[str, LayerSpec] = {
             "units",
             (),
             ("id", "mode", "station_id"),
-            ("grid_ids", "shift"),
-            description="Patrol units: car, ebike or foot, based at a station.",
+            ("grid_ids", "shift", "breaks"),
+            description=(
+                "Patrol units: car, ebike or foot, based at a station; breaks like "
+                "'02:00-03:00/30' (start window / minutes)."
+            ),
         ),
     )
 }

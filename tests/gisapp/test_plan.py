@@ -19,6 +19,7 @@ from gisapp.plan import (
     list_plans,
     load_plan,
     make_plan_id,
+    parse_breaks,
     plan_shift,
     save_plan,
     write_plan,
@@ -325,3 +326,46 @@ def test_cli_exports_a_saved_plan(
     assert {"car-1.gpx", "car-2.gpx"} <= {p.name for p in out.iterdir()}
     assert main([*args, "--plan", "2014-09-18-day-s9", "--out", str(out)]) == 1
     assert "has no plan '2014-09-18-day-s9'" in capsys.readouterr().err
+
+
+def test_breaks_from_the_units_table_reach_the_timetable(tmp_path: Path) -> None:
+    path = tmp_path / "ws.gpkg"
+    shutil.copy2(get_path("new_haven"), path)
+    ws = Workspace.open(path)
+    units = ws.layer("units")
+    units["breaks"] = ""
+    units.loc[units["id"] == "car-1", "breaks"] = "23:00-23:30/30"
+    ws.save({"units": units})
+    plan = plan_shift(
+        Workspace.open(path),
+        shift=NIGHT,
+        date=DAY,
+        unit_ids=["car-1", "car-2"],
+        seed=0,
+        n_hotspots=15,
+        time_limit_s=2.0,
+    )
+    stops = plan.stops
+    breaks = stops[stops["kind"] == "break"]
+    assert breaks["unit_id"].tolist() == ["car-1"]
+    start = pd.Timestamp(breaks["arrive"].iloc[0])
+    assert dt.time(23, 0) <= start.time() <= dt.time(23, 30)
+    assert breaks["dwell_min"].iloc[0] == 30
+    hotspot = stops[(stops["unit_id"] == "car-1") & (stops["kind"] == "hotspot")]
+    end = start + pd.Timedelta(minutes=30)
+    for arrive, depart in zip(hotspot["arrive"], hotspot["depart"], strict=True):
+        assert pd.Timestamp(depart) <= start or pd.Timestamp(arrive) >= end
+
+
+@pytest.mark.parametrize("text", ["2-3/30", "02:00-03:00", "25:00-26:00/30", "02:00-03:00/x"])
+def test_badly_written_breaks_name_the_unit(text: str) -> None:
+    with pytest.raises(InfeasiblePlanError, match="unit 'car-9'"):
+        parse_breaks(text, shift=NIGHT, unit_id="car-9")
+
+
+def test_breaks_past_midnight_count_from_the_shift_start() -> None:
+    (first, second) = parse_breaks(
+        "23:00-23:30/20; 02:00-02:30/30@station", shift=NIGHT, unit_id="u"
+    )
+    assert (first.earliest_start_s, first.latest_start_s, first.duration_s) == (3600, 5400, 1200)
+    assert second.earliest_start_s == 4 * 3600 and second.at_station
