@@ -17,8 +17,11 @@ from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
 from gisapp.browser import CHROMIUM_ARGS, CHROMIUM_PATH
+from gisapp.plan import plan_shift, save_plan
 from gisapp.samples import get_path
+from gisapp.settings import parse_shift
 from gisapp.users import UserStore
+from gisapp.workspace import Workspace
 from web import create_app
 
 OUT = Path(__file__).resolve().parent / "screenshots"
@@ -28,6 +31,7 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("overview", "/maps/"),
     ("grids", "/maps/grids"),
     ("plans", "/plans/"),
+    ("plan", "/plans/latest"),
     ("hotspots", "/hotspots/?shift=late&method=counts"),
     ("coverage", "/coverage/"),
     ("layers", "/admin/layers/"),
@@ -52,6 +56,9 @@ def main() -> int:
     OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Path(shutil.copy2(get_path("new_haven"), Path(tmp) / "new_haven.gpkg"))
+        # A night plan to show on the plan pages.
+        ws = Workspace.open(workspace)
+        save_plan(plan_shift(ws, shift=parse_shift("22:00-06:00"), seed=1, time_limit_s=20), ws)
         users = Path(tmp) / "users.sqlite"
         UserStore(users).add("admin", "screenshots-only", role="admin")
         app = create_app(
