@@ -54,6 +54,7 @@ from jinja2 import Template
 from gisapp import maps
 from gisapp.browser import CHROMIUM_ARGS, CHROMIUM_PATH
 from gisapp.errors import GisappError
+from gisapp.plan import STOP_COLUMNS
 from gisapp.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -64,20 +65,6 @@ PAPER_SIZES_MM: dict[str, tuple[float, float]] = {"A4": (210.0, 297.0), "A3": (2
 PLAN_FORMATS: tuple[str, ...] = ("pdf", "png", "html", "gpx", "geojson", "gpkg", "csv")
 #: Formats of the grid and blind-zone map exports.
 MAP_FORMATS: tuple[str, ...] = ("pdf", "png", "html", "geojson")
-#: Columns of the stable ``stops.csv`` (DESIGN §5).
-STOP_COLUMNS: tuple[str, ...] = (
-    "unit_id",
-    "seq",
-    "kind",
-    "name",
-    "lon",
-    "lat",
-    "arrive",
-    "depart",
-    "dwell_min",
-    "street",
-)
-ROUTE_COLUMNS: tuple[str, ...] = ("unit_id", "mode", "distance_m", "duration_s")
 GPX_NS = "http://www.topografix.com/GPX/1/1"
 
 _MARGIN_MM = 10.0

@@ -824,7 +824,8 @@ def plan_kpis(
 
 # -- outputs --------------------------------------------------------------------------------
 
-_STOP_COLUMNS = [
+#: Columns of the stable ``stops.csv`` (other tools read them: add, never rename).
+STOP_COLUMNS: tuple[str, ...] = (
     "unit_id",
     "seq",
     "kind",
@@ -835,9 +836,8 @@ _STOP_COLUMNS = [
     "depart",
     "dwell_min",
     "street",
-    "hotspot_id",
-    "grid_id",
-]
+)
+_STOP_COLUMNS = [*STOP_COLUMNS, "hotspot_id", "grid_id"]
 
 
 def gpx_document(plan: ShiftPlan, unit_id: str) -> bytes:
