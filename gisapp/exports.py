@@ -1613,23 +1613,24 @@ def _geojson_text(frame: gpd.GeoDataFrame) -> str:
 def _timetable_rows(plan: BriefingPlan, unit_id: str) -> list[list[str]]:
     """Station and hotspot rows, numbered like the map's markers; the turns in between
     (waypoint rows of ``stops.csv``) become the next row's "via" streets."""
-    rows = []
+    rows: list[list[str]] = []
     via: list[str] = []
     n_hotspots = 0
     for r in plan.unit_stops(unit_id).itertuples(index=False):
-        if r.kind == "waypoint":
+        kind = str(r.kind)
+        if kind == "waypoint":
             street = _text(r.street)
             if street and (not via or via[-1] != street):
                 via.append(street)
             continue
-        if r.kind == "hotspot":
+        if kind == "hotspot":
             n_hotspots += 1
         rows.append(
             [
-                {"hotspot": str(n_hotspots), "station": "S"}.get(r.kind, ""),
-                r.kind,
-                r.name,
-                r.street,
+                {"hotspot": str(n_hotspots), "station": "S"}.get(kind, ""),
+                kind,
+                _text(r.name),
+                _text(r.street),
                 _clock(r.arrive),
                 _minutes(r.dwell_min),
                 _clock(r.depart),
