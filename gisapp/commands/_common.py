@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
+from tqdm import tqdm
 
 from gisapp.settings import Settings, load_settings
 from gisapp.workspace import Workspace
@@ -60,3 +63,30 @@ def counts_line(problems: Iterable[Problem]) -> str:
     warnings = sum(p.severity == "warning" for p in problems)
     repaired = sum(p.severity == "repaired" for p in problems)
     return f"{errors:,} error(s), {warnings:,} warning(s), {repaired:,} repaired"
+
+
+@contextmanager
+def timed_progress(description: str, seconds: float) -> Iterator[None]:
+    """Show a bar filling over the expected ``seconds`` of a blocking call, on a terminal.
+
+    Solvers run for their time limit without reporting back; the bar tells the user how
+    much of it is left. Off a terminal (pipes, CI, logs) nothing is printed.
+    """
+    if not sys.stderr.isatty() or seconds < 2:
+        yield
+        return
+    done = threading.Event()
+    bar = tqdm(total=round(seconds), desc=description, unit="s", leave=False, file=sys.stderr)
+
+    def tick() -> None:
+        while not done.wait(1.0) and bar.n < bar.total:
+            bar.update(1)
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        ticker.join()
+        bar.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from gisapp.commands._common import open_workspace, settings_from
+from gisapp.commands._common import open_workspace, settings_from, timed_progress
 from gisapp.plan import plan_shift, save_plan, write_plan
 
 logger = logging.getLogger(__name__)
@@ -91,16 +91,17 @@ def plan(
             ) from None
     unit_ids = [u.strip() for u in units_text.split(",") if u.strip()] if units_text else None
     ws = open_workspace(workspace)
-    result = plan_shift(
-        ws,
-        shift=shift,
-        date=date,
-        unit_ids=unit_ids,
-        seed=seed,
-        settings=settings,
-        n_hotspots=n_hotspots,
-        time_limit_s=time_limit_s,
-    )
+    with timed_progress(f"planning the {shift.label()} shift", time_limit_s):
+        result = plan_shift(
+            ws,
+            shift=shift,
+            date=date,
+            unit_ids=unit_ids,
+            seed=seed,
+            settings=settings,
+            n_hotspots=n_hotspots,
+            time_limit_s=time_limit_s,
+        )
     written = write_plan(result, out)
     saved = not no_save and not workspace.startswith("sample:")
     if saved:
