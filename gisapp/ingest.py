@@ -21,7 +21,7 @@ from layers.crs import convert_offset_coordinates, to_storage_crs
 from layers.errors import LayerError, Problem
 from layers.fields import map_fields, parse_field_mapping
 from layers.incidents import parse_timestamps
-from layers.io import list_layers, read_layer
+from layers.io import OSM_LAYERS, list_layers, read_layer
 from layers.schema import LAYERS
 from layers.validate import validate_layers
 
@@ -88,6 +88,10 @@ def _layers_of(source: Source) -> list[tuple[str, str | None]]:
         inside = []
     if source.layer is not None:
         inner = source.layer if source.layer in inside else None
+        if inner is None and set(inside) == set(OSM_LAYERS):
+            # An OSM extract: areas come from its boundaries, streets from its roads.
+            polygonal = "Polygon" in LAYERS[source.layer].geometry
+            inner = "boundaries" if polygonal else "roads"
         return [(source.layer, inner if len(inside) > 1 else None)]
     known = [name for name in inside if name in LAYERS]
     if known:

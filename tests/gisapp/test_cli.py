@@ -169,3 +169,27 @@ def test_import_then_failed_import_leaves_workspace_unchanged(tmp_path, source_f
     assert failed.exit_code == 1
     assert "unchanged" in failed.output
     assert digest(ws_path) == before
+
+
+def test_import_osm_extract_as_roads_and_subdistricts(tmp_path):
+    pbf = (
+        Path(__file__).resolve().parents[3] / "shared" / "data" / "liechtenstein-2013-08-03.osm.pbf"
+    )
+    ws_path = tmp_path / "li.gpkg"
+    result = run(
+        "import",
+        str(pbf),
+        f"subdistricts={pbf}",
+        "--out",
+        str(ws_path),
+        "--map-fields",
+        "subdistricts:id=osm_id",
+        "--timezone",
+        "Europe/Vaduz",
+    )
+    assert result.exit_code == 0, result.output
+    ws = Workspace.open(ws_path)
+    assert len(ws.layer("roads")) == 2728
+    subdistricts = ws.layer("subdistricts")
+    assert len(subdistricts) == 11
+    assert "Vaduz" in set(subdistricts["name"])
