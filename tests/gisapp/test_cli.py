@@ -193,3 +193,31 @@ def test_import_osm_extract_as_roads_and_subdistricts(tmp_path):
     subdistricts = ws.layer("subdistricts")
     assert len(subdistricts) == 11
     assert "Vaduz" in set(subdistricts["name"])
+
+
+def test_areas_counts_every_incident_of_the_period_once(tmp_path):
+    out = tmp_path / "areas"
+    result = run(
+        "areas",
+        "sample:new_haven",
+        "--level",
+        "communities",
+        "--from",
+        "2014-09-08",
+        "--to",
+        "2014-09-15",
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    kpis = json.loads((out / "kpis.json").read_text(encoding="utf-8"))
+    incidents = Workspace.open(
+        Path(__file__).resolve().parents[2] / "sample_geodata" / "new_haven.gpkg"
+    ).layer("incidents")
+    times = incidents["occurred_at"]
+    in_week = ((times >= "2014-09-08") & (times < "2014-09-15")).sum()
+    assert kpis["incidents"] + kpis["outside_every_area"] == in_week
+    before = ((times >= "2014-09-01") & (times < "2014-09-08")).sum()
+    assert kpis["previous_incidents"] <= before
+    assert kpis["areas"] == 30
+    assert set(kpis["warning_levels"]) <= {"red", "orange", "yellow", "blue"}
