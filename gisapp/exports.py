@@ -1179,6 +1179,9 @@ _WAIT_DRAWN_JS = """() => new Promise((resolve) => {
   const key = Object.keys(window).find(k => k.startsWith('map_') && window[k] instanceof L.Map);
   if (!key) { resolve(-1); return; }
   const map = window[key];
+  // The print layout may have resized the map after Leaflet measured it: without this
+  // the canvas layers stay drawn for the old size and leave bands of the map blank.
+  map.whenReady(() => { map.invalidateSize(false); map.fire('moveend'); });
   map.whenReady(() => requestAnimationFrame(() => requestAnimationFrame(() => {
     let drawn = 0;
     map.eachLayer(l => { if (l._parts && l._parts.length) drawn += 1; });
@@ -1289,9 +1292,13 @@ def _in_chromium(
         raise ExportError(
             "PDF and PNG exports need the 'playwright' package: pip install playwright"
         ) from None
-    width_mm, _ = _page_size(paper, landscape)
-    # The viewport is the printable width, so Leaflet draws the map at the size it prints.
-    viewport: Any = {"width": round((width_mm - 2 * _MARGIN_MM) * _PX_PER_MM), "height": 900}
+    width_mm, height_mm = _page_size(paper, landscape)
+    # The viewport is the printable page, so Leaflet draws the whole map at the size it
+    # prints: its canvas renders only what lies in the viewport when the map loads.
+    viewport: Any = {
+        "width": round((width_mm - 2 * _MARGIN_MM) * _PX_PER_MM),
+        "height": round((height_mm - 2 * _MARGIN_MM) * _PX_PER_MM),
+    }
     refused: list[str] = []
     errors: list[str] = []
     try:
@@ -1555,6 +1562,11 @@ def _print_options(m: folium.Map, for_print: bool) -> None:
         # Whole zoom levels waste up to half the printed map; quarter steps fill it.
         m.options["zoomSnap"] = 0.25
         m.options["zoomControl"] = False
+        # No animations: the page is printed as soon as the map has drawn, and a zoom
+        # still animating leaves the layers drawn for the previous view.
+        m.options["zoomAnimation"] = False
+        m.options["fadeAnimation"] = False
+        m.options["markerZoomAnimation"] = False
 
 
 def _clipped_layer(ws: Workspace, name: str, bounds: Sequence[float]) -> gpd.GeoDataFrame | None:
