@@ -455,7 +455,9 @@ def test_briefing_pdf_has_map_and_one_timetable_per_unit(
     )
     page1 = next(tmp_path.glob("p-*1.png"))
     for unit, color in exports.unit_colors(plan).items():
-        assert _colour_pixels(page1, color) > 150, f"route of {unit} not drawn"
+        # The legend swatch alone is a few pixels at 60 dpi; car-1's 2.7 km route, partly
+        # under car-4's, gives about 150.
+        assert _colour_pixels(page1, color) > 60, f"route of {unit} not drawn"
 
 
 @pytest.mark.browser
