@@ -13,6 +13,9 @@ answers into KPIs, the stable output files (DESIGN §5) and an offline map.
   kindergartens that lack a prevention zone.
 * :func:`read_plan_positions` reads a plan's ``stops.csv`` as timed unit positions for the
   coverage by hour of a shift.
+* :func:`plan_hourly_coverage` → :class:`HourlyCoverage`: a saved plan's coverage by hour
+  (units along their routes, stations fixed); :func:`hourly_coverage_map` draws it with an
+  hour slider.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.ops
 
 from gisapp import maps
 from gisapp.errors import WorkspaceError
@@ -50,10 +55,11 @@ from routing.coverage import (
     node_weights,
     place_times,
     placement_input,
+    reach_by_hour,
 )
 from routing.errors import RoutingError
 from routing.network import StreetNetwork
-from routing.reach import isochrones, reach_nodes
+from routing.reach import isochrones, reach_nodes, reached_lines
 from routing.risk import segment_risk
 from routing.snap import nearest_nodes
 
@@ -967,6 +973,456 @@ def coverage_map(result: CoverageResult, *, ws: Workspace) -> str:
     colors["stations and posts"] = "#08306b"
     maps.add_legend(m, "Coverage", colors)
     return maps.render_html(m, inline_assets=True)
+
+
+# -- coverage by hour of a saved plan ---------------------------------------------------------
+
+#: Minutes of the per-hour street reach drawn on the hourly map (the street 3-minute circle).
+HOURLY_REACH_MINUTES = 3.0
+#: Douglas-Peucker tolerance of the per-hour reach and paths on the map, metres.
+HOURLY_SIMPLIFY_M = 4.0
+#: A plan stop lies on a vertex of its unit's route line: nearer than this it is that vertex.
+_ON_ROUTE_M = 1.0
+_UNIT_COLORS = ("#08519c", "#a50f15", "#006d2c", "#54278f", "#b15928", "#252525")
+
+
+@dataclass
+class HourlyCoverage:
+    """Coverage by hour of a saved plan: stations and posts fixed, the units where they are.
+
+    Frames are in EPSG:4326.
+
+    Attributes
+    ----------
+    plan_id, shift, mode
+        The plan, its shift window and the responders' travel mode.
+    minutes
+        The bands of the table.
+    reach_minutes
+        The budget of the per-hour street reach (``reach``).
+    table
+        One row per hour and band (:func:`routing.coverage.coverage_by_hour`): ``hour``,
+        ``minutes``, ``samples``, ``units``, ``risk_share``, ``street_share``,
+        ``key_places_share`` (key places within their own required minutes).
+    positions
+        Each unit's position at the first sample instant of every hour: ``hour``,
+        ``unit_id``, ``time`` (local ``HH:MM``).
+    paths
+        Each unit's path along its route during every hour: ``hour``, ``unit_id``.
+    reach
+        Per hour, the street the units reach within ``reach_minutes`` from where they are
+        during the hour (simplified lines): ``hour``, ``reached_km``, ``street_share``.
+    sources
+        The stations and posts, reaching the same streets every hour.
+    """
+
+    plan_id: str
+    shift: str
+    mode: str
+    minutes: tuple[float, ...]
+    reach_minutes: float
+    table: pd.DataFrame
+    positions: gpd.GeoDataFrame
+    paths: gpd.GeoDataFrame
+    reach: gpd.GeoDataFrame
+    sources: gpd.GeoDataFrame
+
+    @property
+    def hours(self) -> list[pd.Timestamp]:
+        """The clock hours of the shift the plan's units are out, in order."""
+        return sorted(pd.Timestamp(h) for h in self.table["hour"].unique())
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The table as one row per hour: ``hour`` (``HH:MM``), ``units`` and ``bands``
+        (per band: ``minutes``, ``risk_share``, ``street_share``, ``key_places_share``,
+        ``None`` where not defined)."""
+
+        def share(value: Any) -> float | None:
+            return None if pd.isna(value) else float(value)
+
+        rows = []
+        for _, group in self.table.groupby("hour", sort=True):
+            group = group.sort_values("minutes")
+            rows.append(
+                {
+                    "hour": f"{group['hour'].iloc[0]:%H:%M}",
+                    "units": int(group["units"].max()),
+                    "bands": [
+                        {
+                            "minutes": float(r["minutes"]),
+                            "risk_share": share(r["risk_share"]),
+                            "street_share": share(r["street_share"]),
+                            "key_places_share": share(r["key_places_share"]),
+                        }
+                        for r in group.to_dict("records")
+                    ],
+                }
+            )
+        return rows
+
+
+@dataclass(frozen=True)
+class _Track:
+    """A unit's route line (metric) and the distance along it at its timed stops."""
+
+    unit_id: str
+    line: shapely.LineString
+    times_s: np.ndarray
+    distance_m: np.ndarray
+
+    def at(self, times_s: np.ndarray) -> np.ndarray:
+        """Distance along the route at ``times_s`` (even speed between timed stops)."""
+        return np.interp(times_s, self.times_s, self.distance_m)
+
+
+def _unit_tracks(
+    stops: pd.DataFrame,
+    routes: gpd.GeoDataFrame,
+    crs: Any,
+    *,
+    window_s: tuple[float, float],
+) -> list[_Track]:
+    """Timed distances along every unit's route line, from the plan's timetable.
+
+    Stops and turn waypoints are network nodes, hence vertices of the route line: each is
+    matched to the first vertex at or after the previous stop's, so a route that passes a
+    place twice is followed in order. A unit is on duty the whole shift (``window_s``,
+    epoch seconds): before its first departure and after its return it waits where its
+    route starts and ends.
+    """
+    lines = routes.to_crs(crs).set_index(routes["unit_id"].astype(str)).geometry
+    points = gpd.GeoSeries.from_xy(stops["lon"], stops["lat"], crs=STORAGE_CRS).to_crs(crs)
+    xy = np.column_stack([points.x.to_numpy(), points.y.to_numpy()])
+    tracks = []
+    for unit, rows in stops.groupby(stops["unit_id"].astype(str), sort=True):
+        order = rows.sort_values("seq", kind="stable").index
+        positions = stops.index.get_indexer(order)
+        arrive = pd.to_datetime(stops.loc[order, "arrive"], utc=True, format="ISO8601")
+        depart = pd.to_datetime(stops.loc[order, "depart"], utc=True, format="ISO8601")
+        line = lines.get(unit)
+        if line is None or line.is_empty or line.length <= 0:
+            # a unit that never leaves: its station all shift
+            line = shapely.LineString([xy[positions[0]], xy[positions[0]]])
+        coords = shapely.get_coordinates(line)
+        along = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(coords, axis=0).T))])
+        distance = np.empty(len(positions))
+        first = 0
+        for k, i in enumerate(positions):
+            gap = np.hypot(*(coords[first:] - xy[i]).T)
+            near = np.flatnonzero(gap <= _ON_ROUTE_M)
+            j = first + int(near[0] if len(near) else np.argmin(gap))
+            distance[k] = along[j]
+            first = j
+        epoch = pd.Timestamp(0, tz="UTC")
+        times = np.column_stack(
+            [(arrive - epoch).dt.total_seconds(), (depart - epoch).dt.total_seconds()]
+        ).reshape(-1)
+        distances = np.repeat(distance, 2)
+        if window_s[0] < times[0]:
+            times = np.concatenate([[window_s[0]], times])
+            distances = np.concatenate([[distances[0]], distances])
+        if times[-1] < window_s[1]:
+            times = np.concatenate([times, [window_s[1]]])
+            distances = np.concatenate([distances, [distances[-1]]])
+        tracks.append(
+            _Track(
+                unit_id=str(unit),
+                line=line,
+                times_s=np.maximum.accumulate(times),
+                distance_m=distances,
+            )
+        )
+    return tracks
+
+
+def _track_samples(
+    tracks: Sequence[_Track], *, step_s: float, timezone: str, end_s: float
+) -> pd.DataFrame:
+    """Each unit's position every ``step_s`` seconds along its route (network CRS), up to
+    ``end_s`` (the shift's end, excluded) or the last time of a route that ends later."""
+    start = math.floor(min(t.times_s[0] for t in tracks) / step_s) * step_s
+    last = max(t.times_s[-1] for t in tracks)
+    count = (
+        math.ceil((end_s - start) / step_s)
+        if last <= end_s
+        else math.floor((last - start) / step_s) + 1
+    )
+    grid = start + step_s * np.arange(max(count, 1))
+    parts = []
+    for track in tracks:
+        active = grid[(grid >= track.times_s[0]) & (grid <= track.times_s[-1])]
+        if len(active) == 0:
+            active = track.times_s[:1]
+        points = shapely.line_interpolate_point(track.line, track.at(active))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "time": pd.to_datetime(active, unit="s", utc=True).tz_convert(timezone),
+                    "unit_id": track.unit_id,
+                    "x": shapely.get_x(points),
+                    "y": shapely.get_y(points),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True).sort_values(["time", "unit_id"], ignore_index=True)
+
+
+def plan_hourly_coverage(
+    ws: Workspace,
+    plan_id: str | None,
+    *,
+    minutes: Sequence[float] = (1, 3, 5),
+    mode: str = "car",
+    reach_minutes: float = HOURLY_REACH_MINUTES,
+    key_place_minutes: Mapping[str, float] | None = None,
+    step_s: float = 60.0,
+    simplify_m: float = HOURLY_SIMPLIFY_M,
+) -> HourlyCoverage:
+    """Coverage by hour of a saved plan's shift, from its units' positions every minute.
+
+    The units move along their route lines at even speed between the timed stops of the
+    timetable and stay put while they dwell; the stations and duty points are sources
+    all shift. Risk is the shift window's (the plan's ``shift``).
+
+    Parameters
+    ----------
+    ws
+        The workspace holding the plan, roads and stations.
+    plan_id
+        The saved plan's id; ``None`` for the plan saved last.
+    minutes
+        Bands of the table (1, 3, 5).
+    mode
+        Travel mode of the responders.
+    reach_minutes
+        Budget of the per-hour street reach drawn on the map.
+    key_place_minutes
+        Required minutes per key-place kind (settings ``key_place_minutes``).
+    step_s
+        Sampling interval of the positions.
+    simplify_m
+        Tolerance of the per-hour reach lines and paths, metres.
+
+    Returns
+    -------
+    HourlyCoverage
+
+    Raises
+    ------
+    WorkspaceError
+        If the plan, the roads or the stations are missing.
+    RoutingError
+        If a band is not positive.
+    """
+    from gisapp.plan import load_plan
+    from gisapp.settings import parse_shift
+
+    bands = sorted({float(m) for m in minutes})
+    if not bands or bands[0] <= 0:
+        raise RoutingError(f"'minutes' should be positive numbers, got {list(minutes)!r}")
+    saved = load_plan(ws, plan_id)
+    if not len(saved.stops):
+        raise WorkspaceError(f"plan {saved.plan_id!r} has no stops; generate it again")
+    network = workspace_network(ws, mode)
+    sources = _sources(ws, None)
+    source_nodes = np.asarray(nearest_nodes(network, sources.set_index("id").geometry))
+    shift = parse_shift(saved.shift)
+    risk = workspace_risk(
+        ws, network, window=(f"{shift.start:%H:%M}", f"{shift.end:%H:%M}")
+    ).to_numpy()
+    places = _points(ws, "key_places")
+    located = locate_places(network, places) if len(places) else None
+    required_s = (
+        key_place_required_minutes(places, minutes_by_kind=key_place_minutes).to_numpy() * 60.0
+        if located is not None
+        else None
+    )
+
+    epoch = pd.Timestamp(0, tz="UTC")
+    start_s = (pd.Timestamp(saved.start).tz_convert("UTC") - epoch).total_seconds()
+    window_s = (start_s, start_s + shift.duration_h * 3600.0)
+    tracks = _unit_tracks(saved.stops, saved.routes, network.crs, window_s=window_s)
+    samples = _track_samples(tracks, step_s=step_s, timezone=saved.timezone, end_s=window_s[1])
+    table = coverage_by_hour(
+        network,
+        samples,
+        minutes=bands,
+        segment_weights=risk,
+        places=located,
+        place_required_s=required_s,
+        fixed_sources=source_nodes,
+        step_s=step_s,
+    )
+    reached = reach_by_hour(network, samples, minutes=reach_minutes, step_s=step_s)
+    hours = sorted(reached)
+
+    total_m = float(network.segment_length_m.sum())
+    reach_rows = []
+    for hour in hours:
+        lines = reached_lines(network, reached[hour])
+        geometry = (
+            shapely.simplify(shapely.line_merge(shapely.multilinestrings(list(lines))), simplify_m)
+            if len(lines)
+            else shapely.MultiLineString()
+        )
+        km = float(reached[hour]["reached_length_m"].sum()) / 1000.0
+        reach_rows.append(
+            {
+                "hour": hour,
+                "reached_km": round(km, 3),
+                "street_share": round(km * 1000.0 / total_m, 4) if total_m > 0 else None,
+                "geometry": geometry,
+            }
+        )
+    reach = gpd.GeoDataFrame(reach_rows, geometry="geometry", crs=network.crs)
+
+    samples = samples.assign(hour=samples["time"].dt.floor("h"))
+    first = samples.groupby(["hour", "unit_id"], sort=True).head(1)
+    positions = gpd.GeoDataFrame(
+        {
+            "hour": first["hour"].to_numpy(),
+            "unit_id": first["unit_id"].to_numpy(),
+            "time": first["time"].dt.strftime("%H:%M").to_numpy(),
+        },
+        geometry=gpd.points_from_xy(first["x"], first["y"]),
+        crs=network.crs,
+    )
+    path_rows = []
+    for hour in hours:
+        lo = (hour.tz_convert("UTC") - epoch).total_seconds()
+        hi = lo + 3600.0
+        for track in tracks:
+            if track.times_s[-1] < lo or track.times_s[0] > hi:
+                continue
+            d0, d1 = track.at(np.array([lo, hi]))
+            piece = shapely.ops.substring(track.line, float(d0), float(d1))
+            if isinstance(piece, shapely.LineString) and piece.length > 0:
+                path_rows.append(
+                    {
+                        "hour": hour,
+                        "unit_id": track.unit_id,
+                        "geometry": shapely.simplify(piece, simplify_m),
+                    }
+                )
+    paths = gpd.GeoDataFrame(
+        path_rows or {"hour": [], "unit_id": [], "geometry": []},
+        geometry="geometry",
+        crs=network.crs,
+    )
+    logger.info(
+        "plan %s: coverage for %d hour(s) of %d unit(s)", saved.plan_id, len(hours), len(tracks)
+    )
+    return HourlyCoverage(
+        plan_id=saved.plan_id,
+        shift=saved.shift,
+        mode=mode,
+        minutes=tuple(bands),
+        reach_minutes=float(reach_minutes),
+        table=table,
+        positions=positions.to_crs(STORAGE_CRS),
+        paths=paths.to_crs(STORAGE_CRS),
+        reach=reach.to_crs(STORAGE_CRS),
+        sources=sources,
+    )
+
+
+def hourly_coverage_map(
+    result: HourlyCoverage,
+    *,
+    ws: Workspace,
+    assets_url: str = "/static/vendor",
+    inline_assets: bool = False,
+) -> str:
+    """An offline HTML map of a plan's coverage with an hour slider.
+
+    One layer group per hour holds the street the units reach within
+    ``result.reach_minutes`` during that hour, their paths and their positions at the
+    hour's start; the slider (a range input in the map) shows one hour at a time, the first
+    at load. Stations and posts are always shown.
+
+    Parameters
+    ----------
+    result
+        From :func:`plan_hourly_coverage`.
+    ws
+        The workspace (its roads are the base map).
+    assets_url
+        URL prefix of the vendored Leaflet files.
+    inline_assets
+        Embed the Leaflet files (a self-contained file).
+
+    Returns
+    -------
+    str
+        The HTML document.
+    """
+    roads = ws.layer("roads")
+    frames = [f for f in (result.reach, result.paths, result.sources) if len(f)]
+    extent = gpd.GeoSeries(pd.concat([f.geometry for f in frames])) if frames else roads.geometry
+    bounds = [float(v) for v in extent.total_bounds]
+    m = maps.base_map(bounds, roads=roads, attribution=attribution_for(ws), assets_url=assets_url)
+    units = sorted(set(result.positions["unit_id"]) | set(result.paths["unit_id"]))
+    unit_colors = {u: _UNIT_COLORS[i % len(_UNIT_COLORS)] for i, u in enumerate(units)}
+    reach_color = _BAND_COLORS[1]
+    by_hour = result.table[result.table["minutes"] == result.reach_minutes].set_index("hour")
+    groups, labels = [], []
+    for i, hour in enumerate(result.reach["hour"]):
+        group = folium.FeatureGroup(name=f"{hour:%H:%M}", show=i == 0, control=False)
+        group.add_to(m)
+        reach = result.reach[result.reach["hour"] == hour]
+        maps.add_lines(
+            group,
+            reach.assign(id=f"reach-{hour:%H%M}", label=f"{hour:%H:%M}"),
+            name=f"Reach {hour:%H:%M}",
+            color=reach_color,
+            weight=4,
+            tooltip_fields={"label": "Hour from", "reached_km": "Street km reached"},
+        )
+        paths = result.paths[result.paths["hour"] == hour]
+        if len(paths):
+            maps.add_lines(
+                group,
+                paths.assign(id=[f"path-{u}" for u in paths["unit_id"]]),
+                name=f"Paths {hour:%H:%M}",
+                color_by="unit_id",
+                colors=unit_colors,
+                weight=2.5,
+                tooltip_fields={"unit_id": "Unit"},
+            )
+        points = result.positions[result.positions["hour"] == hour]
+        for unit, part in points.groupby("unit_id", sort=True):
+            maps.add_points(
+                group,
+                part.assign(id=f"unit-{unit}"),
+                name=f"{unit} {hour:%H:%M}",
+                color=unit_colors.get(str(unit), _UNIT_COLORS[0]),
+                radius=8,
+                tooltip_fields={"unit_id": "Unit", "time": "At"},
+            )
+        groups.append(group)
+        share = by_hour["street_share"].get(hour) if hour in by_hour.index else None
+        risk = by_hour["risk_share"].get(hour) if hour in by_hour.index else None
+        parts = [f"{hour:%H:%M}-{hour + pd.Timedelta(hours=1):%H:%M}"]
+        if share is not None and not pd.isna(share):
+            parts.append(f"street {share:.0%}")
+        if risk is not None and not pd.isna(risk):
+            parts.append(f"risk {risk:.0%}")
+        labels.append(" · ".join(parts) + f" within {result.reach_minutes:g} min")
+    maps.add_points(
+        m,
+        result.sources,
+        name="Stations and posts",
+        color="#08306b",
+        radius=6,
+        tooltip_fields={"id": "Id", "source": "Source"},
+    )
+    if groups:
+        maps.add_layer_slider(m, groups, labels, title=f"Plan {result.plan_id}: hour")
+    legend = {f"street reached in {result.reach_minutes:g} min by units": reach_color}
+    legend.update({f"unit {u}": c for u, c in unit_colors.items()})
+    legend["stations and posts"] = "#08306b"
+    maps.add_legend(m, "Coverage by hour", legend)
+    return maps.render_html(m, inline_assets=inline_assets)
 
 
 # -- placement ------------------------------------------------------------------------------

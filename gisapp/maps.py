@@ -284,7 +284,7 @@ def add_polygons(
 
 
 def add_points(
-    m: folium.Map,
+    m: folium.Map | folium.FeatureGroup,
     gdf: gpd.GeoDataFrame,
     *,
     name: str,
@@ -308,7 +308,7 @@ def add_points(
     Parameters
     ----------
     m
-        Map to draw on.
+        Map (or a layer group of it) to draw on.
     gdf
         Point layer in any CRS.
     name
@@ -371,7 +371,7 @@ def add_points(
 
 
 def add_lines(
-    m: folium.Map,
+    m: folium.Map | folium.FeatureGroup,
     gdf: gpd.GeoDataFrame,
     *,
     name: str,
@@ -390,7 +390,7 @@ def add_lines(
     Parameters
     ----------
     m
-        Map to draw on.
+        Map (or a layer group of it) to draw on.
     gdf
         Line layer in any CRS.
     name
@@ -463,6 +463,53 @@ def add_legend(
     legend = _Legend(f"<b>{html.escape(title)}</b>{rows}", position)
     legend.add_to(m)
     return legend
+
+
+def add_layer_slider(
+    m: folium.Map,
+    groups: Sequence[folium.FeatureGroup],
+    labels: Sequence[str],
+    *,
+    title: str,
+    position: str = "topleft",
+) -> MacroElement:
+    """Add a range input that shows one of ``groups`` at a time (e.g. one per hour).
+
+    The first group is on at load (create it with ``show=True`` and the others with
+    ``show=False``, all with ``control=False``); moving the slider turns the chosen group
+    on and the others off. The page gets ``window.gisappSlider`` (``groups``, ``show(i)``,
+    ``current()``) for scripts and tests. Plain JavaScript, nothing loaded.
+
+    Parameters
+    ----------
+    m
+        Map holding the groups (add them before the slider).
+    groups
+        The layer groups, in slider order.
+    labels
+        Plain text shown under the slider for each group (set as text, never as HTML).
+    title
+        Plain text above the slider, e.g. "Hour" (set as text).
+    position
+        Leaflet control corner.
+
+    Returns
+    -------
+    branca.element.MacroElement
+        The slider element.
+
+    Raises
+    ------
+    ValueError
+        If there are no groups or not one label per group.
+    """
+    if not groups or len(labels) != len(groups):
+        raise ValueError(
+            f"'labels' should hold one label per group ({len(groups)}), got {len(labels)}"
+        )
+    slider = _Slider([g.get_name() for g in groups], [str(t) for t in labels], str(title), position)
+    slider.add_to(m)
+    return slider
 
 
 def render_html(
@@ -645,6 +692,76 @@ class _Labels(MacroElement):
         }
 
 
+class _Slider(MacroElement):
+    """A range input in a Leaflet control that shows one layer group at a time."""
+
+    _template = Template(
+        """{% macro header(this, kwargs) %}
+        <style>
+          .gisapp-slider { background: #fff; padding: 6px 8px; border-radius: 4px;
+            box-shadow: 0 1px 4px rgba(0,0,0,.3); font: 12px/1.5 sans-serif; }
+          .gisapp-slider input { width: 220px; display: block; }
+        </style>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        (function () {
+          var map = {{ this._parent.get_name() }};
+          var groups = [{% for name in this.group_names %}{{ name }}{{ "," if not loop.last }}{% endfor %}];
+          var labels = {{ this.labels|tojson }};
+          var shown = 0;
+          var control = L.control({position: {{ this.position|tojson }}});
+          var input = null;
+          var output = null;
+          function show(i) {
+            i = Math.max(0, Math.min(groups.length - 1, Number(i) || 0));
+            groups.forEach(function (group, k) {
+              if (k === i) {
+                if (!map.hasLayer(group)) { map.addLayer(group); }
+              } else if (map.hasLayer(group)) {
+                map.removeLayer(group);
+              }
+            });
+            shown = i;
+            if (input && Number(input.value) !== i) { input.value = String(i); }
+            if (output) { output.textContent = labels[i]; }
+          }
+          control.onAdd = function () {
+            var div = L.DomUtil.create('div', 'gisapp-slider');
+            var title = L.DomUtil.create('div', 'gisapp-slider-title', div);
+            title.textContent = {{ this.title|tojson }};
+            input = L.DomUtil.create('input', '', div);
+            input.type = 'range';
+            input.min = '0';
+            input.max = String(groups.length - 1);
+            input.step = '1';
+            input.value = '0';
+            input.setAttribute('aria-label', {{ this.title|tojson }});
+            output = L.DomUtil.create('output', 'gisapp-slider-label', div);
+            output.textContent = labels[0];
+            input.addEventListener('input', function () { show(input.value); });
+            L.DomEvent.disableClickPropagation(div);
+            L.DomEvent.disableScrollPropagation(div);
+            return div;
+          };
+          control.addTo(map);
+          show(0);
+          window.gisappSlider = {groups: groups, show: show, current: function () { return shown; }};
+        })();
+        {% endmacro %}"""
+    )
+
+    def __init__(
+        self, group_names: list[str], labels: list[str], title: str, position: str
+    ) -> None:
+        super().__init__()
+        self._name = "Slider"
+        # shown with textContent, so user text stays text; tojson keeps it a JS string
+        self.group_names = group_names
+        self.labels = labels
+        self.title = title
+        self.position = position
+
+
 def _feature_layer(
     data: gpd.GeoDataFrame,
     styles: Sequence[Mapping[str, Any]] | None,
@@ -760,7 +877,10 @@ def _use_local_assets(element: Any, assets_url: str) -> None:
     ]
 
 
-def _assets_url(m: folium.Map) -> str:
+def _assets_url(m: Any) -> str:
+    # a layer group takes the URL of the map it belongs to
+    while m is not None and not hasattr(m, "gisapp_assets_url"):
+        m = getattr(m, "_parent", None)
     return str(getattr(m, "gisapp_assets_url", "/static/vendor"))
 
 

@@ -326,7 +326,38 @@ class HotspotView:
     problems: list[Problem] = field(default_factory=list)
 
 
-def shift_hotspot_view(ws: Workspace, *, shift: Shift, method: str) -> HotspotView:
+#: Category choice of the hotspot page that keeps every incident.
+ALL_GROUPS = "all"
+#: Category choice of the hotspot page that keeps the preventable incidents (可防性案件).
+PREVENTABLE_ONLY = "preventable"
+
+
+def incident_groups(ws: Workspace) -> list[str]:
+    """The category groups present in the workspace's incidents, sorted (empty without any).
+
+    Groups come from the incidents' ``group`` field or, when it is missing, from the
+    category table (see :func:`gisapp.analytics.load_incidents`).
+    """
+    from gisapp.analytics import load_incidents
+
+    if not ws.has_layer("incidents"):
+        return []
+    incidents, _ = load_incidents(ws)
+    if "group" not in incidents.columns:
+        return []
+    return sorted({str(g) for g in incidents["group"].dropna()})
+
+
+def hotspot_group_choices(groups: Sequence[str]) -> dict[str, str]:
+    """The category choices of the hotspot page: ``{value: label}``, "all" first."""
+    choices = {ALL_GROUPS: "All categories", PREVENTABLE_ONLY: "Preventable only (可防性)"}
+    choices.update({g: g.replace("_", " ") for g in groups if g not in choices})
+    return choices
+
+
+def shift_hotspot_view(
+    ws: Workspace, *, shift: Shift, method: str, group: str = ALL_GROUPS
+) -> HotspotView:
     """Compute the hotspots of ``shift`` with ``method`` and their PAI on held-out weeks.
 
     Parameters
@@ -337,11 +368,14 @@ def shift_hotspot_view(ws: Workspace, *, shift: Shift, method: str) -> HotspotVi
         Shift window.
     method
         One of :data:`HOTSPOT_METHODS`.
+    group
+        :data:`ALL_GROUPS`, :data:`PREVENTABLE_ONLY` or a category group of the
+        incidents (:func:`incident_groups`).
 
     Raises
     ------
     GisappError
-        If the method is unknown, or the workspace or shift has no incidents.
+        If the method or group is unknown, or the workspace or shift has no incidents.
     """
     from gisapp.analytics import AnalyticsError, load_incidents, shift_hotspots, study_area
 
@@ -350,7 +384,25 @@ def shift_hotspot_view(ws: Workspace, *, shift: Shift, method: str) -> HotspotVi
     if not ws.has_layer("incidents"):
         raise WorkspaceError("the workspace has no incidents layer; import incidents first")
     incidents, problems = load_incidents(ws)
-    layer, kpis = shift_hotspots(incidents, shift=shift, method=method, area=study_area(ws))
+    present = (
+        sorted({str(g) for g in incidents["group"].dropna()})
+        if "group" in incidents.columns
+        else []
+    )
+    if group not in hotspot_group_choices(present):
+        raise AnalyticsError(
+            f"category group {group!r} is not in the incidents; choose {ALL_GROUPS!r}, "
+            f"{PREVENTABLE_ONLY!r} or one of {', '.join(present) or 'none'}"
+        )
+    layer, kpis = shift_hotspots(
+        incidents,
+        shift=shift,
+        method=method,
+        area=study_area(ws),
+        groups=None if group in (ALL_GROUPS, PREVENTABLE_ONLY) else [group],
+        preventable_only=group == PREVENTABLE_ONLY,
+    )
+    kpis["group"] = group
     return HotspotView(layer, kpis, problems)
 
 
@@ -603,3 +655,65 @@ def coverage_blind_rows(result: Any, *, limit: int = 15) -> list[dict[str, Any]]
             }
         )
     return rows
+
+
+def coverage_plan_choices(ws: Workspace) -> list[dict[str, str]]:
+    """The saved plans offered on the coverage page, newest first: ``plan_id``, ``label``."""
+    from gisapp.plan import list_plans
+
+    plans = list_plans(ws)
+    choices = []
+    for record in plans.to_dict("records"):
+        shift = "" if pd.isna(record["shift"]) else str(record["shift"])
+        name = "" if pd.isna(record["shift_name"]) else str(record["shift_name"])
+        window = f"{name} {shift}".strip()
+        plan_id = str(record["plan_id"])
+        choices.append(
+            {"plan_id": plan_id, "label": f"{plan_id} ({window})" if window else plan_id}
+        )
+    return choices
+
+
+def coverage_plan_view(
+    ws: Workspace,
+    plan_id: str,
+    *,
+    minutes: Sequence[float],
+    mode: str,
+    key_place_minutes: Any = None,
+) -> Any:
+    """A saved plan's coverage by hour (see :func:`gisapp.coverage.plan_hourly_coverage`).
+
+    Parameters
+    ----------
+    ws
+        Workspace with roads, stations and the saved plan.
+    plan_id
+        The plan's id (one of :func:`coverage_plan_choices`).
+    minutes
+        Rapid-response bands (快反圈), e.g. ``(1, 3, 5)``.
+    mode
+        One of :data:`COVERAGE_MODES`.
+    key_place_minutes
+        Required minutes per key-place kind (settings ``key_place_minutes``).
+
+    Returns
+    -------
+    gisapp.coverage.HourlyCoverage
+        The table, per-hour reach and positions; ``gisapp.coverage.hourly_coverage_map``
+        draws it.
+
+    Raises
+    ------
+    GisappError
+        If the mode is unknown, or the plan, roads or stations are missing.
+    """
+    from gisapp.coverage import plan_hourly_coverage
+
+    if mode not in COVERAGE_MODES:
+        raise WorkspaceError(f"mode {mode!r} is not one of {', '.join(COVERAGE_MODES)}")
+    if not ws.has_layer("roads"):
+        raise WorkspaceError("the workspace has no roads layer; import roads first")
+    return plan_hourly_coverage(
+        ws, plan_id, minutes=tuple(minutes), mode=mode, key_place_minutes=key_place_minutes
+    )

@@ -11,7 +11,9 @@ Coverage answers "what can a responder reach in time, and what can a camera see?
 * :func:`blind_zone_polygons` — the street pieces no one reaches in time (less what cameras
   see), buffered into polygons (never convex hulls) with the risk they carry;
 * :func:`coverage_by_hour` — per hour of a shift, the share of risk, street and key places
-  reachable from where the patrol units are (timed positions) plus the fixed posts.
+  reachable from where the patrol units are (timed positions) plus the fixed posts;
+* :func:`reach_by_hour` — per hour of a shift, the street the units reach in time from
+  where they are at some instant of that hour (for maps).
 
 The placement seam (:func:`candidate_sites`, :func:`node_weights`,
 :func:`placement_input`, :meth:`PlacementInput.build`) turns a network, demand and
@@ -653,6 +655,81 @@ def coverage_by_hour(
         f"{samples['time'].nunique():,}",
         f"{len(cache):,}",
         f"{out['hour'].nunique():,}",
+    )
+    return out
+
+
+def reach_by_hour(
+    network: StreetNetwork,
+    positions: pd.DataFrame,
+    *,
+    minutes: float = 3.0,
+    step_s: float = 60.0,
+) -> dict[pd.Timestamp, pd.DataFrame]:
+    """Per clock hour, the street reached within ``minutes`` from the units' positions.
+
+    A piece of street counts for an hour when some unit reaches it in time from where it
+    is at one of the hour's sample instants (the union over the hour). Only the units are
+    sources: the fixed posts reach the same streets every hour.
+
+    Parameters
+    ----------
+    network
+        The street network.
+    positions
+        Timed positions ``unit_id``, ``time``, ``x``, ``y`` in the network CRS (see
+        :func:`sample_positions`).
+    minutes
+        Travel time budget.
+    step_s
+        Sampling interval of the positions.
+
+    Returns
+    -------
+    dict
+        Hour start (in the positions' time zone) → one row per segment, as
+        :func:`routing.reach.segment_reach`: ``from_start``, ``from_end`` (the longest
+        pieces reached from either end during the hour), ``reached_fraction`` and
+        ``reached_length_m``.
+
+    Raises
+    ------
+    RoutingError
+        On malformed positions or a budget that is not positive.
+    """
+    if not minutes > 0:
+        raise RoutingError(f"'minutes' should be > 0, got {minutes!r}")
+    cutoff_s = float(minutes) * 60.0
+    samples = sample_positions(positions, step_s=step_s)
+    _, node = network.node_tree.query(samples[["x", "y"]].to_numpy())
+    samples["node"] = np.asarray(node, dtype=np.int64)
+    samples["hour"] = samples["time"].dt.floor("h")
+    out: dict[pd.Timestamp, pd.DataFrame] = {}
+    n_sets = 0
+    for _, rows in samples.groupby("hour", sort=True):
+        # units dwell at stops: many instants share one set of source nodes
+        source_sets = {tuple(sorted(set(g.tolist()))) for _, g in rows.groupby("time")["node"]}
+        from_start = np.zeros(network.n_segments)
+        from_end = np.zeros(network.n_segments)
+        for nodes in source_sets:
+            reach = reach_nodes(network, np.array(nodes, dtype=np.int64), cutoff_s=cutoff_s)
+            seg = segment_reach(network, reach, cutoff_s=cutoff_s)
+            np.maximum(from_start, seg["from_start"].to_numpy(), out=from_start)
+            np.maximum(from_end, seg["from_end"].to_numpy(), out=from_end)
+        n_sets += len(source_sets)
+        fraction = np.minimum(from_start + from_end, 1.0)
+        frame = pd.DataFrame(
+            {
+                "from_start": from_start,
+                "from_end": from_end,
+                "reached_fraction": fraction,
+                "reached_length_m": fraction * network.segment_length_m,
+            }
+        )
+        frame.index.name = "segment"
+        out[rows["hour"].iloc[0]] = frame
+    logger.info(
+        "reach by hour: %s hours, %s source sets, %g min", f"{len(out):,}", f"{n_sets:,}", minutes
     )
     return out
 

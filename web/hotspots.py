@@ -10,9 +10,12 @@ from werkzeug.wrappers import Response
 from gisapp import maps as gmaps
 from gisapp.errors import USER_ERRORS
 from gisapp.pagedata import (
+    ALL_GROUPS,
     HOTSPOT_METHODS,
     HotspotView,
+    hotspot_group_choices,
     hotspot_map,
+    incident_groups,
     problem_rows,
     shift_hotspot_view,
     to_geojson,
@@ -37,43 +40,62 @@ def _choice() -> tuple[str, str]:
     )
 
 
-def _view(shift_name: str, method: str) -> HotspotView:
+def _group() -> str:
+    """The requested category group (``?group=``), "all" by default; an unknown group is
+    passed on and refused by :func:`gisapp.pagedata.shift_hotspot_view` with its choices."""
+    return request.args.get("group", "") or ALL_GROUPS
+
+
+def _group_choices() -> dict[str, str]:
+    ws = get_workspace()
+    key = ("incident-groups", str(ws.path), ws.path.stat().st_mtime_ns)
+    return hotspot_group_choices(cached(key, lambda: incident_groups(ws)))
+
+
+def _view(shift_name: str, method: str, group: str) -> HotspotView:
     ws = get_workspace()
     shift = get_settings().shift(shift_name)
     stamp = ws.path.stat().st_mtime_ns
-    key = ("hotspots", str(ws.path), stamp, shift.label(), shift.name, method)
-    return cached(key, lambda: shift_hotspot_view(ws, shift=shift, method=method))
+    key = ("hotspots", str(ws.path), stamp, shift.label(), shift.name, method, group)
+    return cached(key, lambda: shift_hotspot_view(ws, shift=shift, method=method, group=group))
 
 
 @bp.get("/")
 @roles_required(*CAPTAINS)
-def index() -> str:
-    """The hotspot page: shift and method form, PAI figures, the map in a frame."""
+def index() -> tuple[str, int]:
+    """The hotspot page: shift, method and category form, PAI figures, the map in a frame."""
     shift_name, method = _choice()
+    group = _group()
     settings = get_settings()
+    groups = _group_choices()
     view: HotspotView | None = None
     error: str | None = None
+    status = 200
     try:
-        view = _view(shift_name, method)
+        view = _view(shift_name, method, group)
     except USER_ERRORS as exc:
-        # No incidents in this shift is an answer to show beside the form, not a failure.
+        # No incidents in this shift is an answer to show beside the form, not a failure;
+        # a category that is not offered is a bad request.
         error = str(exc)
+        status = 200 if group in groups else 400
     return render_template(
         "hotspots/index.html",
         shifts={name: settings.shift(name).label() for name in settings.shifts},
         methods=HOTSPOT_METHODS,
+        groups=groups,
         shift=shift_name,
         method=method,
+        group=group,
         view=view,
         kpis=view.kpis if view else {},
         problems=problem_rows(view.problems) if view else [],
         error=error,
-    )
+    ), status
 
 
 def _map_html(*, inline: bool) -> str:
     shift_name, method = _choice()
-    view = _view(shift_name, method)
+    view = _view(shift_name, method, _group())
     m = hotspot_map(get_workspace(), view, assets_url=current_app.config["ASSETS_URL"])
     return gmaps.render_html(m, inline_assets=inline)
 
@@ -91,7 +113,7 @@ def export_html() -> Response:
     """The hotspot map as one self-contained HTML file."""
     shift_name, method = _choice()
     response = Response(_map_html(inline=True), mimetype="text/html")
-    response.headers["Content-Disposition"] = _attachment(shift_name, method, "html")
+    response.headers["Content-Disposition"] = _attachment(shift_name, method, _group(), "html")
     return response
 
 
@@ -100,13 +122,17 @@ def export_html() -> Response:
 def export_geojson() -> Response:
     """The hotspot cells as GeoJSON (rank, score, incidents per cell)."""
     shift_name, method = _choice()
-    view = _view(shift_name, method)
+    group = _group()
+    view = _view(shift_name, method, group)
     response = Response(to_geojson(view.layer), mimetype="application/geo+json")
-    response.headers["Content-Disposition"] = _attachment(shift_name, method, "geojson")
+    response.headers["Content-Disposition"] = _attachment(shift_name, method, group, "geojson")
     return response
 
 
-def _attachment(shift_name: str, method: str, extension: str) -> str:
-    # Shift names come from the settings file: keep the header to safe characters.
+def _attachment(shift_name: str, method: str, group: str, extension: str) -> str:
+    # Shift names and groups come from files: keep the header to safe characters.
     slug = re.sub(r"[^A-Za-z0-9_-]+", "_", shift_name).strip("_") or "shift"
-    return f'attachment; filename="hotspots_{slug}_{method}.{extension}"'
+    suffix = ""
+    if group != ALL_GROUPS:
+        suffix = "_" + (re.sub(r"[^A-Za-z0-9_-]+", "_", group).strip("_") or "group")
+    return f'attachment; filename="hotspots_{slug}_{method}{suffix}.{extension}"'

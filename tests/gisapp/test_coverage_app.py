@@ -7,8 +7,10 @@ station at its west end.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -23,7 +25,9 @@ from shapely.affinity import translate
 from gisapp.cli import cli
 from gisapp.coverage import (
     compute_coverage,
+    hourly_coverage_map,
     key_place_required_minutes,
+    plan_hourly_coverage,
     propose_posts,
     read_plan_positions,
     school_zones,
@@ -377,3 +381,67 @@ def test_key_place_demand_without_key_places_is_a_clear_error(tmp_path: Path) ->
     ws = Workspace.open(make_workspace(tmp_path / "nokp.gpkg", key_places=False))
     with pytest.raises(WorkspaceError, match="no key places to cover"):
         propose_posts(ws, demand="key_places")
+
+
+# -- coverage by hour of a saved plan ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def plan_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled New Haven sample with one saved 22:00-06:00 plan of two cars."""
+    from gisapp.plan import plan_shift, save_plan
+    from gisapp.samples import get_path
+    from gisapp.settings import Settings, parse_shift
+
+    path = tmp_path_factory.mktemp("hourly") / "new_haven.gpkg"
+    shutil.copy(get_path("new_haven"), path)
+    ws = Workspace.open(path)
+    plan = plan_shift(
+        ws,
+        shift=parse_shift("22:00-06:00"),
+        date=dt.date(2014, 9, 18),
+        unit_ids=["car-1", "car-2"],
+        seed=1,
+        settings=Settings(),
+        n_hotspots=6,
+        time_limit_s=1.0,
+    )
+    save_plan(plan, ws)
+    return path
+
+
+def test_plan_hourly_coverage_per_hour_of_the_shift(plan_ws: Path) -> None:
+    from gisapp.plan import load_plan
+
+    ws = Workspace.open(plan_ws)
+    saved = load_plan(ws)
+    result = plan_hourly_coverage(ws, saved.plan_id, minutes=(1, 3, 5))
+
+    rows = result.rows()
+    assert [r["hour"] for r in rows] == ["22:00", "23:00", "00:00", "01:00"] + [
+        f"{h:02d}:00" for h in range(2, 6)
+    ]
+    assert len(result.table) == 8 * 3 and result.minutes == (1.0, 3.0, 5.0)
+    for column in ("risk_share", "street_share"):
+        assert result.table[column].between(0, 1).all()
+    assert result.table["key_places_share"].isna().all()  # the sample has no key places
+    for row in rows:
+        assert row["units"] == 2
+        risk = [b["risk_share"] for b in row["bands"]]
+        assert risk == sorted(risk)  # a wider band covers at least as much
+
+    # each unit's position at every hour lies on its route, at the hour's start
+    metric = result.positions.estimate_utm_crs()
+    routes = saved.routes.to_crs(metric).set_index("unit_id").geometry
+    positions = result.positions.to_crs(metric)
+    assert len(positions) == 8 * 2
+    assert set(positions["time"]) == {r["hour"] for r in rows}
+    for unit, geom in zip(positions["unit_id"], positions.geometry, strict=True):
+        assert routes[unit].distance(geom) < 1.0
+    # paths and reach: one reach geometry per hour, paths only while a car moves
+    assert list(result.reach["hour"]) == result.hours and len(result.hours) == 8
+    assert (result.reach["street_share"] > 0).all() and result.reach.crs.to_epsg() == 4326
+    assert set(result.paths["unit_id"]) == {"car-1", "car-2"}
+
+    page = hourly_coverage_map(result, ws=ws)
+    assert page.count('"id": "reach-') == 8 and "gisappSlider" in page

@@ -27,6 +27,7 @@ from routing.coverage import (
     node_weights,
     place_times,
     placement_input,
+    reach_by_hour,
     sample_positions,
 )
 from routing.errors import InfeasiblePlanError, RoutingError
@@ -235,6 +236,27 @@ def test_coverage_by_hour_follows_the_unit(path4: StreetNetwork) -> None:
         path4, positions, minutes=[0.2], segment_weights=risk, fixed_sources=[node_at(path4, 0, 0)]
     )
     assert with_station["risk_share"].to_numpy() == pytest.approx([1 / 9, 1.0])
+
+
+def test_reach_by_hour_is_the_union_of_the_hour_instants(path4: StreetNetwork) -> None:
+    positions = timed(
+        [
+            ("car-1", "2026-05-01T10:00:00+08:00", 0.0, 0.0),
+            ("car-1", "2026-05-01T10:30:00+08:00", 0.0, 0.0),
+            ("car-1", "2026-05-01T10:31:00+08:00", 200.0, 0.0),
+            ("car-1", "2026-05-01T10:59:00+08:00", 200.0, 0.0),
+            ("car-1", "2026-05-01T11:00:00+08:00", 400.0, 0.0),
+            ("car-1", "2026-05-01T11:59:00+08:00", 400.0, 0.0),
+        ]
+    )
+    reached = reach_by_hour(path4, positions, minutes=0.2)
+    assert [h.hour for h in reached] == [10, 11]
+    # 12 s is one 100 m segment each way: from x=0, then from x=200, the same hour
+    lengths = [float(f["reached_length_m"].sum()) for f in reached.values()]
+    assert lengths == pytest.approx([300.0, 100.0])
+    assert all(f["reached_fraction"].between(0, 1).all() for f in reached.values())
+    with pytest.raises(RoutingError, match="'minutes' should be > 0"):
+        reach_by_hour(path4, positions, minutes=0)
 
 
 def test_sample_positions_moves_evenly_between_stops() -> None:

@@ -1,7 +1,9 @@
-"""Fixtures: a small real workspace (New Haven incidents and streets, hand-made grids)."""
+"""Fixtures: a small real workspace (New Haven incidents and streets, hand-made grids), and
+the bundled New Haven sample with two saved shift plans."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import shutil
@@ -17,12 +19,20 @@ import shapely
 from flask import Flask
 from flask.testing import FlaskClient
 
+from gisapp.plan import plan_shift, save_plan
+from gisapp.samples import get_path
+from gisapp.settings import Settings
 from gisapp.users import UserStore
+from gisapp.workspace import Workspace
 from web import create_app
 
 SOURCE = Path("/work/shared/data/new_haven.gpkg")
 PASSWORD = "correct horse battery"
 HOSTILE = "<script>alert(1)</script>"
+#: Day of the saved plans.
+PLAN_DAY = dt.date(2014, 9, 18)
+#: The two plans saved in the plans workspace, oldest first: (shift name, seed), plan id.
+SAVED_PLANS = {("late", 1): "2014-09-18-late-s1", ("night", 2): "2014-09-18-night-s2"}
 
 #: 2 x 3 grids over downtown New Haven: (id, team, officer, unit_id).
 GRID_ROWS = [
@@ -171,3 +181,62 @@ def login(client: FlaskClient) -> Callable[[str], None]:
         assert response.status_code == 302, response.get_data(as_text=True)
 
     return do_login
+
+
+# -- the New Haven sample with saved plans -----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def plans_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The New Haven sample with three units (two cars on every shift, one day e-bike)
+    and two saved plans of the two cars (late 22:00-06:00, then night)."""
+    path = tmp_path_factory.mktemp("plans") / "new_haven.gpkg"
+    shutil.copy(get_path("new_haven"), path)
+    ws = Workspace.open(path)
+    units = ws.layer("units")
+    units = units[units["id"].isin(["car-1", "car-2", "ebike-1"])].reset_index(drop=True)
+    ws.save({"units": units})
+    settings = Settings()
+    created = ["2024-01-01T10:00Z", "2024-01-01T11:00Z"]
+    for ((shift, seed), plan_id), when in zip(SAVED_PLANS.items(), created, strict=True):
+        plan = plan_shift(
+            ws,
+            shift=settings.shift(shift),
+            date=PLAN_DAY,
+            unit_ids=["car-1", "car-2"],
+            seed=seed,
+            settings=settings,
+            n_hotspots=6,
+            time_limit_s=1.0,
+        )
+        assert save_plan(plan, ws, created=pd.Timestamp(when)) == plan_id
+    return path
+
+
+@pytest.fixture(scope="session")
+def plans_users(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("plan-users") / "users.sqlite"
+    store = UserStore(path)
+    store.add("captain", PASSWORD, role="captain")
+    store.add("car1", PASSWORD, role="officer", unit_id="car-1")
+    store.add("bike1", PASSWORD, role="officer", unit_id="ebike-1")
+    return path
+
+
+@pytest.fixture
+def plans_app(plans_workspace: Path, plans_users: Path, tmp_path: Path) -> Flask:
+    """The app over a fresh copy of the plans workspace (plans made on it stay in the copy)."""
+    workspace = tmp_path / "ws.gpkg"
+    shutil.copy(plans_workspace, workspace)
+    users = tmp_path / "plan-users.sqlite"
+    shutil.copy(plans_users, users)
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "WORKSPACE": str(workspace),
+            "USERS_DB": str(users),
+            "PLAN_TIME_LIMIT_S": 1.0,
+            "PLAN_HOTSPOTS": 6,
+        }
+    )

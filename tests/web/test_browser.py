@@ -1,4 +1,5 @@
-"""The grid map in real headless Chromium: logs in, draws every grid, stays on 127.0.0.1."""
+"""The pages in real headless Chromium: logs in, draws every grid, stays on 127.0.0.1; the
+coverage page of a saved plan and its hour slider."""
 
 from __future__ import annotations
 
@@ -171,6 +172,98 @@ def test_every_page_works_with_the_network_cut(live_server: str) -> None:
                     inner.wait_for_function(_MAP_DRAWN_JS)
             page.goto(f"{live_server}/hotspots/?shift=day&method=counts")
             assert page.locator("#pai").inner_text() == "6.08"
+        finally:
+            browser.close()
+
+    assert blocked == []
+    assert console_errors == []
+
+
+#: JS on the coverage map: which hour group is on, and whether every other one is off.
+_SLIDER_STATE_JS = """() => {
+  const map = Object.values(window).find(v => v instanceof L.Map);
+  const slider = window.gisappSlider;
+  if (!map || !slider) return null;
+  const on = slider.groups.map(g => map.hasLayer(g));
+  const drawn = [];
+  slider.groups.forEach((g, i) => {
+    if (!on[i]) return;
+    g.eachLayer(function walk(l) {
+      if (l.eachLayer) { l.eachLayer(walk); return; }
+      if (l._parts && l._parts.length) drawn.push(i);
+    });
+  });
+  return {on: on, current: slider.current(), drawn: drawn.length,
+          label: document.querySelector('.gisapp-slider-label').textContent};
+}"""
+
+
+@pytest.fixture
+def plans_live_server(plans_app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, plans_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def test_coverage_with_a_plan_and_its_hour_slider_with_the_network_cut(
+    plans_live_server: str,
+) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    base = plans_live_server
+    plan_id = "2014-09-18-late-s1"
+    blocked: list[str] = []
+    console_errors: list[str] = []
+
+    def only_local(route) -> None:  # type: ignore[no-untyped-def]
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM_PATH), args=list(CHROMIUM_ARGS))
+        try:
+            context = browser.new_context()
+            context.route("**/*", only_local)
+            page = context.new_page()
+            page.on(
+                "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
+            )
+            page.on("pageerror", lambda e: console_errors.append(str(e)))
+            page.goto(f"{base}/auth/login")
+            page.fill("input[name=username]", "captain")
+            page.fill("input[name=password]", "correct horse battery")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/maps/")
+
+            for path in ("/plans/", f"/plans/{plan_id}", "/coverage/"):
+                response = page.goto(f"{base}{path}")
+                assert response is not None and response.status == 200, path
+            # choosing the plan in the form shows its hours beside the map
+            page.select_option("select[name=plan]", plan_id)
+            page.click("form.toolbar button[type=submit]")
+            page.wait_for_url(f"{base}/coverage/?mode=car&plan={plan_id}")
+            assert page.locator("#hourly tbody tr").count() == 8
+
+            inner = page.wait_for_selector('iframe[title="Coverage map"]').content_frame()
+            assert inner is not None
+            inner.wait_for_function(_MAP_DRAWN_JS)
+            inner.wait_for_function("() => window.gisappSlider")
+            state = inner.evaluate(_SLIDER_STATE_JS)
+            assert state["on"] == [True] + [False] * 7 and state["current"] == 0
+            assert state["drawn"] > 0 and state["label"].startswith("22:00-23:00")
+
+            inner.locator(".gisapp-slider input[type=range]").fill("3")
+            state = inner.evaluate(_SLIDER_STATE_JS)
+            assert state["on"] == [False] * 3 + [True] + [False] * 4 and state["current"] == 3
+            assert state["drawn"] > 0 and state["label"].startswith("01:00-02:00")
+            page.wait_for_timeout(200)
         finally:
             browser.close()
 

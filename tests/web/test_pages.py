@@ -216,6 +216,57 @@ def test_hotspot_geojson_export(client: FlaskClient, login: Login) -> None:
     assert {f["properties"]["method"] for f in features} == {"gistar"}
 
 
+def test_hotspot_category_filter_changes_the_incident_count(
+    client: FlaskClient, login: Login, workspace_path: Path
+) -> None:
+    ws = Workspace.open(workspace_path)
+    incidents, _ = load_incidents(ws)
+    groups = sorted(incidents["group"].astype(str).unique())
+    login("captain")
+    page = _text(client.get("/hotspots/?shift=day&method=counts"))
+    select = re.search(r'<select name="group" id="group">(.*?)</select>', page, re.S)
+    assert select
+    assert re.findall(r'<option value="([^"]+)"', select.group(1)) == [
+        "all",
+        "preventable",
+        *groups,
+    ]
+    assert '<option value="all" selected>' in page
+
+    def shown(query: str) -> int:
+        text = _text(client.get(f"/hotspots/?shift=day&method=counts{query}"))
+        match = re.search(r'id="incidents">([\d,]+)<', text)
+        assert match, query
+        return int(match.group(1).replace(",", ""))
+
+    everything = shown("")
+    preventable = shown("&group=preventable")
+    burglary = shown("&group=burglary")
+    assert everything == len(incidents) == 3_293
+    assert preventable == int(incidents["preventable"].fillna(False).astype(bool).sum())
+    assert burglary == int((incidents["group"] == "burglary").sum())
+    assert 0 < burglary < preventable < everything
+    page = _text(client.get("/hotspots/?shift=day&method=counts&group=burglary"))
+    assert 'src="/hotspots/map.html?shift=day&amp;method=counts&amp;group=burglary"' in page
+    response = client.get("/hotspots/export.geojson?shift=day&method=counts&group=burglary")
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="hotspots_day_counts_burglary.geojson"'
+    )
+
+
+def test_hotspot_unknown_category_is_a_clear_400(client: FlaskClient, login: Login) -> None:
+    login("captain")
+    response = client.get(f"/hotspots/?shift=day&method=counts&group={HOSTILE}")
+    page = _text(response)
+    assert response.status_code == 400
+    assert "is not in the incidents; choose &#39;all&#39;, &#39;preventable&#39;" in page
+    assert HOSTILE not in page and "Traceback" not in page
+    assert 'role="alert"' in page and '<select name="group"' in page  # the form stays
+    response = client.get("/hotspots/map.html?shift=day&group=nonsense")
+    assert response.status_code == 400
+    assert "is not in the incidents" in _text(response)
+
+
 # -- exports ----------------------------------------------------------------------------------
 
 

@@ -7,7 +7,6 @@ import datetime as dt
 import io
 import json
 import re
-import shutil
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
@@ -22,12 +21,8 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from gisapp.browser import CHROMIUM_ARGS, CHROMIUM_PATH
-from gisapp.plan import list_plans, plan_shift, save_plan
-from gisapp.samples import get_path
-from gisapp.settings import Settings
-from gisapp.users import UserStore
+from gisapp.plan import list_plans
 from gisapp.workspace import Workspace
-from web import create_app
 
 PASSWORD = "correct horse battery"
 DAY = dt.date(2014, 9, 18)
@@ -37,60 +32,9 @@ SAVED = ("2014-09-18-late-s1", "2014-09-18-night-s2")
 Login = Callable[[str], None]
 
 
-@pytest.fixture(scope="module")
-def plans_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The New Haven sample with three units (two cars on every shift, one day e-bike)
-    and two saved plans."""
-    path = tmp_path_factory.mktemp("plans") / "new_haven.gpkg"
-    shutil.copy(get_path("new_haven"), path)
-    ws = Workspace.open(path)
-    units = ws.layer("units")
-    units = units[units["id"].isin(["car-1", "car-2", "ebike-1"])].reset_index(drop=True)
-    ws.save({"units": units})
-    settings = Settings()
-    for (shift, seed), created in zip(
-        [("late", 1), ("night", 2)], ["2024-01-01T10:00Z", "2024-01-01T11:00Z"], strict=True
-    ):
-        plan = plan_shift(
-            ws,
-            shift=settings.shift(shift),
-            date=DAY,
-            unit_ids=["car-1", "car-2"],
-            seed=seed,
-            settings=settings,
-            n_hotspots=6,
-            time_limit_s=1.0,
-        )
-        save_plan(plan, ws, created=pd.Timestamp(created))
-    return path
-
-
-@pytest.fixture(scope="module")
-def plans_users(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("plan-users") / "users.sqlite"
-    store = UserStore(path)
-    store.add("captain", PASSWORD, role="captain")
-    store.add("car1", PASSWORD, role="officer", unit_id="car-1")
-    store.add("bike1", PASSWORD, role="officer", unit_id="ebike-1")
-    return path
-
-
 @pytest.fixture
-def app(plans_workspace: Path, plans_users: Path, tmp_path: Path) -> Flask:
-    workspace = tmp_path / "ws.gpkg"
-    shutil.copy(plans_workspace, workspace)
-    users = tmp_path / "users.sqlite"
-    shutil.copy(plans_users, users)
-    return create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test",
-            "WORKSPACE": str(workspace),
-            "USERS_DB": str(users),
-            "PLAN_TIME_LIMIT_S": 1.0,
-            "PLAN_HOTSPOTS": 6,
-        }
-    )
+def app(plans_app: Flask) -> Flask:
+    return plans_app
 
 
 def _csrf(client: FlaskClient, path: str) -> str:
