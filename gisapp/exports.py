@@ -1118,14 +1118,16 @@ def export_grids(
     written: list[Path] = []
     if "pdf" in chosen or "png" in chosen:
         page = grids_page(ws, paper=paper, landscape=landscape)
-        if "pdf" in chosen:
-            pdf = print_pdf(page, paper=paper, landscape=landscape, chromium_path=chromium_path)
-            written.append(_write(safe_path(out, "grids.pdf"), pdf))
-        if "png" in chosen:
-            png = print_png(
-                page, paper=paper, landscape=landscape, dpi=dpi, chromium_path=chromium_path
-            )
-            written.append(_write(safe_path(out, "grids.png"), png))
+        written += _write_printed(
+            page,
+            out,
+            "grids",
+            chosen,
+            paper=paper,
+            landscape=landscape,
+            dpi=dpi,
+            chromium_path=chromium_path,
+        )
     if "html" in chosen:
         html_text = maps.render_html(grid_map(ws), inline_assets=True)
         written.append(_write(safe_path(out, "grids_map.html"), html_text))
@@ -1154,19 +1156,45 @@ def export_blind_zones(
     written: list[Path] = []
     if "pdf" in chosen or "png" in chosen:
         page = blind_zones_page(ws, blind_zones, paper=paper, landscape=landscape)
-        if "pdf" in chosen:
-            pdf = print_pdf(page, paper=paper, landscape=landscape, chromium_path=chromium_path)
-            written.append(_write(safe_path(out, "blind_zones.pdf"), pdf))
-        if "png" in chosen:
-            png = print_png(
-                page, paper=paper, landscape=landscape, dpi=dpi, chromium_path=chromium_path
-            )
-            written.append(_write(safe_path(out, "blind_zones.png"), png))
+        written += _write_printed(
+            page,
+            out,
+            "blind_zones",
+            chosen,
+            paper=paper,
+            landscape=landscape,
+            dpi=dpi,
+            chromium_path=chromium_path,
+        )
     if "html" in chosen:
         html_text = maps.render_html(blind_zones_map(ws, blind_zones), inline_assets=True)
         written.append(_write(safe_path(out, "blind_zones_map.html"), html_text))
     if "geojson" in chosen:
         written.append(_write(safe_path(out, "blind_zones.geojson"), _geojson_text(blind_zones)))
+    return written
+
+
+def _write_printed(
+    page: str,
+    out: Path,
+    stem: str,
+    chosen: Sequence[str],
+    *,
+    paper: Paper,
+    landscape: bool,
+    dpi: int,
+    chromium_path: str | os.PathLike[str] | None,
+) -> list[Path]:
+    """Print ``page`` as ``<stem>.pdf`` and/or ``<stem>.png`` into ``out``, as chosen."""
+    written = []
+    if "pdf" in chosen:
+        pdf = print_pdf(page, paper=paper, landscape=landscape, chromium_path=chromium_path)
+        written.append(_write(safe_path(out, f"{stem}.pdf"), pdf))
+    if "png" in chosen:
+        png = print_png(
+            page, paper=paper, landscape=landscape, dpi=dpi, chromium_path=chromium_path
+        )
+        written.append(_write(safe_path(out, f"{stem}.png"), png))
     return written
 
 
