@@ -7,8 +7,13 @@ import datetime as dt
 import json
 import re
 import shutil
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import geopandas as gpd
 import numpy as np
@@ -18,7 +23,9 @@ import pytest
 import shapely
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
+from gisapp.browser import CHROMIUM_ARGS, CHROMIUM_PATH
 from gisapp.plan import plan_shift, save_plan
 from gisapp.samples import get_path
 from gisapp.settings import Settings
@@ -240,3 +247,82 @@ def plans_app(plans_workspace: Path, plans_users: Path, tmp_path: Path) -> Flask
             "PLAN_HOTSPOTS": 6,
         }
     )
+
+
+# -- real Chromium against a live server on 127.0.0.1 ----------------------------------------
+
+
+@contextmanager
+def live_server_of(app: Flask) -> Iterator[str]:
+    """Serve ``app`` on a free port of 127.0.0.1 in a thread; yield its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    with live_server_of(app) as base:
+        yield base
+
+
+@pytest.fixture
+def plans_live_server(plans_app: Flask) -> Iterator[str]:
+    with live_server_of(plans_app) as base:
+        yield base
+
+
+@dataclass
+class LocalBrowser:
+    """A Chromium page allowed to reach 127.0.0.1 only, recording what it tried."""
+
+    page: Any
+    blocked: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+    def login(self, base: str, user: str, password: str = PASSWORD) -> None:
+        """Log in on the page the app redirected to (or the login page)."""
+        if "/auth/login" not in self.page.url:
+            self.page.goto(f"{base}/auth/login")
+        self.page.fill("input[name=username]", user)
+        self.page.fill("input[name=password]", password)
+        self.page.click("button[type=submit]")
+
+
+@pytest.fixture
+def chromium() -> Iterator[LocalBrowser]:
+    """Debian's Chromium through Playwright; every request off 127.0.0.1 is refused."""
+    if not CHROMIUM_PATH.exists():
+        pytest.skip(f"{CHROMIUM_PATH} is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM_PATH), args=list(CHROMIUM_ARGS))
+        try:
+            context = browser.new_context()
+            local = LocalBrowser(page=None)
+
+            def only_local(route: Any) -> None:
+                if urlsplit(route.request.url).hostname == "127.0.0.1":
+                    route.continue_()
+                else:
+                    local.blocked.append(route.request.url)
+                    route.abort("internetdisconnected")
+
+            context.route("**/*", only_local)
+            context.on("request", lambda r: local.requests.append(r.url))
+            page = context.new_page()
+            page.on(
+                "console",
+                lambda m: local.console_errors.append(m.text) if m.type == "error" else None,
+            )
+            page.on("pageerror", lambda e: local.console_errors.append(str(e)))
+            local.page = page
+            yield local
+        finally:
+            browser.close()

@@ -3,15 +3,11 @@ coverage page of a saved plan and its hour slider."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from urllib.parse import urlsplit
+from typing import Any
 
 import pytest
-from flask import Flask
-from werkzeug.serving import make_server
 
-from gisapp.browser import CHROMIUM_ARGS, CHROMIUM_PATH
+from gisapp.browser import CHROMIUM_PATH
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -49,66 +45,36 @@ _TOOLTIP_JS = """(id) => {
 }"""
 
 
-@pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-
-
-def test_grid_map_in_chromium(live_server: str) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    requests: list[str] = []
-    console_errors: list[str] = []
+def test_grid_map_in_chromium(live_server: str, chromium: Any) -> None:
+    page = chromium.page
     dialogs: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM_PATH), args=list(CHROMIUM_ARGS))
-        try:
-            context = browser.new_context()
-            context.on("request", lambda r: requests.append(r.url))
-            page = context.new_page()
-            page.on(
-                "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
-            )
-            page.on("pageerror", lambda e: console_errors.append(str(e)))
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
-            page.goto(f"{live_server}/maps/grids")
-            assert "/auth/login" in page.url
-            page.fill("input[name=username]", "captain")
-            page.fill("input[name=password]", "correct horse battery")
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{live_server}/maps/grids")
+    page.goto(f"{live_server}/maps/grids")
+    assert "/auth/login" in page.url
+    chromium.login(live_server, "captain")
+    page.wait_for_url(f"{live_server}/maps/grids")
 
-            frame_element = page.wait_for_selector("iframe.map")
-            frame = frame_element.content_frame()
-            assert frame is not None
-            frame.wait_for_load_state("load")
-            frame.wait_for_function("() => window.L && document.querySelector('canvas')")
-            drawn = frame.evaluate(_DRAWN_GRIDS_JS)
-            assert sorted(drawn) == ["G1", "G2", "G3", "G4", "G5", "G6"]
-            labels = frame.locator(".gisapp-label").all_text_contents()
-            assert sorted(labels) == ["G1", "G2", "G3", "G4", "G5", "G6"]
+    frame = page.wait_for_selector("iframe.map").content_frame()
+    assert frame is not None
+    frame.wait_for_load_state("load")
+    frame.wait_for_function("() => window.L && document.querySelector('canvas')")
+    drawn = frame.evaluate(_DRAWN_GRIDS_JS)
+    assert sorted(drawn) == ["G1", "G2", "G3", "G4", "G5", "G6"]
+    labels = frame.locator(".gisapp-label").all_text_contents()
+    assert sorted(labels) == ["G1", "G2", "G3", "G4", "G5", "G6"]
 
-            tooltip = frame.evaluate(_TOOLTIP_JS, "G6")
-            assert HOSTILE in tooltip  # shown as text...
-            assert "Incidents: 76" in tooltip
-            legend = frame.locator(".gisapp-legend").inner_text()
-            assert "Team A" in legend and "Team C" in legend
-            page.wait_for_timeout(200)
-        finally:
-            browser.close()
+    tooltip = frame.evaluate(_TOOLTIP_JS, "G6")
+    assert HOSTILE in tooltip  # shown as text...
+    assert "Incidents: 76" in tooltip
+    legend = frame.locator(".gisapp-legend").inner_text()
+    assert "Team A" in legend and "Team C" in legend
+    page.wait_for_timeout(200)
 
     assert dialogs == []  # ...and never run
-    assert console_errors == []
-    assert requests, "no request recorded"
-    outside = [u for u in requests if urlsplit(u).hostname != "127.0.0.1"]
-    assert outside == []
+    assert chromium.console_errors == []
+    assert chromium.requests, "no request recorded"
+    assert chromium.blocked == []
 
 
 _MAP_DRAWN_JS = """() => {
@@ -133,50 +99,25 @@ _PAGES = [
 ]
 
 
-def test_every_page_works_with_the_network_cut(live_server: str) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    blocked: list[str] = []
-    console_errors: list[str] = []
+def test_every_page_works_with_the_network_cut(live_server: str, chromium: Any) -> None:
+    page = chromium.page
+    chromium.login(live_server, "admin")
+    page.wait_for_url(f"{live_server}/maps/")
+    for path, map_title in _PAGES:
+        response = page.goto(f"{live_server}{path}")
+        assert response is not None and response.status == 200, path
+        nav = page.locator("header nav a").all_text_contents()
+        assert nav[:2] == ["Overview", "Grids (网格)"] and "Layers" in nav, path
+        if map_title is not None:
+            handle = page.wait_for_selector(f'iframe[title="{map_title}"]')
+            inner = handle.content_frame()
+            assert inner is not None
+            inner.wait_for_function(_MAP_DRAWN_JS)
+    page.goto(f"{live_server}/hotspots/?shift=day&method=counts")
+    assert page.locator("#pai").inner_text() == "6.08"
 
-    def only_local(route) -> None:  # type: ignore[no-untyped-def]
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort("internetdisconnected")
-
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM_PATH), args=list(CHROMIUM_ARGS))
-        try:
-            context = browser.new_context()
-            context.route("**/*", only_local)
-            page = context.new_page()
-            page.on(
-                "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
-            )
-            page.on("pageerror", lambda e: console_errors.append(str(e)))
-            page.goto(f"{live_server}/auth/login")
-            page.fill("input[name=username]", "admin")
-            page.fill("input[name=password]", "correct horse battery")
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{live_server}/maps/")
-            for path, map_title in _PAGES:
-                response = page.goto(f"{live_server}{path}")
-                assert response is not None and response.status == 200, path
-                nav = page.locator("header nav a").all_text_contents()
-                assert nav[:2] == ["Overview", "Grids (网格)"] and "Layers" in nav, path
-                if map_title is not None:
-                    handle = page.wait_for_selector(f'iframe[title="{map_title}"]')
-                    inner = handle.content_frame()
-                    assert inner is not None
-                    inner.wait_for_function(_MAP_DRAWN_JS)
-            page.goto(f"{live_server}/hotspots/?shift=day&method=counts")
-            assert page.locator("#pai").inner_text() == "6.08"
-        finally:
-            browser.close()
-
-    assert blocked == []
-    assert console_errors == []
+    assert chromium.blocked == []
+    assert chromium.console_errors == []
 
 
 #: JS on the coverage map: which hour group is on, and whether every other one is off.
@@ -198,74 +139,37 @@ _SLIDER_STATE_JS = """() => {
 }"""
 
 
-@pytest.fixture
-def plans_live_server(plans_app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, plans_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-
-
 def test_coverage_with_a_plan_and_its_hour_slider_with_the_network_cut(
-    plans_live_server: str,
+    plans_live_server: str, chromium: Any
 ) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    base = plans_live_server
     plan_id = "2014-09-18-late-s1"
-    blocked: list[str] = []
-    console_errors: list[str] = []
+    page = chromium.page
+    base = plans_live_server
+    chromium.login(base, "captain")
+    page.wait_for_url(f"{base}/maps/")
 
-    def only_local(route) -> None:  # type: ignore[no-untyped-def]
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort("internetdisconnected")
+    for path in ("/plans/", f"/plans/{plan_id}", "/coverage/"):
+        response = page.goto(f"{base}{path}")
+        assert response is not None and response.status == 200, path
+    # choosing the plan in the form shows its hours beside the map
+    page.select_option("select[name=plan]", plan_id)
+    page.click("form.toolbar button[type=submit]")
+    page.wait_for_url(f"{base}/coverage/?mode=car&plan={plan_id}")
+    assert page.locator("#hourly tbody tr").count() == 8
 
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM_PATH), args=list(CHROMIUM_ARGS))
-        try:
-            context = browser.new_context()
-            context.route("**/*", only_local)
-            page = context.new_page()
-            page.on(
-                "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
-            )
-            page.on("pageerror", lambda e: console_errors.append(str(e)))
-            page.goto(f"{base}/auth/login")
-            page.fill("input[name=username]", "captain")
-            page.fill("input[name=password]", "correct horse battery")
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/maps/")
+    inner = page.wait_for_selector('iframe[title="Coverage map"]').content_frame()
+    assert inner is not None
+    inner.wait_for_function(_MAP_DRAWN_JS)
+    inner.wait_for_function("() => window.gisappSlider")
+    state = inner.evaluate(_SLIDER_STATE_JS)
+    assert state["on"] == [True] + [False] * 7 and state["current"] == 0
+    assert state["drawn"] > 0 and state["label"].startswith("22:00-23:00")
 
-            for path in ("/plans/", f"/plans/{plan_id}", "/coverage/"):
-                response = page.goto(f"{base}{path}")
-                assert response is not None and response.status == 200, path
-            # choosing the plan in the form shows its hours beside the map
-            page.select_option("select[name=plan]", plan_id)
-            page.click("form.toolbar button[type=submit]")
-            page.wait_for_url(f"{base}/coverage/?mode=car&plan={plan_id}")
-            assert page.locator("#hourly tbody tr").count() == 8
+    inner.locator(".gisapp-slider input[type=range]").fill("3")
+    state = inner.evaluate(_SLIDER_STATE_JS)
+    assert state["on"] == [False] * 3 + [True] + [False] * 4 and state["current"] == 3
+    assert state["drawn"] > 0 and state["label"].startswith("01:00-02:00")
+    page.wait_for_timeout(200)
 
-            inner = page.wait_for_selector('iframe[title="Coverage map"]').content_frame()
-            assert inner is not None
-            inner.wait_for_function(_MAP_DRAWN_JS)
-            inner.wait_for_function("() => window.gisappSlider")
-            state = inner.evaluate(_SLIDER_STATE_JS)
-            assert state["on"] == [True] + [False] * 7 and state["current"] == 0
-            assert state["drawn"] > 0 and state["label"].startswith("22:00-23:00")
-
-            inner.locator(".gisapp-slider input[type=range]").fill("3")
-            state = inner.evaluate(_SLIDER_STATE_JS)
-            assert state["on"] == [False] * 3 + [True] + [False] * 4 and state["current"] == 3
-            assert state["drawn"] > 0 and state["label"].startswith("01:00-02:00")
-            page.wait_for_timeout(200)
-        finally:
-            browser.close()
-
-    assert blocked == []
-    assert console_errors == []
+    assert chromium.blocked == []
+    assert chromium.console_errors == []

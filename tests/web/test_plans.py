@@ -7,20 +7,17 @@ import datetime as dt
 import io
 import json
 import re
-import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
-from gisapp.browser import CHROMIUM_ARGS, CHROMIUM_PATH
+from gisapp.browser import CHROMIUM_PATH
 from gisapp.plan import list_plans
 from gisapp.workspace import Workspace
 
@@ -315,72 +312,33 @@ _ROUTES_DRAWN_JS = """() => {
 }"""
 
 
-@pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-
-
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM_PATH.exists(), reason=f"{CHROMIUM_PATH} is not installed")
-def test_captain_generates_a_night_plan_in_chromium(app: Flask, live_server: str) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    requests: list[str] = []
-    blocked: list[str] = []
-    console_errors: list[str] = []
+def test_captain_generates_a_night_plan_in_chromium(
+    app: Flask, live_server: str, chromium: Any
+) -> None:
+    page = chromium.page
+    page.goto(f"{live_server}/plans/new?shift=night")
+    assert "/auth/login" in page.url
+    chromium.login(live_server, "captain")
+    page.wait_for_url(f"{live_server}/plans/new?shift=night")
+    page.select_option("select[name=shift]", "night")
+    page.fill("input[name=seed]", "4")
+    page.fill("input[name=date]", "2014-09-18")
+    page.click("#plan-form button[type=submit]")
+    page.wait_for_url(f"{live_server}/plans/2014-09-18-night-s4")
 
-    def only_local(route: Any) -> None:
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort("internetdisconnected")
+    frame = page.wait_for_selector('iframe[title="Plan map"]').content_frame()
+    assert frame is not None
+    frame.wait_for_function(_ROUTES_DRAWN_JS)
+    units = frame.evaluate(_ROUTES_DRAWN_JS)
+    assert sorted(units) == ["car-1", "car-2"]  # one route line per unit
+    assert frame.locator(".gisapp-stop").count() > 2  # numbered stops
+    tables = page.locator("table.timetable").evaluate_all("ts => ts.map(t => t.dataset.unit)")
+    assert tables == ["car-1", "car-2"]
+    page.wait_for_timeout(200)
 
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM_PATH), args=list(CHROMIUM_ARGS))
-        try:
-            context = browser.new_context()
-            context.route("**/*", only_local)
-            context.on("request", lambda r: requests.append(r.url))
-            page = context.new_page()
-            page.on(
-                "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
-            )
-            page.on("pageerror", lambda e: console_errors.append(str(e)))
-
-            page.goto(f"{live_server}/plans/new?shift=night")
-            assert "/auth/login" in page.url
-            page.fill("input[name=username]", "captain")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{live_server}/plans/new?shift=night")
-            page.select_option("select[name=shift]", "night")
-            page.fill("input[name=seed]", "4")
-            page.fill("input[name=date]", "2014-09-18")
-            page.click("#plan-form button[type=submit]")
-            page.wait_for_url(f"{live_server}/plans/2014-09-18-night-s4")
-
-            frame = page.wait_for_selector('iframe[title="Plan map"]').content_frame()
-            assert frame is not None
-            frame.wait_for_function(_ROUTES_DRAWN_JS)
-            units = frame.evaluate(_ROUTES_DRAWN_JS)
-            assert sorted(units) == ["car-1", "car-2"]  # one route line per unit
-            assert frame.locator(".gisapp-stop").count() > 2  # numbered stops
-            tables = page.locator("table.timetable").evaluate_all(
-                "ts => ts.map(t => t.dataset.unit)"
-            )
-            assert tables == ["car-1", "car-2"]
-            page.wait_for_timeout(200)
-        finally:
-            browser.close()
-
-    assert blocked == []
-    assert console_errors == []
-    assert requests and all(urlsplit(u).hostname == "127.0.0.1" for u in requests)
+    assert chromium.blocked == []
+    assert chromium.console_errors == []
+    assert chromium.requests
     assert _plan_ids(app)[0] == "2014-09-18-night-s4"
