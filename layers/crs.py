@@ -10,6 +10,7 @@ function here, as the map providers do.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Literal
 
 import geopandas as gpd
@@ -108,6 +109,27 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArr
     return np.where(inside, lon_arr + dlon, lon_arr), np.where(inside, lat_arr + dlat, lat_arr)
 
 
+def _invert(
+    forward: Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]],
+    target_lon: FloatArray,
+    target_lat: FloatArray,
+    lon: FloatArray,
+    lat: FloatArray,
+    inside: NDArray[np.bool_],
+) -> tuple[FloatArray, FloatArray]:
+    """Fixed-point inverse of ``forward`` near ``(lon, lat)``: the offsets are smooth and
+    small, so subtracting the forward error converges in a few steps."""
+    for _ in range(_INVERSE_MAX_ITER):
+        fwd_lon, fwd_lat = forward(lon, lat)
+        err_lon = np.where(inside, fwd_lon - target_lon, 0.0)
+        err_lat = np.where(inside, fwd_lat - target_lat, 0.0)
+        lon = lon - err_lon
+        lat = lat - err_lat
+        if _converged(err_lon, err_lat):
+            break
+    return lon, lat
+
+
 def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Convert GCJ-02 lon/lat to WGS84 by iterating the forward transform.
 
@@ -126,16 +148,7 @@ def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArr
     """
     gcj_lon, gcj_lat = _as_float(lon, lat)
     inside = _inside_china(gcj_lon, gcj_lat)
-    wgs_lon, wgs_lat = gcj_lon.copy(), gcj_lat.copy()
-    for _ in range(_INVERSE_MAX_ITER):
-        fwd_lon, fwd_lat = wgs84_to_gcj02(wgs_lon, wgs_lat)
-        err_lon = np.where(inside, fwd_lon - gcj_lon, 0.0)
-        err_lat = np.where(inside, fwd_lat - gcj_lat, 0.0)
-        wgs_lon = wgs_lon - err_lon
-        wgs_lat = wgs_lat - err_lat
-        if _converged(err_lon, err_lat):
-            break
-    return wgs_lon, wgs_lat
+    return _invert(wgs84_to_gcj02, gcj_lon, gcj_lat, gcj_lon.copy(), gcj_lat.copy(), inside)
 
 
 def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -183,15 +196,7 @@ def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArra
     gcj_lat = np.where(inside, z * np.sin(theta), bd_lat)
     # The closed form above is an approximation of the inverse; a few fixed-point steps
     # make the round trip exact to the millimetre.
-    for _ in range(_INVERSE_MAX_ITER):
-        fwd_lon, fwd_lat = gcj02_to_bd09(gcj_lon, gcj_lat)
-        err_lon = np.where(inside, fwd_lon - bd_lon, 0.0)
-        err_lat = np.where(inside, fwd_lat - bd_lat, 0.0)
-        gcj_lon = gcj_lon - err_lon
-        gcj_lat = gcj_lat - err_lat
-        if _converged(err_lon, err_lat):
-            break
-    return gcj_lon, gcj_lat
+    return _invert(gcj02_to_bd09, bd_lon, bd_lat, gcj_lon, gcj_lat, inside)
 
 
 def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
