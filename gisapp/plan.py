@@ -905,15 +905,8 @@ def write_plan(plan: ShiftPlan, out_dir: str | Path) -> list[Path]:
 PLAN_LAYERS: tuple[str, ...] = ("plan_routes", "plan_stops", "plan_hotspots")
 #: The workspace table listing saved plans.
 PLAN_INDEX = "plan_index"
-#: Columns of :func:`list_plans` (besides them the table keeps the full KPIs as JSON).
-PLAN_INDEX_COLUMNS: tuple[str, ...] = (
-    "plan_id",
-    "created",
-    "shift",
-    "shift_name",
-    "start",
-    "seed",
-    "units",
+#: The KPIs copied into the plan index, for listing and comparing plans.
+_KPI_COLUMNS: tuple[str, ...] = (
     "units_used",
     "objective",
     "risk_covered_share",
@@ -923,15 +916,16 @@ PLAN_INDEX_COLUMNS: tuple[str, ...] = (
     "balance_ratio",
     "street_km_covered",
 )
-_KPI_COLUMNS = (
-    "units_used",
-    "objective",
-    "risk_covered_share",
-    "hotspot_risk_share",
-    "hotspot_dosage_minutes",
-    "hotspot_stops",
-    "balance_ratio",
-    "street_km_covered",
+#: Columns of :func:`list_plans` (besides them the table keeps the full KPIs as JSON).
+PLAN_INDEX_COLUMNS: tuple[str, ...] = (
+    "plan_id",
+    "created",
+    "shift",
+    "shift_name",
+    "start",
+    "seed",
+    "units",
+    *_KPI_COLUMNS,
 )
 
 
