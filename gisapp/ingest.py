@@ -110,7 +110,6 @@ def ingest(
     *,
     mappings: Mapping[str | None, Mapping[str, str]] | None = None,
     offset: OffsetSystem | None = None,
-    timezone: str = "UTC",
     encoding: str | None = None,
 ) -> Ingested:
     """Read every source into data-model layers in EPSG:4326.
@@ -248,7 +247,7 @@ def import_into(
     path = Path(workspace_path)
     existing = Workspace.open(path) if path.exists() and not force else None
     tz = timezone or (existing.timezone if existing else default_timezone)
-    ingested = ingest(sources, mappings=mappings, offset=offset, timezone=tz, encoding=encoding)
+    ingested = ingest(sources, mappings=mappings, offset=offset, encoding=encoding)
     context = existing.layers() if existing else {}
     report = validate_layers({**context, **ingested.layers}, timezone=tz)
     problems = ingested.problems + report.problems

@@ -128,7 +128,7 @@ def validate(
             problems, ok = report.problems, report.ok
         else:
             specs = [f"{layer}={sources[0]}", *sources[1:]] if layer else list(sources)
-            ingested = ingest([Source.parse(s) for s in specs], timezone=settings.timezone)
+            ingested = ingest([Source.parse(s) for s in specs])
             report = validate_layers(
                 ingested.layers, area_tolerance=tolerance, timezone=settings.timezone
             )
