@@ -8,7 +8,8 @@ matrix, solved exactly as a mixed-integer programme (HiGHS through
 * :class:`MCLP` — ``p`` duty points that reach the most demand weight within a radius;
 * :class:`PMedian` — ``p`` duty points with the least total weighted travel time,
   optionally with capacities (each demand then goes whole to one point);
-* :class:`PCenter` — ``p`` duty points with the least worst travel time;
+* :class:`PCenter` — ``p`` duty points with the least worst travel time, found by
+  binary search over the travel times, solving a covering problem per radius tried;
 * :class:`BackupCoverage` — ``p`` duty points that reach the most demand weight at least
   twice within a radius, optionally with every demand reached at least once.
 
@@ -38,7 +39,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Self, TypeAlias
+from typing import Any, ClassVar, Literal, Self, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -1260,6 +1261,23 @@ class PCenter(PlacementModel):
     """p-center: ``p`` duty points with the least worst travel time to any demand.
 
     Weights do not enter the objective; they are used to report :attr:`covered_weight`.
+
+    The optimum is one of the travel times in the matrix, so it is found by binary search
+    over them rather than by one large min-max MILP: ``p`` points (the fixed ones among
+    them) reach every demand within a radius ``r`` if and only if the fewest points
+    covering every demand within ``r`` (the LSCP at ``r``, fixed points forced open) are at
+    most ``p``. The search runs over the distinct travel times between two bounds: below,
+    the time the worst-placed demand needs to reach its nearest candidate; above, the
+    greedy answer's worst time. Each probe first tries the LSCP greedy cover and, when that
+    needs more than ``p`` points, settles the question exactly with a covering MILP that
+    opens at most ``p`` points (HiGHS). A feasible probe lowers the upper bound to the worst
+    time its points actually achieve, an infeasible one raises the lower bound past ``r``;
+    after a feasible bisection probe the next probe is the travel time just below the new
+    upper bound, which often ends the search at once. The search ends when the bounds
+    meet; each demand is then assigned to its nearest open point. If the time limit stops
+    the search, the best answer found is kept (status ``greedy`` if that is still the
+    greedy one), the smallest radius not yet proved infeasible is reported as
+    :attr:`bound`, and :attr:`gap` is measured against it.
     """
 
     name = "p-center"
@@ -1323,83 +1341,156 @@ class PCenter(PlacementModel):
         assignment, travel_s = _nearest_selected(self._problem, selected)
         return _Answer(selected, assignment, float(travel_s.max()))
 
+    def _gains(self, selected: BoolArray) -> tuple[FloatArray, FloatArray]:
+        """Return, per candidate, the demand it newly reaches and minus the worst time after."""
+        problem = self._problem
+        _, travel_s = _nearest_selected(problem, selected)
+        unassigned = np.isinf(travel_s)
+        # First reach demand nobody serves yet, then lower the worst travel time.
+        # Opening j changes demand i only along edge (i, j): the new worst is the larger
+        # of the worst among demand j does not reach and the worst along its column.
+        newly = np.bincount(
+            problem.cols, weights=unassigned[problem.rows], minlength=problem.n_candidates
+        )
+        worst_in_column = np.full(problem.n_candidates, -np.inf)
+        np.maximum.at(
+            worst_in_column, problem.cols, np.minimum(travel_s[problem.rows], problem.cost_s)
+        )
+        finite_s = np.where(unassigned, -np.inf, travel_s)
+        worst = np.maximum(worst_in_column, _worst_outside(problem, finite_s))
+        return newly.astype(np.float64), -worst
+
     def _greedy(self) -> _Answer:
         problem = self._problem
         assert self.p is not None
-
-        def gains(selected: BoolArray) -> tuple[FloatArray, FloatArray]:
-            _, travel_s = _nearest_selected(problem, selected)
-            unassigned = np.isinf(travel_s)
-            # First reach demand nobody serves yet, then lower the worst travel time.
-            # Opening j changes demand i only along edge (i, j): the new worst is the larger
-            # of the worst among demand j does not reach and the worst along its column.
-            newly = np.bincount(
-                problem.cols, weights=unassigned[problem.rows], minlength=problem.n_candidates
-            )
-            worst_in_column = np.full(problem.n_candidates, -np.inf)
-            np.maximum.at(
-                worst_in_column, problem.cols, np.minimum(travel_s[problem.rows], problem.cost_s)
-            )
-            finite_s = np.where(unassigned, -np.inf, travel_s)
-            worst = np.maximum(worst_in_column, _worst_outside(problem, finite_s))
-            return newly.astype(np.float64), -worst
-
         start = _mask(problem.n_candidates, problem.fixed)
-        selected = _greedy_add(problem, start, self.p - int(start.sum()), gains)
+        selected = _greedy_add(problem, start, self.p - int(start.sum()), self._gains)
         return self._evaluate(selected)
 
-    def _milp(self, greedy: _Answer | None) -> _Milp:
-        # Variables: y (binary), x per admissible pair (continuous: with y integral the
-        # nearest open point is optimal), then W, the worst travel time.
-        # The greedy answer bounds W from above, so no optimal answer uses a pair slower than
-        # it: dropping those pairs shrinks the model. W is at least the time the worst-placed
-        # demand needs to reach its nearest candidate.
+    def _solve_exact(
+        self, greedy: _Answer | None, *, time_limit_s: float, mip_rel_gap: float
+    ) -> tuple[_Answer, SolveStatus, float, float]:
+        """Binary-search the travel times; return the answer kept, its status, gap and bound."""
+        problem = self._problem
+        deadline = time.perf_counter() + time_limit_s
+        starts = np.searchsorted(problem.rows, np.arange(problem.n_demand))
+        lower_s = float(np.minimum.reduceat(problem.cost_s, starts).max())
+        best = greedy if greedy is not None and math.isfinite(greedy.objective) else None
+        upper_s = math.inf if best is None else best.objective
+        costs = problem.cost_s
+        radii = np.unique(costs[(costs >= lower_s) & (costs <= upper_s)])
+        # Invariant: every radius below radii[lo] is infeasible; radii[hi] is the best
+        # answer's worst time (hi == radii.size while no answer is known).
+        lo = 0
+        hi = radii.size if best is None else int(np.searchsorted(radii, upper_s))
+        timed_out = False
+        check_below_best = False
+        while lo < hi:
+            if best is not None and best.objective - radii[lo] <= mip_rel_gap * best.objective:
+                break
+            # A feasible probe often lands on the optimum itself, well below the radius
+            # probed: trying the next radius down then ends the search in one step.
+            # Alternating with plain bisection keeps the number of probes logarithmic.
+            mid = hi - 1 if check_below_best else (lo + hi) // 2
+            found = None
+            if time.perf_counter() < deadline:
+                found = self._cover_within(float(radii[mid]), deadline)
+            if found is None:
+                timed_out = True
+                break
+            if found is False:
+                lo = mid + 1
+                check_below_best = False
+                continue
+            best = found
+            hi = int(np.searchsorted(radii, best.objective))
+            check_below_best = not check_below_best
+
+        if best is None:
+            if timed_out:
+                raise InfeasiblePlanError(
+                    f"{self.name}: no feasible answer found within "
+                    f"time_limit_s={time_limit_s:g}; raise time_limit_s"
+                )
+            raise InfeasiblePlanError(
+                f"{self.name}: no {self.p} duty points can reach every demand; "
+                "raise p or add candidates"
+            )
+        bound = float(radii[lo])
+        gap = (best.objective - bound) / max(best.objective, 1e-12)
+        if not timed_out:
+            status = SolveStatus.OPTIMAL
+        elif best is greedy:
+            status = SolveStatus.GREEDY
+        else:
+            status = SolveStatus.TIME_LIMIT
+        return best, status, gap, bound
+
+    def _cover_within(self, radius_s: float, deadline: float) -> _Answer | Literal[False] | None:
+        """Return ``p`` open points that reach every demand within ``radius_s``.
+
+        False when no ``p`` points can, None when the time ran out before that was settled.
+        """
         assert self.p is not None
         problem = self._problem
-        worst_upper_s = math.inf
-        if greedy is not None:
-            worst_upper_s = greedy.objective
-            keep = problem.cost_s <= worst_upper_s
-            problem = replace(
+        keep = problem.cost_s <= radius_s
+        within = LSCP(
+            replace(
                 problem,
                 rows=problem.rows[keep],
                 cols=problem.cols[keep],
                 cost_s=problem.cost_s[keep],
-            )
-        starts = np.searchsorted(problem.rows, np.arange(problem.n_demand))
-        worst_lower_s = float(np.minimum.reduceat(problem.cost_s, starts).max())
-        m, n, n_edges = problem.n_candidates, problem.n_demand, problem.rows.size
-        n_columns = m + n_edges + 1
-        worst = sp.csr_array(
-            (
-                np.concatenate([problem.cost_s, -np.ones(n)]),
-                (
-                    np.concatenate([problem.rows, np.arange(n)]),
-                    np.concatenate([m + np.arange(n_edges), np.full(n, n_columns - 1)]),
-                ),
+                radius_s=radius_s,
             ),
-            shape=(n, n_columns),
+            p=None,
         )
-        matrix, row_lower, row_upper = _stack(
-            [
-                *_assignment_blocks(problem, n_columns, m),
-                _p_row(m, n_columns, self.p),
-                (worst, np.full(n, -np.inf), np.zeros(n)),
-            ]
+        # The greedy cover settles most feasible radii without a MILP.
+        cover = within._greedy().selected
+        if cover.sum() > self.p:
+            remaining_s = deadline - time.perf_counter()
+            if remaining_s <= 0:
+                return None
+            found = self._cover_milp(within, remaining_s)
+            if not isinstance(found, np.ndarray):
+                outcome = "undecided" if found is None else "infeasible"
+                logger.debug("%s: radius %.6g s %s", self.name, radius_s, outcome)
+                return found
+            cover = found
+        logger.debug("%s: radius %.6g s feasible with %d points", self.name, radius_s, cover.sum())
+        selected = _greedy_add(problem, cover, self.p - int(cover.sum()), self._gains)
+        return self._evaluate(selected)
+
+    def _cover_milp(self, within: LSCP, time_limit_s: float) -> BoolArray | Literal[False] | None:
+        """Return the open points of a cover within ``within``'s radius by at most ``p``.
+
+        False when no such cover exists, None when the time ran out first.
+        """
+        assert self.p is not None
+        n = within.n_candidates
+        model = within._milp(None)
+        lower = model.lower.copy()
+        lower[within._problem.fixed] = 1.0
+        at_most_p = sp.csr_array(np.ones((1, n)))
+        # No objective: any cover of at most p points settles the radius, and the search
+        # stops at the first one.
+        result = milp(
+            np.zeros(n),
+            integrality=model.integrality,
+            bounds=Bounds(lower, model.upper),
+            constraints=LinearConstraint(
+                sp.vstack([model.matrix, at_most_p], format="csr"),
+                np.append(model.row_lower, -np.inf),
+                np.append(model.row_upper, float(self.p)),
+            ),
+            options={"time_limit": float(time_limit_s)},
         )
-        lower = np.zeros(n_columns)
-        lower[-1] = worst_lower_s
-        upper = np.ones(n_columns)
-        upper[-1] = worst_upper_s
-        return _Milp(
-            objective=np.concatenate([np.zeros(m + n_edges), [1.0]]),
-            integrality=np.concatenate([np.ones(m), np.zeros(n_edges + 1)]),
-            lower=lower,
-            upper=upper,
-            matrix=matrix,
-            row_lower=row_lower,
-            row_upper=row_upper,
-        )
+        if result.status == 2:
+            return False
+        if result.status not in (0, 1):
+            raise RoutingError(f"{self.name}: the MILP solver failed: {result.message}")
+        if result.x is None:
+            return None
+        return np.asarray(result.x)[:n] > 0.5
 
 
 def _worst_outside(problem: _Problem, travel_s: FloatArray) -> FloatArray:

@@ -373,3 +373,89 @@ def test_same_optimum_as_spopt(seed: int, fixed: list[int]) -> None:
         cost, p_facilities=p, predefined_facilities_arr=predefined
     )
     assert ours_pc.solve().objective == pytest.approx(spopt_objective(theirs), rel=1e-6)
+
+
+# -------------------------------------------------------- p-center by binary search
+
+
+@pytest.mark.parametrize(
+    ("seed", "shape", "p", "fixed"),
+    [
+        (3, (30, 10), 3, [2]),
+        (4, (30, 10), 4, [0, 7]),
+        (5, (40, 11), 4, [5]),
+        (6, (24, 12), 5, [1, 4, 9]),
+    ],
+)
+def test_pcenter_matches_brute_force_with_fixed_posts(
+    seed: int, shape: tuple[int, int], p: int, fixed: list[int]
+) -> None:
+    rng = np.random.default_rng(seed)
+    cost = rng.uniform(0, 600, shape).round()  # rounded: ties between travel times
+    cost[rng.uniform(size=shape) < 0.2] = INF
+    cost[:, fixed[0]] = np.minimum(cost[:, fixed[0]], 900.0)  # every demand reachable
+    weights = rng.integers(1, 10, shape[0]).astype(float)
+    best = min(brute_force(cost, p, fixed, lambda o: cost[:, o].min(axis=1).max()))
+
+    model = PCenter.from_cost_matrix(cost, p=p, weights=weights, fixed=fixed).solve()
+    assert model.status is SolveStatus.OPTIMAL
+    assert model.objective == best
+    assert model.bound == best
+    assert model.gap == 0.0
+    assert model.greedy_objective is not None and model.objective <= model.greedy_objective
+    assert set(fixed) <= set(model.selected.tolist())
+    assert model.selected.size == p
+    # Each demand goes to its nearest open point; the worst of those is the objective.
+    open_cost = cost[:, model.selected]
+    nearest = model.selected[open_cost.argmin(axis=1)]
+    np.testing.assert_array_equal(
+        cost[np.arange(shape[0]), model.assignment], cost[np.arange(shape[0]), nearest]
+    )
+    assert cost[np.arange(shape[0]), model.assignment].max() == best
+    assert model.covered_weight == weights.sum()
+
+
+def test_pcenter_sparse_matrix_matches_dense() -> None:
+    rng = np.random.default_rng(8)
+    cost = rng.uniform(0, 600, (30, 10))
+    sparse = sp.csr_array(np.where(cost <= 400, cost, 0.0))
+    sparse.eliminate_zeros()
+    dense = np.where(cost <= 400, cost, INF)
+    from_sparse = PCenter.from_cost_matrix(sparse, p=3).solve()
+    from_dense = PCenter.from_cost_matrix(dense, p=3).solve()
+    assert from_sparse.objective == from_dense.objective
+    assert from_sparse.selected.tolist() == from_dense.selected.tolist()
+
+
+def test_pcenter_too_few_points_to_reach_every_demand() -> None:
+    # Each candidate reaches one demand only: one point cannot serve both.
+    cost = sp.csr_array(np.array([[60.0, 0.0], [0.0, 60.0]]))
+    cost.eliminate_zeros()
+    with pytest.raises(InfeasiblePlanError, match="no 1 duty points can reach every demand"):
+        PCenter.from_cost_matrix(cost, p=1).solve()
+
+
+def test_pcenter_time_limit_reports_the_search_bound() -> None:
+    rng = np.random.default_rng(3)
+    cost = rng.uniform(0, 600, (150, 40))
+    model = PCenter.from_cost_matrix(cost, p=5).solve(time_limit_s=1e-6)
+    # Stopped before any probe: the greedy answer against the max-min lower bound.
+    lower_s = cost.min(axis=1).max()
+    assert model.status is SolveStatus.GREEDY
+    assert model.objective == model.greedy_objective
+    assert model.bound == lower_s
+    assert model.gap == pytest.approx((model.objective - lower_s) / model.objective)
+
+
+@pytest.mark.slow  # about 2 s: each infeasible radius is proved by a covering MILP
+def test_pcenter_dense_200_by_40_solves_to_optimality() -> None:
+    # The classic min-max MILP stopped at its time limit far from optimal on this instance.
+    rng = np.random.default_rng(0)
+    cost = rng.uniform(0, 600, (200, 40))
+    model = PCenter.from_cost_matrix(cost, p=5).solve(time_limit_s=120)
+    assert model.status is SolveStatus.OPTIMAL
+    assert model.gap == 0.0
+    assert model.bound == model.objective
+    assert model.greedy_objective is not None and model.objective < model.greedy_objective
+    assert model.selected.size == 5
+    assert model.objective == cost[np.arange(200), model.assignment].max()
