@@ -8,8 +8,11 @@
   across units.
 * :func:`staffing_table` applies the community staffing rule (:func:`officers_required`)
   next to the current staffing.
-* :func:`design_grids` redesigns the grids from street blocks (``routing.grids``) and
-  :func:`compare_layouts` reports the new layout against the current one.
+* :func:`design_grids` redesigns the grids from street blocks (``routing.grids``),
+  :func:`assign_designed_grids` hands every designed grid to the officer, team, phone and
+  unit of the current grid(s) it overlaps, :func:`responsibility_changes` lists what that
+  changes per officer, unit and team, and :func:`compare_layouts` reports the new layout
+  against the current one.
 
 Incidents are counted into grids here (each incident exactly once, the ones outside all
 grids returned apart); the shift windows follow ``routing.risk.shift_mask``.
@@ -26,6 +29,7 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from scipy.optimize import linear_sum_assignment
 
 from gisapp.errors import GisappError
 from routing.grids import (
@@ -34,6 +38,7 @@ from routing.grids import (
     blocks_from_lines,
     line_length_in_polygons,
     metric_crs,
+    overlap_areas,
     polsby_popper,
 )
 from routing.network import StreetNetwork, network_from_lines
@@ -43,11 +48,15 @@ from routing.risk import shift_mask
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "ASSIGNMENT_METHODS",
     "RESPONSIBILITY_COLUMNS",
     "WORKLOAD_WEIGHTS",
+    "AssignmentMethod",
     "DesignResult",
     "GridWorkload",
     "ResponsibilityError",
+    "assign_designed_grids",
+    "assignment_kpis",
     "compare_layouts",
     "design_grids",
     "grid_workload",
@@ -56,11 +65,23 @@ __all__ = [
     "officers_required",
     "property_status",
     "response_times",
+    "responsibility_changes",
     "staffing_table",
     "unit_workload",
 ]
 
 PropertyStatus = Literal["full", "semi", "none"]
+AssignmentMethod = Literal["balanced", "overlap"]
+
+#: How designed grids get their officers: ``balanced`` keeps each officer's number of
+#: grids where the counts allow, ``overlap`` follows the largest overlap alone.
+ASSIGNMENT_METHODS: tuple[AssignmentMethod, ...] = ("balanced", "overlap")
+
+#: Overlaps that differ by less than this (square metres) are ties.
+OVERLAP_TIE_M2 = 0.1
+
+#: Levels of the responsibility change table, and the column each one groups by.
+CHANGE_LEVELS: dict[str, str] = {"officer": "officer", "unit": "unit_id", "team": "team"}
 
 #: Who answers for a grid: read from the grids layer or an assignment table.
 RESPONSIBILITY_COLUMNS = ("officer", "team", "phone", "unit_id")
@@ -652,12 +673,30 @@ def response_times(
 
 @dataclass(frozen=True)
 class DesignResult:
-    """A designed grid layout and its comparison with the current one."""
+    """A designed grid layout and its comparison with the current one.
+
+    Parameters
+    ----------
+    current, designed
+        Both layouts, measured the same way; the designed grids carry the officer, team,
+        phone and unit given by ``assignment``.
+    design
+        The solved :class:`routing.grids.GridDesign`.
+    kpis
+        :func:`compare_layouts` of the two, plus ``design`` and ``assignment``.
+    assignment
+        :func:`assign_designed_grids` (empty with no current grids).
+    changes
+        :func:`responsibility_changes` per officer, unit and team (empty with no current
+        grids).
+    """
 
     current: GridWorkload
     designed: GridWorkload
     design: GridDesign
     kpis: dict[str, Any]
+    assignment: pd.DataFrame = field(default_factory=pd.DataFrame)
+    changes: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def design_grids(
@@ -672,13 +711,16 @@ def design_grids(
     shifts: Mapping[str, tuple[str, str]] | None = None,
     weights: Mapping[str, float] | None = None,
     seed: int = 0,
+    assign: AssignmentMethod = "balanced",
 ) -> DesignResult:
     """Design grids from street blocks, nested in communities, workload balanced.
 
     Blocks are the faces of the streets cut by the community boundaries; each block gets
     the same workload index as a grid (incidents, road km, households, area), and
     :class:`routing.grids.GridDesign` groups them into contiguous, compact grids of equal
-    workload within every community.
+    workload within every community. Each designed grid then inherits the officer, team,
+    phone and unit of the current grids it overlaps (:func:`assign_designed_grids`), so
+    the comparison covers the units' workload too.
 
     Parameters
     ----------
@@ -695,13 +737,25 @@ def design_grids(
         Accepted deviation from the community's mean grid workload (0.15 is ±15%).
     seed
         Seed of the design's random choices: the same seed gives the same layout.
+    assign
+        How designed grids get their officers: ``"balanced"`` keeps each officer's
+        number of grids where possible, ``"overlap"`` follows the largest overlap alone
+        (see :func:`assign_designed_grids`).
+
+    Returns
+    -------
+    DesignResult
 
     Raises
     ------
     ResponsibilityError
-        If neither ``grids`` nor ``n_grids`` is given.
+        If neither ``grids`` nor ``n_grids`` is given, or ``assign`` is unknown.
     """
     _require_columns(communities, "communities", ("id",))
+    if assign not in ASSIGNMENT_METHODS:
+        raise ResponsibilityError(
+            f"assign={assign!r} is not known; use one of {', '.join(ASSIGNMENT_METHODS)}"
+        )
     if n_grids is None:
         if grids is None or grids.empty:
             raise ResponsibilityError(
@@ -766,6 +820,21 @@ def design_grids(
         if grids is not None and not grids.empty
         else None
     )
+    assignment = pd.DataFrame()
+    changes = pd.DataFrame()
+    if current is not None:
+        assignment = assign_designed_grids(designed.table, current.table, method=assign)
+        designed_table = designed.table.copy()
+        for column in RESPONSIBILITY_COLUMNS:
+            designed_table[column] = assignment[column].to_numpy()
+        designed = GridWorkload(
+            table=designed_table,
+            outside=designed.outside,
+            weights=designed.weights,
+            incidents_total=designed.incidents_total,
+            shifts=designed.shifts,
+        )
+        changes = responsibility_changes(current.table, designed.table)
     if stations is not None and len(stations):
         network = network_from_lines(roads, mode="car")
         designed = _with_response(designed, roads, stations, network)
@@ -779,7 +848,16 @@ def design_grids(
         "improving_moves": design.moves_,
         "tolerance": tolerance,
     }
-    return DesignResult(current=current or designed, designed=designed, design=design, kpis=kpis)
+    if current is not None:
+        kpis["assignment"] = assignment_kpis(assignment, changes, method=assign)
+    return DesignResult(
+        current=current or designed,
+        designed=designed,
+        design=design,
+        kpis=kpis,
+        assignment=assignment,
+        changes=changes,
+    )
 
 
 def _with_response(
@@ -853,4 +931,307 @@ def compare_layouts(
         result["designed"]["indivisible_block_grids"] = int(table["indivisible_block"].sum())
         result["designed"]["single_part_grids"] = int((table["n_parts"] == 1).sum())
         result["designed"]["contiguous_grids"] = int(table["contiguous"].sum())
+    return result
+
+
+# -- responsibility of a designed layout ------------------------------------------------
+
+
+def assign_designed_grids(
+    designed: gpd.GeoDataFrame,
+    current: gpd.GeoDataFrame,
+    *,
+    method: AssignmentMethod = "balanced",
+) -> pd.DataFrame:
+    """Who answers for each designed grid: the officers of the current grids it overlaps.
+
+    The rule (``method="overlap"``): a designed grid inherits the officer, team, phone and
+    unit of the current grid of its own community that it overlaps most by area.
+    Overlaps equal once rounded to :data:`OVERLAP_TIE_M2` are ties, won by the current
+    grid with the larger workload, then by the smaller id. A designed grid that overlaps
+    none of its community's current grids takes the nearest one. Officers may end up
+    with more or fewer grids than before (see :func:`responsibility_changes`).
+
+    ``method="balanced"`` first keeps each officer's number of grids where it can: per
+    community, the designed grids are matched to the current officers, each officer
+    repeated once per current grid of theirs in the community, maximising the overlap
+    area (``scipy.optimize.linear_sum_assignment``). Every officer answers for as many
+    designed grids as before when the community has as many designed grids as current
+    ones; designed grids left over follow the rule above; with fewer designed grids, the
+    officers who overlap least lose one. A matched grid inherits from the officer's
+    current grid it overlaps most (the rule above, among that officer's grids).
+
+    An officer is known by name; current grids with no officer named are told apart by
+    their team, phone and unit.
+
+    Parameters
+    ----------
+    designed
+        Designed grids: ``id``, ``community_id`` and polygons (any CRS).
+    current
+        Current grids: ``id``, ``community_id``, polygons, the responsibility columns
+        (:data:`RESPONSIBILITY_COLUMNS`; missing ones are blank) and ``workload`` for the
+        tie-break (all equal when missing).
+    method
+        ``"balanced"`` (the default) or ``"overlap"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per designed grid, in its order: ``grid_id``, ``community_id``, the
+        responsibility columns, ``source_grid_id`` (the current grid it inherits from),
+        ``area_m2``, ``overlap_share`` (share of its area inside the source grid),
+        ``officer_overlap_share`` (share inside all current grids of the same officer in
+        the community) and ``rule`` (``balanced``, ``largest_overlap``, ``nearest``, or
+        ``unassigned`` when its community has no current grid). It can be given back as
+        ``grid_workload(assignments=...)``.
+
+    Raises
+    ------
+    ResponsibilityError
+        If ``method`` is unknown or a layer lacks ``id`` or ``community_id``.
+    """
+    if method not in ASSIGNMENT_METHODS:
+        raise ResponsibilityError(
+            f"method={method!r} is not known; use one of {', '.join(ASSIGNMENT_METHODS)}"
+        )
+    _require_columns(designed, "designed", ("id", "community_id"))
+    _require_columns(current, "current", ("id", "community_id"))
+    designed = designed.reset_index(drop=True)
+    current = current.reset_index(drop=True)
+    responsibility = pd.DataFrame(
+        {
+            c: current[c] if c in current.columns else pd.Series(pd.NA, index=current.index)
+            for c in RESPONSIBILITY_COLUMNS
+        }
+    )
+    holders = _holder_keys(responsibility)
+    current_ids = current["id"].astype(str).to_numpy()
+    workload = (
+        pd.to_numeric(current["workload"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+        if "workload" in current.columns
+        else np.zeros(len(current))
+    )
+    area_m2 = designed.geometry.to_crs(metric_crs(designed)).area.to_numpy(dtype=float)
+
+    pairs = overlap_areas(designed, current, group_column="community_id")
+    other = pairs["other"].to_numpy()
+    pairs["tie"] = np.round(pairs["overlap_m2"].to_numpy() / OVERLAP_TIE_M2).astype(np.int64)
+    pairs["workload"] = workload[other]
+    pairs["current_id"] = current_ids[other]
+    pairs["holder"] = holders[other]
+    ranked = pairs.sort_values(
+        ["polygon", "tie", "distance_m", "workload", "current_id"],
+        ascending=[True, False, True, False, True],
+        kind="stable",
+    )
+    best = ranked.drop_duplicates("polygon")
+    n = len(designed)
+    source = np.full(n, -1, dtype=np.int64)
+    rule = np.full(n, "unassigned", dtype=object)
+    positions = best["polygon"].to_numpy()
+    source[positions] = best["other"].to_numpy()
+    rule[positions] = np.where(best["tie"].to_numpy() > 0, "largest_overlap", "nearest")
+
+    holder_overlap = pairs.groupby(["polygon", "holder"])["overlap_m2"].sum()
+    if method == "balanced":
+        best_of_holder = ranked.drop_duplicates(["polygon", "holder"]).set_index(
+            ["polygon", "holder"]
+        )["other"]
+        _match_officers(
+            designed["community_id"].astype(str).to_numpy(),
+            current["community_id"].astype(str).to_numpy(),
+            holders,
+            holder_overlap,
+            best_of_holder,
+            source=source,
+            rule=rule,
+        )
+
+    assigned = source >= 0
+    table = pd.DataFrame(
+        {
+            "grid_id": designed["id"].astype(str).to_numpy(),
+            "community_id": designed["community_id"].astype(str).to_numpy(),
+        }
+    )
+    taken = responsibility.reindex(source).reset_index(drop=True)
+    for column in RESPONSIBILITY_COLUMNS:
+        table[column] = taken[column].astype(object).where(taken[column].notna(), pd.NA)
+    table["source_grid_id"] = pd.Series(
+        [current_ids[s] if s >= 0 else pd.NA for s in source], dtype=object
+    )
+    table["area_m2"] = area_m2
+    overlap = pairs.set_index(["polygon", "other"])["overlap_m2"]
+    own = np.array(
+        [overlap.get((i, s), 0.0) if s >= 0 else 0.0 for i, s in enumerate(source)], dtype=float
+    )
+    officer_own = np.array(
+        [holder_overlap.get((i, holders[s]), 0.0) if s >= 0 else 0.0 for i, s in enumerate(source)],
+        dtype=float,
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["overlap_share"] = np.where(area_m2 > 0, own / area_m2, 0.0)
+        table["officer_overlap_share"] = np.where(area_m2 > 0, officer_own / area_m2, 0.0)
+    table["rule"] = rule
+    unassigned = int((~assigned).sum())
+    if unassigned:
+        logger.info(
+            "%s of %s designed grids lie in communities with no current grid: nobody answers "
+            "for them yet",
+            f"{unassigned:,}",
+            f"{n:,}",
+        )
+    return table
+
+
+def _holder_keys(responsibility: pd.DataFrame) -> np.ndarray:
+    """One key per responsible officer: the name, else the team, phone and unit together."""
+    text = responsibility.astype("string").apply(lambda s: s.str.strip()).fillna("")
+    others = text["team"] + "|" + text["phone"] + "|" + text["unit_id"]
+    keys = np.where(text["officer"] != "", "officer:" + text["officer"], "unnamed:" + others)
+    return np.asarray(keys, dtype=object)
+
+
+def _match_officers(
+    designed_community: np.ndarray,
+    current_community: np.ndarray,
+    holders: np.ndarray,
+    holder_overlap: pd.Series,
+    best_of_holder: pd.Series,
+    *,
+    source: np.ndarray,
+    rule: np.ndarray,
+) -> None:
+    """Match designed grids to officers, one per current grid of theirs, in place."""
+    for community in pd.unique(designed_community):
+        rows = np.flatnonzero(designed_community == community)
+        slots_of = holders[current_community == community]
+        if not len(slots_of):
+            continue
+        names, counts = np.unique(slots_of.astype(str), return_counts=True)
+        overlap_m2 = np.array(
+            [[holder_overlap.get((int(r), name), 0.0) for name in names] for r in rows],
+            dtype=float,
+        )
+        slots = np.repeat(np.arange(len(names)), counts)
+        matched_rows, matched_slots = linear_sum_assignment(overlap_m2[:, slots], maximize=True)
+        for r, slot in zip(matched_rows, matched_slots, strict=True):
+            position = int(rows[r])
+            source[position] = int(best_of_holder[(position, names[slots[slot]])])
+            rule[position] = "balanced"
+
+
+def responsibility_changes(current: pd.DataFrame, designed: pd.DataFrame) -> pd.DataFrame:
+    """Grids and workload per officer, unit and team, in the current and designed layouts.
+
+    Parameters
+    ----------
+    current, designed
+        Grid tables with the responsibility columns and ``workload`` (as
+        :attr:`GridWorkload.table`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``level`` (officer, unit, team), ``name``, ``grids_current``, ``grids_designed``,
+        ``grids_change``, ``workload_current``, ``workload_designed`` and
+        ``workload_change`` (workload index, per cent of each layout's total). A row with
+        no ``name`` counts the grids nobody at that level answers for, so each level sums
+        to the number of grids of each layout.
+    """
+    nobody = "\x00"
+    frames = []
+    for level, column in CHANGE_LEVELS.items():
+        sides = []
+        for label, table in (("current", current), ("designed", designed)):
+            names = (
+                table[column].astype("string").str.strip()
+                if column in table.columns
+                else pd.Series(pd.NA, index=table.index, dtype="string")
+            )
+            names = names.where(names != "")
+            load = (
+                pd.to_numeric(table["workload"], errors="coerce").fillna(0.0)
+                if "workload" in table.columns
+                else pd.Series(0.0, index=table.index)
+            )
+            grouped = pd.DataFrame(
+                {"name": names.fillna(nobody).to_numpy(), "workload": load.to_numpy()}
+            ).groupby("name")
+            sides.append(
+                pd.DataFrame(
+                    {
+                        f"grids_{label}": grouped.size(),
+                        f"workload_{label}": grouped["workload"].sum(),
+                    }
+                )
+            )
+        joined = sides[0].join(sides[1], how="outer").fillna(0.0)
+        for label in ("current", "designed"):
+            joined[f"grids_{label}"] = joined[f"grids_{label}"].astype(int)
+        joined["grids_change"] = joined["grids_designed"] - joined["grids_current"]
+        joined["workload_change"] = joined["workload_designed"] - joined["workload_current"]
+        joined = joined.rename_axis("name").reset_index()
+        joined["unnamed"] = joined["name"] == nobody
+        joined = joined.sort_values(["unnamed", "name"], kind="stable")
+        joined["name"] = joined["name"].astype(object).where(~joined["unnamed"], pd.NA)
+        joined.insert(0, "level", level)
+        frames.append(joined.drop(columns="unnamed"))
+    columns = [
+        "level",
+        "name",
+        "grids_current",
+        "grids_designed",
+        "grids_change",
+        "workload_current",
+        "workload_designed",
+        "workload_change",
+    ]
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def assignment_kpis(
+    assignment: pd.DataFrame, changes: pd.DataFrame, *, method: AssignmentMethod
+) -> dict[str, Any]:
+    """Summary of a designed layout's assignment: how grids were handed out, who changes.
+
+    Parameters
+    ----------
+    assignment
+        Output of :func:`assign_designed_grids`.
+    changes
+        Output of :func:`responsibility_changes`.
+    method
+        The assignment method used.
+
+    Returns
+    -------
+    dict
+        ``method``, ``grids``, ``grids_assigned``, ``grids_by_rule``,
+        ``area_with_same_officer_share`` (share of the designed area inside the current
+        grids of the officer now answering for it) and, per level (officer, unit, team),
+        how many keep their number of grids, gain, lose, or lose all.
+    """
+    assigned = assignment["rule"] != "unassigned"
+    area = assignment["area_m2"].to_numpy(dtype=float)
+    kept = (assignment["officer_overlap_share"].to_numpy(dtype=float) * area).sum()
+    result: dict[str, Any] = {
+        "method": method,
+        "grids": len(assignment),
+        "grids_assigned": int(assigned.sum()),
+        "grids_by_rule": {str(k): int(v) for k, v in assignment["rule"].value_counts().items()},
+        "area_with_same_officer_share": float(kept / area.sum()) if area.sum() > 0 else math.nan,
+    }
+    for level in CHANGE_LEVELS:
+        rows = changes[(changes["level"] == level) & changes["name"].notna()]
+        before = rows[rows["grids_current"] > 0]
+        result[level] = {
+            "current": len(before),
+            "designed": int((rows["grids_designed"] > 0).sum()),
+            "same_grids": int((before["grids_change"] == 0).sum()),
+            "more_grids": int((rows["grids_change"] > 0).sum()),
+            "fewer_grids": int((before["grids_change"] < 0).sum()),
+            "no_grids_now": int((before["grids_designed"] == 0).sum()),
+        }
     return result

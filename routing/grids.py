@@ -54,6 +54,7 @@ __all__ = [
     "blocks_from_lines",
     "line_length_in_polygons",
     "metric_crs",
+    "overlap_areas",
     "polsby_popper",
 ]
 
@@ -365,6 +366,79 @@ def line_length_in_polygons(
         hit_poly, weights=piece_length_m[hit_piece] / shares[hit_piece], minlength=len(polys_m)
     )
     return pd.Series(length_m, index=polygons.index, name="length_m")
+
+
+def overlap_areas(
+    polygons: gpd.GeoDataFrame,
+    others: gpd.GeoDataFrame,
+    *,
+    group_column: str | None = None,
+) -> pd.DataFrame:
+    """Area shared by every pair of polygons of two layers, and their distance.
+
+    Measured in the metric CRS of ``polygons`` (``others`` is reprojected to it). Meant
+    for matching one layout to another, e.g. designed grids to the current ones.
+
+    Parameters
+    ----------
+    polygons, others
+        Polygon layers (any CRS; both need one).
+    group_column
+        Column of both layers: only pairs with the same value are listed (e.g.
+        ``community_id``, so a grid is matched within its own community). Every pair is
+        listed when None, so keep the layers small or grouped.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pair: ``polygon`` and ``other`` (positions 0..n-1 in each layer),
+        ``overlap_m2`` (area of the intersection, 0 when they only touch or are apart) and
+        ``distance_m`` (0 when they touch or overlap), ordered by ``polygon``, ``other``.
+
+    Raises
+    ------
+    GridDesignError
+        If a layer is not polygons, has no CRS, or lacks ``group_column``.
+    """
+    _check_frame(polygons, "polygons", ("Polygon", "MultiPolygon"))
+    _check_frame(others, "others", ("Polygon", "MultiPolygon"))
+    if group_column is not None:
+        for name, frame in (("polygons", polygons), ("others", others)):
+            if group_column not in frame.columns:
+                raise GridDesignError(
+                    f"{name!r} has no column {group_column!r}; add it or pass group_column=None"
+                )
+    work_crs = metric_crs(polygons)
+    left = shapely.make_valid(polygons.geometry.to_crs(work_crs).to_numpy())
+    right = shapely.make_valid(others.geometry.to_crs(work_crs).to_numpy())
+    left_key = (
+        polygons[group_column].astype(str).to_numpy()
+        if group_column is not None
+        else np.zeros(len(polygons), dtype=str)
+    )
+    right_key = (
+        others[group_column].astype(str).to_numpy()
+        if group_column is not None
+        else np.zeros(len(others), dtype=str)
+    )
+    pairs = pd.merge(
+        pd.DataFrame({"polygon": np.arange(len(left)), "key": left_key}),
+        pd.DataFrame({"other": np.arange(len(right)), "key": right_key}),
+        on="key",
+    )
+    i = pairs["polygon"].to_numpy(dtype=np.int64)
+    j = pairs["other"].to_numpy(dtype=np.int64)
+    overlap_m2 = shapely.area(shapely.intersection(left[i], right[j])) if len(i) else np.zeros(0)
+    distance_m = shapely.distance(left[i], right[j]) if len(i) else np.zeros(0)
+    table = pd.DataFrame(
+        {
+            "polygon": i,
+            "other": j,
+            "overlap_m2": np.nan_to_num(np.asarray(overlap_m2, dtype=float)),
+            "distance_m": np.nan_to_num(np.asarray(distance_m, dtype=float)),
+        }
+    )
+    return table.sort_values(["polygon", "other"], ignore_index=True)
 
 
 # -- the design model ----------------------------------------------------------------

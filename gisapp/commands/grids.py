@@ -17,6 +17,8 @@ import pyogrio
 
 from gisapp.commands._common import open_workspace, settings_from, write_json
 from gisapp.responsibility import (
+    ASSIGNMENT_METHODS,
+    AssignmentMethod,
     GridWorkload,
     design_grids,
     grid_workload,
@@ -81,6 +83,16 @@ DEFAULT_SHIFT_NAMES = ("day", "evening", "night")
     help="CSV with grid_id and officer/team/phone/unit_id replacing the grids' own.",
 )
 @click.option(
+    "--assign",
+    "assign",
+    type=click.Choice(ASSIGNMENT_METHODS),
+    default="balanced",
+    show_default=True,
+    help="How designed grids inherit officers from the current grids they overlap: "
+    "'balanced' keeps each officer's number of grids where possible, 'overlap' follows "
+    "the largest overlap alone.",
+)
+@click.option(
     "--save",
     is_flag=True,
     help=f"Save the designed grids into the workspace as '{DESIGNED_LAYER}'.",
@@ -103,6 +115,7 @@ def grids(
     seed: int,
     shift_names: tuple[str, ...],
     assignments: Path | None,
+    assign: AssignmentMethod,
     save: bool,
     layer_name: str,
 ) -> None:
@@ -110,7 +123,9 @@ def grids(
 
     --report writes grids.csv, grids.geojson, units.csv, staffing.csv and kpis.json
     (imbalance: max/mean, Gini, coefficient of variation). --design writes
-    designed_grids.geojson/.gpkg/.csv and kpis.json comparing it with the current grids.
+    designed_grids.geojson/.gpkg/.csv and kpis.json comparing it with the current grids;
+    each designed grid inherits the officer, team, phone and unit of the current grids it
+    overlaps (designed_assignment.csv, and designed_changes.csv per officer, unit and team).
     """
     if mode is None:
         raise click.UsageError("choose --report or --design")
@@ -167,8 +182,14 @@ def grids(
         tolerance=tolerance,
         shifts=shifts,
         seed=seed,
+        assign=assign,
     )
     _write_layout(design.designed, out, "designed_grids")
+    written = ["designed_grids.geojson", "designed_grids.gpkg", "designed_grids.csv"]
+    if len(design.assignment):
+        design.assignment.to_csv(out / "designed_assignment.csv", index=False)
+        design.changes.to_csv(out / "designed_changes.csv", index=False)
+        written += ["designed_assignment.csv", "designed_changes.csv"]
     layer = design.designed.table
     with _quiet():
         pyogrio.write_dataframe(
@@ -180,9 +201,7 @@ def grids(
     if save:
         _save_design(ws, layer, layer_name)
         click.echo(f"Saved {len(layer):,} designed grids to layer {layer_name!r} of {ws.path}")
-    click.echo(
-        f"Wrote designed_grids.geojson, designed_grids.gpkg, designed_grids.csv, kpis.json to {out}"
-    )
+    click.echo(f"Wrote {', '.join([*written, 'kpis.json'])} to {out}")
 
 
 def _shift_windows(settings: Settings, names: tuple[str, ...]) -> dict[str, tuple[str, str]]:
@@ -239,6 +258,10 @@ def _save_design(ws: Workspace, layer: gpd.GeoDataFrame, name: str) -> None:
         for c in (
             "id",
             "community_id",
+            "officer",
+            "team",
+            "phone",
+            "unit_id",
             "workload",
             "target_workload",
             "road_km",
@@ -301,4 +324,27 @@ def _echo_design(kpis: dict[str, Any]) -> None:
             f"{name:9} {k['grids']:4,} grids  max/mean {w['max_mean']:.2f}  Gini {w['gini']:.3f}  "
             f"CV {w['cv']:.3f}  within ±{kpis['tolerance']:.0%} {w['within_tolerance_share']:.0%}  "
             f"Polsby-Popper {k['polsby_popper_mean']:.2f}"
+        )
+    units = {
+        name: kpis[name]["units"]
+        for name in ("current", "designed")
+        if "units" in kpis.get(name, {})
+    }
+    if units:
+        click.echo(
+            "units     "
+            + "  |  ".join(
+                f"{name} max/mean {u['max_mean']:.2f}  Gini {u['gini']:.3f}  CV {u['cv']:.3f}"
+                for name, u in units.items()
+            )
+        )
+    if "assignment" in kpis:
+        a = kpis["assignment"]
+        o = a["officer"]
+        click.echo(
+            f"assignment ({a['method']}): {a['grids_assigned']:,} of {a['grids']:,} designed grids "
+            f"have an officer; {o['same_grids']:,} of {o['current']:,} officers keep their number "
+            f"of grids, {o['more_grids']:,} gain, {o['fewer_grids']:,} lose "
+            f"({o['no_grids_now']:,} have none now); "
+            f"{a['area_with_same_officer_share']:.0%} of the area stays with the same officer"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import geopandas as gpd
@@ -15,12 +16,14 @@ from click.testing import CliRunner
 from gisapp.cli import cli
 from gisapp.responsibility import (
     ResponsibilityError,
+    assign_designed_grids,
     design_grids,
     grid_workload,
     imbalance,
     incidents_by_grid,
     officers_required,
     property_status,
+    responsibility_changes,
     staffing_table,
     unit_workload,
 )
@@ -360,3 +363,228 @@ def test_new_haven_design_against_current_grids() -> None:
     )
     assert kpis["designed"]["workload"]["gini"] < kpis["current"]["workload"]["gini"]
     assert kpis["designed"]["workload"]["cv"] < kpis["current"]["workload"]["cv"]
+
+
+# -- responsibility of a designed layout ----------------------------------------------
+
+
+def strip_layouts(
+    current_split_x: float, designed_edges: list[float]
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """A 300 m x 100 m community with two current grids (Li west, Wang east) and a
+    designed layout cut at ``designed_edges``; a second community 'far' to the north
+    has one current grid (Zhao) and one designed grid."""
+    current = gpd.GeoDataFrame(
+        {
+            "id": ["A", "B", "F"],
+            "community_id": ["strip", "strip", "far"],
+            "officer": ["Li", "Wang", "Zhao"],
+            "team": ["Team 1", "Team 2", "Team 3"],
+            "phone": ["101", "102", "103"],
+            "unit_id": ["car-1", "car-2", "car-3"],
+            "workload": [30.0, 20.0, 50.0],
+        },
+        geometry=[
+            shapely.box(0, 0, current_split_x, 100),
+            shapely.box(current_split_x, 0, 300, 100),
+            shapely.box(0, 200, 300, 300),
+        ],
+        crs=CRS,
+    )
+    edges = [0.0, *designed_edges, 300.0]
+    n = len(edges) - 1
+    designed = gpd.GeoDataFrame(
+        {"id": [f"D{i + 1}" for i in range(n)] + ["DF"], "community_id": ["strip"] * n + ["far"]},
+        geometry=[shapely.box(a, 0, b, 100) for a, b in pairwise(edges)]
+        + [shapely.box(0, 200, 300, 300)],
+        crs=CRS,
+    )
+    return designed, current
+
+
+def test_two_grids_split_in_three_inherit_the_largest_overlap() -> None:
+    designed, current = strip_layouts(150, [100, 180])
+    for method in ("overlap", "balanced"):
+        table = assign_designed_grids(designed, current, method=method).set_index("grid_id")
+        # D1 lies in A; D2 is 50 m in A and 30 m in B; D3 lies mostly in B.
+        assert table["source_grid_id"].to_dict() == {"D1": "A", "D2": "A", "D3": "B", "DF": "F"}
+        assert table.loc["D2", "officer"] == "Li"
+        assert table.loc["D2", "unit_id"] == "car-1"
+        assert [table.loc["D3", c] for c in ("officer", "team", "phone", "unit_id")] == [
+            "Wang",
+            "Team 2",
+            "102",
+            "car-2",
+        ]
+        assert table.loc["D2", "overlap_share"] == pytest.approx(50 / 80)
+        assert table.loc["D3", "overlap_share"] == pytest.approx(1.0)
+    balanced = assign_designed_grids(designed, current).set_index("grid_id")
+    # Two officers, one slot each: D1 and D3 are matched, D2 is left to the overlap rule.
+    assert balanced["rule"].to_dict() == {
+        "D1": "balanced",
+        "D2": "largest_overlap",
+        "D3": "balanced",
+        "DF": "balanced",
+    }
+
+
+def test_balanced_assignment_keeps_each_officers_count() -> None:
+    # A covers 250 m of the strip, so D2 overlaps A (100 m) more than B (50 m).
+    designed, current = strip_layouts(250, [150])
+    overlap = assign_designed_grids(designed, current, method="overlap").set_index("grid_id")
+    assert overlap.loc[["D1", "D2"], "officer"].tolist() == ["Li", "Li"]
+    balanced = assign_designed_grids(designed, current, method="balanced").set_index("grid_id")
+    assert balanced.loc[["D1", "D2"], "officer"].tolist() == ["Li", "Wang"]
+    assert (balanced["rule"] == "balanced").all()
+    assert balanced.loc["D2", "officer_overlap_share"] == pytest.approx(50 / 150)
+
+
+def test_overlap_ties_go_to_the_heavier_grid_then_the_smaller_id() -> None:
+    designed, current = strip_layouts(150, [100, 200])  # D2 is half in A, half in B
+    table = assign_designed_grids(designed, current, method="overlap").set_index("grid_id")
+    assert table.loc["D2", "source_grid_id"] == "A"  # workload 30 against 20
+    current["workload"] = [20.0, 30.0, 50.0]
+    table = assign_designed_grids(designed, current, method="overlap").set_index("grid_id")
+    assert table.loc["D2", "source_grid_id"] == "B"
+    current["workload"] = [25.0, 25.0, 50.0]
+    current["id"] = ["Z", "B", "F"]
+    table = assign_designed_grids(designed, current, method="overlap").set_index("grid_id")
+    assert table.loc["D2", "source_grid_id"] == "B"
+
+
+def test_assignment_stays_in_the_community_and_changes_add_up() -> None:
+    designed, current = strip_layouts(250, [60, 120, 200])
+    designed.loc[len(designed)] = ["DX", "empty", shapely.box(0, 400, 100, 500)]
+    for method in ("overlap", "balanced"):
+        table = assign_designed_grids(designed, current, method=method)
+        officers_of = current.groupby("community_id")["officer"].agg(set).to_dict()
+        for row in table[table["community_id"] != "empty"].itertuples():
+            assert row.officer in officers_of[row.community_id]
+        # A community with no current grid has nobody to inherit from.
+        empty = table.set_index("grid_id").loc["DX"]
+        assert empty["rule"] == "unassigned"
+        assert pd.isna(empty["officer"]) and pd.isna(empty["unit_id"])
+        assigned = designed.assign(
+            workload=np.arange(len(designed), dtype=float),
+            **{c: table[c].to_numpy() for c in ("officer", "team", "phone", "unit_id")},
+        )
+        changes = responsibility_changes(current, assigned)
+        assert set(changes["level"]) == {"officer", "unit", "team"}
+        for _, rows in changes.groupby("level"):
+            assert rows["grids_current"].sum() == len(current)
+            assert rows["grids_designed"].sum() == len(designed)
+            assert rows["workload_current"].sum() == pytest.approx(current["workload"].sum())
+            assert rows["workload_designed"].sum() == pytest.approx(assigned["workload"].sum())
+            assert (rows["grids_change"] == rows["grids_designed"] - rows["grids_current"]).all()
+        officers = changes[changes["level"] == "officer"].set_index("name", drop=False)
+        assert officers["name"].isna().sum() == 1  # the row of the unassigned grid
+        assert officers.loc["Zhao", "grids_change"] == 0
+    # Four designed grids for Li's and Wang's one each: D3 (80 m in A) goes to Li, D4 (the
+    # only one touching B) to Wang; D1 and D2 are left to the rule and go to Li.
+    balanced = assign_designed_grids(designed, current).set_index("grid_id")
+    assert balanced["rule"].to_dict() == {
+        "D1": "largest_overlap",
+        "D2": "largest_overlap",
+        "D3": "balanced",
+        "D4": "balanced",
+        "DF": "balanced",
+        "DX": "unassigned",
+    }
+    assert balanced.loc[["D1", "D2", "D3", "D4"], "officer"].tolist() == ["Li", "Li", "Li", "Wang"]
+
+
+def test_unknown_assignment_method_is_an_error() -> None:
+    designed, current = strip_layouts(150, [100])
+    with pytest.raises(ResponsibilityError, match="method='fair'"):
+        assign_designed_grids(designed, current, method="fair")  # type: ignore[arg-type]
+
+
+def test_design_assigns_every_grid_and_reports_unit_imbalance() -> None:
+    result = design_grids(
+        communities=two_communities(),
+        roads=lattice_roads(),
+        incidents=incidents_fixture(),
+        grids=four_grids(),
+        n_grids=6,
+        seed=2,
+    )
+    designed = result.designed.table
+    assert designed["officer"].notna().all()
+    current_officers = four_grids().groupby("community_id")["officer"].agg(set).to_dict()
+    for row in designed.itertuples():
+        assert row.officer in current_officers[row.community_id]
+    assert len(result.assignment) == 6
+    officers = result.changes[result.changes["level"] == "officer"]
+    assert officers["grids_current"].sum() == 4
+    assert officers["grids_designed"].sum() == 6
+    kpis = result.kpis
+    assert {"max_mean", "gini", "cv"} <= set(kpis["designed"]["units"])
+    assert {"max_mean", "gini", "cv"} <= set(kpis["current"]["units"])
+    assert kpis["assignment"]["method"] == "balanced"
+    assert kpis["assignment"]["grids_assigned"] == 6
+    # e2 has no unit: the designed grids inheriting from it have none either.
+    no_unit = designed["unit_id"].isna()
+    assert (result.assignment.loc[no_unit.to_numpy(), "source_grid_id"] == "e2").all()
+
+
+def test_cli_design_writes_and_saves_the_assignment(workspace: Path, tmp_path: Path) -> None:
+    out = tmp_path / "design"
+    args = ["grids", str(workspace), "--design", "--n-grids", "6", "--save", "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "units     current max/mean" in result.output
+    assert "assignment (balanced): 6 of 6 designed grids have an officer" in result.output
+    assignment = pd.read_csv(out / "designed_assignment.csv", dtype={"phone": str})
+    assert len(assignment) == 6
+    assert assignment["officer"].notna().all()
+    changes = pd.read_csv(out / "designed_changes.csv")
+    for _, rows in changes.groupby("level"):
+        assert rows["grids_current"].sum() == 4
+        assert rows["grids_designed"].sum() == 6
+    kpis = json.loads((out / "kpis.json").read_text(encoding="utf-8"))
+    assert set(kpis["designed"]["units"]) >= {"max_mean", "gini", "cv"}
+    assert kpis["assignment"]["grids_assigned"] == 6
+    saved = Workspace.open(workspace).layer("grids_designed")
+    assert {"officer", "team", "phone", "unit_id"} <= set(saved.columns)
+    assert saved["officer"].tolist() == assignment["officer"].tolist()
+    by_overlap = CliRunner().invoke(
+        cli, [*args[:-3], "--assign", "overlap", "--out", str(tmp_path / "overlap")]
+    )
+    assert by_overlap.exit_code == 0, by_overlap.output
+    assert "assignment (overlap)" in by_overlap.output
+
+
+@pytest.mark.slow
+def test_new_haven_designed_grids_all_get_a_unit() -> None:
+    path = SAMPLE_DIR / "new_haven.gpkg"
+    if not path.is_file():
+        pytest.skip("sample workspace not built")
+    ws = Workspace.open(path)
+    layers = {n: ws.layer(n) for n in ("communities", "grids", "incidents", "roads")}
+    result = design_grids(
+        communities=layers["communities"],
+        roads=layers["roads"],
+        incidents=layers["incidents"],
+        grids=layers["grids"],
+        tolerance=0.15,
+        seed=0,
+    )
+    designed = result.designed.table
+    assert designed["unit_id"].notna().all()
+    assert designed["officer"].notna().all()
+    community_of = layers["grids"].set_index("officer")["community_id"]
+    assert (designed["officer"].map(community_of) == designed["community_id"]).all()
+    kpis = result.kpis
+    current_units, designed_units = kpis["current"]["units"], kpis["designed"]["units"]
+    assert current_units["n"] == designed_units["n"] == 6
+    # Every community answers to one unit in the sample, and a community's workload does
+    # not depend on how it is cut: the units' workload stays as it is.
+    for key in ("max_mean", "gini", "cv"):
+        assert designed_units[key] == pytest.approx(current_units[key], abs=1e-6)
+    assert current_units["max_mean"] == pytest.approx(1.763, abs=1e-3)
+    assert current_units["gini"] == pytest.approx(0.260, abs=1e-3)
+    officers = result.changes[result.changes["level"] == "officer"]
+    assert officers["grids_current"].sum() == officers["grids_designed"].sum() == 202
+    assignment = kpis["assignment"]
+    assert assignment["grids_assigned"] == 202
+    assert assignment["officer"]["same_grids"] == 156

@@ -16,6 +16,7 @@ from routing.grids import (
     block_adjacency,
     blocks_from_lines,
     line_length_in_polygons,
+    overlap_areas,
     polsby_popper,
 )
 
@@ -178,3 +179,53 @@ def test_grids_before_solve_is_an_error() -> None:
     design = GridDesign.from_blocks(lattice_blocks(), n_grids=2)
     with pytest.raises(GridDesignError, match=r"call \.solve"):
         design.grids()
+
+
+# -- overlap between two layouts --------------------------------------------------------
+
+
+def test_overlap_areas_pairs_within_groups() -> None:
+    current = gpd.GeoDataFrame(
+        {"group": ["a", "a", "b"]},
+        geometry=[
+            shapely.box(0, 0, 150, 100),
+            shapely.box(150, 0, 300, 100),
+            shapely.box(0, 200, 100, 300),
+        ],
+        crs=CRS,
+    )
+    designed = gpd.GeoDataFrame(
+        {"group": ["a", "a", "a", "b"]},
+        geometry=[
+            shapely.box(0, 0, 100, 100),
+            shapely.box(100, 0, 180, 100),
+            shapely.box(180, 0, 300, 100),
+            shapely.box(0, 200, 100, 300),
+        ],
+        crs=CRS,
+    )
+    # 'current' comes in another CRS and is measured in the CRS of 'designed'.
+    table = overlap_areas(designed, current.to_crs("EPSG:4326"), group_column="group")
+    # Pairs only within a group: 3 x 2 in 'a' and 1 x 1 in 'b'.
+    assert len(table) == 7
+    overlap = table.set_index(["polygon", "other"])["overlap_m2"]
+    assert overlap[(0, 0)] == pytest.approx(10_000, rel=1e-3)
+    assert overlap[(1, 0)] == pytest.approx(5_000, rel=1e-3)
+    assert overlap[(1, 1)] == pytest.approx(3_000, rel=1e-3)
+    assert overlap[(2, 1)] == pytest.approx(12_000, rel=1e-3)
+    assert overlap[(3, 2)] == pytest.approx(10_000, rel=1e-3)
+    distance = table.set_index(["polygon", "other"])["distance_m"]
+    assert overlap[(0, 1)] == pytest.approx(0, abs=1.0)  # apart by 50 m
+    assert distance[(0, 1)] == pytest.approx(50, rel=1e-2)
+    assert distance[(2, 0)] == pytest.approx(30, rel=1e-2)
+    # Every designed polygon's overlaps add up to its area (the layouts cover the same ground).
+    assert table.groupby("polygon")["overlap_m2"].sum().to_numpy() == pytest.approx(
+        [10_000, 8_000, 12_000, 10_000], rel=1e-3
+    )
+
+
+def test_overlap_areas_needs_the_group_column() -> None:
+    boxes = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)], crs=CRS)
+    with pytest.raises(GridDesignError, match="no column 'community_id'"):
+        overlap_areas(boxes, boxes, group_column="community_id")
+    assert len(overlap_areas(boxes, boxes)) == 1
