@@ -62,6 +62,8 @@ logger = logging.getLogger(__name__)
 GRID_EDGE_TOLERANCE_M = 30.0
 #: Hotspots added for a unit whose grids hold none of the shift's top hotspots.
 MIN_HOTSPOTS_PER_UNIT = 3
+#: How much the legs between stops prefer risky streets by default (0: fastest paths).
+STREET_RISK_WEIGHT = 0.6
 
 
 @dataclass(frozen=True)
@@ -318,6 +320,7 @@ def plan_shift(
     n_hotspots: int = 40,
     time_limit_s: float = 30.0,
     merge_distance_m: float = 150.0,
+    street_risk_weight: float = STREET_RISK_WEIGHT,
 ) -> ShiftPlan:
     """Plan the patrol routes of one shift.
 
@@ -344,6 +347,9 @@ def plan_shift(
         Solver search time.
     merge_distance_m
         Risky streets this close together form one hotspot.
+    street_risk_weight
+        How much the legs between stops prefer streets with risk in the shift (0..1; 0:
+        fastest paths); see ``PatrolOptions.street_risk_weight``.
 
     Returns
     -------
@@ -360,6 +366,7 @@ def plan_shift(
         dwell_min_s=settings.dwell_min_minutes * 60.0,
         dwell_max_s=settings.dwell_max_minutes * 60.0,
         revisit_spacing_s=settings.revisit_spacing_minutes * 60.0,
+        street_risk_weight=street_risk_weight,
     )
     tz = workspace.timezone
     day = date or pd.Timestamp.now(tz=tz).date()
@@ -476,8 +483,14 @@ def plan_shift(
         except RoutingError as exc:
             raise InfeasiblePlanError(str(exc)) from None
 
+    hour_cols = sorted(set(hours))
     model = PatrolModel.build(
-        networks, hotspots, patrol_units, shift_start_s=shift_start_s, options=options
+        networks,
+        hotspots,
+        patrol_units,
+        shift_start_s=shift_start_s,
+        options=options,
+        street_risk={mode: r[:, hour_cols].sum(axis=1) for mode, r in risk.items()},
     )
     plan = model.solve(time_limit_s=time_limit_s, seed=seed)
     logger.info(
@@ -509,6 +522,7 @@ def plan_shift(
             "timezone": tz,
             "seed": seed,
             "time_limit_s": time_limit_s,
+            "street_risk_weight": street_risk_weight,
         }
     )
     return ShiftPlan(

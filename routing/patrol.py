@@ -87,7 +87,7 @@ from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 
 from routing.errors import InfeasiblePlanError, RoutingError
-from routing.network import StreetNetwork
+from routing.network import _MIN_TRAVEL_TIME_S, StreetNetwork
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +97,11 @@ _PRIZE_SCALE = 1_000_000
 #: Weight (cost units per second) of a route ending before its balance target.
 _BALANCE_COST_PER_S = 20
 _HOUR_S = 3600
+#: Smallest share of its travel time a street may cost a leg, however risky (costs stay
+#: positive, and a leg never detours more than twice its length for risk).
+_MIN_LEG_COST_FACTOR = 0.5
+#: Quantile of the positive street risks that counts as full risk in the leg cost.
+_RISK_SCALE_QUANTILE = 0.95
 
 
 # -- inputs -----------------------------------------------------------------------------
@@ -130,6 +135,12 @@ class PatrolOptions:
         stop arrives inside a band, and two stops at one hotspot lie in bands at least the
         revisit spacing apart. Narrower bands track the spacing more closely; wider ones
         leave the solver more room per stop. Must divide an hour.
+    street_risk_weight
+        How much the legs between stops prefer risky streets (0..1). A leg follows the
+        cheapest path for the cost ``travel_time_s * max(1 - w * r, 0.5)`` per street, with
+        ``r`` the street's risk over the shift scaled to 0..1 (by the 95th percentile of
+        the positive risks, clipped); its true travel time is what the timetable uses.
+        0 gives the fastest paths. Needs the ``street_risk`` of :meth:`PatrolModel.build`.
     """
 
     dwell_min_s: float = 600.0
@@ -140,6 +151,7 @@ class PatrolOptions:
     balance_ratio_goal: float = 1.2
     balance_dosage_share: float = 0.95
     band_s: int = 1800
+    street_risk_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 < self.dwell_min_s <= self.dwell_max_s:
@@ -162,6 +174,11 @@ class PatrolOptions:
         if not 0 < self.balance_dosage_share <= 1:
             raise RoutingError(
                 f"'balance_dosage_share' should be in (0, 1], got {self.balance_dosage_share!r}"
+            )
+        if not 0 <= self.street_risk_weight <= 1:
+            raise RoutingError(
+                f"'street_risk_weight' should be 0..1, got {self.street_risk_weight!r}; "
+                "e.g. 0 for the fastest legs"
             )
         if not self.balance_ratio_goal >= 1:
             raise RoutingError(
@@ -708,8 +725,10 @@ class PatrolModel:
         copies: list[_Copy],
         shift_start_s: int,
         options: PatrolOptions,
+        leg_graphs: Mapping[str, _LegGraph] | None = None,
     ) -> None:
         self.networks = dict(networks)
+        self._leg_graphs = dict(leg_graphs) if leg_graphs is not None else {}
         self.hotspots = hotspots
         self.units = tuple(units)
         self._data = unit_data
@@ -731,6 +750,7 @@ class PatrolModel:
         *,
         shift_start_s: int,
         options: PatrolOptions | None = None,
+        street_risk: NDArray[np.float64] | Mapping[str, NDArray[np.float64]] | None = None,
     ) -> PatrolModel:
         """Build the model: travel times, visit copies and feasibility checks.
 
@@ -746,7 +766,11 @@ class PatrolModel:
         shift_start_s
             Local clock time the shift starts, seconds after midnight (22:00 is 79,200).
         options
-            Dwell, spacing and balance rules.
+            Dwell, spacing, balance and leg rules.
+        street_risk
+            Risk of every street segment over the shift (shape ``(n_segments,)``), one array
+            per mode or one for every network; with ``options.street_risk_weight`` > 0 the
+            legs between stops prefer risky streets. ``None``: legs are fastest paths.
 
         Raises
         ------
@@ -802,8 +826,16 @@ class PatrolModel:
             for lo, hi, hour in hours
             if hotspots.risk_by_hour[h, hour] > 0
         ]
-        data = _unit_data(networks, hotspots, units)
-        model = cls(networks, hotspots, units, data, copies, shift_start_s, opts)
+        leg_graphs = {
+            mode: _leg_graph(
+                networks[mode],
+                _street_risk_of(street_risk, mode, networks[mode]),
+                opts.street_risk_weight,
+            )
+            for mode in {u.mode for u in units}
+        }
+        data = _unit_data(networks, hotspots, units, leg_graphs)
+        model = cls(networks, hotspots, units, data, copies, shift_start_s, opts, leg_graphs)
         model._check_feasible()
         logger.info(
             "patrol model: %s units, %s hotspots, %s visit copies over %s bands",
@@ -1367,11 +1399,12 @@ class PatrolModel:
         routes = []
         for route, d in zip(plan.routes, self._data, strict=True):
             net = self.networks[d.unit.mode]
-            inside_graph = _restricted_csr(net, d.unit.allowed_nodes)
+            legs_on = self._leg_graphs.get(d.unit.mode) or _leg_graph(net, None, 0.0)
+            inside_graph = _restricted_csr(legs_on.cost_csr, d.unit.allowed_nodes)
             legs = []
             for a, b, leg in zip(route.stops[:-1], route.stops[1:], route.legs, strict=True):
-                graph = inside_graph if leg.inside_grids else net.travel_time_csr
-                nodes, edges = _path(net, graph, a.node, b.node)
+                graph = inside_graph if leg.inside_grids else legs_on.cost_csr
+                nodes, edges = _path(legs_on.edge_csr, graph, a.node, b.node)
                 legs.append(
                     Leg(
                         travel_time_s=leg.travel_time_s,
@@ -1614,8 +1647,8 @@ def _span(brk: Break) -> str:
     )
 
 
-def _restricted_csr(network: StreetNetwork, allowed: NDArray[np.bool_] | None) -> csr_array:
-    graph = network.travel_time_csr
+def _restricted_csr(graph: csr_array, allowed: NDArray[np.bool_] | None) -> csr_array:
+    """``graph`` with only the arcs between allowed nodes."""
     if allowed is None or allowed.all():
         return graph
     coo = graph.tocoo()
@@ -1623,8 +1656,102 @@ def _restricted_csr(network: StreetNetwork, allowed: NDArray[np.bool_] | None) -
     return csr_array((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=graph.shape)
 
 
+@dataclass(frozen=True)
+class _LegGraph:
+    """The graph legs are routed on: node-by-node leg cost and edge (+ 1) of each arc, and
+    the true travel time of every edge; ``weighted`` when the cost is not the time."""
+
+    cost_csr: csr_array
+    edge_csr: csr_array
+    edge_time_s: NDArray[np.float64]
+    weighted: bool
+
+
+def _street_risk_of(
+    street_risk: NDArray[np.float64] | Mapping[str, NDArray[np.float64]] | None,
+    mode: str,
+    network: StreetNetwork,
+) -> NDArray[np.float64] | None:
+    """The shift risk per segment of ``mode``'s network, checked; ``None`` if not given."""
+    if street_risk is None:
+        return None
+    if isinstance(street_risk, Mapping):
+        if mode not in street_risk:
+            return None
+        risk = np.asarray(street_risk[mode], dtype=float)
+    else:
+        risk = np.asarray(street_risk, dtype=float)
+    if risk.shape != (network.n_segments,):
+        raise RoutingError(
+            f"'street_risk' for the {mode} network should have shape ({network.n_segments},) "
+            f"(one risk per segment), got {risk.shape}"
+        )
+    if (risk < 0).any() or not np.isfinite(risk).all():
+        raise RoutingError("'street_risk' should be finite and >= 0")
+    return risk
+
+
+def _leg_graph(
+    network: StreetNetwork, street_risk: NDArray[np.float64] | None, weight: float
+) -> _LegGraph:
+    """Leg costs ``travel_time_s * max(1 - weight * r, floor)`` with ``r`` the segment's
+    risk scaled to 0..1; parallel edges keep the cheapest (then the quickest, then the
+    first). Without risk or weight, the network's own fastest-path graph."""
+    time_s = np.maximum(network.edge_travel_time_s, _MIN_TRAVEL_TIME_S)
+    positive = street_risk[street_risk > 0] if street_risk is not None else np.empty(0)
+    if street_risk is None or weight <= 0 or not len(positive):
+        return _LegGraph(network.travel_time_csr, network.edge_id_csr, time_s, weighted=False)
+    scale = float(np.quantile(positive, _RISK_SCALE_QUANTILE))
+    r = np.clip(street_risk[network.edge_segment] / scale, 0.0, 1.0)
+    cost = time_s * np.maximum(1.0 - weight * r, _MIN_LEG_COST_FACTOR)
+    edge = np.arange(network.n_edges)
+    order = np.lexsort((edge, time_s, cost, network.edge_v, network.edge_u))
+    u, v = network.edge_u[order], network.edge_v[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
+    u, v, best = u[first], v[first], order[first]
+    shape = (network.n_nodes, network.n_nodes)
+    return _LegGraph(
+        csr_array((cost[best], (u, v)), shape=shape),
+        csr_array((best + 1, (u, v)), shape=shape),
+        time_s,
+        weighted=True,
+    )
+
+
+def _leg_times(
+    legs_on: _LegGraph, graph: csr_array, sources: Sequence[int] | NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """Travel time (seconds) from every source to every node along the cheapest paths of
+    ``graph``; ``inf`` where no path exists.
+
+    With fastest paths these are Dijkstra's distances. Otherwise the true times are summed
+    up the shortest-path tree by pointer doubling: each pass adds the time from a node's
+    current ancestor and jumps to that ancestor's ancestor.
+    """
+    if not legs_on.weighted:
+        return np.atleast_2d(dijkstra(graph, directed=True, indices=sources))
+    dist, pred = dijkstra(graph, directed=True, indices=sources, return_predecessors=True)
+    dist, pred = np.atleast_2d(dist), np.atleast_2d(pred).astype(np.int64)
+    reached = pred >= 0
+    ancestor = np.where(reached, pred, -1)
+    step = np.zeros(pred.shape, dtype=float)
+    rows, cols = np.nonzero(reached)
+    edges = np.asarray(legs_on.edge_csr[pred[rows, cols], cols]).astype(np.int64) - 1
+    step[rows, cols] = legs_on.edge_time_s[edges]
+    while (ancestor >= 0).any():
+        has = ancestor >= 0
+        safe = np.where(has, ancestor, 0)
+        step = step + np.where(has, np.take_along_axis(step, safe, axis=1), 0.0)
+        ancestor = np.where(has, np.take_along_axis(ancestor, safe, axis=1), -1)
+    return np.where(np.isfinite(dist), step, np.inf)
+
+
 def _unit_data(
-    networks: Mapping[str, StreetNetwork], hotspots: Hotspots, units: Sequence[PatrolUnit]
+    networks: Mapping[str, StreetNetwork],
+    hotspots: Hotspots,
+    units: Sequence[PatrolUnit],
+    leg_graphs: Mapping[str, _LegGraph],
 ) -> list[_UnitData]:
     """Leg times between each unit's station and the hotspots, shared by alike units."""
     from routing.snap import nearest_nodes
@@ -1640,6 +1767,7 @@ def _unit_data(
     out = []
     for unit in units:
         net = networks[unit.mode]
+        legs_on = leg_graphs[unit.mode]
         nodes = np.concatenate([[unit.station_node], hotspot_nodes[unit.mode]]).astype(np.int64)
         allowed_mask = unit.allowed_nodes
         if allowed_mask is not None and len(allowed_mask) != net.n_nodes:
@@ -1659,8 +1787,8 @@ def _unit_data(
         cache = full_cache.setdefault(unit.mode, {})
         missing = sorted(set(nodes.tolist()) - set(cache))
         if missing:
-            rows = dijkstra(net.travel_time_csr, directed=True, indices=missing)
-            for node, row in zip(missing, np.atleast_2d(rows), strict=True):
+            rows = _leg_times(legs_on, legs_on.cost_csr, missing)
+            for node, row in zip(missing, rows, strict=True):
                 cache[node] = row
         full = np.array([cache[int(a)][nodes] for a in nodes])
         inside = np.zeros_like(full, dtype=bool)
@@ -1673,8 +1801,8 @@ def _unit_data(
             times = full.copy()
             sub = np.flatnonzero(allowed) + 1
             if len(sub):
-                restricted = dijkstra(
-                    _restricted_csr(net, allowed_mask), directed=True, indices=nodes[sub]
+                restricted = _leg_times(
+                    legs_on, _restricted_csr(legs_on.cost_csr, allowed_mask), nodes[sub]
                 )[:, nodes[sub]]
                 ok = np.isfinite(restricted)
                 block = times[np.ix_(sub, sub)]
@@ -1688,8 +1816,9 @@ def _unit_data(
 
 
 def _path(
-    network: StreetNetwork, graph: csr_array, source: int, target: int
+    edge_csr: csr_array, graph: csr_array, source: int, target: int
 ) -> tuple[list[int], list[int]]:
+    """Nodes and edges of the cheapest path on ``graph``; ``edge_csr`` holds edge + 1."""
     if source == target:
         return [source], []
     _, predecessors = dijkstra(graph, directed=True, indices=source, return_predecessors=True)
@@ -1699,8 +1828,7 @@ def _path(
     while nodes[-1] != source:
         nodes.append(int(predecessors[nodes[-1]]))
     nodes.reverse()
-    edge_ids = network.edge_id_csr
-    edges = [int(edge_ids[u, v]) - 1 for u, v in itertools.pairwise(nodes)]
+    edges = [int(edge_csr[u, v]) - 1 for u, v in itertools.pairwise(nodes)]
     return nodes, edges
 
 

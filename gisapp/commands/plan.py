@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from gisapp.commands._common import open_workspace, settings_from, timed_progress
-from gisapp.plan import plan_shift, save_plan, write_plan
+from gisapp.plan import STREET_RISK_WEIGHT, plan_shift, save_plan, write_plan
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,14 @@ logger = logging.getLogger(__name__)
     type=click.FloatRange(0.1),
     help="Solver search seconds.",
 )
+@click.option(
+    "--street-risk-weight",
+    default=STREET_RISK_WEIGHT,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    help="How much the drives between stops prefer streets with risk in the shift "
+    "(0: fastest paths).",
+)
 @click.option("--no-save", is_flag=True, help="Do not save the plan into the workspace.")
 @click.pass_context
 def plan(
@@ -76,6 +84,7 @@ def plan(
     date_text: str | None,
     n_hotspots: int,
     time_limit_s: float,
+    street_risk_weight: float,
     no_save: bool,
 ) -> None:
     """Plan shift patrol routes for the units of WORKSPACE."""
@@ -101,6 +110,7 @@ def plan(
             settings=settings,
             n_hotspots=n_hotspots,
             time_limit_s=time_limit_s,
+            street_risk_weight=street_risk_weight,
         )
     written = write_plan(result, out)
     saved = not no_save and not workspace.startswith("sample:")

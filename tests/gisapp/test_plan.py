@@ -369,3 +369,66 @@ def test_breaks_past_midnight_count_from_the_shift_start() -> None:
     )
     assert (first.earliest_start_s, first.latest_start_s, first.duration_s) == (3600, 5400, 1200)
     assert second.earliest_start_s == 4 * 3600 and second.at_station
+
+
+def test_risky_legs_cover_more_street_risk_on_the_sample(
+    night_plan: ShiftPlan, workspace_path: Path
+) -> None:
+    import numpy as np
+    import shapely
+
+    from routing.patrol import (
+        Leg,
+        PatrolModel,
+        PatrolOptions,
+        PatrolPlan,
+        Stop,
+        UnitRoute,
+        hour_band_risk,
+        shift_hours,
+    )
+    from routing.risk import segment_risk_by_hour
+    from routing.snap import nearest_nodes
+
+    model = night_plan.model
+    net = model.networks["car"]
+    ws = Workspace.open(workspace_path)
+    risk = hour_band_risk(segment_risk_by_hour(net, ws.layer("incidents"), timezone=ws.timezone))
+    hours = sorted(set(shift_hours(model.shift_start_s, 8 * 3600.0)))
+    street_risk = risk[:, hours].sum(axis=1)
+    spots = model.hotspots
+    points = gpd.GeoSeries(shapely.points(spots.x, spots.y), crs=spots.crs)
+    spot_nodes = np.asarray(nearest_nodes(net, points, max_distance_m=None))
+    # a fixed stop sequence (hotspots in order, dealt to the units), so the solver plays no part
+    routes = []
+    for k, unit in enumerate(model.units):
+        station = Stop("station", -1, unit.station_node, 0.0, 0.0)
+        visits = [
+            Stop("hotspot", h, int(spot_nodes[h]), 0.0, 0.0)
+            for h in range(k, len(spots), len(model.units))
+        ]
+        stops = (station, *visits, station)
+        legs = tuple(Leg(0.0) for _ in stops[1:])
+        routes.append(UnitRoute(unit.unit_id, unit.mode, stops, legs))
+    fixed = PatrolPlan(tuple(routes), 0.0, "fixed", 0.0, night_plan.plan.score)
+    covered, travel_s = {}, {}
+    for weight in (0.0, 0.6):
+        weighted = PatrolModel.build(
+            model.networks,
+            spots,
+            model.units,
+            shift_start_s=model.shift_start_s,
+            options=PatrolOptions(street_risk_weight=weight),
+            street_risk={"car": street_risk},
+        )
+        expanded = weighted.expand(fixed)
+        used = np.zeros(net.n_segments, dtype=bool)
+        travel_s[weight] = 0.0
+        for route in expanded.routes:
+            for a, b, leg in zip(route.stops[:-1], route.stops[1:], route.legs, strict=True):
+                assert not leg.nodes or (leg.nodes[0] == a.node and leg.nodes[-1] == b.node)
+                used[net.edge_segment[list(leg.edges)]] = True
+                travel_s[weight] += float(net.edge_travel_time_s[list(leg.edges)].sum())
+        covered[weight] = float(street_risk[used].sum())
+    assert covered[0.6] > covered[0.0]
+    assert travel_s[0.6] < 1.1 * travel_s[0.0]

@@ -404,3 +404,115 @@ def test_bad_breaks_name_the_unit(breaks: tuple[Break, ...], message: str) -> No
 def test_bad_breaks_are_all_reported_at_once() -> None:
     with pytest.raises(RoutingError, match=r"'car-3': break 1 lasts 0 s.*; break 2 .* may end"):
         PatrolUnit("car-3", "car", 0, 3600.0, breaks=(Break(0, 60, 0), Break(0, 3000, 900)))
+
+
+# -- legs through risky streets ---------------------------------------------------------------
+
+
+def test_risky_legs_keep_every_guarantee(car_net: StreetNetwork, walk_net: StreetNetwork) -> None:
+    rng = np.random.default_rng(5)
+    hotspots, station = random_instance(car_net, 7, 12)
+    street_risk = rng.gamma(0.5, 1.0, car_net.n_segments)
+    units = [PatrolUnit(f"car-{i}", "car", station, 3 * 3600.0) for i in range(2)]
+    options = PatrolOptions(street_risk_weight=0.6)
+    model = PatrolModel.build(
+        {"car": car_net},
+        hotspots,
+        units,
+        shift_start_s=NIGHT_S,
+        options=options,
+        street_risk=street_risk,
+    )
+    plan = model.solve(time_limit_s=2.0, seed=1)
+    check_plan(model, plan)
+    fastest = PatrolModel.build({"car": car_net}, hotspots, units, shift_start_s=NIGHT_S)
+    assert model.expand(plan).routes != fastest.expand(plan).routes
+    # grids: stops inside, legs between stops inside whenever the streets there join them
+    hotspots, station = random_instance(walk_net, 3, 10)
+    inside = walk_net.node_x <= 800.0
+    units = [PatrolUnit("foot-1", "foot", station, 3 * 3600.0, inside)]
+    model = PatrolModel.build(
+        {"foot": walk_net},
+        hotspots,
+        units,
+        shift_start_s=NIGHT_S,
+        options=options,
+        street_risk={"foot": rng.gamma(0.5, 1.0, walk_net.n_segments)},
+    )
+    plan = model.solve(time_limit_s=1.5, seed=0)
+    check_plan(model, plan)
+    for leg in plan.routes[0].legs[1:-1]:
+        assert leg.inside_grids and all(inside[n] for n in leg.nodes)
+
+
+def two_streets(offset_m: float) -> gpd.GeoDataFrame:
+    """Two parallel streets from (0, 0) to (1000, 0): a straight one and one bent out by
+    ``offset_m`` (0: both bent the same way, mirrored, so equally long), plus a stub."""
+    first = (
+        LineString([(0, 0), (1000, 0)])
+        if offset_m
+        else LineString([(0, 0), (500, -300), (1000, 0)])
+    )
+    bend = LineString([(0, 0), (500, offset_m or 300), (1000, 0)])
+    stub = LineString([(1000, 0), (1400, 0)])
+    return gpd.GeoDataFrame(
+        {"oneway": [False] * 3, "name": ["First", "Risky", "Stub"]},
+        geometry=[first, bend, stub],
+        crs=METRIC_CRS,
+    )
+
+
+@pytest.mark.parametrize("offset_m", [0.0, 200.0])
+def test_a_positive_weight_takes_the_risky_street(offset_m: float) -> None:
+    net = network_from_lines(two_streets(offset_m), mode="car")
+    names = list(net.segment_name)
+    risky, first = names.index("Risky"), names.index("First")
+    street_risk = np.zeros(net.n_segments)
+    street_risk[risky] = 3.0
+    station = int(np.argmin(np.hypot(net.node_x, net.node_y)))
+    target = int(np.argmin(np.hypot(net.node_x - 1000.0, net.node_y)))
+    risk = np.zeros((1, 24))
+    risk[0, 22:24] = 1.0
+    hotspots = Hotspots(
+        x=net.node_x[[target]],
+        y=net.node_y[[target]],
+        crs=net.crs,
+        risk_by_hour=risk,
+        name=np.array(["h0"], dtype=object),
+    )
+    units = [PatrolUnit("car-1", "car", station, 2 * 3600.0)]
+    taken = {}
+    for weight in (0.0, 0.5):
+        model = PatrolModel.build(
+            {"car": net},
+            hotspots,
+            units,
+            shift_start_s=NIGHT_S,
+            options=PatrolOptions(street_risk_weight=weight),
+            street_risk=street_risk,
+        )
+        plan = model.solve(time_limit_s=0.5, seed=0)
+        check_plan(model, plan)
+        legs = [leg for leg in plan.routes[0].legs if leg.edges]
+        assert legs
+        taken[weight] = {int(net.edge_segment[e]) for leg in legs for e in leg.edges}
+        for leg in legs:
+            exact_s = float(net.edge_travel_time_s[list(leg.edges)].sum())
+            assert leg.travel_time_s == np.ceil(exact_s - 1e-9)
+    assert taken[0.0] == {first}
+    assert taken[0.5] == {risky}
+
+
+def test_street_risk_is_checked(car_net: StreetNetwork) -> None:
+    hotspots, station = random_instance(car_net, 7, 4)
+    units = [PatrolUnit("car-1", "car", station, 3 * 3600.0)]
+    with pytest.raises(RoutingError, match="street_risk"):
+        PatrolModel.build(
+            {"car": car_net},
+            hotspots,
+            units,
+            shift_start_s=NIGHT_S,
+            street_risk=np.ones(3),
+        )
+    with pytest.raises(RoutingError, match="street_risk_weight"):
+        PatrolOptions(street_risk_weight=1.5)
