@@ -18,6 +18,32 @@ from gisapp.workspace import Workspace
 from layers.errors import Problem
 
 
+def parse_minutes(text: str) -> list[float]:
+    """Read a minute list like ``"1,3,5"``: positive, de-duplicated, ascending.
+
+    Raises
+    ------
+    click.BadParameter
+        If an entry is not a positive number.
+    """
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected minutes like '1,3,5', got {text!r}") from None
+    if not values or min(values) <= 0:
+        raise click.BadParameter(f"expected positive minutes like '1,3,5', got {text!r}")
+    return sorted(set(values))
+
+
+#: The ``--out`` option of commands that write a folder of outputs.
+out_dir_option = click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output directory (created when missing).",
+)
+
+
 def open_workspace(path: str) -> Workspace:
     """Open the workspace named on the command line (``sample:NAME`` for a bundled one)."""
     if path.startswith("sample:"):

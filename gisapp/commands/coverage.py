@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from gisapp.commands._common import open_workspace, settings_from
+from gisapp.commands._common import open_workspace, out_dir_option, parse_minutes, settings_from
 from gisapp.coverage import (
     PROPOSED_LAYER,
     compute_coverage,
@@ -23,16 +23,6 @@ from layers.schema import UNIT_MODES
 from routing.coverage import PLACEMENT_MODELS
 
 logger = logging.getLogger(__name__)
-
-
-def _minutes_list(text: str) -> list[float]:
-    try:
-        values = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise click.BadParameter(f"expected minutes like '1,3,5', got {text!r}") from None
-    if not values or min(values) <= 0:
-        raise click.BadParameter(f"expected positive minutes like '1,3,5', got {text!r}")
-    return sorted(set(values))
 
 
 def _window(text: str | None) -> tuple[str, str] | None:
@@ -50,12 +40,6 @@ _MODE = click.option(
     default="car",
     show_default=True,
     help="Travel mode of the responders.",
-)
-_OUT = click.option(
-    "--out",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output directory (created when missing).",
 )
 _RISK_WINDOW = click.option(
     "--risk-window",
@@ -118,7 +102,7 @@ _RISK_WINDOW = click.option(
 )
 @_RISK_WINDOW
 @_MODE
-@_OUT
+@out_dir_option
 @click.pass_context
 def place(
     ctx: click.Context,
@@ -220,7 +204,7 @@ def place(
 )
 @_RISK_WINDOW
 @_MODE
-@_OUT
+@out_dir_option
 @click.pass_context
 def coverage(
     ctx: click.Context,
@@ -244,7 +228,7 @@ def coverage(
     """
     settings = settings_from(ctx)
     minutes = (
-        list(settings.response_minutes) if minutes_text is None else _minutes_list(minutes_text)
+        list(settings.response_minutes) if minutes_text is None else parse_minutes(minutes_text)
     )
     if save_zones and not school_zones:
         raise click.UsageError("--save-zones needs --school-zones")

@@ -9,7 +9,7 @@ from typing import Any
 import click
 import geopandas as gpd
 
-from gisapp.commands._common import open_workspace, write_json
+from gisapp.commands._common import open_workspace, out_dir_option, parse_minutes, write_json
 from gisapp.errors import WorkspaceError
 from gisapp.networks import workspace_network
 from gisapp.workspace import Workspace
@@ -22,16 +22,6 @@ logger = logging.getLogger(__name__)
 
 def _network(workspace: Workspace, mode: str, node_tolerance_m: float) -> StreetNetwork:
     return workspace_network(workspace, mode, node_tolerance_m=node_tolerance_m)
-
-
-def _minutes(text: str) -> list[float]:
-    try:
-        values = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise click.BadParameter(f"expected minutes like '1,3,5', got {text!r}") from None
-    if not values or min(values) <= 0:
-        raise click.BadParameter(f"expected positive minutes like '1,3,5', got {text!r}")
-    return sorted(set(values))
 
 
 def _band_name(minutes: float) -> str:
@@ -52,19 +42,13 @@ _TOLERANCE = click.option(
     show_default=True,
     help="Line ends closer than this are joined.",
 )
-_OUT = click.option(
-    "--out",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output directory (created when missing).",
-)
 
 
 @click.command("network")
 @click.argument("workspace")
 @_MODE
 @_TOLERANCE
-@_OUT
+@out_dir_option
 def network(workspace: str, mode: str, node_tolerance_m: float, out: Path) -> None:
     """Build the street network of WORKSPACE's roads and write network.gpkg to --out.
 
@@ -108,7 +92,7 @@ def network(workspace: str, mode: str, node_tolerance_m: float, out: Path) -> No
 )
 @_MODE
 @_TOLERANCE
-@_OUT
+@out_dir_option
 def reach(
     workspace: str,
     from_layer: str,
@@ -123,7 +107,7 @@ def reach(
     One reach_<m>min.geojson per band (everything reached from the nearest source within
     m minutes, drawn along the streets) and kpis.json beside them.
     """
-    minutes = _minutes(minutes_text)
+    minutes = parse_minutes(minutes_text)
     ws = open_workspace(workspace)
     sources = ws.layer(from_layer)
     if not isinstance(sources, gpd.GeoDataFrame) or len(sources) == 0:
