@@ -45,7 +45,7 @@ from routing.patrol import (  # noqa: E402
     shift_hours,
 )
 
-DATA = Path("/work/shared/data")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TIME_LIMIT_S = 10.0
 NIGHT_S = 22 * 3600
 BUDGET_S = 8 * 3600.0

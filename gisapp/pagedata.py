@@ -24,7 +24,7 @@ from gisapp.settings import Shift
 from gisapp.workspace import Workspace
 from layers.errors import LayerError, Problem
 from layers.fields import parse_field_mapping
-from layers.schema import LAYERS
+from layers.schema import LAYERS, parse_id_list
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def unit_grid_ids(ws: Workspace, unit_id: str) -> set[str]:
         units = ws.layer("units")
         if "grid_ids" in units.columns:
             for value in units.loc[units["id"].astype(str) == unit_id, "grid_ids"].dropna():
-                found |= {g.strip() for g in str(value).split(",") if g.strip()}
+                found |= set(parse_id_list(value))
     return found
 
 

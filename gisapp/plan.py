@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from gisapp.errors import SettingsError, WorkspaceError
 from gisapp.settings import Settings, Shift, parse_shift
 from gisapp.workspace import Workspace
-from layers.schema import STORAGE_CRS, UNIT_MODES
+from layers.schema import STORAGE_CRS, UNIT_MODES, parse_id_list
 from routing.errors import InfeasiblePlanError, NetworkError, RoutingError
 from routing.network import StreetNetwork, network_from_lines
 from routing.patrol import (
@@ -189,12 +189,6 @@ def parse_breaks(text: str, *, shift: Shift, unit_id: str) -> tuple[Break, ...]:
     return tuple(breaks)
 
 
-def _split_ids(value: Any) -> list[str]:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return []
-    return [part.strip() for part in str(value).split(",") if part.strip()]
-
-
 def _units_on_duty(ws: Workspace, shift: Shift, unit_ids: Sequence[str] | None) -> list[_UnitRow]:
     table = ws.layer("units")
     if len(table) == 0:
@@ -252,7 +246,7 @@ def _units_on_duty(ws: Workspace, shift: Shift, unit_ids: Sequence[str] | None) 
                 unit_id,
                 mode,
                 str(station).strip(),
-                _split_ids(record.get("grid_ids")),
+                parse_id_list(record.get("grid_ids")),
                 "" if breaks is None or pd.isna(breaks) else str(breaks),
             )
         )

@@ -6,6 +6,8 @@ workspace all take it from here.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 
@@ -140,6 +142,27 @@ UNIT_MODES = ("car", "ebike", "foot")
 
 #: Storage CRS of every spatial layer in a workspace.
 STORAGE_CRS = "EPSG:4326"
+
+#: Separators accepted between ids in one cell (``units.grid_ids``): the comma, the
+#: semicolon, and the full-width comma and enumeration comma of Chinese text.
+ID_SEPARATORS = re.compile(r"[,;，、；]")
+
+
+def parse_id_list(value: object) -> list[str]:
+    """The ids in one cell such as ``units.grid_ids``, in order, blanks dropped.
+
+    Accepts a list (or array) of ids, or text separated by ``,`` ``;`` ``，`` ``、`` or
+    ``；``; a missing value (None, NaN) gives an empty list. Stored form: ``",".join(ids)``.
+    """
+    if hasattr(value, "tolist"):  # a numpy array or pandas Series
+        value = value.tolist()
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [str(v) for v in value]
+    elif value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    else:
+        items = ID_SEPARATORS.split(str(value))
+    return [s for s in (item.strip() for item in items) if s]
 
 
 def layer_spec(name: str) -> LayerSpec:

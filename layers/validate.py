@@ -103,7 +103,7 @@ from pyproj.exceptions import CRSError, ProjError
 from layers.crs import metric_crs, to_storage_crs
 from layers.errors import LayerError, Problem, Severity, ValidationError
 from layers.incidents import parse_timestamps
-from layers.schema import LAYERS, POLYGON, STORAGE_CRS, UNIT_MODES, LayerSpec
+from layers.schema import LAYERS, POLYGON, STORAGE_CRS, UNIT_MODES, LayerSpec, parse_id_list
 
 logger = logging.getLogger(__name__)
 
@@ -526,18 +526,7 @@ def _check_units(frame: pd.DataFrame, labels: np.ndarray, found: _Collector) -> 
         )
         frame["mode"] = mode.where(~bad, frame["mode"])
     if "grid_ids" in frame.columns:
-        frame["grid_ids"] = [",".join(_split_ids(v)) for v in frame["grid_ids"]]
-
-
-def _split_ids(value: Any) -> list[str]:
-    """Grid ids from a comma-separated string (storage form) or a list."""
-    if isinstance(value, list | tuple | set | np.ndarray):
-        items = [str(v) for v in value]
-    elif value is None or (isinstance(value, float) and np.isnan(value)):
-        return []
-    else:
-        items = str(value).replace(";", ",").replace("，", ",").split(",")
-    return [s for s in (item.strip() for item in items) if s]
+        frame["grid_ids"] = [",".join(parse_id_list(v)) for v in frame["grid_ids"]]
 
 
 def _check_geometry(
@@ -924,7 +913,7 @@ def _check_units_references(frames: Mapping[str, pd.DataFrame], found: _Collecto
         )
     if "grid_ids" in units.columns and "grids" in frames:
         known = _ids(frames["grids"])
-        unknown = [[g for g in _split_ids(v) if g not in known] for v in units["grid_ids"]]
+        unknown = [[g for g in parse_id_list(v) if g not in known] for v in units["grid_ids"]]
         bad = np.array([bool(u) for u in unknown], dtype=bool)
         names = [", ".join(u) for u, b in zip(unknown, bad, strict=True) if b]
         found.per_feature(

@@ -12,14 +12,10 @@ from shapely import Point
 from gisapp.cli import cli
 from gisapp.workspace import Workspace
 
-NEW_HAVEN = Path("/work/shared/data/new_haven.gpkg")
-
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory) -> Path:
-    if not NEW_HAVEN.exists():
-        pytest.skip(f"{NEW_HAVEN} is not available")
-    roads = gpd.read_file(NEW_HAVEN, layer="streets")
+def workspace(tmp_path_factory, shared_data) -> Path:
+    roads = gpd.read_file(shared_data("new_haven.gpkg"), layer="streets")
     stations = gpd.GeoDataFrame(
         {"id": ["HQ", "Hill"], "name": ["Headquarters", "Hill district"], "kind": "station"},
         geometry=[Point(-72.9279, 41.3083), Point(-72.9400, 41.2950)],

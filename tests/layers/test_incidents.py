@@ -19,9 +19,6 @@ from layers.incidents import (
     parse_timestamps,
 )
 
-NEW_HAVEN = Path("/work/shared/data/new_haven.gpkg")
-needs_new_haven = pytest.mark.skipif(not NEW_HAVEN.exists(), reason="New Haven data not found")
-
 
 def local(parsed: pd.Series, tz: str) -> list[str]:
     """Parsed values as local wall-clock ISO strings, NaT as 'NaT'."""
@@ -151,9 +148,10 @@ def test_bundled_category_table_is_complete_and_consistent() -> None:
     assert table.set_index("category").loc["robbery-street-firearm", "severity"] == 5
 
 
-@needs_new_haven
-def test_category_table_covers_every_new_haven_category() -> None:
-    incidents = gpd.read_file(NEW_HAVEN, layer="incidents").rename(columns={"dataset": "category"})
+def test_category_table_covers_every_new_haven_category(shared_data) -> None:
+    incidents = gpd.read_file(shared_data("new_haven.gpkg"), layer="incidents").rename(
+        columns={"dataset": "category"}
+    )
     categorised, problems = apply_categories(incidents, load_category_table())
     assert problems == []
     assert incidents["category"].nunique() == 147

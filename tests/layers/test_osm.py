@@ -10,11 +10,6 @@ import pytest
 from layers.errors import LayerError
 from layers.osm import parse_maxspeed_kph, read_osm_boundaries, read_osm_pois, read_osm_roads
 
-DATA = Path("/work/shared/data")
-LIECHTENSTEIN = DATA / "liechtenstein-2013-08-03.osm.pbf"
-HELSINKI = DATA / "helsinki.osm.pbf"
-needs_data = pytest.mark.skipif(not LIECHTENSTEIN.exists(), reason="OSM extracts not found")
-
 # A T junction (node 2) on a two-way street, a reversed one-way street, a footway, a parking
 # aisle and a square school ground (way 50) with a police node.
 TINY_OSM = """<?xml version="1.0" encoding="UTF-8"?>
@@ -149,18 +144,18 @@ def test_missing_and_corrupt_files_raise_layer_error(tmp_path: Path) -> None:
         read_osm_pois(broken, {})
 
 
-@needs_data
-def test_liechtenstein_counts() -> None:
-    drive = read_osm_roads(LIECHTENSTEIN)
+def test_liechtenstein_counts(shared_data) -> None:
+    liechtenstein = shared_data("liechtenstein-2013-08-03.osm.pbf")
+    drive = read_osm_roads(liechtenstein)
     assert len(drive) == 2728
     assert drive["osm_id"].nunique() == 1467
     assert int(drive["oneway"].sum()) == 91
     assert sum(len(line.coords) - 1 for line in drive.geometry) == 11729
-    walk = read_osm_roads(LIECHTENSTEIN, mode="walk")
+    walk = read_osm_roads(liechtenstein, mode="walk")
     assert len(walk) == 5354
     assert sum(len(line.coords) - 1 for line in walk.geometry) == 29377
 
-    boundaries = read_osm_boundaries(LIECHTENSTEIN)
+    boundaries = read_osm_boundaries(liechtenstein)
     assert len(boundaries) == 11
     assert "Vaduz" in set(boundaries["name"])
     assert boundaries.is_valid.all()
@@ -169,7 +164,7 @@ def test_liechtenstein_counts() -> None:
     assert 155 < area_km2 < 165
 
     pois = read_osm_pois(
-        LIECHTENSTEIN, {"amenity": ["school", "kindergarten", "police", "hospital"]}
+        liechtenstein, {"amenity": ["school", "kindergarten", "police", "hospital"]}
     )
     assert pois["value"].value_counts().to_dict() == {
         "school": 16,
@@ -179,12 +174,12 @@ def test_liechtenstein_counts() -> None:
     }
 
 
-@needs_data
-def test_helsinki_counts() -> None:
-    drive = read_osm_roads(HELSINKI)
+def test_helsinki_counts(shared_data) -> None:
+    helsinki = shared_data("helsinki.osm.pbf")
+    drive = read_osm_roads(helsinki)
     assert len(drive) == 949
     assert int(drive["oneway"].sum()) == 471
-    assert len(read_osm_roads(HELSINKI, mode="walk")) == 3830
-    assert len(read_osm_pois(HELSINKI, {"amenity": []})) == 1079
+    assert len(read_osm_roads(helsinki, mode="walk")) == 3830
+    assert len(read_osm_pois(helsinki, {"amenity": []})) == 1079
     # Helsinki's city boundary crosses the edge of this extract: nothing to assemble.
-    assert read_osm_boundaries(HELSINKI).empty
+    assert read_osm_boundaries(helsinki).empty

@@ -11,8 +11,6 @@ from shapely import LineString
 
 from routing.network import StreetNetwork, network_from_lines
 
-DATA = Path("/work/shared/data")
-NEW_HAVEN = DATA / "new_haven.gpkg"
 #: A projected CRS in metres for the hand-made layers (UTM 18N).
 METRIC_CRS = "EPSG:32618"
 
@@ -32,10 +30,8 @@ def make_lines() -> LinesFactory:
 
 
 @pytest.fixture(scope="session")
-def new_haven_streets() -> gpd.GeoDataFrame:
-    if not NEW_HAVEN.exists():
-        pytest.skip(f"{NEW_HAVEN} is not available")
-    return gpd.read_file(NEW_HAVEN, layer="streets")
+def new_haven_streets(shared_data: Callable[[str], Path]) -> gpd.GeoDataFrame:
+    return gpd.read_file(shared_data("new_haven.gpkg"), layer="streets")
 
 
 @pytest.fixture(scope="session")

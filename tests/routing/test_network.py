@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -11,8 +10,6 @@ from shapely import LineString, Point
 
 from routing.errors import NetworkError
 from routing.network import StreetNetwork, network_from_lines, network_from_osm
-
-DATA = Path("/work/shared/data")
 
 
 def test_tiger_lines_are_noded_where_they_cross(new_haven_streets):
@@ -167,10 +164,8 @@ def test_to_networkx_is_osmnx_like(square):
     assert {"x", "y"} <= set(graph.nodes[0])
 
 
-def test_wuhan_loads_with_trusted_noding():
-    path = DATA / "wuhan_streets.parquet"
-    if not path.exists():
-        pytest.skip(f"{path} is not available")
+def test_wuhan_loads_with_trusted_noding(shared_data):
+    path = shared_data("wuhan_streets.parquet")
     net = network_from_lines(gpd.read_parquet(path), node_lines=False)
     assert net.report.components == 1
     assert net.n_nodes == 82_874
@@ -202,13 +197,13 @@ def test_bad_mode_and_unusable_layer(make_lines):
 
 
 @pytest.mark.parametrize("name", ["liechtenstein-2013-08-03.osm.pbf", "helsinki.osm.pbf"])
-def test_osm_networks_route_like_networkx(name):
+def test_osm_networks_route_like_networkx(name, shared_data):
     pytest.importorskip("layers.osm")
     import networkx as nx
 
     from routing.reach import reach_nodes
 
-    net = network_from_osm(DATA / name, mode="car")
+    net = network_from_osm(shared_data(name), mode="car")
     assert net.report.kept_length_share > 0.8
     sources = np.random.default_rng(1).choice(net.n_nodes, 10, replace=False)
     ours = reach_nodes(net, sources, cutoff_s=180.0).time_s

@@ -33,7 +33,8 @@ from gisapp.users import UserStore
 from gisapp.workspace import Workspace
 from web import create_app
 
-SOURCE = Path("/work/shared/data/new_haven.gpkg")
+SharedData = Callable[[str], Path]
+
 PASSWORD = "correct horse battery"
 HOSTILE = "<script>alert(1)</script>"
 #: Day of the saved plans.
@@ -52,11 +53,9 @@ GRID_ROWS = [
 ]
 
 
-def build_workspace(path: Path) -> Path:
-    """Write a workspace GeoPackage following the storage conventions."""
-    if not SOURCE.exists():
-        pytest.skip(f"sample data {SOURCE} is not present")
-    raw = gpd.read_file(SOURCE, layer="incidents")
+def build_workspace(path: Path, source: Path) -> Path:
+    """Write a workspace GeoPackage following the storage conventions from the New Haven data."""
+    raw = gpd.read_file(source, layer="incidents")
     minx, miny, maxx, maxy = -72.945, 41.295, -72.905, 41.325
     boxes = [
         shapely.box(x0, y0, x0 + (maxx - minx) / 3, y0 + (maxy - miny) / 2)
@@ -91,7 +90,7 @@ def build_workspace(path: Path) -> Path:
         crs=4326,
     )
     incidents.loc[0, "description"] = HOSTILE
-    roads = gpd.read_file(SOURCE, layer="streets").rename(
+    roads = gpd.read_file(source, layer="streets").rename(
         columns={"FULLNAME": "name", "MTFCC": "highway"}
     )[["name", "highway", "geometry"]]
     grids.to_file(path, layer="grids", driver="GPKG")
@@ -128,8 +127,10 @@ def build_workspace(path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def workspace_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_workspace(tmp_path_factory.mktemp("ws") / "test.gpkg")
+def workspace_path(tmp_path_factory: pytest.TempPathFactory, shared_data: SharedData) -> Path:
+    return build_workspace(
+        tmp_path_factory.mktemp("ws") / "test.gpkg", shared_data("new_haven.gpkg")
+    )
 
 
 @pytest.fixture(scope="session")
