@@ -1,14 +1,14 @@
-"""Map pages in Chromium: ours (``gisapp.pagedata.layers_map``) against plain folium.
+"""Map pages in Chromium: ours (``gisapp.views.pages.layers_map``) against plain folium.
 
 Both sides draw the same layers and are measured in the same run, on the same machine:
 
 - ``new_haven``: the bundled New Haven sample workspace (1,537 TIGER street lines, its
   grids, 3,293 real incidents). Ours is the app's overview map
-  (:func:`gisapp.pagedata.overview_map`).
+  (:func:`gisapp.views.pages.overview_map`).
 - ``wuhan``: the whole-city Wuhan street network (92,667 OSM segments) with 240,000
   **generated** incidents (seeded: street segments drawn with probability proportional to
   their length, a uniform position along each). Ours is
-  :func:`gisapp.pagedata.layers_map`, the function behind the overview page.
+  :func:`gisapp.views.pages.layers_map`, the function behind the overview page.
 
 The anchor is what a plain folium script gives for the same layers: ``folium.GeoJson``
 of the roads (and grids), and a ``MarkerCluster`` of one marker per incident, with
@@ -63,11 +63,11 @@ import pandas as pd  # noqa: E402
 import shapely  # noqa: E402
 from folium.plugins import MarkerCluster  # noqa: E402
 
-from gisapp import maps as gmaps  # noqa: E402
-from gisapp.browser import CHROMIUM_ARGS, CHROMIUM_PATH  # noqa: E402
-from gisapp.pagedata import OSM_ATTRIBUTION, layers_map, overview_map  # noqa: E402
+from gisapp.render import maps as gmaps  # noqa: E402
+from gisapp.render.browser import CHROMIUM_ARGS, CHROMIUM_PATH  # noqa: E402
 from gisapp.samples import get_path  # noqa: E402
-from gisapp.workspace import Workspace  # noqa: E402
+from gisapp.store.geopackage import Workspace  # noqa: E402
+from gisapp.views.pages import OSM_ATTRIBUTION, layers_map, overview_map  # noqa: E402
 
 logger = logging.getLogger("bench.map")
 

@@ -93,7 +93,7 @@ def _compare(
 
 def new_haven() -> dict[str, Any]:
     from gisapp.samples import get_path
-    from gisapp.workspace import Workspace
+    from gisapp.store.geopackage import Workspace
     from routing.risk import segment_risk_by_hour
     from routing.snap import nearest_nodes
 

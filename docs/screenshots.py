@@ -16,12 +16,12 @@ from urllib.parse import urlsplit
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
-from gisapp.browser import CHROMIUM_ARGS, CHROMIUM_PATH
-from gisapp.plan import plan_shift, save_plan
+from gisapp.render.browser import CHROMIUM_ARGS, CHROMIUM_PATH
 from gisapp.samples import get_path
+from gisapp.services.plan import plan_shift, save_plan
 from gisapp.settings import parse_shift
-from gisapp.users import UserStore
-from gisapp.workspace import Workspace
+from gisapp.store.geopackage import Workspace
+from gisapp.store.users import UserStore
 from web import create_app
 
 OUT = Path(__file__).resolve().parent / "screenshots"

@@ -92,7 +92,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         logger.warning("no SECRET_KEY configured: using a random key, sessions end at restart")
         app.config["SECRET_KEY"] = secrets.token_hex(32)
     if not app.config["USERS_DB"] and app.config["WORKSPACE"]:
-        from gisapp.users import users_db_path
+        from gisapp.store.users import users_db_path
 
         app.config["USERS_DB"] = str(users_db_path(app.config["WORKSPACE"]))
     if app.config["WORKSPACE"]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from gisapp.users import ROLES, UserError
+from gisapp.store.users import ROLES, UserError
 from web.auth import roles_required
 from web.context import get_user_store
 

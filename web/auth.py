@@ -19,7 +19,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from gisapp.users import User
+from gisapp.store.users import User
 from web.context import get_user_store
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")

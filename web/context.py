@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 
 from flask import abort, current_app
 
-from gisapp.pagedata import open_workspace
 from gisapp.settings import Settings
-from gisapp.users import UserStore
-from gisapp.workspace import Workspace
+from gisapp.store.geopackage import Workspace
+from gisapp.store.users import UserStore
+from gisapp.views.pages import open_workspace
 
 T = TypeVar("T")
 

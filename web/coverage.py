@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, render_template, request
 
 from gisapp.errors import USER_ERRORS
-from gisapp.pagedata import (
+from gisapp.views.pages import (
     COVERAGE_MODES,
     coverage_blind_rows,
     coverage_plan_choices,
@@ -114,7 +114,7 @@ def index() -> str:
 def map_page() -> str:
     """The coverage map (self-contained: bands, blind zones, stations, key places); with a
     plan, the hour-by-hour map with its slider."""
-    from gisapp.coverage import coverage_map, hourly_coverage_map
+    from gisapp.services.coverage import coverage_map, hourly_coverage_map
 
     mode = _mode()
     plan_id = _plan()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, send_file
 from werkzeug.wrappers import Response
 
-from gisapp.pagedata import spatial_layer_names
+from gisapp.views.pages import spatial_layer_names
 from web.auth import current_user, login_required, roles_required
 from web.context import get_settings, get_workspace
 from web.nav import CAPTAINS

@@ -7,9 +7,9 @@ import re
 from flask import Blueprint, current_app, render_template, request
 from werkzeug.wrappers import Response
 
-from gisapp import maps as gmaps
 from gisapp.errors import USER_ERRORS
-from gisapp.pagedata import (
+from gisapp.render import maps as gmaps
+from gisapp.views.pages import (
     ALL_GROUPS,
     HOTSPOT_METHODS,
     HotspotView,
@@ -42,7 +42,7 @@ def _choice() -> tuple[str, str]:
 
 def _group() -> str:
     """The requested category group (``?group=``), "all" by default; an unknown group is
-    passed on and refused by :func:`gisapp.pagedata.shift_hotspot_view` with its choices."""
+    passed on and refused by :func:`gisapp.views.pages.shift_hotspot_view` with its choices."""
     return request.args.get("group", "") or ALL_GROUPS
 
 

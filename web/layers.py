@@ -16,9 +16,9 @@ from typing import Any
 from flask import Blueprint, render_template, request
 from werkzeug.datastructures import FileStorage
 
-from gisapp.ingest import ImportResult
-from gisapp.pagedata import UPLOAD_FORMATS, import_upload, problem_rows, upload_file_name
-from gisapp.summary import workspace_summary
+from gisapp.services.ingest import ImportResult
+from gisapp.services.summary import workspace_summary
+from gisapp.views.pages import UPLOAD_FORMATS, import_upload, problem_rows, upload_file_name
 from layers.errors import LayerError, Problem
 from layers.schema import LAYERS
 from web.auth import roles_required

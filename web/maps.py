@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 from werkzeug.wrappers import Response
 
-from gisapp import maps as gmaps
-from gisapp.pagedata import grid_map, overview_map
-from gisapp.summary import workspace_summary
+from gisapp.render import maps as gmaps
+from gisapp.services.summary import workspace_summary
+from gisapp.views.pages import grid_map, overview_map
 from web.auth import allowed_unit, current_user, login_required
 from web.context import get_workspace
 

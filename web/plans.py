@@ -26,9 +26,10 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from gisapp.errors import USER_ERRORS, GisappError, SettingsError, WorkspaceError
-from gisapp.exports import BriefingPlan, ExportError
-from gisapp.plan import SavedPlan, load_plan
-from gisapp.planpage import (
+from gisapp.render.briefing import BriefingPlan, ExportError
+from gisapp.services.plan import SavedPlan, load_plan
+from gisapp.settings import Shift, parse_shift
+from gisapp.views.plans import (
     PLAN_DOWNLOADS,
     PRINTED_FORMATS,
     briefing_plan,
@@ -40,7 +41,6 @@ from gisapp.planpage import (
     plan_view,
     unit_choices,
 )
-from gisapp.settings import Shift, parse_shift
 from web.auth import allowed_unit, current_user, login_required, roles_required
 from web.context import cached, get_settings, get_workspace, reset_workspace
 from web.nav import CAPTAINS

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from gisapp import analytics
 from gisapp.cli import main
+from gisapp.services import analytics
 from gisapp.settings import parse_shift
-from gisapp.workspace import Workspace
+from gisapp.store.geopackage import Workspace
 
 CRS = "EPSG:32618"
 TZ = "America/New_York"

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from shapely.geometry import Point, box
 
 from gisapp.cli import cli, main
-from gisapp.workspace import Workspace
+from gisapp.store.geopackage import Workspace
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
 

@@ -23,7 +23,8 @@ from shapely import LineString, Point, box
 from shapely.affinity import translate
 
 from gisapp.cli import cli
-from gisapp.coverage import (
+from gisapp.errors import WorkspaceError
+from gisapp.services.coverage import (
     compute_coverage,
     hourly_coverage_map,
     key_place_required_minutes,
@@ -32,8 +33,7 @@ from gisapp.coverage import (
     read_plan_positions,
     school_zones,
 )
-from gisapp.errors import WorkspaceError
-from gisapp.workspace import Workspace
+from gisapp.store.geopackage import Workspace
 
 METRIC = "EPSG:32618"
 X0, Y0 = 672_000.0, 4_575_000.0
@@ -389,8 +389,8 @@ def test_key_place_demand_without_key_places_is_a_clear_error(tmp_path: Path) ->
 @pytest.fixture(scope="module")
 def plan_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled New Haven sample with one saved 22:00-06:00 plan of two cars."""
-    from gisapp.plan import plan_shift, save_plan
     from gisapp.samples import get_path
+    from gisapp.services.plan import plan_shift, save_plan
     from gisapp.settings import Settings, parse_shift
 
     path = tmp_path_factory.mktemp("hourly") / "new_haven.gpkg"
@@ -411,7 +411,7 @@ def plan_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_plan_hourly_coverage_per_hour_of_the_shift(plan_ws: Path) -> None:
-    from gisapp.plan import load_plan
+    from gisapp.services.plan import load_plan
 
     ws = Workspace.open(plan_ws)
     saved = load_plan(ws)

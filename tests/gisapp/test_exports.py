@@ -21,12 +21,12 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
-from gisapp import exports
-from gisapp.browser import CHROMIUM_ARGS, CHROMIUM_PATH
-from gisapp.exports import BriefingPlan, ExportError
-from gisapp.networks import workspace_network
+from gisapp.render import briefing as exports
+from gisapp.render.briefing import BriefingPlan, ExportError
+from gisapp.render.browser import CHROMIUM_ARGS, CHROMIUM_PATH
 from gisapp.samples import get_path
-from gisapp.workspace import Workspace
+from gisapp.services.network import workspace_network
+from gisapp.store.geopackage import Workspace
 from routing.reach import shortest_path
 from routing.snap import nearest_nodes
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import shapely
 
-from gisapp import maps
+from gisapp.render import maps
 
 HOSTILE = "<script>alert(1)</script>"
 

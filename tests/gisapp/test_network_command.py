@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from shapely import Point
 
 from gisapp.cli import cli
-from gisapp.workspace import Workspace
+from gisapp.store.geopackage import Workspace
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ import pytest
 
 from gisapp.cli import main
 from gisapp.errors import WorkspaceError
-from gisapp.plan import (
+from gisapp.samples import get_path
+from gisapp.services.plan import (
     ShiftPlan,
     list_plans,
     load_plan,
@@ -24,9 +25,8 @@ from gisapp.plan import (
     save_plan,
     write_plan,
 )
-from gisapp.samples import get_path
 from gisapp.settings import Settings, parse_shift
-from gisapp.workspace import Workspace
+from gisapp.store.geopackage import Workspace
 from routing.errors import InfeasiblePlanError
 
 NIGHT = parse_shift("22:00-06:00")

@@ -3,8 +3,8 @@ from __future__ import annotations
 import io
 import time
 
-from gisapp.commands import _common
-from gisapp.commands._common import timed_progress
+from gisapp.cli import _common
+from gisapp.cli._common import timed_progress
 
 
 class _Terminal(io.StringIO):

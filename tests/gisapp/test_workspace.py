@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from gisapp import workspace as workspace_module
 from gisapp.errors import WorkspaceError
-from gisapp.workspace import Workspace
+from gisapp.store import geopackage as workspace_module
+from gisapp.store.geopackage import Workspace
 
 
 @pytest.fixture

@@ -25,12 +25,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from gisapp.browser import CHROMIUM_ARGS, CHROMIUM_PATH
-from gisapp.plan import plan_shift, save_plan
+from gisapp.render.browser import CHROMIUM_ARGS, CHROMIUM_PATH
 from gisapp.samples import get_path
+from gisapp.services.plan import plan_shift, save_plan
 from gisapp.settings import Settings
-from gisapp.users import UserStore
-from gisapp.workspace import Workspace
+from gisapp.store.geopackage import Workspace
+from gisapp.store.users import UserStore
 from web import create_app
 
 SharedData = Callable[[str], Path]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gisapp.browser import CHROMIUM_PATH
+from gisapp.render.browser import CHROMIUM_PATH
 
 HOSTILE = "<script>alert(1)</script>"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from gisapp.cli import cli
-from gisapp.users import UserStore, users_db_path
+from gisapp.store.users import UserStore, users_db_path
 
 
 def test_user_add_reads_password_from_stdin(workspace_path: Path, tmp_path: Path) -> None:

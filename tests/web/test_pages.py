@@ -16,10 +16,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from shapely.geometry import Point, box
 
-from gisapp.analytics import load_incidents, shift_hotspots, study_area
 from gisapp.errors import SettingsError
+from gisapp.services.analytics import load_incidents, shift_hotspots, study_area
 from gisapp.settings import Settings
-from gisapp.workspace import Workspace
+from gisapp.store.geopackage import Workspace
 from web import create_app
 
 HOSTILE = "<script>alert(1)</script>"
@@ -540,7 +540,7 @@ def stations_app(app: Flask, tmp_path: Path) -> Flask:
 def test_coverage_page_shows_the_bands_and_blind_zones(
     stations_app: Flask, client: FlaskClient, login: Login
 ) -> None:
-    from gisapp.coverage import compute_coverage
+    from gisapp.services.coverage import compute_coverage
 
     ws = Workspace.open(stations_app.config["WORKSPACE"])
     kpis = compute_coverage(ws, minutes=(1, 3, 5), mode="car").kpis

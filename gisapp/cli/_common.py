@@ -14,7 +14,7 @@ import click
 from tqdm import tqdm
 
 from gisapp.settings import Settings, load_settings
-from gisapp.workspace import Workspace
+from gisapp.store.geopackage import Workspace
 from layers.errors import Problem
 
 

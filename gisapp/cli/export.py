@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 import geopandas as gpd
 
-from gisapp import exports
-from gisapp.commands._common import open_workspace
-from gisapp.plan import load_plan
-from gisapp.workspace import Workspace
+from gisapp.cli._common import open_workspace
+from gisapp.render import briefing as exports
+from gisapp.services.plan import load_plan
+from gisapp.store.geopackage import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def _chosen_plan(
 
 
 def _computed_blind_zones(ws: Workspace) -> gpd.GeoDataFrame:
-    from gisapp.coverage import compute_coverage
+    from gisapp.services.coverage import compute_coverage
 
     click.echo("computing coverage and blind zones (pass --blind-zones to reuse a run)", err=True)
     return compute_coverage(ws).blind_zones

@@ -39,7 +39,7 @@ from jinja2 import Template
 logger = logging.getLogger(__name__)
 
 #: Where the vendored Leaflet files live on disk (served by the web app as /static/vendor).
-VENDOR_DIR = Path(__file__).resolve().parents[1] / "web" / "static" / "vendor"
+VENDOR_DIR = Path(__file__).resolve().parents[2] / "web" / "static" / "vendor"
 
 #: Local files for folium's asset names; folium's other defaults (jQuery, Bootstrap,
 #: awesome-markers, Font Awesome) are dropped because nothing here uses them.

@@ -15,7 +15,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from gisapp.commands._common import open_workspace, settings_from, write_json
+from gisapp.cli._common import open_workspace, settings_from, write_json
 from gisapp.responsibility import (
     ASSIGNMENT_METHODS,
     AssignmentMethod,
@@ -26,7 +26,7 @@ from gisapp.responsibility import (
     unit_workload,
 )
 from gisapp.settings import Settings
-from gisapp.workspace import Workspace
+from gisapp.store.geopackage import Workspace
 from layers.errors import LayerError
 from layers.incidents import apply_categories, load_category_table
 

@@ -51,11 +51,11 @@ import shapely
 from branca.element import MacroElement
 from jinja2 import Template
 
-from gisapp import maps
-from gisapp.browser import CHROMIUM_ARGS, CHROMIUM_PATH
 from gisapp.errors import GisappError
-from gisapp.plan import STOP_COLUMNS
-from gisapp.workspace import Workspace
+from gisapp.render import maps
+from gisapp.render.browser import CHROMIUM_ARGS, CHROMIUM_PATH
+from gisapp.services.plan import STOP_COLUMNS
+from gisapp.store.geopackage import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -622,7 +622,7 @@ def plan_map(
     Returns
     -------
     folium.Map
-        Map with scale bar and north arrow (render with :func:`gisapp.maps.render_html`).
+        Map with scale bar and north arrow (render with :func:`gisapp.render.maps.render_html`).
     """
     colors = unit_colors(plan)
     stops = _stops_gdf(plan)
@@ -632,7 +632,7 @@ def plan_map(
     bounds = _padded_bounds(np.array([f.total_bounds for f in frames]), 0.04)
     roads = grids = None
     if ws is not None:
-        from gisapp.pagedata import attribution_for
+        from gisapp.views.pages import attribution_for
 
         if attribution is None:
             attribution = attribution_for(ws)
@@ -865,7 +865,7 @@ def briefing_png(
 
 def grids_page(ws: Workspace, *, paper: Paper = "A4", landscape: bool = False) -> str:
     """Printable grid responsibility map (网格): the map, then the responsibility table."""
-    from gisapp.pagedata import grid_map, grid_workload
+    from gisapp.views.pages import grid_map, grid_workload
 
     m = grid_map(ws, assets_url="/static/vendor")
     _print_options(m, True)
@@ -936,7 +936,7 @@ def blind_zones_map(
     ws: Workspace, blind_zones: gpd.GeoDataFrame, *, for_print: bool = False
 ) -> folium.Map:
     """Map of blind zones (盲区) by kind over the roads, with stations, legend and arrow."""
-    from gisapp.pagedata import attribution_for
+    from gisapp.views.pages import attribution_for
 
     if not len(blind_zones):
         raise ExportError("there are no blind zones to map: everything is reached in time")
@@ -1111,7 +1111,7 @@ def export_grids(
     chromium_path: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
     """Write the grid responsibility map: ``grids.pdf``, ``grids.png``, ``grids_map.html``, ``grids.geojson``."""
-    from gisapp.pagedata import grid_map, grid_workload, to_geojson
+    from gisapp.views.pages import grid_map, grid_workload, to_geojson
 
     chosen = parse_formats(list(formats), allowed=MAP_FORMATS)
     out = _out_dir(out_dir)
@@ -1625,7 +1625,7 @@ def _page_size(paper: str, landscape: bool) -> tuple[float, float]:
 def _footer(ws: Workspace | None, timezone: str) -> str:
     parts = [f"Times in {timezone}."]
     if ws is not None:
-        from gisapp.pagedata import attribution_for
+        from gisapp.views.pages import attribution_for
 
         notice = attribution_for(ws)
         if notice:
@@ -1645,7 +1645,7 @@ def _stops_gdf(plan: BriefingPlan) -> gpd.GeoDataFrame:
 
 
 def _geojson_text(frame: gpd.GeoDataFrame) -> str:
-    from gisapp.pagedata import to_geojson
+    from gisapp.views.pages import to_geojson
 
     return to_geojson(frame)
 

@@ -7,7 +7,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from gisapp.workspace import Workspace
+from gisapp.store.geopackage import Workspace
 
 
 def workspace_summary(workspace: Workspace) -> dict[str, Any]:

@@ -9,7 +9,9 @@ from typing import Any
 import click
 import geopandas as gpd
 
-from gisapp.analytics import (
+from gisapp.cli._common import echo_problems, open_workspace, settings_from, write_json
+from gisapp.errors import WorkspaceError
+from gisapp.services.analytics import (
     area_trend,
     bulletin_map_html,
     counts_by_shift,
@@ -18,8 +20,6 @@ from gisapp.analytics import (
     shift_hotspots,
     study_area,
 )
-from gisapp.commands._common import echo_problems, open_workspace, settings_from, write_json
-from gisapp.errors import WorkspaceError
 from routing.hotspots import DEFAULT_CELL_SIZE_M, METHODS
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 
 from gisapp.errors import WorkspaceError
-from gisapp.workspace import Workspace
+from gisapp.store.geopackage import Workspace
 from routing.network import StreetNetwork, network_from_lines
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gisapp.commands._common import (
+from gisapp.cli._common import (
     counts_line,
     echo_problems,
     open_workspace,
@@ -15,9 +15,9 @@ from gisapp.commands._common import (
     write_json,
 )
 from gisapp.errors import WorkspaceError
-from gisapp.ingest import Source, import_into, ingest, parse_mappings
-from gisapp.summary import format_summary, workspace_summary
-from gisapp.workspace import Workspace
+from gisapp.services.ingest import Source, import_into, ingest, parse_mappings
+from gisapp.services.summary import format_summary, workspace_summary
+from gisapp.store.geopackage import Workspace
 from layers.errors import LayerError, Problem
 from layers.validate import validate_layers
 
@@ -191,11 +191,11 @@ def demo(ctx: click.Context, sample: str, out: Path, shift: str, seed: int, no_p
     and blind zones (hour by hour with the plan) → duty-point proposal → briefing pack. Each step is the same
     command a user runs by hand; its outputs land in a sub-directory of --out.
     """
-    from gisapp.commands.coverage import coverage, place
-    from gisapp.commands.export import export
-    from gisapp.commands.grids import grids
-    from gisapp.commands.hotspots import hotspots
-    from gisapp.commands.plan import plan
+    from gisapp.cli.coverage import coverage, place
+    from gisapp.cli.export import export
+    from gisapp.cli.grids import grids
+    from gisapp.cli.hotspots import hotspots
+    from gisapp.cli.plan import plan
 
     # Work on a copy: plans are saved into the workspace, the bundled sample stays as is.
     out.mkdir(parents=True, exist_ok=True)

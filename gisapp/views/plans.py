@@ -3,7 +3,7 @@ figures, timetables, map and downloads.
 
 The web app is a thin adapter over these functions: they return data, HTML and bytes,
 never responses. An officer's view is the plan cut to his unit
-(:func:`gisapp.exports.unit_plan`).
+(:func:`gisapp.render.briefing.unit_plan`).
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from typing import Any
 
 import pandas as pd
 
-from gisapp import exports, maps
-from gisapp.exports import BriefingPlan, ExportError
-from gisapp.plan import SavedPlan, list_plans, plan_shift, save_plan
+from gisapp.render import briefing as exports
+from gisapp.render import maps
+from gisapp.render.briefing import BriefingPlan, ExportError
+from gisapp.services.plan import SavedPlan, list_plans, plan_shift, save_plan
 from gisapp.settings import Settings, Shift
-from gisapp.workspace import Workspace
+from gisapp.store.geopackage import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class PlanView:
         Per unit: ``unit_id``, ``mode``, ``color``, ``distance_km``, ``duration``,
         ``hotspot_stops``, ``dwell_min``, ``dosage``.
     timetables
-        Per unit the timetable rows of :func:`gisapp.exports.timetable_rows`.
+        Per unit the timetable rows of :func:`gisapp.render.briefing.timetable_rows`.
     """
 
     plan: BriefingPlan
@@ -88,7 +89,7 @@ def unit_choices(ws: Workspace, shift: Shift) -> list[UnitChoice]:
     """The workspace's units for the plan form, marking those that work ``shift``.
 
     A unit works the shift when its ``shift`` field is empty or names this shift (by
-    name or window), as :func:`gisapp.plan.plan_shift` decides by default.
+    name or window), as :func:`gisapp.services.plan.plan_shift` decides by default.
     """
     if not ws.has_layer("units"):
         return []
@@ -118,12 +119,12 @@ def generate_plan(
     time_limit_s: float,
     n_hotspots: int,
 ) -> str:
-    """Plan a shift with :func:`gisapp.plan.plan_shift` and save it; return its id.
+    """Plan a shift with :func:`gisapp.services.plan.plan_shift` and save it; return its id.
 
     Raises
     ------
     InfeasiblePlanError
-        As :func:`gisapp.plan.plan_shift` does, naming the unit at fault.
+        As :func:`gisapp.services.plan.plan_shift` does, naming the unit at fault.
     """
     plan = plan_shift(
         ws,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from gisapp.commands._common import open_workspace, settings_from, timed_progress
-from gisapp.plan import STREET_RISK_WEIGHT, plan_shift, save_plan, write_plan
+from gisapp.cli._common import open_workspace, settings_from, timed_progress
+from gisapp.services.plan import STREET_RISK_WEIGHT, plan_shift, save_plan, write_plan
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ import pandas as pd
 
 from gisapp.errors import GisappError
 from gisapp.settings import Shift
-from gisapp.workspace import Workspace
+from gisapp.store.geopackage import Workspace
 from layers.errors import Problem
 from layers.incidents import apply_categories, load_category_table
 from routing import hotspots as hs
@@ -729,7 +729,7 @@ def bulletin_map_html(
 ) -> str:
     """The bulletin as a self-contained HTML map: communities coloured by warning level,
     hotspot cells on top, the figures in tooltips."""
-    from gisapp import maps
+    from gisapp.render import maps
 
     bounds = tuple(bulletin.table.total_bounds)
     m = maps.base_map(bounds, roads=roads)

@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 
 from gisapp.errors import SettingsError, WorkspaceError
 from gisapp.settings import Settings, Shift, parse_shift
-from gisapp.workspace import Workspace
+from gisapp.store.geopackage import Workspace
 from layers.schema import STORAGE_CRS, UNIT_MODES, parse_id_list
 from routing.errors import InfeasiblePlanError, NetworkError, RoutingError
 from routing.network import StreetNetwork, network_from_lines

@@ -35,12 +35,12 @@ import pandas as pd
 import shapely
 import shapely.ops
 
-from gisapp import maps
 from gisapp.errors import WorkspaceError
-from gisapp.networks import workspace_network
-from gisapp.pagedata import attribution_for
+from gisapp.render import maps
+from gisapp.services.network import workspace_network
 from gisapp.settings import DEFAULT_KEY_PLACE_MINUTES
-from gisapp.workspace import Workspace
+from gisapp.store.geopackage import Workspace
+from gisapp.views.pages import attribution_for
 from layers.schema import STORAGE_CRS
 from routing.coverage import (
     DEFAULT_CAMERA_RANGE_M,
@@ -1214,7 +1214,7 @@ def plan_hourly_coverage(
     RoutingError
         If a band is not positive.
     """
-    from gisapp.plan import load_plan
+    from gisapp.services.plan import load_plan
     from gisapp.settings import parse_shift
 
     bands = sorted({float(m) for m in minutes})

@@ -242,7 +242,7 @@ def import_into(
     WorkspaceError
         If the existing workspace cannot be opened or written.
     """
-    from gisapp.workspace import Workspace
+    from gisapp.store.geopackage import Workspace
 
     path = Path(workspace_path)
     existing = Workspace.open(path) if path.exists() and not force else None

@@ -9,10 +9,10 @@ from typing import Any
 import click
 import geopandas as gpd
 
-from gisapp.commands._common import open_workspace, out_dir_option, parse_minutes, write_json
+from gisapp.cli._common import open_workspace, out_dir_option, parse_minutes, write_json
 from gisapp.errors import WorkspaceError
-from gisapp.networks import workspace_network
-from gisapp.workspace import Workspace
+from gisapp.services.network import workspace_network
+from gisapp.store.geopackage import Workspace
 from layers.schema import STORAGE_CRS, UNIT_MODES
 from routing.network import StreetNetwork
 from routing.reach import isochrones

@@ -14,8 +14,19 @@ from typing import Any
 import click
 
 from gisapp import __version__
-from gisapp.commands import COMMAND_MODULES
 from gisapp.errors import USER_ERRORS
+
+#: Modules whose public ``click.Command`` objects become ``gisapp`` subcommands.
+COMMAND_MODULES: tuple[str, ...] = (
+    "gisapp.cli.data",
+    "gisapp.cli.grids",
+    "gisapp.cli.serve",
+    "gisapp.cli.hotspots",
+    "gisapp.cli.network",
+    "gisapp.cli.export",
+    "gisapp.cli.coverage",
+    "gisapp.cli.plan",
+)
 
 
 class _Group(click.Group):

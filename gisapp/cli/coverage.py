@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from gisapp.commands._common import open_workspace, out_dir_option, parse_minutes, settings_from
-from gisapp.coverage import (
+from gisapp.cli._common import open_workspace, out_dir_option, parse_minutes, settings_from
+from gisapp.services.coverage import (
     PROPOSED_LAYER,
     compute_coverage,
     propose_posts,

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import click
 
-from gisapp.commands._common import settings_from
-from gisapp.users import ROLES, UserStore, users_db_path
+from gisapp.cli._common import settings_from
+from gisapp.store.users import ROLES, UserStore, users_db_path
 
 logger = logging.getLogger(__name__)
 
