@@ -18,7 +18,6 @@ from layers.incidents import parse_timestamps
 from layers.io import detect_format, list_layers, read_layer, read_layers, read_table
 
 TRICKY = Path(__file__).parents[1] / "data" / "tricky"
-DATA = Path(__file__).parents[3] / "shared" / "data"
 
 GRID_MAPPING = {"id": "网格编号", "community_id": "所属社区编号", "officer": "网格负责民警"}
 
@@ -257,16 +256,15 @@ def _zip(path: Path, members: dict[str, bytes]) -> Path:
     return path
 
 
-@pytest.mark.skipif(not (DATA / "new_haven.gpkg").exists(), reason="shared sample data absent")
-def test_real_new_haven_geopackage():
-    assert list_layers(DATA / "new_haven.gpkg") == ["incidents", "streets"]
-    incidents = read_layer(DATA / "new_haven.gpkg", layer="incidents")
+def test_real_new_haven_geopackage(shared_data):
+    path = shared_data("new_haven.gpkg")
+    assert list_layers(path) == ["incidents", "streets"]
+    incidents = read_layer(path, layer="incidents")
     assert len(incidents) == 3293 and incidents.crs.to_epsg() == 4326
 
 
-@pytest.mark.skipif(not (DATA / "liechtenstein-2013-08-03.osm.pbf").exists(), reason="no sample")
-def test_real_osm_pbf_delegates_to_osm_reader():
-    path = DATA / "liechtenstein-2013-08-03.osm.pbf"
+def test_real_osm_pbf_delegates_to_osm_reader(shared_data):
+    path = shared_data("liechtenstein-2013-08-03.osm.pbf")
     assert detect_format(path) == "osm_pbf"
     assert list_layers(path) == ["roads", "roads_walk", "boundaries"]
     boundaries = read_layer(path, layer="boundaries")
