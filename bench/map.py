@@ -1,14 +1,14 @@
-"""Map pages in Chromium: ours (``gisapp.views.pages.layers_map``) against plain folium.
+"""Map pages in Chromium: ours (``gisapp.render.layer_maps.layers_map``) against plain folium.
 
 Both sides draw the same layers and are measured in the same run, on the same machine:
 
 - ``new_haven``: the bundled New Haven sample workspace (1,537 TIGER street lines, its
   grids, 3,293 real incidents). Ours is the app's overview map
-  (:func:`gisapp.views.pages.overview_map`).
+  (:func:`gisapp.views.maps.overview_map`).
 - ``wuhan``: the whole-city Wuhan street network (92,667 OSM segments) with 240,000
   **generated** incidents (seeded: street segments drawn with probability proportional to
   their length, a uniform position along each). Ours is
-  :func:`gisapp.views.pages.layers_map`, the function behind the overview page.
+  :func:`gisapp.render.layer_maps.layers_map`, the function behind the overview page.
 
 The anchor is what a plain folium script gives for the same layers: ``folium.GeoJson``
 of the roads (and grids), and a ``MarkerCluster`` of one marker per incident, with
@@ -65,9 +65,11 @@ from folium.plugins import MarkerCluster  # noqa: E402
 
 from gisapp.render import maps as gmaps  # noqa: E402
 from gisapp.render.browser import CHROMIUM_ARGS, CHROMIUM_PATH  # noqa: E402
+from gisapp.render.layer_maps import layers_map  # noqa: E402
+from gisapp.render.maps import OSM_ATTRIBUTION  # noqa: E402
 from gisapp.samples import get_path  # noqa: E402
 from gisapp.store.geopackage import Workspace  # noqa: E402
-from gisapp.views.pages import OSM_ATTRIBUTION, layers_map, overview_map  # noqa: E402
+from gisapp.views.maps import overview_map  # noqa: E402
 
 logger = logging.getLogger("bench.map")
 

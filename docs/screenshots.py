@@ -18,9 +18,10 @@ from werkzeug.serving import make_server
 
 from gisapp.render.browser import CHROMIUM_ARGS, CHROMIUM_PATH
 from gisapp.samples import get_path
-from gisapp.services.plan import plan_shift, save_plan
+from gisapp.services.plan import plan_shift
 from gisapp.settings import parse_shift
 from gisapp.store.geopackage import Workspace
+from gisapp.store.plans import save_plan
 from gisapp.store.users import UserStore
 from web import create_app
 
@@ -58,7 +59,9 @@ def main() -> int:
         workspace = Path(shutil.copy2(get_path("new_haven"), Path(tmp) / "new_haven.gpkg"))
         # A night plan to show on the plan pages.
         ws = Workspace.open(workspace)
-        save_plan(plan_shift(ws, shift=parse_shift("22:00-06:00"), seed=1, time_limit_s=20), ws)
+        save_plan(
+            plan_shift(ws, shift=parse_shift("22:00-06:00"), seed=1, time_limit_s=20).record, ws
+        )
         users = Path(tmp) / "users.sqlite"
         UserStore(users).add("admin", "screenshots-only", role="admin")
         app = create_app(

@@ -22,11 +22,16 @@ class SettingsError(GisappError):
     """The settings file or a ``GISAPP_*`` variable is invalid."""
 
 
+class ExportError(GisappError):
+    """An output cannot be made: bad plan data, a bad format, paper or file name, no browser."""
+
+
 #: Errors that are the user's to fix: the CLI exits 1 and the web app answers 4xx.
 USER_ERRORS: tuple[type[Exception], ...] = (GisappError, LayerError, RoutingError)
 
 __all__ = [
     "USER_ERRORS",
+    "ExportError",
     "GisappError",
     "LayerError",
     "RoutingError",

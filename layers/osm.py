@@ -226,55 +226,8 @@ def read_osm_roads(
         .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
         .with_filter(osmium.filter.KeyFilter("highway"))
     )
-    ways: list[tuple[int, str | None, str, bool, float, np.ndarray, np.ndarray]] = []
-    for way in _objects(processor, source):
-        tags = way.tags
-        if not _is_open_to(tags, mode):
-            continue
-        try:
-            coords = np.array([(n.lon, n.lat) for n in way.nodes], dtype=float)
-        except osmium.InvalidLocationError:
-            logger.debug("way %d has nodes outside the file; skipped", way.id)
-            continue
-        node_ids = np.array([n.ref for n in way.nodes], dtype=np.int64)
-        if len(node_ids) < 2:
-            continue
-        oneway_tag = (tags.get("oneway") or "").strip().lower()
-        reverse = mode == "drive" and oneway_tag in _ONEWAY_REVERSE
-        oneway = mode == "drive" and (
-            oneway_tag in _ONEWAY_FORWARD
-            or reverse
-            or (tags.get("junction") in ("roundabout", "circular") and oneway_tag != "no")
-        )
-        if reverse:
-            coords, node_ids = coords[::-1], node_ids[::-1]
-        ways.append(
-            (
-                way.id,
-                tags.get("name"),
-                tags.get("highway"),
-                oneway,
-                parse_maxspeed_kph(tags.get("maxspeed")),
-                coords,
-                node_ids,
-            )
-        )
-
-    # A node where ways meet, or used twice by one way, ends a segment.
-    counts: dict[int, int] = {}
-    for *_, node_ids in ways:
-        for ref in node_ids[1:-1]:
-            counts[int(ref)] = counts.get(int(ref), 0) + 1
-        for end in (int(node_ids[0]), int(node_ids[-1])):
-            counts[end] = counts.get(end, 0) + 2
-    rows: list[tuple[int, str | None, str, bool, float]] = []
-    geometries: list[LineString] = []
-    for osm_id, name, highway, oneway, speed_kph, coords, node_ids in ways:
-        cuts = [i for i in range(1, len(node_ids) - 1) if counts[int(node_ids[i])] > 1]
-        bounds = [0, *cuts, len(node_ids) - 1]
-        for start, end in pairwise(bounds):
-            geometries.append(LineString(coords[start : end + 1]))
-            rows.append((osm_id, name, highway, oneway, speed_kph))
+    ways = [w for way in _objects(processor, source) if (w := _road_way(way, mode)) is not None]
+    rows, geometries = _split_at_junctions(ways)
     roads = gpd.GeoDataFrame(
         pd.DataFrame(rows, columns=["osm_id", "name", "highway", "oneway", "maxspeed_kph"]),
         geometry=geometries,
@@ -291,6 +244,66 @@ def read_osm_roads(
         source.name,
     )
     return roads
+
+
+#: A kept way: id, name, highway, oneway, maxspeed (km/h), lon/lat coordinates, node ids.
+_Way = tuple[int, str | None, str, bool, float, np.ndarray, np.ndarray]
+
+
+def _road_way(way: Any, mode: Literal["drive", "walk"]) -> _Way | None:
+    """The way as a road of ``mode`` (reversed when one-way against its drawing), or
+    ``None`` when it is closed to the mode, lies partly outside the file or is no line."""
+    tags = way.tags
+    if not _is_open_to(tags, mode):
+        return None
+    try:
+        coords = np.array([(n.lon, n.lat) for n in way.nodes], dtype=float)
+    except osmium.InvalidLocationError:
+        logger.debug("way %d has nodes outside the file; skipped", way.id)
+        return None
+    node_ids = np.array([n.ref for n in way.nodes], dtype=np.int64)
+    if len(node_ids) < 2:
+        return None
+    oneway_tag = (tags.get("oneway") or "").strip().lower()
+    reverse = mode == "drive" and oneway_tag in _ONEWAY_REVERSE
+    oneway = mode == "drive" and (
+        oneway_tag in _ONEWAY_FORWARD
+        or reverse
+        or (tags.get("junction") in ("roundabout", "circular") and oneway_tag != "no")
+    )
+    if reverse:
+        coords, node_ids = coords[::-1], node_ids[::-1]
+    return (
+        way.id,
+        tags.get("name"),
+        tags.get("highway"),
+        oneway,
+        parse_maxspeed_kph(tags.get("maxspeed")),
+        coords,
+        node_ids,
+    )
+
+
+def _split_at_junctions(
+    ways: list[_Way],
+) -> tuple[list[tuple[int, str | None, str, bool, float]], list[LineString]]:
+    """Attribute rows and line geometries of the ways cut at every junction node."""
+    # A node where ways meet, or used twice by one way, ends a segment.
+    counts: dict[int, int] = {}
+    for *_, node_ids in ways:
+        for ref in node_ids[1:-1]:
+            counts[int(ref)] = counts.get(int(ref), 0) + 1
+        for end in (int(node_ids[0]), int(node_ids[-1])):
+            counts[end] = counts.get(end, 0) + 2
+    rows: list[tuple[int, str | None, str, bool, float]] = []
+    geometries: list[LineString] = []
+    for osm_id, name, highway, oneway, speed_kph, coords, node_ids in ways:
+        cuts = [i for i in range(1, len(node_ids) - 1) if counts[int(node_ids[i])] > 1]
+        bounds = [0, *cuts, len(node_ids) - 1]
+        for start, end in pairwise(bounds):
+            geometries.append(LineString(coords[start : end + 1]))
+            rows.append((osm_id, name, highway, oneway, speed_kph))
+    return rows, geometries
 
 
 def _area_id(area: Any) -> tuple[str, int]:

@@ -13,3 +13,7 @@ class NetworkError(RoutingError):
 
 class InfeasiblePlanError(RoutingError):
     """A plan or placement request has no feasible answer (names the unit or input)."""
+
+
+class GridError(RoutingError):
+    """Grids cannot be measured, designed or assigned as asked (names the layer and the fix)."""

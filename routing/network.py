@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 _LINE_TYPES = ("LineString", "MultiLineString")
 #: Smallest travel time of an edge: sparse graph routines treat stored zeros as no edge.
-_MIN_TRAVEL_TIME_S = 1e-6
+MIN_TRAVEL_TIME_S = 1e-6
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,7 @@ class StreetNetwork:
     def travel_time_csr(self) -> csr_array:
         """Node-by-node travel times in seconds (the fastest of parallel edges)."""
         u, v, edge = self._best_edge
-        time_s = np.maximum(self.edge_travel_time_s[edge], _MIN_TRAVEL_TIME_S)
+        time_s = np.maximum(self.edge_travel_time_s[edge], MIN_TRAVEL_TIME_S)
         return csr_array((time_s, (u, v)), shape=(self.n_nodes, self.n_nodes))
 
     @cached_property
@@ -468,6 +468,48 @@ def network_from_lines(
         raise NetworkError(f"'mode' should be one of {', '.join(MODES)}, got {mode!r}")
     if node_tolerance_m < 0:
         raise NetworkError(f"'node_tolerance_m' should be >= 0, got {node_tolerance_m!r}")
+    road = _road_lines(
+        roads,
+        crs=crs,
+        mode=mode,
+        highway_column=highway_column,
+        name_column=name_column,
+        speed_kph=speed_kph,
+    )
+    segments = _segments(road.lines, node_lines=node_lines, node_tolerance_m=node_tolerance_m)
+    edges = _directed_edges(segments, road.oneway[segments.parent], largest_component)
+    report = _network_report(road, segments, edges, mode=mode)
+    return _kept_network(road, segments, edges, mode=mode, report=report)
+
+
+@dataclass(frozen=True)
+class _RoadLines:
+    """The single-part lines of a road layer usable by a mode, with their attributes."""
+
+    lines: NDArray[np.object_]
+    source: NDArray[np.int64]  # row of each line in the input layer
+    highway: NDArray[np.object_]
+    speed_kph: NDArray[np.float64]
+    oneway: NDArray[np.int8]
+    names: NDArray[np.object_]
+    crs: pyproj.CRS
+    n_input: int
+    excluded: dict[str, int]  # lines left out, by road class
+    skipped: int
+
+
+def _road_lines(
+    roads: gpd.GeoDataFrame,
+    *,
+    crs: Any,
+    mode: str,
+    highway_column: str | None,
+    name_column: str | None,
+    speed_kph: Mapping[str, float] | None,
+) -> _RoadLines:
+    """Read and clean the road layer: checked, in a metric CRS, exploded into single
+    non-empty lines, each with its class, speed, direction and name; lines the mode
+    cannot use are left out."""
     present, skipped = _check_roads(roads)
     metric = _metric_lines(present, crs)
     n_input = len(metric)
@@ -518,10 +560,52 @@ def network_from_lines(
             f"(classes: {', '.join(sorted(map(str, set(highway))))}); pick another mode or "
             "pass 'speed_kph' for these classes"
         )
-    lines = flat.geometry.to_numpy()[usable]
-    source = flat["_source"].to_numpy()[usable]
-    highway, speed, oneway, names = highway[usable], speed[usable], oneway[usable], names[usable]
+    return _RoadLines(
+        lines=flat.geometry.to_numpy()[usable],
+        source=flat["_source"].to_numpy()[usable],
+        highway=highway[usable],
+        speed_kph=speed[usable],
+        oneway=oneway[usable],
+        names=names[usable],
+        crs=pyproj.CRS.from_user_input(metric.crs),
+        n_input=n_input,
+        excluded={str(k): int(v) for k, v in excluded.items()},
+        skipped=skipped,
+    )
 
+
+@dataclass(frozen=True)
+class _Segments:
+    """Noded segments: geometry, the usable line each comes from, end nodes, length."""
+
+    pieces: NDArray[np.object_]
+    parent: NDArray[np.int64]
+    u: NDArray[np.int64]
+    v: NDArray[np.int64]
+    node_xy: NDArray[np.float64]
+    length_m: NDArray[np.float64]
+    collapsed: int  # segments left out: collapsed onto one node
+
+
+@dataclass(frozen=True)
+class _Edges:
+    """Directed edges of the segments and what the component filter keeps."""
+
+    segment: NDArray[np.int64]
+    forward: NDArray[np.bool_]
+    u: NDArray[np.int64]
+    v: NDArray[np.int64]
+    n_components: int
+    keep_node: NDArray[np.bool_]
+    keep_edge: NDArray[np.bool_]
+    keep_seg: NDArray[np.bool_]
+
+
+def _segments(
+    lines: NDArray[np.object_], *, node_lines: bool, node_tolerance_m: float
+) -> _Segments:
+    """Node the lines into segments joined at shared end nodes; segments that collapse
+    onto one node are left out."""
     if node_lines:
         pieces, parent = _node_lines(lines)
         logger.info("noded %s lines into %s segments", f"{len(lines):,}", f"{len(pieces):,}")
@@ -531,75 +615,109 @@ def network_from_lines(
     seg_length_m = shapely.length(pieces)
     # pieces shorter than the tolerance collapse onto one node: no street left to travel
     keep = ~((seg_u == seg_v) & (seg_length_m <= 2 * node_tolerance_m))
-    collapsed = int((~keep).sum())
-    pieces, parent = pieces[keep], parent[keep]
-    seg_u, seg_v, seg_length_m = seg_u[keep], seg_v[keep], seg_length_m[keep]
+    return _Segments(
+        pieces[keep],
+        parent[keep],
+        seg_u[keep],
+        seg_v[keep],
+        node_xy,
+        seg_length_m[keep],
+        int((~keep).sum()),
+    )
 
-    seg_speed = speed[parent]
-    seg_oneway = oneway[parent]
-    seg_time_s = seg_length_m / (seg_speed / 3.6)
+
+def _directed_edges(
+    segments: _Segments, seg_oneway: NDArray[np.int8], largest_component: bool
+) -> _Edges:
+    """Every directed edge: forward edges of the segments open that way, then backward ones
+    (``oneway`` 1: forward only, -1: backward only); and the nodes, edges and segments
+    kept: those of the largest strongly connected component, or all."""
     forward = seg_oneway >= 0
     backward = seg_oneway <= 0
-    seg_ids = np.arange(len(pieces))
+    seg_ids = np.arange(len(seg_oneway))
     edge_segment = np.concatenate([seg_ids[forward], seg_ids[backward]])
     edge_forward = np.concatenate([np.ones(forward.sum(), bool), np.zeros(backward.sum(), bool)])
+    seg_u, seg_v = segments.u, segments.v
     edge_u = np.where(edge_forward, seg_u[edge_segment], seg_v[edge_segment])
     edge_v = np.where(edge_forward, seg_v[edge_segment], seg_u[edge_segment])
-    n_nodes = len(node_xy)
-
+    n_nodes = len(segments.node_xy)
     graph = csr_array((np.ones(len(edge_u)), (edge_u, edge_v)), shape=(n_nodes, n_nodes))
     n_components, label = connected_components(graph, directed=True, connection="strong")
     if largest_component:
-        biggest = np.bincount(label).argmax()
-        keep_node = label == biggest
+        keep_node = label == np.bincount(label).argmax()
     else:
         keep_node = np.ones(n_nodes, dtype=bool)
     keep_edge = keep_node[edge_u] & keep_node[edge_v]
-    keep_seg = np.zeros(len(pieces), dtype=bool)
+    keep_seg = np.zeros(len(segments.pieces), dtype=bool)
     keep_seg[edge_segment[keep_edge]] = True
+    return _Edges(
+        edge_segment,
+        edge_forward,
+        edge_u,
+        edge_v,
+        int(n_components),
+        keep_node,
+        keep_edge,
+        keep_seg,
+    )
 
-    total_km = float(seg_length_m.sum()) / 1000.0
-    kept_km = float(seg_length_m[keep_seg].sum()) / 1000.0
+
+def _network_report(
+    road: _RoadLines, segments: _Segments, edges: _Edges, *, mode: str
+) -> NetworkReport:
+    """What the build kept and dropped, logged line by line."""
+    keep_node, keep_seg = edges.keep_node, edges.keep_seg
+    total_km = float(segments.length_m.sum()) / 1000.0
+    kept_km = float(segments.length_m[keep_seg].sum()) / 1000.0
     report = NetworkReport(
         mode=mode,
-        input_lines=n_input,
-        excluded_lines={str(k): int(v) for k, v in excluded.items()},
-        skipped_geometries=skipped,
-        segments=len(pieces),
-        collapsed_segments=collapsed,
-        nodes=n_nodes,
-        components=int(n_components),
+        input_lines=road.n_input,
+        excluded_lines=road.excluded,
+        skipped_geometries=road.skipped,
+        segments=len(keep_seg),
+        collapsed_segments=segments.collapsed,
+        nodes=len(keep_node),
+        components=edges.n_components,
         kept_nodes=int(keep_node.sum()),
         kept_segments=int(keep_seg.sum()),
         kept_length_km=kept_km,
-        dropped_nodes=int(n_nodes - keep_node.sum()),
-        dropped_segments=int(len(pieces) - keep_seg.sum()),
+        dropped_nodes=int(len(keep_node) - keep_node.sum()),
+        dropped_segments=int(len(keep_seg) - keep_seg.sum()),
         dropped_length_km=total_km - kept_km,
     )
     for line in report.summary().splitlines():
         logger.info(line)
+    return report
 
+
+def _kept_network(
+    road: _RoadLines, segments: _Segments, edges: _Edges, *, mode: str, report: NetworkReport
+) -> StreetNetwork:
+    """The network of the kept nodes, segments and edges, renumbered from 0."""
+    keep_node, keep_seg, keep_edge = edges.keep_node, edges.keep_seg, edges.keep_edge
+    parent = segments.parent
+    seg_speed = road.speed_kph[parent]
+    seg_time_s = segments.length_m / (seg_speed / 3.6)
     new_node = np.cumsum(keep_node) - 1
     new_seg = np.cumsum(keep_seg) - 1
-    edge_segment = edge_segment[keep_edge]
-    edge_forward = edge_forward[keep_edge]
+    edge_segment = edges.segment[keep_edge]
     return StreetNetwork(
-        crs=pyproj.CRS.from_user_input(metric.crs),
+        crs=road.crs,
         mode=mode,
-        node_x=node_xy[keep_node, 0].copy(),
-        node_y=node_xy[keep_node, 1].copy(),
-        segment_geometry=pieces[keep_seg],
-        segment_u=new_node[seg_u[keep_seg]],
-        segment_v=new_node[seg_v[keep_seg]],
-        segment_length_m=seg_length_m[keep_seg],
-        segment_name=names[parent[keep_seg]],
-        segment_highway=highway[parent[keep_seg]],
-        segment_source=source[parent[keep_seg]].astype(np.int64),
-        edge_u=new_node[edge_u[keep_edge]],
-        edge_v=new_node[edge_v[keep_edge]],
+        node_x=segments.node_xy[keep_node, 0].copy(),
+        node_y=segments.node_xy[keep_node, 1].copy(),
+        segment_geometry=segments.pieces[keep_seg],
+        segment_u=new_node[segments.u[keep_seg]],
+        segment_v=new_node[segments.v[keep_seg]],
+        segment_length_m=segments.length_m[keep_seg],
+        segment_name=road.names[parent[keep_seg]],
+        segment_highway=road.highway[parent[keep_seg]],
+        segment_source=road.source[parent[keep_seg]].astype(np.int64),
+        edge_u=new_node[edges.u[keep_edge]],
+        edge_v=new_node[edges.v[keep_edge]],
         edge_segment=new_seg[edge_segment],
-        edge_forward=edge_forward,
-        edge_length_m=seg_length_m[edge_segment],
+        edge_forward=edges.forward[keep_edge],
+        edge_length_m=segments.length_m[edge_segment],
         edge_travel_time_s=seg_time_s[edge_segment],
         edge_speed_kph=seg_speed[edge_segment],
         report=report,

@@ -5,27 +5,27 @@ Nothing is read or built at import time; ``create_app`` does it all.
 
 from __future__ import annotations
 
-import logging
-import secrets
 from collections.abc import Mapping
-from datetime import timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Flask, Response, redirect, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-if TYPE_CHECKING:
-    from gisapp.settings import Settings
+from web import app_config, security
+from web.app_config import (
+    DEFAULT_MAX_CONTENT_LENGTH,
+    DEFAULT_PLAN_HOTSPOTS,
+    DEFAULT_PLAN_TIME_LIMIT_S,
+    settings_config,
+)
 
-logger = logging.getLogger(__name__)
-
-#: Default upload limit, bytes (a workspace layer or a CSV of incidents).
-DEFAULT_MAX_CONTENT_LENGTH = 64 * 1024 * 1024
-#: Solver seconds of a plan generated on the Plans page (the request waits for it).
-DEFAULT_PLAN_TIME_LIMIT_S = 10.0
-#: Hotspots a plan generated on the Plans page patrols.
-DEFAULT_PLAN_HOTSPOTS = 40
+__all__ = [
+    "DEFAULT_MAX_CONTENT_LENGTH",
+    "DEFAULT_PLAN_HOTSPOTS",
+    "DEFAULT_PLAN_TIME_LIMIT_S",
+    "create_app",
+    "settings_config",
+]
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -62,42 +62,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     ------
     SettingsError
         If the settings file or a ``GISAPP_*`` variable is invalid.
+    TypeError
+        If ``test_config["SETTINGS"]`` is not a :class:`gisapp.settings.Settings`.
     """
-    from gisapp.settings import Settings, load_settings
-
     app = Flask(__name__)
-    app.config.from_mapping(
-        WORKSPACE=None,
-        USERS_DB=None,
-        MAX_CONTENT_LENGTH=DEFAULT_MAX_CONTENT_LENGTH,
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=False,
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
-        ASSETS_URL="/static/vendor",
-        PLAN_TIME_LIMIT_S=DEFAULT_PLAN_TIME_LIMIT_S,
-        PLAN_HOTSPOTS=DEFAULT_PLAN_HOTSPOTS,
-    )
-    if test_config is None:
-        settings = load_settings()
-        app.config.update(settings_config(settings))
-        app.config.from_prefixed_env("GISAPP")
-    else:
-        settings = test_config.get("SETTINGS") or Settings()
-        app.config.from_mapping(test_config)
-    if not isinstance(settings, Settings):
-        raise TypeError(f"'SETTINGS' should be a Settings, got {type(settings).__name__}")
-    app.config["SETTINGS"] = settings
-    if not app.config.get("SECRET_KEY"):
-        logger.warning("no SECRET_KEY configured: using a random key, sessions end at restart")
-        app.config["SECRET_KEY"] = secrets.token_hex(32)
-    if not app.config["USERS_DB"] and app.config["WORKSPACE"]:
-        from gisapp.store.users import users_db_path
+    app_config.load_config(app, test_config)
+    _register_blueprints(app)
+    security.init_app(app)
+    _register_root_routes(app)
+    return app
 
-        app.config["USERS_DB"] = str(users_db_path(app.config["WORKSPACE"]))
-    if app.config["WORKSPACE"]:
-        app.config["WORKSPACE"] = str(Path(app.config["WORKSPACE"]))
 
+def _register_blueprints(app: Flask) -> None:
+    """Set up the request hooks and register one blueprint per feature."""
     from web import (
         admin,
         api,
@@ -116,28 +93,22 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     errors.init_app(app)
     nav.init_app(app)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(maps.bp)
-    app.register_blueprint(hotspots.bp)
-    app.register_blueprint(coverage.bp)
-    app.register_blueprint(plans.bp)
-    app.register_blueprint(exports.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(layers.bp)
+    for blueprint in (
+        auth.bp,
+        maps.bp,
+        hotspots.bp,
+        coverage.bp,
+        plans.bp,
+        exports.bp,
+        api.bp,
+        admin.bp,
+        layers.bp,
+    ):
+        app.register_blueprint(blueprint)
 
-    @app.after_request
-    def security_headers(response: Response) -> Response:
-        # Maps are folium pages with inline scripts; 'self' still stops any request to
-        # another host, which an offline intranet must never make.
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self' 'unsafe-inline'; "
-            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'",
-        )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+
+def _register_root_routes(app: Flask) -> None:
+    """Add the routes outside any blueprint: ``/`` and ``/favicon.ico``."""
 
     @app.get("/favicon.ico")
     def favicon() -> Response:
@@ -147,18 +118,3 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     @app.get("/")
     def index() -> BaseResponse:
         return redirect(url_for("maps.overview"))
-
-    return app
-
-
-def settings_config(settings: Settings) -> dict[str, Any]:
-    """Flask config keys from the gisapp settings (only those the settings define)."""
-    config: dict[str, Any] = {
-        "MAX_CONTENT_LENGTH": int(settings.upload_max_mb * 1024 * 1024),
-        "SESSION_COOKIE_SECURE": settings.session_cookie_secure,
-    }
-    if settings.secret_key:
-        config["SECRET_KEY"] = settings.secret_key
-    if settings.users_db:
-        config["USERS_DB"] = settings.users_db
-    return config

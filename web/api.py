@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, request
 from werkzeug.wrappers import Response
 
-from gisapp.views.pages import layer_for_unit, to_geojson
+from gisapp.outputs.geojson import to_geojson
+from gisapp.views.maps import layer_for_unit
 from layers.schema import LAYERS
 from web.auth import allowed_unit, login_required
 from web.context import get_workspace

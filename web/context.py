@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 from flask import abort, current_app
 
 from gisapp.settings import Settings
+from gisapp.store import open_workspace
 from gisapp.store.geopackage import Workspace
 from gisapp.store.users import UserStore
-from gisapp.views.pages import open_workspace
 
 T = TypeVar("T")
 

@@ -1,19 +1,28 @@
 """Coverage (captains and admins): 1-3-5 minute circles (快反圈) and blind zones (盲区),
-and, for a saved plan, the coverage hour by hour as its units patrol."""
+and, for a saved plan, the coverage hour by hour as its units patrol.
+
+The data routes give what ``gisapp coverage`` writes, from the same services and writers:
+``kpis.json`` (with ``hourly`` for a plan) and ``reach_<m>min.geojson`` per band.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, abort, current_app, render_template, request
+from werkzeug.wrappers import Response
 
 from gisapp.errors import USER_ERRORS
-from gisapp.views.pages import (
+from gisapp.services.coverage import CoverageResult
+from gisapp.services.hourly import HourlyCoverage
+from gisapp.views.coverage import (
     COVERAGE_MODES,
     coverage_blind_rows,
+    coverage_kpis_text,
+    coverage_map_page,
     coverage_plan_choices,
     coverage_plan_view,
     coverage_view,
+    reach_band_files,
+    reach_band_text,
 )
 from web.auth import roles_required
 from web.context import cached, get_settings, get_workspace
@@ -27,18 +36,14 @@ def _mode() -> str:
     return mode if mode in COVERAGE_MODES else COVERAGE_MODES[0]
 
 
-def _stamp() -> tuple[str, int]:
-    ws = get_workspace()
-    return str(ws.path), ws.path.stat().st_mtime_ns
-
-
 def _plans() -> list[dict[str, str]]:
-    return cached(("coverage-plans", *_stamp()), lambda: coverage_plan_choices(get_workspace()))
+    ws = get_workspace()
+    return cached(("coverage-plans", ws.version), lambda: coverage_plan_choices(ws))
 
 
 def _plan() -> str | None:
-    """The chosen saved plan (``?plan=``), ``None`` for stations and posts only; 404 when
-    the workspace has no such plan."""
+    """The chosen saved plan (``?plan=``), None for stations and posts only; 404 when the
+    workspace has no such plan."""
     plan_id = request.args.get("plan", "")
     if not plan_id:
         return None
@@ -49,26 +54,24 @@ def _plan() -> str | None:
     return plan_id
 
 
-def _result(mode: str) -> Any:
+def _result(mode: str) -> CoverageResult:
     ws = get_workspace()
     settings = get_settings()
     minutes = tuple(settings.response_minutes)
-    key = ("coverage", *_stamp(), mode, minutes)
     return cached(
-        key,
+        ("coverage", ws.version, mode, minutes),
         lambda: coverage_view(
             ws, minutes=minutes, mode=mode, key_place_minutes=dict(settings.key_place_minutes)
         ),
     )
 
 
-def _hourly(mode: str, plan_id: str) -> Any:
+def _hourly(mode: str, plan_id: str) -> HourlyCoverage:
     ws = get_workspace()
     settings = get_settings()
     minutes = tuple(settings.response_minutes)
-    key = ("coverage-hourly", *_stamp(), mode, minutes, plan_id)
     return cached(
-        key,
+        ("coverage-hourly", ws.version, mode, minutes, plan_id),
         lambda: coverage_plan_view(
             ws,
             plan_id,
@@ -114,14 +117,33 @@ def index() -> str:
 def map_page() -> str:
     """The coverage map (self-contained: bands, blind zones, stations, key places); with a
     plan, the hour-by-hour map with its slider."""
-    from gisapp.services.coverage import coverage_map, hourly_coverage_map
-
     mode = _mode()
     plan_id = _plan()
-    if plan_id is not None:
-        return hourly_coverage_map(
-            _hourly(mode, plan_id),
-            ws=get_workspace(),
-            assets_url=current_app.config["ASSETS_URL"],
-        )
-    return coverage_map(_result(mode), ws=get_workspace())
+    result = _result(mode) if plan_id is None else _hourly(mode, plan_id)
+    return coverage_map_page(get_workspace(), result, assets_url=current_app.config["ASSETS_URL"])
+
+
+@bp.get("/kpis.json")
+@roles_required(*CAPTAINS)
+def kpis() -> Response:
+    """The coverage figures as ``gisapp coverage`` writes them to kpis.json; with a plan,
+    its coverage by hour under ``hourly``."""
+    mode = _mode()
+    plan_id = _plan()
+    hourly = None if plan_id is None else _hourly(mode, plan_id)
+    return Response(coverage_kpis_text(_result(mode), hourly), mimetype="application/json")
+
+
+@bp.get("/reach_<minutes>min.geojson")
+@roles_required(*CAPTAINS)
+def reach_band(minutes: str) -> Response:
+    """One reach band as ``gisapp coverage`` and ``gisapp reach`` write it."""
+    result = _result(_mode())
+    name = f"reach_{minutes}min.geojson"
+    text = reach_band_text(result, name)
+    if text is None:
+        listed = ", ".join(reach_band_files(result))
+        abort(404, description=f"No {minutes!r} minute band; the bands are {listed}.")
+    response = Response(text, mimetype="application/geo+json")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

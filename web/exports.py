@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, send_file
 from werkzeug.wrappers import Response
 
-from gisapp.views.pages import spatial_layer_names
+from gisapp.views.maps import spatial_layer_names
 from web.auth import current_user, login_required, roles_required
 from web.context import get_settings, get_workspace
 from web.nav import CAPTAINS
@@ -26,7 +26,7 @@ def index() -> str:
         has_incidents=ws.has_layer("incidents"),
         sees_all=user is not None and user.sees_all_units,
         shifts=list(get_settings().shifts),
-        workspace_name=ws.path.name,
+        workspace_name=ws.label,
     )
 
 
@@ -36,8 +36,8 @@ def workspace_file() -> Response:
     """The whole workspace GeoPackage (every layer and saved result; opens in QGIS)."""
     ws = get_workspace()
     return send_file(
-        ws.path,
+        ws.open_geopackage(),
         mimetype="application/geopackage+sqlite3",
         as_attachment=True,
-        download_name=ws.path.name,
+        download_name=f"{ws.name}.gpkg",
     )

@@ -8,18 +8,18 @@ from flask import Blueprint, current_app, render_template, request
 from werkzeug.wrappers import Response
 
 from gisapp.errors import USER_ERRORS
-from gisapp.render import maps as gmaps
-from gisapp.views.pages import (
+from gisapp.outputs.geojson import to_geojson
+from gisapp.views.hotspots import (
     ALL_GROUPS,
     HOTSPOT_METHODS,
     HotspotView,
     hotspot_group_choices,
     hotspot_map,
     incident_groups,
-    problem_rows,
     shift_hotspot_view,
-    to_geojson,
 )
+from gisapp.views.layers import problem_rows
+from gisapp.views.maps import map_html
 from web.auth import roles_required
 from web.context import cached, get_settings, get_workspace
 from web.nav import CAPTAINS
@@ -42,21 +42,21 @@ def _choice() -> tuple[str, str]:
 
 def _group() -> str:
     """The requested category group (``?group=``), "all" by default; an unknown group is
-    passed on and refused by :func:`gisapp.views.pages.shift_hotspot_view` with its choices."""
+    passed on and refused by :func:`gisapp.views.hotspots.shift_hotspot_view` with its choices."""
     return request.args.get("group", "") or ALL_GROUPS
 
 
 def _group_choices() -> dict[str, str]:
     ws = get_workspace()
-    key = ("incident-groups", str(ws.path), ws.path.stat().st_mtime_ns)
+    key = ("incident-groups", ws.version)
     return hotspot_group_choices(cached(key, lambda: incident_groups(ws)))
 
 
 def _view(shift_name: str, method: str, group: str) -> HotspotView:
+    """The hotspots of the service, cached per workspace version and choice."""
     ws = get_workspace()
     shift = get_settings().shift(shift_name)
-    stamp = ws.path.stat().st_mtime_ns
-    key = ("hotspots", str(ws.path), stamp, shift.label(), shift.name, method, group)
+    key = ("hotspots", ws.version, shift.name, shift.label(), method, group)
     return cached(key, lambda: shift_hotspot_view(ws, shift=shift, method=method, group=group))
 
 
@@ -97,7 +97,7 @@ def _map_html(*, inline: bool) -> str:
     shift_name, method = _choice()
     view = _view(shift_name, method, _group())
     m = hotspot_map(get_workspace(), view, assets_url=current_app.config["ASSETS_URL"])
-    return gmaps.render_html(m, inline_assets=inline)
+    return map_html(m, inline_assets=inline)
 
 
 @bp.get("/map.html")

@@ -18,7 +18,7 @@ from werkzeug.datastructures import FileStorage
 
 from gisapp.services.ingest import ImportResult
 from gisapp.services.summary import workspace_summary
-from gisapp.views.pages import UPLOAD_FORMATS, import_upload, problem_rows, upload_file_name
+from gisapp.views.layers import UPLOAD_FORMATS, import_upload, problem_rows, upload_file_name
 from layers.errors import LayerError, Problem
 from layers.schema import LAYERS
 from web.auth import roles_required
@@ -74,7 +74,7 @@ def _import(upload: FileStorage | None, state: dict[str, str]) -> ImportResult:
         path = Path(folder) / name
         upload.save(path)
         result = import_upload(
-            ws.path,
+            ws,
             path,
             source_name=original,
             layer=layer,

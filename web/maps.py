@@ -5,9 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 from werkzeug.wrappers import Response
 
-from gisapp.render import maps as gmaps
 from gisapp.services.summary import workspace_summary
-from gisapp.views.pages import grid_map, overview_map
+from gisapp.views.maps import grid_map, map_html, overview_map
 from web.auth import allowed_unit, current_user, login_required
 from web.context import get_workspace
 
@@ -32,7 +31,7 @@ def overview_map_page() -> str:
         unit_id=allowed_unit(request.args.get("unit")),
         assets_url=current_app.config["ASSETS_URL"],
     )
-    return gmaps.render_html(m)
+    return map_html(m)
 
 
 def _grid_map_html(*, inline: bool) -> str:
@@ -46,7 +45,7 @@ def _grid_map_html(*, inline: bool) -> str:
         color_by=color_by,
         assets_url=current_app.config["ASSETS_URL"],
     )
-    return gmaps.render_html(m, inline_assets=inline)
+    return map_html(m, inline_assets=inline)
 
 
 @bp.get("/grids")

@@ -25,10 +25,10 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from gisapp.errors import USER_ERRORS, GisappError, SettingsError, WorkspaceError
-from gisapp.render.briefing import BriefingPlan, ExportError
-from gisapp.services.plan import SavedPlan, load_plan
+from gisapp.errors import USER_ERRORS, ExportError, GisappError, SettingsError, WorkspaceError
+from gisapp.plans import Plan
 from gisapp.settings import Shift, parse_shift
+from gisapp.store.plans import load_plan
 from gisapp.views.plans import (
     PLAN_DOWNLOADS,
     PRINTED_FORMATS,
@@ -60,16 +60,16 @@ def _officer_unit() -> str | None:
     return user.unit_id or ""
 
 
-def _saved(plan_id: str | None) -> SavedPlan:
+def _saved(plan_id: str | None) -> Plan:
     ws = get_workspace()
-    key = ("plan", str(ws.path), ws.path.stat().st_mtime_ns, plan_id)
+    key = ("plan", ws.location, ws.version, plan_id)
     try:
         return cached(key, lambda: load_plan(ws, plan_id))
     except WorkspaceError as exc:
         abort(404, description=str(exc))
 
 
-def _plan_for_request(plan_id: str) -> tuple[BriefingPlan, str | None]:
+def _plan_for_request(plan_id: str) -> tuple[Plan, str | None]:
     """The plan cut to the unit the user may see (``?unit=``); 403 for another unit."""
     unit = allowed_unit(request.args.get("unit"))
     if unit is None and _officer_unit() is not None:

@@ -14,7 +14,6 @@ import click
 from tqdm import tqdm
 
 from gisapp.settings import Settings, load_settings
-from gisapp.store.geopackage import Workspace
 from layers.errors import Problem
 
 
@@ -42,15 +41,6 @@ out_dir_option = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     help="Output directory (created when missing).",
 )
-
-
-def open_workspace(path: str) -> Workspace:
-    """Open the workspace named on the command line (``sample:NAME`` for a bundled one)."""
-    if path.startswith("sample:"):
-        from gisapp.samples import get_path
-
-        return Workspace.open(get_path(path.removeprefix("sample:")))
-    return Workspace.open(path)
 
 
 def settings_from(ctx: click.Context) -> Settings:

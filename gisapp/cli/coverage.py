@@ -5,20 +5,28 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import click
 
-from gisapp.cli._common import open_workspace, out_dir_option, parse_minutes, settings_from
-from gisapp.services.coverage import (
+from gisapp.cli._common import out_dir_option, parse_minutes, settings_from
+from gisapp.outputs.coverage import write_coverage_files, write_placement
+from gisapp.outputs.plan import read_plan_dir
+from gisapp.plans import Plan
+from gisapp.render.coverage import coverage_map, hourly_coverage_map
+from gisapp.render.maps import attribution_for
+from gisapp.services.coverage import CoverageOptions, compute_coverage, coverage_kpis
+from gisapp.services.coverage_inputs import read_posts
+from gisapp.services.hourly import HourlyCoverage, HourlyOptions, plan_coverage_by_hour
+from gisapp.services.placement import (
     PROPOSED_LAYER,
-    compute_coverage,
+    PlacementOptions,
     propose_posts,
-    read_plan_positions,
-    read_posts,
     save_proposed,
-    write_coverage,
-    write_placement,
 )
+from gisapp.store import open_workspace
+from gisapp.store.geopackage import Workspace
+from gisapp.store.plans import load_plan
 from layers.schema import UNIT_MODES
 from routing.coverage import PLACEMENT_MODELS
 
@@ -126,8 +134,7 @@ def place(
     """
     settings = settings_from(ctx)
     ws = open_workspace(workspace)
-    result = propose_posts(
-        ws,
+    options = PlacementOptions(
         model=model,
         posts=posts,
         minutes=minutes,
@@ -139,7 +146,8 @@ def place(
         seed=seed,
         risk_window=_window(risk_window),
     )
-    write_placement(result, out)
+    result = propose_posts(ws, options)
+    write_placement(result.duty_points, result.kpis, out)
     kpis = result.kpis
     share = kpis["covered_share"]
     click.echo(
@@ -152,8 +160,52 @@ def place(
         click.echo(f"{kpis['demand']} covered within {minutes:g} min: {share:.1%}{before}")
     if save:
         save_proposed(ws, result)
-        click.echo(f"Saved the proposal as layer {PROPOSED_LAYER!r} of {ws.path}")
+        click.echo(f"Saved the proposal as layer {PROPOSED_LAYER!r} of {ws.label}")
     click.echo(f"Wrote duty_points.geojson and kpis.json to {out}")
+
+
+def _plan(ws: Workspace, text: str | Path) -> Plan:
+    """The plan ``--plan`` names: a plan folder (or its stops.csv), else a saved plan id."""
+    path = Path(text)
+    if path.exists():
+        # the times are read in the workspace's time zone, as its risk hours are
+        return read_plan_dir(path.parent if path.is_file() else path, timezone=ws.timezone)
+    return load_plan(ws, str(text))
+
+
+def _echo_bands(kpis: dict[str, Any]) -> None:
+    for band in kpis["bands"]:
+        risk = "" if band["risk_share"] is None else f", risk {band['risk_share']:.1%}"
+        places = (
+            ""
+            if band["key_places_share"] is None
+            else f", key places {band['key_places_share']:.1%}"
+        )
+        click.echo(
+            f"{band['minutes']:g} min: street {band['street_share']:.1%}{risk}{places}, "
+            f"{band['area_km2']:,.2f} km2"
+        )
+
+
+def _echo_blind(kpis: dict[str, Any], street_minutes: float) -> None:
+    blind = kpis["blind"]
+    click.echo(
+        f"blind zones (盲区): {blind['street_zones']} street zone(s), "
+        f"{blind['street_length_km']:,.1f} km of street beyond {street_minutes:g} min, "
+        f"{blind['grids']} grid(s), {blind['key_places']} key place(s), "
+        f"{blind['prevention_zones']} prevention zone(s)"
+    )
+    if kpis["key_places"]["count"] == 0:
+        click.echo(f"note: {kpis['key_places']['note']}")
+
+
+def _echo_hours(hourly: HourlyCoverage) -> None:
+    widest = hourly.minutes[-1]
+    click.echo(f"plan {hourly.plan_id} ({hourly.shift}), within {widest:g} min by hour:")
+    for row in hourly.rows():
+        band = row["bands"][-1]
+        risk = "" if band["risk_share"] is None else f", risk {band['risk_share']:.1%}"
+        click.echo(f"  {row['hour']}: street {band['street_share']:.1%}{risk}")
 
 
 @click.command("coverage")
@@ -182,8 +234,8 @@ def place(
     "--plan",
     "plan",
     default=None,
-    type=click.Path(exists=True, path_type=Path),
-    help="A plan's output folder (or its stops.csv): adds coverage hour by hour of the shift.",
+    help="A saved plan id of the workspace, or a plan's output folder (or its stops.csv): "
+    "adds coverage hour by hour of its shift, the units moving along their routes.",
 )
 @click.option(
     "--school-zones",
@@ -212,7 +264,7 @@ def coverage(
     minutes_text: str | None,
     street_minutes: float,
     with_posts: str | None,
-    plan: Path | None,
+    plan: str | None,
     school_zones: bool,
     save_zones: bool,
     buffer_m: float,
@@ -224,7 +276,8 @@ def coverage(
 
     Writes reach_<m>min.geojson per band, blind_zones.geojson (kind, risk,
     required_minutes, reached_minutes), kpis.json and coverage_map.html (works offline) to
-    --out; with --plan also coverage_by_hour.csv.
+    --out; with --plan also coverage_by_hour.csv and coverage_by_hour.html (the risk of the
+    plan's shift hours, as on the web coverage page).
     """
     settings = settings_from(ctx)
     minutes = (
@@ -233,50 +286,54 @@ def coverage(
     if save_zones and not school_zones:
         raise click.UsageError("--save-zones needs --school-zones")
     ws = open_workspace(workspace)
-    posts = None if with_posts is None else read_posts(with_posts, ws)
-    positions = None if plan is None else read_plan_positions(plan, timezone=ws.timezone)
-    result = compute_coverage(
-        ws,
-        minutes=minutes,
+    options = CoverageOptions(
+        minutes=tuple(minutes),
         street_minutes=street_minutes,
         key_place_minutes=settings.key_place_minutes,
         mode=mode,
-        extra_posts=posts,
-        plan_positions=positions,
+        extra_posts=None if with_posts is None else read_posts(with_posts, ws),
         add_school_zones=school_zones,
         buffer_m=buffer_m,
         risk_window=_window(risk_window),
     )
-    write_coverage(result, out, ws=ws)
-    kpis = result.kpis
-    for band in kpis["bands"]:
-        risk = "" if band["risk_share"] is None else f", risk {band['risk_share']:.1%}"
-        places = (
-            ""
-            if band["key_places_share"] is None
-            else f", key places {band['key_places_share']:.1%}"
+    result = compute_coverage(ws, options)
+    hourly = None
+    if plan is not None:
+        hourly = plan_coverage_by_hour(
+            ws,
+            _plan(ws, plan),
+            HourlyOptions(
+                minutes=tuple(minutes), mode=mode, key_place_minutes=settings.key_place_minutes
+            ),
         )
-        click.echo(
-            f"{band['minutes']:g} min: street {band['street_share']:.1%}{risk}{places}, "
-            f"{band['area_km2']:,.2f} km2"
+    roads = ws.layer("roads")
+    attribution = attribution_for(ws.layer_notes)
+    kpis = coverage_kpis(result, hourly)
+    maps = {"coverage_map.html": coverage_map(result, roads=roads, attribution=attribution)}
+    if hourly is not None:
+        maps["coverage_by_hour.html"] = hourly_coverage_map(
+            hourly, roads=roads, attribution=attribution, inline_assets=True
         )
-    blind = kpis["blind"]
-    click.echo(
-        f"blind zones (盲区): {blind['street_zones']} street zone(s), "
-        f"{blind['street_length_km']:,.1f} km of street beyond {street_minutes:g} min, "
-        f"{blind['grids']} grid(s), {blind['key_places']} key place(s), "
-        f"{blind['prevention_zones']} prevention zone(s)"
+    write_coverage_files(
+        bands=result.bands,
+        blind_zones=result.blind_zones,
+        kpis=kpis,
+        out=out,
+        hourly=None if hourly is None else hourly.table,
+        pages=maps,
     )
-    if kpis["key_places"]["count"] == 0:
-        click.echo(f"note: {kpis['key_places']['note']}")
+    _echo_bands(kpis)
+    _echo_blind(kpis, street_minutes)
+    if hourly is not None:
+        _echo_hours(hourly)
     added = kpis["prevention_zones"]["added_school_zones"]
     if school_zones:
         click.echo(f"school surroundings zones added: {added}")
         if save_zones and added:
-            zones = result.prevention_zones
-            ws.save({"prevention_zones": zones})
-            click.echo(f"Saved {added} new zone(s) in the prevention_zones layer of {ws.path}")
+            ws.save({"prevention_zones": result.prevention_zones})
+            click.echo(f"Saved {added} new zone(s) in the prevention_zones layer of {ws.label}")
+    extra = " and the coverage by hour" if hourly is not None else ""
     click.echo(
         f"Wrote {len(kpis['bands'])} band(s), blind_zones.geojson, kpis.json and "
-        f"coverage_map.html to {out}"
+        f"coverage_map.html{extra} to {out}"
     )

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import click
 
-from gisapp.cli._common import (
-    counts_line,
-    echo_problems,
-    open_workspace,
-    settings_from,
-    write_json,
-)
+from gisapp.cli._common import counts_line, echo_problems, settings_from, write_json
 from gisapp.errors import WorkspaceError
 from gisapp.services.ingest import Source, import_into, ingest, parse_mappings
 from gisapp.services.summary import format_summary, workspace_summary
+from gisapp.store import open_workspace
 from gisapp.store.geopackage import Workspace
 from layers.errors import LayerError, Problem
 from layers.validate import validate_layers
@@ -199,11 +193,11 @@ def demo(ctx: click.Context, sample: str, out: Path, shift: str, seed: int, no_p
 
     # Work on a copy: plans are saved into the workspace, the bundled sample stays as is.
     out.mkdir(parents=True, exist_ok=True)
-    sample_path = open_workspace(f"sample:{sample}").path
-    workspace = Workspace.open(shutil.copy2(sample_path, out / sample_path.name))
+    bundled = open_workspace(f"sample:{sample}")
+    workspace = bundled.copy_to(out / bundled.label)
     report = workspace.validate()
     echo_problems([p for p in report.problems if p.severity == "error"])
-    click.echo(f"[1/7] validated {workspace.path.name}: {counts_line(report.problems)}")
+    click.echo(f"[1/7] validated {workspace.label}: {counts_line(report.problems)}")
     if not report.ok:
         ctx.exit(1)
     summary = workspace_summary(workspace)
@@ -211,7 +205,7 @@ def demo(ctx: click.Context, sample: str, out: Path, shift: str, seed: int, no_p
     write_json(summary, out / "summary.json")
     write_json(report.to_dict(), out / "validation.json")
 
-    ws_arg = str(workspace.path)
+    ws_arg = workspace.location
     click.echo("[2/7] hotspots of the shift")
     ctx.invoke(hotspots, workspace=ws_arg, shifts=(shift,), method="counts", out=out / "hotspots")
     click.echo("[3/7] grid responsibility and workload")
@@ -233,4 +227,4 @@ def demo(ctx: click.Context, sample: str, out: Path, shift: str, seed: int, no_p
         blind_zones_file=out / "coverage" / "blind_zones.geojson",
         out=out / "briefing",
     )
-    click.echo(f"Done: outputs in {out}/. Browse them with 'gisapp serve {workspace.path}'.")
+    click.echo(f"Done: outputs in {out}/. Browse them with 'gisapp serve {workspace.location}'.")

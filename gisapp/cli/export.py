@@ -8,10 +8,14 @@ from pathlib import Path
 import click
 import geopandas as gpd
 
-from gisapp.cli._common import open_workspace
-from gisapp.render import briefing as exports
-from gisapp.services.plan import load_plan
+from gisapp.outputs.plan import read_plan_dir
+from gisapp.plans import Plan
+from gisapp.render import export as exports
+from gisapp.render.area_maps import read_blind_zones
+from gisapp.render.printing import PAPER_SIZES_MM, Paper
+from gisapp.store import open_workspace
 from gisapp.store.geopackage import Workspace
+from gisapp.store.plans import load_plan
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +54,7 @@ logger = logging.getLogger(__name__)
         f"grids/coverage: {','.join(exports.MAP_FORMATS)} (default all)."
     ),
 )
-@click.option(
-    "--paper", type=click.Choice(sorted(exports.PAPER_SIZES_MM)), default="A4", show_default=True
-)
+@click.option("--paper", type=click.Choice(sorted(PAPER_SIZES_MM)), default="A4", show_default=True)
 @click.option("--landscape", is_flag=True, help="Landscape pages (portrait by default).")
 @click.option(
     "--dpi",
@@ -92,8 +94,8 @@ def export(
     Unit ids become file names only after sanitising: nothing is written outside --out.
     """
     ws = open_workspace(workspace)
-    paper_size: exports.Paper = "A3" if paper == "A3" else "A4"
-    blind = exports.read_blind_zones(blind_zones_file) if blind_zones_file else None
+    paper_size: Paper = "A3" if paper == "A3" else "A4"
+    blind = read_blind_zones(blind_zones_file) if blind_zones_file else None
     if what == "plan":
         plan = _chosen_plan(ws, plan_ref, plan_dir)
         chosen = exports.parse_formats(formats or ",".join(exports.PLAN_FORMATS))
@@ -124,9 +126,7 @@ def export(
         click.echo(str(path))
 
 
-def _chosen_plan(
-    ws: Workspace, plan_ref: str | None, plan_dir: Path | None
-) -> exports.BriefingPlan:
+def _chosen_plan(ws: Workspace, plan_ref: str | None, plan_dir: Path | None) -> Plan:
     """The plan to export: a plan folder, a saved plan by id, or the latest saved plan."""
     if plan_ref is not None and plan_dir is not None:
         raise click.UsageError("give --plan ID or --plan-dir DIR, not both")
@@ -134,10 +134,10 @@ def _chosen_plan(
     if plan_ref is not None and Path(plan_ref).is_dir():
         plan_dir, plan_ref = Path(plan_ref), None
     if plan_dir is not None:
-        return exports.read_plan_dir(plan_dir, timezone=ws.timezone)
+        return read_plan_dir(plan_dir, timezone=ws.timezone)
     saved = load_plan(ws, plan_ref)
     click.echo(f"exporting plan {saved.plan_id}", err=True)
-    return exports.as_briefing_plan(saved, timezone=ws.timezone)
+    return saved
 
 
 def _computed_blind_zones(ws: Workspace) -> gpd.GeoDataFrame:

@@ -15,8 +15,8 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from gisapp.cli._common import open_workspace, settings_from, write_json
-from gisapp.responsibility import (
+from gisapp.cli._common import settings_from, write_json
+from gisapp.services.grids import (
     ASSIGNMENT_METHODS,
     AssignmentMethod,
     GridWorkload,
@@ -26,6 +26,7 @@ from gisapp.responsibility import (
     unit_workload,
 )
 from gisapp.settings import Settings
+from gisapp.store import open_workspace
 from gisapp.store.geopackage import Workspace
 from layers.errors import LayerError
 from layers.incidents import apply_categories, load_category_table
@@ -200,7 +201,7 @@ def grids(
     _echo_design(kpis)
     if save:
         _save_design(ws, layer, layer_name)
-        click.echo(f"Saved {len(layer):,} designed grids to layer {layer_name!r} of {ws.path}")
+        click.echo(f"Saved {len(layer):,} designed grids to layer {layer_name!r} of {ws.location}")
     click.echo(f"Wrote {', '.join([*written, 'kpis.json'])} to {out}")
 
 

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import click
-import geopandas as gpd
 
-from gisapp.cli._common import echo_problems, open_workspace, settings_from, write_json
-from gisapp.errors import WorkspaceError
-from gisapp.services.analytics import (
-    area_trend,
-    bulletin_map_html,
-    counts_by_shift,
-    load_incidents,
-    monthly_bulletin,
-    shift_hotspots,
-    study_area,
+from gisapp.cli._common import echo_problems, settings_from
+from gisapp.outputs.hotspots import hotspot_file_name, write_areas, write_bulletin, write_hotspots
+from gisapp.render.bulletin import bulletin_map_html
+from gisapp.services.analytics import AREA_LEVELS, area_report
+from gisapp.services.bulletin import community_bulletin
+from gisapp.services.hotspots import (
+    METHODS,
+    HotspotOptions,
+    category_options,
+    hotspots_by_shift,
+    hotspots_kpis,
 )
-from routing.hotspots import DEFAULT_CELL_SIZE_M, METHODS
+from gisapp.store import open_workspace
+from routing.hotspots import DEFAULT_CELL_SIZE_M
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +69,14 @@ logger = logging.getLogger(__name__)
     help="KDE radius in metres (default: rule of thumb from the incidents).",
 )
 @click.option(
-    "--group", "groups", multiple=True, help="Category group to keep; repeat for several."
+    "--group",
+    "groups",
+    multiple=True,
+    help="Category group to keep ('all', 'preventable' or a group); repeat for several.",
 )
 @click.option("--weekdays", help="Shift start days, e.g. 'sat,sun' or '0,1,2,3,4'.")
+@click.option("--from", "start", help="First day of the incidents to use (YYYY-MM-DD, local time).")
+@click.option("--to", "end", help="Day after the incidents to use (YYYY-MM-DD, exclusive).")
 @click.option("--preventable", is_flag=True, help="Only preventable incidents (可防性案件).")
 @click.option(
     "--categories",
@@ -90,6 +95,8 @@ def hotspots(
     bandwidth_m: float | None,
     groups: tuple[str, ...],
     weekdays: str | None,
+    start: str | None,
+    end: str | None,
     preventable: bool,
     categories: str | None,
 ) -> None:
@@ -98,57 +105,40 @@ def hotspots(
     The hotspot layer uses every incident of the shift; kpis.json gives the PAI and hit
     rate of the same method built on weeks 1-2 and tested on weeks 3-4 of the data.
     """
+    if (start is None) != (end is None):
+        raise click.UsageError("give both --from and --to for a date range, or neither")
     settings = settings_from(ctx)
     ws = open_workspace(workspace)
-    incidents, problems = load_incidents(ws, category_table=categories)
-    echo_problems(problems)
-    area = study_area(ws)
-    network = None
-    if method == "streets":
-        if not ws.has_layer("roads"):
-            raise WorkspaceError(f"method 'streets' needs a 'roads' layer in {ws.path.name!r}")
-        from routing.network import network_from_lines
-
-        roads = ws.layer("roads")
-        assert isinstance(roads, gpd.GeoDataFrame)
-        network = network_from_lines(roads)
-    days = [d.strip() for d in weekdays.split(",")] if weekdays else None
-    names = shifts or tuple(settings.shifts)
-    out.mkdir(parents=True, exist_ok=True)
-    kpis: dict[str, Any] = {
-        "workspace": ws.name,
-        "timezone": ws.timezone,
-        "method": method,
-        "problems": [p.to_dict() for p in problems],
-        "shifts": {},
-    }
-    for name in names:
-        shift = settings.shift(name)
-        layer, figures = shift_hotspots(
-            incidents,
-            shift=shift,
+    chosen_groups, preventable_only = category_options(groups)
+    days = tuple(d.strip() for d in weekdays.split(",") if d.strip()) if weekdays else ()
+    options = [
+        HotspotOptions(
+            shift=settings.shift(name),
             method=method,
-            area=area,
-            network=network,
             area_share=area_share,
             cell_size_m=cell_size_m,
             bandwidth_m=bandwidth_m,
-            weekdays=[int(d) if d.isdigit() else d for d in days] if days else None,
-            groups=groups or None,
-            preventable_only=preventable,
+            weekdays=days,
+            groups=chosen_groups,
+            preventable_only=preventable or preventable_only,
+            period=(start, end) if start is not None and end is not None else None,
+            category_table=categories,
         )
-        path = out / f"hotspots_{_slug(shift.name)}_{method}.geojson"
-        layer.to_file(path, driver="GeoJSON")
-        figures["file"] = path.name
-        kpis["shifts"][shift.name] = figures
-        pai = figures.get("pai")
+        for name in shifts or tuple(settings.shifts)
+    ]
+    results = hotspots_by_shift(ws, options)
+    if results:
+        echo_problems(results[0].problems)
+    layers = {hotspot_file_name(r.options.shift.name, method): r.layer for r in results}
+    paths = write_hotspots(layers, hotspots_kpis(ws, results), out)
+    for result, path in zip(results, paths, strict=False):
+        shift, kpis = result.options.shift, result.kpis
         click.echo(
-            f"{shift.name} ({shift.label()}): {figures['incidents']:,} incidents, "
-            f"{len(layer):,} hotspot {'segments' if method == 'streets' else 'cells'}, "
-            f"PAI {pai if pai is not None else 'n/a'} -> {path}"
+            f"{shift.name} ({shift.label()}): {kpis['incidents']:,} incidents, "
+            f"{len(result.layer):,} hotspot {'segments' if method == 'streets' else 'cells'}, "
+            f"PAI {kpis.get('pai', 'n/a')} -> {path}"
         )
-    write_json(kpis, out / "kpis.json")
-    click.echo(f"Wrote {out / 'kpis.json'}")
+    click.echo(f"Wrote {paths[-1]}")
 
 
 @click.command("bulletin")
@@ -180,49 +170,24 @@ def bulletin(workspace: str, month: str, out: Path, top_n: int, categories: str 
     hotspots, as CSV, GeoJSON and an offline HTML map.
     """
     ws = open_workspace(workspace)
-    incidents, problems = load_incidents(ws, category_table=categories)
-    communities = ws.layer("communities")
-    assert isinstance(communities, gpd.GeoDataFrame)
-    result = monthly_bulletin(incidents, communities, month=month, top_n=top_n, problems=problems)
+    result = community_bulletin(ws, month=month, top_n=top_n, category_table=categories)
     echo_problems(result.problems)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"bulletin_{month}"
-    result.to_csv(out / f"{stem}.csv")
-    result.table.to_file(out / f"{stem}.geojson", driver="GeoJSON")
-    roads = ws.layer("roads") if ws.has_layer("roads") else None
-    html = bulletin_map_html(result, roads=roads if isinstance(roads, gpd.GeoDataFrame) else None)
-    (out / f"{stem}.html").write_text(html, encoding="utf-8")
-    levels = result.table["warning_level"].value_counts().to_dict()
-    write_json(
-        {
-            "month": month,
-            "comparison": result.comparison,
-            "communities": len(result.table),
-            "incidents": int(result.table["incidents"].sum()),
-            "warning_levels": {str(k): int(v) for k, v in levels.items()},
-            "problems": [p.to_dict() for p in result.problems],
-        },
-        out / "kpis.json",
-    )
+    roads = ws.spatial_layer("roads") if ws.has_layer("roads") else None
+    kpis = result.kpis
+    html = bulletin_map_html(result, roads=roads)
+    write_bulletin(out, month=month, table=result.table, html=html, kpis=kpis)
     click.echo(
-        f"Bulletin {month}: {len(result.table):,} communities, "
-        f"{int(result.table['incidents'].sum()):,} incidents ({result.comparison}); "
-        f"warning levels {levels} -> {out}"
+        f"Bulletin {month}: {kpis['communities']:,} communities, "
+        f"{kpis['incidents']:,} incidents ({result.comparison}); "
+        f"warning levels {kpis['warning_levels']} -> {out}"
     )
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in name).strip("_") or "shift"
-
-
-_LEVELS = ("grids", "communities", "subdistricts")
 
 
 @click.command("areas")
 @click.argument("workspace")
 @click.option(
     "--level",
-    type=click.Choice(_LEVELS),
+    type=click.Choice(AREA_LEVELS),
     default="grids",
     show_default=True,
     help="Areas to count incidents in.",
@@ -258,40 +223,20 @@ def areas(
     """
     settings = settings_from(ctx)
     ws = open_workspace(workspace)
-    incidents, problems = load_incidents(ws)
-    echo_problems(problems)
-    polygons = ws.spatial_layer(level)
     shift = settings.shift(shift_text) if shift_text else None
-    table = area_trend(
-        incidents, polygons, period=(start, end), shift=shift, preventable_only=preventable
+    report = area_report(
+        ws,
+        level=level,
+        period=(start, end),
+        shifts={name: settings.shift(name) for name in settings.shifts},
+        shift=shift,
+        preventable_only=preventable,
     )
-    shifts = {name: settings.shift(name) for name in settings.shifts}
-    by_shift = counts_by_shift(
-        incidents, polygons, shifts, period=(start, end), preventable_only=preventable
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"areas_{level}"
-    table.to_file(out / f"{stem}.geojson", driver="GeoJSON")
-    table.drop(columns=table.geometry.name).to_csv(out / f"{stem}.csv", index=False)
-    by_shift.to_csv(out / f"{stem}_by_shift.csv")
-    levels = table["warning_level"].value_counts().to_dict()
-    write_json(
-        {
-            "level": level,
-            "period": [start, end],
-            "shift": shift.label() if shift else None,
-            "preventable_only": preventable,
-            "areas": len(table),
-            "incidents": int(table["incidents"].sum()),
-            "previous_incidents": int(table["previous"].sum()),
-            "outside_every_area": int(table.attrs.get("outside", 0)),
-            "warning_levels": {str(k): int(v) for k, v in levels.items()},
-            "problems": [p.to_dict() for p in problems],
-        },
-        out / "kpis.json",
-    )
+    echo_problems(report.problems)
+    write_areas(out, level=level, table=report.table, by_shift=report.by_shift, kpis=report.kpis)
+    kpis = report.kpis
     click.echo(
         f"{level} {start}..{end}{' ' + shift.label() if shift else ''}: "
-        f"{int(table['incidents'].sum()):,} incidents (previous period "
-        f"{int(table['previous'].sum()):,}); warning levels {levels} -> {out}"
+        f"{kpis['incidents']:,} incidents (previous period "
+        f"{kpis['previous_incidents']:,}); warning levels {kpis['warning_levels']} -> {out}"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+from importlib.metadata import entry_points
 from typing import Any
 
 import click
@@ -20,7 +21,7 @@ from gisapp.errors import USER_ERRORS
 COMMAND_MODULES: tuple[str, ...] = (
     "gisapp.cli.data",
     "gisapp.cli.grids",
-    "gisapp.cli.serve",
+    "gisapp.cli.users",
     "gisapp.cli.hotspots",
     "gisapp.cli.network",
     "gisapp.cli.export",
@@ -56,6 +57,11 @@ def cli(verbose: int, config: str | None) -> None:
 
 
 def _register() -> None:
+    # Commands of other packages (the web app's ``serve``) come through entry points.
+    for entry in entry_points(group="gisapp.commands"):
+        command = entry.load()
+        if isinstance(command, click.Command):
+            cli.add_command(command, entry.name)
     for module_name in COMMAND_MODULES:
         module = importlib.import_module(module_name)
         for obj in vars(module).values():

@@ -4,28 +4,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import click
-import geopandas as gpd
 
-from gisapp.cli._common import open_workspace, out_dir_option, parse_minutes, write_json
-from gisapp.errors import WorkspaceError
+from gisapp.cli._common import out_dir_option, parse_minutes
+from gisapp.outputs.coverage import write_reach
 from gisapp.services.network import workspace_network
-from gisapp.store.geopackage import Workspace
+from gisapp.services.reach import ReachOptions, compute_reach
+from gisapp.store import open_workspace
 from layers.schema import STORAGE_CRS, UNIT_MODES
-from routing.network import StreetNetwork
-from routing.reach import isochrones
 
 logger = logging.getLogger(__name__)
-
-
-def _network(workspace: Workspace, mode: str, node_tolerance_m: float) -> StreetNetwork:
-    return workspace_network(workspace, mode, node_tolerance_m=node_tolerance_m)
-
-
-def _band_name(minutes: float) -> str:
-    return f"{minutes:g}"
 
 
 _MODE = click.option(
@@ -57,7 +46,7 @@ def network(workspace: str, mode: str, node_tolerance_m: float, out: Path) -> No
     speed_kph) and the 'nodes', in WGS84.
     """
     ws = open_workspace(workspace)
-    net = _network(ws, mode, node_tolerance_m)
+    net = workspace_network(ws, mode, node_tolerance_m=node_tolerance_m)
     out.mkdir(parents=True, exist_ok=True)
     target = out / "network.gpkg"
     net.edges_gdf(crs=STORAGE_CRS).to_file(target, layer="edges", driver="GPKG")
@@ -105,46 +94,23 @@ def reach(
     """Write the areas reached within each minute band from a point layer of WORKSPACE.
 
     One reach_<m>min.geojson per band (everything reached from the nearest source within
-    m minutes, drawn along the streets) and kpis.json beside them.
+    m minutes, drawn along the streets) and kpis.json beside them: the same bands and
+    figures as 'gisapp coverage' gives (street, risk and key-place shares).
     """
     minutes = parse_minutes(minutes_text)
     ws = open_workspace(workspace)
-    sources = ws.layer(from_layer)
-    if not isinstance(sources, gpd.GeoDataFrame) or len(sources) == 0:
-        raise WorkspaceError(
-            f"layer {from_layer!r} of workspace {ws.path.name!r} has no points to start from; "
-            "import it or pick another layer with --from"
-        )
-    if "id" in sources.columns:
-        sources = sources.set_index("id")
-    net = _network(ws, mode, node_tolerance_m)
-    bands = isochrones(net, sources.geometry, minutes=minutes, buffer_m=buffer_m)
-    out.mkdir(parents=True, exist_ok=True)
-    kpis: dict[str, Any] = {
-        "workspace": ws.name,
-        "mode": mode,
-        "sources_layer": from_layer,
-        "sources": len(sources),
-        "network_km": round(net.length_km, 3),
-        "buffer_m": buffer_m,
-        "bands": [],
-    }
-    for row in bands.itertuples():
-        name = f"reach_{_band_name(row.minutes)}min.geojson"
-        band = bands[bands["minutes"] == row.minutes].to_crs(STORAGE_CRS)
-        band.to_file(out / name, driver="GeoJSON")
-        kpis["bands"].append(
-            {
-                "minutes": row.minutes,
-                "file": name,
-                "reached_km": round(row.reached_km, 3),
-                "reached_share": round(row.reached_km / net.length_km, 4) if net.length_km else 0,
-                "area_km2": round(row.area_km2, 4),
-            }
-        )
+    options = ReachOptions(
+        from_layer=from_layer,
+        minutes=tuple(minutes),
+        buffer_m=buffer_m,
+        mode=mode,
+        node_tolerance_m=node_tolerance_m,
+    )
+    result = compute_reach(ws, options)
+    write_reach(result.bands, result.kpis, out)
+    for band in result.kpis["bands"]:
         click.echo(
-            f"{_band_name(row.minutes)} min: {row.reached_km:,.1f} of {net.length_km:,.1f} km "
-            f"of street, {row.area_km2:,.2f} km2"
+            f"{band['minutes']:g} min: {band['reached_km']:,.1f} of {result.network_km:,.1f} km "
+            f"of street, {band['area_km2']:,.2f} km2"
         )
-    write_json(kpis, out / "kpis.json")
-    click.echo(f"Wrote {len(bands)} band(s) and kpis.json to {out}")
+    click.echo(f"Wrote {len(result.kpis['bands'])} band(s) and kpis.json to {out}")

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import click
 
-from gisapp.cli._common import open_workspace, settings_from, timed_progress
-from gisapp.services.plan import STREET_RISK_WEIGHT, plan_shift, save_plan, write_plan
+from gisapp.cli._common import settings_from, timed_progress
+from gisapp.outputs.plan import write_plan
+from gisapp.services.plan import STREET_RISK_WEIGHT, plan_shift
+from gisapp.store import open_workspace
+from gisapp.store.plans import save_plan
 
 logger = logging.getLogger(__name__)
 
@@ -112,14 +115,14 @@ def plan(
             time_limit_s=time_limit_s,
             street_risk_weight=street_risk_weight,
         )
-    written = write_plan(result, out)
+    written = write_plan(result.record, out)
     saved = not no_save and not workspace.startswith("sample:")
     if saved:
-        save_plan(result, ws)
+        save_plan(result.record, ws)
     kpis = result.kpis
     click.echo(
         f"plan {result.plan_id}"
-        + (f" saved in {ws.path.name}" if saved else " (not saved in the workspace)")
+        + (f" saved in {ws.label}" if saved else " (not saved in the workspace)")
     )
     click.echo(
         f"{shift.label()} plan for {len(result.routes)} unit(s): dosage {kpis['objective']:.3f}, "

@@ -1,0 +1,1 @@
+"""Maps, briefing pages and printing: how results look on screen and on paper."""

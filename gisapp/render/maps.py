@@ -13,59 +13,54 @@ Typical use::
     add_points(m, incidents, name="Incidents", tooltip_fields={"category": "Category"})
     add_legend(m, "Team", {"A": "#1f77b4", "B": "#ff7f0e"})
     html = render_html(m, inline_assets=True)
+
+The Leaflet controls live in ``gisapp.render.elements``, the vendored-asset handling in
+``gisapp.render.assets`` and the colours in ``gisapp.render.colors`` (re-exported here).
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import json
 import logging
-import mimetypes
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import folium
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 from branca.element import MacroElement
 from folium.plugins import MarkerCluster
-from jinja2 import Template
+
+from gisapp.render import assets
+from gisapp.render.assets import VENDOR_DIR
+from gisapp.render.colors import PALETTE, category_colors, css_color, unit_colors
+from gisapp.render.elements import Attribution, Labels, Legend, Slider
+from gisapp.render.features import as_text, rounded_mapping
+
+__all__ = [
+    "OSM_ATTRIBUTION",
+    "PALETTE",
+    "VENDOR_DIR",
+    "add_layer_slider",
+    "add_legend",
+    "add_lines",
+    "add_points",
+    "add_polygons",
+    "add_roads_base",
+    "aggregate_points",
+    "attribution_for",
+    "base_map",
+    "category_colors",
+    "render_html",
+    "unit_colors",
+]
 
 logger = logging.getLogger(__name__)
-
-#: Where the vendored Leaflet files live on disk (served by the web app as /static/vendor).
-VENDOR_DIR = Path(__file__).resolve().parents[2] / "web" / "static" / "vendor"
-
-#: Local files for folium's asset names; folium's other defaults (jQuery, Bootstrap,
-#: awesome-markers, Font Awesome) are dropped because nothing here uses them.
-_LOCAL_JS = {
-    "leaflet": "leaflet/leaflet.js",
-    "markerclusterjs": "leaflet.markercluster/leaflet.markercluster.js",
-}
-_LOCAL_CSS = {
-    "leaflet_css": "leaflet/leaflet.css",
-    "markerclustercss": "leaflet.markercluster/MarkerCluster.css",
-    "markerclusterdefaultcss": "leaflet.markercluster/MarkerCluster.Default.css",
-}
-
-#: Categorical colours (Tableau 10), readable on the light grey base map.
-PALETTE: tuple[str, ...] = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
 
 #: Road classes drawn heavier on the base map (OSM ``highway`` values, TIGER ``MTFCC``).
 _MAJOR_ROADS = frozenset(
@@ -73,11 +68,9 @@ _MAJOR_ROADS = frozenset(
     | {"motorway_link", "trunk_link", "primary_link"}
 )
 
-_COORD_DECIMALS = 5  # about 1 m at the equator: finer is invisible and costs bytes
-
 
 def base_map(
-    bounds: Sequence[float],
+    bounds: Sequence[float] | npt.NDArray[np.floating[Any]],
     *,
     roads: gpd.GeoDataFrame | None = None,
     attribution: str | None = None,
@@ -90,7 +83,7 @@ def base_map(
     Parameters
     ----------
     bounds
-        ``(minx, miny, maxx, maxy)`` in EPSG:4326 degrees.
+        ``(minx, miny, maxx, maxy)`` in EPSG:4326 degrees, e.g. a ``total_bounds``.
     roads
         Road centre lines drawn as light grey lines (simplified and merged into one feature
         per road class so a whole city stays small); no base layer when ``None``.
@@ -130,13 +123,13 @@ def base_map(
     m.options["max_zoom"] = 19
     # Fractional zoom lets a district fill the frame instead of the next power of two.
     m.options["zoom_snap"] = 0.25
-    _use_local_assets(m, assets_url)
-    setattr(m, "gisapp_assets_url", assets_url.rstrip("/"))  # read back by render_html  # noqa: B010
+    assets.use_local_assets(m, assets_url)
+    assets.set_assets_url(m, assets_url)  # read back by render_html and add_points
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     if roads is not None and len(roads):
         add_roads_base(m, roads, simplify_m=simplify_m)
     if attribution:
-        _Attribution(attribution).add_to(m)
+        Attribution(attribution).add_to(m)
     return m
 
 
@@ -193,7 +186,7 @@ def add_roads_base(
             {
                 "type": "Feature",
                 "properties": {"style": {"color": color, "weight": weight, "opacity": 0.9}},
-                "geometry": _rounded_mapping(merged),
+                "geometry": rounded_mapping(merged),
             }
         )
     layer = folium.GeoJson(
@@ -276,9 +269,9 @@ def add_polygons(
     _feature_layer(data, styles, id_field, tooltip_fields, popup_fields).add_to(group)
     if label_field is not None and 0 < len(data) <= max_labels:
         points = data.geometry.representative_point()
-        labels = gpd.GeoDataFrame({"_label": data[label_field].map(_text)}, geometry=points)
+        labels = gpd.GeoDataFrame({"_label": data[label_field].map(as_text)}, geometry=points)
         # A few labels read at any zoom; hundreds only once the view is a neighbourhood.
-        _Labels(labels, min_zoom=0 if len(data) <= 30 else 14.5).add_to(group)
+        Labels(labels, min_zoom=0 if len(data) <= 30 else 14.5).add_to(group)
     group.add_to(m)
     return group
 
@@ -361,7 +354,7 @@ def add_points(
         )
         if len(data) > cluster_above:
             cluster = MarkerCluster(options={"chunkedLoading": True, "maxClusterRadius": 50})
-            _use_local_assets(cluster, _assets_url(m))
+            assets.use_local_assets(cluster, assets.assets_url_of(m))
             layer.add_to(cluster)
             cluster.add_to(group)
         else:
@@ -457,10 +450,10 @@ def add_legend(
         The legend element.
     """
     rows = "".join(
-        f'<div><i style="background:{_css_color(c)}"></i>{html.escape(str(label))}</div>'
+        f'<div><i style="background:{css_color(c)}"></i>{html.escape(str(label))}</div>'
         for label, c in entries.items()
     )
-    legend = _Legend(f"<b>{html.escape(title)}</b>{rows}", position)
+    legend = Legend(f"<b>{html.escape(title)}</b>{rows}", position)
     legend.add_to(m)
     return legend
 
@@ -507,7 +500,7 @@ def add_layer_slider(
         raise ValueError(
             f"'labels' should hold one label per group ({len(groups)}), got {len(labels)}"
         )
-    slider = _Slider([g.get_name() for g in groups], [str(t) for t in labels], str(title), position)
+    slider = Slider([g.get_name() for g in groups], [str(t) for t in labels], str(title), position)
     slider.add_to(m)
     return slider
 
@@ -549,17 +542,11 @@ def render_html(
         folium.LayerControl(collapsed=True).add_to(m)
     page = m.get_root().render()
     if inline_assets:
-        page = _inline_assets(page, _assets_url(m), assets_dir or VENDOR_DIR)
+        page = assets.inline_assets(page, assets.assets_url_of(m), assets_dir or VENDOR_DIR)
     remote = re.findall(r'<(?:script|link)[^>]+(?:src|href)="((?:https?:)?//[^"]+)"', page)
     if remote:
         raise ValueError(f"map would load remote assets {remote}; offline maps use local files")
     return page
-
-
-def category_colors(values: Iterable[Any]) -> dict[Any, str]:
-    """Map each distinct value (sorted as text) to a colour of ``PALETTE``, cycling."""
-    distinct = sorted({v for v in values if not _is_missing(v)}, key=str)
-    return {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(distinct)}
 
 
 def aggregate_points(points: gpd.GeoDataFrame, *, cell_m: float = 250.0) -> gpd.GeoDataFrame:
@@ -591,177 +578,6 @@ def aggregate_points(points: gpd.GeoDataFrame, *, cell_m: float = 250.0) -> gpd.
     return out.to_crs(4326)
 
 
-# --- helpers ------------------------------------------------------------------------------
-
-
-class _Attribution(MacroElement):
-    """Adds escaped plain text to the map's attribution control."""
-
-    _template = Template(
-        """{% macro script(this, kwargs) %}
-        {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.text|tojson }});
-        {% endmacro %}"""
-    )
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self._name = "Attribution"
-        self.text = html.escape(text)
-
-
-class _Legend(MacroElement):
-    """A Leaflet control holding pre-escaped legend HTML."""
-
-    _template = Template(
-        """{% macro header(this, kwargs) %}
-        <style>
-          .gisapp-legend { background: #fff; padding: 6px 8px; border-radius: 4px;
-            box-shadow: 0 1px 4px rgba(0,0,0,.3); font: 12px/1.5 sans-serif; }
-          .gisapp-legend i { display: inline-block; width: 12px; height: 12px;
-            margin-right: 6px; vertical-align: middle; opacity: .8; }
-        </style>
-        {% endmacro %}
-        {% macro script(this, kwargs) %}
-        (function () {
-          var legend = L.control({position: {{ this.position|tojson }}});
-          legend.onAdd = function () {
-            var div = L.DomUtil.create('div', 'gisapp-legend');
-            div.innerHTML = {{ this.body|tojson }};
-            return div;
-          };
-          legend.addTo({{ this._parent.get_name() }});
-        })();
-        {% endmacro %}"""
-    )
-
-    def __init__(self, body: str, position: str) -> None:
-        super().__init__()
-        self._name = "Legend"
-        self.body = body
-        self.position = position
-
-
-class _Labels(MacroElement):
-    """Permanent text labels (pre-escaped) at points, as light DOM div icons."""
-
-    _template = Template(
-        """{% macro header(this, kwargs) %}
-        <style>
-          .gisapp-label { font: bold 11px sans-serif; color: #222; white-space: nowrap;
-            text-shadow: 0 0 3px #fff, 0 0 3px #fff; pointer-events: none; }
-          .gisapp-labels-hidden .gisapp-label { display: none; }
-        </style>
-        {% endmacro %}
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.geoJson({{ this.data|tojson }}, {
-          interactive: false,
-          pointToLayer: function (feature, latlng) {
-            return L.marker(latlng, {interactive: false, keyboard: false, icon: L.divIcon({
-              className: 'gisapp-label', html: feature.properties._label,
-              iconSize: null, iconAnchor: [0, 0]})});
-          }
-        });
-        // Below min_zoom the labels would pile on each other: hide them until zoomed in.
-        {{ this.get_name() }}.on("add", function () {
-          var map = this._map;
-          function toggle() {
-            map.getContainer().classList.toggle(
-              "gisapp-labels-hidden", map.getZoom() < {{ this.min_zoom }});
-          }
-          map.on("zoomend", toggle);
-          toggle();
-        });
-        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
-        {% endmacro %}"""
-    )
-
-    def __init__(self, labels: gpd.GeoDataFrame, *, min_zoom: float = 0) -> None:
-        super().__init__()
-        self._name = "Labels"
-        self.min_zoom = float(min_zoom)
-        self.data = {
-            "type": "FeatureCollection",
-            "features": [
-                {
-                    "type": "Feature",
-                    "properties": {"_label": html.escape(label)},
-                    "geometry": _rounded_mapping(geom),
-                }
-                for label, geom in zip(labels["_label"], labels.geometry, strict=True)
-            ],
-        }
-
-
-class _Slider(MacroElement):
-    """A range input in a Leaflet control that shows one layer group at a time."""
-
-    _template = Template(
-        """{% macro header(this, kwargs) %}
-        <style>
-          .gisapp-slider { background: #fff; padding: 6px 8px; border-radius: 4px;
-            box-shadow: 0 1px 4px rgba(0,0,0,.3); font: 12px/1.5 sans-serif; }
-          .gisapp-slider input { width: 220px; display: block; }
-        </style>
-        {% endmacro %}
-        {% macro script(this, kwargs) %}
-        (function () {
-          var map = {{ this._parent.get_name() }};
-          var groups = [{% for name in this.group_names %}{{ name }}{{ "," if not loop.last }}{% endfor %}];
-          var labels = {{ this.labels|tojson }};
-          var shown = 0;
-          var control = L.control({position: {{ this.position|tojson }}});
-          var input = null;
-          var output = null;
-          function show(i) {
-            i = Math.max(0, Math.min(groups.length - 1, Number(i) || 0));
-            groups.forEach(function (group, k) {
-              if (k === i) {
-                if (!map.hasLayer(group)) { map.addLayer(group); }
-              } else if (map.hasLayer(group)) {
-                map.removeLayer(group);
-              }
-            });
-            shown = i;
-            if (input && Number(input.value) !== i) { input.value = String(i); }
-            if (output) { output.textContent = labels[i]; }
-          }
-          control.onAdd = function () {
-            var div = L.DomUtil.create('div', 'gisapp-slider');
-            var title = L.DomUtil.create('div', 'gisapp-slider-title', div);
-            title.textContent = {{ this.title|tojson }};
-            input = L.DomUtil.create('input', '', div);
-            input.type = 'range';
-            input.min = '0';
-            input.max = String(groups.length - 1);
-            input.step = '1';
-            input.value = '0';
-            input.setAttribute('aria-label', {{ this.title|tojson }});
-            output = L.DomUtil.create('output', 'gisapp-slider-label', div);
-            output.textContent = labels[0];
-            input.addEventListener('input', function () { show(input.value); });
-            L.DomEvent.disableClickPropagation(div);
-            L.DomEvent.disableScrollPropagation(div);
-            return div;
-          };
-          control.addTo(map);
-          show(0);
-          window.gisappSlider = {groups: groups, show: show, current: function () { return shown; }};
-        })();
-        {% endmacro %}"""
-    )
-
-    def __init__(
-        self, group_names: list[str], labels: list[str], title: str, position: str
-    ) -> None:
-        super().__init__()
-        self._name = "Slider"
-        # shown with textContent, so user text stays text; tojson keeps it a JS string
-        self.group_names = group_names
-        self.labels = labels
-        self.title = title
-        self.position = position
-
-
 def _feature_layer(
     data: gpd.GeoDataFrame,
     styles: Sequence[Mapping[str, Any]] | None,
@@ -779,7 +595,7 @@ def _feature_layer(
     features = []
     tips = _detail_html(data, tooltip_fields)
     pops = _detail_html(data, popup_fields)
-    ids = data[id_field].map(_text).tolist() if id_field and id_field in data.columns else None
+    ids = data[id_field].map(as_text).tolist() if id_field and id_field in data.columns else None
     for i, geom in enumerate(data.geometry):
         props: dict[str, Any] = {}
         if styles is not None:
@@ -791,7 +607,7 @@ def _feature_layer(
         feature: dict[str, Any] = {
             "type": "Feature",
             "properties": props,
-            "geometry": _rounded_mapping(geom),
+            "geometry": rounded_mapping(geom),
         }
         if ids is not None:
             feature["id"] = ids[i]
@@ -815,7 +631,7 @@ def _detail_html(data: pd.DataFrame, fields: Mapping[str, str] | None) -> list[s
     if not fields:
         return None
     present = [(f, lab) for f, lab in fields.items() if f in data.columns]
-    columns = [data[f].map(_text).tolist() for f, _ in present]
+    columns = [data[f].map(as_text).tolist() for f, _ in present]
     return [
         "<br>".join(
             f"<b>{html.escape(label)}</b>: {html.escape(col[i])}"
@@ -823,29 +639,6 @@ def _detail_html(data: pd.DataFrame, fields: Mapping[str, str] | None) -> list[s
         )
         for i in range(len(data))
     ]
-
-
-def _text(value: Any) -> str:
-    return "" if _is_missing(value) else str(value)
-
-
-def _is_missing(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _css_color(value: str) -> str:
-    """Return ``value`` if it is a plain CSS colour token, else grey (it lands in a style)."""
-    return value if re.fullmatch(r"#[0-9A-Fa-f]{3,8}|[a-zA-Z]{3,20}", value) else "#999"
-
-
-def _rounded_mapping(geom: Any) -> dict[str, Any] | None:
-    if geom is None or shapely.is_empty(geom):
-        return None
-    rounded = shapely.transform(geom, lambda xy: np.round(xy, _COORD_DECIMALS))
-    return json.loads(shapely.to_geojson(rounded))
 
 
 def _to_wgs84(gdf: gpd.GeoDataFrame, arg: str) -> gpd.GeoDataFrame:
@@ -856,7 +649,9 @@ def _to_wgs84(gdf: gpd.GeoDataFrame, arg: str) -> gpd.GeoDataFrame:
     return gdf if gdf.crs.to_epsg() == 4326 else gdf.to_crs(4326)
 
 
-def _check_bounds(bounds: Sequence[float]) -> tuple[float, float, float, float]:
+def _check_bounds(
+    bounds: Sequence[float] | npt.NDArray[np.floating[Any]],
+) -> tuple[float, float, float, float]:
     values = [float(v) for v in bounds]
     if len(values) != 4 or not np.all(np.isfinite(values)):
         raise ValueError(f"'bounds' should be (minx, miny, maxx, maxy), got {bounds!r}")
@@ -866,55 +661,12 @@ def _check_bounds(bounds: Sequence[float]) -> tuple[float, float, float, float]:
     return minx, miny, maxx, maxy
 
 
-def _use_local_assets(element: Any, assets_url: str) -> None:
-    """Point an element's folium asset lists at the vendored files."""
-    prefix = assets_url.rstrip("/")
-    element.default_js = [
-        (n, f"{prefix}/{_LOCAL_JS[n]}") for n, _ in type(element).default_js if n in _LOCAL_JS
-    ]
-    element.default_css = [
-        (n, f"{prefix}/{_LOCAL_CSS[n]}") for n, _ in type(element).default_css if n in _LOCAL_CSS
-    ]
+OSM_ATTRIBUTION = "© OpenStreetMap contributors"
 
 
-def _assets_url(m: Any) -> str:
-    # a layer group takes the URL of the map it belongs to
-    while m is not None and not hasattr(m, "gisapp_assets_url"):
-        m = getattr(m, "_parent", None)
-    return str(getattr(m, "gisapp_assets_url", "/static/vendor"))
-
-
-def _inline_assets(page: str, assets_url: str, assets_dir: Path) -> str:
-    """Replace every local script and stylesheet reference with the file's content."""
-    prefix = re.escape(assets_url.rstrip("/"))
-
-    def script(match: re.Match[str]) -> str:
-        text = _read_asset(assets_dir, match.group(1)).decode("utf-8")
-        return "<script>" + text.replace("</script", "<\\/script") + "</script>"
-
-    def style(match: re.Match[str]) -> str:
-        rel = match.group(1)
-        text = _read_asset(assets_dir, rel).decode("utf-8")
-        base = rel.rsplit("/", 1)[0]
-
-        def data_uri(url: re.Match[str]) -> str:
-            ref = url.group(1).strip("'\"")
-            if ref.startswith(("data:", "#")):
-                return url.group(0)
-            blob = _read_asset(assets_dir, f"{base}/{ref}")
-            mime = mimetypes.guess_type(ref)[0] or "application/octet-stream"
-            return f"url(data:{mime};base64,{base64.b64encode(blob).decode('ascii')})"
-
-        text = re.sub(r"url\(([^)]+)\)", data_uri, text)
-        return "<style>" + text.replace("</style", "<\\/style") + "</style>"
-
-    page = re.sub(rf'<script src="{prefix}/([^"]+)"></script>', script, page)
-    return re.sub(rf'<link rel="stylesheet" href="{prefix}/([^"]+)"\s*/>', style, page)
-
-
-def _read_asset(assets_dir: Path, rel: str) -> bytes:
-    root = assets_dir.resolve()
-    path = (root / rel).resolve()
-    if root not in path.parents:
-        raise ValueError(f"asset {rel!r} is outside {root}")
-    return path.read_bytes()
+def attribution_for(notes: Mapping[str, str], layers: tuple[str, ...] = ("roads",)) -> str | None:
+    """Return the attribution a map of ``layers`` must show, from the workspace's layer notes."""
+    text = " ".join(notes.get(name, "") for name in layers).lower()
+    if "openstreetmap" in text or re.search(r"\bosm\b", text):
+        return OSM_ATTRIBUTION
+    return None

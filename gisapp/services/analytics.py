@@ -1,13 +1,13 @@
-"""Incident analytics for captains: areas by shift, trends, colour warnings, hotspots, bulletin.
+"""Incident analytics for captains: areas by shift, trends and colour warnings.
 
+- :func:`load_incidents` and :func:`study_area` are the inputs every incident analysis
+  shares (the hotspot service :mod:`gisapp.services.hotspots` and the monthly bulletin
+  :mod:`gisapp.services.bulletin` too).
 - :func:`area_trend` counts incidents per grid, community or sub-district for a period
   (and shift), compares them with the previous period of the same length and gives each
-  area a colour warning level (分色预警) by :class:`WarningRule`.
+  area a colour warning level (分色预警) by :class:`WarningRule`; :func:`area_report` is the
+  workspace service behind ``gisapp areas``.
 - :func:`counts_by_shift` is the per-area workload by named shift.
-- :func:`shift_hotspots` maps the hotspots of one shift (KDE, Gi* or hot streets) and
-  scores the method with the PAI of weeks 1-2 predicting weeks 3-4.
-- :func:`monthly_bulletin` is the community monthly public-security bulletin
-  (社区治安状况月报): incidents by category group, trend, warning level and top hotspots.
 
 Category groups, severity and the ``preventable`` flag come from the category table
 (``layers.incidents.apply_categories``); incidents of unknown categories are kept with the
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,23 +32,21 @@ from gisapp.store.geopackage import Workspace
 from layers.errors import Problem
 from layers.incidents import apply_categories, load_category_table
 from routing import hotspots as hs
-from routing.network import StreetNetwork
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "AREA_LEVELS",
     "WARNING_COLORS",
     "WARNING_LEVELS",
     "AnalyticsError",
-    "Bulletin",
+    "AreaReport",
     "WarningRule",
+    "area_of_incidents",
+    "area_report",
     "area_trend",
-    "bulletin_map_html",
     "counts_by_shift",
-    "default_split",
     "load_incidents",
-    "monthly_bulletin",
-    "shift_hotspots",
     "study_area",
     "warning_levels",
 ]
@@ -56,15 +54,15 @@ __all__ = [
 #: Warning levels, lowest first (蓝 / 黄 / 橙 / 红).
 WARNING_LEVELS: tuple[str, ...] = ("blue", "yellow", "orange", "red")
 
-#: Map colours of the warning levels.
+_CATEGORY_FIELDS = ("group", "severity", "preventable")
+
+#: Map colours of the warning levels (分色预警), lowest level first.
 WARNING_COLORS: dict[str, str] = {
     "blue": "#2c7bb6",
     "yellow": "#ffd92f",
     "orange": "#fd8d3c",
     "red": "#d7191c",
 }
-
-_CATEGORY_FIELDS = ("group", "severity", "preventable")
 
 
 class AnalyticsError(GisappError):
@@ -138,7 +136,7 @@ def study_area(workspace: Workspace) -> gpd.GeoDataFrame:
                 hull = gpd.GeoSeries([metric.union_all().convex_hull], crs=metric.crs)
                 return gpd.GeoDataFrame(geometry=hull.to_crs(layer.crs))
     raise AnalyticsError(
-        f"workspace {workspace.path.name!r} has no areas, roads or incidents to map; "
+        f"workspace {workspace.label!r} has no areas, roads or incidents to map; "
         "import sub-districts, communities or grids"
     )
 
@@ -232,7 +230,7 @@ def warning_levels(
 # -- areas ---------------------------------------------------------------------------------
 
 
-def _area_of_incidents(
+def area_of_incidents(
     incidents: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, id_field: str
 ) -> pd.Series:
     """Id of the area holding each incident (NA outside every area); one area per incident."""
@@ -265,7 +263,7 @@ def _period_bounds(period: tuple[Any, Any], times: pd.Series) -> tuple[pd.Timest
     start, end = bounds
     if not start < end:
         raise AnalyticsError(
-            f"'period' should be (start, end) with start before end, got {period!r}"
+            f"the date range should start before it ends, got from {period[0]} to {period[1]}"
         )
     return start, end
 
@@ -344,7 +342,7 @@ def area_trend(
 def _count_by_area(
     incidents: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, id_field: str
 ) -> pd.Series:
-    area = _area_of_incidents(incidents, areas, id_field)
+    area = area_of_incidents(incidents, areas, id_field)
     return area.dropna().value_counts()
 
 
@@ -369,7 +367,7 @@ def counts_by_shift(
     """
     chosen = hs.select_incidents(incidents, period=period, preventable_only=preventable_only)
     ids = areas[id_field].astype("string")
-    area = _area_of_incidents(chosen, areas, id_field)
+    area = area_of_incidents(chosen, areas, id_field)
     columns = {}
     for name, shift in shifts.items():
         window = (f"{shift.start:%H:%M}", f"{shift.end:%H:%M}")
@@ -382,389 +380,99 @@ def counts_by_shift(
     return table
 
 
-# -- hotspots per shift ----------------------------------------------------------------------
-
-
-def default_split(
-    incidents: gpd.GeoDataFrame, *, train_days: int = 14, test_days: int = 14
-) -> tuple[tuple[pd.Timestamp, pd.Timestamp], tuple[pd.Timestamp, pd.Timestamp]]:
-    """Training and test periods: the first ``train_days`` days from the first incident's
-    local midnight, then the next ``test_days`` (weeks 1-2 predicting weeks 3-4).
-
-    Raises
-    ------
-    AnalyticsError
-        If the incidents do not reach into the test period.
-    """
-    times = incidents["occurred_at"].dropna()
-    if times.empty:
-        raise AnalyticsError("no incidents with a time: cannot split into train and test weeks")
-    start = times.min().normalize()
-    middle = start + pd.Timedelta(days=train_days)
-    end = middle + pd.Timedelta(days=test_days)
-    if times.max() < middle:
-        raise AnalyticsError(
-            f"the incidents end on {times.max():%Y-%m-%d}, before the test period starting "
-            f"{middle:%Y-%m-%d}; use fewer training days (train_days={train_days})"
-        )
-    return (start, middle), (middle, end)
-
-
-def shift_hotspots(
-    incidents: gpd.GeoDataFrame,
-    *,
-    shift: Shift,
-    method: str,
-    area: gpd.GeoDataFrame,
-    network: StreetNetwork | None = None,
-    area_share: float = 0.05,
-    cell_size_m: float = hs.DEFAULT_CELL_SIZE_M,
-    bandwidth_m: float | None = None,
-    weekdays: Iterable[int | str] | None = None,
-    groups: Iterable[str] | None = None,
-    preventable_only: bool = False,
-    split: tuple[tuple[Any, Any], tuple[Any, Any]] | None = None,
-) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
-    """Hotspots of one shift and the PAI of the method on held-out weeks.
-
-    The hotspot layer is built from every incident of the shift (what the captain patrols
-    next); the PAI comes from a separate map built on the training weeks and scored on the
-    test weeks (:func:`default_split` unless ``split`` is given).
-
-    Parameters
-    ----------
-    incidents
-        Incidents with local ``occurred_at``, ``group``, ``severity``, ``preventable``.
-    shift
-        The shift window (may cross midnight).
-    method
-        ``kde``, ``gistar``, ``counts`` or ``streets``.
-    area
-        Study area polygons (:func:`study_area`).
-    network
-        Street network, for ``streets``.
-    area_share
-        Share of the area (street length) flagged hot.
-    cell_size_m, bandwidth_m
-        Grid cell side and KDE radius (default: the rule of thumb).
-    weekdays, groups, preventable_only
-        Further selection of incidents.
-    split
-        ``((train_start, train_end), (test_start, test_end))``.
-
-    Returns
-    -------
-    tuple of (geopandas.GeoDataFrame, dict)
-        Hotspot cells or segments in EPSG:4326, best first with ``rank``; KPIs (counts,
-        parameters, PAI, hit rate and, for streets, the 80-20 length concentration).
-
-    Raises
-    ------
-    AnalyticsError
-        If the shift has no incidents.
-    """
-    window = (f"{shift.start:%H:%M}", f"{shift.end:%H:%M}")
-    chosen = hs.select_incidents(
-        incidents,
-        window=window,
-        weekdays=weekdays,
-        groups=groups,
-        preventable_only=preventable_only,
-    )
-    if chosen.empty:
-        raise AnalyticsError(
-            f"no incidents in shift {shift.name!r} ({shift.label()})"
-            f"{' of groups ' + ', '.join(groups) if groups else ''} among {len(incidents):,}; "
-            "choose another shift, weekdays or groups"
-        )
-    kpis: dict[str, Any] = {
-        "shift": shift.name,
-        "window": shift.label(),
-        "method": method,
-        "incidents": len(chosen),
-        "area_share": area_share,
-    }
-    if method == "streets":
-        if network is None:
-            raise AnalyticsError("method 'streets' needs the roads layer to build a network")
-        scores = hs.street_scores(network, chosen)
-        layer = hs.hot_streets(scores, length_share=area_share)
-        kpis["unsnapped_incidents"] = scores.attrs["unsnapped"]
-        kpis["incident_share_on_top_length"] = {
-            f"{share:.0%}": round(value, 4)
-            for share, value in hs.length_concentration(scores).items()
-        }
-    else:
-        cells = hs.grid_cells(area, cell_size_m=cell_size_m)
-        score, parameters = hs.grid_scores(chosen, cells, method=method, bandwidth_m=bandwidth_m)  # type: ignore[arg-type]
-        kpis.update(parameters)
-        kpis["cell_size_m"] = cell_size_m
-        top = hs.top_cells(score, cells, area_share=area_share)
-        layer = cells.loc[top].copy()
-        layer["score"] = score.loc[top].to_numpy()
-        layer["incidents"] = hs.incident_counts(chosen, cells).loc[top].to_numpy()
-        layer["rank"] = np.arange(1, len(layer) + 1)
-    layer["shift"] = shift.name
-    layer["method"] = method
-
-    train, test = split if split is not None else default_split(chosen)
-    try:
-        evaluation = hs.evaluate_hotspots(
-            chosen,
-            method=method,  # type: ignore[arg-type]
-            train=train,
-            test=test,
-            area_share=area_share,
-            study_area=area,
-            network=network,
-            cell_size_m=cell_size_m,
-            bandwidth_m=bandwidth_m,
-        )
-    except hs.HotspotError as exc:
-        # An empty test period is a finding for this shift, not a failure of the map.
-        kpis["evaluation_error"] = str(exc)
-    else:
-        kpis["evaluation"] = evaluation.to_dict()
-        kpis["pai"] = round(evaluation.score.pai, 3)
-        kpis["hit_rate"] = round(evaluation.score.hit_rate, 4)
-    return layer.to_crs("EPSG:4326"), kpis
-
-
-# -- the monthly bulletin --------------------------------------------------------------------
+# -- the areas report ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Bulletin:
-    """A monthly community bulletin (社区治安状况月报).
+class AreaReport:
+    """Incidents per area of one level in a period (and shift), and per named shift.
 
     Parameters
     ----------
-    month
-        ``YYYY-MM``.
-    comparison
-        What the trend compares, in words (the previous month, or the two halves of the
-        month when there is no earlier data).
+    level
+        ``grids``, ``communities`` or ``subdistricts``.
     table
-        One row per community: ``id``, ``name``, ``incidents``, ``preventable``, one
-        ``n_<group>`` column per category group, ``previous``, ``change``, ``change_pct``,
-        ``warning_level`` and ``top_hotspots``; community polygons in EPSG:4326.
-    hotspots
-        The top hotspot cells of every community (EPSG:4326).
+        :func:`area_trend` of the areas.
+    by_shift
+        :func:`counts_by_shift` of the areas.
+    kpis
+        The report's figures for ``kpis.json``.
     problems
-        What was reported on the way (unknown categories, incidents outside communities).
+        Problems met reading the incidents.
     """
 
-    month: str
-    comparison: str
+    level: str
     table: gpd.GeoDataFrame
-    hotspots: gpd.GeoDataFrame
-    problems: list[Problem] = field(default_factory=list)
-
-    def to_csv(self, path: str | Path) -> None:
-        """Write the table (without geometry) as UTF-8 CSV that spreadsheet tools open."""
-        pd.DataFrame(self.table.drop(columns="geometry")).to_csv(
-            path, index=False, encoding="utf-8-sig"
-        )
+    by_shift: pd.DataFrame
+    kpis: dict[str, Any]
+    problems: tuple[Problem, ...] = ()
 
 
-def _month_bounds(month: str, zone: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
-    try:
-        start = pd.Timestamp(f"{month}-01")
-    except ValueError:
-        raise AnalyticsError(f"'month' should look like '2014-09', got {month!r}") from None
-    if start.strftime("%Y-%m") != month.strip():
-        raise AnalyticsError(f"'month' should look like '2014-09', got {month!r}")
-    end = start + pd.offsets.MonthBegin(1)
-    if zone is not None:
-        return start.tz_localize(zone), end.tz_localize(zone)
-    return start, end
+#: Area levels of :func:`area_report`, finest first.
+AREA_LEVELS: tuple[str, ...] = ("grids", "communities", "subdistricts")
 
 
-def monthly_bulletin(
-    incidents: gpd.GeoDataFrame,
-    communities: gpd.GeoDataFrame,
+def area_report(
+    workspace: Workspace,
     *,
-    month: str,
-    top_n: int = 3,
-    cell_size_m: float = hs.DEFAULT_CELL_SIZE_M,
-    rule: WarningRule | None = None,
-    problems: Iterable[Problem] = (),
-) -> Bulletin:
-    """The monthly public-security bulletin of every community.
-
-    The trend compares the month with the previous month when the incidents reach back
-    into it; with a single month of data it compares the second half of the month with
-    the first half (equal lengths) and says so in :attr:`Bulletin.comparison`. The warning
-    level follows :class:`WarningRule` on the compared counts.
-
-    Parameters
-    ----------
-    incidents
-        Incidents with local ``occurred_at``, ``group`` and ``preventable``.
-    communities
-        Community polygons with ``id`` and ``name``.
-    month
-        ``YYYY-MM``.
-    top_n
-        Hotspot cells listed per community (cells of ``cell_size_m`` ranked by incidents).
-    rule
-        Warning thresholds.
-    problems
-        Problems found while loading the incidents, carried into the bulletin.
+    level: str,
+    period: tuple[str, str],
+    shifts: Mapping[str, Shift],
+    shift: Shift | None = None,
+    preventable_only: bool = False,
+) -> AreaReport:
+    """Incidents per area of ``level`` in ``period`` (and ``shift``), trend, warning level
+    and the count of every named shift.
 
     Raises
     ------
-    AnalyticsError
-        If the month holds no incidents.
+    GisappError
+        If the level is unknown or absent, or the date range is not ordered.
     """
-    for column in ("id", "name"):
-        if column not in communities.columns:
-            raise AnalyticsError(
-                f"'communities' has no {column!r} column; import communities with id and name"
-            )
-    hs._require_columns(incidents, ["occurred_at", "group", "preventable"], "incidents")
-    times = incidents["occurred_at"]
-    start, end = _month_bounds(month, getattr(times.dt, "tz", None))
-    in_month = hs.select_incidents(incidents, period=(start, end))
-    if in_month.empty:
-        first, last = times.min(), times.max()
+    if level not in AREA_LEVELS:
         raise AnalyticsError(
-            f"no incidents in month {month!r}; the incidents run from {first:%Y-%m-%d} to "
-            f"{last:%Y-%m-%d}: choose a month in that range"
+            f"area level {level!r} is unknown; choose one of {', '.join(AREA_LEVELS)}"
         )
-    previous_start = start - pd.offsets.MonthBegin(1)
-    has_previous = bool(((times >= previous_start) & (times < start)).any())
-    if has_previous:
-        current, before = (start, end), (previous_start, start)
-        comparison = f"{month} against the previous month"
-    else:
-        middle = start + (end - start) / 2
-        current, before = (middle, end), (start, middle)
-        comparison = (
-            f"no incidents before {month}: trend is the second half of the month "
-            f"({middle:%d %H:%M} on) against the first half (equal lengths)"
-        )
-
-    ids = communities["id"].astype("string")
-    trend = area_trend(incidents, communities, period=current, previous=before, rule=rule)
-    table = communities[["id", "name", "geometry"]].copy()
-    area = _area_of_incidents(in_month, communities, "id")
-    table["incidents"] = area.dropna().value_counts().reindex(ids, fill_value=0).to_numpy()
-    preventable = area[in_month["preventable"].fillna(False).astype(bool)]
-    table["preventable"] = preventable.dropna().value_counts().reindex(ids, fill_value=0).to_numpy()
-    by_group = pd.crosstab(area, in_month["group"].astype(str)).reindex(ids, fill_value=0)
-    for group in sorted(by_group.columns):
-        table[f"n_{group}"] = by_group[group].to_numpy()
-    for column in ("previous", "change", "change_pct", "warning_level"):
-        table[column] = trend[column].to_numpy()
-    table["current"] = trend["incidents"].to_numpy()
-
-    hotspots = _community_hotspots(
-        in_month, communities, area, top_n=top_n, cell_size_m=cell_size_m
+    incidents, problems = load_incidents(workspace)
+    polygons = workspace.spatial_layer(level)
+    table = area_trend(
+        incidents, polygons, period=period, shift=shift, preventable_only=preventable_only
     )
-    labels = hotspots.groupby("community_id")["label"].agg("; ".join)
-    table["top_hotspots"] = ids.map(labels).fillna("").to_numpy()
-
-    found = list(problems)
-    outside = int(area.isna().sum())
-    if outside:
-        found.append(
-            Problem(
-                "incidents",
-                None,
-                "outside_communities",
-                f"{outside:,} incident(s) of {month} lie outside every community and are "
-                "not in any community's figures.",
-                "Check the community boundaries or the incident coordinates.",
-                severity="warning",
-            )
-        )
-    table = table.to_crs("EPSG:4326")
-    return Bulletin(month, comparison, table, hotspots.to_crs("EPSG:4326"), found)
-
-
-def _community_hotspots(
-    incidents: gpd.GeoDataFrame,
-    communities: gpd.GeoDataFrame,
-    area: pd.Series,
-    *,
-    top_n: int,
-    cell_size_m: float,
-) -> gpd.GeoDataFrame:
-    """The ``top_n`` busiest grid cells of each community, labelled for the table."""
-    cells = hs.grid_cells(communities, cell_size_m=cell_size_m)
-    metric = incidents.to_crs(cells.crs)
-    size = cell_size_m
-    xy = np.column_stack([metric.geometry.x, metric.geometry.y])
-    key = pd.DataFrame(
-        {
-            "community_id": area.to_numpy(),
-            "row": np.floor(xy[:, 1] / size).astype(np.int64),
-            "col": np.floor(xy[:, 0] / size).astype(np.int64),
-        }
-    ).dropna(subset=["community_id"])
-    counts = key.groupby(["community_id", "row", "col"]).size().rename("incidents").reset_index()
-    counts = counts.sort_values(
-        ["community_id", "incidents", "row", "col"], ascending=[True, False, True, True]
+    by_shift = counts_by_shift(
+        incidents, polygons, shifts, period=period, preventable_only=preventable_only
     )
-    counts = counts.groupby("community_id").head(top_n).copy()
-    counts["rank"] = counts.groupby("community_id").cumcount() + 1
-    x0, y0 = counts["col"].to_numpy() * size, counts["row"].to_numpy() * size
-    from shapely import box
+    levels = table["warning_level"].value_counts().to_dict()
+    kpis = {
+        "level": level,
+        "period": list(period),
+        "shift": shift.label() if shift else None,
+        "preventable_only": preventable_only,
+        "areas": len(table),
+        "incidents": int(table["incidents"].sum()),
+        "previous_incidents": int(table["previous"].sum()),
+        "outside_every_area": int(table.attrs.get("outside", 0)),
+        "warning_levels": {str(k): int(v) for k, v in levels.items()},
+        "problems": [p.to_dict() for p in problems],
+    }
+    return AreaReport(level, table, by_shift, kpis, tuple(problems))
 
-    hot = gpd.GeoDataFrame(counts, geometry=box(x0, y0, x0 + size, y0 + size), crs=cells.crs)
-    centre = hot.geometry.centroid.to_crs("EPSG:4326")
-    hot["lon"], hot["lat"] = centre.x.round(5).to_numpy(), centre.y.round(5).to_numpy()
-    hot["label"] = [
-        f"#{r} {lat:.5f},{lon:.5f} ({n})"
-        for r, lat, lon, n in zip(
-            hot["rank"], hot["lat"], hot["lon"], hot["incidents"], strict=True
-        )
-    ]
-    return hot.reset_index(drop=True)
+
+# -- names that moved ------------------------------------------------------------------------
+
+#: Hotspots and the bulletin have their own services; their old names here still work.
+_MOVED = {
+    "shift_hotspots": ("gisapp.services.hotspots", "hotspots_from_incidents"),
+    "default_split": ("gisapp.services.hotspots", "default_split"),
+    "Bulletin": ("gisapp.services.bulletin", "Bulletin"),
+    "monthly_bulletin": ("gisapp.services.bulletin", "monthly_bulletin"),
+}
 
 
-def bulletin_map_html(
-    bulletin: Bulletin, *, roads: gpd.GeoDataFrame | None = None, inline_assets: bool = True
-) -> str:
-    """The bulletin as a self-contained HTML map: communities coloured by warning level,
-    hotspot cells on top, the figures in tooltips."""
-    from gisapp.render import maps
+def __getattr__(name: str) -> Any:
+    # Loaded lazily: those modules import this one.
+    if name in _MOVED:
+        import importlib
 
-    bounds = tuple(bulletin.table.total_bounds)
-    m = maps.base_map(bounds, roads=roads)
-    table = bulletin.table.copy()
-    table["change_pct"] = table["change_pct"].round(0)
-    maps.add_polygons(
-        m,
-        table,
-        name=f"Communities {bulletin.month}",
-        color_by="warning_level",
-        colors=WARNING_COLORS,
-        label_field="name",
-        tooltip_fields={
-            "name": "Community",
-            "incidents": "Incidents",
-            "preventable": "Preventable",
-            "previous": "Previous",
-            "current": "Current",
-            "change_pct": "Change %",
-            "warning_level": "Warning",
-            "top_hotspots": "Top hotspots",
-        },
-    )
-    if len(bulletin.hotspots):
-        maps.add_polygons(
-            m,
-            bulletin.hotspots.assign(id=bulletin.hotspots["label"]),
-            name="Top hotspots",
-            color="#7b3294",
-            tooltip_fields={"community_id": "Community", "rank": "Rank", "incidents": "Incidents"},
-            fill_opacity=0.6,
-        )
-    maps.add_legend(
-        m,
-        "Warning level 预警",
-        {level: WARNING_COLORS[level] for level in reversed(WARNING_LEVELS)},
-    )
-    return maps.render_html(m, inline_assets=inline_assets)
+        module, attribute = _MOVED[name]
+        return getattr(importlib.import_module(module), attribute)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

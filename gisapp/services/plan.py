@@ -3,30 +3,21 @@
 :func:`plan_shift` reads the units on duty, their stations and grids, builds one street
 network per travel mode, the hourly risk of every street from the incidents, picks the
 shift's hotspots and solves the patrol model of ``routing.patrol``. The result, a
-:class:`ShiftPlan`, is written by :func:`write_plan` (``routes.geojson``, ``stops.csv``,
-``<unit_id>.gpx``, ``kpis.json``, ``hotspots.geojson``) and saved into the workspace by
-:func:`save_plan`. Times are ISO 8601 in the workspace's time zone; lon/lat WGS84.
-
-A workspace keeps several saved plans side by side. Every plan has a stable id,
-``<date>-<shift>-s<seed>`` (:func:`make_plan_id`, e.g. ``2014-09-18-night-s3``); the layers
-``plan_routes``, ``plan_stops`` and ``plan_hotspots`` carry a ``plan_id`` column, and the
-table ``plan_index`` holds one row per plan (id, when it was saved, shift, start, seed, key
-KPIs and the full KPIs as JSON). Saving a plan replaces the rows of the same id and keeps
-the others; the metadata key ``plan_kpis`` holds the KPIs of the plan saved last.
-:func:`list_plans` lists them, newest first, and :func:`load_plan` reads one back.
+:class:`ShiftPlan`, holds the solved model and the plan record
+(:class:`gisapp.plans.Plan`) that :func:`gisapp.store.plans.save_plan` saves and
+:func:`gisapp.outputs.plan.write_plan` writes. Times are in the workspace's time zone;
+lon/lat WGS84.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import math
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from functools import cached_property
 from typing import Any
 
 import geopandas as gpd
@@ -35,22 +26,22 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from gisapp.errors import SettingsError, WorkspaceError
-from gisapp.settings import Settings, Shift, parse_shift
+from gisapp.plans import Plan, make_plan_id, plan_from_frames
+from gisapp.services.network import workspace_network
+from gisapp.settings import Settings, Shift
 from gisapp.store.geopackage import Workspace
 from layers.schema import STORAGE_CRS, UNIT_MODES, parse_id_list
 from routing.errors import InfeasiblePlanError, NetworkError, RoutingError
-from routing.network import StreetNetwork, network_from_lines
+from routing.network import StreetNetwork
 from routing.patrol import (
     Break,
-    Hotspots,
     PatrolModel,
     PatrolOptions,
     PatrolPlan,
     PatrolUnit,
     UnitRoute,
     hour_band_risk,
-    select_hotspots,
+    select_hotspots_by_area,
     shift_hours,
 )
 from routing.risk import segment_risk_by_hour
@@ -104,38 +95,24 @@ class ShiftPlan:
 
     @property
     def plan_id(self) -> str:
-        """The plan's stable id (see :func:`make_plan_id`)."""
+        """The plan's stable id (see :func:`gisapp.plans.make_plan_id`)."""
         return make_plan_id(self.shift, self.start, self.seed)
 
-
-def make_plan_id(shift: Shift, start: dt.date | pd.Timestamp, seed: int) -> str:
-    """Return the stable id of a plan: ``<date>-<shift>-s<seed>``.
-
-    The shift part is the shift's name when it has one made of safe characters
-    (``night``), else its window (``2200-0600``). Ids use only ``A-Z a-z 0-9 _ -``, so
-    they are safe in URLs and file names.
-
-    Parameters
-    ----------
-    shift
-        The shift planned.
-    start
-        The day (or local start time) the shift starts.
-    seed
-        The plan's seed.
-
-    Returns
-    -------
-    str
-        E.g. ``2014-09-18-night-s3`` or ``2014-09-18-2200-0600-s0``.
-    """
-    window = f"{shift.start:%H%M}-{shift.end:%H%M}"
-    name = "" if shift.name in ("", shift.label()) else shift.name
-    slug = _UNSAFE_ID_CHARS.sub("_", name).strip("_-")[:32]
-    return f"{start:%Y-%m-%d}-{slug or window}-s{int(seed)}"
-
-
-_UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
+    @cached_property
+    def record(self) -> Plan:
+        """The plan record that is saved, written, drawn and shown."""
+        return plan_from_frames(
+            self.routes,
+            self.stops,
+            kpis=self.kpis,
+            plan_id=self.plan_id,
+            timezone=self.timezone,
+            hotspots=self.hotspots,
+            shift=self.shift.label(),
+            shift_name=self.shift.name,
+            start=self.start,
+            seed=self.seed,
+        )
 
 
 @dataclass
@@ -193,7 +170,7 @@ def _units_on_duty(ws: Workspace, shift: Shift, unit_ids: Sequence[str] | None) 
     table = ws.layer("units")
     if len(table) == 0:
         raise InfeasiblePlanError(
-            f"workspace {ws.path.name!r} has no units; import a 'units' table "
+            f"workspace {ws.label!r} has no units; import a 'units' table "
             "(id, mode, station_id, grid_ids) first"
         )
     table = table.assign(id=table["id"].astype(str))
@@ -218,7 +195,7 @@ def _units_on_duty(ws: Workspace, shift: Shift, unit_ids: Sequence[str] | None) 
         table = table[on_duty.to_numpy()]
         if len(table) == 0:
             raise InfeasiblePlanError(
-                f"no unit of {ws.path.name!r} works the {shift.label()} shift; name units "
+                f"no unit of {ws.label!r} works the {shift.label()} shift; name units "
                 "with --units or set their 'shift' field"
             )
     rows = []
@@ -253,10 +230,6 @@ def _units_on_duty(ws: Workspace, shift: Shift, unit_ids: Sequence[str] | None) 
     return rows
 
 
-def _metric_crs(roads: gpd.GeoDataFrame) -> Any:
-    return roads.estimate_utm_crs() if roads.crs.is_geographic else roads.crs
-
-
 def _allowed_area(
     unit: _UnitRow, grids: gpd.GeoDataFrame, grid_ids: set[str]
 ) -> shapely.Geometry | None:
@@ -273,34 +246,99 @@ def _allowed_area(
     return shapely.union_all(chosen.geometry.buffer(GRID_EDGE_TOLERANCE_M).to_numpy())
 
 
-def _merge_hotspots(parts: Sequence[Hotspots], *, merge_distance_m: float) -> Hotspots:
-    """Join hotspot sets, dropping any hotspot within ``merge_distance_m`` of an earlier one."""
-    keep_x: list[float] = []
-    keep_y: list[float] = []
-    risk: list[NDArray[np.float64]] = []
-    names: list[Any] = []
-    segments: list[NDArray[np.int64]] = []
-    for part in parts:
-        for i in range(len(part)):
-            if (
-                keep_x
-                and np.hypot(np.asarray(keep_x) - part.x[i], np.asarray(keep_y) - part.y[i]).min()
-                <= merge_distance_m
-            ):
-                continue
-            keep_x.append(float(part.x[i]))
-            keep_y.append(float(part.y[i]))
-            risk.append(part.risk_by_hour[i])
-            names.append(part.name[i])
-            segments.append(part.segments[i] if part.segments else np.empty(0, dtype=np.int64))
-    return Hotspots(
-        x=np.asarray(keep_x),
-        y=np.asarray(keep_y),
-        crs=parts[0].crs,
-        risk_by_hour=np.asarray(risk).reshape(-1, 24),
-        name=np.asarray(names, dtype=object),
-        segments=tuple(segments),
+def _patrol_units(
+    units: Sequence[_UnitRow],
+    areas: Sequence[Any],
+    networks: dict[str, StreetNetwork],
+    stations: gpd.GeoDataFrame,
+    *,
+    shift: Shift,
+    budget_s: float,
+) -> list[PatrolUnit]:
+    """The patrol model's units: station node on the unit's network, allowed nodes, breaks."""
+    station_points = stations.assign(id=stations["id"].astype(str)).set_index("id").geometry
+    patrol_units = []
+    for unit, area in zip(units, areas, strict=True):
+        net = networks[unit.mode]
+        point = station_points.loc[[unit.station_id]]
+        try:
+            node = int(np.asarray(nearest_nodes(net, point))[0])
+        except NetworkError as exc:
+            raise InfeasiblePlanError(
+                f"unit {unit.unit_id!r}: its station {unit.station_id!r} is off the "
+                f"{unit.mode} network ({exc}); move the station onto a street"
+            ) from None
+        allowed = (
+            None
+            if area is None
+            else np.asarray(shapely.contains_xy(area, net.node_x, net.node_y), dtype=bool)
+        )
+        breaks = parse_breaks(unit.breaks, shift=shift, unit_id=unit.unit_id)
+        try:
+            patrol_units.append(
+                PatrolUnit(unit.unit_id, unit.mode, node, budget_s, allowed, breaks=breaks)
+            )
+        except RoutingError as exc:
+            raise InfeasiblePlanError(str(exc)) from None
+    return patrol_units
+
+
+def _duty(
+    workspace: Workspace, shift: Shift, unit_ids: Sequence[str] | None
+) -> tuple[list[_UnitRow], Any, dict[str, StreetNetwork], gpd.GeoDataFrame | None, list[Any]]:
+    """Units on duty, stations, one street network per mode, grids and each unit's area."""
+    units = _units_on_duty(workspace, shift, unit_ids)
+    stations = workspace.layer("stations")
+    station_ids = set(stations["id"].astype(str))
+    for unit in units:
+        if unit.station_id not in station_ids:
+            raise InfeasiblePlanError(
+                f"unit {unit.unit_id!r} names station {unit.station_id!r}, which is not in the "
+                "'stations' layer; fix its 'station_id' or import the station"
+            )
+    modes = sorted({u.mode for u in units}, key=UNIT_MODES.index)
+    networks: dict[str, StreetNetwork] = {
+        mode: workspace_network(workspace, mode) for mode in modes
+    }
+    crs = networks[modes[0]].crs
+
+    grids = (
+        workspace.layer("grids", required=any(u.grid_ids for u in units))
+        if any(u.grid_ids for u in units)
+        else None
     )
+    grid_ids: set[str] = set()
+    metric_grids = None
+    if grids is not None:
+        assert isinstance(grids, gpd.GeoDataFrame)
+        metric_grids = grids.to_crs(crs)
+        grid_ids = set(metric_grids["id"].astype(str))
+    areas = [
+        _allowed_area(u, metric_grids, grid_ids) if metric_grids is not None else None
+        for u in units
+    ]
+    return units, stations, networks, metric_grids, areas
+
+
+def _patrol_options(settings: Settings, street_risk_weight: float) -> PatrolOptions:
+    """Dwell, revisit spacing and leg weighting from the settings."""
+    return PatrolOptions(
+        dwell_min_s=settings.dwell_min_minutes * 60.0,
+        dwell_max_s=settings.dwell_max_minutes * 60.0,
+        revisit_spacing_s=settings.revisit_spacing_minutes * 60.0,
+        street_risk_weight=street_risk_weight,
+    )
+
+
+def _risk_by_mode(
+    workspace: Workspace, networks: dict[str, StreetNetwork]
+) -> dict[str, NDArray[np.float64]]:
+    """Each network's risk per segment and hour band, from the workspace's incidents."""
+    incidents = workspace.spatial_layer("incidents")
+    return {
+        mode: hour_band_risk(segment_risk_by_hour(net, incidents, timezone=workspace.timezone))
+        for mode, net in networks.items()
+    }
 
 
 def plan_shift(
@@ -332,22 +370,15 @@ def plan_shift(
     seed
         Varies the routes with the same guarantees.
     settings
-        Dwell and revisit spacing (``dwell_min_minutes``, ``dwell_max_minutes``,
-        ``revisit_spacing_minutes``); defaults when ``None``.
+        Dwell and revisit spacing; defaults when ``None``.
     n_hotspots
-        Hotspots chosen over all units' grids (a unit whose grids hold none gets its own
-        few besides).
+        Hotspots over all units' grids (a unit whose grids hold none gets a few besides).
     time_limit_s
         Solver search time.
     merge_distance_m
         Risky streets this close together form one hotspot.
     street_risk_weight
-        How much the legs between stops prefer streets with risk in the shift (0..1; 0:
-        fastest paths); see ``PatrolOptions.street_risk_weight``.
-
-    Returns
-    -------
-    ShiftPlan
+        How much legs prefer streets with risk in the shift (0..1; 0: fastest paths).
 
     Raises
     ------
@@ -355,145 +386,77 @@ def plan_shift(
         Naming the unit: unknown unit or grid ids, no station, a station off the network,
         grids unreachable, a budget too short to reach any hotspot.
     """
-    settings = settings or Settings()
-    options = PatrolOptions(
-        dwell_min_s=settings.dwell_min_minutes * 60.0,
-        dwell_max_s=settings.dwell_max_minutes * 60.0,
-        revisit_spacing_s=settings.revisit_spacing_minutes * 60.0,
-        street_risk_weight=street_risk_weight,
-    )
+    options = _patrol_options(settings or Settings(), street_risk_weight)
     tz = workspace.timezone
     day = date or pd.Timestamp.now(tz=tz).date()
     start = pd.Timestamp(dt.datetime.combine(day, shift.start)).tz_localize(tz)
     shift_start_s = shift.start.hour * 3600 + shift.start.minute * 60
     budget_s = shift.duration_h * 3600.0
 
-    units = _units_on_duty(workspace, shift, unit_ids)
-    stations = workspace.layer("stations")
-    station_ids = set(stations["id"].astype(str))
-    for unit in units:
-        if unit.station_id not in station_ids:
-            raise InfeasiblePlanError(
-                f"unit {unit.unit_id!r} names station {unit.station_id!r}, which is not in the "
-                "'stations' layer; fix its 'station_id' or import the station"
-            )
-    roads = workspace.layer("roads")
-    assert isinstance(roads, gpd.GeoDataFrame)
-    crs = _metric_crs(roads)
-    modes = sorted({u.mode for u in units}, key=UNIT_MODES.index)
-    networks: dict[str, StreetNetwork] = {
-        mode: network_from_lines(roads, mode=mode, crs=crs) for mode in modes
-    }
-    ref_mode = "car" if "car" in networks else modes[0]
+    units, stations, networks, metric_grids, areas = _duty(workspace, shift, unit_ids)
+    ref_mode = "car" if "car" in networks else next(iter(networks))
     ref = networks[ref_mode]
 
-    grids = (
-        workspace.layer("grids", required=any(u.grid_ids for u in units))
-        if any(u.grid_ids for u in units)
-        else None
-    )
-    grid_ids: set[str] = set()
-    metric_grids = None
-    if grids is not None:
-        assert isinstance(grids, gpd.GeoDataFrame)
-        metric_grids = grids.to_crs(crs)
-        grid_ids = set(metric_grids["id"].astype(str))
-    areas = [
-        _allowed_area(u, metric_grids, grid_ids) if metric_grids is not None else None
-        for u in units
-    ]
-
-    incidents = workspace.layer("incidents")
-    assert isinstance(incidents, gpd.GeoDataFrame)
-    risk = {
-        mode: hour_band_risk(segment_risk_by_hour(net, incidents, timezone=tz))
-        for mode, net in networks.items()
-    }
+    risk = _risk_by_mode(workspace, networks)
     hours = shift_hours(shift_start_s, budget_s)
-    mid = shapely.line_interpolate_point(ref.segment_geometry, 0.5, normalized=True)
-    if any(a is None for a in areas):
-        segment_mask = None
-    else:
-        union = shapely.union_all([a for a in areas if a is not None])
-        segment_mask = shapely.contains_xy(
-            union, shapely.get_coordinates(mid)[:, 0], shapely.get_coordinates(mid)[:, 1]
-        )
-    parts = [
-        select_hotspots(
-            ref,
-            risk[ref_mode],
-            hours=hours,
-            n_hotspots=n_hotspots,
-            segment_mask=segment_mask,
-            merge_distance_m=merge_distance_m,
-        )
-    ]
-    mid_xy = shapely.get_coordinates(mid)
-    for area in areas:
-        if area is None:
-            continue
-        if len(parts[0]) and shapely.contains_xy(area, parts[0].x, parts[0].y).any():
-            continue
-        own = shapely.contains_xy(area, mid_xy[:, 0], mid_xy[:, 1])
-        if own.any():
-            parts.append(
-                select_hotspots(
-                    ref,
-                    risk[ref_mode],
-                    hours=hours,
-                    n_hotspots=MIN_HOTSPOTS_PER_UNIT,
-                    segment_mask=own,
-                    merge_distance_m=merge_distance_m,
-                )
-            )
-    hotspots = (
-        _merge_hotspots([p for p in parts if len(p)], merge_distance_m=merge_distance_m)
-        if any(len(p) for p in parts)
-        else parts[0]
+    hotspots = select_hotspots_by_area(
+        ref,
+        risk[ref_mode],
+        hours=hours,
+        areas=areas,
+        n_hotspots=n_hotspots,
+        min_per_area=MIN_HOTSPOTS_PER_UNIT,
+        merge_distance_m=merge_distance_m,
     )
+    patrol_units = _patrol_units(units, areas, networks, stations, shift=shift, budget_s=budget_s)
 
-    station_points = stations.assign(id=stations["id"].astype(str)).set_index("id").geometry
-    patrol_units = []
-    for unit, area in zip(units, areas, strict=True):
-        net = networks[unit.mode]
-        point = station_points.loc[[unit.station_id]]
-        try:
-            node = int(np.asarray(nearest_nodes(net, point))[0])
-        except NetworkError as exc:
-            raise InfeasiblePlanError(
-                f"unit {unit.unit_id!r}: its station {unit.station_id!r} is off the "
-                f"{unit.mode} network ({exc}); move the station onto a street"
-            ) from None
-        allowed = (
-            None
-            if area is None
-            else np.asarray(shapely.contains_xy(area, net.node_x, net.node_y), dtype=bool)
-        )
-        breaks = parse_breaks(unit.breaks, shift=shift, unit_id=unit.unit_id)
-        try:
-            patrol_units.append(
-                PatrolUnit(unit.unit_id, unit.mode, node, budget_s, allowed, breaks=breaks)
-            )
-        except RoutingError as exc:
-            raise InfeasiblePlanError(str(exc)) from None
-
-    hour_cols = sorted(set(hours))
+    street_risk = {mode: r[:, sorted(set(hours))].sum(axis=1) for mode, r in risk.items()}
     model = PatrolModel.build(
         networks,
         hotspots,
         patrol_units,
         shift_start_s=shift_start_s,
         options=options,
-        street_risk={mode: r[:, hour_cols].sum(axis=1) for mode, r in risk.items()},
+        street_risk=street_risk,
     )
     plan = model.solve(time_limit_s=time_limit_s, seed=seed)
     logger.info(
-        "plan for %s: dosage %.3f, %s hotspot stops, balance %.2f",
-        shift.label(),
-        plan.objective,
-        f"{sum(len(r.hotspot_stops) for r in plan.routes):,}",
-        plan.balance_ratio,
+        "plan for %s: dosage %.3f, balance %.2f", shift.label(), plan.objective, plan.balance_ratio
     )
+    return _shift_plan(
+        model,
+        plan,
+        units=units,
+        stations=stations,
+        metric_grids=metric_grids,
+        areas=areas,
+        risk=risk,
+        hours=hours,
+        shift=shift,
+        start=start,
+        timezone=tz,
+        seed=seed,
+        extra_kpis={"time_limit_s": time_limit_s, "street_risk_weight": street_risk_weight},
+    )
+
+
+def _shift_plan(
+    model: PatrolModel,
+    plan: PatrolPlan,
+    *,
+    units: Sequence[_UnitRow],
+    stations: Any,
+    metric_grids: gpd.GeoDataFrame | None,
+    areas: Sequence[Any],
+    risk: dict[str, NDArray[np.float64]],
+    hours: list[int],
+    shift: Shift,
+    start: pd.Timestamp,
+    timezone: str,
+    seed: int,
+    extra_kpis: dict[str, Any],
+) -> ShiftPlan:
+    """The solved plan as tables (routes, stops, hotspots) and KPIs."""
     stations_named = stations.assign(id=stations["id"].astype(str)).set_index("id")
     unit_station = {u.unit_id: u.station_id for u in units}
     hotspot_gdf = _hotspot_frame(model, plan, metric_grids, hours)
@@ -513,10 +476,9 @@ def plan_shift(
             "shift": shift.label(),
             "shift_name": shift.name,
             "start": start.isoformat(),
-            "timezone": tz,
+            "timezone": timezone,
             "seed": seed,
-            "time_limit_s": time_limit_s,
-            "street_risk_weight": street_risk_weight,
+            **extra_kpis,
         }
     )
     return ShiftPlan(
@@ -524,7 +486,7 @@ def plan_shift(
         model=model,
         shift=shift,
         start=start,
-        timezone=tz,
+        timezone=timezone,
         seed=seed,
         routes=routes,
         stops=stops,
@@ -830,398 +792,4 @@ def plan_kpis(
     }
 
 
-# -- outputs --------------------------------------------------------------------------------
-
-#: Columns of the stable ``stops.csv`` (other tools read them: add, never rename).
-STOP_COLUMNS: tuple[str, ...] = (
-    "unit_id",
-    "seq",
-    "kind",
-    "name",
-    "lon",
-    "lat",
-    "arrive",
-    "depart",
-    "dwell_min",
-    "street",
-)
-_STOP_COLUMNS = [*STOP_COLUMNS, "hotspot_id", "grid_id"]
-
-
-def gpx_document(plan: ShiftPlan, unit_id: str) -> bytes:
-    """GPX 1.1 of one unit: its stops as waypoints (with times) and its route as a track."""
-    ns = "http://www.topografix.com/GPX/1/1"
-    ET.register_namespace("", ns)
-    root = ET.Element(f"{{{ns}}}gpx", {"version": "1.1", "creator": "gisapp"})
-    meta = ET.SubElement(root, f"{{{ns}}}metadata")
-    ET.SubElement(meta, f"{{{ns}}}name").text = f"{unit_id} {plan.shift.label()}"
-    ET.SubElement(meta, f"{{{ns}}}time").text = plan.start.tz_convert("UTC").isoformat()
-    stops = plan.stops[(plan.stops["unit_id"] == unit_id) & (plan.stops["kind"] != "waypoint")]
-    for row in stops.itertuples():
-        wpt = ET.SubElement(
-            root, f"{{{ns}}}wpt", {"lat": f"{row.lat:.7f}", "lon": f"{row.lon:.7f}"}
-        )
-        ET.SubElement(wpt, f"{{{ns}}}time").text = (
-            pd.Timestamp(str(row.arrive)).tz_convert("UTC").isoformat()
-        )
-        ET.SubElement(wpt, f"{{{ns}}}name").text = f"{row.seq}. {row.name}"
-        ET.SubElement(
-            wpt, f"{{{ns}}}desc"
-        ).text = f"{row.kind}: arrive {row.arrive}, depart {row.depart}, dwell {row.dwell_min} min"
-        ET.SubElement(wpt, f"{{{ns}}}type").text = str(row.kind)
-    trk = ET.SubElement(root, f"{{{ns}}}trk")
-    ET.SubElement(trk, f"{{{ns}}}name").text = unit_id
-    seg = ET.SubElement(trk, f"{{{ns}}}trkseg")
-    line = plan.routes.loc[plan.routes["unit_id"] == unit_id].geometry.iloc[0]
-    for lon, lat in shapely.get_coordinates(line):
-        ET.SubElement(seg, f"{{{ns}}}trkpt", {"lat": f"{lat:.7f}", "lon": f"{lon:.7f}"})
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
-
-
-def _safe_name(unit_id: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in unit_id)
-
-
-def write_plan(plan: ShiftPlan, out_dir: str | Path) -> list[Path]:
-    """Write ``routes.geojson``, ``stops.csv``, ``<unit_id>.gpx``, ``hotspots.geojson`` and
-    ``kpis.json`` into ``out_dir`` (created if needed); return the files written."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    path = out / "routes.geojson"
-    plan.routes.to_file(path, driver="GeoJSON")
-    written.append(path)
-    path = out / "stops.csv"
-    plan.stops[_STOP_COLUMNS].to_csv(path, index=False)
-    written.append(path)
-    path = out / "hotspots.geojson"
-    plan.hotspots.to_file(path, driver="GeoJSON")
-    written.append(path)
-    for unit_id in plan.routes["unit_id"]:
-        path = out / f"{_safe_name(str(unit_id))}.gpx"
-        path.write_bytes(gpx_document(plan, str(unit_id)))
-        written.append(path)
-    path = out / "kpis.json"
-    path.write_text(json.dumps(plan.kpis, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    written.append(path)
-    return written
-
-
-# -- saved plans ----------------------------------------------------------------------------
-
-#: The workspace layers holding saved plans, each with a ``plan_id`` column.
-PLAN_LAYERS: tuple[str, ...] = ("plan_routes", "plan_stops", "plan_hotspots")
-#: The workspace table listing saved plans.
-PLAN_INDEX = "plan_index"
-#: The KPIs copied into the plan index, for listing and comparing plans.
-_KPI_COLUMNS: tuple[str, ...] = (
-    "units_used",
-    "objective",
-    "risk_covered_share",
-    "hotspot_risk_share",
-    "hotspot_dosage_minutes",
-    "hotspot_stops",
-    "balance_ratio",
-    "street_km_covered",
-)
-#: Columns of :func:`list_plans` (besides them the table keeps the full KPIs as JSON).
-PLAN_INDEX_COLUMNS: tuple[str, ...] = (
-    "plan_id",
-    "created",
-    "shift",
-    "shift_name",
-    "start",
-    "seed",
-    "units",
-    *_KPI_COLUMNS,
-)
-
-
-@dataclass(frozen=True)
-class SavedPlan:
-    """A plan read back from the workspace (see :func:`load_plan`).
-
-    Parameters
-    ----------
-    plan_id
-        The plan's stable id.
-    created
-        When it was saved (UTC), ``None`` when unknown.
-    shift
-        The shift window, e.g. ``22:00-06:00``.
-    start
-        The shift's start, local time.
-    seed
-        The plan's seed.
-    timezone
-        The workspace's time zone, in which the stop times are written.
-    routes
-        One line per unit (EPSG:4326), the ``routes.geojson`` fields and more.
-    stops
-        The timetable, the ``stops.csv`` fields (times as ISO 8601 text).
-    hotspots
-        The shift's hotspots (EPSG:4326).
-    kpis
-        The plan's key figures, as in ``kpis.json``.
-    """
-
-    plan_id: str
-    created: pd.Timestamp | None
-    shift: str
-    start: pd.Timestamp
-    seed: int
-    timezone: str
-    routes: gpd.GeoDataFrame
-    stops: pd.DataFrame
-    hotspots: gpd.GeoDataFrame
-    kpis: dict[str, Any]
-
-    @property
-    def unit_ids(self) -> list[str]:
-        """The plan's units, in route order."""
-        return [str(u) for u in self.routes["unit_id"]]
-
-
-def save_plan(plan: ShiftPlan, workspace: Workspace, *, created: pd.Timestamp | None = None) -> str:
-    """Save a plan into the workspace beside the plans already there, atomically.
-
-    The rows of ``plan_routes``, ``plan_stops`` and ``plan_hotspots`` and the
-    ``plan_index`` row of a plan with the same id are replaced; other plans are kept. The
-    metadata key ``plan_kpis`` takes this plan's KPIs.
-
-    Parameters
-    ----------
-    plan
-        The plan to save.
-    workspace
-        The open workspace (it is updated in place).
-    created
-        The time of saving recorded in the index; now by default.
-
-    Returns
-    -------
-    str
-        The plan's id.
-    """
-    plan_id = plan.plan_id
-    saved_at = pd.Timestamp.now(tz="UTC") if created is None else pd.Timestamp(created)
-    saved_at = saved_at.tz_localize("UTC") if saved_at.tzinfo is None else saved_at
-    stops = plan.stops[_STOP_COLUMNS]
-    stops_gdf = gpd.GeoDataFrame(
-        stops, geometry=shapely.points(stops["lon"], stops["lat"]), crs=STORAGE_CRS
-    )
-    fresh = {
-        "plan_routes": plan.routes,
-        "plan_stops": stops_gdf,
-        "plan_hotspots": plan.hotspots,
-    }
-    layers: dict[str, Any] = {}
-    for name, frame in fresh.items():
-        new_rows = frame.assign(plan_id=plan_id)
-        new_rows = new_rows[["plan_id", *[c for c in new_rows.columns if c != "plan_id"]]]
-        old = _stored_plan_rows(workspace, name)
-        parts = [new_rows] if old is None else [old[old["plan_id"] != plan_id], new_rows]
-        parts = [part for part in parts if len(part)] or [new_rows]
-        layers[name] = gpd.GeoDataFrame(
-            pd.concat(parts, ignore_index=True), geometry="geometry", crs=STORAGE_CRS
-        )
-    index = _index_table(workspace)
-    row = {
-        "plan_id": plan_id,
-        "created": saved_at.tz_convert("UTC").isoformat(),
-        "shift": plan.shift.label(),
-        "shift_name": plan.shift.name,
-        "start": plan.start.isoformat(),
-        "seed": int(plan.seed),
-        "units": ",".join(str(u) for u in plan.routes["unit_id"]),
-        **{key: plan.kpis.get(key) for key in _KPI_COLUMNS},
-        "kpis": json.dumps(plan.kpis, ensure_ascii=False),
-    }
-    kept = index[index["plan_id"] != plan_id]
-    parts = [kept, pd.DataFrame([row])] if len(kept) else [pd.DataFrame([row])]
-    layers[PLAN_INDEX] = pd.concat(parts, ignore_index=True)
-    workspace.save(layers, meta={"plan_kpis": plan.kpis})
-    logger.info(
-        "saved plan %s into %s (%s plan(s) kept)",
-        plan_id,
-        workspace.path.name,
-        f"{len(layers[PLAN_INDEX]):,}",
-    )
-    return plan_id
-
-
-def list_plans(workspace: Workspace) -> pd.DataFrame:
-    """The plans saved in the workspace, newest first.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per plan with the columns of :data:`PLAN_INDEX_COLUMNS`: ``created`` as a
-        UTC timestamp, ``start`` as ISO 8601 text, ``units`` as comma-separated ids and the
-        key KPIs. Empty (with those columns) when no plan is saved.
-    """
-    index = _index_table(workspace)
-    for column in PLAN_INDEX_COLUMNS:
-        if column not in index.columns:
-            index[column] = pd.Series(dtype=object)
-    index = index.assign(
-        created=pd.to_datetime(index["created"], utc=True, errors="coerce", format="ISO8601")
-    )
-    # Newest first; of two saved in the same instant, the one written later.
-    index = index.assign(_row=np.arange(len(index)))
-    index = index.sort_values(["created", "_row"], ascending=False, na_position="last")
-    return index[list(PLAN_INDEX_COLUMNS)].reset_index(drop=True)
-
-
-def load_plan(workspace: Workspace, plan_id: str | None = None) -> SavedPlan:
-    """Read a saved plan back from the workspace.
-
-    Parameters
-    ----------
-    workspace
-        The open workspace.
-    plan_id
-        The plan's id; ``None`` for the plan saved last.
-
-    Returns
-    -------
-    SavedPlan
-
-    Raises
-    ------
-    WorkspaceError
-        If the workspace has no saved plan, or none with ``plan_id`` (the message lists
-        the ids it has).
-    """
-    plans = list_plans(workspace)
-    if not len(plans):
-        raise WorkspaceError(
-            f"workspace {workspace.path.name!r} has no saved plans; make one with "
-            f"'gisapp plan {workspace.path} --shift night --out DIR' or on the Plans page"
-        )
-    ids = [str(p) for p in plans["plan_id"]]
-    if plan_id is None:
-        chosen = ids[0]
-    elif str(plan_id) in ids:
-        chosen = str(plan_id)
-    else:
-        listed = ", ".join(ids[:20]) + (f" and {len(ids) - 20:,} more" if len(ids) > 20 else "")
-        raise WorkspaceError(
-            f"workspace {workspace.path.name!r} has no plan {plan_id!r}; its plans are "
-            f"{listed} (newest first)"
-        )
-    index = _index_table(workspace)
-    record = index[index["plan_id"] == chosen].iloc[-1]
-    try:
-        kpis = json.loads(str(record.get("kpis") or "{}"))
-    except json.JSONDecodeError:
-        kpis = {}
-    frames = {}
-    for name in PLAN_LAYERS:
-        rows = _stored_plan_rows(workspace, name)
-        if rows is None:
-            raise WorkspaceError(
-                f"workspace {workspace.path.name!r} lists plan {chosen!r} but has no layer "
-                f"{name!r}; save the plan again with 'gisapp plan'"
-            )
-        mine = rows[rows["plan_id"] == chosen].drop(columns="plan_id").reset_index(drop=True)
-        frames[name] = mine
-    stops = pd.DataFrame(frames["plan_stops"].drop(columns="geometry"))
-    stops["seq"] = stops["seq"].astype("int64")
-    for column in ("street", "name", "hotspot_id", "grid_id"):
-        if column in stops.columns:
-            stops[column] = stops[column].fillna("").astype(str)
-    stops = stops.sort_values(["unit_id", "seq"], kind="stable", ignore_index=True)
-    timezone = str(kpis.get("timezone") or workspace.timezone)
-    start = pd.Timestamp(str(record.get("start") or kpis.get("start")))
-    return SavedPlan(
-        plan_id=chosen,
-        created=_utc_time(record.get("created")),
-        shift=str(record.get("shift") or kpis.get("shift") or ""),
-        start=start.tz_convert(timezone) if start.tzinfo is not None else start,
-        seed=int(record.get("seed") or 0),
-        timezone=timezone,
-        routes=frames["plan_routes"],
-        stops=stops,
-        hotspots=frames["plan_hotspots"],
-        kpis=dict(kpis) if isinstance(kpis, dict) else {},
-    )
-
-
-def _utc_time(value: Any) -> pd.Timestamp | None:
-    stamp = pd.to_datetime(str(value), utc=True, errors="coerce", format="ISO8601")
-    return None if pd.isna(stamp) else pd.Timestamp(stamp)
-
-
-def _legacy_plan(workspace: Workspace) -> tuple[str, dict[str, Any]]:
-    """Id and KPIs of a plan saved before plans had ids (one plan, no ``plan_id``)."""
-    try:
-        kpis = json.loads(workspace.meta.get("plan_kpis") or "{}")
-    except json.JSONDecodeError:
-        kpis = {}
-    kpis = kpis if isinstance(kpis, dict) else {}
-    if kpis.get("plan_id"):
-        return str(kpis["plan_id"]), kpis
-    try:
-        shift = parse_shift(str(kpis.get("shift")))
-        start = pd.Timestamp(str(kpis.get("start")))
-        if pd.isna(start):
-            raise ValueError(start)
-        return make_plan_id(shift, start, int(kpis.get("seed") or 0)), kpis
-    except (ValueError, TypeError, SettingsError):
-        return "saved-plan", kpis
-
-
-def _stored_plan_rows(workspace: Workspace, name: str) -> gpd.GeoDataFrame | None:
-    """A plan layer's rows with their ``plan_id`` (old single-plan rows get the legacy id)."""
-    if not workspace.has_layer(name):
-        return None
-    frame = workspace.spatial_layer(name)
-    if "plan_id" not in frame.columns:
-        frame.insert(0, "plan_id", _legacy_plan(workspace)[0])
-    frame["plan_id"] = frame["plan_id"].astype(str)
-    return frame
-
-
-def _index_table(workspace: Workspace) -> pd.DataFrame:
-    """The ``plan_index`` table (one row made up for an old single-plan workspace)."""
-    if workspace.has_layer(PLAN_INDEX):
-        table = pd.DataFrame(workspace.layer(PLAN_INDEX))
-        table["plan_id"] = table["plan_id"].astype(str)
-        return table
-    if workspace.has_layer("plan_routes"):
-        plan_id, kpis = _legacy_plan(workspace)
-        saved_at = pd.Timestamp(workspace.path.stat().st_mtime, unit="s", tz="UTC")
-        routes = workspace.layer("plan_routes")
-        return pd.DataFrame(
-            [
-                {
-                    "plan_id": plan_id,
-                    "created": saved_at.isoformat(),
-                    "shift": kpis.get("shift", ""),
-                    "shift_name": kpis.get("shift_name", ""),
-                    "start": kpis.get("start", ""),
-                    "seed": int(kpis.get("seed") or 0),
-                    "units": ",".join(str(u) for u in routes["unit_id"]),
-                    **{key: kpis.get(key) for key in _KPI_COLUMNS},
-                    "kpis": json.dumps(kpis, ensure_ascii=False),
-                }
-            ]
-        )
-    return pd.DataFrame(columns=[*PLAN_INDEX_COLUMNS, "kpis"])
-
-
-__all__ = [
-    "PLAN_INDEX",
-    "PLAN_LAYERS",
-    "SavedPlan",
-    "ShiftPlan",
-    "gpx_document",
-    "list_plans",
-    "load_plan",
-    "make_plan_id",
-    "plan_kpis",
-    "plan_shift",
-    "save_plan",
-    "write_plan",
-]
+__all__ = ["ShiftPlan", "plan_kpis", "plan_shift"]

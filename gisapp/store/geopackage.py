@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
 
 import geopandas as gpd
 import pandas as pd
@@ -157,6 +157,47 @@ class Workspace:
     @property
     def name(self) -> str:
         return self.meta.get("name") or self.path.stem
+
+    @property
+    def label(self) -> str:
+        """How messages name the workspace to its user: the file name."""
+        return self.path.name
+
+    @property
+    def location(self) -> str:
+        """Where the workspace is, as a user gives it on the command line: the file path."""
+        return str(self.path)
+
+    def copy_to(self, path: str | os.PathLike[str]) -> Workspace:
+        """Copy the workspace to a new GeoPackage at ``path`` and open the copy."""
+        target = Path(path)
+        shutil.copy2(self.path, target)
+        return Workspace.open(target)
+
+    def open_geopackage(self) -> BinaryIO:
+        """The workspace as a GeoPackage file, open for reading (for a download).
+
+        Saves replace the file in one step, so the stream stays one consistent version.
+        """
+        return self.path.open("rb")
+
+    @property
+    def modified(self) -> pd.Timestamp:
+        """When the workspace was last written (UTC)."""
+        return pd.Timestamp(self.path.stat().st_mtime, unit="s", tz="UTC")
+
+    @property
+    def version(self) -> str:
+        """A stamp that changes whenever the workspace's content may have changed.
+
+        Caches of derived data (street networks, page data) key on it. It is read from the
+        file each time, so a save by another process or an edit in QGIS is seen too.
+        """
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return "missing"
+        return f"{stat.st_mtime_ns}-{stat.st_size}"
 
     @property
     def timezone(self) -> str:

@@ -3,7 +3,7 @@ figures, timetables, map and downloads.
 
 The web app is a thin adapter over these functions: they return data, HTML and bytes,
 never responses. An officer's view is the plan cut to his unit
-(:func:`gisapp.render.briefing.unit_plan`).
+(:meth:`gisapp.plans.Plan.for_unit`).
 """
 
 from __future__ import annotations
@@ -19,12 +19,17 @@ from typing import Any
 
 import pandas as pd
 
-from gisapp.render import briefing as exports
-from gisapp.render import maps
-from gisapp.render.briefing import BriefingPlan, ExportError
-from gisapp.services.plan import SavedPlan, list_plans, plan_shift, save_plan
+from gisapp.errors import ExportError
+from gisapp.outputs import plan as plan_files
+from gisapp.outputs.files import safe_file_name
+from gisapp.outputs.gpx import gpx_bytes
+from gisapp.plans import Plan, shift_label
+from gisapp.render import briefing, maps
+from gisapp.render.printing import chromium_executable
+from gisapp.services.plan import plan_shift
 from gisapp.settings import Settings, Shift
 from gisapp.store.geopackage import Workspace
+from gisapp.store.plans import list_plans, save_plan
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +84,7 @@ class PlanView:
         Per unit the timetable rows of :func:`gisapp.render.briefing.timetable_rows`.
     """
 
-    plan: BriefingPlan
+    plan: Plan
     kpis: list[tuple[str, str]]
     units: list[dict[str, str]]
     timetables: dict[str, list[list[str]]]
@@ -136,7 +141,7 @@ def generate_plan(
         n_hotspots=n_hotspots,
         time_limit_s=time_limit_s,
     )
-    return save_plan(plan, ws)
+    return save_plan(plan.record, ws)
 
 
 def plan_rows(ws: Workspace, *, unit_id: str | None = None) -> list[dict[str, str]]:
@@ -162,7 +167,7 @@ def plan_rows(ws: Workspace, *, unit_id: str | None = None) -> list[dict[str, st
             "created": ""
             if pd.isna(created)
             else pd.Timestamp(created).tz_convert(ws.timezone).strftime("%Y-%m-%d %H:%M"),
-            "shift": _shift_label(record["shift_name"], record["shift"]),
+            "shift": shift_label(record["shift_name"], record["shift"]),
             "start": _when(record["start"]),
             "seed": _text(record["seed"]),
             "units": ", ".join(units),
@@ -183,30 +188,18 @@ def plan_rows(ws: Workspace, *, unit_id: str | None = None) -> list[dict[str, st
     return rows
 
 
-def briefing_plan(saved: SavedPlan, *, unit_id: str | None = None) -> BriefingPlan:
-    """The saved plan as the exports read it, cut to ``unit_id`` when given.
+def briefing_plan(saved: Plan, *, unit_id: str | None = None) -> Plan:
+    """A saved plan as a page shows it: the whole plan, or ``unit_id``'s part of it.
 
     Raises
     ------
     ExportError
         If the plan has no unit ``unit_id``.
     """
-    title = f"Patrol plan {saved.plan_id}"
-    plan = exports.as_briefing_plan(saved, timezone=saved.timezone)
-    plan = BriefingPlan(
-        plan_id=plan.plan_id,
-        routes=plan.routes,
-        stops=plan.stops,
-        kpis=plan.kpis,
-        title=str(saved.kpis.get("title") or title),
-        shift=_shift_label(saved.kpis.get("shift_name"), saved.shift),
-        date=plan.date,
-        timezone=plan.timezone,
-    )
-    return plan if unit_id is None else exports.unit_plan(plan, unit_id)
+    return saved if unit_id is None else saved.for_unit(unit_id)
 
 
-def plan_view(plan: BriefingPlan, *, whole_plan: bool = True) -> PlanView:
+def plan_view(plan: Plan, *, whole_plan: bool = True) -> PlanView:
     """Figures, per-unit rows and timetables of a plan for its page.
 
     Parameters
@@ -230,7 +223,7 @@ def plan_view(plan: BriefingPlan, *, whole_plan: bool = True) -> PlanView:
             ("Street km covered", _number(k.get("street_km_covered"), "{:,.1f}")),
             ("Grids visited (网格)", _number(k.get("grids_visited"), "{:,.0f}")),
         ]
-    colors = exports.unit_colors(plan)
+    colors = briefing.unit_colors(plan)
     per_unit = k.get("units") if isinstance(k.get("units"), dict) else {}
     units = []
     timetables = {}
@@ -251,28 +244,28 @@ def plan_view(plan: BriefingPlan, *, whole_plan: bool = True) -> PlanView:
                 "dosage": _number(figures.get("dosage"), "{:.2f}"),
             }
         )
-        timetables[unit] = exports.timetable_rows(plan, unit)
+        timetables[unit] = briefing.timetable_rows(plan, unit)
     return PlanView(plan=plan, kpis=kpis, units=units, timetables=timetables)
 
 
 def plan_map_html(
-    plan: BriefingPlan, *, ws: Workspace | None = None, assets_url: str = "/static/vendor"
+    plan: Plan, *, ws: Workspace | None = None, assets_url: str = "/static/vendor"
 ) -> str:
     """The plan's map page for a frame: Leaflet and its plugins from ``assets_url``."""
-    return maps.render_html(exports.plan_map(plan, ws=ws, assets_url=assets_url))
+    return maps.render_html(briefing.plan_map(plan, ws=ws, assets_url=assets_url))
 
 
 def chromium_available() -> bool:
     """Whether PDF and PNG briefings can be printed here (Chromium is installed)."""
     try:
-        exports.chromium_executable()
+        chromium_executable()
     except ExportError:
         return False
     return True
 
 
 def plan_download(
-    plan: BriefingPlan, fmt: str, *, ws: Workspace | None = None, unit_id: str | None = None
+    plan: Plan, fmt: str, *, ws: Workspace | None = None, unit_id: str | None = None
 ) -> Download:
     """One download of a plan.
 
@@ -298,38 +291,29 @@ def plan_download(
             f"download format {fmt!r} is unknown; choose one of {', '.join(PLAN_DOWNLOADS)}"
         )
     name, mimetype = PLAN_DOWNLOADS[fmt]
-    prefix = exports.safe_file_name(plan.plan_id, fallback="plan")
+    prefix = safe_file_name(plan.plan_id, fallback="plan")
     data: bytes
     if fmt == "pdf":
-        data = exports.briefing_pdf(plan, ws=ws)
+        data = briefing.briefing_pdf(plan, ws=ws)
     elif fmt == "png":
-        data = exports.briefing_png(plan, ws=ws, dpi=150)
+        data = briefing.briefing_png(plan, ws=ws, dpi=150)
     elif fmt == "html":
-        data = exports.plan_html(plan, ws=ws).encode("utf-8")
+        data = briefing.plan_html(plan, ws=ws).encode("utf-8")
     elif fmt == "geojson":
-        data = exports.routes_geojson(plan).encode("utf-8")
+        data = plan_files.routes_geojson(plan).encode("utf-8")
     elif fmt == "stops.geojson":
-        data = exports.stops_geojson(plan).encode("utf-8")
+        data = plan_files.stops_geojson(plan).encode("utf-8")
     elif fmt == "csv":
-        data = exports.stops_csv(plan).encode("utf-8")
+        data = plan_files.stops_csv(plan).encode("utf-8")
     elif fmt == "gpkg":
         with tempfile.TemporaryDirectory() as tmp:
-            data = exports.write_gpkg(plan, Path(tmp) / "plan.gpkg").read_bytes()
+            data = plan_files.write_gpkg(plan, Path(tmp) / "plan.gpkg").read_bytes()
     else:
         if unit_id is None:
             raise ExportError("a GPX download is per unit; name the unit (unit=...)")
-        data = exports.gpx_bytes(plan, unit_id)
-        return Download(
-            exports.safe_file_name(f"{prefix}_{unit_id}", suffix=".gpx"), mimetype, data
-        )
+        data = gpx_bytes(plan, unit_id)
+        return Download(safe_file_name(f"{prefix}_{unit_id}", suffix=".gpx"), mimetype, data)
     return Download(f"{prefix}_{name}", mimetype, data)
-
-
-def _shift_label(name: Any, window: Any) -> str:
-    name_text, window_text = _text(name), _text(window)
-    if name_text and name_text != window_text:
-        return f"{name_text} ({window_text})"
-    return window_text
 
 
 def _when(value: Any) -> str:

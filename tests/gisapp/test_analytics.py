@@ -1,8 +1,11 @@
-"""Incident analytics: warning levels, area trends, shift hotspots, bulletin and CLI."""
+"""Incident analytics: warning levels, area trends, the bulletin and the CLI.
+
+The hotspots of a shift are tested in ``test_hotspots_service.py``."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -12,7 +15,7 @@ import pytest
 import shapely
 
 from gisapp.cli import main
-from gisapp.services import analytics
+from gisapp.services import analytics, bulletin
 from gisapp.settings import parse_shift
 from gisapp.store.geopackage import Workspace
 
@@ -20,7 +23,7 @@ CRS = "EPSG:32618"
 TZ = "America/New_York"
 
 
-def _incidents(rows: list[tuple[float, float, str, str]]) -> gpd.GeoDataFrame:
+def _incidents(rows: Sequence[tuple[float, float, str, str]]) -> gpd.GeoDataFrame:
     """Rows of (x, y, local time, category)."""
     xy = np.asarray([(r[0], r[1]) for r in rows], dtype=float).reshape(-1, 2)
     return gpd.GeoDataFrame(
@@ -131,45 +134,19 @@ def test_unknown_categories_are_reported_and_kept(workspace: Workspace) -> None:
     assert made_up["group"].tolist() == ["other"]
 
 
-def test_shift_hotspots_find_the_night_cluster(workspace: Workspace) -> None:
-    incidents, _ = analytics.load_incidents(workspace)
-    area = analytics.study_area(workspace)
-    night = parse_shift("22:00-06:00", name="late")
-    layer, kpis = analytics.shift_hotspots(
-        incidents, shift=night, method="kde", area=area, cell_size_m=100
-    )
-    assert kpis["incidents"] == 28 * 3
-    assert layer.crs.to_epsg() == 4326
-    top = layer.iloc[0].geometry.centroid
-    cluster = gpd.GeoSeries(shapely.points([[250, 700]]), crs=CRS).to_crs(4326).iloc[0]
-    assert top.distance(cluster) < 0.002  # about 150 m
-    assert kpis["pai"] > 10
-
-
-def test_shift_without_incidents_is_a_clear_error(workspace: Workspace) -> None:
-    incidents, _ = analytics.load_incidents(workspace)
-    early = parse_shift("04:00-05:00", name="early")
-    with pytest.raises(analytics.AnalyticsError, match="no incidents in shift 'early'"):
-        analytics.shift_hotspots(
-            incidents, shift=early, method="kde", area=analytics.study_area(workspace)
-        )
-
-
 def test_bulletin_with_a_single_month_compares_its_halves(workspace: Workspace) -> None:
     incidents, problems = analytics.load_incidents(workspace)
     communities = workspace.layer("communities")
-    bulletin = analytics.monthly_bulletin(
-        incidents, communities, month="2024-03", problems=problems
-    )
-    assert "second half" in bulletin.comparison
-    table = bulletin.table.set_index("id")
+    result = bulletin.monthly_bulletin(incidents, communities, month="2024-03", problems=problems)
+    assert "second half" in result.comparison
+    table = result.table.set_index("id")
     assert table["incidents"].sum() == len(incidents)
     assert table.loc["W", "n_burglary"] == 28 * 3
     assert table.loc["W", "warning_level"] in {"orange", "red"}
     assert table.loc["W", "top_hotspots"].startswith("#1 ")
-    assert any(p.code == "unknown_category" for p in bulletin.problems)
+    assert any(p.code == "unknown_category" for p in result.problems)
     with pytest.raises(analytics.AnalyticsError, match="no incidents in month '2023-01'"):
-        analytics.monthly_bulletin(incidents, communities, month="2023-01")
+        bulletin.monthly_bulletin(incidents, communities, month="2023-01")
 
 
 def test_cli_hotspots_and_bulletin(workspace: Workspace, tmp_path: Path) -> None:

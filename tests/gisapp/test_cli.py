@@ -171,10 +171,8 @@ def test_import_then_failed_import_leaves_workspace_unchanged(tmp_path, source_f
     assert digest(ws_path) == before
 
 
-def test_import_osm_extract_as_roads_and_subdistricts(tmp_path):
-    pbf = (
-        Path(__file__).resolve().parents[3] / "shared" / "data" / "liechtenstein-2013-08-03.osm.pbf"
-    )
+def test_import_osm_extract_as_roads_and_subdistricts(tmp_path, shared_data):
+    pbf = shared_data("liechtenstein-2013-08-03.osm.pbf")
     ws_path = tmp_path / "li.gpkg"
     result = run(
         "import",

@@ -24,15 +24,11 @@ from shapely.affinity import translate
 
 from gisapp.cli import cli
 from gisapp.errors import WorkspaceError
-from gisapp.services.coverage import (
-    compute_coverage,
-    hourly_coverage_map,
-    key_place_required_minutes,
-    plan_hourly_coverage,
-    propose_posts,
-    read_plan_positions,
-    school_zones,
-)
+from gisapp.plans import plan_from_frames
+from gisapp.render.coverage import hourly_coverage_map
+from gisapp.services.coverage import compute_coverage, key_place_required_minutes, school_zones
+from gisapp.services.hourly import HourlyOptions, plan_coverage_by_hour, shift_window
+from gisapp.services.placement import propose_posts
 from gisapp.store.geopackage import Workspace
 
 METRIC = "EPSG:32618"
@@ -187,7 +183,10 @@ def test_placement_on_key_places_covers_them_in_their_minutes(ws_path: Path) -> 
     assert placed.kpis["covered_share"] == 1.0
 
 
-def test_plan_positions_from_stops_csv(tmp_path: Path) -> None:
+def test_a_plan_without_a_start_starts_at_its_shift_on_the_day_of_its_first_stop() -> None:
+    routes = gpd.GeoDataFrame(
+        {"unit_id": ["car-1"]}, geometry=[LineString([(-72.9, 41.3), (-72.91, 41.31)])], crs=4326
+    )
     stops = pd.DataFrame(
         {
             "unit_id": ["car-1", "car-1"],
@@ -196,17 +195,19 @@ def test_plan_positions_from_stops_csv(tmp_path: Path) -> None:
             "name": ["HQ", "h1"],
             "lon": [-72.9, -72.91],
             "lat": [41.3, 41.31],
-            "arrive": ["2026-05-01T22:00:00-04:00", "2026-05-01T22:10:00-04:00"],
-            "depart": ["2026-05-01T22:00:00-04:00", "2026-05-01T22:22:00-04:00"],
+            "arrive": ["", "2026-05-02T01:10:00-04:00"],
+            "depart": ["2026-05-02T00:30:00-04:00", "2026-05-02T01:22:00-04:00"],
             "dwell_min": [0, 12],
             "street": ["", "Main St"],
         }
     )
-    stops.to_csv(tmp_path / "stops.csv", index=False)
-    positions = read_plan_positions(tmp_path, timezone="America/New_York")
-    assert len(positions) == 4
-    assert str(positions["time"].dt.tz) == "America/New_York"
-    assert positions["time"].iat[-1].isoformat() == "2026-05-01T22:22:00-04:00"
+    plan = plan_from_frames(
+        routes, stops, kpis={"shift": "22:00-06:00"}, timezone="America/New_York"
+    )
+    assert plan.start is None
+    start, end = shift_window(plan)
+    assert start.isoformat() == "2026-05-01T22:00:00-04:00"
+    assert end.isoformat() == "2026-05-02T06:00:00-04:00"
 
 
 # -- the commands ----------------------------------------------------------------------------
@@ -297,6 +298,12 @@ def test_coverage_command_without_stations_exits_1(tmp_path: Path) -> None:
 
 def test_coverage_command_with_a_plan_reports_each_hour(ws_path: Path, tmp_path: Path) -> None:
     lonlat = metric([Point(0, 0), Point(900, 0)]).geometry
+    # the car drives along the main street to its east end and back (the route line)
+    gpd.GeoDataFrame(
+        {"unit_id": ["car-1"], "mode": ["car"], "distance_m": [1800.0], "duration_s": [216.0]},
+        geometry=metric([LineString([(0, 0), (900, 0), (0, 0)])]).geometry,
+        crs="EPSG:4326",
+    ).to_file(tmp_path / "routes.geojson", driver="GeoJSON")
     stops = pd.DataFrame(
         {
             "unit_id": ["car-1"] * 3,
@@ -320,6 +327,7 @@ def test_coverage_command_with_a_plan_reports_each_hour(ws_path: Path, tmp_path:
         }
     )
     stops.to_csv(tmp_path / "stops.csv", index=False)
+    (tmp_path / "kpis.json").write_text(json.dumps({"shift": "22:00-24:00"}))
     out = tmp_path / "cov"
     result = run(
         "coverage",
@@ -338,6 +346,25 @@ def test_coverage_command_with_a_plan_reports_each_hour(ws_path: Path, tmp_path:
     # the car at the east end adds its own minute to the station's
     assert all(h["street_share"] > station_only for h in hourly)
     assert (out / "coverage_by_hour.csv").is_file()
+    assert "gisappSlider" in (out / "coverage_by_hour.html").read_text()
+    assert "22:00: street" in result.output
+
+
+def test_coverage_command_with_a_plan_folder_without_routes_says_so(
+    ws_path: Path, tmp_path: Path
+) -> None:
+    pd.DataFrame({"unit_id": ["car-1"], "seq": [0]}).to_csv(tmp_path / "stops.csv", index=False)
+    result = run("coverage", str(ws_path), "--plan", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 1
+    assert "routes.geojson" in result.output and "Traceback" not in result.output
+
+
+def test_coverage_command_with_an_unknown_plan_id_names_the_saved_plans(
+    ws_path: Path, tmp_path: Path
+) -> None:
+    result = run("coverage", str(ws_path), "--plan", "2099-01-01-day-s0", "--out", str(tmp_path))
+    assert result.exit_code == 1
+    assert "no saved plans" in result.output
 
 
 # -- the samples -----------------------------------------------------------------------------
@@ -390,8 +417,9 @@ def test_key_place_demand_without_key_places_is_a_clear_error(tmp_path: Path) ->
 def plan_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled New Haven sample with one saved 22:00-06:00 plan of two cars."""
     from gisapp.samples import get_path
-    from gisapp.services.plan import plan_shift, save_plan
+    from gisapp.services.plan import plan_shift
     from gisapp.settings import Settings, parse_shift
+    from gisapp.store.plans import save_plan
 
     path = tmp_path_factory.mktemp("hourly") / "new_haven.gpkg"
     shutil.copy(get_path("new_haven"), path)
@@ -406,16 +434,16 @@ def plan_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
         n_hotspots=6,
         time_limit_s=1.0,
     )
-    save_plan(plan, ws)
+    save_plan(plan.record, ws)
     return path
 
 
 def test_plan_hourly_coverage_per_hour_of_the_shift(plan_ws: Path) -> None:
-    from gisapp.services.plan import load_plan
+    from gisapp.store.plans import load_plan
 
     ws = Workspace.open(plan_ws)
     saved = load_plan(ws)
-    result = plan_hourly_coverage(ws, saved.plan_id, minutes=(1, 3, 5))
+    result = plan_coverage_by_hour(ws, saved, HourlyOptions(minutes=(1, 3, 5)))
 
     rows = result.rows()
     assert [r["hour"] for r in rows] == ["22:00", "23:00", "00:00", "01:00"] + [
@@ -443,5 +471,5 @@ def test_plan_hourly_coverage_per_hour_of_the_shift(plan_ws: Path) -> None:
     assert (result.reach["street_share"] > 0).all() and result.reach.crs.to_epsg() == 4326
     assert set(result.paths["unit_id"]) == {"car-1", "car-2"}
 
-    page = hourly_coverage_map(result, ws=ws)
+    page = hourly_coverage_map(result, roads=ws.layer("roads"))
     assert page.count('"id": "reach-') == 8 and "gisappSlider" in page

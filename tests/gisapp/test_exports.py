@@ -21,9 +21,20 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
-from gisapp.render import briefing as exports
-from gisapp.render.briefing import BriefingPlan, ExportError
+from gisapp.errors import ExportError
+from gisapp.outputs.files import safe_file_name, safe_path, unique_file_names
+from gisapp.outputs.gpx import GPX_NS, gpx_bytes
+from gisapp.outputs.plan import read_plan_dir, routes_geojson, stops_csv
+from gisapp.plans import STOP_COLUMNS, Plan, plan_from_frames
+from gisapp.render.briefing import (
+    briefing_pdf,
+    briefing_png,
+    plan_html,
+    timetable_rows,
+    unit_colors,
+)
 from gisapp.render.browser import CHROMIUM_ARGS, CHROMIUM_PATH
+from gisapp.render.export import MAP_FORMATS, export_plan, parse_formats
 from gisapp.samples import get_path
 from gisapp.services.network import workspace_network
 from gisapp.store.geopackage import Workspace
@@ -49,7 +60,7 @@ def _hotspot_points(ws: Workspace, n: int) -> gpd.GeoDataFrame:
 
 def make_plan(
     ws: Workspace, *, units: list[str], stops_per_unit: int = 3, dwell_min: float = 12.0
-) -> BriefingPlan:
+) -> Plan:
     """A plan by hand: each unit visits its share of the hotspots and returns to HQ."""
     net = workspace_network(ws, "car")
     station = ws.spatial_layer("stations").iloc[[0]]
@@ -101,7 +112,7 @@ def make_plan(
         }
     )
     kpis = {"plan_id": "night-demo", "shift": "night 00:00-08:00", "timezone": ws.timezone}
-    return exports.make_briefing_plan(routes, stops, kpis=kpis, plan_id="night-demo")
+    return plan_from_frames(routes, stops, kpis=kpis, plan_id="night-demo")
 
 
 @pytest.fixture(scope="module")
@@ -110,20 +121,20 @@ def ws() -> Workspace:
 
 
 @pytest.fixture(scope="module")
-def plan(ws: Workspace) -> BriefingPlan:
+def plan(ws: Workspace) -> Plan:
     return make_plan(ws, units=["car-1", "car-2", "car-3", "car-4"])
 
 
-def _write_stable_files(plan: BriefingPlan, folder: Path) -> Path:
+def _write_stable_files(plan: Plan, folder: Path) -> Path:
     """The files 'gisapp plan --out' writes, made from ``plan``."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "routes.geojson").write_text(exports.routes_geojson(plan), encoding="utf-8")
-    (folder / "stops.csv").write_text(exports.stops_csv(plan), encoding="utf-8")
+    (folder / "routes.geojson").write_text(routes_geojson(plan), encoding="utf-8")
+    (folder / "stops.csv").write_text(stops_csv(plan), encoding="utf-8")
     (folder / "kpis.json").write_text(json.dumps(dict(plan.kpis)), encoding="utf-8")
     return folder
 
 
-def _hostile_plan(plan: BriefingPlan, unit_ids: list[str]) -> BriefingPlan:
+def _hostile_plan(plan: Plan, unit_ids: list[str]) -> Plan:
     """``plan`` with its units renamed to ``unit_ids`` (user text)."""
     rename = dict(zip(plan.unit_ids, unit_ids, strict=False))
     routes = plan.routes[plan.routes["unit_id"].isin(rename)].assign(
@@ -132,13 +143,13 @@ def _hostile_plan(plan: BriefingPlan, unit_ids: list[str]) -> BriefingPlan:
     stops = plan.stops[plan.stops["unit_id"].isin(rename)].assign(
         unit_id=lambda f: f["unit_id"].map(rename), name=HOSTILE
     )
-    return exports.make_briefing_plan(routes, stops, kpis=dict(plan.kpis), plan_id=HOSTILE)
+    return plan_from_frames(routes, stops, kpis=dict(plan.kpis), plan_id=HOSTILE)
 
 
 # -- the plan adapter -----------------------------------------------------------------------
 
 
-def test_plan_has_header_from_kpis_and_times(plan: BriefingPlan) -> None:
+def test_plan_has_header_from_kpis_and_times(plan: Plan) -> None:
     assert plan.unit_ids == ["car-1", "car-2", "car-3", "car-4"]
     assert plan.shift == "night 00:00-08:00"
     assert plan.date == "2014-09-18"
@@ -148,40 +159,38 @@ def test_plan_has_header_from_kpis_and_times(plan: BriefingPlan) -> None:
     assert first["depart"] == pd.Timestamp("2014-09-18 00:00", tz="America/New_York")
 
 
-def test_make_briefing_plan_reports_every_problem(plan: BriefingPlan) -> None:
+def test_make_briefing_plan_reports_every_problem(plan: Plan) -> None:
     stops = plan.stops.drop(columns=["lat"]).assign(unit_id="ghost")
     routes = plan.routes.drop(columns=["unit_id"])
     with pytest.raises(ExportError) as err:
-        exports.make_briefing_plan(routes, stops)
-    assert "'routes' lacks column(s) ['unit_id']" in str(err.value)
-    assert "'stops' lacks column(s) ['lat']" in str(err.value)
+        plan_from_frames(routes, stops)
+    assert "the routes lack a unit_id column" in str(err.value)
+    assert "the stops lack column(s) ['lat']" in str(err.value)
     bad_times = plan.stops.assign(arrive="half past one")
-    with pytest.raises(ExportError, match="'arrive' is not ISO 8601"):
-        exports.make_briefing_plan(plan.routes, bad_times)
+    with pytest.raises(ExportError, match="arrive times are not ISO 8601"):
+        plan_from_frames(plan.routes, bad_times)
     orphans = pd.concat([plan.stops, plan.stops.head(1).assign(unit_id="ghost")])
-    with pytest.raises(ExportError, match=r"units \['ghost'\] with no route"):
-        exports.make_briefing_plan(plan.routes, orphans)
+    with pytest.raises(ExportError, match=r"units \['ghost'\] that have no route"):
+        plan_from_frames(plan.routes, orphans)
 
 
-def test_plan_inputs_are_not_changed(plan: BriefingPlan) -> None:
+def test_plan_inputs_are_not_changed(plan: Plan) -> None:
     routes, stops = plan.routes.copy(), plan.stops.copy()
-    exports.make_briefing_plan(routes.to_crs(3857), stops.assign(seq=stops["seq"].astype(str)))
+    plan_from_frames(routes.to_crs(3857), stops.assign(seq=stops["seq"].astype(str)))
     pd.testing.assert_frame_equal(stops, plan.stops)
     assert routes.crs.to_epsg() == 4326
 
 
-def test_stable_files_round_trip(plan: BriefingPlan, tmp_path: Path) -> None:
+def test_stable_files_round_trip(plan: Plan, tmp_path: Path) -> None:
     folder = _write_stable_files(plan, tmp_path / "plan")
-    again = exports.as_briefing_plan(folder)
+    again = read_plan_dir(folder)
     assert again.unit_ids == plan.unit_ids
     assert again.plan_id == "night-demo" and again.shift == plan.shift
     pd.testing.assert_series_equal(again.stops["arrive"], plan.stops["arrive"])
     pd.testing.assert_series_equal(again.stops["depart"], plan.stops["depart"])
     assert again.stops["name"].tolist() == plan.stops["name"].tolist()
     with pytest.raises(ExportError, match=r"lacks routes.geojson, stops.csv"):
-        exports.read_plan_dir(tmp_path)
-    with pytest.raises(ExportError, match="'plan' should be a plan folder"):
-        exports.as_briefing_plan(42)
+        read_plan_dir(tmp_path)
 
 
 # -- data files ------------------------------------------------------------------------------
@@ -196,33 +205,31 @@ def _gpx_schema() -> object:
     return xmlschema.XMLSchema(xsd)
 
 
-def test_gpx_is_valid_gpx_1_1_with_stops_and_track(plan: BriefingPlan) -> None:
+def test_gpx_is_valid_gpx_1_1_with_stops_and_track(plan: Plan) -> None:
     import xml.etree.ElementTree as ET
 
     schema = _gpx_schema()
     hostile = _hostile_plan(plan, ["巡逻一组 <&>", "car-2"])
     for p in (plan, hostile):
         for unit in p.unit_ids:
-            data = exports.gpx_bytes(p, unit)
+            data = gpx_bytes(p, unit)
             schema.validate(data.decode("utf-8"))  # type: ignore[attr-defined]
             root = ET.fromstring(data)
-            ns = {"g": exports.GPX_NS}
+            ns = {"g": GPX_NS}
             wpts = root.findall("g:wpt", ns)
             assert len(wpts) == len(p.unit_stops(unit))
             route = p.routes[p.routes["unit_id"] == unit].geometry.iloc[0]
             trkpts = root.findall("g:trk/g:trkseg/g:trkpt", ns)
             assert len(trkpts) == len(shapely.get_coordinates(route))
             assert root.find("g:trk/g:name", ns).text == f"Unit {unit}"  # type: ignore[union-attr]
-    first = ET.fromstring(exports.gpx_bytes(plan, "car-1")).find(
-        "g:wpt[2]/g:time", {"g": exports.GPX_NS}
-    )
+    first = ET.fromstring(gpx_bytes(plan, "car-1")).find("g:wpt[2]/g:time", {"g": GPX_NS})
     assert first is not None and first.text == "2014-09-18T04:00:19Z"  # 00:00:19 EDT
-    with pytest.raises(ExportError, match="'unit_id' 'nope' is not in plan"):
-        exports.gpx_bytes(plan, "nope")
+    with pytest.raises(ExportError, match="unit 'nope' is not in plan"):
+        gpx_bytes(plan, "nope")
 
 
-def test_geojson_and_gpkg_round_trip(plan: BriefingPlan, tmp_path: Path) -> None:
-    written = exports.export_plan(plan, tmp_path, formats=["geojson", "gpkg"])
+def test_geojson_and_gpkg_round_trip(plan: Plan, tmp_path: Path) -> None:
+    written = export_plan(plan, tmp_path, formats=["geojson", "gpkg"])
     assert sorted(p.name for p in written) == ["plan.gpkg", "routes.geojson", "stops.geojson"]
     routes = gpd.read_file(tmp_path / "routes.geojson")
     assert routes.crs.to_epsg() == 4326
@@ -238,13 +245,13 @@ def test_geojson_and_gpkg_round_trip(plan: BriefingPlan, tmp_path: Path) -> None
     assert from_gpkg["unit_id"].tolist() == plan.stops["unit_id"].tolist()
 
 
-def test_csv_timetables(plan: BriefingPlan, tmp_path: Path) -> None:
-    written = exports.export_plan(plan, tmp_path, formats=["csv"])
+def test_csv_timetables(plan: Plan, tmp_path: Path) -> None:
+    written = export_plan(plan, tmp_path, formats=["csv"])
     assert {p.name for p in written} == {"stops.csv"} | {
         f"timetable_{u}.csv" for u in plan.unit_ids
     }
     stops = pd.read_csv(tmp_path / "stops.csv")
-    assert list(stops.columns[:10]) == list(exports.STOP_COLUMNS)
+    assert list(stops.columns[:10]) == list(STOP_COLUMNS)
     assert len(stops) == len(plan.stops)
     table = pd.read_csv(tmp_path / "timetable_car-2.csv", keep_default_na=False)
     assert table.columns.tolist() == [
@@ -262,7 +269,7 @@ def test_csv_timetables(plan: BriefingPlan, tmp_path: Path) -> None:
     assert table["arrive"].iloc[0] == "" and table["depart"].iloc[-1] == ""
 
 
-def test_turns_become_the_via_streets_of_the_next_stop(plan: BriefingPlan) -> None:
+def test_turns_become_the_via_streets_of_the_next_stop(plan: Plan) -> None:
     stops = plan.stops[plan.stops["unit_id"] == "car-1"].sort_values("seq")
     first, second = stops.iloc[0], stops.iloc[1]
     turns = pd.DataFrame(
@@ -284,8 +291,8 @@ def test_turns_become_the_via_streets_of_the_next_stop(plan: BriefingPlan) -> No
         ignore_index=True,
     )
     routes = plan.routes[plan.routes["unit_id"] == "car-1"]
-    turned = exports.make_briefing_plan(routes, with_turns, kpis=dict(plan.kpis))
-    rows = exports.timetable_rows(turned, "car-1")
+    turned = plan_from_frames(routes, with_turns, kpis=dict(plan.kpis))
+    rows = timetable_rows(turned, "car-1")
     assert [r[1] for r in rows] == ["station", *["hotspot"] * (len(rows) - 2), "station"]
     assert rows[1][0] == "1" and rows[1][2] == second["name"]
     assert rows[1][7] == "Elm St, Chapel St"  # consecutive repeats folded
@@ -293,11 +300,11 @@ def test_turns_become_the_via_streets_of_the_next_stop(plan: BriefingPlan) -> No
 
 
 def test_parse_formats() -> None:
-    assert exports.parse_formats("csv, GPX,pdf") == ["pdf", "gpx", "csv"]
+    assert parse_formats("csv, GPX,pdf") == ["pdf", "gpx", "csv"]
     with pytest.raises(ExportError, match=r"unknown or no formats \['docx'\]"):
-        exports.parse_formats("pdf,docx")
+        parse_formats("pdf,docx")
     with pytest.raises(ExportError, match="choose from pdf, png, html, geojson"):
-        exports.parse_formats("gpx", allowed=exports.MAP_FORMATS)
+        parse_formats("gpx", allowed=MAP_FORMATS)
 
 
 # -- file names from user input ---------------------------------------------------------------
@@ -324,14 +331,14 @@ def test_parse_formats() -> None:
     ],
 )
 def test_safe_file_name(name: str, expected: str) -> None:
-    assert exports.safe_file_name(name) == expected
+    assert safe_file_name(name) == expected
 
 
 def test_safe_file_name_is_short_and_one_component() -> None:
     long = "警" * 200
-    name = exports.safe_file_name(long, suffix=".gpx")
+    name = safe_file_name(long, suffix=".gpx")
     assert len(name.encode("utf-8")) <= 130 and name.endswith("警.gpx")
-    assert exports.unique_file_names(["a/b", "a:b", "A_B", "c"], suffix=".gpx") == [
+    assert unique_file_names(["a/b", "a:b", "A_B", "c"], suffix=".gpx") == [
         "a_b.gpx",
         "a_b-2.gpx",
         "A_B-3.gpx",
@@ -342,20 +349,20 @@ def test_safe_file_name_is_short_and_one_component() -> None:
 @pytest.mark.parametrize("name", ["../x", "/abs", "a/b", "a\x00", "..", "", "CON", "x\\y"])
 def test_safe_path_refuses_unsafe_names(name: str, tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="not a plain file name"):
-        exports.safe_path(tmp_path, name)
+        safe_path(tmp_path, name)
 
 
-def test_hostile_unit_ids_stay_in_the_output_folder(plan: BriefingPlan, tmp_path: Path) -> None:
+def test_hostile_unit_ids_stay_in_the_output_folder(plan: Plan, tmp_path: Path) -> None:
     ids = ["../../etc/x", "/tmp/abs", "a\x00b", "C:\\evil\\u", "CON"]
     sneaky = _hostile_plan(
-        exports.make_briefing_plan(
+        plan_from_frames(
             pd.concat([plan.routes, plan.routes.assign(unit_id=lambda f: f["unit_id"] + "b")]),
             pd.concat([plan.stops, plan.stops.assign(unit_id=lambda f: f["unit_id"] + "b")]),
         ),
         ids,
     )
     out = tmp_path / "deep" / "out"
-    written = exports.export_plan(sneaky, out, formats=["gpx", "csv", "geojson", "html"])
+    written = export_plan(sneaky, out, formats=["gpx", "csv", "geojson", "html"])
     every_file = sorted(p for p in tmp_path.rglob("*") if p.is_file())
     assert every_file == sorted(written)
     assert all(p.parent == out.resolve() for p in written)
@@ -371,8 +378,8 @@ def test_hostile_unit_ids_stay_in_the_output_folder(plan: BriefingPlan, tmp_path
 # -- offline HTML ------------------------------------------------------------------------------
 
 
-def test_plan_html_is_self_contained_and_escaped(plan: BriefingPlan, ws: Workspace) -> None:
-    page = exports.plan_html(_hostile_plan(plan, ["car-1", "<b>u</b>"]), ws=ws)
+def test_plan_html_is_self_contained_and_escaped(plan: Plan, ws: Workspace) -> None:
+    page = plan_html(_hostile_plan(plan, ["car-1", "<b>u</b>"]), ws=ws)
     assert "L.map(" in page and "leaflet" in page.lower()
     assert not re.search(r'<(?:script|link|img)[^>]+(?:src|href)="(?:https?:)?//', page)
     assert "<script src=" not in page and '<link rel="stylesheet"' not in page
@@ -384,7 +391,7 @@ def test_plan_html_is_self_contained_and_escaped(plan: BriefingPlan, ws: Workspa
 # -- command line ------------------------------------------------------------------------------
 
 
-def test_export_command(plan: BriefingPlan, tmp_path: Path) -> None:
+def test_export_command(plan: Plan, tmp_path: Path) -> None:
     from gisapp.cli import cli
 
     folder = _write_stable_files(plan, tmp_path / "plan")
@@ -429,12 +436,12 @@ def _colour_pixels(png: Path, hex_color: str, *, tolerance: int = 40) -> int:
 @pytest.mark.skipif(not CHROMIUM_PATH.exists(), reason=f"{CHROMIUM_PATH} is not installed")
 @pytest.mark.parametrize("landscape", [False, True])
 def test_briefing_pdf_has_map_and_one_timetable_per_unit(
-    plan: BriefingPlan, ws: Workspace, tmp_path: Path, landscape: bool
+    plan: Plan, ws: Workspace, tmp_path: Path, landscape: bool
 ) -> None:
     if shutil.which("pdftotext") is None:
         pytest.skip("poppler-utils is not installed")
     pdf = tmp_path / "briefing.pdf"
-    pdf.write_bytes(exports.briefing_pdf(plan, ws=ws, landscape=landscape))
+    pdf.write_bytes(briefing_pdf(plan, ws=ws, landscape=landscape))
     pages = _pdf_pages_text(pdf)
     assert len(pages) == 1 + len(plan.unit_ids)
     first = pages[0]
@@ -454,7 +461,7 @@ def test_briefing_pdf_has_map_and_one_timetable_per_unit(
         check=True,
     )
     page1 = next(tmp_path.glob("p-*1.png"))
-    for unit, color in exports.unit_colors(plan).items():
+    for unit, color in unit_colors(plan).items():
         # The legend swatch alone is a few pixels at 60 dpi; car-1's 2.7 km route, partly
         # under car-4's, gives about 150.
         assert _colour_pixels(page1, color) > 60, f"route of {unit} not drawn"
@@ -462,25 +469,25 @@ def test_briefing_pdf_has_map_and_one_timetable_per_unit(
 
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM_PATH.exists(), reason=f"{CHROMIUM_PATH} is not installed")
-def test_briefing_png_is_at_print_resolution(plan: BriefingPlan, ws: Workspace) -> None:
+def test_briefing_png_is_at_print_resolution(plan: Plan, ws: Workspace) -> None:
     from io import BytesIO
 
     from PIL import Image
 
-    data = exports.briefing_png(plan, ws=ws, dpi=200)
+    data = briefing_png(plan, ws=ws, dpi=200)
     image = Image.open(BytesIO(data))
     assert image.width == pytest.approx(190 / 25.4 * 200, abs=3)  # A4 minus margins
     with pytest.raises(ExportError, match="'dpi' should be between 72 and 600"):
-        exports.briefing_png(plan, ws=ws, dpi=5000)
+        briefing_png(plan, ws=ws, dpi=5000)
 
 
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM_PATH.exists(), reason=f"{CHROMIUM_PATH} is not installed")
 def test_offline_html_makes_no_request_and_no_error(
-    plan: BriefingPlan, ws: Workspace, tmp_path: Path
+    plan: Plan, ws: Workspace, tmp_path: Path
 ) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
-    path = exports.export_plan(plan, tmp_path, formats=["html"], ws=ws)[0]
+    path = export_plan(plan, tmp_path, formats=["html"], ws=ws)[0]
     requests: list[str] = []
     errors: list[str] = []
     with sync_api.sync_playwright() as p:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import folium
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -131,4 +132,43 @@ def test_bad_inputs_are_named() -> None:
     with pytest.raises(ValueError, match="'bounds'"):
         maps.base_map((1, 2, 3))
     with pytest.raises(TypeError, match="'gdf' should be a GeoDataFrame"):
-        maps.add_points(maps.base_map((0, 0, 1, 1)), [1, 2], name="x")  # type: ignore[arg-type]
+        maps.add_points(maps.base_map((0, 0, 1, 1)), [1, 2], name="x")
+
+
+def test_unit_colors_follow_sorted_ids_whatever_the_order() -> None:
+    by_route = maps.unit_colors(["u3", "u1", "u2", "u1"])
+    by_name = maps.unit_colors(["u1", "u2", "u3"])
+    assert (
+        by_route
+        == by_name
+        == {
+            "u1": maps.PALETTE[0],
+            "u2": maps.PALETTE[1],
+            "u3": maps.PALETTE[2],
+        }
+    )
+    many = maps.unit_colors(f"u{i:02d}" for i in range(12))
+    assert many["u10"] == maps.PALETTE[0] and many["u11"] == maps.PALETTE[1]
+    with pytest.raises(TypeError, match="'unit_ids'"):
+        maps.unit_colors("u1")
+
+
+def test_cluster_assets_follow_the_map_assets_url(incidents: gpd.GeoDataFrame) -> None:
+    m = maps.base_map(_bounds(incidents), assets_url="/vendor/")
+    maps.add_points(m, incidents, name="clustered", cluster_above=10)
+    page = maps.render_html(m)
+    sources = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', page)
+    assert sources and all(s.startswith("/vendor/leaflet") for s in sources)
+    assert "/vendor/leaflet.markercluster/leaflet.markercluster.js" in sources
+
+
+def test_layer_slider_needs_one_label_per_group() -> None:
+    m = maps.base_map((0, 0, 1, 1))
+    groups = [folium.FeatureGroup(name=f"h{h}", show=h == 0, control=False) for h in range(3)]
+    for group in groups:
+        group.add_to(m)
+    with pytest.raises(ValueError, match="'labels'"):
+        maps.add_layer_slider(m, groups, ["0h"], title="Hour")
+    maps.add_layer_slider(m, groups, [HOSTILE, "1h", "2h"], title="Hour")
+    page = maps.render_html(m)
+    assert "window.gisappSlider" in page and HOSTILE not in page

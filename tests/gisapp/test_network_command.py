@@ -54,6 +54,13 @@ def test_reach_writes_bands_and_kpis(workspace, tmp_path):
     assert one.crs.to_epsg() == 4326
     assert 0 < kpis["bands"][0]["reached_km"] < kpis["bands"][1]["reached_km"]
     assert three.geometry.iat[0].area > one.geometry.iat[0].area
+    # the figures of 'gisapp coverage': no incidents or key places here, so no shares of them
+    first = kpis["bands"][0]
+    assert first["street_share"] == pytest.approx(
+        first["reached_km"] / kpis["network_km"], abs=1e-4
+    )
+    assert first["risk_share"] is None and first["key_places_share"] is None
+    assert "1 min:" in result.output
 
 
 def test_reach_from_a_missing_layer_is_a_user_error(workspace, tmp_path):

@@ -14,19 +14,13 @@ import pytest
 
 from gisapp.cli import main
 from gisapp.errors import WorkspaceError
+from gisapp.outputs.plan import write_plan
+from gisapp.plans import make_plan_id
 from gisapp.samples import get_path
-from gisapp.services.plan import (
-    ShiftPlan,
-    list_plans,
-    load_plan,
-    make_plan_id,
-    parse_breaks,
-    plan_shift,
-    save_plan,
-    write_plan,
-)
+from gisapp.services.plan import ShiftPlan, parse_breaks, plan_shift
 from gisapp.settings import Settings, parse_shift
 from gisapp.store.geopackage import Workspace
+from gisapp.store.plans import list_plans, load_plan, save_plan
 from routing.errors import InfeasiblePlanError
 
 NIGHT = parse_shift("22:00-06:00")
@@ -80,7 +74,7 @@ def test_timetable_is_consistent(night_plan: ShiftPlan) -> None:
 
 
 def test_outputs_follow_the_contract(night_plan: ShiftPlan, tmp_path: Path) -> None:
-    written = {p.name for p in write_plan(night_plan, tmp_path)}
+    written = {p.name for p in write_plan(night_plan.record, tmp_path)}
     assert {"routes.geojson", "stops.csv", "kpis.json", "car-1.gpx", "car-2.gpx"} <= written
     routes = gpd.read_file(tmp_path / "routes.geojson")
     assert routes.crs.to_epsg() == 4326
@@ -124,7 +118,7 @@ def test_plan_is_saved_in_the_workspace(night_plan: ShiftPlan, tmp_path: Path) -
     path = tmp_path / "ws.gpkg"
     shutil.copy(get_path("new_haven"), path)
     ws = Workspace.open(path)
-    save_plan(night_plan, ws)
+    save_plan(night_plan.record, ws)
     again = Workspace.open(path)
     assert {"plan_routes", "plan_stops", "plan_hotspots"} <= set(again.layer_names())
     assert json.loads(again.meta["plan_kpis"])["units_used"] == 2
@@ -216,10 +210,10 @@ def two_plans_path(night_plan: ShiftPlan, late_plan: ShiftPlan, tmp_path: Path) 
     path = tmp_path / "ws.gpkg"
     shutil.copy(get_path("new_haven"), path)
     ws = Workspace.open(path)
-    assert save_plan(night_plan, ws, created=pd.Timestamp("2024-05-01T08:00Z")) == (
+    assert save_plan(night_plan.record, ws, created=pd.Timestamp("2024-05-01T08:00Z")) == (
         "2014-09-18-2200-0600-s3"
     )
-    assert save_plan(late_plan, ws, created=pd.Timestamp("2024-05-01T09:00Z")) == (
+    assert save_plan(late_plan.record, ws, created=pd.Timestamp("2024-05-01T09:00Z")) == (
         "2014-09-18-late-s1"
     )
     return path
@@ -253,7 +247,7 @@ def test_two_plans_are_kept_side_by_side(
     night = load_plan(ws, "2014-09-18-2200-0600-s3")
     assert night.unit_ids == ["car-1", "car-2"] and night.seed == 3
     assert night.start == pd.Timestamp("2014-09-18 22:00", tz="America/New_York")
-    expected = night_plan.stops[list(night.stops.columns)].sort_values(["unit_id", "seq"])
+    expected = night_plan.record.stops[list(night.stops.columns)].sort_values(["unit_id", "seq"])
     pd.testing.assert_frame_equal(night.stops, expected.reset_index(drop=True), check_dtype=False)
     assert night.kpis == json.loads(json.dumps(night_plan.kpis))
     assert len(night.hotspots) == len(night_plan.hotspots)
@@ -265,7 +259,7 @@ def test_the_latest_plan_is_the_default(two_plans_path: Path, night_plan: ShiftP
     ws = Workspace.open(two_plans_path)
     assert load_plan(ws).plan_id == "2014-09-18-late-s1"
     # saving a plan again replaces its rows and makes it the latest
-    save_plan(night_plan, ws, created=pd.Timestamp("2024-05-01T10:00Z"))
+    save_plan(night_plan.record, ws, created=pd.Timestamp("2024-05-01T10:00Z"))
     again = Workspace.open(two_plans_path)
     assert list(list_plans(again)["plan_id"]) == ["2014-09-18-2200-0600-s3", "2014-09-18-late-s1"]
     assert load_plan(again).unit_ids == ["car-1", "car-2"]
@@ -308,7 +302,7 @@ def test_a_plan_saved_before_plan_ids_is_listed(
     )
     assert list(list_plans(ws)["plan_id"]) == ["2014-09-18-2200-0600-s3"]
     assert load_plan(ws).unit_ids == ["car-1", "car-2"]
-    save_plan(late_plan, ws)
+    save_plan(late_plan.record, ws)
     assert sorted(list_plans(ws)["plan_id"]) == ["2014-09-18-2200-0600-s3", "2014-09-18-late-s1"]
     assert len(load_plan(ws, "2014-09-18-2200-0600-s3").stops) == len(night_plan.stops)
 

@@ -179,14 +179,14 @@ def test_seeds_give_different_plans_with_the_same_guarantees(car_net: StreetNetw
     hotspots, station = random_instance(car_net, 11, 12)
     units = [PatrolUnit(f"car-{i}", "car", station, 3 * 3600.0) for i in range(2)]
     model = PatrolModel.build({"car": car_net}, hotspots, units, shift_start_s=NIGHT_S)
-    plans = [model.solve(time_limit_s=1.5, seed=seed) for seed in (1, 2)]
+    plans = [model.solve(time_limit_s=30.0, seed=seed, search_budget=60) for seed in (1, 2)]
     for plan in plans:
         check_plan(model, plan)
     orders = [[[s.hotspot for s in r.hotspot_stops] for r in p.routes] for p in plans]
     assert orders[0] != orders[1]
     low, high = sorted(p.objective for p in plans)
     assert low >= 0.9 * high
-    assert low > model.solve_baseline(time_limit_s=1.0).objective
+    assert low > model.solve_baseline(time_limit_s=30.0, search_budget=60).objective
 
 
 def test_grids_keep_stops_inside(walk_net: StreetNetwork) -> None:
@@ -210,7 +210,7 @@ def test_baseline_is_scored_by_the_same_function(walk_net: StreetNetwork) -> Non
     hotspots, station = random_instance(walk_net, 5, 10)
     units = [PatrolUnit(f"u{i}", "foot", station, 3 * 3600.0) for i in range(2)]
     model = PatrolModel.build({"foot": walk_net}, hotspots, units, shift_start_s=NIGHT_S)
-    base = model.solve_baseline(time_limit_s=1.0)
+    base = model.solve_baseline(time_limit_s=30.0, search_budget=60)
     stops = [s for r in base.routes for s in r.hotspot_stops]
     assert len({s.hotspot for s in stops}) == len(stops)  # single visits
     assert base.objective == pytest.approx(
@@ -222,8 +222,27 @@ def test_baseline_is_scored_by_the_same_function(walk_net: StreetNetwork) -> Non
             shift_start_s=NIGHT_S,
         ).total
     )
-    ours = model.solve(time_limit_s=1.5, seed=0)
+    ours = model.solve(time_limit_s=30.0, seed=0, search_budget=60)
     assert ours.objective >= base.objective
+
+
+def test_a_search_budget_gives_the_same_plan_under_any_time_limit(car_net: StreetNetwork) -> None:
+    # the budget (solutions found) bounds the search, not the clock: a short and a long
+    # time limit, both far above what the budget takes, give the very same plan
+    hotspots, station = random_instance(car_net, 11, 12)
+    units = [PatrolUnit(f"car-{i}", "car", station, 3 * 3600.0) for i in range(2)]
+    model = PatrolModel.build({"car": car_net}, hotspots, units, shift_start_s=NIGHT_S)
+    plans = [model.solve(time_limit_s=limit_s, seed=2, search_budget=60) for limit_s in (15, 60)]
+    timetables = [
+        [[(s.kind, s.hotspot, s.node, s.arrive_s, s.depart_s) for s in r.stops] for r in p.routes]
+        for p in plans
+    ]
+    assert timetables[0] == timetables[1]
+    assert plans[0].objective == plans[1].objective
+    base = [model.solve_baseline(time_limit_s=t, search_budget=60) for t in (15, 60)]
+    assert [r.stops for r in base[0].routes] == [r.stops for r in base[1].routes]
+    with pytest.raises(RoutingError, match="search_budget"):
+        model.solve(search_budget=0)
 
 
 # -- against the exact optimum ---------------------------------------------------------------
@@ -244,7 +263,7 @@ def _exact_comparison(net: StreetNetwork, seed: int) -> tuple[float, float, Patr
     exact = model.solve_exact(time_limit_s=60.0, expand=True)
     assert exact.bound is not None and exact.bound <= exact.objective * (1 + 1e-4)
     check_plan(model, exact)
-    ours = model.solve(time_limit_s=2.0, seed=seed)
+    ours = model.solve(time_limit_s=30.0, seed=seed, search_budget=150)
     check_plan(model, ours)
     return ours.objective, exact.objective, exact
 

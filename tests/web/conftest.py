@@ -27,9 +27,10 @@ from werkzeug.serving import make_server
 
 from gisapp.render.browser import CHROMIUM_ARGS, CHROMIUM_PATH
 from gisapp.samples import get_path
-from gisapp.services.plan import plan_shift, save_plan
+from gisapp.services.plan import plan_shift
 from gisapp.settings import Settings
 from gisapp.store.geopackage import Workspace
+from gisapp.store.plans import save_plan
 from gisapp.store.users import UserStore
 from web import create_app
 
@@ -217,7 +218,7 @@ def plans_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
             n_hotspots=6,
             time_limit_s=1.0,
         )
-        assert save_plan(plan, ws, created=pd.Timestamp(when)) == plan_id
+        assert save_plan(plan.record, ws, created=pd.Timestamp(when)) == plan_id
     return path
 
 

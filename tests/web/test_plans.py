@@ -18,8 +18,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gisapp.render.browser import CHROMIUM_PATH
-from gisapp.services.plan import list_plans
 from gisapp.store.geopackage import Workspace
+from gisapp.store.plans import list_plans
 
 PASSWORD = "correct horse battery"
 DAY = dt.date(2014, 9, 18)
@@ -214,7 +214,7 @@ def test_downloads_have_their_types_and_parse(client: FlaskClient, login: Login)
 def test_printed_briefing_without_chromium_says_so(
     client: FlaskClient, login: Login, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr("gisapp.render.briefing.CHROMIUM_PATH", tmp_path / "no-chromium")
+    monkeypatch.setattr("gisapp.render.printing.CHROMIUM_PATH", tmp_path / "no-chromium")
     login("captain")
     page = client.get(f"/plans/{SAVED[-1]}").get_data(as_text=True)
     assert "Chromium is not installed on the server" in page

@@ -1,0 +1,66 @@
+"""``gisapp user add``: accounts of the web app (``gisapp serve`` is in :mod:`web.cli`)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from gisapp.store.users import ROLES, UserStore, users_db_path
+
+logger = logging.getLogger(__name__)
+
+_WORKSPACE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.group()
+def user() -> None:
+    """Manage web app users (admin, captain, officer)."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="admin, captain or officer.")
+@click.option("--unit", "unit_id", help="The officer's unit id (required for officers).")
+@click.option(
+    "-w",
+    "--workspace",
+    type=_WORKSPACE,
+    envvar="GISAPP_WORKSPACE",
+    help="Workspace whose users file to use.",
+)
+@click.option(
+    "--users-db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="GISAPP_USERS_DB",
+    help="Users file (instead of the workspace's).",
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--replace", is_flag=True, help="Update the user if it exists.")
+def user_add(
+    name: str,
+    role: str,
+    unit_id: str | None,
+    workspace: Path | None,
+    users_db: Path | None,
+    password_stdin: bool,
+    replace: bool,
+) -> None:
+    """Add user NAME with a role; asks for the password unless --password-stdin."""
+    if users_db is None:
+        if workspace is None:
+            raise click.UsageError("pass --workspace WS or --users-db FILE")
+        users_db = users_db_path(workspace)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    saved = UserStore(users_db).add(name, password, role=role, unit_id=unit_id, replace=replace)
+    unit = f" (unit {saved.unit_id})" if saved.unit_id else ""
+    click.echo(f"User {saved.name} saved as {saved.role}{unit} in {users_db}")
+
+
+# gisapp.cli registers every module-level command; this one belongs under ``user`` only.
+del user_add

@@ -1,0 +1,240 @@
+"""Briefing exports: the plan, grid and blind-zone packs written into a folder.
+
+One job for the CLI (``gisapp export``) and the web downloads: it draws with
+:mod:`gisapp.render` and writes with :mod:`gisapp.outputs`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import geopandas as gpd
+
+from gisapp.errors import ExportError
+from gisapp.outputs.files import (
+    output_dir,
+    safe_path,
+    unique_file_names,
+    write_file,
+)
+from gisapp.outputs.geojson import to_geojson
+from gisapp.outputs.gpx import gpx_bytes
+from gisapp.outputs.plan import (
+    routes_geojson,
+    stops_csv,
+    stops_geojson,
+    unit_file_names,
+    write_gpkg,
+)
+from gisapp.plans import Plan
+from gisapp.render import maps
+from gisapp.render.area_maps import blind_zones_map, blind_zones_page, grids_page
+from gisapp.render.briefing import briefing_pdf, briefing_png, plan_html, timetable_csv
+from gisapp.render.printing import Paper, print_pdf, print_png
+from gisapp.store.geopackage import Workspace
+
+logger = logging.getLogger(__name__)
+
+
+#: Formats of a plan export, in the order they are written.
+PLAN_FORMATS: tuple[str, ...] = ("pdf", "png", "html", "gpx", "geojson", "gpkg", "csv")
+
+
+#: Formats of the grid and blind-zone map exports.
+MAP_FORMATS: tuple[str, ...] = ("pdf", "png", "html", "geojson")
+
+
+def parse_formats(text: str | Iterable[str], *, allowed: Sequence[str] = PLAN_FORMATS) -> list[str]:
+    """Parse ``"pdf,png"`` (or a list) into known formats, in ``allowed`` order.
+
+    Raises
+    ------
+    ExportError
+        Naming the unknown formats and the accepted ones.
+    """
+    items = text.split(",") if isinstance(text, str) else list(text)
+    wanted = {i.strip().lower() for i in items if i.strip()}
+    unknown = sorted(wanted - set(allowed))
+    if unknown or not wanted:
+        raise ExportError(
+            f"'formats' {sorted(wanted) or text!r} has unknown or no formats {unknown}; "
+            f"choose from {', '.join(allowed)}"
+        )
+    return [f for f in allowed if f in wanted]
+
+
+def export_plan(
+    plan: Plan,
+    out_dir: str | os.PathLike[str],
+    *,
+    formats: Iterable[str] = PLAN_FORMATS,
+    ws: Workspace | None = None,
+    blind_zones: gpd.GeoDataFrame | None = None,
+    paper: Paper = "A4",
+    landscape: bool = False,
+    dpi: int = 300,
+    chromium_path: str | os.PathLike[str] | None = None,
+) -> list[Path]:
+    """Write a plan's exports into ``out_dir`` (created when missing).
+
+    Files: ``briefing.pdf``, ``briefing.png``, ``plan_map.html``, ``<unit>.gpx`` per unit,
+    ``routes.geojson`` and ``stops.geojson``, ``plan.gpkg``, ``stops.csv`` and
+    ``timetable_<unit>.csv`` per unit. Unit ids are sanitised into file names.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    chosen = parse_formats(list(formats))
+    out = output_dir(out_dir)
+    written: list[Path] = []
+
+    def put(name: str, data: str | bytes) -> None:
+        written.append(write_file(safe_path(out, name), data))
+
+    if "pdf" in chosen:
+        put(
+            "briefing.pdf",
+            briefing_pdf(
+                plan,
+                ws=ws,
+                blind_zones=blind_zones,
+                paper=paper,
+                landscape=landscape,
+                chromium_path=chromium_path,
+            ),
+        )
+    if "png" in chosen:
+        put(
+            "briefing.png",
+            briefing_png(
+                plan,
+                ws=ws,
+                blind_zones=blind_zones,
+                paper=paper,
+                landscape=landscape,
+                dpi=dpi,
+                chromium_path=chromium_path,
+            ),
+        )
+    if "html" in chosen:
+        put("plan_map.html", plan_html(plan, ws=ws, blind_zones=blind_zones))
+    units = plan.unit_ids
+    if "gpx" in chosen:
+        for unit, name in unit_file_names(plan, ".gpx").items():
+            put(name, gpx_bytes(plan, unit))
+    if "geojson" in chosen:
+        put("routes.geojson", routes_geojson(plan))
+        put("stops.geojson", stops_geojson(plan))
+    if "gpkg" in chosen:
+        written.append(write_gpkg(plan, safe_path(out, "plan.gpkg")))
+    if "csv" in chosen:
+        put("stops.csv", stops_csv(plan))
+        names = unique_file_names([f"timetable_{u}" for u in units], suffix=".csv")
+        for unit, name in zip(units, names, strict=True):
+            put(name, timetable_csv(plan, unit))
+    logger.info("plan %s: %s file(s) written to %s", plan.plan_id, len(written), out)
+    return written
+
+
+def export_grids(
+    ws: Workspace,
+    out_dir: str | os.PathLike[str],
+    *,
+    formats: Iterable[str] = MAP_FORMATS,
+    paper: Paper = "A4",
+    landscape: bool = False,
+    dpi: int = 300,
+    chromium_path: str | os.PathLike[str] | None = None,
+) -> list[Path]:
+    """Write the grid responsibility map: ``grids.pdf``, ``grids.png``, ``grids_map.html``, ``grids.geojson``."""
+    from gisapp.outputs.geojson import to_geojson
+    from gisapp.render.layer_maps import grid_workload, workspace_grid_map
+
+    chosen = parse_formats(list(formats), allowed=MAP_FORMATS)
+    out = output_dir(out_dir)
+    written: list[Path] = []
+    if "pdf" in chosen or "png" in chosen:
+        page = grids_page(ws, paper=paper, landscape=landscape)
+        written += _write_printed(
+            page,
+            out,
+            "grids",
+            chosen,
+            paper=paper,
+            landscape=landscape,
+            dpi=dpi,
+            chromium_path=chromium_path,
+        )
+    if "html" in chosen:
+        html_text = maps.render_html(workspace_grid_map(ws), inline_assets=True)
+        written.append(write_file(safe_path(out, "grids_map.html"), html_text))
+    if "geojson" in chosen:
+        grids = ws.spatial_layer("grids")
+        incidents = ws.spatial_layer("incidents") if ws.has_layer("incidents") else None
+        grids = grids.assign(incidents=grid_workload(grids, incidents).to_numpy())
+        written.append(write_file(safe_path(out, "grids.geojson"), to_geojson(grids)))
+    return written
+
+
+def export_blind_zones(
+    ws: Workspace,
+    blind_zones: gpd.GeoDataFrame,
+    out_dir: str | os.PathLike[str],
+    *,
+    formats: Iterable[str] = MAP_FORMATS,
+    paper: Paper = "A4",
+    landscape: bool = False,
+    dpi: int = 300,
+    chromium_path: str | os.PathLike[str] | None = None,
+) -> list[Path]:
+    """Write the blind-zone map: ``blind_zones.pdf``/``.png``, ``blind_zones_map.html``, ``blind_zones.geojson``."""
+    chosen = parse_formats(list(formats), allowed=MAP_FORMATS)
+    out = output_dir(out_dir)
+    written: list[Path] = []
+    if "pdf" in chosen or "png" in chosen:
+        page = blind_zones_page(ws, blind_zones, paper=paper, landscape=landscape)
+        written += _write_printed(
+            page,
+            out,
+            "blind_zones",
+            chosen,
+            paper=paper,
+            landscape=landscape,
+            dpi=dpi,
+            chromium_path=chromium_path,
+        )
+    if "html" in chosen:
+        html_text = maps.render_html(blind_zones_map(ws, blind_zones), inline_assets=True)
+        written.append(write_file(safe_path(out, "blind_zones_map.html"), html_text))
+    if "geojson" in chosen:
+        written.append(write_file(safe_path(out, "blind_zones.geojson"), to_geojson(blind_zones)))
+    return written
+
+
+def _write_printed(
+    page: str,
+    out: Path,
+    stem: str,
+    chosen: Sequence[str],
+    *,
+    paper: Paper,
+    landscape: bool,
+    dpi: int,
+    chromium_path: str | os.PathLike[str] | None,
+) -> list[Path]:
+    """Print ``page`` as ``<stem>.pdf`` and/or ``<stem>.png`` into ``out``, as chosen."""
+    written = []
+    if "pdf" in chosen:
+        pdf = print_pdf(page, paper=paper, landscape=landscape, chromium_path=chromium_path)
+        written.append(write_file(safe_path(out, f"{stem}.pdf"), pdf))
+    if "png" in chosen:
+        png = print_png(
+            page, paper=paper, landscape=landscape, dpi=dpi, chromium_path=chromium_path
+        )
+        written.append(write_file(safe_path(out, f"{stem}.png"), png))
+    return written

@@ -1,0 +1,351 @@
+"""Printing pages to PDF and PNG in headless Chromium, offline, once the map has drawn.
+
+A printed page is the offline HTML page laid out in sections; Chromium loads nothing from
+anywhere (every request is refused) and prints only once Leaflet has drawn.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import folium
+import jinja2
+from branca.element import MacroElement
+from jinja2 import Template
+
+from gisapp.errors import ExportError
+from gisapp.plans import text
+from gisapp.render import maps
+from gisapp.render.browser import CHROMIUM_ARGS, CHROMIUM_PATH
+from gisapp.store.geopackage import Workspace
+
+logger = logging.getLogger(__name__)
+
+
+#: Paper sizes in millimetres, portrait (width, height).
+PAPER_SIZES_MM: dict[str, tuple[float, float]] = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}
+
+
+MARGIN_MM = 10.0
+
+
+_PX_PER_MM = 96 / 25.4
+
+
+_BRIEFING_DIR = Path(__file__).resolve().parent / "_briefing"
+
+
+Paper = Literal["A4", "A3"]
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    columns: Sequence[str]
+    rows: Sequence[Sequence[str]]
+    cell_classes: Sequence[str]
+    row_classes: Sequence[str]
+    figures: str = ""
+    color: str = ""
+    note: str = ""
+    new_page: bool = True
+
+
+_WAIT_DRAWN_JS = """() => new Promise((resolve) => {
+  if (typeof L === 'undefined') { resolve(-1); return; }
+  // folium names its map variable map_<hex>; reading every window property would touch
+  // storage, which a page set from memory may not read.
+  const key = Object.keys(window).find(k => k.startsWith('map_') && window[k] instanceof L.Map);
+  if (!key) { resolve(-1); return; }
+  const map = window[key];
+  // The print layout may have resized the map after Leaflet measured it: without this
+  // the canvas layers stay drawn for the old size and leave bands of the map blank.
+  map.whenReady(() => { map.invalidateSize(false); map.fire('moveend'); });
+  map.whenReady(() => requestAnimationFrame(() => requestAnimationFrame(() => {
+    let drawn = 0;
+    map.eachLayer(l => { if (l._parts && l._parts.length) drawn += 1; });
+    resolve(drawn);
+  })));
+})"""
+
+
+def print_pdf(
+    page_html: str,
+    *,
+    paper: Paper = "A4",
+    landscape: bool = False,
+    chromium_path: str | os.PathLike[str] | None = None,
+) -> bytes:
+    """Print a page from :func:`briefing_page` (or similar) to PDF in headless Chromium.
+
+    Raises
+    ------
+    ExportError
+        If Chromium or Playwright is missing, or the map did not draw.
+    """
+    page_size(paper, landscape)
+
+    def run(page: Any) -> bytes:
+        margin = f"{MARGIN_MM:g}mm"
+        pdf: bytes = page.pdf(
+            format=paper,
+            landscape=landscape,
+            print_background=True,
+            margin={"top": margin, "bottom": margin, "left": margin, "right": margin},
+        )
+        return pdf
+
+    return _in_chromium(
+        page_html,
+        paper=paper,
+        landscape=landscape,
+        scale=2.0,
+        action=run,
+        chromium_path=chromium_path,
+    )
+
+
+def print_png(
+    page_html: str,
+    *,
+    paper: Paper = "A4",
+    landscape: bool = False,
+    dpi: int = 300,
+    chromium_path: str | os.PathLike[str] | None = None,
+) -> bytes:
+    """Screenshot the first sheet (``.sheet``: title, map, page_footer) at ``dpi`` as PNG bytes.
+
+    Raises
+    ------
+    ExportError
+        If ``dpi`` is out of 72-600, Chromium or Playwright is missing, or the map did not draw.
+    """
+    if not 72 <= dpi <= 600:
+        raise ExportError(f"'dpi' should be between 72 and 600, got {dpi!r}; 300 is print quality")
+
+    def run(page: Any) -> bytes:
+        png: bytes = page.locator(".sheet").first.screenshot(type="png")
+        return png
+
+    return _in_chromium(
+        page_html,
+        paper=paper,
+        landscape=landscape,
+        scale=dpi / 96,
+        action=run,
+        chromium_path=chromium_path,
+    )
+
+
+def chromium_executable(path: str | os.PathLike[str] | None = None) -> Path:
+    """The Chromium binary to print with.
+
+    Raises
+    ------
+    ExportError
+        If it is not installed.
+    """
+    exe = Path(path) if path is not None else CHROMIUM_PATH
+    if not exe.is_file():
+        raise ExportError(
+            f"Chromium is not at {str(exe)!r}; install the 'chromium' system package "
+            "(PDF and PNG exports print through it) or choose html/gpx/geojson/gpkg/csv"
+        )
+    return exe
+
+
+def _in_chromium(
+    page_html: str,
+    *,
+    paper: Paper,
+    landscape: bool,
+    scale: float,
+    action: Callable[[Any], bytes],
+    chromium_path: str | os.PathLike[str] | None,
+) -> bytes:
+    exe = chromium_executable(chromium_path)
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise ExportError(
+            "PDF and PNG exports need the 'playwright' package: pip install playwright"
+        ) from None
+    width_mm, height_mm = page_size(paper, landscape)
+    # The viewport is the printable page, so Leaflet draws the whole map at the size it
+    # prints: its canvas renders only what lies in the viewport when the map loads.
+    viewport: Any = {
+        "width": round((width_mm - 2 * MARGIN_MM) * _PX_PER_MM),
+        "height": round((height_mm - 2 * MARGIN_MM) * _PX_PER_MM),
+    }
+    refused: list[str] = []
+    errors: list[str] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(exe), args=list(CHROMIUM_ARGS))
+            try:
+                context = browser.new_context(
+                    viewport=viewport, device_scale_factor=scale, offline=True
+                )
+
+                def refuse(route: Any) -> None:
+                    refused.append(route.request.url)
+                    route.abort()
+
+                # The page is self-contained: anything it asks for is refused and reported.
+                context.route("**/*", refuse)
+                page = context.new_page()
+                page.on(
+                    "console", lambda msg: errors.append(msg.text) if msg.type == "error" else None
+                )
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.emulate_media(media="print")
+                page.set_content(page_html, wait_until="load")
+                drawn = page.evaluate(_WAIT_DRAWN_JS)
+                if drawn < 0:
+                    raise ExportError(
+                        f"the map did not draw before printing ({'; '.join(errors) or 'no Leaflet map on the page'})"
+                    )
+                result = action(page)
+            finally:
+                browser.close()
+    except PlaywrightError as exc:
+        raise ExportError(f"Chromium failed to print the page: {exc}") from None
+    if refused:
+        logger.warning(
+            "the printed page asked for %s resource(s), refused: %s", len(refused), refused[:5]
+        )
+    if errors:
+        logger.warning("the printed page logged errors: %s", errors[:5])
+    return result
+
+
+def replace_section(section: Section, **changes: Any) -> Section:
+    return dataclasses.replace(section, **changes)
+
+
+def print_page(
+    map_html: str,
+    *,
+    title: str,
+    meta: Sequence[str],
+    page_footer: str,
+    sections: Sequence[Section],
+    width_mm: float,
+    height_mm: float,
+    first_page: Sequence[Section] = (),
+) -> str:
+    """Wrap an inlined folium page into a printable sheet: header, map, page_footer, tables."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_BRIEFING_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    parts: Any = env.get_template("briefing.html.j2").module
+    css = env.from_string((_BRIEFING_DIR / "briefing.css").read_text(encoding="utf-8")).render(
+        content_w_mm=f"{width_mm - 2 * MARGIN_MM:g}",
+        # a hair under the printable height, so rounding never spills onto a blank page
+        content_h_mm=f"{height_mm - 2 * MARGIN_MM - 1.5:g}",
+    )
+
+    def safe(items: Sequence[Section]) -> list[Section]:
+        return [replace_section(s, color=css_color(s.color) if s.color else "") for s in items]
+
+    map_div = re.findall(r'<div class="folium-map" id="[^"]+"\s*></div>', map_html)
+    if len(map_html.split("</head>")) != 2 or len(map_div) != 1 or map_html.count("</body>") != 1:
+        raise ExportError("the map page has an unexpected layout; it cannot be printed")
+    page = map_html.replace("</head>", f"<style>{css}</style>\n</head>", 1)
+    sheet = (
+        str(parts.sheet_open(title, list(meta)))
+        + map_div[0]
+        + str(parts.sheet_close(page_footer, safe(first_page)))
+    )
+    page = page.replace(map_div[0], sheet, 1)
+    return page.replace("</body>", str(parts.sections(safe(sections))) + "\n</body>", 1)
+
+
+def set_print_options(m: folium.Map, for_print: bool) -> None:
+    if for_print:
+        # Whole zoom levels waste up to half the printed map; quarter steps fill it.
+        m.options["zoomSnap"] = 0.25
+        m.options["zoomControl"] = False
+        # No animations: the page is printed as soon as the map has drawn, and a zoom
+        # still animating leaves the layers drawn for the previous view.
+        m.options["zoomAnimation"] = False
+        m.options["fadeAnimation"] = False
+        m.options["markerZoomAnimation"] = False
+
+
+def page_size(paper: str, landscape: bool) -> tuple[float, float]:
+    if paper not in PAPER_SIZES_MM:
+        raise ExportError(f"'paper' should be one of {', '.join(PAPER_SIZES_MM)}, got {paper!r}")
+    w, h = PAPER_SIZES_MM[paper]
+    return (h, w) if landscape else (w, h)
+
+
+def page_footer(ws: Workspace | None, timezone: str) -> str:
+    parts = [f"Times in {timezone}."]
+    if ws is not None:
+        notice = maps.attribution_for(ws.layer_notes)
+        if notice:
+            parts.append(f"Map data {notice} (ODbL).")
+        road_note = ws.layer_notes.get("roads")
+        if road_note and not notice:
+            parts.append(f"Streets: {road_note}.")
+    return " ".join(parts)
+
+
+def css_color(value: str) -> str:
+    """``value`` if it is a plain CSS colour token, else grey (it lands in a style)."""
+    return value if re.fullmatch(r"#[0-9A-Fa-f]{3,8}|[a-zA-Z]{3,20}", value) else "#999"
+
+
+STATION_COLOR = "#111111"
+
+
+class NorthArrow(MacroElement):
+    """A north arrow in the top-right corner (web maps here are always north-up)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        (function () {
+          var arrow = L.control({position: 'topright'});
+          arrow.onAdd = function () {
+            var div = L.DomUtil.create('div', 'gisapp-north');
+            div.title = 'North';
+            div.innerHTML = '<svg width="26" height="38" viewBox="0 0 26 38" role="img" '
+              + 'aria-label="North"><text x="13" y="11" text-anchor="middle" '
+              + 'font-family="sans-serif" font-weight="bold" font-size="11">N</text>'
+              + '<polygon points="13,13 22,36 13,30" fill="#fff" stroke="#111" stroke-width="1.2"/>'
+              + '<polygon points="13,13 4,36 13,30" fill="#111" stroke="#111" stroke-width="1.2"/>'
+              + '</svg>';
+            return div;
+          };
+          arrow.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}"""
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "NorthArrow"
+
+
+def cell_text(value: Any) -> str:
+    if isinstance(value, float):
+        return "" if not math.isfinite(value) else f"{value:,.2f}".rstrip("0").rstrip(".")
+    return text(value)
+
+
+GRID_COLOR = "#1d3557"
+
+
+BLIND_COLOR = "#e31a1c"

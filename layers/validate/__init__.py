@@ -1,0 +1,106 @@
+"""Validate the layers of a workspace: collect every problem, then report once.
+
+:func:`validate_layers` checks each layer against :data:`layers.schema.LAYERS` and then the
+layers against each other (parent ids, nesting, sibling overlaps, gaps, incidents outside
+the area). It never stops at the first problem: it returns a :class:`ValidationReport`
+holding repaired copies of the layers and every :class:`~layers.errors.Problem` found, and
+``report.raise_if_errors()`` raises one :class:`~layers.errors.ValidationError` with all
+of them. Inputs are never mutated.
+
+Areas, distances and buffers are computed in a local metric CRS (the UTM zone of the
+workspace), never in degrees. Layers are returned in the storage CRS (EPSG:4326).
+
+Problem codes
+-------------
+Stable codes; the severity is in brackets (``repaired`` means fixed in the returned copy).
+
+Per layer:
+
+``not_a_table`` [error]
+    The value given for a layer is not a (Geo)DataFrame.
+``unknown_layer`` [warning]
+    The layer name is not part of the workspace model; the layer is passed through.
+``empty_layer`` [error]
+    The layer has no features.
+``missing_field`` [error]
+    Required fields are absent (one problem per layer naming them all).
+``missing_id`` [error]
+    A feature has no ``id`` (null or blank).
+``missing_value`` [error]
+    A feature has no value (null or blank) in another required field.
+``duplicate_id`` [error]
+    Several features share one ``id``.
+``not_spatial`` [error]
+    A spatial layer has no geometry column.
+``missing_geometry`` [error]
+    A feature's geometry is null or empty.
+``wrong_geometry_type`` [error]
+    E.g. lines where polygons are expected.
+``invalid_geometry`` [repaired, or error when ``repair=False`` or nothing usable is left]
+    Invalid geometry (self-intersection...), repaired with ``shapely.make_valid``; polygon
+    layers keep only the polygonal part. The message gives ``shapely.is_valid_reason``.
+``missing_crs`` [error]
+    The layer has no CRS (e.g. a shapefile without its ``.prj``) and its coordinates are
+    not lon/lat degrees (from :func:`layers.crs.to_storage_crs`).
+``crs_assumed`` [warning]
+    The layer has no CRS but lon/lat-looking coordinates: EPSG:4326 was assumed.
+``reprojected`` [repaired]
+    The layer was in another CRS and was reprojected to EPSG:4326.
+``implausible_coordinates`` [error]
+    Coordinates outside ±180/±90 in a geographic CRS: usually metres labelled as degrees.
+``swapped_lat_lon`` [error]
+    Latitude and longitude are swapped: x within ±90 with y beyond ±90, or the layer lies
+    away from every other layer while its swapped copy overlaps them.
+``unknown_mode`` [error]
+    A unit's ``mode`` is not one of :data:`layers.schema.UNIT_MODES`.
+``missing_time`` [error]
+    An incident has no ``occurred_at``.
+``unparseable_time`` [error]
+    An incident's ``occurred_at`` cannot be read as a date and time.
+``severity_out_of_range`` [error]
+    An incident's ``severity`` is not a number from 1 to 5.
+``preventable_not_boolean`` [error]
+    An incident's ``preventable`` flag is not a yes/no value.
+``preventable_coerced`` [repaired]
+    ``preventable`` held yes/no values as text or numbers and was converted to booleans.
+
+Across layers:
+
+``unknown_parent`` [error]
+    ``grids.community_id`` or ``communities.subdistrict_id`` names no parent feature.
+``unknown_station`` [error]
+    ``units.station_id`` names no station (or duty point).
+``unknown_grid`` [error]
+    ``units.grid_ids`` names a grid that does not exist.
+``not_nested`` [error]
+    More than ``area_tolerance`` of a feature's area lies outside its parent.
+``sibling_overlap`` [error]
+    Two features with the same parent overlap by more than ``area_tolerance`` of the
+    smaller one.
+``coverage_gap`` [warning]
+    More than ``area_tolerance`` of a parent is covered by none of its children.
+``outside_area`` [warning]
+    Incidents farther than ``area_buffer_m`` from every area polygon (one problem per
+    layer with the count and sample ids).
+``disjoint_layer`` [warning]
+    A spatial layer does not overlap any other layer, even with lat/lon swapped.
+
+Modules
+-------
+``run``
+    :func:`validate_layers`, :func:`validate_layer`.
+``report``
+    :class:`ValidationReport` and the collector of problems.
+``layer``, ``attributes``, ``geometry``, ``incidents``
+    The checks of one layer on its own.
+``references``, ``hierarchy``
+    The checks across layers: ids, then nesting, overlaps, gaps and placement.
+"""
+
+from __future__ import annotations
+
+from layers.validate.hierarchy import AREA_LAYERS
+from layers.validate.report import MAX_LISTED, ValidationReport
+from layers.validate.run import validate_layer, validate_layers
+
+__all__ = ["AREA_LAYERS", "MAX_LISTED", "ValidationReport", "validate_layer", "validate_layers"]

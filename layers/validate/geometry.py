@@ -1,0 +1,219 @@
+"""Geometry checks of one layer: missing, wrong type, invalid (repaired); its CRS."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj.exceptions import CRSError, ProjError
+
+from layers.crs import to_storage_crs
+from layers.schema import LAYERS, POLYGON, STORAGE_CRS, LayerSpec
+from layers.validate.report import ProblemCollector
+
+#: Geometry type names by ``shapely.get_type_id``.
+_TYPE_NAMES = np.array(
+    [
+        "Point",
+        "LineString",
+        "LinearRing",
+        "Polygon",
+        "MultiPoint",
+        "MultiLineString",
+        "MultiPolygon",
+        "GeometryCollection",
+    ],
+    dtype=object,
+)
+
+
+def check_geometry(
+    frame: gpd.GeoDataFrame,
+    labels: np.ndarray,
+    spec: LayerSpec,
+    found: ProblemCollector,
+    *,
+    repair: bool,
+) -> np.ndarray:
+    """Check (and repair in ``frame``) the geometries; return the mask of usable features."""
+    name = spec.name
+    geoms = frame.geometry.to_numpy()
+    # NaN coordinates (e.g. blank lon/lat cells) place a feature nowhere: no geometry.
+    with np.errstate(invalid="ignore"):
+        nan_bounds = np.isnan(shapely.bounds(geoms)).any(axis=1)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms) | nan_bounds
+    found.per_feature(
+        name,
+        list(labels[missing]),
+        "missing_geometry",
+        lambda i: f"{labels[missing][i]} of layer {name!r} has no geometry",
+        f"features of {name!r} without geometry",
+        "draw the feature or delete it",
+    )
+    types = shapely.get_type_id(geoms)
+    names = _TYPE_NAMES
+    kinds = np.where(missing, None, names[np.clip(types, 0, 7)])
+    wrong = ~missing & ~np.isin(kinds, spec.geometry)
+    wrong_kinds = kinds[wrong]
+    expected = " or ".join(spec.geometry)
+    found.per_feature(
+        name,
+        list(labels[wrong]),
+        "wrong_geometry_type",
+        lambda i: (
+            f"{labels[wrong][i]} of layer {name!r} is a {wrong_kinds[i]}, {expected} expected"
+        ),
+        f"features of {name!r} with the wrong geometry type",
+        f"give {name!r} {expected} geometries (e.g. polygons for areas, not their outlines)",
+    )
+    usable = ~missing & ~wrong
+
+    invalid = usable & ~shapely.is_valid(geoms)
+    if invalid.any():
+        reasons = shapely.is_valid_reason(geoms[invalid])
+        bad_labels = labels[invalid]
+        if not repair:
+            found.per_feature(
+                name,
+                list(bad_labels),
+                "invalid_geometry",
+                lambda i: f"{bad_labels[i]} of layer {name!r} is invalid: {reasons[i]}",
+                f"invalid geometries in {name!r}",
+                "fix the geometry in a GIS, or validate with repair=True",
+            )
+            usable &= ~invalid
+        else:
+            fixed = _make_valid(geoms[invalid])
+            if spec.geometry == POLYGON:
+                fixed = _polygonal_part(fixed)
+            lost = shapely.is_empty(fixed) | ~np.isin(
+                names[np.clip(shapely.get_type_id(fixed), 0, 7)], spec.geometry
+            )
+            found.per_feature(
+                name,
+                list(bad_labels[~lost]),
+                "invalid_geometry",
+                lambda i: (
+                    f"{bad_labels[~lost][i]} of layer {name!r} was invalid "
+                    f"({reasons[~lost][i]}) and was repaired with make_valid"
+                ),
+                f"invalid geometries in {name!r} repaired with make_valid",
+                "check the repaired shape; redraw the feature if it is not what was meant",
+                "repaired",
+            )
+            found.per_feature(
+                name,
+                list(bad_labels[lost]),
+                "invalid_geometry",
+                lambda i: (
+                    f"{bad_labels[lost][i]} of layer {name!r} is invalid ({reasons[lost][i]}) "
+                    f"and make_valid leaves no {expected}"
+                ),
+                f"unrepairable geometries in {name!r}",
+                "redraw the feature as a proper area",
+            )
+            repaired = geoms.copy()
+            where = np.flatnonzero(invalid)
+            repaired[where[~lost]] = fixed[~lost]
+            frame[frame.geometry.name] = gpd.GeoSeries(repaired, index=frame.index, crs=frame.crs)
+            usable[where[lost]] = False
+    return usable
+
+
+def _make_valid(geoms: np.ndarray) -> np.ndarray:
+    """``shapely.make_valid``, giving an empty geometry where GEOS cannot repair one."""
+    try:
+        return np.asarray(shapely.make_valid(geoms))
+    except shapely.errors.GEOSException:
+        out = np.empty(len(geoms), dtype=object)
+        for i, geom in enumerate(geoms):
+            try:
+                out[i] = shapely.make_valid(geom)
+            except shapely.errors.GEOSException:
+                out[i] = shapely.GeometryCollection()
+        return out
+
+
+def _polygonal_part(geoms: np.ndarray) -> np.ndarray:
+    """Keep only polygons (make_valid can add the lines and points of collapsed parts)."""
+    out = geoms.copy()
+    mixed = np.flatnonzero(shapely.get_type_id(geoms) == 7)
+    for i in mixed:
+        parts = shapely.get_parts(geoms[i])
+        polygons = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
+        out[i] = shapely.union_all(polygons) if len(polygons) else shapely.Polygon()
+    return out
+
+
+def check_crs(
+    frame: gpd.GeoDataFrame,
+    labels: np.ndarray,
+    usable: np.ndarray,
+    name: str,
+    found: ProblemCollector,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
+    """Check the CRS and coordinates; return ``frame`` in EPSG:4326 and its usable part."""
+    crs = frame.crs
+    try:
+        frame, crs_problems = to_storage_crs(frame, layer=name)
+    except (ProjError, CRSError, ValueError) as exc:
+        found.add(
+            name,
+            None,
+            "implausible_coordinates",
+            f"layer {name!r} cannot be converted from {crs} to {STORAGE_CRS}: {exc}",
+            "check that the layer's declared CRS matches its coordinates",
+        )
+        return frame, None
+    found.problems.extend(crs_problems)
+    if frame.crs is None:
+        # Without a CRS the coordinates cannot be judged nor placed: to_storage_crs has
+        # reported missing_crs, and the layer sits out the cross-layer checks.
+        return frame, None
+
+    bounds = shapely.bounds(frame.geometry.to_numpy())
+    with np.errstate(invalid="ignore"):
+        x_beyond = (bounds[:, 0] < -180) | (bounds[:, 2] > 180)
+        y_beyond = (bounds[:, 1] < -90) | (bounds[:, 3] > 90)
+        x_as_lat = (bounds[:, 0] >= -90) & (bounds[:, 2] <= 90)
+        y_as_lon = (bounds[:, 1] >= -180) & (bounds[:, 3] <= 180)
+    swapped = usable & y_beyond & ~x_beyond & x_as_lat & y_as_lon
+    implausible = usable & (x_beyond | y_beyond) & ~swapped
+    label = frame.crs.to_string() if crs is None else crs.to_string()
+    found.per_feature(
+        name,
+        list(labels[swapped]),
+        "swapped_lat_lon",
+        lambda i: (
+            f"{labels[swapped][i]} of layer {name!r} has latitude beyond ±90 "
+            f"(x {bounds[swapped][i, 0]:.5f}, y {bounds[swapped][i, 1]:.5f}): "
+            "latitude and longitude look swapped"
+        ),
+        f"features of {name!r} with latitude and longitude swapped",
+        "swap the columns on import: x is the longitude, y the latitude",
+    )
+    found.per_feature(
+        name,
+        list(labels[implausible]),
+        "implausible_coordinates",
+        lambda i: (
+            f"{labels[implausible][i]} of layer {name!r} has coordinates "
+            f"({bounds[implausible][i, 0]:,.1f}, {bounds[implausible][i, 1]:,.1f}) beyond "
+            f"±180/±90, impossible in degrees ({label}): probably metres labelled as degrees"
+        ),
+        f"features of {name!r} with coordinates impossible in degrees",
+        "declare the layer's real projected CRS (e.g. its UTM zone) instead of EPSG:4326",
+    )
+    keep = usable & ~swapped & ~implausible
+    if not keep.any():
+        return frame, None
+    geo = gpd.GeoDataFrame(
+        {"id": frame["id"].to_numpy() if "id" in frame else labels},
+        geometry=frame.geometry.to_numpy(),
+        crs=frame.crs,
+    )
+    spec = LAYERS[name]
+    if spec.parent is not None and spec.parent[0] in frame:
+        geo[spec.parent[0]] = frame[spec.parent[0]].to_numpy()
+    geo["label"] = labels
+    return frame, geo[keep]

@@ -1,0 +1,236 @@
+"""Spatial cross-layer checks: layers in place, areas nested without overlaps or gaps,
+incidents inside the area."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from layers.crs import metric_crs
+from layers.schema import LAYERS
+from layers.validate.report import MAX_LISTED, ProblemCollector
+
+logger = logging.getLogger(__name__)
+
+
+#: Layers that describe the area, from the outermost in.
+AREA_LAYERS = ("subdistricts", "communities", "grids")
+
+
+#: One feature of an area layer, for messages.
+_ONE = {"subdistricts": "sub-district", "communities": "community", "grids": "grid (网格)"}
+
+
+def check_placement(geo: dict[str, gpd.GeoDataFrame], found: ProblemCollector) -> None:
+    """Find a layer lying away from all others whose lat/lon-swapped copy overlaps them."""
+    if len(geo) < 2:
+        return
+    boxes = {name: shapely.box(*g.total_bounds) for name, g in geo.items()}
+    # The area layers are checked last, against what is left: they are drawn by the
+    # precinct and are the likeliest to be right when two layers disagree.
+    order = [n for n in geo if n not in AREA_LAYERS] + [n for n in AREA_LAYERS[::-1] if n in geo]
+    for name in order:
+        others = [box for other, box in boxes.items() if other != name and other in geo]
+        if not others:
+            continue
+        # Half a degree of slack: points (stations) can sit just outside an area's bbox.
+        tree = shapely.STRtree([shapely.buffer(b, 0.5) for b in others])
+        if len(tree.query(boxes[name], predicate="intersects")):
+            continue
+        minx, miny, maxx, maxy = geo[name].total_bounds
+        swapped_box = shapely.box(miny, minx, maxy, maxx)
+        if len(tree.query(swapped_box, predicate="intersects")):
+            found.add(
+                name,
+                None,
+                "swapped_lat_lon",
+                f"layer {name!r} (bbox {minx:.4f}, {miny:.4f}, {maxx:.4f}, {maxy:.4f}) lies "
+                "away from every other layer, but overlaps them with latitude and "
+                "longitude swapped",
+                "swap the columns on import: x is the longitude, y the latitude",
+            )
+            del geo[name]
+        else:
+            found.add(
+                name,
+                None,
+                "disjoint_layer",
+                f"layer {name!r} (bbox {minx:.4f}, {miny:.4f}, {maxx:.4f}, {maxy:.4f}) "
+                "overlaps no other layer of the workspace",
+                "check its CRS (GCJ-02/BD-09 offsets are small; a wrong zone or unit is not) "
+                "and that it belongs to this area",
+                "warning",
+            )
+
+
+def area_metric_crs(geo: Mapping[str, gpd.GeoDataFrame]) -> CRS:
+    """The local UTM zone of the workspace, from its outermost area layer if any."""
+    for name in (*AREA_LAYERS, *geo):
+        if name in geo:
+            crs = metric_crs(geo[name])
+            logger.debug("computing areas and distances in %s", crs.to_string())
+            return crs
+    raise AssertionError("no spatial layer")  # pragma: no cover - guarded by the caller
+
+
+def check_nesting(
+    geo: Mapping[str, gpd.GeoDataFrame],
+    metric_crs: CRS,
+    tolerance: float,
+    found: ProblemCollector,
+) -> None:
+    """Areas inside their parents, siblings without overlaps, parents without gaps."""
+    metric = {
+        name: geo[name].to_crs(metric_crs).reset_index(drop=True)
+        for name in AREA_LAYERS
+        if name in geo
+    }
+    for name, child in metric.items():
+        spec = LAYERS[name]
+        key, parent_name = spec.parent if spec.parent else (None, None)
+        parent = metric.get(parent_name) if parent_name else None
+        _check_overlaps(child, name, key, tolerance, found)
+        if key is None or parent is None or key not in child.columns:
+            continue
+        parents = parent[parent["id"].notna()].drop_duplicates("id").set_index("id")
+        _check_within(child, name, key, parents, parent_name or "", tolerance, found)
+        _check_gaps(child, name, key, parents, parent_name or "", tolerance, found)
+
+
+def _check_within(
+    child: gpd.GeoDataFrame,
+    name: str,
+    key: str,
+    parents: gpd.GeoDataFrame,
+    parent_name: str,
+    tolerance: float,
+    found: ProblemCollector,
+) -> None:
+    known = child[child[key].isin(parents.index)]
+    geoms = known.geometry.to_numpy()
+    parent_geoms = parents.geometry.loc[known[key]].to_numpy()
+    area_m2 = shapely.area(geoms)
+    outside_m2 = area_m2 - shapely.area(shapely.intersection(geoms, parent_geoms))
+    share = np.divide(outside_m2, area_m2, out=np.zeros_like(area_m2), where=area_m2 > 0)
+    bad = share > tolerance
+    labels = known["label"].to_numpy()
+    keys = known[key].to_numpy()
+    found.per_feature(
+        name,
+        list(labels[bad]),
+        "not_nested",
+        lambda i: (
+            f"{_ONE[name]} {labels[bad][i]} lies {share[bad][i]:.1%} "
+            f"({outside_m2[bad][i]:,.0f} m²) outside its {_ONE[parent_name]} {keys[bad][i]} "
+            f"(tolerance {tolerance:.1%})"
+        ),
+        f"features of {name!r} not inside their {_ONE[parent_name]}",
+        f"redraw the boundary to follow its {_ONE[parent_name]}, or correct {key}",
+    )
+
+
+def _check_overlaps(
+    child: gpd.GeoDataFrame,
+    name: str,
+    key: str | None,
+    tolerance: float,
+    found: ProblemCollector,
+) -> None:
+    geoms = child.geometry.to_numpy()
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    pair = left < right
+    if key is not None and key in child.columns:
+        keys = child[key].to_numpy(dtype=object)
+        pair &= keys[left] == keys[right]
+    left, right = left[pair], right[pair]
+    overlap_m2 = shapely.area(shapely.intersection(geoms[left], geoms[right]))
+    area_m2 = shapely.area(geoms)
+    bad = overlap_m2 > tolerance * np.minimum(area_m2[left], area_m2[right])
+    labels = child["label"].to_numpy()
+    a, b, overlap = labels[left[bad]], labels[right[bad]], overlap_m2[bad]
+    found.per_feature(
+        name,
+        list(a),
+        "sibling_overlap",
+        lambda i: (
+            f"{_ONE[name]} {a[i]} and its sibling {b[i]} overlap by {overlap[i]:,.0f} m² "
+            f"({overlap[i] / min(area_m2[left[bad]][i], area_m2[right[bad]][i]):.1%} "
+            "of the smaller)"
+        ),
+        f"overlapping features in {name!r}",
+        "redraw the shared boundary so each place belongs to exactly one feature",
+    )
+
+
+def _check_gaps(
+    child: gpd.GeoDataFrame,
+    name: str,
+    key: str,
+    parents: gpd.GeoDataFrame,
+    parent_name: str,
+    tolerance: float,
+    found: ProblemCollector,
+) -> None:
+    covered = child[child[key].isin(parents.index)].dissolve(by=key).geometry
+    parent_geoms = parents.geometry.to_numpy()
+    union = covered.reindex(parents.index).to_numpy()
+    has_children = ~pd.isna(union)
+    gap = parent_geoms.copy()
+    gap[has_children] = shapely.difference(parent_geoms[has_children], union[has_children])
+    gap_m2 = shapely.area(gap)
+    area_m2 = shapely.area(parent_geoms)
+    share = np.divide(gap_m2, area_m2, out=np.zeros_like(area_m2), where=area_m2 > 0)
+    bad = share > tolerance
+    labels = parents["label"].to_numpy()
+    found.per_feature(
+        parent_name,
+        list(labels[bad]),
+        "coverage_gap",
+        lambda i: (
+            f"{_ONE[parent_name]} {labels[bad][i]} has {gap_m2[bad][i]:,.0f} m² "
+            f"({share[bad][i]:.1%}) covered by none of its {name}"
+            + ("" if has_children[bad][i] else f" (it has no {name} at all)")
+        ),
+        f"features of {parent_name!r} not fully covered by their {name}",
+        f"extend its {name} to cover the whole {_ONE[parent_name]}, or add a "
+        f"{_ONE[name]} for the rest",
+        "warning",
+    )
+
+
+def check_incidents_in_area(
+    geo: Mapping[str, gpd.GeoDataFrame],
+    metric_crs: CRS,
+    buffer_m: float,
+    found: ProblemCollector,
+) -> None:
+    """Incidents farther than ``area_buffer_m`` from every area polygon (one warning)."""
+    incidents = geo.get("incidents")
+    area_name = next((name for name in AREA_LAYERS if name in geo), None)
+    if incidents is None or area_name is None:
+        return
+    area = geo[area_name].to_crs(metric_crs).geometry.to_numpy()
+    points = incidents.to_crs(metric_crs).geometry.to_numpy()
+    near, _ = shapely.STRtree(area).query(points, predicate="dwithin", distance=buffer_m)
+    outside = np.ones(len(points), dtype=bool)
+    outside[near] = False
+    if not outside.any():
+        return
+    labels = incidents["label"].to_numpy()[outside]
+    samples = ", ".join(labels[:MAX_LISTED])
+    found.add(
+        "incidents",
+        labels[0] if len(labels) == 1 else None,
+        "outside_area",
+        f"{len(labels):,} of {len(points):,} incidents lie more than {buffer_m:,.0f} m "
+        f"outside the {area_name} (e.g. {samples})",
+        f"check their coordinates (CRS, swapped lat/lon) or extend the {area_name}; "
+        "they are ignored for this area",
+        "warning",
+    )

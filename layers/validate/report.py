@@ -1,0 +1,127 @@
+"""The validation report and the collector that gathers problems into it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from layers.errors import Problem, Severity, ValidationError
+
+#: Up to this many features get one problem each; beyond it, one problem lists samples.
+MAX_LISTED = 10
+
+
+@dataclass
+class ValidationReport:
+    """What :func:`validate_layers` found.
+
+    Parameters
+    ----------
+    layers
+        Repaired copies of the input layers (spatial layers in EPSG:4326 when their CRS is
+        known; ids as strings; ``incidents.occurred_at`` as UTC datetimes).
+    problems
+        Every problem found, in the order found.
+    """
+
+    layers: dict[str, pd.DataFrame]
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        """Problems that block use of the workspace."""
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        """Problems that are reported and tolerated."""
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def repairs(self) -> list[Problem]:
+        """Problems fixed automatically in :attr:`layers`."""
+        return [p for p in self.problems if p.severity == "repaired"]
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings and repairs are allowed)."""
+        return not self.errors
+
+    @property
+    def codes(self) -> set[str]:
+        """The distinct problem codes found."""
+        return {p.code for p in self.problems}
+
+    def raise_if_errors(self) -> None:
+        """Raise one :class:`ValidationError` carrying every problem if any is an error.
+
+        Raises
+        ------
+        ValidationError
+            If :attr:`errors` is not empty.
+        """
+        if self.errors:
+            raise ValidationError(self.problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable summary: ``ok``, counts per severity and problems."""
+        counts = {"error": 0, "warning": 0, "repaired": 0}
+        for problem in self.problems:
+            counts[problem.severity] += 1
+        return {
+            "ok": self.ok,
+            "counts": counts,
+            "layers": {name: len(frame) for name, frame in self.layers.items()},
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+class ProblemCollector:
+    """Problems of one validation run, with per-feature aggregation."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(
+        self,
+        layer: str,
+        feature_id: str | None,
+        code: str,
+        message: str,
+        fix: str,
+        severity: Severity = "error",
+    ) -> None:
+        self.problems.append(Problem(layer, feature_id, code, message, fix, severity))
+
+    def per_feature(
+        self,
+        layer: str,
+        ids: Sequence[str],
+        code: str,
+        message: Callable[[int], str],
+        summary: str,
+        fix: str,
+        severity: Severity = "error",
+    ) -> None:
+        """One problem per feature, or one listing samples when there are many.
+
+        ``message(i)`` describes the ``i``-th feature; ``summary`` describes them all.
+        """
+        if not len(ids):
+            return
+        if len(ids) <= MAX_LISTED:
+            for i, feature_id in enumerate(ids):
+                self.add(layer, feature_id, code, message(i), fix, severity)
+            return
+        samples = ", ".join(ids[:MAX_LISTED])
+        self.add(
+            layer,
+            None,
+            code,
+            f"{summary}: {len(ids):,} features, e.g. {samples}. First: {message(0)}",
+            fix,
+            severity,
+        )

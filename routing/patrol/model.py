@@ -1,0 +1,453 @@
+"""The patrol model: build it (inputs checked, legs timed, visits discretised), solve it
+with the search, the baseline or the exact MILP, and assemble the :class:`PatrolPlan`."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pyproj
+from numpy.typing import NDArray
+
+from routing.errors import InfeasiblePlanError, RoutingError
+from routing.network import StreetNetwork
+from routing.patrol.discrete import VisitCopy, bands, visit_copies
+from routing.patrol.exact import exact_sequences
+from routing.patrol.inputs import HOUR_S, Hotspots, PatrolOptions, PatrolUnit
+from routing.patrol.legs import (
+    LegGraph,
+    UnitData,
+    leg_graph,
+    restricted_csr,
+    street_path,
+    street_risk_of,
+    unit_data,
+)
+from routing.patrol.plan import Leg, PatrolPlan, Stop, UnitRoute
+from routing.patrol.score import dosage_score
+from routing.patrol.search import solve_routing
+from routing.patrol.timetable import StopSequence
+
+logger = logging.getLogger(__name__)
+
+
+class PatrolModel:
+    """A shift patrol problem: build it, solve it, query the :class:`PatrolPlan`.
+
+    Use :meth:`build`. ``solve`` (ours), ``solve_baseline`` and ``solve_exact`` each
+    return a plan scored by :func:`dosage_score`; the latest plan of ``solve`` is kept as
+    :attr:`plan`.
+    """
+
+    def __init__(
+        self,
+        networks: Mapping[str, StreetNetwork],
+        hotspots: Hotspots,
+        units: Sequence[PatrolUnit],
+        unit_data: list[UnitData],
+        copies: list[VisitCopy],
+        shift_start_s: int,
+        options: PatrolOptions,
+        leg_graphs: Mapping[str, LegGraph] | None = None,
+    ) -> None:
+        self.networks = dict(networks)
+        #: The graph legs are routed on, per mode.
+        self.leg_graphs = dict(leg_graphs) if leg_graphs is not None else {}
+        self.hotspots = hotspots
+        self.units = tuple(units)
+        #: Places and leg times of every unit, in the order of :attr:`units`.
+        self.unit_data = unit_data
+        self.copies = copies
+        self.shift_start_s = shift_start_s
+        self.options = options
+        self.plan: PatrolPlan | None = None
+        horizon_s = int(max(u.budget_s for u in self.units))
+        #: Local clock hour of every band of the shift.
+        self.hours = [hour for _, _, hour in bands(shift_start_s, horizon_s, options.band_s)]
+
+    # -- build ----------------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        networks: Mapping[str, StreetNetwork],
+        hotspots: Hotspots,
+        units: Sequence[PatrolUnit],
+        *,
+        shift_start_s: int,
+        options: PatrolOptions | None = None,
+        street_risk: NDArray[np.float64] | Mapping[str, NDArray[np.float64]] | None = None,
+    ) -> PatrolModel:
+        """Build the model: travel times, visit copies and feasibility checks.
+
+        Parameters
+        ----------
+        networks
+            Street network per mode (every unit's mode must be present), all in the CRS of
+            ``hotspots``.
+        hotspots
+            Candidate stops with hourly risk.
+        units
+            The units on duty.
+        shift_start_s
+            Local clock time the shift starts, seconds after midnight (22:00 is 79,200).
+        options
+            Dwell, spacing, balance and leg rules.
+        street_risk
+            Risk of every street segment over the shift (shape ``(n_segments,)``), one array
+            per mode or one for every network; with ``options.street_risk_weight`` > 0 the
+            legs between stops prefer risky streets. ``None``: legs are fastest paths.
+
+        Raises
+        ------
+        InfeasiblePlanError
+            Naming the unit, if one cannot stop anywhere: no hotspot in its grids, its grids
+            unreachable from its station, or a budget too short to reach any hotspot, stop
+            and return.
+        RoutingError
+            On inconsistent input (no unit, a missing network, a bad station node).
+        """
+        opts = options or PatrolOptions()
+        _check_inputs(networks, hotspots, units, shift_start_s)
+        horizon_s = int(max(u.budget_s for u in units))
+        shift_bands = bands(shift_start_s, horizon_s, opts.band_s)
+        copies = visit_copies(hotspots, shift_bands)
+        leg_graphs = {
+            mode: leg_graph(
+                networks[mode],
+                street_risk_of(street_risk, mode, networks[mode]),
+                opts.street_risk_weight,
+            )
+            for mode in sorted({u.mode for u in units})
+        }
+        data = unit_data(networks, hotspots, units, leg_graphs)
+        model = cls(networks, hotspots, units, data, copies, shift_start_s, opts, leg_graphs)
+        model._check_feasible()
+        logger.info(
+            "patrol model: %s units, %s hotspots, %s visit copies over %s bands",
+            f"{len(units):,}",
+            f"{len(hotspots):,}",
+            f"{len(copies):,}",
+            f"{len(shift_bands):,}",
+        )
+        return model
+
+    def _check_feasible(self) -> None:
+        """Every unit can reach a hotspot of its grids, stop, take its breaks and return."""
+        dmin = math.ceil(self.options.dwell_min_s)
+        for d in self.unit_data:
+            unit = d.unit
+            if not d.allowed.any():
+                raise InfeasiblePlanError(
+                    f"unit {unit.unit_id!r}: none of the {len(self.hotspots):,} hotspots lies in "
+                    "its grids; give it grids where the shift has risk, or plan it with others"
+                )
+            out = d.time_s[0, 1:]
+            back = d.time_s[1:, 0]
+            reachable = d.allowed & (out >= 0) & (back >= 0)
+            if not reachable.any():
+                raise InfeasiblePlanError(
+                    f"unit {unit.unit_id!r}: its grids cannot be reached from its station on the "
+                    f"{unit.mode} network (no street path there and back); check its station "
+                    "and grids, or give it another mode"
+                )
+            round_trip = np.where(reachable, out + dmin + back, np.iinfo(np.int64).max)
+            breaks_s = sum(math.ceil(b.duration_s) for b in unit.breaks)
+            fits = round_trip + breaks_s <= unit.budget_s
+            usable = [
+                c
+                for c in self.copies
+                if fits[c.hotspot] and out[c.hotspot] <= c.hi_s and c.prize > 0
+            ]
+            if not usable:
+                nearest_min = float(round_trip.min() + breaks_s) / 60.0
+                with_breaks = f" and take its breaks ({breaks_s / 60:,.0f} min)" if breaks_s else ""
+                raise InfeasiblePlanError(
+                    f"unit {unit.unit_id!r}: a budget of {unit.budget_s / 60:,.0f} min is too "
+                    f"short to reach a hotspot of its grids, stop {dmin / 60:,.0f} min{with_breaks}"
+                    f" and return (the quickest takes {nearest_min:,.0f} min); lengthen its shift "
+                    "or give it grids nearer its station"
+                )
+
+    # -- solve: ours ---------------------------------------------------------------------
+    def solve(
+        self,
+        *,
+        time_limit_s: float = 10.0,
+        seed: int = 0,
+        jitter: float = 0.03,
+        search_budget: int | None = None,
+    ) -> PatrolPlan:
+        """Plan the routes with OR-Tools (visit copies, spacing, balance; guided local search).
+
+        Parameters
+        ----------
+        time_limit_s
+            Search time. With ``search_budget`` it is only a ceiling: a portfolio run that
+            reaches its share of it before its share of the budget stops there and logs a
+            warning (its plan then depends on the machine's load).
+        seed
+            Varies the plan: prizes are perturbed by up to ``jitter`` (relative) and the
+            copies are presented to the solver in a seeded order.
+        jitter
+            Largest relative perturbation of a prize.
+        search_budget
+            A fixed amount of search, independent of the machine's load: the number of
+            solutions the local search may find (OR-Tools' ``solution_limit``), split over
+            the portfolio's runs like the time. Equal inputs, seed and budget give equal
+            plans. ``None``: the search is bounded by ``time_limit_s`` alone.
+
+        Returns
+        -------
+        PatrolPlan
+            Expanded into street paths; also kept as :attr:`plan`.
+
+        Raises
+        ------
+        InfeasiblePlanError
+            If the solver finds no plan, or a unit is left without a stop.
+        RoutingError
+            If ``search_budget`` is not a positive whole number.
+        """
+        start = time.perf_counter()
+        sequences = solve_routing(
+            self,
+            time_limit_s=time_limit_s,
+            seed=seed,
+            jitter=jitter,
+            single_visit=False,
+            search_budget=search_budget,
+        )
+        elapsed = time.perf_counter() - start
+        idle = [self.units[s.unit].unit_id for s in sequences if not s.visits()[0]]
+        if idle:
+            raise InfeasiblePlanError(
+                f"unit(s) {', '.join(map(repr, idle))} got no stop within "
+                f"{time_limit_s:g} s of search; allow more time (--time-limit) or fewer units"
+            )
+        plan = self._plan(sequences, method="dosage", solve_time_s=elapsed, expand=True)
+        self.plan = plan
+        return plan
+
+    # -- solve: the plain baseline ---------------------------------------------------------
+    def solve_baseline(
+        self,
+        *,
+        time_limit_s: float = 10.0,
+        seed: int = 0,
+        expand: bool = False,
+        search_budget: int | None = None,
+    ) -> PatrolPlan:
+        """The plain prize-collecting model: each hotspot once, prize = its shift risk.
+
+        Same units, budgets, grids, breaks, dwell (the minimum), prize scale, time limit and
+        guided local search as :meth:`solve`; no hour windows, no revisits, no balance. Scored
+        by :func:`dosage_score` like every plan. When a unit has breaks, stops may last up
+        to ``dwell_max_s`` as in :meth:`solve`, so that the break windows can be met.
+
+        Parameters
+        ----------
+        time_limit_s, seed
+            As for :meth:`solve`.
+        expand
+            Expand the legs into street paths.
+        search_budget
+            As for :meth:`solve`: solutions the local search may find, the time limit then
+            only a ceiling.
+        """
+        start = time.perf_counter()
+        sequences = solve_routing(
+            self,
+            time_limit_s=time_limit_s,
+            seed=seed,
+            jitter=0.0,
+            single_visit=True,
+            search_budget=search_budget,
+        )
+        elapsed = time.perf_counter() - start
+        return self._plan(sequences, method="baseline", solve_time_s=elapsed, expand=expand)
+
+    # -- solve: exact --------------------------------------------------------------------------
+    def solve_exact(self, *, time_limit_s: float = 60.0, expand: bool = False) -> PatrolPlan:
+        """The exact optimum of the same discretised problem, as a MILP (small instances).
+
+        Variables: ``x[v, a, b]`` (unit ``v`` goes from node ``a`` to ``b``; nodes are the
+        visit copies and the unit's station, as start and end) and the arrival ``t[a]`` of
+        every copy within its band. Constraints mirror :meth:`solve`: flow conservation
+        per unit, each copy at most once, arrival ``t[b] - t[a]`` between dwell_min + travel
+        and dwell_max + travel on a used arc, a departure from the station within the dwell
+        slack of the shift start, return within the budget, the grids (arcs only between
+        allowed copies) and, for two copies of one hotspot, ``t[b] - t[a] >= spacing`` when
+        both are visited. Time constraints with positive dwell rule out subtours. Objective:
+        the sum of the prizes of the visited copies, which is :func:`dosage_score` of the
+        plan. No balance term: the optimum bounds every balanced plan from above.
+
+        Raises
+        ------
+        InfeasiblePlanError
+            If HiGHS finds no integer solution within ``time_limit_s``.
+        RoutingError
+            If a unit has breaks: the MILP does not model them.
+        """
+        with_breaks = [u.unit_id for u in self.units if u.breaks]
+        if with_breaks:
+            raise RoutingError(
+                f"solve_exact does not model breaks, and unit(s) {', '.join(map(repr, with_breaks))}"
+                " have some; use solve(), or compare on units without breaks"
+            )
+        start = time.perf_counter()
+        sequences, bound = exact_sequences(self, time_limit_s=time_limit_s)
+        return self._plan(
+            sequences,
+            method="exact",
+            solve_time_s=time.perf_counter() - start,
+            expand=expand,
+            bound=bound,
+        )
+
+    # -- plan assembly -------------------------------------------------------------------------
+    def _plan(
+        self,
+        sequences: Sequence[StopSequence],
+        *,
+        method: str,
+        solve_time_s: float,
+        expand: bool,
+        bound: float | None = None,
+    ) -> PatrolPlan:
+        """The plan of the timetables: stops and legs per unit, scored."""
+        routes = []
+        all_h: list[int] = []
+        all_arrive: list[float] = []
+        all_dwell: list[float] = []
+        for seq in sequences:
+            d = self.unit_data[seq.unit]
+            routes.append(_unit_route(d, seq))
+            visit_h, visit_arrive, visit_dwell = seq.visits()
+            all_h += visit_h
+            all_arrive += visit_arrive
+            all_dwell += visit_dwell
+        score = dosage_score(
+            np.asarray(all_h, dtype=np.int64),
+            np.asarray(all_arrive, dtype=float),
+            np.asarray(all_dwell, dtype=float),
+            self.hotspots.risk_by_hour,
+            shift_start_s=self.shift_start_s,
+            options=self.options,
+        )
+        plan = PatrolPlan(
+            routes=tuple(routes),
+            objective=score.total,
+            method=method,
+            solve_time_s=solve_time_s,
+            score=score,
+            bound=bound,
+        )
+        return self.expand(plan) if expand else plan
+
+    def expand(self, plan: PatrolPlan) -> PatrolPlan:
+        """The plan with every leg expanded into its street path (nodes, edges, length)."""
+        routes = []
+        for route, d in zip(plan.routes, self.unit_data, strict=True):
+            net = self.networks[d.unit.mode]
+            legs_on = self.leg_graphs.get(d.unit.mode) or leg_graph(net, None, 0.0)
+            inside_graph = restricted_csr(legs_on.cost_csr, d.unit.allowed_nodes)
+            legs = []
+            for a, b, leg in zip(route.stops[:-1], route.stops[1:], route.legs, strict=True):
+                graph = inside_graph if leg.inside_grids else legs_on.cost_csr
+                nodes, edges = street_path(legs_on.edge_csr, graph, a.node, b.node)
+                legs.append(
+                    Leg(
+                        travel_time_s=leg.travel_time_s,
+                        nodes=tuple(nodes),
+                        edges=tuple(edges),
+                        length_m=float(net.edge_length_m[edges].sum()) if edges else 0.0,
+                        inside_grids=leg.inside_grids,
+                    )
+                )
+            routes.append(UnitRoute(route.unit_id, route.mode, route.stops, tuple(legs)))
+        return PatrolPlan(
+            routes=tuple(routes),
+            objective=plan.objective,
+            method=plan.method,
+            solve_time_s=plan.solve_time_s,
+            score=plan.score,
+            bound=plan.bound,
+            expanded=True,
+        )
+
+
+def _check_inputs(
+    networks: Mapping[str, StreetNetwork],
+    hotspots: Hotspots,
+    units: Sequence[PatrolUnit],
+    shift_start_s: int,
+) -> None:
+    """The checks of :meth:`PatrolModel.build` on its inputs, before anything is computed."""
+    if not units:
+        raise RoutingError("'units' is empty: give at least one unit on duty")
+    if len(hotspots) == 0:
+        raise InfeasiblePlanError(
+            "no hotspot to patrol: the shift has no risk in the units' grids; choose "
+            "another shift window or widen the grids"
+        )
+    if not 0 <= shift_start_s < 24 * HOUR_S:
+        raise RoutingError(
+            f"'shift_start_s' should be seconds after midnight (0..86399), got {shift_start_s!r}"
+        )
+    ids = [u.unit_id for u in units]
+    if len(set(ids)) != len(ids):
+        raise RoutingError(f"unit ids should be unique, got {ids}")
+    for unit in units:
+        if unit.mode not in networks:
+            raise RoutingError(
+                f"unit {unit.unit_id!r} travels by {unit.mode!r} but no {unit.mode} network "
+                f"was given (networks: {', '.join(networks)})"
+            )
+        net = networks[unit.mode]
+        if not 0 <= unit.station_node < net.n_nodes:
+            raise RoutingError(
+                f"unit {unit.unit_id!r}: station node {unit.station_node} is not a node of "
+                f"the {unit.mode} network; snap the station with nearest_nodes"
+            )
+        if not unit.budget_s > 0:
+            raise InfeasiblePlanError(
+                f"unit {unit.unit_id!r} has a time budget of {unit.budget_s!r} s; give it a "
+                "shift of positive length"
+            )
+        if not pyproj.CRS(net.crs).equals(hotspots.crs):
+            raise RoutingError(
+                f"the {unit.mode} network is in {net.crs.name!r} but the hotspots are in "
+                f"{hotspots.crs.name!r}; build both in one metric CRS"
+            )
+
+
+def _unit_route(d: UnitData, seq: StopSequence) -> UnitRoute:
+    """The route of one unit's timetable: station, stops, station, and the legs between."""
+    unit = d.unit
+    station = int(d.place_node[0])
+    stops = [Stop("station", -1, station, 0.0, float(seq.depart_s[0]))]
+    for k, (h, kind) in enumerate(zip(seq.places, seq.kinds, strict=True)):
+        stops.append(
+            Stop(
+                kind,
+                h,
+                int(d.place_node[h + 1]),
+                float(seq.arrive_s[k]),
+                float(seq.depart_s[k + 1]),
+            )
+        )
+    end = float(seq.end_s) if seq.places else float(seq.depart_s[0])
+    stops.append(Stop("station", -1, station, end, end))
+    legs = []
+    for a, b in itertools.pairwise(stops):
+        pa = 0 if a.hotspot < 0 else a.hotspot + 1
+        pb = 0 if b.hotspot < 0 else b.hotspot + 1
+        legs.append(Leg(travel_time_s=float(d.time_s[pa, pb]), inside_grids=bool(d.inside[pa, pb])))
+    if not seq.places:
+        stops = stops[:1] + stops[-1:]
+        legs = [Leg(0.0)]
+    return UnitRoute(unit.unit_id, unit.mode, tuple(stops), tuple(legs))
