@@ -30,7 +30,7 @@ from layers.osm import read_osm_boundaries, read_osm_pois, read_osm_roads  # noq
 
 logger = logging.getLogger("build_samples")
 
-DEFAULT_SOURCE = Path("/work/shared/data")
+DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_SEED = 20140901
 
 #: TIGER MAF/TIGER feature class (MTFCC) → OSM-like ``highway`` class.
