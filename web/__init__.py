@@ -48,6 +48,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     ``PLAN_TIME_LIMIT_S`` (solver seconds of a plan made on the Plans page, default 10;
     ``GISAPP_PLAN_TIME_LIMIT_S``) and ``PLAN_HOTSPOTS`` (hotspots per plan, default 40).
 
+    Sign-in keys: ``PERMANENT_SESSION_LIFETIME`` (a session ends this long after sign-in,
+    default 12 hours) and ``SESSION_IDLE_TIMEOUT`` (or this long after its last request,
+    default 2 hours; seconds or a ``timedelta``); sessions are recorded in the users file,
+    so signing out ends them. ``LOGIN_THROTTLE_DB`` is the file counting failed sign-ins
+    (default ``<users file>.throttle.sqlite``); ``CLOCK`` returns the current time in
+    seconds since the epoch (``time.time``).
+
     Parameters
     ----------
     test_config

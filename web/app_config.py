@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -36,7 +37,12 @@ def default_config() -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": False,
+        # A session ends 12 hours after sign-in, or after 2 hours without a request.
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        "SESSION_IDLE_TIMEOUT": timedelta(hours=2),
+        "LOGIN_THROTTLE_DB": None,
+        # Seconds since the epoch; sessions and sign-in locks read the time only here.
+        "CLOCK": time.time,
         "ASSETS_URL": "/static/vendor",
         "PLAN_TIME_LIMIT_S": DEFAULT_PLAN_TIME_LIMIT_S,
         "PLAN_HOTSPOTS": DEFAULT_PLAN_HOTSPOTS,
@@ -80,6 +86,10 @@ def load_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
         from gisapp.store.users import users_db_path
 
         app.config["USERS_DB"] = str(users_db_path(app.config["WORKSPACE"]))
+    if not app.config["LOGIN_THROTTLE_DB"] and app.config["USERS_DB"]:
+        from web.throttle import throttle_db_path
+
+        app.config["LOGIN_THROTTLE_DB"] = str(throttle_db_path(app.config["USERS_DB"]))
     if app.config["WORKSPACE"]:
         app.config["WORKSPACE"] = str(Path(app.config["WORKSPACE"]))
 

@@ -1,13 +1,20 @@
-"""Web app users: names, roles and hashed passwords in a small SQLite file.
+"""Web app users: names, roles, hashed passwords and signed-in sessions in a small SQLite file.
 
 The file sits beside the workspace (``<workspace>.users.sqlite``) unless configured
-elsewhere. Passwords are stored only as werkzeug salted hashes.
+elsewhere, readable by its owner only (mode 0600). Passwords are stored only as werkzeug
+salted hashes; a session is stored only as the SHA-256 of its random token, so a copy of
+the file lets nobody sign in. Ending a user's sessions (sign-out, a new password, disabling
+the account) takes effect on the next request of every browser holding them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import secrets
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,14 +30,35 @@ logger = logging.getLogger(__name__)
 #: officer sees only his own unit.
 ROLES: tuple[str, ...] = ("admin", "captain", "officer")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    name TEXT PRIMARY KEY,
-    password_hash TEXT NOT NULL,
-    role TEXT NOT NULL,
-    unit_id TEXT
+#: Shortest password accepted.
+MIN_PASSWORD_LENGTH = 8
+
+#: A session's last-seen time is written at most this often (seconds): every request
+#: checks the session, and a write per request would serialise them all on the file.
+SESSION_TOUCH_S = 60.0
+
+_SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS users (
+        name TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL,
+        unit_id TEXT,
+        disabled INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS sessions (
+        token_hash TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        expires_at REAL NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_name)",
+    "CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at)",
 )
-"""
 
 # A hash to compare against when the user does not exist, so a wrong name costs as much
 # time as a wrong password and names cannot be probed by timing.
@@ -53,11 +81,14 @@ class User:
         One of ``ROLES``.
     unit_id
         The officer's patrol unit (``None`` for admins and captains).
+    disabled
+        True when an administrator has disabled the account (it cannot sign in).
     """
 
     name: str
     role: str
     unit_id: str | None = None
+    disabled: bool = False
 
     @property
     def sees_all_units(self) -> bool:
@@ -70,8 +101,61 @@ def users_db_path(workspace: str | Path) -> Path:
     return workspace.with_name(workspace.name + ".users.sqlite")
 
 
+def make_private(path: str | Path) -> None:
+    """Create ``path`` readable and writable by its owner only, or tighten it to that.
+
+    Parameters
+    ----------
+    path
+        A file holding secrets (password hashes, sessions, sign-in failures).
+    """
+    path = Path(path)
+    try:
+        # O_CREAT with mode 0600 creates the file private from its first byte (no window
+        # in which another account could open it); the umask can only remove bits.
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    except PermissionError:
+        return  # another account's file: SQLite reports what it cannot do with it
+    try:
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & 0o077:
+            os.fchmod(fd, 0o600)
+            logger.warning("%s was readable by other accounts (mode %o): set to 0600", path, mode)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def connect_private(path: str | Path) -> Iterator[sqlite3.Connection]:
+    """Open the SQLite file ``path`` (made private first) for one short transaction.
+
+    Parameters
+    ----------
+    path
+        SQLite file; created with mode 0600 when missing.
+
+    Yields
+    ------
+    sqlite3.Connection
+        A connection committing when the block ends without an error.
+    """
+    make_private(path)
+    # One short connection per call: Flask serves requests from several threads and
+    # processes; the timeout waits for another writer instead of failing at once.
+    con = sqlite3.connect(path, timeout=10.0)
+    try:
+        with con:
+            yield con
+    finally:
+        con.close()
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
 class UserStore:
-    """Users in one SQLite file, created on first write.
+    """Users and their signed-in sessions in one SQLite file, created on first write.
 
     Parameters
     ----------
@@ -84,14 +168,13 @@ class UserStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        # One short connection per call: Flask serves requests from several threads.
-        con = sqlite3.connect(self.path)
-        try:
-            con.execute(_SCHEMA)
-            with con:
-                yield con
-        finally:
-            con.close()
+        with connect_private(self.path) as con:
+            for statement in _SCHEMA:
+                con.execute(statement)
+            columns = {row[1] for row in con.execute("PRAGMA table_info(users)")}
+            if "disabled" not in columns:  # a users file from before accounts could be disabled
+                con.execute("ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0")
+            yield con
 
     def add(
         self,
@@ -103,6 +186,8 @@ class UserStore:
         replace: bool = False,
     ) -> User:
         """Add (or with ``replace`` update) a user and return it.
+
+        Updating a user ends every session it has (its password may have changed).
 
         Raises
         ------
@@ -117,20 +202,57 @@ class UserStore:
             raise UserError(f"role {role!r} is not one of {', '.join(ROLES)}")
         if role == "officer" and not unit_id:
             raise UserError(f"officer {name!r} needs a unit: pass --unit UNIT_ID")
-        if len(password) < 8:
-            raise UserError("password is shorter than 8 characters")
+        _check_password(password)
         unit = str(unit_id) if unit_id else None
         with self._connect() as con:
             exists = con.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone()
             if exists and not replace:
                 raise UserError(f"user {name!r} exists already")
             con.execute(
-                "INSERT OR REPLACE INTO users (name, password_hash, role, unit_id) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO users (name, password_hash, role, unit_id, disabled) "
+                "VALUES (?, ?, ?, ?, 0)",
                 (name, generate_password_hash(password), role, unit),
             )
+            con.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
         logger.info("user %s saved with role %s", name, role)
         return User(name, role, unit)
+
+    def set_password(self, name: str, password: str) -> None:
+        """Give user ``name`` a new password and end every session it has.
+
+        Raises
+        ------
+        UserError
+            If the user does not exist or the password is shorter than 8 characters.
+        """
+        _check_password(password)
+        with self._connect() as con:
+            changed = con.execute(
+                "UPDATE users SET password_hash = ? WHERE name = ?",
+                (generate_password_hash(password), name),
+            ).rowcount
+            if not changed:
+                raise UserError(f"there is no user {name!r}")
+            con.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
+        logger.info("user %s has a new password; its sessions ended", name)
+
+    def set_disabled(self, name: str, disabled: bool) -> None:
+        """Disable (ending every session) or enable again user ``name``.
+
+        Raises
+        ------
+        UserError
+            If the user does not exist.
+        """
+        with self._connect() as con:
+            changed = con.execute(
+                "UPDATE users SET disabled = ? WHERE name = ?", (int(disabled), name)
+            ).rowcount
+            if not changed:
+                raise UserError(f"there is no user {name!r}")
+            if disabled:
+                con.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
+        logger.info("user %s %s", name, "disabled" if disabled else "enabled")
 
     def get(self, name: str) -> User | None:
         """Return user ``name`` or ``None``."""
@@ -138,28 +260,119 @@ class UserStore:
             return None
         with self._connect() as con:
             row = con.execute(
-                "SELECT name, role, unit_id FROM users WHERE name = ?", (name,)
+                "SELECT name, role, unit_id, disabled FROM users WHERE name = ?", (name,)
             ).fetchone()
-        return User(*row) if row else None
+        return _user(row) if row else None
 
     def authenticate(self, name: str, password: str) -> User | None:
-        """Return the user when ``password`` matches, else ``None``."""
+        """Return the user when ``password`` matches and the account is enabled, else ``None``."""
         row = None
         if self.path.exists():
             with self._connect() as con:
                 row = con.execute(
-                    "SELECT name, role, unit_id, password_hash FROM users WHERE name = ?",
+                    "SELECT name, role, unit_id, disabled, password_hash FROM users WHERE name = ?",
                     (name,),
                 ).fetchone()
         if row is None:
             check_password_hash(_DUMMY_HASH, password)
             return None
-        return User(row[0], row[1], row[2]) if check_password_hash(row[3], password) else None
+        if not check_password_hash(row[4], password) or row[3]:
+            return None
+        return _user(row[:4])
 
     def all(self) -> list[User]:
         """Return every user sorted by name."""
         if not self.path.exists():
             return []
         with self._connect() as con:
-            rows = con.execute("SELECT name, role, unit_id FROM users ORDER BY name").fetchall()
-        return [User(*row) for row in rows]
+            rows = con.execute(
+                "SELECT name, role, unit_id, disabled FROM users ORDER BY name"
+            ).fetchall()
+        return [_user(row) for row in rows]
+
+    def start_session(self, name: str, *, now: float, lifetime_s: float) -> str:
+        """Start a session of user ``name`` and return its secret token.
+
+        Sessions that have reached their end are removed at the same time, so the table
+        holds only live ones.
+
+        Parameters
+        ----------
+        name
+            The user signing in.
+        now
+            Current time, seconds since the epoch.
+        lifetime_s
+            Seconds after which the session ends however active it is.
+
+        Returns
+        -------
+        str
+            The token the browser sends back (only its hash is stored).
+        """
+        token = secrets.token_urlsafe(32)
+        with self._connect() as con:
+            con.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
+            con.execute(
+                "INSERT INTO sessions (token_hash, user_name, created_at, last_seen, expires_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (_token_hash(token), name, now, now, now + lifetime_s),
+            )
+        return token
+
+    def session_user(self, token: str, *, now: float, idle_s: float) -> User | None:
+        """Return the user of the live session ``token``, or ``None``.
+
+        A session is live when it has not been ended, its lifetime has not passed, it was
+        used less than ``idle_s`` seconds ago and its user exists and is enabled. A session
+        found dead is removed.
+
+        Parameters
+        ----------
+        token
+            The session token from the browser.
+        now
+            Current time, seconds since the epoch.
+        idle_s
+            Seconds without a request after which the session ends.
+        """
+        if not self.path.exists():
+            return None
+        key = _token_hash(token)
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT u.name, u.role, u.unit_id, u.disabled, s.last_seen, s.expires_at "
+                "FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.token_hash = ?",
+                (key,),
+            ).fetchone()
+            if row is None:
+                return None
+            if row[3] or now >= row[5] or now - row[4] >= idle_s:
+                con.execute("DELETE FROM sessions WHERE token_hash = ?", (key,))
+                return None
+            if now - row[4] >= SESSION_TOUCH_S:
+                con.execute("UPDATE sessions SET last_seen = ? WHERE token_hash = ?", (now, key))
+        return _user(row[:4])
+
+    def end_session(self, token: str) -> None:
+        """End session ``token`` (signing out); an unknown token is ignored."""
+        if not self.path.exists():
+            return
+        with self._connect() as con:
+            con.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
+
+    def end_sessions(self, name: str) -> int:
+        """End every session of user ``name`` and return how many there were."""
+        if not self.path.exists():
+            return 0
+        with self._connect() as con:
+            return con.execute("DELETE FROM sessions WHERE user_name = ?", (name,)).rowcount
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"password is shorter than {MIN_PASSWORD_LENGTH} characters")
+
+
+def _user(row: tuple[str, str, str | None, int]) -> User:
+    return User(row[0], row[1], row[2], bool(row[3]))
