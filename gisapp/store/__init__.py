@@ -1,6 +1,9 @@
 """Storage of a workspace: layers, saved plans, users, metadata and a version stamp.
 
-Nothing outside this package touches a workspace's file.
+Nothing outside this package touches a workspace's file. Every save is one SQLite
+transaction inside the GeoPackage, serialised across processes, so concurrent saves keep
+each other's work and a crash leaves the previous content (see
+:mod:`gisapp.store.geopackage`).
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 A workspace keeps any number of plans: their rows in the layers ``plan_routes``,
 ``plan_stops`` and ``plan_hotspots`` (each with a ``plan_id`` column) and one row each in
 the table ``plan_index`` with the key KPIs.
+
+Saving a plan adds its rows to those tables, or replaces the rows of the plan with the same
+id, in one transaction of the workspace (see :mod:`gisapp.store.geopackage`): plans saved
+at the same time by other processes are kept, and a reader never sees half a plan.
 """
 
 from __future__ import annotations
@@ -62,11 +66,12 @@ PLAN_INDEX_COLUMNS: tuple[str, ...] = (
 
 
 def save_plan(plan: Plan, workspace: Workspace, *, created: pd.Timestamp | None = None) -> str:
-    """Save a plan into the workspace beside the plans already there, atomically.
+    """Save a plan into the workspace beside the plans already there, in one transaction.
 
     The rows of ``plan_routes``, ``plan_stops`` and ``plan_hotspots`` and the
-    ``plan_index`` row of a plan with the same id are replaced; other plans are kept. The
-    metadata key ``plan_kpis`` takes this plan's KPIs.
+    ``plan_index`` row of a plan with the same id are replaced; other plans are kept, also
+    those other processes save at the same time. The metadata key ``plan_kpis`` takes this
+    plan's KPIs.
 
     Parameters
     ----------
@@ -81,10 +86,31 @@ def save_plan(plan: Plan, workspace: Workspace, *, created: pd.Timestamp | None 
     -------
     str
         The plan's id.
+
+    Raises
+    ------
+    WorkspaceError
+        If the workspace cannot be written, or another save holds it for too long.
     """
     plan_id = plan.plan_id
     saved_at = pd.Timestamp.now(tz="UTC") if created is None else pd.Timestamp(created)
     saved_at = saved_at.tz_localize("UTC") if saved_at.tzinfo is None else saved_at
+    layers: dict[str, Any] = _plan_rows(plan)
+    layers[PLAN_INDEX] = pd.DataFrame([_index_row(plan, saved_at)])
+    meta = {"plan_kpis": json_ready(plan.kpis)}
+    with workspace.write_lock():
+        if workspace.has_layer("plan_routes") and not workspace.has_layer(PLAN_INDEX):
+            # A workspace from before plans had ids: rewrite its plan tables whole once.
+            workspace.save(_with_legacy_rows(workspace, layers, plan_id), meta=meta)
+        else:
+            keyed = {name: ("plan_id", [plan_id]) for name in layers}
+            workspace.save(layers, meta=meta, keyed=keyed)
+    logger.info("saved plan %s into %s", plan_id, workspace.label)
+    return plan_id
+
+
+def _plan_rows(plan: Plan) -> dict[str, gpd.GeoDataFrame]:
+    """The plan's rows of each plan layer, ``plan_id`` first."""
     stops = plan.stops[[*STOP_COLUMNS, *STOP_EXTRA_COLUMNS]].copy()
     for column in ("arrive", "depart"):
         stops[column] = stops[column].map(iso_text)
@@ -96,19 +122,17 @@ def save_plan(plan: Plan, workspace: Workspace, *, created: pd.Timestamp | None 
         "plan_stops": stops_gdf,
         "plan_hotspots": plan.hotspots,
     }
-    layers: dict[str, Any] = {}
+    rows = {}
     for name, frame in fresh.items():
-        new_rows = frame.assign(plan_id=plan_id)
+        new_rows = frame.assign(plan_id=plan.plan_id)
         new_rows = new_rows[["plan_id", *[c for c in new_rows.columns if c != "plan_id"]]]
-        old = _stored_plan_rows(workspace, name)
-        parts = [new_rows] if old is None else [old[old["plan_id"] != plan_id], new_rows]
-        parts = [part for part in parts if len(part)] or [new_rows]
-        layers[name] = gpd.GeoDataFrame(
-            pd.concat(parts, ignore_index=True), geometry="geometry", crs=STORAGE_CRS
-        )
-    index = _index_table(workspace)
-    row = {
-        "plan_id": plan_id,
+        rows[name] = gpd.GeoDataFrame(new_rows, geometry="geometry", crs=STORAGE_CRS)
+    return rows
+
+
+def _index_row(plan: Plan, saved_at: pd.Timestamp) -> dict[str, Any]:
+    return {
+        "plan_id": plan.plan_id,
         "created": saved_at.tz_convert("UTC").isoformat(),
         "shift": plan.shift,
         "shift_name": plan.shift_name,
@@ -118,17 +142,25 @@ def save_plan(plan: Plan, workspace: Workspace, *, created: pd.Timestamp | None 
         **{key: json_ready(plan.kpis.get(key)) for key in _KPI_COLUMNS},
         "kpis": json.dumps(json_ready(plan.kpis), ensure_ascii=False, allow_nan=False),
     }
+
+
+def _with_legacy_rows(workspace: Workspace, layers: dict[str, Any], plan_id: str) -> dict[str, Any]:
+    """Whole plan tables: the stored plan (given its legacy id) and the new one."""
+    merged: dict[str, Any] = {}
+    for name in PLAN_LAYERS:
+        new_rows = layers[name]
+        old = _stored_plan_rows(workspace, name)
+        parts = [new_rows] if old is None else [old[old["plan_id"] != plan_id], new_rows]
+        parts = [part for part in parts if len(part)] or [new_rows]
+        merged[name] = gpd.GeoDataFrame(
+            pd.concat(parts, ignore_index=True), geometry="geometry", crs=STORAGE_CRS
+        )
+    index = _index_table(workspace)
     kept = index[index["plan_id"] != plan_id]
-    parts = [kept, pd.DataFrame([row])] if len(kept) else [pd.DataFrame([row])]
-    layers[PLAN_INDEX] = pd.concat(parts, ignore_index=True)
-    workspace.save(layers, meta={"plan_kpis": json_ready(plan.kpis)})
-    logger.info(
-        "saved plan %s into %s (%s plan(s) kept)",
-        plan_id,
-        workspace.label,
-        f"{len(layers[PLAN_INDEX]):,}",
-    )
-    return plan_id
+    new_index = layers[PLAN_INDEX]
+    parts = [kept, new_index] if len(kept) else [new_index]
+    merged[PLAN_INDEX] = pd.concat(parts, ignore_index=True)
+    return merged
 
 
 def list_plans(workspace: Workspace) -> pd.DataFrame:
@@ -214,7 +246,7 @@ def load_plan(workspace: Workspace, plan_id: str | None = None) -> Plan:
             stops[column] = stops[column].fillna("").astype(str)
     stops = stops.sort_values(["unit_id", "seq"], kind="stable", ignore_index=True)
     timezone = str(kpis.get("timezone") or workspace.timezone)
-    start = pd.Timestamp(str(record.get("start") or kpis.get("start")))
+    start = _stored_start(record.get("start") or kpis.get("start"))
     return plan_from_frames(
         frames["plan_routes"],
         stops,
@@ -225,9 +257,20 @@ def load_plan(workspace: Workspace, plan_id: str | None = None) -> Plan:
         created=_utc_time(record.get("created")),
         shift=str(record.get("shift") or kpis.get("shift") or ""),
         shift_name=str(record.get("shift_name") or kpis.get("shift_name") or ""),
-        start=start.tz_convert(timezone) if start.tzinfo is not None else start,
+        start=start.tz_convert(timezone) if start is not None and start.tzinfo else start,
         seed=int(record.get("seed") or 0),
     )
+
+
+def _stored_start(value: Any) -> pd.Timestamp | None:
+    """The shift start as stored (ISO 8601 text); None for a plan saved without one."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or not str(value):
+        return None
+    try:
+        stamp = pd.Timestamp(str(value))
+    except ValueError:
+        return None
+    return None if pd.isna(stamp) else stamp
 
 
 def _utc_time(value: Any) -> pd.Timestamp | None:

@@ -74,15 +74,66 @@ def test_crash_mid_save_leaves_workspace_untouched(tmp_path, layers, monkeypatch
     ws = Workspace.create(tmp_path / "ws.gpkg", layers)
     before = ws.path.read_bytes()
 
-    def explode(path, frames, timezone):
+    def explode(con, image):
         raise OSError("disk full")
 
-    monkeypatch.setattr(workspace_module, "_write_layers", explode)
+    monkeypatch.setattr(workspace_module, "replace_table", explode)
     with pytest.raises(OSError, match="disk full"):
-        ws.save({"stations": layers["stations"]})
+        ws.save({"stations": layers["stations"]}, drop=["units"])
     assert ws.path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["ws.gpkg"]  # no temporary file left
+    assert [p.name for p in tmp_path.iterdir()] == ["ws.gpkg"]  # no journal, no copy left
     assert len(Workspace.open(ws.path).layer("incidents")) == 2
+    assert ws.layer_names() == ["stations", "incidents", "units"]
+
+
+def test_save_sets_meta_keys_without_writing_back_stale_ones(tmp_path, layers):
+    ws = Workspace.create(tmp_path / "ws.gpkg", layers)
+    other = Workspace.open(ws.path)
+    other.save({}, meta={"description": "from elsewhere"})
+    ws.save({}, meta={"plan_kpis": {"units_used": 2}})
+    assert Workspace.open(ws.path).meta["description"] == "from elsewhere"
+    assert ws.meta["description"] == "from elsewhere"  # the open workspace follows the file
+
+
+def test_version_changes_after_every_save(tmp_path, layers):
+    ws = Workspace.create(tmp_path / "ws.gpkg", layers)
+    seen = {ws.version}
+    for i in range(5):
+        ws.save({}, meta={"round": str(i)})
+        seen.add(ws.version)
+    assert len(seen) == 6
+
+
+def test_rows_saved_by_key_replace_only_their_key(tmp_path, layers):
+    ws = Workspace.create(tmp_path / "ws.gpkg", layers)
+    first = layers["stations"].assign(batch=["a"])
+    ws.save({"stations": first}, keyed={"stations": ("batch", ["a"])})
+    second = gpd.GeoDataFrame(
+        {"id": ["s2", "s3"], "name": ["B", "C"], "kind": ["post", "post"], "batch": ["b", "b"]},
+        geometry=[Point(-72.90, 41.31), Point(-72.89, 41.32)],
+        crs="EPSG:4326",
+    )
+    ws.save({"stations": second}, keyed={"stations": ("batch", ["b"])})
+    ws.save({"stations": second.iloc[:1]}, keyed={"stations": ("batch", ["b"])})
+    stations = Workspace.open(ws.path).layer("stations")
+    # The stored row without a batch stays; batch b now holds only s2.
+    assert stations["id"].tolist() == ["s1", "s1", "s2"]
+    assert stations["batch"].fillna("").tolist() == ["", "a", "b"]
+    ws.save({"stations": first.assign(name=["HQ again"])}, keyed={"stations": ("batch", ["a"])})
+    stations = Workspace.open(ws.path).layer("stations")
+    assert stations["name"].tolist() == ["HQ", "B", "HQ again"]
+    assert stations.total_bounds[0] == pytest.approx(-72.92)
+
+
+def test_copy_and_download_are_whole_geopackages(tmp_path, layers):
+    ws = Workspace.create(tmp_path / "ws.gpkg", layers)
+    copy = ws.copy_to(tmp_path / "copy.gpkg")
+    assert copy.layer_names() == ws.layer_names()
+    with ws.open_geopackage() as stream:
+        data = stream.read()
+    (tmp_path / "download.gpkg").write_bytes(data)
+    assert len(Workspace.open(tmp_path / "download.gpkg").layer("incidents")) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.gpkg", "download.gpkg", "ws.gpkg"]
 
 
 def test_dropped_layer_is_gone(tmp_path, layers):
