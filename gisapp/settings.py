@@ -5,7 +5,8 @@ Nothing is read at import time: the CLI and the web app factory call :func:`load
 Precedence, lowest first: built-in defaults, the TOML file (``--config``, else
 ``$GISAPP_CONFIG``, else ``./gisapp.toml`` when present), then environment variables.
 Every scalar setting has an environment variable named ``GISAPP_`` + its upper-case name,
-e.g. ``GISAPP_TIMEZONE=Asia/Shanghai`` or ``GISAPP_UPLOAD_MAX_MB=50``.
+e.g. ``GISAPP_TIMEZONE=Asia/Shanghai``, ``GISAPP_UPLOAD_MAX_MB=50`` or
+``GISAPP_IMPORT_MAX_FEATURES=1000000``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gisapp.errors import SettingsError
+from layers.limits import MB, ReadLimits
 
 
 @dataclass(frozen=True)
@@ -105,14 +107,40 @@ class Settings:
         Hotspot stop length (the Koper curve: 10-15 minutes).
     revisit_spacing_minutes
         Minimum spacing of two stops at one hotspot before the second earns full credit.
+    plan_effort
+        Search done for a shift plan, in solver steps (branches): the same workspace,
+        options, seed and effort give the same plan on any machine and under any load.
     secret_key
         Flask session key; ``None`` makes the web app generate one per process.
     upload_max_mb
-        Largest accepted upload.
+        Largest accepted upload, as sent (64 MB); what it unpacks to is bounded by the
+        ``import_*`` limits.
     session_cookie_secure
         Send the session cookie over HTTPS only.
     users_db
         SQLite file of web users; default beside the workspace.
+    serve_threads
+        Worker threads of ``gisapp serve`` (requests answered at once).
+    print_jobs
+        PDF/PNG briefings printed at once (each runs a Chromium).
+    print_wait_s
+        Seconds a print waits for a free slot before the user is asked to retry.
+    import_max_unpacked_mb
+        Megabytes the files of a zip may unpack to (200).
+    import_max_files
+        Files a zip may hold (200).
+    import_max_ratio
+        Unpacked over packed size of one zipped file above 1 MB (500; zip bombs of zeros
+        reach 1,000, a DBF of repeated text about 200).
+    import_max_features
+        Features of one imported layer (500,000).
+    import_max_vertices
+        Vertices (coordinate pairs) of one imported layer (5,000,000).
+    import_max_layers
+        Layers read in one import (20).
+    workspace_max_features, workspace_max_vertices
+        Features and vertices of all layers of a workspace after an import (2,000,000 and
+        20,000,000).
     """
 
     timezone: str = "UTC"
@@ -124,10 +152,35 @@ class Settings:
     dwell_min_minutes: float = 10.0
     dwell_max_minutes: float = 15.0
     revisit_spacing_minutes: float = 120.0
+    plan_effort: int = 30_000
     secret_key: str | None = None
-    upload_max_mb: float = 200.0
+    upload_max_mb: float = 64.0
     session_cookie_secure: bool = False
     users_db: str | None = None
+    serve_threads: int = 8
+    print_jobs: int = 2
+    print_wait_s: float = 10.0
+    import_max_unpacked_mb: float = 200.0
+    import_max_files: int = 200
+    import_max_ratio: float = 500.0
+    import_max_features: int = 500_000
+    import_max_vertices: int = 5_000_000
+    import_max_layers: int = 20
+    workspace_max_features: int = 2_000_000
+    workspace_max_vertices: int = 20_000_000
+
+    def read_limits(self) -> ReadLimits:
+        """The bounds on what one import may unpack to, for :mod:`layers.limits`."""
+        return ReadLimits(
+            max_unpacked_bytes=int(self.import_max_unpacked_mb * MB),
+            max_members=self.import_max_files,
+            max_ratio=self.import_max_ratio,
+            max_features=self.import_max_features,
+            max_vertices=self.import_max_vertices,
+            max_layers=self.import_max_layers,
+            max_workspace_features=self.workspace_max_features,
+            max_workspace_vertices=self.workspace_max_vertices,
+        )
 
     def shift(self, name_or_window: str) -> Shift:
         """Return a named shift, or parse a literal window such as ``"22:00-06:00"``."""
@@ -148,6 +201,8 @@ def _coerce(name: str, raw: Any, default: Any) -> Any:
             if text in {"0", "false", "no", "off"}:
                 return False
             raise ValueError(raw)
+        if isinstance(default, int):
+            return int(raw)
         if isinstance(default, float):
             return float(raw)
         if isinstance(default, tuple):
@@ -216,6 +271,14 @@ def load_settings(
     settings = dataclasses.replace(defaults, **values)
     for name, window in settings.shifts.items():
         parse_shift(window, name=name)
+    for name in known:
+        value = getattr(settings, name)
+        if name.startswith(("import_max_", "workspace_max_", "upload_max_")) and value <= 0:
+            raise SettingsError(f"setting {name!r} should be above 0, got {value!r}")
+    if settings.plan_effort < 1:
+        raise SettingsError(
+            f"setting 'plan_effort' should be a whole number above 0, got {settings.plan_effort!r}"
+        )
     if settings.dwell_min_minutes > settings.dwell_max_minutes:
         raise SettingsError(
             f"dwell_min_minutes ({settings.dwell_min_minutes}) is above "

@@ -22,7 +22,7 @@ import pandas as pd
 from layers.errors import LayerError
 from layers.schema import LayerSpec, layer_spec
 
-__all__ = ["map_fields", "parse_field_mapping", "suggest_mapping"]
+__all__ = ["find_column", "map_fields", "parse_field_mapping", "suggest_mapping"]
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +162,25 @@ def _find_column(columns: Iterable[str], wanted: str) -> str | None:
         if _normalize(cut) in loose:
             return loose[_normalize(cut)]
     return None
+
+
+def find_column(columns: Iterable[object], wanted: str) -> str | None:
+    """Return the column the user meant by ``wanted``, as :func:`map_fields` finds it.
+
+    Parameters
+    ----------
+    columns
+        The user's column names.
+    wanted
+        A name from a mapping: exact, differing in case, spaces, ``_`` or ``-``, or the
+        full name of a column a shapefile cut to 10 bytes.
+
+    Returns
+    -------
+    str or None
+        The matching column, or None when there is none.
+    """
+    return _find_column([str(c) for c in columns], wanted)
 
 
 def suggest_mapping(columns: Iterable[str], layer: str) -> dict[str, str]:

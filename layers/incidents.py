@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,9 +29,11 @@ __all__ = [
     "CATEGORY_GROUPS",
     "DEFAULT_CATEGORY_TABLE",
     "UNKNOWN_CATEGORY",
+    "ParsedTimes",
     "apply_categories",
     "load_category_table",
     "parse_timestamps",
+    "parse_timestamps_checked",
 ]
 
 _MONTHS: Mapping[str, int] = {
@@ -115,9 +118,18 @@ def _offset_minutes(offset: pd.Series) -> pd.Series:
     return pd.Series(np.where(zulu, 0, sign * (hours * 60 + minutes)), index=offset.index)
 
 
-def _parse_text(text: pd.Series, zone: str) -> pd.Series:
-    """Parse strings; returns UTC timestamps, NaT where no shape fits."""
+def _parse_text(text: pd.Series, zone: str) -> ParsedTimes:
+    """Parse strings into UTC timestamps (NaT where no shape fits) and the DST flags."""
     result = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us, UTC]")
+    ambiguous = pd.Series(False, index=text.index, dtype=bool)
+    nonexistent = pd.Series(False, index=text.index, dtype=bool)
+
+    def put(local: pd.Series) -> None:
+        times = _localise(local, zone)
+        result[local.index] = times.utc
+        ambiguous[local.index] = times.ambiguous
+        nonexistent[local.index] = times.nonexistent
+
     text = text.str.strip().str.lower()
     todo = text.notna() & (text != "")
 
@@ -128,10 +140,10 @@ def _parse_text(text: pd.Series, zone: str) -> pd.Series:
             text[iso].str.replace("t", " ", regex=False), format="ISO8601", errors="coerce"
         ).astype("datetime64[us]")
         naive = naive[naive.notna()]
-        result[naive.index] = _localise(naive, zone)
+        put(naive)
         todo[naive.index] = False
     if not todo.any():
-        return result
+        return ParsedTimes(result, ambiguous.to_numpy(), nonexistent.to_numpy())
     text = _normalise_text(text.where(todo))
 
     epoch = todo & text.str.fullmatch(_EPOCH.pattern).fillna(False).astype(bool)
@@ -182,23 +194,63 @@ def _parse_text(text: pd.Series, zone: str) -> pd.Series:
             result[shifted.index] = shifted.dt.tz_localize("UTC")
         local = naive[~has_offset]
         if len(local):
-            result[local.index] = _localise(local, zone)
+            put(local)
         todo[parts.index] = False
-    return result
+    return ParsedTimes(result, ambiguous.to_numpy(), nonexistent.to_numpy())
 
 
-def _localise(naive: pd.Series, zone: str) -> pd.Series:
-    """Read naive wall-clock times in ``zone`` and return them in UTC.
+#: Wall-clock times outside these years are not placed in a time zone (the zone rules
+#: do not reach them and year 9999 overflows once shifted): they are read as UTC.
+_ZONED_YEARS = (1800, 2200)
+
+
+def _localise(naive: pd.Series, zone: str) -> ParsedTimes:
+    """Read naive wall-clock times in ``zone``; return them in UTC with the DST flags.
 
     An ambiguous time (the repeated hour when DST ends) is read as its first, daylight
     occurrence; a nonexistent time (the skipped hour when DST starts) is moved one hour
-    forward, which is what a clock that was not yet changed meant.
+    forward, which is what a clock that was not yet changed meant. Both are flagged so
+    that the validator can report them. Years outside ``_ZONED_YEARS`` are read as UTC.
     """
-    first_occurrence = np.ones(len(naive), dtype=bool)
-    aware = naive.dt.tz_localize(
-        zone, ambiguous=first_occurrence, nonexistent=pd.Timedelta(hours=1)
-    )
-    return aware.dt.tz_convert("UTC")
+    values = naive.astype("datetime64[us]").reset_index(drop=True)
+    years = values.dt.year
+    zoned = ((years >= _ZONED_YEARS[0]) & (years < _ZONED_YEARS[1])).fillna(False)
+    utc = values.dt.tz_localize("UTC")
+    ambiguous = np.zeros(len(values), dtype=bool)
+    nonexistent = np.zeros(len(values), dtype=bool)
+    inside = values[zoned.astype(bool)]
+    if len(inside):
+        first = np.ones(len(inside), dtype=bool)
+        shift = pd.Timedelta(hours=1)
+        aware = inside.dt.tz_localize(zone, ambiguous=first, nonexistent=shift)
+        utc[inside.index] = aware.dt.tz_convert("UTC")
+        gap = inside.dt.tz_localize(zone, ambiguous=first, nonexistent="NaT").isna()
+        fold = inside.dt.tz_localize(zone, ambiguous="NaT", nonexistent=shift).isna()
+        nonexistent[inside.index] = gap.to_numpy(dtype=bool)
+        ambiguous[inside.index] = fold.to_numpy(dtype=bool)
+    out = pd.Series(utc.array, index=naive.index, name=naive.name)
+    return ParsedTimes(out.astype("datetime64[us, UTC]"), ambiguous, nonexistent)
+
+
+@dataclass(frozen=True)
+class ParsedTimes:
+    """Incident times read by :func:`parse_timestamps_checked`.
+
+    Parameters
+    ----------
+    utc
+        ``datetime64[us, UTC]`` values; ``NaT`` where a value cannot be read.
+    ambiguous
+        Where a wall-clock time falls in the repeated hour when DST ends (read as the
+        first, daylight occurrence).
+    nonexistent
+        Where a wall-clock time falls in the hour skipped when DST starts (moved one
+        hour forward).
+    """
+
+    utc: pd.Series
+    ambiguous: np.ndarray
+    nonexistent: np.ndarray
 
 
 def parse_timestamps(
@@ -223,13 +275,38 @@ def parse_timestamps(
     tz
         IANA time zone of values without an offset (e.g. ``"America/New_York"``). Values in
         the skipped hour when DST starts are moved one hour forward; values in the repeated
-        hour when DST ends are read as the first (daylight) occurrence.
+        hour when DST ends are read as the first (daylight) occurrence. Wall-clock years
+        before 1800 or from 2200 on are read as UTC (no zone rules reach them).
 
     Returns
     -------
     pandas.Series
         ``datetime64[us, UTC]`` values indexed like ``dates``; ``NaT`` where a value cannot
         be parsed (the caller reports those, this function never raises for one bad value).
+
+    Raises
+    ------
+    LayerError
+        If ``tz`` is not a known time zone or ``times`` is not aligned with ``dates``.
+    """
+    return parse_timestamps_checked(dates, times=times, tz=tz).utc
+
+
+def parse_timestamps_checked(
+    dates: pd.Series, *, times: pd.Series | None = None, tz: str = "UTC"
+) -> ParsedTimes:
+    """Parse incident times as :func:`parse_timestamps` does, flagging DST folds and gaps.
+
+    Parameters
+    ----------
+    dates, times, tz
+        As in :func:`parse_timestamps`.
+
+    Returns
+    -------
+    ParsedTimes
+        The UTC times and, aligned with ``dates``, where a wall-clock time was ambiguous
+        (read as its first occurrence) or did not exist (moved one hour forward).
 
     Raises
     ------
@@ -245,16 +322,18 @@ def parse_timestamps(
         ) from None
     if times is not None and not times.index.equals(dates.index):
         raise LayerError("'times' is not indexed like 'dates'; pass two columns of the same table")
+    no_flags = np.zeros(len(dates), dtype=bool)
 
     if pd.api.types.is_datetime64_any_dtype(dates.dtype) and times is None:
         values = pd.Series(dates, copy=True)
         if values.dt.tz is None:
-            return _localise(values.astype("datetime64[us]"), tz)
-        return values.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+            return _localise(values, tz)
+        utc = values.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+        return ParsedTimes(utc, no_flags, no_flags.copy())
     if pd.api.types.is_numeric_dtype(dates.dtype) and times is None:
         seconds = pd.Series(dates, dtype="float64")
         parsed = pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")
-        return parsed.astype("datetime64[us, UTC]")
+        return ParsedTimes(parsed.astype("datetime64[us, UTC]"), no_flags, no_flags.copy())
 
     # Positions, not labels, from here on: the caller's index may repeat values.
     text = dates.astype("string").reset_index(drop=True)
@@ -263,13 +342,17 @@ def parse_timestamps(
         text = text.where(clock.isna() | (clock == ""), text + " " + clock)
     # Feeds repeat the same strings a lot (dates, clock minutes): parse each one once.
     codes, uniques = pd.factorize(text, use_na_sentinel=True)
-    parsed_uniques = _parse_text(pd.Series(uniques, dtype="string"), tz)
-    taken = parsed_uniques.array.take(codes, allow_fill=True)
+    unique_times = _parse_text(pd.Series(uniques, dtype="string"), tz)
+    taken = unique_times.utc.array.take(codes, allow_fill=True)
     parsed = pd.Series(taken, index=dates.index, name=dates.name)
     unparsed = int(parsed.isna().sum()) - int(text.isna().sum())
     if unparsed:
         logger.debug("%s of %s timestamps could not be parsed", f"{unparsed:,}", f"{len(text):,}")
-    return parsed
+    known = codes >= 0
+    ambiguous, nonexistent = no_flags.copy(), no_flags.copy()
+    ambiguous[known] = unique_times.ambiguous[codes[known]]
+    nonexistent[known] = unique_times.nonexistent[codes[known]]
+    return ParsedTimes(parsed, ambiguous, nonexistent)
 
 
 #: Columns of a category table, in order.

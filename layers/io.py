@@ -15,6 +15,7 @@ import codecs
 import logging
 import re
 import struct
+import tempfile
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -33,7 +34,17 @@ from pyogrio.errors import DataLayerError, DataSourceError
 
 from layers.crs import convert_offset_coordinates, looks_like_lonlat
 from layers.errors import LayerError
+from layers.limits import (
+    ReadLimits,
+    check_archive,
+    check_frame,
+    check_layer_count,
+    count_csv_rows,
+    extract_shapefile,
+    probe_layer,
+)
 from layers.schema import STORAGE_CRS
+from layers.validate.rings import read_closing_rings
 
 __all__ = ["detect_format", "list_layers", "read_layer", "read_layers", "read_table"]
 
@@ -318,10 +329,22 @@ def _apply_crs(frame: Frame, crs: str | None, label: str) -> Frame:
 
 
 def _read_gdal(
-    source: str, file: Path, *, layer: str | None = None, encoding: str | None = None, fix: str
+    source: str,
+    file: Path,
+    *,
+    layer: str | None = None,
+    encoding: str | None = None,
+    fix: str,
+    limits: ReadLimits,
 ) -> Frame:
+    label = f"{file} ({layer})" if layer else str(file)
     with _gdal(file, fix):
-        frame = pyogrio.read_dataframe(source, layer=layer, encoding=encoding)
+        probe_layer(source, layer=layer, encoding=encoding, label=label, limits=limits)
+        try:
+            frame = pyogrio.read_dataframe(source, layer=layer, encoding=encoding)
+        except shapely.errors.GEOSException:
+            # A ring that does not close: read it closed; the validator reports it.
+            frame = read_closing_rings(source, layer=layer, encoding=encoding)
     return frame
 
 
@@ -346,13 +369,18 @@ def _pick(file: Path, names: list[str], layer: str | None, what: str) -> str:
     return layer
 
 
-def _zip_shapefiles(file: Path) -> tuple[zipfile.ZipFile, dict[str, str]]:
+def _zip_shapefiles(file: Path, limits: ReadLimits) -> tuple[zipfile.ZipFile, dict[str, str]]:
     try:
         archive = zipfile.ZipFile(file)
     except zipfile.BadZipFile:
         raise LayerError(
             f"file '{file}' is not a readable zip archive (damaged or truncated); zip it again"
         ) from None
+    try:
+        check_archive(archive, str(file), limits)
+    except LayerError:
+        archive.close()
+        raise
     members = [
         m for m in archive.namelist() if not m.startswith("__MACOSX/") and not m.endswith("/")
     ]
@@ -369,45 +397,42 @@ def _zip_shapefiles(file: Path) -> tuple[zipfile.ZipFile, dict[str, str]]:
     return archive, {(stem if unique else m[:-4]): m for stem, m in zip(stems, shps, strict=True)}
 
 
-def _sidecar(archive: zipfile.ZipFile, member: str, extension: str, limit: int) -> bytes | None:
-    base = member[:-4].lower()
-    for name in archive.namelist():
-        if name.lower() == base + extension:
-            with archive.open(name) as stream:
-                return stream.read(limit)
-    return None
-
-
-def _read_zip(file: Path, layer: str | None, encoding: str | None) -> Frame:
-    archive, shapefiles = _zip_shapefiles(file)
-    with archive:
+def _read_zip(file: Path, layer: str | None, encoding: str | None, limits: ReadLimits) -> Frame:
+    # The layer's files are extracted, bounded while streaming, rather than read in place:
+    # the sizes a zip declares can lie, the bytes written cannot.
+    archive, shapefiles = _zip_shapefiles(file, limits)
+    with archive, tempfile.TemporaryDirectory(prefix="gisapp-zip-") as folder:
         name = _pick(file, list(shapefiles), layer, "shapefile")
-        member = shapefiles[name]
-        cpg = _sidecar(archive, member, ".cpg", 1024)
-        dbf = _sidecar(archive, member, ".dbf", _DBF_SAMPLE_BYTES)
-    chosen = _shapefile_encoding(f"{file.name}/{member}", cpg, dbf, encoding)
-    fix = "the zip must hold the .shp with its .shx and .dbf; zip them together again"
-    return _read_gdal(f"/vsizip/{file.resolve()}/{member}", file, encoding=chosen, fix=fix)
+        shp = extract_shapefile(archive, shapefiles[name], Path(folder), str(file), limits)
+        fix = "the zip must hold the .shp with its .shx and .dbf; zip them together again"
+        return _read_shp(shp, encoding, limits, label=file, fix=fix)
 
 
-def _read_shp(file: Path, encoding: str | None) -> Frame:
-    def sibling(extension: str, limit: int) -> bytes | None:
+def _read_shp(
+    file: Path,
+    encoding: str | None,
+    limits: ReadLimits,
+    *,
+    label: Path | None = None,
+    fix: str = "keep the .shx and .dbf files beside the .shp, or send it as one .zip",
+) -> Frame:
+    def sibling(extension: str, size: int) -> bytes | None:
         for candidate in (file.with_suffix(extension), file.with_suffix(extension.upper())):
             if candidate.exists():
                 with candidate.open("rb") as stream:
-                    return stream.read(limit)
+                    return stream.read(size)
         return None
 
+    shown = label or file
     chosen = _shapefile_encoding(
-        file.name, sibling(".cpg", 1024), sibling(".dbf", _DBF_SAMPLE_BYTES), encoding
+        shown.name, sibling(".cpg", 1024), sibling(".dbf", _DBF_SAMPLE_BYTES), encoding
     )
-    fix = "keep the .shx and .dbf files beside the .shp, or send it as one .zip"
-    return _read_gdal(str(file), file, encoding=chosen, fix=fix)
+    return _read_gdal(str(file), shown, encoding=chosen, fix=fix, limits=limits)
 
 
-def _read_geojson(file: Path) -> Frame:
+def _read_geojson(file: Path, limits: ReadLimits) -> Frame:
     fix = "the file is not valid GeoJSON; export the layer as GeoJSON again"
-    return _read_gdal(str(file), file, fix=fix)
+    return _read_gdal(str(file), file, fix=fix, limits=limits)
 
 
 def _read_osm(file: Path, layer: str | None) -> Frame:
@@ -446,7 +471,8 @@ def _csv_encoding(file: Path, encoding: str | None) -> str:
     )
 
 
-def _read_csv_text(file: Path, encoding: str | None) -> pd.DataFrame:
+def _read_csv_text(file: Path, encoding: str | None, limits: ReadLimits) -> pd.DataFrame:
+    count_csv_rows(file, str(file), limits)
     chosen = _csv_encoding(file, encoding)
     try:
         with file.open("r", encoding=chosen, newline="") as stream:
@@ -514,8 +540,9 @@ def _read_csv(
     y: str | None,
     wkt: str | None,
     crs: str | None,
+    limits: ReadLimits,
 ) -> gpd.GeoDataFrame:
-    frame = _read_csv_text(file, encoding)
+    frame = _read_csv_text(file, encoding, limits)
     columns = [str(c) for c in frame.columns]
     if (x is None) != (y is None):
         raise LayerError(
@@ -578,7 +605,7 @@ def _read_csv(
 # -------------------------------------------------------------------- public
 
 
-def list_layers(path: str | Path) -> list[str]:
+def list_layers(path: str | Path, *, limits: ReadLimits | None = None) -> list[str]:
     """Return the names of the layers a file holds.
 
     GeoPackage: its layers and tables; zip: its shapefiles (by name without ``.shp``);
@@ -589,6 +616,8 @@ def list_layers(path: str | Path) -> list[str]:
     ----------
     path
         The file.
+    limits
+        Bounds on what a zip may hold (default :class:`~layers.limits.ReadLimits`).
 
     Returns
     -------
@@ -598,14 +627,15 @@ def list_layers(path: str | Path) -> list[str]:
     Raises
     ------
     LayerError
-        If the file cannot be read.
+        If the file cannot be read (:class:`~layers.limits.LimitError` when a zip goes
+        beyond the limits).
     """
     file = _check_path(path)
     kind = detect_format(file)
     if kind == "gpkg":
         return _gpkg_layers(file)
     if kind == "zip":
-        archive, shapefiles = _zip_shapefiles(file)
+        archive, shapefiles = _zip_shapefiles(file, limits or ReadLimits())
         archive.close()
         return list(shapefiles)
     if kind in ("osm_pbf", "osm_xml"):
@@ -622,6 +652,7 @@ def read_layer(
     y: str | None = None,
     wkt: str | None = None,
     crs: str | None = None,
+    limits: ReadLimits | None = None,
 ) -> Frame:
     """Read one layer from a GeoPackage, GeoJSON, (zipped) Shapefile, CSV or OSM file.
 
@@ -647,6 +678,10 @@ def read_layer(
         lon/lat CSV is taken as EPSG:4326, logged). ``"gcj02"`` or ``"bd09"`` says the
         lon/lat are Chinese offset coordinates, converted to WGS84 on reading. A CRS that
         contradicts the file's own is an error.
+    limits
+        Bounds on what the file may unpack to (default :class:`~layers.limits.ReadLimits`):
+        zip members and bytes, features and vertices, checked before the layer is read
+        into memory where the format allows it.
 
     Returns
     -------
@@ -658,39 +693,47 @@ def read_layer(
     ------
     LayerError
         If the file is missing, empty, damaged, of an unsupported format, a CSV without
-        coordinates, a zip without a shapefile, or ``layer`` is needed or unknown.
+        coordinates, a zip without a shapefile, or ``layer`` is needed or unknown;
+        :class:`~layers.limits.LimitError` if it goes beyond ``limits``.
     """
     file = _check_path(path)
     kind = detect_format(file)
     label = str(file)
+    limits = limits or ReadLimits()
     if kind == "csv":
-        return _read_csv(file, encoding=encoding, x=x, y=y, wkt=wkt, crs=crs)
+        frame = _read_csv(file, encoding=encoding, x=x, y=y, wkt=wkt, crs=crs, limits=limits)
+        check_frame(frame, label, limits)
+        return frame
     if kind in ("osm_pbf", "osm_xml"):
         frame = _read_osm(file, layer)
     elif kind == "gpkg":
         name = _pick(file, _gpkg_layers(file), layer, "layer")
         fix = "the GeoPackage is damaged or truncated; export it again or restore a backup"
-        frame = _read_gdal(str(file), file, layer=name, fix=fix)
+        frame = _read_gdal(str(file), file, layer=name, fix=fix, limits=limits)
     elif kind == "zip":
-        frame = _read_zip(file, layer, encoding)
+        frame = _read_zip(file, layer, encoding, limits)
         label = f"{file}" + (f" ({layer})" if layer else "")
     elif kind == "shp":
-        frame = _read_shp(file, encoding)
+        frame = _read_shp(file, encoding, limits)
     else:
-        frame = _read_geojson(file)
+        frame = _read_geojson(file, limits)
+    # Formats read whole (OSM, CSV) are checked here; the others were probed before.
+    check_frame(frame, label, limits)
     logger.info("read %s features from %s", f"{len(frame):,}", file.name)
     return _apply_crs(frame, crs, label)
 
 
-def read_layers(path: str | Path, *, encoding: str | None = None) -> dict[str, Frame]:
+def read_layers(
+    path: str | Path, *, encoding: str | None = None, limits: ReadLimits | None = None
+) -> dict[str, Frame]:
     """Read every layer of a file (see :func:`list_layers` for what a layer is).
 
     Parameters
     ----------
     path
         The file.
-    encoding
-        Text encoding, as in :func:`read_layer`.
+    encoding, limits
+        As in :func:`read_layer`.
 
     Returns
     -------
@@ -702,11 +745,18 @@ def read_layers(path: str | Path, *, encoding: str | None = None) -> dict[str, F
     LayerError
         If the file or one of its layers cannot be read.
     """
-    return {name: read_layer(path, layer=name, encoding=encoding) for name in list_layers(path)}
+    limits = limits or ReadLimits()
+    names = list_layers(path, limits=limits)
+    check_layer_count(len(names), str(path), limits)
+    return {name: read_layer(path, layer=name, encoding=encoding, limits=limits) for name in names}
 
 
 def read_table(
-    path: str | Path, *, layer: str | None = None, encoding: str | None = None
+    path: str | Path,
+    *,
+    layer: str | None = None,
+    encoding: str | None = None,
+    limits: ReadLimits | None = None,
 ) -> pd.DataFrame:
     """Read a table without geometry (e.g. ``units``) from a CSV or a GeoPackage.
 
@@ -718,6 +768,8 @@ def read_table(
         The GeoPackage table, when it holds several layers.
     encoding
         CSV text encoding.
+    limits
+        As in :func:`read_layer`.
 
     Returns
     -------
@@ -731,11 +783,12 @@ def read_table(
     """
     file = _check_path(path)
     kind = detect_format(file)
+    limits = limits or ReadLimits()
     if kind == "csv":
-        return _read_csv_text(file, encoding)
+        return _read_csv_text(file, encoding, limits)
     if kind != "gpkg":
         raise LayerError(f"'path' should be a CSV or GeoPackage table, got a {kind} file '{file}'")
-    frame = read_layer(file, layer=layer)
+    frame = read_layer(file, layer=layer, limits=limits)
     if isinstance(frame, gpd.GeoDataFrame):
         frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     return frame

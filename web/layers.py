@@ -2,8 +2,11 @@
 
 An upload is written to a fresh temporary directory under a name the app builds (never
 the user's path), imported with the same read → validate → atomic save steps as
-``gisapp import``, and removed. The validation report is shown in full; with an error
-nothing is saved.
+``gisapp import``, and removed; with an error nothing is saved. The import limits of the
+settings bound what the upload may unpack to: beyond them the answer is 413 (too large)
+or 422 (an unsafe archive), before the data is read into memory. The report shows the
+first :data:`MAX_PROBLEM_ROWS` problems and how many more there are, so the page stays
+small whatever the upload.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from web.nav import ADMINS
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("layers", __name__, url_prefix="/admin/layers")
+
+#: Problems shown on the page; the rest are counted.
+MAX_PROBLEM_ROWS = 50
 
 _OFFSETS = {
     "": "WGS84 / CGCS2000 (no offset)",
@@ -82,6 +88,7 @@ def _import(upload: FileStorage | None, state: dict[str, str]) -> ImportResult:
             offset=offset,  # type: ignore[arg-type]
             timezone=state["timezone"].strip() or None,
             default_timezone=settings.timezone,
+            limits=settings.read_limits(),
         )
     if result.ok:
         # The file changed under the open workspace: reopen it and drop cached results.
@@ -99,6 +106,7 @@ def index() -> str | tuple[str, int]:
     if request.method == "POST":
         state = _form_state()
         result = _import(request.files.get("file"), state)
+    rows = problem_rows(result.problems) if result else []
     context: dict[str, Any] = {
         "summary": workspace_summary(get_workspace()),
         "layer_choices": list(LAYERS),
@@ -106,8 +114,13 @@ def index() -> str | tuple[str, int]:
         "formats": UPLOAD_FORMATS,
         "state": state,
         "result": result,
-        "problems": problem_rows(result.problems) if result else [],
+        "problems": rows[:MAX_PROBLEM_ROWS],
+        "more_problems": max(0, len(rows) - MAX_PROBLEM_ROWS),
+        "error_count": sum(row["severity"] == "error" for row in rows),
     }
     page = render_template("layers/index.html", **context)
+    if result is None or result.ok:
+        return page
     # A refused upload is the client's to fix: say so in the status too.
-    return (page, 422) if result is not None and not result.ok else page
+    too_large = any(p.code == "too_large" for p in result.problems)
+    return page, 413 if too_large else 422

@@ -8,12 +8,31 @@ import click
 
 from gisapp.cli._common import counts_line, echo_problems, settings_from, write_json
 from gisapp.errors import WorkspaceError
-from gisapp.services.ingest import Source, import_into, ingest, parse_mappings
+from gisapp.services.ingest import Frame, Source, import_into, ingest, parse_mappings
 from gisapp.services.summary import format_summary, workspace_summary
 from gisapp.store import open_workspace
 from gisapp.store.geopackage import Workspace
 from layers.errors import LayerError, Problem
 from layers.validate import validate_layers
+
+#: The reading options shared by ``import`` and ``validate``: a file validated with them
+#: is read exactly as it would be imported.
+_map_fields_option = click.option(
+    "--map-fields",
+    "map_fields",
+    multiple=True,
+    metavar="[LAYER:]OURS=THEIRS,...",
+    help="Map your column names to ours, e.g. 'incidents:occurred_at=发案时间'.",
+)
+_offset_option = click.option(
+    "--offset",
+    type=click.Choice(["gcj02", "bd09"]),
+    help="Coordinates are GCJ-02 (Amap, Tencent) or BD-09 (Baidu): convert to WGS84.",
+)
+_timezone_option = click.option("--timezone", help="Time zone of naive incident times (IANA name).")
+_encoding_option = click.option(
+    "--encoding", help="Text encoding of the sources when it cannot be detected (e.g. gbk)."
+)
 
 
 @click.command("import")
@@ -25,22 +44,10 @@ from layers.validate import validate_layers
     type=click.Path(dir_okay=False, path_type=Path),
     help="Workspace GeoPackage to create or update.",
 )
-@click.option(
-    "--map-fields",
-    "map_fields",
-    multiple=True,
-    metavar="[LAYER:]OURS=THEIRS,...",
-    help="Map your column names to ours, e.g. 'incidents:occurred_at=发案时间'.",
-)
-@click.option(
-    "--offset",
-    type=click.Choice(["gcj02", "bd09"]),
-    help="Coordinates are GCJ-02 (Amap, Tencent) or BD-09 (Baidu): convert to WGS84.",
-)
-@click.option("--timezone", help="Time zone of naive incident times (IANA name).")
-@click.option(
-    "--encoding", help="Text encoding of the sources when it cannot be detected (e.g. gbk)."
-)
+@_map_fields_option
+@_offset_option
+@_timezone_option
+@_encoding_option
 @click.option("--force", is_flag=True, help="Replace the workspace instead of updating it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the problem report as JSON.")
 @click.pass_context
@@ -72,6 +79,7 @@ def import_(
         encoding=encoding,
         force=force,
         note=f"imported from {', '.join(sources)}",
+        limits=settings.read_limits(),
     )
     problems = result.problems
     if as_json:
@@ -91,6 +99,17 @@ def import_(
 @click.option(
     "--layer", help="Which layer a single file is (e.g. grids); or prefix it: grids=FILE."
 )
+@click.option(
+    "-w",
+    "--workspace",
+    "workspace_location",
+    metavar="WS",
+    help="Check the files against the workspace they are meant for (its area, ids, time zone).",
+)
+@_map_fields_option
+@_offset_option
+@_timezone_option
+@_encoding_option
 @click.option("--json", "as_json", is_flag=True, help="Print the problem report as JSON.")
 @click.option(
     "--tolerance",
@@ -100,31 +119,52 @@ def import_(
 )
 @click.pass_context
 def validate(
-    ctx: click.Context, sources: tuple[str, ...], layer: str | None, as_json: bool, tolerance: float
+    ctx: click.Context,
+    sources: tuple[str, ...],
+    layer: str | None,
+    workspace_location: str | None,
+    map_fields: tuple[str, ...],
+    offset: str | None,
+    timezone: str | None,
+    encoding: str | None,
+    as_json: bool,
+    tolerance: float,
 ) -> None:
     """Validate a workspace, or files checked together as layers (PATH or LAYER=PATH).
 
-    Every problem is collected and reported at once. Exit 0 when there is no error
-    (warnings allowed), 1 when there are errors.
+    Files are read as ``gisapp import`` reads them (--map-fields, --offset, --encoding);
+    with -w/--workspace they are checked with the workspace's other layers and must lie
+    in its area. Every problem is collected and reported at once. Exit 0 when there is
+    no error (warnings allowed), 1 when there are errors.
     """
     settings = settings_from(ctx)
     label = " ".join(sources)
     problems: list[Problem]
     try:
-        first = Path(sources[0])
         if (
             len(sources) == 1
             and layer is None
-            and (sources[0].startswith("sample:") or _is_workspace(first))
+            and workspace_location is None
+            and (sources[0].startswith("sample:") or _is_workspace(Path(sources[0])))
         ):
-            workspace = open_workspace(sources[0])
-            report = workspace.validate(area_tolerance=tolerance)
+            report = open_workspace(sources[0]).validate(area_tolerance=tolerance)
             problems, ok = report.problems, report.ok
         else:
+            context: dict[str, Frame] = {}
+            zone = timezone or settings.timezone
+            if workspace_location is not None:
+                workspace = open_workspace(workspace_location)
+                context, zone = workspace.layers(), timezone or workspace.timezone
             specs = [f"{layer}={sources[0]}", *sources[1:]] if layer else list(sources)
-            ingested = ingest([Source.parse(s) for s in specs])
+            ingested = ingest(
+                [Source.parse(s) for s in specs],
+                mappings=parse_mappings(map_fields),
+                offset=offset,  # type: ignore[arg-type]
+                encoding=encoding,
+                limits=settings.read_limits(),
+            )
             report = validate_layers(
-                ingested.layers, area_tolerance=tolerance, timezone=settings.timezone
+                ingested.layers, workspace=context, area_tolerance=tolerance, timezone=zone
             )
             problems, ok = ingested.problems + report.problems, report.ok
     except LayerError as exc:

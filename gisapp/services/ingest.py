@@ -19,11 +19,13 @@ import pandas as pd
 
 from layers.crs import convert_offset_coordinates, to_storage_crs
 from layers.errors import LayerError, Problem
-from layers.fields import map_fields, parse_field_mapping
+from layers.fields import find_column, map_fields, parse_field_mapping
 from layers.incidents import parse_timestamps
 from layers.io import OSM_LAYERS, list_layers, read_layer
+from layers.limits import LimitError, ReadLimits, check_layer_count, check_workspace
 from layers.schema import LAYERS
 from layers.validate import validate_layers
+from layers.validate.files import check_source_file
 
 logger = logging.getLogger(__name__)
 
@@ -80,10 +82,12 @@ def parse_mappings(specs: Sequence[str]) -> dict[str | None, dict[str, str]]:
     return mappings
 
 
-def _layers_of(source: Source) -> list[tuple[str, str | None]]:
+def _layers_of(source: Source, limits: ReadLimits) -> list[tuple[str, str | None]]:
     """Pairs ``(workspace layer, layer inside the file)`` that ``source`` provides."""
     try:
-        inside = list_layers(source.path)
+        inside = list_layers(source.path, limits=limits)
+    except LimitError:
+        raise
     except LayerError:
         inside = []
     if source.layer is not None:
@@ -111,6 +115,7 @@ def ingest(
     mappings: Mapping[str | None, Mapping[str, str]] | None = None,
     offset: OffsetSystem | None = None,
     encoding: str | None = None,
+    limits: ReadLimits | None = None,
 ) -> Ingested:
     """Read every source into data-model layers in EPSG:4326.
 
@@ -119,43 +124,53 @@ def ingest(
     of severity ``repaired``. Incident times stay as read: the validator reports the ones
     that do not parse, and :func:`finalize_times` converts them once they all do.
 
+    ``limits`` (default :class:`~layers.limits.ReadLimits`) bound what each source may
+    unpack to and how many layers one import reads; they are checked before a layer is
+    read into memory wherever the format allows.
+
     Raises
     ------
     LayerError
-        If a source cannot be read or mapped (the message names the file and the fix).
+        If a source cannot be read or mapped (the message names the file and the fix);
+        :class:`~layers.limits.LimitError` if it goes beyond ``limits``.
     """
     result = Ingested()
     mappings = mappings or {}
+    limits = limits or ReadLimits()
     for source in sources:
-        for layer, inner in _layers_of(source):
-            frame = read_layer(source.path, layer=inner, encoding=encoding)
-            mapping = {**mappings.get(None, {}), **mappings.get(layer, {})}
-            usable = {ours: theirs for ours, theirs in mapping.items() if theirs in frame.columns}
-            if usable:
-                # Without a mapping the validator reports missing fields with the others.
-                frame = map_fields(frame, usable, layer=layer)
-            if isinstance(frame, gpd.GeoDataFrame):
-                if offset is not None:
-                    frame = convert_offset_coordinates(frame, offset)
-                    result.problems.append(
-                        Problem(
-                            layer,
-                            None,
-                            "offset_converted",
-                            f"coordinates converted from {offset.upper()} to WGS84",
-                            "nothing to do",
-                            "repaired",
-                        )
+        check_source_file(source.path, layer=source.layer)
+    pairs = [(source, pair) for source in sources for pair in _layers_of(source, limits)]
+    label = ", ".join(source.path.name for source in sources)
+    check_layer_count(len(pairs), label, limits)
+    for source, (layer, inner) in pairs:
+        frame = read_layer(source.path, layer=inner, encoding=encoding, limits=limits)
+        mapping = {**mappings.get(None, {}), **mappings.get(layer, {})}
+        usable = {o: t for o, t in mapping.items() if find_column(frame.columns, t) is not None}
+        if usable:
+            # Without a mapping the validator reports missing fields with the others.
+            frame = map_fields(frame, usable, layer=layer)
+        if isinstance(frame, gpd.GeoDataFrame):
+            if offset is not None:
+                frame = convert_offset_coordinates(frame, offset)
+                result.problems.append(
+                    Problem(
+                        layer,
+                        None,
+                        "offset_converted",
+                        f"coordinates converted from {offset.upper()} to WGS84",
+                        "nothing to do",
+                        "repaired",
                     )
-                frame, crs_problems = to_storage_crs(frame, layer=layer)
-                result.problems.extend(crs_problems)
-            if layer in result.layers:
-                raise LayerError(
-                    f"layer {layer!r} is given twice (again in {source.path.name!r}); "
-                    "merge the files first or import one of them"
                 )
-            result.layers[layer] = frame
-            logger.info("read %s: %s features from %s", layer, f"{len(frame):,}", source.path.name)
+            frame, crs_problems = to_storage_crs(frame, layer=layer)
+            result.problems.extend(crs_problems)
+        if layer in result.layers:
+            raise LayerError(
+                f"layer {layer!r} is given twice (again in {source.path.name!r}); "
+                "merge the files first or import one of them"
+            )
+        result.layers[layer] = frame
+        logger.info("read %s: %s features from %s", layer, f"{len(frame):,}", source.path.name)
     return result
 
 
@@ -205,6 +220,7 @@ def import_into(
     encoding: str | None = None,
     force: bool = False,
     note: str | None = None,
+    limits: ReadLimits | None = None,
 ) -> ImportResult:
     """Read, validate and save sources into a workspace: the ``gisapp import`` flow.
 
@@ -229,6 +245,11 @@ def import_into(
         Replace the workspace instead of updating it.
     note
         Provenance note stored for each saved layer (default: the source file names).
+    limits
+        Bounds on what the sources may unpack to and on the workspace's total size
+        (default :class:`~layers.limits.ReadLimits`). A source beyond them is refused
+        before it is read into memory where the format allows; the result then holds one
+        problem whose code is ``too_large`` or ``unsafe_archive``, and nothing is saved.
 
     Returns
     -------
@@ -247,9 +268,18 @@ def import_into(
     path = Path(workspace_path)
     existing = Workspace.open(path) if path.exists() and not force else None
     tz = timezone or (existing.timezone if existing else default_timezone)
-    ingested = ingest(sources, mappings=mappings, offset=offset, encoding=encoding)
-    context = existing.layers() if existing else {}
-    report = validate_layers({**context, **ingested.layers}, timezone=tz)
+    limits = limits or ReadLimits()
+    try:
+        ingested = ingest(
+            sources, mappings=mappings, offset=offset, encoding=encoding, limits=limits
+        )
+        context = existing.layers() if existing else {}
+        check_workspace({**context, **ingested.layers}, limits)
+    except LimitError as exc:
+        logger.warning("not imported into %s: %s", path.name, exc.summary)
+        where = ", ".join(s.path.name for s in sources)
+        return ImportResult(False, [Problem(where, None, exc.code, exc.summary, exc.fix)], {}, tz)
+    report = validate_layers(ingested.layers, workspace=context, timezone=tz)
     problems = ingested.problems + report.problems
     if not report.ok:
         logger.info("not imported into %s: validation errors", path.name)

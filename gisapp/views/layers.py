@@ -11,6 +11,7 @@ from gisapp.services.ingest import ImportResult, OffsetSystem, Source, import_in
 from gisapp.store import Workspace
 from layers.errors import LayerError, Problem
 from layers.fields import parse_field_mapping
+from layers.limits import ReadLimits
 from layers.schema import LAYERS
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def import_upload(
     offset: OffsetSystem | None = None,
     timezone: str | None = None,
     default_timezone: str = "UTC",
+    limits: ReadLimits | None = None,
 ) -> ImportResult:
     """Import one uploaded file into the workspace through :func:`gisapp.services.ingest.import_into`.
 
@@ -81,7 +83,7 @@ def import_upload(
         ``"ours=theirs, ..."`` column mapping for the target layer.
     offset
         ``"gcj02"`` or ``"bd09"`` to convert offset Chinese coordinates to WGS84.
-    timezone, default_timezone
+    timezone, default_timezone, limits
         As in :func:`gisapp.services.ingest.import_into`.
 
     Returns
@@ -110,6 +112,7 @@ def import_upload(
             timezone=timezone,
             default_timezone=default_timezone,
             note=f"uploaded from {source_name}",
+            limits=limits,
         )
     except LayerError as exc:
         message = _hide_path(str(exc), file_path, source_name)

@@ -36,9 +36,14 @@ Per layer:
     A feature's geometry is null or empty.
 ``wrong_geometry_type`` [error]
     E.g. lines where polygons are expected.
+``unclosed_ring`` [repaired, or error when ``repair=False``]
+    A polygon ring whose last point is not its first, closed on reading
+    (:mod:`layers.validate.rings`).
 ``invalid_geometry`` [repaired, or error when ``repair=False`` or nothing usable is left]
-    Invalid geometry (self-intersection...), repaired with ``shapely.make_valid``; polygon
-    layers keep only the polygonal part. The message gives ``shapely.is_valid_reason``.
+    Invalid geometry (self-intersection...), repaired with ``shapely.make_valid`` after
+    dropping holes that lie outside their shell (``make_valid`` would add them as extra
+    pieces); polygon layers keep only the polygonal part. The message gives the reason
+    and where, in words, and what the repair did (e.g. "split into 2 parts").
 ``missing_crs`` [error]
     The layer has no CRS (e.g. a shapefile without its ``.prj``) and its coordinates are
     not lon/lat degrees (from :func:`layers.crs.to_storage_crs`).
@@ -48,15 +53,25 @@ Per layer:
     The layer was in another CRS and was reprojected to EPSG:4326.
 ``implausible_coordinates`` [error]
     Coordinates outside ±180/±90 in a geographic CRS: usually metres labelled as degrees.
+``null_island`` [error]
+    A feature at longitude 0, latitude 0: blank coordinates read as zero.
 ``swapped_lat_lon`` [error]
     Latitude and longitude are swapped: x within ±90 with y beyond ±90, or the layer lies
-    away from every other layer while its swapped copy overlaps them.
+    away from every other layer while its swapped copy overlaps them, or (with a
+    ``workspace``) a feature outside the workspace's area whose swapped copy is inside.
 ``unknown_mode`` [error]
     A unit's ``mode`` is not one of :data:`layers.schema.UNIT_MODES`.
 ``missing_time`` [error]
     An incident has no ``occurred_at``.
 ``unparseable_time`` [error]
     An incident's ``occurred_at`` cannot be read as a date and time.
+``implausible_time`` [error]
+    An incident's time lies outside the plausible window (``time_window``, by default
+    1990-01-01 to one day after now): placeholders such as 0001-01-01 or 9999-12-31.
+``ambiguous_time`` [warning]
+    A wall-clock time in the hour repeated when DST ends; the first (daylight) one is taken.
+``nonexistent_time`` [warning]
+    A wall-clock time in the hour skipped when DST starts; it is moved one hour later.
 ``severity_out_of_range`` [error]
     An incident's ``severity`` is not a number from 1 to 5.
 ``preventable_not_boolean`` [error]
@@ -72,6 +87,10 @@ Across layers:
     ``units.station_id`` names no station (or duty point).
 ``unknown_grid`` [error]
     ``units.grid_ids`` names a grid that does not exist.
+``unknown_unit`` [error]
+    ``grids.unit_id`` names a unit that does not exist (when there is a ``units`` table).
+``ambiguous_station`` [error]
+    ``units.station_id`` names an id used both by a station and by a duty point.
 ``not_nested`` [error]
     More than ``area_tolerance`` of a feature's area lies outside its parent.
 ``sibling_overlap`` [error]
@@ -85,6 +104,19 @@ Across layers:
 ``disjoint_layer`` [warning]
     A spatial layer does not overlap any other layer, even with lat/lon swapped.
 
+Against a workspace (``validate_layers(new_layers, workspace=its_layers)``):
+
+``outside_workspace`` [error]
+    No feature of a new layer lies within ``area_buffer_m`` of the workspace's area (its
+    outermost area layer not being replaced, else its roads' extent); the message gives
+    the distance.
+``outside_area`` [warning]
+    Some features of a new layer (other than incidents) lie outside that area.
+
+Before reading, :func:`layers.validate.files.check_source_file` refuses a truncated
+GeoPackage, duplicate column or property names (CSV, GeoJSON, DBF) and a CRS that is
+not known (GeoJSON ``crs``, ``.prj``), raising :class:`~layers.errors.LayerError`.
+
 Modules
 -------
 ``run``
@@ -95,6 +127,10 @@ Modules
     The checks of one layer on its own.
 ``references``, ``hierarchy``
     The checks across layers: ids, then nesting, overlaps, gaps and placement.
+``workspace``
+    New layers against the workspace they are meant for.
+``files``, ``rings``
+    Checks of a file before it is read; rings closed on reading.
 """
 
 from __future__ import annotations

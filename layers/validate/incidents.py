@@ -2,11 +2,51 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from layers.incidents import parse_timestamps
+from layers.errors import LayerError
+from layers.incidents import parse_timestamps_checked
 from layers.validate.report import ProblemCollector
+
+#: Incidents before this date are implausible by default (placeholders such as 0001-01-01).
+EARLIEST_TIME = pd.Timestamp("1990-01-01", tz="UTC")
+#: Incidents later than this after the validation are implausible by default.
+FUTURE_SLACK = pd.Timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """Incident times outside ``[earliest, latest]`` are implausible (both UTC)."""
+
+    earliest: pd.Timestamp
+    latest: pd.Timestamp
+
+    @classmethod
+    def of(cls, window: tuple[object, object] | None) -> TimeWindow:
+        """The window given as two dates or timestamps; by default 1990 to tomorrow.
+
+        Raises
+        ------
+        LayerError
+            If a bound is not a date, or the window is empty.
+        """
+        if window is None:
+            return cls(EARLIEST_TIME, pd.Timestamp.now(tz="UTC") + FUTURE_SLACK)
+        try:
+            earliest, latest = (pd.Timestamp(bound) for bound in window)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise LayerError(
+                f"time_window={window!r} should be two dates, e.g. ('1990-01-01', '2030-01-01')"
+            ) from None
+        earliest = earliest.tz_localize("UTC") if earliest.tzinfo is None else earliest
+        latest = latest.tz_localize("UTC") if latest.tzinfo is None else latest
+        if not earliest < latest:
+            raise LayerError(f"time_window={window!r} should start before it ends")
+        return cls(earliest.tz_convert("UTC"), latest.tz_convert("UTC"))
+
 
 _TRUE = {"true", "t", "yes", "y", "1", "是", "对"}
 
@@ -15,37 +55,18 @@ _FALSE = {"false", "f", "no", "n", "0", "否", "不"}
 
 
 def check_incidents(
-    frame: pd.DataFrame, labels: np.ndarray, found: ProblemCollector, *, timezone: str
+    frame: pd.DataFrame,
+    labels: np.ndarray,
+    found: ProblemCollector,
+    *,
+    timezone: str,
+    window: TimeWindow | None = None,
 ) -> None:
     """Incident times, severity and the preventable flag (coerced when it can be)."""
     if "occurred_at" in frame.columns:
-        raw = frame["occurred_at"]
-        parsed = parse_timestamps(raw, tz=timezone)
-        blank = raw.isna().to_numpy() | (
-            raw.astype("string").str.strip().eq("").fillna(False).to_numpy(dtype=bool)
+        frame["occurred_at"] = check_occurred_at(
+            frame["occurred_at"], labels, found, timezone=timezone, window=window
         )
-        unparseable = parsed.isna().to_numpy() & ~blank
-        values = raw.to_numpy(dtype=object)
-        found.per_feature(
-            "incidents",
-            list(labels[blank]),
-            "missing_time",
-            lambda i: f"incident {labels[blank][i]} has no occurred_at",
-            "incidents without a time",
-            "fill in occurred_at (date and time), or remove the incidents",
-        )
-        found.per_feature(
-            "incidents",
-            list(labels[unparseable]),
-            "unparseable_time",
-            lambda i: (
-                f"incident {labels[unparseable][i]} has occurred_at "
-                f"{values[unparseable][i]!r}, which is not a readable date and time"
-            ),
-            "incidents whose time cannot be read",
-            "write times as ISO 8601 (2024-02-15 21:48) or map the date and time columns",
-        )
-        frame["occurred_at"] = parsed
 
     if "severity" in frame.columns:
         raw = frame["severity"]
@@ -101,3 +122,113 @@ def check_incidents(
                     "repaired",
                 )
             frame["preventable"] = as_bool
+
+
+def check_occurred_at(
+    raw: pd.Series,
+    labels: np.ndarray,
+    found: ProblemCollector,
+    *,
+    timezone: str,
+    window: TimeWindow | None,
+) -> pd.Series:
+    """Missing, unreadable, implausible and DST-shifted times; return them in UTC."""
+    times = parse_timestamps_checked(raw, tz=timezone)
+    parsed = times.utc
+    blank = raw.isna().to_numpy() | (
+        raw.astype("string").str.strip().eq("").fillna(False).to_numpy(dtype=bool)
+    )
+    unparseable = parsed.isna().to_numpy() & ~blank
+    values = raw.to_numpy(dtype=object)
+    found.per_feature(
+        "incidents",
+        list(labels[blank]),
+        "missing_time",
+        lambda i: f"incident {labels[blank][i]} has no occurred_at",
+        "incidents without a time",
+        "fill in occurred_at (date and time), or remove the incidents",
+    )
+    found.per_feature(
+        "incidents",
+        list(labels[unparseable]),
+        "unparseable_time",
+        lambda i: (
+            f"incident {labels[unparseable][i]} has occurred_at "
+            f"{values[unparseable][i]!r}, which is not a readable date and time"
+        ),
+        "incidents whose time cannot be read",
+        "write times as ISO 8601 (2024-02-15 21:48) or map the date and time columns",
+    )
+    check_times(raw, times.utc, labels, found, window=window or TimeWindow.of(None))
+    check_clock_changes(raw, times.ambiguous, times.nonexistent, labels, found, timezone)
+    return parsed
+
+
+def check_times(
+    raw: pd.Series,
+    parsed: pd.Series,
+    labels: np.ndarray,
+    found: ProblemCollector,
+    *,
+    window: TimeWindow,
+) -> None:
+    """Incident times before ``window.earliest`` or after ``window.latest`` (errors)."""
+    values = raw.to_numpy(dtype=object)
+    utc = parsed.to_numpy(dtype=object)
+    known = parsed.notna().to_numpy()
+    early = known & (parsed < window.earliest).fillna(False).to_numpy(dtype=bool)
+    late = known & (parsed > window.latest).fillna(False).to_numpy(dtype=bool)
+    bad = early | late
+    first, last = f"{window.earliest:%Y-%m-%d}", f"{window.latest:%Y-%m-%d %H:%M}"
+    found.per_feature(
+        "incidents",
+        list(labels[bad]),
+        "implausible_time",
+        lambda i: (
+            f"incident {labels[bad][i]} has occurred_at {values[bad][i]!r} "
+            f"({str(utc[bad][i])[:16]} UTC), "
+            + ("before " + first if early[bad][i] else "in the future (after " + last + " UTC)")
+        ),
+        f"incidents dated before {first} or after {last} UTC",
+        "correct the date (0001-01-01 or 9999-12-31 often stand for 'unknown'), "
+        "or remove these incidents",
+    )
+
+
+def check_clock_changes(
+    raw: pd.Series,
+    ambiguous: np.ndarray,
+    nonexistent: np.ndarray,
+    labels: np.ndarray,
+    found: ProblemCollector,
+    timezone: str,
+) -> None:
+    """Local times in the repeated or skipped hour of a DST change (warnings)."""
+    values = raw.to_numpy(dtype=object)
+    found.per_feature(
+        "incidents",
+        list(labels[ambiguous]),
+        "ambiguous_time",
+        lambda i: (
+            f"incident {labels[ambiguous][i]} has occurred_at {values[ambiguous][i]!r}, "
+            f"which happens twice in {timezone} (clocks go back); the first, daylight-saving "
+            "one was taken"
+        ),
+        f"incident times that happen twice in {timezone} (clocks go back)",
+        "add the UTC offset to these times (e.g. 01:30-05:00) if the second one was meant",
+        "warning",
+    )
+    found.per_feature(
+        "incidents",
+        list(labels[nonexistent]),
+        "nonexistent_time",
+        lambda i: (
+            f"incident {labels[nonexistent][i]} has occurred_at {values[nonexistent][i]!r}, "
+            f"which does not exist in {timezone} (clocks go forward and skip that hour); "
+            "it was moved one hour later"
+        ),
+        f"incident times that do not exist in {timezone} (clocks go forward)",
+        "check these times: the recording clock was probably not yet changed; "
+        "add the UTC offset to say exactly which instant was meant",
+        "warning",
+    )

@@ -17,7 +17,7 @@ from layers.validate.attributes import (
     feature_labels,
 )
 from layers.validate.geometry import check_crs, check_geometry
-from layers.validate.incidents import check_incidents
+from layers.validate.incidents import TimeWindow, check_incidents
 from layers.validate.report import ProblemCollector
 
 
@@ -31,7 +31,13 @@ class CheckedLayer:
 
 
 def check_layer(
-    frame: Any, name: str, found: ProblemCollector, *, repair: bool, timezone: str
+    frame: Any,
+    name: str,
+    found: ProblemCollector,
+    *,
+    repair: bool,
+    timezone: str,
+    window: TimeWindow | None = None,
 ) -> CheckedLayer:
     """Every check of one layer on its own; the repaired copy and its usable geometries."""
     if not isinstance(frame, pd.DataFrame):
@@ -105,5 +111,5 @@ def check_layer(
     usable = check_geometry(frame, labels, spec, found, repair=repair)
     frame, geo = check_crs(frame, labels, usable, name, found)
     if name == "incidents":
-        check_incidents(frame, labels, found, timezone=timezone)
+        check_incidents(frame, labels, found, timezone=timezone, window=window)
     return CheckedLayer(frame, geo)

@@ -71,6 +71,19 @@ def check_units_references(frames: Mapping[str, pd.DataFrame], found: ProblemCol
             "units based at an unknown station",
             "set station_id to an existing station (or duty point) id",
         )
+        both = _ids(frames.get("stations")) & _ids(frames.get("duty_points"))
+        shared = (station.notna() & station.isin(both)).to_numpy()
+        found.per_feature(
+            "units",
+            list(labels[shared]),
+            "ambiguous_station",
+            lambda i: (
+                f"unit {labels[shared][i]} has station_id {values[shared][i]!r}, which is "
+                "the id of both a station and a duty point"
+            ),
+            "units whose station_id names both a station and a duty point",
+            "give the station and the duty point different ids, then correct station_id",
+        )
     if "grid_ids" in units.columns and "grids" in frames:
         known = _ids(frames["grids"])
         unknown = [[g for g in parse_id_list(v) if g not in known] for v in units["grid_ids"]]
@@ -84,3 +97,25 @@ def check_units_references(frames: Mapping[str, pd.DataFrame], found: ProblemCol
             "units responsible for unknown grids",
             "correct grid_ids (comma-separated ids of existing grids)",
         )
+
+
+def check_grid_units(frames: Mapping[str, pd.DataFrame], found: ProblemCollector) -> None:
+    """The unit each grid names (``grids.unit_id``) exists in ``units``."""
+    grids, units = frames.get("grids"), frames.get("units")
+    if grids is None or units is None or "unit_id" not in grids.columns or units.empty:
+        return
+    known = _ids(units)
+    unit = grids["unit_id"]
+    bad = (unit.notna() & ~unit.isin(known)).to_numpy()
+    labels = feature_labels(grids)
+    values = unit.to_numpy(dtype=object)
+    found.per_feature(
+        "grids",
+        list(labels[bad]),
+        "unknown_unit",
+        lambda i: (
+            f"grid {labels[bad][i]} has unit_id {values[bad][i]!r}, which is not an id in 'units'"
+        ),
+        "grids whose responsible unit is not in 'units'",
+        "correct unit_id to an existing unit id, or add that unit to 'units'",
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,52 @@ from layers.errors import Problem, Severity, ValidationError
 
 #: Up to this many features get one problem each; beyond it, one problem lists samples.
 MAX_LISTED = 10
+#: Items of a list written out in a message (rows, ids) before "... and N more".
+MAX_LISTED_ITEMS = 20
+#: Longest message of one problem, in characters, after lists are shortened.
+MAX_MESSAGE_CHARS = 1000
+#: A run of more than MAX_LISTED_ITEMS comma-separated items, optionally after a noun.
+_LIST_RUN = re.compile(
+    r"(?:\b(?P<noun>rows|features|ids|values) )?"
+    rf"(?P<items>[^,;()\[\]]{{1,80}}(?:, [^,;()\[\]]{{1,80}}){{{MAX_LISTED_ITEMS},}})"
+)
+
+
+def listed(items: Sequence[object], *, noun: str = "", limit: int = MAX_LISTED_ITEMS) -> str:
+    """Write the first ``limit`` items, then how many more there are.
+
+    Parameters
+    ----------
+    items
+        Row numbers, ids, values.
+    noun
+        What the items are (``"rows"``), repeated in the tail.
+    limit
+        How many items are written out.
+
+    Returns
+    -------
+    str
+        ``"1, 2, 3"`` or ``"1, 2, … and 1,999,980 more rows"``.
+    """
+    head = ", ".join(map(str, items[:limit]))
+    rest = len(items) - limit
+    return head if rest <= 0 else f"{head}, … and {rest:,} more{' ' + noun if noun else ''}"
+
+
+def bounded_message(message: str) -> str:
+    """Return ``message`` with long lists cut to :data:`MAX_LISTED_ITEMS` items and its
+    length cut to :data:`MAX_MESSAGE_CHARS`, so a report never grows with the input."""
+
+    def shorten(match: re.Match[str]) -> str:
+        noun = match.group("noun") or ""
+        items = match.group("items").split(", ")
+        return (f"{noun} " if noun else "") + listed(items, noun=noun)
+
+    text = _LIST_RUN.sub(shorten, message) if message.count(", ") > MAX_LISTED_ITEMS else message
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = text[: MAX_MESSAGE_CHARS - 20].rstrip() + " … (shortened)"
+    return text
 
 
 @dataclass
@@ -94,7 +141,10 @@ class ProblemCollector:
         fix: str,
         severity: Severity = "error",
     ) -> None:
-        self.problems.append(Problem(layer, feature_id, code, message, fix, severity))
+        # Messages may list rows or ids: keep them bounded whatever the input's size.
+        self.problems.append(
+            Problem(layer, feature_id, code, bounded_message(message), fix, severity)
+        )
 
     def per_feature(
         self,

@@ -5,19 +5,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+import geopandas as gpd
 import pandas as pd
 
 from layers.errors import LayerError
 from layers.incidents import parse_timestamps
 from layers.validate.hierarchy import (
+    AREA_LAYERS,
     area_metric_crs,
     check_incidents_in_area,
     check_nesting,
     check_placement,
 )
+from layers.validate.incidents import TimeWindow
 from layers.validate.layer import CheckedLayer, check_layer
-from layers.validate.references import check_parent_ids, check_units_references
+from layers.validate.references import (
+    check_grid_units,
+    check_parent_ids,
+    check_units_references,
+)
 from layers.validate.report import ProblemCollector, ValidationReport
+from layers.validate.workspace import check_in_workspace
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +37,8 @@ def validate_layers(
     area_buffer_m: float = 100.0,
     repair: bool = True,
     timezone: str = "UTC",
+    workspace: Mapping[str, pd.DataFrame] | None = None,
+    time_window: tuple[object, object] | None = None,
 ) -> ValidationReport:
     """Check workspace layers one by one and against each other, collecting every problem.
 
@@ -48,12 +58,20 @@ def validate_layers(
         when False they are errors.
     timezone
         IANA time zone of incident times given without an offset.
+    workspace
+        The layers already in the workspace that ``layers`` are meant for. Its layers
+        that ``layers`` does not replace take part in every check, and the spatial
+        layers of ``layers`` must lie in its area (its outermost area layer, else its
+        roads' extent): see ``outside_workspace`` and ``swapped_lat_lon``.
+    time_window
+        Earliest and latest plausible incident time (dates or timestamps, UTC when
+        naive); by default 1990-01-01 to one day after now.
 
     Returns
     -------
     ValidationReport
-        Repaired copies of the layers and every problem found; see the module docstring
-        for the problem codes.
+        Repaired copies of the layers (with the workspace's, when given) and every
+        problem found; see the module docstring for the problem codes.
 
     Raises
     ------
@@ -72,23 +90,21 @@ def validate_layers(
         )
     if area_buffer_m < 0:
         raise LayerError(f"area_buffer_m={area_buffer_m!r} should be 0 or more metres")
-    # Fails fast on an unknown zone, before any data is looked at.
+    # Fails fast on an unknown zone or window, before any data is looked at.
     parse_timestamps(pd.Series([], dtype="string"), tz=timezone)
+    window = TimeWindow.of(time_window)
+    context = dict(workspace or {})
 
     found = ProblemCollector()
     checked: dict[str, CheckedLayer] = {}
-    for name, frame in layers.items():
-        checked[name] = check_layer(frame, name, found, repair=repair, timezone=timezone)
+    for name, frame in {**context, **layers}.items():
+        checked[name] = check_layer(
+            frame, name, found, repair=repair, timezone=timezone, window=window
+        )
 
-    geo = {name: c.geo for name, c in checked.items() if c.geo is not None and len(c.geo)}
-    check_placement(geo, found)
     frames = {name: c.frame for name, c in checked.items()}
-    check_parent_ids(frames, found)
-    check_units_references(frames, found)
-    if geo:
-        metric_crs = area_metric_crs(geo)
-        check_nesting(geo, metric_crs, area_tolerance, found)
-        check_incidents_in_area(geo, metric_crs, area_buffer_m, found)
+    geo = {name: c.geo for name, c in checked.items() if c.geo is not None and len(c.geo)}
+    _check_across(frames, geo, list(context), list(layers), area_tolerance, area_buffer_m, found)
 
     report = ValidationReport(frames, found.problems)
     logger.info(
@@ -101,12 +117,41 @@ def validate_layers(
     return report
 
 
+def _check_across(
+    frames: dict[str, pd.DataFrame],
+    geo: dict[str, gpd.GeoDataFrame],
+    workspace_names: list[str],
+    new_names: list[str],
+    area_tolerance: float,
+    area_buffer_m: float,
+    found: ProblemCollector,
+) -> None:
+    """The checks across layers: ids, placement, nesting, the area (of the workspace)."""
+    check_placement(geo, found)
+    check_parent_ids(frames, found)
+    check_units_references(frames, found)
+    check_grid_units(frames, found)
+    if not geo:
+        return
+    metric_crs = area_metric_crs(geo)
+    check_nesting(geo, metric_crs, area_tolerance, found)
+    check_incidents_in_area(geo, metric_crs, area_buffer_m, found)
+    if workspace_names:
+        check_in_workspace(geo, workspace_names, new_names, metric_crs, area_buffer_m, found)
+    else:
+        # Layers checked together: the area layers tell which points are swapped.
+        areas = [n for n in AREA_LAYERS if n in geo]
+        others = [n for n in geo if n not in AREA_LAYERS]
+        check_in_workspace(geo, areas, others, metric_crs, area_buffer_m, found, swapped_only=True)
+
+
 def validate_layer(
     frame: pd.DataFrame,
     name: str,
     *,
     repair: bool = True,
     timezone: str = "UTC",
+    workspace: Mapping[str, pd.DataFrame] | None = None,
 ) -> ValidationReport:
     """Check one layer on its own (no cross-layer checks but its own siblings' overlaps).
 
@@ -116,7 +161,7 @@ def validate_layer(
         The layer: a GeoDataFrame, or a DataFrame for ``units``.
     name
         Its layer name in :data:`layers.schema.LAYERS`.
-    repair, timezone
+    repair, timezone, workspace
         As in :func:`validate_layers`.
 
     Returns
@@ -124,4 +169,4 @@ def validate_layer(
     ValidationReport
         ``layers`` holds the one repaired layer under ``name``.
     """
-    return validate_layers({name: frame}, repair=repair, timezone=timezone)
+    return validate_layers({name: frame}, repair=repair, timezone=timezone, workspace=workspace)

@@ -398,7 +398,7 @@ def test_truncated_geopackage_shows_the_report(
     status, page = admin_upload(truncated, "roads.gpkg", layer="roads")
     assert status == 422
     [row] = _problem_cells(page)
-    assert "damaged or truncated" in row[3]
+    assert "truncated or damaged" in row[3]
     assert "Traceback" not in page
 
 
@@ -430,8 +430,10 @@ def test_hostile_file_name_is_escaped_and_never_a_path(
     assert not list(tmp_path.parent.glob("*.geojson"))
 
 
-def test_gcj02_upload_is_converted_to_wgs84(upload_app: Flask, admin_upload) -> None:
-    # Wuhan Yellow Crane Tower in GCJ-02 (as an Amap pick gives it).
+def test_gcj02_upload_far_from_the_workspace_is_refused(upload_app: Flask, admin_upload) -> None:
+    # Wuhan Yellow Crane Tower in GCJ-02 (as an Amap pick gives it), uploaded into the New
+    # Haven workspace: converted, then refused as lying nowhere near the workspace's grids
+    before = _digest(Path(upload_app.config["WORKSPACE"]))
     gcj = (114.3025, 30.5447)
     stations = gpd.GeoDataFrame(
         {"id": ["S1"], "name": ["Tower post"], "kind": ["post"]}, geometry=[Point(gcj)], crs=4326
@@ -439,15 +441,9 @@ def test_gcj02_upload_is_converted_to_wgs84(upload_app: Flask, admin_upload) -> 
     status, page = admin_upload(
         stations.to_json().encode(), "posts.geojson", layer="stations", offset="gcj02"
     )
-    assert status == 200, page
-    assert "GCJ02 to WGS84" in page
-    saved = Workspace.open(upload_app.config["WORKSPACE"]).layer("stations")
-    moved = (
-        gpd.GeoSeries([Point(gcj), saved.geometry.iloc[0]], crs=4326)
-        .to_crs(32650)
-        .distance(gpd.GeoSeries([Point(gcj)] * 2, crs=4326).to_crs(32650))
-    )
-    assert 300 < moved.iloc[1] < 800  # GCJ-02 is offset by hundreds of metres in Wuhan
+    assert status == 422, page
+    assert "km away" in page and "Traceback" not in page
+    assert _digest(Path(upload_app.config["WORKSPACE"])) == before
 
 
 def test_upload_without_csrf_token_is_rejected(
