@@ -29,6 +29,7 @@ REGISTRY: dict[str, str] = {
     "placement": "bench.placement",
     "map": "bench.map",
     "routes": "bench.routes",
+    "load": "bench.load",
 }
 
 

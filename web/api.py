@@ -1,4 +1,7 @@
-"""JSON API: workspace layers as GeoJSON, restricted to the officer's own unit."""
+"""JSON API: workspace layers as GeoJSON, restricted to the officer's own unit.
+
+Answers are cached per workspace version, so the layer list follows the workspace.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from gisapp.outputs.geojson import to_geojson
 from gisapp.views.maps import layer_for_unit
 from layers.schema import LAYERS
 from web.auth import allowed_unit, login_required
-from web.context import get_workspace
+from web.context import get_workspace, page_cached
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -23,5 +26,8 @@ def layer_geojson(name: str) -> Response:
     ws = get_workspace()
     if name not in ws.layer_names():
         abort(404, description=f"The workspace has no {name!r} layer yet.")
-    frame = layer_for_unit(ws, name, allowed_unit(request.args.get("unit")))
-    return Response(to_geojson(frame), mimetype="application/geo+json")
+    unit = allowed_unit(request.args.get("unit"))
+    text = page_cached(
+        "layer_geojson", (name, unit), lambda: to_geojson(layer_for_unit(ws, name, unit))
+    )
+    return Response(text, mimetype="application/geo+json")

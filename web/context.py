@@ -1,11 +1,17 @@
-"""Per-app resources: settings, the open workspace, the user store and small caches."""
+"""Per-app resources: settings, the open workspace, the user store and the page cache.
+
+The workspace follows its file: every request compares the file's version stamp with the
+one it was opened at and reopens it when they differ, so a layer added by ``gisapp import``
+or a plan saved by ``gisapp plan`` is served without a restart. Cached page data keys on
+the workspace's ``(location, version)``, so a save makes every page compute afresh.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TypeVar
 
 from flask import abort, current_app
 
@@ -13,13 +19,15 @@ from gisapp.settings import Settings
 from gisapp.store import open_workspace
 from gisapp.store.geopackage import Workspace
 from gisapp.store.users import UserStore
+from gisapp.views.cache import VersionedCache
 
 T = TypeVar("T")
 
 _lock = threading.Lock()
 _CACHE_KEY = "gisapp_cache"
-#: Results kept per app (hotspot maps are about a second each to compute).
-CACHE_SIZE = 16
+_WORKSPACE_KEY = "gisapp_workspace"
+#: Results kept per app: page data, map pages, GeoJSON answers.
+CACHE_SIZE = 128
 
 
 def get_settings() -> Settings:
@@ -29,46 +37,77 @@ def get_settings() -> Settings:
 
 
 def get_workspace() -> Workspace:
-    """Return the app's workspace, opened once per app."""
+    """Return the app's workspace, reopened whenever its file has changed.
+
+    Raises
+    ------
+    werkzeug.exceptions.ServiceUnavailable
+        If the app has no workspace configured.
+    """
     path = current_app.config.get("WORKSPACE")
     if not path:
         abort(503, description="No workspace is configured; start the app with a workspace.")
     with _lock:
-        ws = current_app.extensions.get("gisapp_workspace")
-        if ws is None:
-            ws = open_workspace(path)
-            current_app.extensions["gisapp_workspace"] = ws
+        opened: tuple[Workspace, str] | None = current_app.extensions.get(_WORKSPACE_KEY)
+        if opened is not None and opened[0].version == opened[1]:
+            return opened[0]
+        # Read the stamp before opening: a save in between makes the next request reopen.
+        ws = open_workspace(_absolute(str(path)))
+        version = ws.version
+        current_app.extensions[_WORKSPACE_KEY] = (ws, version)
     return ws
+
+
+def _absolute(location: str) -> str:
+    """A file location made absolute, so a later change of directory cannot lose it."""
+    if location.startswith("sample:"):
+        return location
+    return str(Path(location).resolve())
 
 
 def reset_workspace() -> None:
     """Forget the open workspace and every cached result (after the file changed)."""
     with _lock:
-        current_app.extensions.pop("gisapp_workspace", None)
-        current_app.extensions.pop(_CACHE_KEY, None)
+        current_app.extensions.pop(_WORKSPACE_KEY, None)
+        cache = current_app.extensions.get(_CACHE_KEY)
+    if isinstance(cache, VersionedCache):
+        cache.clear()
+
+
+def page_cache() -> VersionedCache:
+    """The app's cache of page data (bounded, least recently used entries go first)."""
+    with _lock:
+        cache = current_app.extensions.get(_CACHE_KEY)
+        if not isinstance(cache, VersionedCache):
+            cache = VersionedCache(max_entries=CACHE_SIZE)
+            current_app.extensions[_CACHE_KEY] = cache
+    return cache
 
 
 def cached(key: Hashable, compute: Callable[[], T]) -> T:
     """Return the cached result for ``key``, computing and keeping it on a miss.
 
-    The cache is per app, bounded (least recently used results go first) and emptied by
-    :func:`reset_workspace`. Two requests may compute the same key at once; both results
-    are equal, so the second simply replaces the first.
+    The cache is per app, bounded and emptied by :func:`reset_workspace`. Two requests
+    that miss on the same key at once compute it once: the second waits for the first.
+    Put the workspace version in ``key`` (or use :func:`page_cached`).
     """
-    with _lock:
-        cache: OrderedDict[Hashable, Any] = current_app.extensions.setdefault(
-            _CACHE_KEY, OrderedDict()
-        )
-        if key in cache:
-            cache.move_to_end(key)
-            return cache[key]
-    value = compute()
-    with _lock:
-        cache = current_app.extensions.setdefault(_CACHE_KEY, OrderedDict())
-        cache[key] = value
-        while len(cache) > CACHE_SIZE:
-            cache.popitem(last=False)
-    return value
+    return page_cache().get(key, compute)
+
+
+def page_cached(page: str, params: tuple[Hashable, ...], compute: Callable[[], T]) -> T:
+    """Return ``compute()`` for ``page`` with ``params`` in the workspace's current version.
+
+    Parameters
+    ----------
+    page
+        What is cached (a page, a map, an answer).
+    params
+        Everything else the value depends on: unit, choices, asset location.
+    compute
+        Computes the value on a miss.
+    """
+    ws = get_workspace()
+    return cached((ws.location, ws.version, page, *params), compute)
 
 
 def get_user_store() -> UserStore:

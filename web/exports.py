@@ -1,13 +1,19 @@
-"""Exports: download links for what exists (maps, layers as GeoJSON, the workspace)."""
+"""Exports: download links for what exists (maps, layers as GeoJSON, the workspace).
+
+Also the answer to a busy server (:class:`gisapp.errors.BusyError`, e.g. every print slot
+taken): 503 with ``Retry-After`` and the message, on every page of the app.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, send_file
+from flask import Blueprint, make_response, render_template, send_file
 from werkzeug.wrappers import Response
 
+from gisapp.errors import BusyError
 from gisapp.views.maps import spatial_layer_names
 from web.auth import current_user, login_required, roles_required
 from web.context import get_settings, get_workspace
+from web.errors import error_response
 from web.nav import CAPTAINS
 
 bp = Blueprint("exports", __name__, url_prefix="/exports")
@@ -41,3 +47,12 @@ def workspace_file() -> Response:
         as_attachment=True,
         download_name=f"{ws.name}.gpkg",
     )
+
+
+@bp.app_errorhandler(BusyError)
+def busy(exc: BusyError) -> Response:
+    """Answer 503 with ``Retry-After``: the work was refused, not failed; retry shortly."""
+    body, status = error_response(503, "Service Unavailable", str(exc))
+    response = make_response(body, status)
+    response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response

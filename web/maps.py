@@ -1,4 +1,7 @@
-"""Map pages: the workspace overview and the grid responsibility map."""
+"""Map pages: the workspace overview and the grid responsibility map.
+
+Pages and maps are cached per workspace version (:func:`web.context.page_cached`).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from werkzeug.wrappers import Response
 from gisapp.services.summary import workspace_summary
 from gisapp.views.maps import grid_map, map_html, overview_map
 from web.auth import allowed_unit, current_user, login_required
-from web.context import get_workspace
+from web.context import get_workspace, page_cached
 
 bp = Blueprint("maps", __name__, url_prefix="/maps")
 
@@ -19,19 +22,21 @@ _COLOR_BY = ("team", "officer", "unit_id")
 @login_required
 def overview() -> str:
     """Workspace summary: layers, feature counts, incident date range."""
-    return render_template("maps/overview.html", summary=workspace_summary(get_workspace()))
+    summary = page_cached("summary", (), lambda: workspace_summary(get_workspace()))
+    return render_template("maps/overview.html", summary=summary)
 
 
 @bp.get("/overview/map.html")
 @login_required
 def overview_map_page() -> str:
     """Roads, grids and incidents (an officer's own unit); large layers aggregated."""
-    m = overview_map(
-        get_workspace(),
-        unit_id=allowed_unit(request.args.get("unit")),
-        assets_url=current_app.config["ASSETS_URL"],
-    )
-    return map_html(m)
+    unit = allowed_unit(request.args.get("unit"))
+    assets_url = current_app.config["ASSETS_URL"]
+
+    def draw() -> str:
+        return map_html(overview_map(get_workspace(), unit_id=unit, assets_url=assets_url))
+
+    return page_cached("overview_map", (unit, assets_url), draw)
 
 
 def _grid_map_html(*, inline: bool) -> str:
@@ -39,13 +44,13 @@ def _grid_map_html(*, inline: bool) -> str:
     color_by = request.args.get("color_by", "team")
     if color_by not in _COLOR_BY:
         color_by = "team"
-    m = grid_map(
-        get_workspace(),
-        unit_id=unit,
-        color_by=color_by,
-        assets_url=current_app.config["ASSETS_URL"],
-    )
-    return map_html(m, inline_assets=inline)
+    assets_url = current_app.config["ASSETS_URL"]
+
+    def draw() -> str:
+        m = grid_map(get_workspace(), unit_id=unit, color_by=color_by, assets_url=assets_url)
+        return map_html(m, inline_assets=inline)
+
+    return page_cached("grid_map", (unit, color_by, inline, assets_url), draw)
 
 
 @bp.get("/grids")

@@ -2,6 +2,12 @@
 
 A printed page is the offline HTML page laid out in sections; Chromium loads nothing from
 anywhere (every request is refused) and prints only once Leaflet has drawn.
+
+Each print runs a Chromium (several processes and a few hundred MB), so a process prints
+at most :func:`print_limit` pages at once: a print waits a bounded time for a free slot,
+then gives up with :class:`gisapp.errors.BusyError` (the web app answers 503 with
+``Retry-After``) instead of piling up browsers. ``gisapp serve`` sets the limit from the
+``print_jobs`` and ``print_wait_s`` settings (:func:`limit_printing`).
 """
 
 from __future__ import annotations
@@ -11,17 +17,19 @@ import logging
 import math
 import os
 import re
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import folium
 import jinja2
 from branca.element import MacroElement
 from jinja2 import Template
 
-from gisapp.errors import ExportError
+from gisapp.errors import BusyError, ExportError, SettingsError
 from gisapp.plans import text
 from gisapp.render import maps
 from gisapp.render.browser import CHROMIUM_ARGS, CHROMIUM_PATH
@@ -44,6 +52,61 @@ _BRIEFING_DIR = Path(__file__).resolve().parent / "_briefing"
 
 
 Paper = Literal["A4", "A3"]
+
+#: Pages printed at once by default, and seconds a print waits for a free slot.
+DEFAULT_PRINT_JOBS = 2
+DEFAULT_PRINT_WAIT_S = 10.0
+#: What a user is told when every slot stays taken, and when to try again.
+BUSY_MESSAGE = "Another briefing is being printed; try again in a minute."
+BUSY_RETRY_AFTER_S = 60
+
+_limit_lock = threading.Lock()
+_print_slots = threading.BoundedSemaphore(DEFAULT_PRINT_JOBS)
+_print_limit = (DEFAULT_PRINT_JOBS, DEFAULT_PRINT_WAIT_S)
+
+
+def limit_printing(jobs: int, *, wait_s: float) -> None:
+    """Print at most ``jobs`` pages at once; a print waits up to ``wait_s`` for a slot.
+
+    Prints already running finish under the previous limit.
+
+    Raises
+    ------
+    SettingsError
+        If ``jobs`` is below 1 or ``wait_s`` is negative.
+    """
+    global _print_slots, _print_limit
+    if jobs < 1 or wait_s < 0:
+        raise SettingsError(
+            f"print_jobs should be 1 or more and print_wait_s 0 or more, got {jobs} and {wait_s}"
+        )
+    with _limit_lock:
+        _print_slots = threading.BoundedSemaphore(jobs)
+        _print_limit = (jobs, float(wait_s))
+
+
+def print_limit() -> tuple[int, float]:
+    """The pages printed at once and the seconds a print waits for a slot."""
+    return _print_limit
+
+
+@contextmanager
+def print_slot() -> Iterator[None]:
+    """Hold one of the print slots while the block runs.
+
+    Raises
+    ------
+    BusyError
+        If no slot came free within the wait of :func:`limit_printing`.
+    """
+    with _limit_lock:
+        slots, (_, wait_s) = _print_slots, _print_limit
+    if not slots.acquire(timeout=wait_s):
+        raise BusyError(BUSY_MESSAGE, retry_after_s=BUSY_RETRY_AFTER_S)
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 @dataclass(frozen=True)
@@ -90,6 +153,8 @@ def print_pdf(
     ------
     ExportError
         If Chromium or Playwright is missing, or the map did not draw.
+    BusyError
+        If other prints hold every slot (see :func:`limit_printing`).
     """
     page_size(paper, landscape)
 
@@ -127,6 +192,8 @@ def print_png(
     ------
     ExportError
         If ``dpi`` is out of 72-600, Chromium or Playwright is missing, or the map did not draw.
+    BusyError
+        If other prints hold every slot (see :func:`limit_printing`).
     """
     if not 72 <= dpi <= 600:
         raise ExportError(f"'dpi' should be between 72 and 600, got {dpi!r}; 300 is print quality")
@@ -173,8 +240,7 @@ def _in_chromium(
 ) -> bytes:
     exe = chromium_executable(chromium_path)
     try:
-        from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         raise ExportError(
             "PDF and PNG exports need the 'playwright' package: pip install playwright"
@@ -182,10 +248,26 @@ def _in_chromium(
     width_mm, height_mm = page_size(paper, landscape)
     # The viewport is the printable page, so Leaflet draws the whole map at the size it
     # prints: its canvas renders only what lies in the viewport when the map loads.
-    viewport: Any = {
+    viewport = {
         "width": round((width_mm - 2 * MARGIN_MM) * _PX_PER_MM),
         "height": round((height_mm - 2 * MARGIN_MM) * _PX_PER_MM),
     }
+    with print_slot():
+        return _run_chromium(exe, page_html, viewport=viewport, scale=scale, action=action)
+
+
+def _run_chromium(
+    exe: Path,
+    page_html: str,
+    *,
+    viewport: dict[str, int],
+    scale: float,
+    action: Callable[[Any], bytes],
+) -> bytes:
+    """Load ``page_html`` in a fresh offline Chromium, wait for the map, run ``action``."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
     refused: list[str] = []
     errors: list[str] = []
     try:
@@ -193,7 +275,7 @@ def _in_chromium(
             browser = p.chromium.launch(executable_path=str(exe), args=list(CHROMIUM_ARGS))
             try:
                 context = browser.new_context(
-                    viewport=viewport, device_scale_factor=scale, offline=True
+                    viewport=cast(Any, viewport), device_scale_factor=scale, offline=True
                 )
 
                 def refuse(route: Any) -> None:

@@ -20,6 +20,7 @@ from gisapp.services.coverage import (
 )
 from gisapp.services.hourly import HourlyCoverage, HourlyOptions, plan_coverage_by_hour
 from gisapp.store.geopackage import Workspace
+from gisapp.views.cache import derived_cached
 
 logger = logging.getLogger(__name__)
 
@@ -158,14 +159,21 @@ def coverage_map_page(
     *,
     assets_url: str = "/static/vendor",
 ) -> str:
-    """The coverage map (self-contained), or a plan's hour-by-hour map with its slider."""
-    roads = ws.layer("roads")
-    attribution = attribution_for(ws.layer_notes)
-    if isinstance(result, HourlyCoverage):
-        return hourly_coverage_map(
-            result, roads=roads, attribution=attribution, assets_url=assets_url
-        )
-    return coverage_map(result, roads=roads, attribution=attribution)
+    """The coverage map (self-contained), or a plan's hour-by-hour map with its slider.
+
+    The page is kept while ``result`` is alive and the workspace unchanged.
+    """
+
+    def draw() -> str:
+        roads = ws.layer("roads")
+        attribution = attribution_for(ws.layer_notes)
+        if isinstance(result, HourlyCoverage):
+            return hourly_coverage_map(
+                result, roads=roads, attribution=attribution, assets_url=assets_url
+            )
+        return coverage_map(result, roads=roads, attribution=attribution)
+
+    return derived_cached(result, (ws.location, ws.version, "coverage_map", assets_url), draw)
 
 
 def coverage_kpis_text(result: CoverageResult, hourly: HourlyCoverage | None = None) -> str:

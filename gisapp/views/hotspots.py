@@ -26,6 +26,7 @@ from gisapp.services.hotspots import (
 )
 from gisapp.settings import Shift
 from gisapp.store.geopackage import Workspace
+from gisapp.views.cache import derived_cached, mark_shared
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +99,9 @@ def hotspot_map(
 ) -> folium.Map:
     """Map the hotspot cells of ``view`` over the workspace's roads.
 
+    The map is kept while ``view`` is alive and the workspace unchanged, so a cached
+    result is drawn once.
+
     Raises
     ------
     WorkspaceError
@@ -105,11 +109,16 @@ def hotspot_map(
     """
     if not len(view.layer):
         raise WorkspaceError("no hotspot cells to map for this shift; choose another shift")
-    roads = ws.layer("roads") if ws.has_layer("roads") else None
-    return render_hotspot_map(
-        view.layer,
-        view.kpis,
-        roads=roads if isinstance(roads, gpd.GeoDataFrame) else None,
-        attribution=maps.attribution_for(ws.layer_notes),
-        assets_url=assets_url,
-    )
+
+    def draw() -> folium.Map:
+        roads = ws.layer("roads") if ws.has_layer("roads") else None
+        m = render_hotspot_map(
+            view.layer,
+            view.kpis,
+            roads=roads if isinstance(roads, gpd.GeoDataFrame) else None,
+            attribution=maps.attribution_for(ws.layer_notes),
+            assets_url=assets_url,
+        )
+        return mark_shared(m)
+
+    return derived_cached(view, (ws.location, ws.version, "hotspot_map", assets_url), draw)

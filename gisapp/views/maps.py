@@ -7,6 +7,7 @@ responses.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import folium
@@ -15,12 +16,16 @@ import geopandas as gpd
 from gisapp.errors import WorkspaceError
 from gisapp.render import layer_maps, maps
 from gisapp.store import Workspace
+from gisapp.views.cache import derived_cached, is_shared
 from layers.schema import LAYERS, parse_id_list
 
 logger = logging.getLogger(__name__)
 
 #: Layers an officer may only see for his own unit.
 UNIT_SCOPED_LAYERS = frozenset({"grids", "incidents", "units"})
+
+# A cached map may be shared by requests; folium's rendering is not thread-safe.
+_render_lock = threading.Lock()
 
 
 def unit_grid_ids(ws: Workspace, unit_id: str) -> set[str]:
@@ -125,5 +130,16 @@ def overview_map(
 
 
 def map_html(m: folium.Map, *, inline_assets: bool = False) -> str:
-    """A map as the HTML page a frame shows (Leaflet inlined for a download)."""
-    return maps.render_html(m, inline_assets=inline_assets)
+    """A map as the HTML page a frame shows (Leaflet inlined for a download).
+
+    A map from the cache (shared by requests) is rendered once per form and its HTML
+    kept while the map is alive; a fresh map is simply rendered.
+    """
+    if not is_shared(m):
+        return maps.render_html(m, inline_assets=inline_assets)
+
+    def render() -> str:
+        with _render_lock:
+            return maps.render_html(m, inline_assets=inline_assets)
+
+    return derived_cached(m, ("map_html", inline_assets), render)

@@ -64,7 +64,9 @@ def test_serve_takes_its_defaults_from_the_settings_file(
     )
     config = tmp_path / "gisapp.toml"
     config.write_text('upload_max_mb = 1\nsecret_key = "from-the-file"\n', encoding="utf-8")
-    result = CliRunner().invoke(cli, ["--config", str(config), "serve", str(workspace_path)])
+    result = CliRunner().invoke(
+        cli, ["--config", str(config), "serve", str(workspace_path), "--server", "werkzeug"]
+    )
     assert result.exit_code == 0, result.output
     app = served["app"]
     assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
