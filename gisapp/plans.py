@@ -153,8 +153,11 @@ def shift_label(name: Any, window: Any) -> str:
     return window_text
 
 
-def make_plan_id(shift: Shift, start: dt.date | pd.Timestamp, seed: int) -> str:
-    """Return the stable id of a plan: ``<date>-<shift>-s<seed>``.
+def make_plan_id(
+    shift: Shift, start: dt.date | pd.Timestamp, seed: int, *, variant: str = ""
+) -> str:
+    """Return the stable id of a plan: ``<date>-<shift>-s<seed>`` (and ``-<variant>`` for a
+    plan made under a captain's overrides).
 
     The shift part is the shift's name when it has one made of safe characters
     (``night``), else its window (``2200-0600``). Ids use only ``A-Z a-z 0-9 _ -``, so
@@ -163,12 +166,14 @@ def make_plan_id(shift: Shift, start: dt.date | pd.Timestamp, seed: int) -> str:
     Returns
     -------
     str
-        E.g. ``2014-09-18-night-s3`` or ``2014-09-18-2200-0600-s0``.
+        E.g. ``2014-09-18-night-s3``, ``2014-09-18-2200-0600-s0`` or
+        ``2014-09-18-night-s3-o1a2b3c``.
     """
     window = f"{shift.start:%H%M}-{shift.end:%H%M}"
     name = "" if shift.name in ("", shift.label()) else shift.name
     slug = _UNSAFE_ID_CHARS.sub("_", name).strip("_-")[:32]
-    return f"{start:%Y-%m-%d}-{slug or window}-s{int(seed)}"
+    tag = "-" + _UNSAFE_ID_CHARS.sub("_", variant)[:16] if variant else ""
+    return f"{start:%Y-%m-%d}-{slug or window}-s{int(seed)}{tag}"
 
 
 def plan_from_frames(

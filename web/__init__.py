@@ -14,15 +14,11 @@ from werkzeug.wrappers import Response as BaseResponse
 from web import app_config, security
 from web.app_config import (
     DEFAULT_MAX_CONTENT_LENGTH,
-    DEFAULT_PLAN_HOTSPOTS,
-    DEFAULT_PLAN_TIME_LIMIT_S,
     settings_config,
 )
 
 __all__ = [
     "DEFAULT_MAX_CONTENT_LENGTH",
-    "DEFAULT_PLAN_HOTSPOTS",
-    "DEFAULT_PLAN_TIME_LIMIT_S",
     "create_app",
     "settings_config",
 ]
@@ -44,9 +40,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     file, default ``<workspace>.users.sqlite``), ``SECRET_KEY`` (random per process when
     unset: sessions then end at restart), ``SESSION_COOKIE_SECURE`` (set true behind
     HTTPS), ``MAX_CONTENT_LENGTH`` (upload limit in bytes: a larger request is refused
-    with 413 before its body is read), ``SETTINGS`` (a :class:`gisapp.settings.Settings`),
-    ``PLAN_TIME_LIMIT_S`` (solver seconds of a plan made on the Plans page, default 10;
-    ``GISAPP_PLAN_TIME_LIMIT_S``) and ``PLAN_HOTSPOTS`` (hotspots per plan, default 40).
+    with 413 before its body is read), and ``SETTINGS`` (a :class:`gisapp.settings.Settings`;
+    plans made on the Plans page use its plan settings, as ``gisapp plan`` does).
 
     Sign-in keys: ``PERMANENT_SESSION_LIFETIME`` (a session ends this long after sign-in,
     default 12 hours) and ``SESSION_IDLE_TIMEOUT`` (or this long after its last request,

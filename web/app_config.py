@@ -22,10 +22,6 @@ logger = logging.getLogger(__name__)
 
 #: Default upload limit, bytes (a workspace layer or a CSV of incidents).
 DEFAULT_MAX_CONTENT_LENGTH = 64 * 1024 * 1024
-#: Solver seconds of a plan generated on the Plans page (the request waits for it).
-DEFAULT_PLAN_TIME_LIMIT_S = 10.0
-#: Hotspots a plan generated on the Plans page patrols.
-DEFAULT_PLAN_HOTSPOTS = 40
 
 
 def default_config() -> dict[str, Any]:
@@ -44,8 +40,6 @@ def default_config() -> dict[str, Any]:
         # Seconds since the epoch; sessions and sign-in locks read the time only here.
         "CLOCK": time.time,
         "ASSETS_URL": "/static/vendor",
-        "PLAN_TIME_LIMIT_S": DEFAULT_PLAN_TIME_LIMIT_S,
-        "PLAN_HOTSPOTS": DEFAULT_PLAN_HOTSPOTS,
     }
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import threading
 from typing import Any
 
 import pandas as pd
@@ -27,6 +26,8 @@ from werkzeug.wrappers import Response
 
 from gisapp.errors import USER_ERRORS, ExportError, GisappError, SettingsError, WorkspaceError
 from gisapp.plans import Plan
+from gisapp.services.jobs import JobRunner
+from gisapp.services.overrides import PlanOverrides
 from gisapp.settings import Shift, parse_shift
 from gisapp.store.plans import load_plan
 from gisapp.views.plans import (
@@ -47,9 +48,17 @@ from web.nav import CAPTAINS
 
 bp = Blueprint("plans", __name__, url_prefix="/plans")
 
-#: One plan is generated and saved at a time: saving rewrites the workspace file.
-_generate_lock = threading.Lock()
 _CUSTOM = "custom"
+#: Seconds between two looks of the progress page at a running plan.
+_POLL_S = 2
+
+
+def _jobs() -> JobRunner:
+    """The app's background job runner (one plan searched at a time)."""
+    runner = current_app.extensions.get("gisapp_jobs")
+    if runner is None:
+        runner = current_app.extensions.setdefault("gisapp_jobs", JobRunner())
+    return runner
 
 
 def _officer_unit() -> str | None:
@@ -118,7 +127,7 @@ def _form_page(
         values=values,
         ticked=set(values.get("units") or []),
         error=error,
-        time_limit_s=float(current_app.config["PLAN_TIME_LIMIT_S"]),
+        windows={name: settings.shift(name).label() for name in settings.shifts},
     ), status
 
 
@@ -159,6 +168,7 @@ def new() -> tuple[str, int]:
         "seed": "0",
         "date": pd.Timestamp.now(tz=ws.timezone).date().isoformat(),
         "units": [u.unit_id for u in unit_choices(ws, shift) if u.on_shift],
+        "ticked_for": shift_name,
     }
     return _form_page(values=values)
 
@@ -166,34 +176,69 @@ def new() -> tuple[str, int]:
 @bp.post("/new")
 @roles_required(*CAPTAINS)
 def create() -> Response | tuple[str, int]:
-    """Generate a plan from the form, save it and show it."""
+    """Start planning the form's shift in the background and show its progress.
+
+    The units ticked belong to the shift they were ticked for (``ticked_for``, kept up to
+    date by the form's script): when another shift was chosen without them following
+    (no script), the form comes back with that shift's units ticked instead of planning
+    units off duty.
+    """
     values: dict[str, Any] = {
         "shift": request.form.get("shift", ""),
         "window": request.form.get("window", ""),
         "seed": request.form.get("seed", "0").strip() or "0",
         "date": request.form.get("date", "").strip(),
         "units": request.form.getlist("units"),
+        "ticked_for": request.form.get("ticked_for", ""),
     }
     try:
         shift = _shift_from(values)
         seed = _int_field("seed", values["seed"])
         date = _date_field(values["date"])
         ws = get_workspace()
-        with _generate_lock:
-            plan_id = generate_plan(
+        if values["units"] and values["ticked_for"] not in ("", values["shift"]):
+            values["units"] = [u.unit_id for u in unit_choices(ws, shift) if u.on_shift]
+            values["ticked_for"] = values["shift"]
+            raise GisappError(
+                f"the units ticked were those of another shift; the units of the "
+                f"{shift.label()} shift are ticked now: check them and generate again"
+            )
+        settings = get_settings()
+        unit_ids = values["units"] or None
+        job = _jobs().submit(
+            f"plan {shift.label()}",
+            lambda progress: generate_plan(
                 ws,
                 shift=shift,
                 date=date,
-                unit_ids=values["units"] or None,
+                unit_ids=unit_ids,
                 seed=seed,
-                settings=get_settings(),
-                time_limit_s=float(current_app.config["PLAN_TIME_LIMIT_S"]),
-                n_hotspots=int(current_app.config["PLAN_HOTSPOTS"]),
-            )
-            reset_workspace()
+                settings=settings,
+                progress=progress,
+            ),
+            values=values,
+        )
     except USER_ERRORS as exc:
         return _form_page(values=values, error=str(exc), status=400)
-    return redirect(url_for("plans.view", plan_id=plan_id))
+    return redirect(url_for("plans.job", job_id=job.job_id))
+
+
+@bp.get("/jobs/<job_id>")
+@roles_required(*CAPTAINS)
+def job(job_id: str) -> Response | tuple[str, int]:
+    """A plan being made: its progress (the page looks again every few seconds), then the
+    plan, or the form with what went wrong."""
+    found = _jobs().get(job_id)
+    if found is None:
+        abort(404, description="No such plan in progress; it may have ended an hour ago.")
+    if found.status == "done":
+        reset_workspace()
+        return redirect(url_for("plans.view", plan_id=found.result))
+    if found.status == "failed":
+        if "plan_id" in found.meta:
+            abort(422, description=f"The plan could not be adjusted: {found.error}")
+        return _form_page(values=found.meta["values"], error=found.error, status=422)
+    return render_template("plans/job.html", job=found, poll_s=_POLL_S), 200
 
 
 def _int_field(name: str, text: str) -> int:
@@ -217,8 +262,10 @@ def view(plan_id: str) -> str:
     plan, unit = _plan_for_request(plan_id)
     officer = _officer_unit() is not None
     page = plan_view(plan, whole_plan=unit is None)
+    saved_overrides = PlanOverrides.from_dict(plan.kpis.get("overrides") or {})
     return render_template(
         "plans/view.html",
+        overrides=saved_overrides.to_dict(),
         view=page,
         plan=plan,
         unit=unit,
@@ -226,6 +273,45 @@ def view(plan_id: str) -> str:
         downloads=[f for f in PLAN_DOWNLOADS if f != "gpx"],
         can_print=chromium_available(),
     )
+
+
+@bp.post("/<plan_id>/adjust")
+@roles_required(*CAPTAINS)
+def adjust(plan_id: str) -> Response | tuple[str, int]:
+    """Plan the same shift, units, date and seed again under the captain's overrides (locks,
+    forbidden hotspots, closed streets, orders), in the background; the new plan is saved
+    beside this one with the overrides."""
+    saved = _saved(plan_id)
+    lines = {
+        key: [line.strip() for line in request.form.get(key, "").splitlines() if line.strip()]
+        for key in ("locks", "forbidden", "closed_streets", "orders")
+    }
+    try:
+        overrides = PlanOverrides.from_specs(**lines)
+        if not overrides:
+            raise GisappError("no change was given; fill in at least one of the fields")
+        if saved.start is None:
+            raise GisappError(f"plan {plan_id} does not record its shift start; plan it anew")
+        shift = parse_shift(saved.shift, name=saved.shift_name or None)
+        ws, settings, start = get_workspace(), get_settings(), saved.start
+        job = _jobs().submit(
+            f"adjust {plan_id}",
+            lambda progress: generate_plan(
+                ws,
+                shift=shift,
+                date=start.date(),
+                unit_ids=list(saved.unit_ids),
+                seed=saved.seed,
+                settings=settings,
+                progress=progress,
+                overrides=overrides,
+            ),
+            values={"shift": saved.shift_name or _CUSTOM, "window": saved.shift},
+            plan_id=plan_id,
+        )
+    except USER_ERRORS as exc:
+        abort(422, description=str(exc))
+    return redirect(url_for("plans.job", job_id=job.job_id))
 
 
 @bp.get("/<plan_id>/map.html")

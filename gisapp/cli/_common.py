@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -82,27 +82,25 @@ def counts_line(problems: Iterable[Problem]) -> str:
 
 
 @contextmanager
-def timed_progress(description: str, seconds: float) -> Iterator[None]:
-    """Show a bar filling over the expected ``seconds`` of a blocking call, on a terminal.
+def share_progress(description: str) -> Iterator[Callable[[float], None] | None]:
+    """A bar of the share of a long computation done, fed by the callback this yields.
 
-    Solvers run for their time limit without reporting back; the bar tells the user how
-    much of it is left. Off a terminal (pipes, CI, logs) nothing is printed.
+    The callback takes the share done (0 to 1); off a terminal (pipes, CI, logs) nothing
+    is printed and ``None`` is yielded, so the computation reports nothing.
     """
-    if not sys.stderr.isatty() or seconds < 2:
-        yield
+    if not sys.stderr.isatty():
+        yield None
         return
-    done = threading.Event()
-    bar = tqdm(total=round(seconds), desc=description, unit="s", leave=False, file=sys.stderr)
+    bar = tqdm(total=100, desc=description, unit="%", leave=False, file=sys.stderr)
+    lock = threading.Lock()
 
-    def tick() -> None:
-        while not done.wait(1.0) and bar.n < bar.total:
-            bar.update(1)
+    def report(share: float) -> None:
+        with lock:
+            bar.update(max(min(round(100 * share), 100) - bar.n, 0))
+            if bar.n >= bar.total:
+                bar.refresh()  # the last update may fall inside tqdm's refresh interval
 
-    ticker = threading.Thread(target=tick, daemon=True)
-    ticker.start()
     try:
-        yield
+        yield report
     finally:
-        done.set()
-        ticker.join()
         bar.close()

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from pathlib import Path
 
 import click
 
-from gisapp.cli._common import settings_from, timed_progress
+from gisapp.cli._common import settings_from, share_progress
 from gisapp.outputs.plan import write_plan
-from gisapp.services.plan import STREET_RISK_WEIGHT, plan_shift
+from gisapp.services.overrides import PlanOverrides
+from gisapp.services.plan import (
+    DEFAULT_TIME_LIMIT_S,
+    STREET_RISK_WEIGHT,
+    plan_shift,
+)
 from gisapp.store import open_workspace
 from gisapp.store.plans import save_plan
+from layers.schema import parse_id_list
 
 logger = logging.getLogger(__name__)
 
@@ -54,18 +61,27 @@ logger = logging.getLogger(__name__)
 @click.option(
     "--hotspots",
     "n_hotspots",
-    default=40,
-    show_default=True,
+    default=None,
     type=click.IntRange(1),
-    help="Hotspots to patrol.",
+    help="Hotspots to patrol (default: as many as the units can use over the shift).",
+)
+@click.option(
+    "--effort",
+    "search_budget",
+    default=None,
+    type=click.IntRange(1),
+    help="Amount of search (solver steps; default: the plan_effort setting, 30000): more "
+    "may find a better plan and takes longer. The same workspace, options, seed and "
+    "effort give the same plan on any machine.",
 )
 @click.option(
     "--time-limit",
     "time_limit_s",
-    default=30.0,
+    default=DEFAULT_TIME_LIMIT_S,
     show_default=True,
     type=click.FloatRange(0.1),
-    help="Solver search seconds.",
+    help="Most seconds the search may take, whatever the effort (reached only on a very "
+    "busy machine; the plan then depends on the load).",
 )
 @click.option(
     "--street-risk-weight",
@@ -74,6 +90,43 @@ logger = logging.getLogger(__name__)
     type=click.FloatRange(0.0, 1.0),
     help="How much the drives between stops prefer streets with risk in the shift "
     "(0: fastest paths).",
+)
+@click.option(
+    "--lock",
+    "locks",
+    multiple=True,
+    metavar="UNIT:HOTSPOT[@HH:MM]",
+    help="A stop the unit must make (a hotspot id of the plan, e.g. car-2:hs-007@23:30); "
+    "moves the stop to that unit. Repeatable.",
+)
+@click.option(
+    "--forbid",
+    "forbidden",
+    multiple=True,
+    metavar="HOTSPOT",
+    help="A hotspot id no unit may stop at (e.g. hs-012). Repeatable.",
+)
+@click.option(
+    "--close-street",
+    "closed_streets",
+    multiple=True,
+    metavar="NAME",
+    help="A street no route may drive along (road works, an event). Repeatable.",
+)
+@click.option(
+    "--order",
+    "orders",
+    multiple=True,
+    metavar="UNIT:HOTSPOT,...",
+    help="A unit's stops in the order you set (e.g. car-1:hs-003,hs-001); only timed. Repeatable.",
+)
+@click.option(
+    "--overrides",
+    "overrides_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="A JSON file of overrides (as saved with a plan: locks, forbidden, closed_streets, "
+    "orders); the options above add to it.",
 )
 @click.option("--no-save", is_flag=True, help="Do not save the plan into the workspace.")
 @click.pass_context
@@ -85,9 +138,15 @@ def plan(
     seed: int,
     out: Path,
     date_text: str | None,
-    n_hotspots: int,
+    n_hotspots: int | None,
+    search_budget: int | None,
     time_limit_s: float,
     street_risk_weight: float,
+    locks: tuple[str, ...],
+    forbidden: tuple[str, ...],
+    closed_streets: tuple[str, ...],
+    orders: tuple[str, ...],
+    overrides_file: Path | None,
     no_save: bool,
 ) -> None:
     """Plan shift patrol routes for the units of WORKSPACE."""
@@ -101,9 +160,10 @@ def plan(
             raise click.BadParameter(
                 f"{date_text!r} is not a date like 2024-05-01", param_hint="--date"
             ) from None
-    unit_ids = [u.strip() for u in units_text.split(",") if u.strip()] if units_text else None
+    unit_ids = parse_id_list(units_text) if units_text else None
+    overrides = _overrides(overrides_file, locks, forbidden, closed_streets, orders)
     ws = open_workspace(workspace)
-    with timed_progress(f"planning the {shift.label()} shift", time_limit_s):
+    with share_progress(f"planning the {shift.label()} shift") as progress:
         result = plan_shift(
             ws,
             shift=shift,
@@ -112,8 +172,11 @@ def plan(
             seed=seed,
             settings=settings,
             n_hotspots=n_hotspots,
+            search_budget=search_budget,
             time_limit_s=time_limit_s,
             street_risk_weight=street_risk_weight,
+            progress=progress,
+            overrides=overrides or None,
         )
     written = write_plan(result.record, out)
     saved = not no_save and not workspace.startswith("sample:")
@@ -129,4 +192,36 @@ def plan(
         f"{kpis['hotspot_stops']} hotspot stops ({kpis['hotspot_dosage_minutes']:.0f} min), "
         f"balance {kpis['balance_ratio']:.2f}, risk covered {kpis['risk_covered_share']:.0%}"
     )
+    for note in kpis["balance_notes"]:
+        click.echo(f"note: {note}")
     click.echo(f"wrote {len(written)} files to {out}")
+
+
+def _overrides(
+    path: Path | None,
+    locks: tuple[str, ...],
+    forbidden: tuple[str, ...],
+    closed_streets: tuple[str, ...],
+    orders: tuple[str, ...],
+) -> PlanOverrides:
+    """The overrides of the file (if any) and of the options, together."""
+    base = PlanOverrides()
+    if path is not None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise click.BadParameter(
+                f"{path} cannot be read as JSON ({exc})", param_hint="--overrides"
+            ) from None
+        base = PlanOverrides.from_dict(
+            data.get("overrides", data) if isinstance(data, dict) else {}
+        )
+    more = PlanOverrides.from_specs(
+        locks=locks, forbidden=forbidden, closed_streets=closed_streets, orders=orders
+    )
+    return PlanOverrides(
+        locks=base.locks + more.locks,
+        forbidden=base.forbidden + more.forbidden,
+        closed_streets=base.closed_streets + more.closed_streets,
+        orders={**base.orders, **more.orders},
+    )

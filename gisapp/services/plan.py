@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 
 from gisapp.plans import Plan, make_plan_id, plan_from_frames
 from gisapp.services.network import workspace_network
+from gisapp.services.overrides import PlanOverrides
 from gisapp.settings import Settings, Shift
 from gisapp.store.geopackage import Workspace
 from layers.schema import STORAGE_CRS, UNIT_MODES, parse_id_list
@@ -55,6 +56,26 @@ GRID_EDGE_TOLERANCE_M = 30.0
 MIN_HOTSPOTS_PER_UNIT = 3
 #: How much the legs between stops prefer risky streets by default (0: fastest paths).
 STREET_RISK_WEIGHT = 0.6
+#: Ceiling on the search time (seconds); reached only on a very slow or overloaded machine,
+#: and then logged, since the plan then depends on the load.
+DEFAULT_TIME_LIMIT_S = 300.0
+#: Travel between two stops assumed when sizing the hotspot set (seconds).
+_TYPICAL_LEG_S = 300.0
+#: Hotspots offered per stop the units can make, so the solver has a choice.
+_HOTSPOT_CHOICE = 1.5
+
+
+def hotspot_count(n_units: int, budget_s: float, options: PatrolOptions) -> int:
+    """Hotspots to offer ``n_units`` units over a shift of ``budget_s``: enough for every
+    unit to stop all shift long with the revisit spacing kept, and a choice among them.
+
+    A unit makes about ``budget / (dwell + a typical leg)`` stops; a hotspot takes about
+    ``budget / spacing`` of them (at least one). So 4 cars over 8 hours with 10-minute
+    stops and a 2-hour spacing get 48 hotspots, 40 cars 480.
+    """
+    stops = n_units * budget_s / (options.dwell_min_s + _TYPICAL_LEG_S)
+    per_hotspot = max(budget_s / options.revisit_spacing_s, 1.0)
+    return max(math.ceil(_HOTSPOT_CHOICE * stops / per_hotspot), 1)
 
 
 @dataclass(frozen=True)
@@ -80,6 +101,8 @@ class ShiftPlan:
         The shift's hotspots (WGS84 points) with ``shift_risk`` and ``visits``.
     kpis
         The plan's key figures (see :func:`plan_kpis`).
+    overrides
+        The captain's overrides it was made under, if any.
     """
 
     plan: PatrolPlan
@@ -92,11 +115,12 @@ class ShiftPlan:
     stops: pd.DataFrame
     hotspots: gpd.GeoDataFrame
     kpis: dict[str, Any]
+    overrides: PlanOverrides | None = None
 
     @property
     def plan_id(self) -> str:
         """The plan's stable id (see :func:`gisapp.plans.make_plan_id`)."""
-        return make_plan_id(self.shift, self.start, self.seed)
+        return _plan_id(self.shift, self.start, self.seed, self.overrides)
 
     @cached_property
     def record(self) -> Plan:
@@ -302,9 +326,10 @@ def _duty(
     }
     crs = networks[modes[0]].crs
 
+    # the grids bound the units that name some, and label every stop when the workspace has them
     grids = (
-        workspace.layer("grids", required=any(u.grid_ids for u in units))
-        if any(u.grid_ids for u in units)
+        workspace.layer("grids")
+        if any(u.grid_ids for u in units) or workspace.has_layer("grids")
         else None
     )
     grid_ids: set[str] = set()
@@ -349,10 +374,13 @@ def plan_shift(
     unit_ids: Sequence[str] | None = None,
     seed: int = 0,
     settings: Settings | None = None,
-    n_hotspots: int = 40,
-    time_limit_s: float = 30.0,
+    n_hotspots: int | None = None,
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+    search_budget: int | None = None,
     merge_distance_m: float = 150.0,
     street_risk_weight: float = STREET_RISK_WEIGHT,
+    progress: Callable[[float], None] | None = None,
+    overrides: PlanOverrides | None = None,
 ) -> ShiftPlan:
     """Plan the patrol routes of one shift.
 
@@ -372,13 +400,22 @@ def plan_shift(
     settings
         Dwell and revisit spacing; defaults when ``None``.
     n_hotspots
-        Hotspots over all units' grids (a unit whose grids hold none gets a few besides).
+        Hotspots over all units' grids (a unit whose grids hold none gets a few besides);
+        by default as many as the units can use over the shift (:func:`hotspot_count`).
     time_limit_s
-        Solver search time.
+        Ceiling on the solver's search time.
+    search_budget
+        Solver search, in branches: equal workspace, options, seed and budget give equal
+        plans whatever the machine's load. ``None``: the settings' ``plan_effort``.
     merge_distance_m
         Risky streets this close together form one hotspot.
     street_risk_weight
         How much legs prefer streets with risk in the shift (0..1; 0: fastest paths).
+    progress
+        Called with the share of the search done (0 to 1) as it goes.
+    overrides
+        The captain's locks, forbidden hotspots, closed streets and fixed orders; saved
+        with the plan, whose id then ends in their tag.
 
     Raises
     ------
@@ -386,7 +423,10 @@ def plan_shift(
         Naming the unit: unknown unit or grid ids, no station, a station off the network,
         grids unreachable, a budget too short to reach any hotspot.
     """
-    options = _patrol_options(settings or Settings(), street_risk_weight)
+    settings = settings or Settings()
+    options = _patrol_options(settings, street_risk_weight)
+    if search_budget is None:
+        search_budget = settings.plan_effort
     tz = workspace.timezone
     day = date or pd.Timestamp.now(tz=tz).date()
     start = pd.Timestamp(dt.datetime.combine(day, shift.start)).tz_localize(tz)
@@ -394,6 +434,8 @@ def plan_shift(
     budget_s = shift.duration_h * 3600.0
 
     units, stations, networks, metric_grids, areas = _duty(workspace, shift, unit_ids)
+    if n_hotspots is None:
+        n_hotspots = hotspot_count(len(units), budget_s, options)
     ref_mode = "car" if "car" in networks else next(iter(networks))
     ref = networks[ref_mode]
 
@@ -418,8 +460,13 @@ def plan_shift(
         shift_start_s=shift_start_s,
         options=options,
         street_risk=street_risk,
+        overrides=overrides.for_model(hotspots, networks, shift_start_s=shift_start_s)
+        if overrides
+        else None,
     )
-    plan = model.solve(time_limit_s=time_limit_s, seed=seed)
+    plan = model.solve(
+        time_limit_s=time_limit_s, seed=seed, search_budget=search_budget, progress=progress
+    )
     logger.info(
         "plan for %s: dosage %.3f, balance %.2f", shift.label(), plan.objective, plan.balance_ratio
     )
@@ -436,7 +483,12 @@ def plan_shift(
         start=start,
         timezone=tz,
         seed=seed,
-        extra_kpis={"time_limit_s": time_limit_s, "street_risk_weight": street_risk_weight},
+        overrides=overrides or None,
+        extra_kpis={
+            "search_budget": search_budget,
+            "time_limit_s": time_limit_s,
+            "street_risk_weight": street_risk_weight,
+        },
     )
 
 
@@ -454,6 +506,7 @@ def _shift_plan(
     start: pd.Timestamp,
     timezone: str,
     seed: int,
+    overrides: PlanOverrides | None,
     extra_kpis: dict[str, Any],
 ) -> ShiftPlan:
     """The solved plan as tables (routes, stops, hotspots) and KPIs."""
@@ -472,12 +525,13 @@ def _shift_plan(
     )
     kpis.update(
         {
-            "plan_id": make_plan_id(shift, start, seed),
+            "plan_id": _plan_id(shift, start, seed, overrides),
             "shift": shift.label(),
             "shift_name": shift.name,
             "start": start.isoformat(),
             "timezone": timezone,
             "seed": seed,
+            **({"overrides": overrides.to_dict()} if overrides else {}),
             **extra_kpis,
         }
     )
@@ -492,7 +546,12 @@ def _shift_plan(
         stops=stops,
         hotspots=hotspot_gdf,
         kpis=kpis,
+        overrides=overrides,
     )
+
+
+def _plan_id(shift: Shift, start: pd.Timestamp, seed: int, overrides: PlanOverrides | None) -> str:
+    return make_plan_id(shift, start, seed, variant=overrides.variant() if overrides else "")
 
 
 # -- frames ---------------------------------------------------------------------------------
@@ -525,7 +584,14 @@ def _hotspot_frame(
         crs=hs.crs,
     )
     gdf["grid_id"] = _grid_of(gdf, metric_grids)
-    return gdf.to_crs(STORAGE_CRS)
+    gdf = gdf.to_crs(STORAGE_CRS)
+    unnamed = gdf["name"] == ""
+    if unnamed.any():
+        gdf.loc[unnamed, "name"] = [
+            f"unnamed street, grid {grid}" if grid else f"unnamed street at {pt.y:.5f}, {pt.x:.5f}"
+            for grid, pt in zip(gdf.loc[unnamed, "grid_id"], gdf.geometry[unnamed], strict=True)
+        ]
+    return gdf
 
 
 def _grid_of(points: gpd.GeoDataFrame, metric_grids: gpd.GeoDataFrame | None) -> list[str | None]:
@@ -603,7 +669,7 @@ def _stops_frame(
                         stop.node,
                         stop.arrive_s,
                         stop.depart_s,
-                        street,
+                        street or str(model.hotspots.name[stop.hotspot]),
                         str(hotspots["id"].iat[stop.hotspot]),
                         hotspots["grid_id"].iat[stop.hotspot] or "",
                     )
@@ -767,8 +833,10 @@ def plan_kpis(
             if not line.is_empty:
                 lines.append(line)
         if lines:
-            hit = metric_grids.geometry.intersects(shapely.union_all(lines))
-            grids_visited = sorted(metric_grids.loc[hit.to_numpy(), "id"].astype(str))
+            # one indexed query per route (a union of long routes is slow to intersect)
+            tree = shapely.STRtree(metric_grids.geometry.to_numpy())
+            _, hit = tree.query(lines, predicate="intersects")
+            grids_visited = sorted(set(metric_grids["id"].astype(str).to_numpy()[hit]))
     dwell_min = sum(s.dwell_s for r in plan.routes for s in r.hotspot_stops) / 60.0
     return {
         "objective": round(plan.objective, 6),
@@ -782,6 +850,8 @@ def plan_kpis(
         "repeat_stops_inside_spacing": plan.score.repeat_stops,
         "balance_ratio": round(plan.balance_ratio, 4),
         "balance_measure": "route duration, station to station (busiest / least busy)",
+        "balance_goal": model.options.balance_ratio_goal,
+        "balance_notes": list(plan.notes),
         "units_used": sum(bool(r.hotspot_stops) for r in plan.routes),
         "units": units,
         "streets_covered": len(streets),
@@ -792,4 +862,10 @@ def plan_kpis(
     }
 
 
-__all__ = ["ShiftPlan", "plan_kpis", "plan_shift"]
+__all__ = [
+    "DEFAULT_TIME_LIMIT_S",
+    "ShiftPlan",
+    "hotspot_count",
+    "plan_kpis",
+    "plan_shift",
+]

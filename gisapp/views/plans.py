@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import math
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,13 @@ from gisapp.outputs.files import safe_file_name
 from gisapp.outputs.gpx import gpx_bytes
 from gisapp.plans import Plan, shift_label
 from gisapp.render import briefing, maps
-from gisapp.render.printing import chromium_executable
+from gisapp.render.printing import chromium_executable, limit_printing, print_limit
+from gisapp.services.overrides import PlanOverrides
 from gisapp.services.plan import plan_shift
 from gisapp.settings import Settings, Shift
 from gisapp.store.geopackage import Workspace
 from gisapp.store.plans import list_plans, save_plan
+from gisapp.views.cache import derived_cached, workspace_cached
 
 logger = logging.getLogger(__name__)
 
@@ -121,10 +123,13 @@ def generate_plan(
     unit_ids: Sequence[str] | None,
     seed: int,
     settings: Settings,
-    time_limit_s: float,
-    n_hotspots: int,
+    progress: Callable[[float], None] | None = None,
+    overrides: PlanOverrides | None = None,
 ) -> str:
     """Plan a shift with :func:`gisapp.services.plan.plan_shift` and save it; return its id.
+
+    The plan is made with the service's defaults, the same as ``gisapp plan``'s: the same
+    workspace, shift, units, date and seed give the same plan from either door.
 
     Raises
     ------
@@ -138,8 +143,8 @@ def generate_plan(
         unit_ids=list(unit_ids) if unit_ids else None,
         seed=seed,
         settings=settings,
-        n_hotspots=n_hotspots,
-        time_limit_s=time_limit_s,
+        progress=progress,
+        overrides=overrides,
     )
     return save_plan(plan.record, ws)
 
@@ -155,6 +160,11 @@ def plan_rows(ws: Workspace, *, unit_id: str | None = None) -> list[dict[str, st
         Keep only plans with this unit, and leave out the plan-wide figures (an officer's
         list); ``None`` for every plan with every figure.
     """
+    rows = workspace_cached(ws, ("plan_rows", unit_id), lambda: _plan_rows(ws, unit_id))
+    return [dict(row) for row in rows]
+
+
+def _plan_rows(ws: Workspace, unit_id: str | None) -> list[dict[str, str]]:
     plans = list_plans(ws)
     rows = []
     for record in plans.to_dict("records"):
@@ -208,7 +218,16 @@ def plan_view(plan: Plan, *, whole_plan: bool = True) -> PlanView:
         From :func:`briefing_plan`.
     whole_plan
         Show the plan-wide KPIs (dosage, risk covered, balance); off for one unit's view.
+
+    The whole plan's figures are kept while ``plan`` (a cached saved plan) is alive; a
+    unit's part is cut afresh for each request, so its figures are not kept.
     """
+    if not whole_plan:
+        return _plan_view(plan, whole_plan)
+    return derived_cached(plan, ("plan_view",), lambda: _plan_view(plan, whole_plan))
+
+
+def _plan_view(plan: Plan, whole_plan: bool) -> PlanView:
     k = plan.kpis
     kpis: list[tuple[str, str]] = []
     if whole_plan:
@@ -251,8 +270,18 @@ def plan_view(plan: Plan, *, whole_plan: bool = True) -> PlanView:
 def plan_map_html(
     plan: Plan, *, ws: Workspace | None = None, assets_url: str = "/static/vendor"
 ) -> str:
-    """The plan's map page for a frame: Leaflet and its plugins from ``assets_url``."""
-    return maps.render_html(briefing.plan_map(plan, ws=ws, assets_url=assets_url))
+    """The plan's map page for a frame: Leaflet and its plugins from ``assets_url``.
+
+    With ``ws`` (a saved plan) the page is kept until the workspace changes.
+    """
+
+    def draw() -> str:
+        return maps.render_html(briefing.plan_map(plan, ws=ws, assets_url=assets_url))
+
+    if ws is None:
+        return draw()
+    key = ("plan_map", plan.plan_id, tuple(plan.unit_ids), assets_url)
+    return workspace_cached(ws, key, draw)
 
 
 def chromium_available() -> bool:
@@ -359,9 +388,11 @@ __all__ = [
     "briefing_plan",
     "chromium_available",
     "generate_plan",
+    "limit_printing",
     "plan_download",
     "plan_map_html",
     "plan_rows",
     "plan_view",
+    "print_limit",
     "unit_choices",
 ]

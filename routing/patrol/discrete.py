@@ -15,13 +15,15 @@ from routing.patrol.legs import UnitData
 @dataclass(frozen=True)
 class VisitCopy:
     """One visit of hotspot ``hotspot`` arriving in ``[lo_s, hi_s]`` (clock hour ``hour``,
-    -1 for the baseline's whole-shift stop), earning ``prize``."""
+    -1 for the baseline's whole-shift stop), earning ``prize``; a copy made for a captain's
+    lock is for the unit ``locked_for`` only."""
 
     hotspot: int
     lo_s: int
     hi_s: int
     hour: int
     prize: float
+    locked_for: str = ""
 
 
 @dataclass(frozen=True)

@@ -116,8 +116,14 @@ def select_hotspots(
             centres.append(mid_xy[k])
             members.append([int(seg)])
     xy = np.asarray(centres, dtype=float).reshape(-1, 2)
+    # the first named street among the merged ones; "" when none has a name (the caller
+    # names such a stop from its own layers, e.g. by its grid)
     names = np.array(
-        [network.segment_name[m[0]] or f"segment {m[0]}" for m in members], dtype=object
+        [
+            next((network.segment_name[s] for s in m if network.segment_name[s]), "")
+            for m in members
+        ],
+        dtype=object,
     )
     return Hotspots(
         x=xy[:, 0].copy(),

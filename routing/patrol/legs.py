@@ -86,20 +86,37 @@ def street_risk_of(
 
 
 def leg_graph(
-    network: StreetNetwork, street_risk: NDArray[np.float64] | None, weight: float
+    network: StreetNetwork,
+    street_risk: NDArray[np.float64] | None,
+    weight: float,
+    *,
+    closed: NDArray[np.bool_] | None = None,
 ) -> LegGraph:
     """Leg costs ``travel_time_s * max(1 - weight * r, floor)`` with ``r`` the segment's
     risk scaled to 0..1; parallel edges keep the cheapest (then the quickest, then the
-    first). Without risk or weight, the network's own fastest-path graph."""
+    first). Without risk or weight, the network's own fastest-path graph. The segments of
+    ``closed`` (a mask over the network's segments) carry no leg."""
     time_s = np.maximum(network.edge_travel_time_s, MIN_TRAVEL_TIME_S)
     positive = street_risk[street_risk > 0] if street_risk is not None else np.empty(0)
-    if street_risk is None or weight <= 0 or not len(positive):
+    no_closure = closed is None or not closed.any()
+    if (street_risk is None or weight <= 0 or not len(positive)) and no_closure:
         return LegGraph(network.travel_time_csr, network.edge_id_csr, time_s, weighted=False)
-    scale = float(np.quantile(positive, _RISK_SCALE_QUANTILE))
-    r = np.clip(street_risk[network.edge_segment] / scale, 0.0, 1.0)
-    cost = time_s * np.maximum(1.0 - weight * r, _MIN_LEG_COST_FACTOR)
+    cost = time_s.copy()
+    if street_risk is not None and weight > 0 and len(positive):
+        scale = float(np.quantile(positive, _RISK_SCALE_QUANTILE))
+        r = np.clip(street_risk[network.edge_segment] / scale, 0.0, 1.0)
+        cost = time_s * np.maximum(1.0 - weight * r, _MIN_LEG_COST_FACTOR)
     edge = np.arange(network.n_edges)
-    order = np.lexsort((edge, time_s, cost, network.edge_v, network.edge_u))
+    if closed is not None:
+        if closed.shape != (network.n_segments,):
+            raise RoutingError(
+                f"'closed' should be one flag per segment ({network.n_segments}), got "
+                f"shape {closed.shape}"
+            )
+        edge = edge[~closed[network.edge_segment]]
+    order = edge[
+        np.lexsort((edge, time_s[edge], cost[edge], network.edge_v[edge], network.edge_u[edge]))
+    ]
     u, v = network.edge_u[order], network.edge_v[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
@@ -208,12 +225,24 @@ def unit_data(
 
 
 def street_path(
-    edge_csr: csr_array, graph: csr_array, source: int, target: int
+    edge_csr: csr_array,
+    graph: csr_array,
+    source: int,
+    target: int,
+    *,
+    limit: float = np.inf,
 ) -> tuple[list[int], list[int]]:
-    """Nodes and edges of the cheapest path on ``graph``; ``edge_csr`` holds edge + 1."""
+    """Nodes and edges of the cheapest path on ``graph``; ``edge_csr`` holds edge + 1.
+
+    ``limit`` bounds the search: a cost the path is known not to exceed (a leg's travel
+    time bounds its cost, which is never above the time), so that a short leg in a large
+    city explores only the streets around it.
+    """
     if source == target:
         return [source], []
-    _, predecessors = dijkstra(graph, directed=True, indices=source, return_predecessors=True)
+    _, predecessors = dijkstra(
+        graph, directed=True, indices=source, return_predecessors=True, limit=limit
+    )
     if predecessors[target] < 0:
         raise RoutingError(f"no street path from node {source} to node {target}")
     nodes = [target]

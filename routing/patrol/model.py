@@ -7,7 +7,8 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 import pyproj
@@ -15,8 +16,10 @@ from numpy.typing import NDArray
 
 from routing.errors import InfeasiblePlanError, RoutingError
 from routing.network import StreetNetwork
+from routing.patrol.decompose import cluster_hotspots, lift_sequences, sub_model, unit_clusters
 from routing.patrol.discrete import VisitCopy, bands, visit_copies
 from routing.patrol.exact import exact_sequences
+from routing.patrol.fill import balance_notes, fill_idle_time
 from routing.patrol.inputs import HOUR_S, Hotspots, PatrolOptions, PatrolUnit
 from routing.patrol.legs import (
     LegGraph,
@@ -27,9 +30,16 @@ from routing.patrol.legs import (
     street_risk_of,
     unit_data,
 )
+from routing.patrol.overrides import (
+    Overrides,
+    apply_to_unit_data,
+    check_overrides,
+    lock_band_copies,
+    ordered_sequence,
+)
 from routing.patrol.plan import Leg, PatrolPlan, Stop, UnitRoute
 from routing.patrol.score import dosage_score
-from routing.patrol.search import solve_routing
+from routing.patrol.search import check_search_budget, solve_routing
 from routing.patrol.timetable import StopSequence
 
 logger = logging.getLogger(__name__)
@@ -53,6 +63,7 @@ class PatrolModel:
         shift_start_s: int,
         options: PatrolOptions,
         leg_graphs: Mapping[str, LegGraph] | None = None,
+        overrides: Overrides | None = None,
     ) -> None:
         self.networks = dict(networks)
         #: The graph legs are routed on, per mode.
@@ -64,6 +75,8 @@ class PatrolModel:
         self.copies = copies
         self.shift_start_s = shift_start_s
         self.options = options
+        #: The captain's overrides the model was built with.
+        self.overrides = overrides or Overrides()
         self.plan: PatrolPlan | None = None
         horizon_s = int(max(u.budget_s for u in self.units))
         #: Local clock hour of every band of the shift.
@@ -80,6 +93,7 @@ class PatrolModel:
         shift_start_s: int,
         options: PatrolOptions | None = None,
         street_risk: NDArray[np.float64] | Mapping[str, NDArray[np.float64]] | None = None,
+        overrides: Overrides | None = None,
     ) -> PatrolModel:
         """Build the model: travel times, visit copies and feasibility checks.
 
@@ -100,6 +114,9 @@ class PatrolModel:
             Risk of every street segment over the shift (shape ``(n_segments,)``), one array
             per mode or one for every network; with ``options.street_risk_weight`` > 0 the
             legs between stops prefer risky streets. ``None``: legs are fastest paths.
+        overrides
+            The captain's locks, forbidden hotspots, closed streets and fixed orders
+            (:mod:`routing.patrol.overrides`).
 
         Raises
         ------
@@ -115,16 +132,20 @@ class PatrolModel:
         horizon_s = int(max(u.budget_s for u in units))
         shift_bands = bands(shift_start_s, horizon_s, opts.band_s)
         copies = visit_copies(hotspots, shift_bands)
+        over = overrides or Overrides()
+        over.check([u.unit_id for u in units], len(hotspots))
         leg_graphs = {
             mode: leg_graph(
                 networks[mode],
                 street_risk_of(street_risk, mode, networks[mode]),
                 opts.street_risk_weight,
+                closed=over.closed_segments.get(mode),
             )
             for mode in sorted({u.mode for u in units})
         }
-        data = unit_data(networks, hotspots, units, leg_graphs)
-        model = cls(networks, hotspots, units, data, copies, shift_start_s, opts, leg_graphs)
+        data = apply_to_unit_data(unit_data(networks, hotspots, units, leg_graphs), over)
+        copies += lock_band_copies(over, copies, shift_bands)
+        model = cls(networks, hotspots, units, data, copies, shift_start_s, opts, leg_graphs, over)
         model._check_feasible()
         logger.info(
             "patrol model: %s units, %s hotspots, %s visit copies over %s bands",
@@ -180,8 +201,11 @@ class PatrolModel:
         seed: int = 0,
         jitter: float = 0.03,
         search_budget: int | None = None,
+        progress: Callable[[float], None] | None = None,
     ) -> PatrolPlan:
-        """Plan the routes with OR-Tools (visit copies, spacing, balance; guided local search).
+        """Plan the routes: OR-Tools on every cluster of units that share hotspots (visit
+        copies, spacing, balance; guided local search), then the fill pass that keeps every
+        unit patrolling until its shift ends (:mod:`routing.patrol.fill`).
 
         Parameters
         ----------
@@ -195,10 +219,13 @@ class PatrolModel:
         jitter
             Largest relative perturbation of a prize.
         search_budget
-            A fixed amount of search, independent of the machine's load: the number of
-            solutions the local search may find (OR-Tools' ``solution_limit``), split over
-            the portfolio's runs like the time. Equal inputs, seed and budget give equal
-            plans. ``None``: the search is bounded by ``time_limit_s`` alone.
+            A fixed amount of search, independent of the machine's load: the solver
+            branches (decisions) the search may make, shared out over the clusters of units
+            and the portfolio's runs. Equal inputs, seed and budget give equal plans.
+            ``None``: the search is bounded by ``time_limit_s`` alone.
+        progress
+            Called with the share of the search done (0 to 1) as it goes; only with a
+            ``search_budget``.
 
         Returns
         -------
@@ -212,25 +239,99 @@ class PatrolModel:
         RoutingError
             If ``search_budget`` is not a positive whole number.
         """
+        check_search_budget(search_budget)
         start = time.perf_counter()
-        sequences = solve_routing(
-            self,
-            time_limit_s=time_limit_s,
-            seed=seed,
-            jitter=jitter,
-            single_visit=False,
-            search_budget=search_budget,
+        dwell_s = math.ceil(self.options.dwell_min_s)
+        slack_s = math.floor(self.options.dwell_max_s) - dwell_s
+        orders = self.overrides.orders
+        ordered = {
+            v: ordered_sequence(
+                v, d, orders[d.unit.unit_id], self.copies, slack_s=slack_s, dwell_s=dwell_s
+            )
+            for v, d in enumerate(self.unit_data)
+            if d.unit.unit_id in orders
+        }
+        searched = [v for v in range(len(self.units)) if v not in ordered]
+        sequences = sorted(
+            [
+                *ordered.values(),
+                *self._solve_clusters(
+                    searched,
+                    time_limit_s=time_limit_s,
+                    seed=seed,
+                    jitter=jitter,
+                    search_budget=search_budget,
+                    progress=progress,
+                ),
+            ],
+            key=lambda s: s.unit,
+        )
+        sequences = fill_idle_time(
+            self, sequences, slack_s=slack_s, dwell_s=dwell_s, fixed=set(ordered)
+        )
+        check_overrides(
+            self.overrides,
+            [u.unit_id for u in self.units],
+            sequences,
+            [str(n) or f"hotspot {k + 1}" for k, n in enumerate(self.hotspots.name)],
         )
         elapsed = time.perf_counter() - start
         idle = [self.units[s.unit].unit_id for s in sequences if not s.visits()[0]]
         if idle:
             raise InfeasiblePlanError(
-                f"unit(s) {', '.join(map(repr, idle))} got no stop within "
-                f"{time_limit_s:g} s of search; allow more time (--time-limit) or fewer units"
+                f"unit(s) {', '.join(map(repr, idle))} got no stop: no hotspot of their grids "
+                "can be reached, visited and left in time to return; give them grids nearer "
+                "their station or a longer shift"
             )
         plan = self._plan(sequences, method="dosage", solve_time_s=elapsed, expand=True)
+        plan = replace(plan, notes=balance_notes(self, plan))
         self.plan = plan
         return plan
+
+    def _solve_clusters(
+        self,
+        searched: list[int],
+        *,
+        time_limit_s: float,
+        seed: int,
+        jitter: float,
+        search_budget: int | None,
+        progress: Callable[[float], None] | None,
+    ) -> list[StopSequence]:
+        """The search on every cluster of the ``searched`` units that share hotspots,
+        apart; time and budget shared out by the clusters' sizes (hotspots times units)."""
+        if not searched:
+            return []
+        clusters = [
+            [searched[k] for k in c] for c in unit_clusters([self.unit_data[v] for v in searched])
+        ]
+        size = [len(cluster_hotspots(self, c)) * len(c) + 1 for c in clusters]
+        budgets = [
+            None if search_budget is None else max(round(search_budget * n / sum(size)), 1)
+            for n in size
+        ]
+        deadline = time.perf_counter() + time_limit_s
+        sequences: list[StopSequence] = []
+        spent = 0
+        for k, units in enumerate(clusters):
+            whole = len(clusters) == 1 and len(searched) == len(self.units)
+            sub, hotspots = (self, None) if whole else sub_model(self, units)
+            budget = budgets[k]
+            report = None
+            if progress is not None and budget is not None:
+                report = _share_of(progress, spent, sum(b or 0 for b in budgets))
+            found = solve_routing(
+                sub,
+                time_limit_s=max(deadline - time.perf_counter(), 0.05) * size[k] / sum(size[k:]),
+                seed=seed,
+                jitter=jitter,
+                single_visit=False,
+                search_budget=budget,
+                progress=report,
+            )
+            spent += budget or 0
+            sequences += found if hotspots is None else lift_sequences(found, units, hotspots)
+        return sorted(sequences, key=lambda s: s.unit)
 
     # -- solve: the plain baseline ---------------------------------------------------------
     def solve_baseline(
@@ -255,8 +356,7 @@ class PatrolModel:
         expand
             Expand the legs into street paths.
         search_budget
-            As for :meth:`solve`: solutions the local search may find, the time limit then
-            only a ceiling.
+            As for :meth:`solve`: solver branches, the time limit then only a ceiling.
         """
         start = time.perf_counter()
         sequences = solve_routing(
@@ -358,7 +458,10 @@ class PatrolModel:
             legs = []
             for a, b, leg in zip(route.stops[:-1], route.stops[1:], route.legs, strict=True):
                 graph = inside_graph if leg.inside_grids else legs_on.cost_csr
-                nodes, edges = street_path(legs_on.edge_csr, graph, a.node, b.node)
+                # a leg's cost never exceeds its travel time (risk only lowers the cost)
+                nodes, edges = street_path(
+                    legs_on.edge_csr, graph, a.node, b.node, limit=leg.travel_time_s + 1.0
+                )
                 legs.append(
                     Leg(
                         travel_time_s=leg.travel_time_s,
@@ -377,7 +480,13 @@ class PatrolModel:
             score=plan.score,
             bound=plan.bound,
             expanded=True,
+            notes=plan.notes,
         )
+
+
+def _share_of(progress: Callable[[float], None], spent: int, total: int) -> Callable[[int], None]:
+    """Branches of one cluster's search reported as the share done of ``total``."""
+    return lambda n: progress((spent + n) / total)
 
 
 def _check_inputs(

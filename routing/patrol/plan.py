@@ -100,6 +100,9 @@ class PatrolPlan:
         Solver time.
     bound
         For ``"exact"``: the MILP's proven upper bound on the objective.
+    notes
+        Why units that keep the plan off its balance goal are less busy, in words (empty
+        when the plan meets it).
     """
 
     routes: tuple[UnitRoute, ...]
@@ -109,6 +112,7 @@ class PatrolPlan:
     score: DosageScore
     bound: float | None = None
     expanded: bool = False
+    notes: tuple[str, ...] = ()
 
     @property
     def workload_s(self) -> NDArray[np.float64]:

@@ -8,9 +8,12 @@ Reproducibility. Everything random derives from the seed: the prize jitter and t
 of the copies come from ``numpy.random.default_rng(seed)``, the portfolio is rotated by
 ``seed``, and OR-Tools runs single-threaded with its own fixed seed. What is left is the
 wall clock: a search bounded by time alone finds more under a light load than a heavy one.
-A ``search_budget`` bounds it by the number of solutions instead (OR-Tools'
-``solution_limit``), so equal inputs give equal plans however busy the machine; the time
-limit is then only a ceiling.
+A ``search_budget`` bounds it by work instead: the number of branches (decisions) the
+solver may make, counted over the whole search including its local-search neighbourhoods
+(a cumulative OR-Tools ``RegularLimit``), so equal inputs give equal plans however busy the
+machine; the time limit is then only a ceiling. (OR-Tools' ``solution_limit`` was tried
+first: it is deterministic too, but the solutions guided local search accepts thin out so
+unevenly that a budget of solutions took 5 s or 190 s on the same instance.)
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +31,7 @@ from numpy.typing import NDArray
 from routing.errors import InfeasiblePlanError, RoutingError
 from routing.patrol.discrete import BreakNode, VisitCopy, break_nodes, spacing_groups
 from routing.patrol.inputs import PatrolOptions, break_text
+from routing.patrol.overrides import lock_copies, missed_locks
 from routing.patrol.score import dosage_score
 from routing.patrol.timetable import StopSequence, missing_breaks, schedule
 
@@ -49,6 +53,7 @@ _MIN_RUN_TIME_S = 0.05
 class Ranking:
     """What the portfolio ranks a plan by (see :func:`pick_plan`)."""
 
+    locks_kept: int  # minus the captain's locks a plan misses
     breaks_kept: int  # minus the breaks a plan misses
     units_used: int
     balanced: bool  # busiest / least busy route within the balance goal
@@ -99,6 +104,7 @@ def solve_routing(
     jitter: float,
     single_visit: bool,
     search_budget: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> list[StopSequence]:
     """Solve with OR-Tools; ours runs a small portfolio and keeps the best plan.
 
@@ -121,9 +127,11 @@ def solve_routing(
     single_visit
         The baseline: one node per hotspot, no windows, no spacing, no balance.
     search_budget
-        Solutions the local search may find over all runs (split over them like the time;
-        a run whose first solution fails leaves its share to the rest). ``None``: bounded
-        by time alone.
+        Solver branches over all runs, split evenly over them. ``None``: bounded by time
+        alone.
+    progress
+        Called with the branches spent so far (of ``search_budget``) at every solution
+        the search finds and at the end of every run; only with a ``search_budget``.
 
     Raises
     ------
@@ -134,13 +142,7 @@ def solve_routing(
     """
     from ortools.constraint_solver import routing_enums_pb2
 
-    if search_budget is not None and (
-        isinstance(search_budget, bool) or not isinstance(search_budget, int) or search_budget < 1
-    ):
-        raise RoutingError(
-            f"'search_budget' should be a whole number of solutions >= 1 or None, got "
-            f"{search_budget!r}; e.g. 2000"
-        )
+    check_search_budget(search_budget)
     rng = np.random.default_rng(seed)
     run_input = _run_input(model, rng, jitter=jitter, single_visit=single_visit)
     strategy = routing_enums_pb2.FirstSolutionStrategy
@@ -156,23 +158,24 @@ def solve_routing(
         runs = portfolio[shift:] + portfolio[:shift]
     found: list[tuple[list[StopSequence], Ranking]] = []
     deadline = time.perf_counter() + time_limit_s
-    budget_left = search_budget
+    branch_limit = None if search_budget is None else max(search_budget // len(runs), 1)
     for k, first in enumerate(runs):
         runs_left = len(runs) - k
-        # a run whose first solution fails returns at once and leaves its share to the rest
+        # a run whose first solution fails returns at once and leaves its time to the rest
         left_s = max(deadline - time.perf_counter(), _MIN_RUN_TIME_S)
-        solution_limit = None if budget_left is None else max(budget_left // runs_left, 1)
+        spent = k * (branch_limit or 0)
         sequences = routing_run(
             model,
             run_input,
             first_solution=first,
             time_limit_s=left_s / runs_left,
-            solution_limit=solution_limit,
+            branch_limit=branch_limit,
+            progress=None if progress is None else _offset(progress, spent),
         )
+        if progress is not None and branch_limit is not None:
+            progress(spent + branch_limit)
         if sequences is not None:
             found.append((sequences, rank_plan(model, sequences)))
-            if budget_left is not None and solution_limit is not None:
-                budget_left = max(budget_left - solution_limit, 0)
     best = pick_plan(found, model.options)
     if best is None:
         raise InfeasiblePlanError(
@@ -191,6 +194,28 @@ def solve_routing(
             "more time"
         )
     return best
+
+
+def check_search_budget(search_budget: int | None) -> None:
+    """Refuse a ``search_budget`` that is not a whole number of branches >= 1 (or None).
+
+    Raises
+    ------
+    RoutingError
+        Naming the value and an example.
+    """
+    if search_budget is not None and (
+        isinstance(search_budget, bool) or not isinstance(search_budget, int) or search_budget < 1
+    ):
+        raise RoutingError(
+            f"'search_budget' should be a whole number of solver branches >= 1 or None, got "
+            f"{search_budget!r}; e.g. 60000"
+        )
+
+
+def _offset(progress: Callable[[int], None], spent: int) -> Callable[[int], None]:
+    """``progress`` of a run that starts after ``spent`` branches of earlier runs."""
+    return lambda n: progress(spent + n)
 
 
 def _run_input(
@@ -222,7 +247,8 @@ def _run_input(
 def pick_plan(
     found: Sequence[tuple[list[StopSequence], Ranking]], options: PatrolOptions
 ) -> list[StopSequence] | None:
-    """The portfolio's plan: breaks kept and every unit used first; then the best dosage,
+    """The portfolio's plan: the captain's locks, breaks kept and every unit used first;
+    then the best dosage,
     unless a balanced plan comes within ``balance_dosage_share`` of it.
 
     A plan that leaves one unit half the shift idle is not preferred for a little more
@@ -231,8 +257,8 @@ def pick_plan(
     """
     if not found:
         return None
-    top = max((r.breaks_kept, r.units_used) for _, r in found)
-    eligible = [(seq, r) for seq, r in found if (r.breaks_kept, r.units_used) == top]
+    top = max((r.locks_kept, r.breaks_kept, r.units_used) for _, r in found)
+    eligible = [(seq, r) for seq, r in found if (r.locks_kept, r.breaks_kept, r.units_used) == top]
     best_dosage = max(r.dosage for _, r in eligible)
     balanced = [
         (seq, r)
@@ -269,7 +295,9 @@ def rank_plan(model: PatrolModel, sequences: Sequence[StopSequence]) -> Ranking:
         and max(durations) / min(durations) <= model.options.balance_ratio_goal
     )
     missing = sum(len(missing_breaks(model.units[s.unit], s)) for s in sequences)
-    return Ranking(-missing, len(used), balanced, score.total)
+    unit_ids = [u.unit_id for u in model.units]
+    locks_missed = len(missed_locks(model.overrides, unit_ids, sequences))
+    return Ranking(-locks_missed, -missing, len(used), balanced, score.total)
 
 
 def routing_run(
@@ -278,7 +306,8 @@ def routing_run(
     *,
     first_solution: int,
     time_limit_s: float,
-    solution_limit: int | None = None,
+    branch_limit: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> list[StopSequence] | None:
     """One portfolio run: build the routing model, search, read the routes.
 
@@ -291,9 +320,11 @@ def routing_run(
     first_solution
         OR-Tools ``FirstSolutionStrategy`` of the run.
     time_limit_s
-        Search time of the run; a ceiling when ``solution_limit`` is given.
-    solution_limit
-        Solutions the run's search may find; ``None``: bounded by time alone.
+        Search time of the run; a ceiling when ``branch_limit`` is given.
+    branch_limit
+        Solver branches the run may make; ``None``: bounded by time alone.
+    progress
+        Called with the run's branches so far at every solution it finds.
 
     Returns
     -------
@@ -320,21 +351,26 @@ def routing_run(
     )
     if not run_input.single_visit:
         _add_patrol_rules(model, run_input, routing, manager, time_dim, first_solution, done_index)
+        _add_locks(model, run_input, routing, manager, time_dim, lock_penalty=4 * prizes_total)
     params = _search_parameters(
-        first_solution,
-        single_visit=run_input.single_visit,
-        time_limit_s=time_limit_s,
-        solution_limit=solution_limit,
+        first_solution, single_visit=run_input.single_visit, time_limit_s=time_limit_s
     )
+    if branch_limit is not None:
+        never = 2**62
+        # cumulative: the branches of the local-search neighbourhoods count too
+        solver = routing.solver()
+        routing.AddSearchMonitor(solver.Limit(never, branch_limit, never, never, True, True))
+        if progress is not None:
+            routing.AddAtSolutionCallback(lambda: progress(min(solver.Branches(), branch_limit)))
     started = time.perf_counter()
     solution = routing.SolveWithParameters(params)
     elapsed_s = time.perf_counter() - started
-    if solution_limit is not None and elapsed_s >= time_limit_s:
+    if branch_limit is not None and elapsed_s >= time_limit_s:
         logger.warning(
             "patrol search run stopped at its time ceiling of %.2f s before its budget of %s "
-            "solutions; its plan depends on the machine's load (raise the time limit)",
+            "branches; its plan depends on the machine's load (raise the time limit)",
             time_limit_s,
-            f"{solution_limit:,}",
+            f"{branch_limit:,}",
         )
     if solution is None:
         return None
@@ -469,9 +505,14 @@ def _add_patrol_rules(
 
     m = len(model.units)
     # copies of one hotspot too close in time for the spacing: at most one of each such
-    # group is visited (a native disjunction, so local search never breaks it)
-    for group in spacing_groups(run_input.nodes, model.options.revisit_spacing_s):
-        routing.AddDisjunction([manager.NodeToIndex(m + k) for k in group], 0, 1)
+    # group is visited (a native disjunction, so local search never breaks it). A lock's
+    # copies stay out of them: in a second disjunction beside its lock's, the search no
+    # longer kept the lock (the captain's stop comes first; a visit too close to it earns
+    # the repeat credit, as the score counts it)
+    unlocked = [c for c in run_input.nodes if not c.locked_for]
+    position = [k for k, c in enumerate(run_input.nodes) if not c.locked_for]
+    for group in spacing_groups(unlocked, model.options.revisit_spacing_s):
+        routing.AddDisjunction([manager.NodeToIndex(m + position[k]) for k in group], 0, 1)
     for v, unit in enumerate(model.units):
         target = int(model.options.balance_share * unit.budget_s)
         time_dim.SetCumulVarSoftLowerBound(routing.End(v), target, BALANCE_COST_PER_S)
@@ -488,15 +529,38 @@ def _add_patrol_rules(
             routing.NextVar(routing.Start(v)).RemoveValue(index)
 
 
+def _add_locks(
+    model: PatrolModel,
+    run_input: _RunInput,
+    routing: Any,
+    manager: Any,
+    time_dim: Any,
+    *,
+    lock_penalty: int,
+) -> None:
+    """Every lock: one of its unit's copies of the hotspot (in the locked time's window)
+    visited, or ``lock_penalty`` paid, more than dropping every prize and break."""
+    m = len(model.units)
+    unit_ids = [u.unit_id for u in model.units]
+    for lock in model.overrides.locks:
+        v = unit_ids.index(lock.unit_id)
+        indices = []
+        for k in lock_copies(lock, run_input.nodes):
+            index = manager.NodeToIndex(m + k)
+            routing.VehicleVar(index).SetValues([-1, v])
+            indices.append(index)
+        if indices:
+            routing.AddDisjunction(indices, lock_penalty, 1)
+
+
 def _search_parameters(
     first_solution: int,
     *,
     single_visit: bool,
     time_limit_s: float,
-    solution_limit: int | None,
 ) -> Any:
     """Guided local search from ``first_solution`` (ours adds the LNS operators), bounded
-    by ``solution_limit`` solutions when given and by ``time_limit_s`` always."""
+    by ``time_limit_s``."""
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
     from ortools.util import optional_boolean_pb2
 
@@ -510,8 +574,6 @@ def _search_parameters(
         operators.use_full_path_lns = optional_boolean_pb2.BOOL_TRUE
         operators.use_inactive_lns = optional_boolean_pb2.BOOL_TRUE
     params.time_limit.FromMilliseconds(max(int(time_limit_s * 1000), 1))
-    if solution_limit is not None:
-        params.solution_limit = solution_limit
     return params
 
 

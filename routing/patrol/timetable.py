@@ -22,6 +22,7 @@ class StopSequence:
     end_s: int = 0
     kinds: list[str] = field(default_factory=list)  # "hotspot" or "break" per stop
     break_ids: list[int] = field(default_factory=list)  # the unit's breaks taken, in order
+    items: list[VisitCopy | BreakNode] = field(default_factory=list)  # what was scheduled
 
     def visits(self) -> tuple[list[int], list[int], list[int]]:
         """Hotspot, arrival and dwell of every hotspot stop (breaks left out)."""
@@ -101,7 +102,9 @@ def schedule(
     end = depart[-1] + int(d.time_s[place[-1], 0])
     kinds = ["hotspot" if isinstance(it, VisitCopy) else "break" for it in items]
     break_ids = [it.index for it in items if isinstance(it, BreakNode)]
-    return StopSequence(v, [it.hotspot for it in items], arrive, depart, end, kinds, break_ids)
+    return StopSequence(
+        v, [it.hotspot for it in items], arrive, depart, end, kinds, break_ids, list(items)
+    )
 
 
 def missing_breaks(unit: PatrolUnit, seq: StopSequence) -> list[Break]:

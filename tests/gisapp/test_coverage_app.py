@@ -432,7 +432,7 @@ def plan_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
         seed=1,
         settings=Settings(),
         n_hotspots=6,
-        time_limit_s=1.0,
+        search_budget=3_000,
     )
     save_plan(plan.record, ws)
     return path

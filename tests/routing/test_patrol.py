@@ -23,6 +23,8 @@ from routing.patrol import (
     select_hotspots,
     shift_hours,
 )
+from routing.patrol.decompose import unit_clusters
+from routing.patrol.overrides import LOCK_TOLERANCE_S, Lock, Overrides
 
 METRIC_CRS = "EPSG:32618"
 NIGHT_S = 22 * 3600
@@ -93,9 +95,12 @@ def check_plan(model: PatrolModel, plan: PatrolPlan) -> None:
                 assert unit.allowed_nodes[stop.node]
             visits.setdefault(stop.hotspot, []).append(stop.arrive_s)
         assert 0 <= route.stops[0].dwell_s <= opts.dwell_max_s - opts.dwell_min_s
-    for times in visits.values():
-        assert np.all(np.diff(sorted(times)) >= opts.revisit_spacing_s)
-    assert plan.score.repeat_stops == 0
+    # two stops at one hotspot keep the spacing, but for the repeats the fill pass makes
+    # when nothing else fits, which the score counts
+    close = sum(
+        int((np.diff(sorted(times)) < opts.revisit_spacing_s).sum()) for times in visits.values()
+    )
+    assert close == plan.score.repeat_stops
 
 
 # -- the score ---------------------------------------------------------------------------
@@ -179,14 +184,14 @@ def test_seeds_give_different_plans_with_the_same_guarantees(car_net: StreetNetw
     hotspots, station = random_instance(car_net, 11, 12)
     units = [PatrolUnit(f"car-{i}", "car", station, 3 * 3600.0) for i in range(2)]
     model = PatrolModel.build({"car": car_net}, hotspots, units, shift_start_s=NIGHT_S)
-    plans = [model.solve(time_limit_s=30.0, seed=seed, search_budget=60) for seed in (1, 2)]
+    plans = [model.solve(time_limit_s=30.0, seed=seed, search_budget=6000) for seed in (1, 2)]
     for plan in plans:
         check_plan(model, plan)
     orders = [[[s.hotspot for s in r.hotspot_stops] for r in p.routes] for p in plans]
     assert orders[0] != orders[1]
     low, high = sorted(p.objective for p in plans)
     assert low >= 0.9 * high
-    assert low > model.solve_baseline(time_limit_s=30.0, search_budget=60).objective
+    assert low > model.solve_baseline(time_limit_s=30.0, search_budget=6000).objective
 
 
 def test_grids_keep_stops_inside(walk_net: StreetNetwork) -> None:
@@ -206,11 +211,61 @@ def test_grids_keep_stops_inside(walk_net: StreetNetwork) -> None:
             assert leg.inside_grids and west[list(leg.nodes)].all()
 
 
+def test_every_unit_patrols_its_whole_shift_with_few_hotspots(car_net: StreetNetwork) -> None:
+    # three hotspots for three cars over six hours: the search alone sends cars home early,
+    # the fill pass keeps each out until no stop fits before its shift ends
+    hotspots, station = random_instance(car_net, 5, 3)
+    budget_s = 6 * 3600.0
+    units = [PatrolUnit(f"car-{i}", "car", station, budget_s) for i in range(3)]
+    model = PatrolModel.build({"car": car_net}, hotspots, units, shift_start_s=NIGHT_S)
+    plan = model.solve(time_limit_s=30.0, seed=1, search_budget=6000)
+    check_plan(model, plan)
+    longest_stop_s = model.options.dwell_max_s + 2 * float(model.unit_data[0].time_s.max())
+    for route in plan.routes:
+        assert route.duration_s >= budget_s - longest_stop_s
+    assert plan.balance_ratio <= model.options.balance_ratio_goal and plan.notes == ()
+    # few hotspots: the last stops are repeats, and the score counts them
+    assert plan.score.repeat_stops > 0
+    # a unit never parks: consecutive stops are at different hotspots
+    for route in plan.routes:
+        at = [s.hotspot for s in route.hotspot_stops]
+        assert all(a != b for a, b in itertools.pairwise(at))
+
+
+def test_units_sharing_no_hotspot_are_planned_apart(walk_net: StreetNetwork) -> None:
+    hotspots, station = random_instance(walk_net, 3, 12)
+    west = walk_net.node_x <= 800.0
+    units = [
+        PatrolUnit("west", "foot", station, 3 * 3600.0, allowed_nodes=west),
+        PatrolUnit("east", "foot", station, 3 * 3600.0, allowed_nodes=~west),
+        PatrolUnit("west-2", "foot", station, 3 * 3600.0, allowed_nodes=west),
+    ]
+    model = PatrolModel.build({"foot": walk_net}, hotspots, units, shift_start_s=NIGHT_S)
+    assert unit_clusters(model.unit_data) == [[0, 2], [1]]
+    plan = model.solve(time_limit_s=30.0, seed=0, search_budget=20_000)
+    check_plan(model, plan)
+    assert [r.unit_id for r in plan.routes] == ["west", "east", "west-2"]
+    again = model.solve(time_limit_s=60.0, seed=0, search_budget=20_000)
+    assert [r.stops for r in again.routes] == [r.stops for r in plan.routes]
+
+
+def test_progress_is_reported_up_to_done(car_net: StreetNetwork) -> None:
+    hotspots, station = random_instance(car_net, 2, 8)
+    units = [
+        PatrolUnit("a", "car", station, 3 * 3600.0),
+        PatrolUnit("b", "car", station, 3 * 3600.0),
+    ]
+    model = PatrolModel.build({"car": car_net}, hotspots, units, shift_start_s=NIGHT_S)
+    shares: list[float] = []
+    model.solve(time_limit_s=30.0, seed=0, search_budget=3000, progress=shares.append)
+    assert shares and shares == sorted(shares) and shares[-1] == pytest.approx(1.0)
+
+
 def test_baseline_is_scored_by_the_same_function(walk_net: StreetNetwork) -> None:
     hotspots, station = random_instance(walk_net, 5, 10)
     units = [PatrolUnit(f"u{i}", "foot", station, 3 * 3600.0) for i in range(2)]
     model = PatrolModel.build({"foot": walk_net}, hotspots, units, shift_start_s=NIGHT_S)
-    base = model.solve_baseline(time_limit_s=30.0, search_budget=60)
+    base = model.solve_baseline(time_limit_s=30.0, search_budget=6000)
     stops = [s for r in base.routes for s in r.hotspot_stops]
     assert len({s.hotspot for s in stops}) == len(stops)  # single visits
     assert base.objective == pytest.approx(
@@ -222,7 +277,7 @@ def test_baseline_is_scored_by_the_same_function(walk_net: StreetNetwork) -> Non
             shift_start_s=NIGHT_S,
         ).total
     )
-    ours = model.solve(time_limit_s=30.0, seed=0, search_budget=60)
+    ours = model.solve(time_limit_s=30.0, seed=0, search_budget=6000)
     assert ours.objective >= base.objective
 
 
@@ -232,14 +287,14 @@ def test_a_search_budget_gives_the_same_plan_under_any_time_limit(car_net: Stree
     hotspots, station = random_instance(car_net, 11, 12)
     units = [PatrolUnit(f"car-{i}", "car", station, 3 * 3600.0) for i in range(2)]
     model = PatrolModel.build({"car": car_net}, hotspots, units, shift_start_s=NIGHT_S)
-    plans = [model.solve(time_limit_s=limit_s, seed=2, search_budget=60) for limit_s in (15, 60)]
+    plans = [model.solve(time_limit_s=limit_s, seed=2, search_budget=6000) for limit_s in (15, 60)]
     timetables = [
         [[(s.kind, s.hotspot, s.node, s.arrive_s, s.depart_s) for s in r.stops] for r in p.routes]
         for p in plans
     ]
     assert timetables[0] == timetables[1]
     assert plans[0].objective == plans[1].objective
-    base = [model.solve_baseline(time_limit_s=t, search_budget=60) for t in (15, 60)]
+    base = [model.solve_baseline(time_limit_s=t, search_budget=6000) for t in (15, 60)]
     assert [r.stops for r in base[0].routes] == [r.stops for r in base[1].routes]
     with pytest.raises(RoutingError, match="search_budget"):
         model.solve(search_budget=0)
@@ -263,7 +318,7 @@ def _exact_comparison(net: StreetNetwork, seed: int) -> tuple[float, float, Patr
     exact = model.solve_exact(time_limit_s=60.0, expand=True)
     assert exact.bound is not None and exact.bound <= exact.objective * (1 + 1e-4)
     check_plan(model, exact)
-    ours = model.solve(time_limit_s=30.0, seed=seed, search_budget=150)
+    ours = model.solve(time_limit_s=30.0, seed=seed, search_budget=200_000)
     check_plan(model, ours)
     return ours.objective, exact.objective, exact
 
@@ -535,3 +590,60 @@ def test_street_risk_is_checked(car_net: StreetNetwork) -> None:
         )
     with pytest.raises(RoutingError, match="street_risk_weight"):
         PatrolOptions(street_risk_weight=1.5)
+
+
+# -- a captain's overrides ------------------------------------------------------------------
+
+
+def _override_model(net: StreetNetwork, overrides: Overrides) -> PatrolModel:
+    hotspots, station = random_instance(net, 8, 10)
+    units = [
+        PatrolUnit("a", "car", station, 3 * 3600.0),
+        PatrolUnit("b", "car", station, 3 * 3600.0),
+    ]
+    return PatrolModel.build(
+        {"car": net}, hotspots, units, shift_start_s=NIGHT_S, overrides=overrides
+    )
+
+
+def test_locks_and_forbidden_hotspots_are_kept(car_net: StreetNetwork) -> None:
+    free = _override_model(car_net, Overrides()).solve(seed=0, search_budget=6000)
+    visited = {s.hotspot for r in free.routes for s in r.hotspot_stops}
+    never = sorted(set(range(10)) - {s.hotspot for s in free.route("b").hotspot_stops})
+    lock = Lock("b", never[0], at_s=5400.0)
+    forbid = min(visited - {lock.hotspot})
+    model = _override_model(car_net, Overrides(locks=(lock,), forbidden=frozenset({forbid})))
+    plan = model.solve(seed=0, search_budget=6000)
+    check_plan(model, plan)
+    assert forbid not in {s.hotspot for r in plan.routes for s in r.hotspot_stops}
+    arrivals = [s.arrive_s for s in plan.route("b").hotspot_stops if s.hotspot == lock.hotspot]
+    assert any(abs(a - 5400.0) <= LOCK_TOLERANCE_S for a in arrivals)
+
+
+def test_an_order_is_timed_as_set_and_a_bad_one_named(car_net: StreetNetwork) -> None:
+    order = (3, 1, 4, 1, 5)
+    model = _override_model(car_net, Overrides(orders={"a": order}))
+    plan = model.solve(seed=0, search_budget=6000)
+    check_plan(model, plan)
+    assert tuple(s.hotspot for s in plan.route("a").hotspot_stops) == order
+    assert plan.route("b").hotspot_stops  # the other unit is planned as usual
+    too_long = _override_model(car_net, Overrides(orders={"a": (3, 1) * 20}))
+    with pytest.raises(InfeasiblePlanError, match=r"'a': stop 10 .* move it or drop it"):
+        too_long.solve(seed=0, search_budget=6000)
+
+
+def test_a_closed_street_carries_no_leg(car_net: StreetNetwork) -> None:
+    free = _override_model(car_net, Overrides()).solve(seed=0, search_budget=6000)
+    used = {int(car_net.edge_segment[e]) for r in free.routes for e in r.edges}
+    closed = np.zeros(car_net.n_segments, dtype=bool)
+    closed[sorted(used)[:3]] = True
+    model = _override_model(car_net, Overrides(closed_segments={"car": closed}))
+    plan = model.solve(seed=0, search_budget=6000)
+    check_plan(model, plan)
+    assert not closed[[int(car_net.edge_segment[e]) for r in plan.routes for e in r.edges]].any()
+
+
+def test_overrides_naming_unknown_things_are_refused(car_net: StreetNetwork) -> None:
+    bad = Overrides(locks=(Lock("z", 99),), forbidden=frozenset({2}), orders={"a": (2,)})
+    with pytest.raises(RoutingError, match=r"unit 'z'.*hotspot 99.*unknown or forbidden"):
+        _override_model(car_net, bad)

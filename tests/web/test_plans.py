@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 
 from gisapp.render.browser import CHROMIUM_PATH
 from gisapp.store.geopackage import Workspace
-from gisapp.store.plans import list_plans
+from gisapp.store.plans import list_plans, load_plan
 
 PASSWORD = "correct horse battery"
 DAY = dt.date(2014, 9, 18)
@@ -63,10 +63,10 @@ def _plan_ids(app: Flask) -> list[str]:
 def test_form_ticks_the_units_of_the_chosen_shift(client: FlaskClient, login: Login) -> None:
     login("captain")
     page = client.get("/plans/new?shift=night").get_data(as_text=True)
-    ticked = re.findall(r'name="units" value="([^"]+)" checked', page)
+    ticked = re.findall(r'name="units" value="([^"]+)"[^>]* checked', page)
     assert ticked == ["car-1", "car-2"]  # the e-bike works the day shift only
     page = client.get("/plans/new?shift=day").get_data(as_text=True)
-    assert re.findall(r'name="units" value="([^"]+)" checked', page) == [
+    assert re.findall(r'name="units" value="([^"]+)"[^>]* checked', page) == [
         "car-1",
         "car-2",
         "ebike-1",
@@ -99,7 +99,12 @@ def test_captain_generates_saves_and_sees_a_plan(
         },
     )
     assert response.status_code == 302, response.get_data(as_text=True)
-    assert response.headers["Location"] == "/plans/2014-09-18-2000-0400-s7"
+    # the plan is made in the background; its page shows progress, then the plan
+    job_url = response.headers["Location"]
+    assert job_url.startswith("/plans/jobs/")
+    app.extensions["gisapp_jobs"].wait(job_url.rsplit("/", 1)[1], timeout_s=120)
+    done = client.get(job_url)
+    assert done.headers["Location"] == "/plans/2014-09-18-2000-0400-s7"
     assert _plan_ids(app) == ["2014-09-18-2000-0400-s7", *reversed(SAVED)]
 
     page = client.get("/plans/2014-09-18-2000-0400-s7").get_data(as_text=True)
@@ -136,9 +141,33 @@ def test_bad_form_input_is_shown_on_the_form(
         field: value,
     }
     response = client.post("/plans/new", data=data)
+    if response.status_code == 302:  # found by the planner, in the background
+        job_url = response.headers["Location"]
+        app.extensions["gisapp_jobs"].wait(job_url.rsplit("/", 1)[1], timeout_s=120)
+        response = client.get(job_url)
+    page = response.get_data(as_text=True)
+    assert response.status_code in (400, 422)
+    assert message in page and 'id="plan-form"' in page
+    assert _plan_ids(app) == list(reversed(SAVED))
+
+
+def test_units_ticked_for_another_shift_are_not_planned(
+    app: Flask, client: FlaskClient, login: Login
+) -> None:
+    login("captain")
+    data = {
+        "csrf_token": _csrf(client, "/plans/new"),
+        "shift": "night",
+        "ticked_for": "day",
+        "units": ["car-1", "car-2", "ebike-1"],
+        "seed": "1",
+        "date": "2014-09-18",
+    }
+    response = client.post("/plans/new", data=data)
     page = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert message in page and 'id="plan-form"' in page
+    assert "the units of the 00:00-08:00 shift are ticked now" in page
+    assert re.findall(r'name="units" value="([^"]+)"[^>]* checked', page) == ["car-1", "car-2"]
     assert _plan_ids(app) == list(reversed(SAVED))
 
 
@@ -342,3 +371,60 @@ def test_captain_generates_a_night_plan_in_chromium(
     assert chromium.console_errors == []
     assert chromium.requests
     assert _plan_ids(app)[0] == "2014-09-18-night-s4"
+
+
+def test_adjusted_plan_keeps_the_lock_and_the_forbidden_hotspot(
+    app: Flask, client: FlaskClient, login: Login
+) -> None:
+    login("captain")
+    original = SAVED[1]
+    ws = Workspace.open(app.config["WORKSPACE"])
+    before = load_plan(ws, original)
+    stops = before.stops[before.stops["kind"] == "hotspot"]
+    forbid = str(stops["hotspot_id"].iloc[0])
+    lock = next(h for h in before.hotspots["id"] if h != forbid)
+    token = _csrf(client, f"/plans/{original}")
+    response = client.post(
+        f"/plans/{original}/adjust",
+        data={"csrf_token": token, "locks": f"car-2:{lock}@01:30", "forbidden": forbid},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    job_url = response.headers["Location"]
+    app.extensions["gisapp_jobs"].wait(job_url.rsplit("/", 1)[1], timeout_s=120)
+    done = client.get(job_url)
+    assert done.status_code == 302, done.get_data(as_text=True)
+    new_id = done.headers["Location"].rsplit("/", 1)[1]
+    assert new_id.startswith(original + "-o") and original in _plan_ids(app)
+
+    # saved with the plan, shown again on its page, and kept by its timetable
+    page = client.get(f"/plans/{new_id}").get_data(as_text=True)
+    assert f"car-2:{lock}@01:30" in page and f'value="{forbid}"' in page
+    after = load_plan(Workspace.open(app.config["WORKSPACE"]), new_id)
+    assert after.kpis["overrides"]["forbidden"] == [forbid]
+    hotspot_stops = after.stops[after.stops["kind"] == "hotspot"]
+    assert forbid not in set(hotspot_stops["hotspot_id"])
+    locked = hotspot_stops[
+        (hotspot_stops["unit_id"] == "car-2") & (hotspot_stops["hotspot_id"] == lock)
+    ]
+    arrive = pd.to_datetime(locked["arrive"])
+    assert ((arrive.dt.hour * 60 + arrive.dt.minute - 90).abs() <= 15).any()
+    for _, unit in after.stops.groupby("unit_id"):
+        unit = unit.sort_values("seq")
+        assert (pd.to_datetime(unit["depart"]) >= pd.to_datetime(unit["arrive"])).all()
+
+
+def test_an_adjustment_naming_an_unknown_hotspot_is_refused(
+    app: Flask, client: FlaskClient, login: Login
+) -> None:
+    login("captain")
+    token = _csrf(client, f"/plans/{SAVED[1]}")
+    response = client.post(
+        f"/plans/{SAVED[1]}/adjust", data={"csrf_token": token, "forbidden": "hs-999"}
+    )
+    if response.status_code == 302:
+        job_url = response.headers["Location"]
+        app.extensions["gisapp_jobs"].wait(job_url.rsplit("/", 1)[1], timeout_s=120)
+        response = client.get(job_url)
+    assert response.status_code == 422
+    assert "hs-999" in response.get_data(as_text=True)
+    assert _plan_ids(app) == list(reversed(SAVED))
