@@ -30,15 +30,22 @@ two of its stops it travels inside that area whenever the streets there connect 
 leg leaves the area only when no street inside joins the two stops); legs from and to the
 station use the whole network. So a unit leaves its grids only on the way to and from them.
 
-Solvers. :meth:`PatrolModel.solve` uses OR-Tools routing: disjunction penalties are the
-prizes, one vehicle per unit with its own start/end, a time dimension with the windows,
-slack and budgets, the allowed vehicles of every stop for grids, the spacing as side
-groups as disjunctions, a soft lower bound on every route's end and a span cost for balance,
-and guided local search with LNS operators under a time limit, split over a portfolio of
-three first-solution strategies (the one run in which every unit must leave its station
-comes first; plans using every unit win, then dosage). The seed perturbs the prizes by a
-few percent, orders the copies and rotates the portfolio, so plans differ from shift to
-shift under the same constraints. :meth:`PatrolModel.solve_exact` solves the same
+Solvers. :meth:`PatrolModel.solve` first splits the units into clusters that share no
+hotspot (:mod:`~routing.patrol.decompose`) and solves each with OR-Tools routing:
+disjunction penalties are the prizes, one vehicle per unit with its own start/end, a time
+dimension with the windows, slack and budgets, the allowed vehicles of every stop for
+grids, the spacing as side groups as disjunctions, a soft lower bound on every route's end
+and a span cost for balance, and guided local search with LNS operators, split over a
+portfolio of three first-solution strategies on clusters of up to ``PORTFOLIO_MAX_NODES``
+copies (the captain's locks kept, then breaks, then plans using every unit win, then
+dosage). The search is bounded by a budget of solver branches (``search_budget``), so it
+gives the same plan under any load; a time limit is only a ceiling. The fill pass
+(:mod:`~routing.patrol.fill`) then keeps every unit patrolling until no stop fits before its
+shift ends, and the plan's ``notes`` say why a unit off the balance goal is less busy.
+A captain's overrides (:mod:`~routing.patrol.overrides`) lock stops, forbid hotspots, close
+streets and fix a unit's order. The seed perturbs the prizes by a few percent, orders the
+copies and rotates the portfolio, so plans differ from shift to shift under the same
+constraints. :meth:`PatrolModel.solve_exact` solves the same
 discretised problem exactly as a MILP (HiGHS through ``scipy.optimize.milp``; small
 instances only). :meth:`PatrolModel.solve_baseline` is the plain single-visit
 prize-collecting model (one node per hotspot, prize = its risk over the whole shift, no
@@ -82,6 +89,9 @@ Modules
 ``legs``, ``discrete``, ``timetable``, ``search``, ``exact``
     Its parts: leg graphs and times, visit copies and break places, timetables, the
     OR-Tools search (with its ``search_budget``) and the exact MILP.
+``decompose``, ``fill``, ``overrides``
+    Clusters of units planned apart, the fill pass and the balance notes, the captain's
+    overrides.
 """
 
 from __future__ import annotations

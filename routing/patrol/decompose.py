@@ -11,6 +11,8 @@ over every copy of every hotspot, whose matrices alone grow with the square of t
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -58,16 +60,52 @@ def unit_clusters(unit_data: list[UnitData]) -> list[list[int]]:
     return sorted(groups.values(), key=lambda g: g[0])
 
 
-def cluster_hotspots(model: PatrolModel, units: list[int]) -> NDArray[np.int64]:
+#: Two units whose grids share at most this share of the smaller one's hotspots (boundary
+#: streets) are searched apart, each shared hotspot going to the unit nearest to it.
+SHARED_SHARE_APART = 0.25
+
+
+def search_areas(
+    unit_data: list[UnitData], keep: Mapping[str, Sequence[int]] | None = None
+) -> list[UnitData]:
+    """The units' hotspots as the search sees them: a hotspot that two units share only on
+    the edge of their grids (see :data:`SHARED_SHARE_APART`) goes to the one whose station
+    reaches it first (then the first unit), so that neighbouring units with their own grids
+    are searched apart. Units patrolling the same area keep sharing it, and a unit keeps
+    the hotspots of ``keep`` (per unit id: a captain's locks and orders). The fill pass
+    still offers every unit all of its hotspots."""
+    kept = {unit_id: set(hs) for unit_id, hs in (keep or {}).items()}
+    allowed = [d.allowed.copy() for d in unit_data]
+    counts = [int(a.sum()) for a in allowed]
+    for v, w in itertools.combinations(range(len(unit_data)), 2):
+        shared = allowed[v] & allowed[w]
+        n_shared = int(shared.sum())
+        if not n_shared or n_shared > SHARED_SHARE_APART * min(counts[v], counts[w]):
+            continue
+        for h in np.flatnonzero(shared).tolist():
+            tv, tw = int(unit_data[v].time_s[0, h + 1]), int(unit_data[w].time_s[0, h + 1])
+            loser = w if tv >= 0 and (tw < 0 or tv <= tw) else v
+            if h not in kept.get(unit_data[loser].unit.unit_id, ()):
+                allowed[loser][h] = False
+    return [
+        d if np.array_equal(a, d.allowed) else UnitData(d.unit, d.place_node, d.time_s, d.inside, a)
+        for d, a in zip(unit_data, allowed, strict=True)
+    ]
+
+
+def cluster_hotspots(unit_data: list[UnitData], units: list[int]) -> NDArray[np.int64]:
     """The hotspots any unit of ``units`` may stop at, in increasing order."""
-    allowed = np.zeros(len(model.hotspots), dtype=bool)
+    allowed = np.zeros(len(unit_data[units[0]].allowed), dtype=bool)
     for v in units:
-        allowed |= model.unit_data[v].allowed
+        allowed |= unit_data[v].allowed
     return np.flatnonzero(allowed).astype(np.int64)
 
 
-def sub_model(model: PatrolModel, units: list[int]) -> tuple[PatrolModel, NDArray[np.int64]]:
-    """The model of ``units`` alone, with only their hotspots and visit copies.
+def sub_model(
+    model: PatrolModel, units: list[int], unit_data: list[UnitData] | None = None
+) -> tuple[PatrolModel, NDArray[np.int64]]:
+    """The model of ``units`` alone, with only their hotspots and visit copies (of
+    ``unit_data``, by default the model's).
 
     Returns
     -------
@@ -76,7 +114,8 @@ def sub_model(model: PatrolModel, units: list[int]) -> tuple[PatrolModel, NDArra
     """
     from routing.patrol.model import PatrolModel
 
-    idx = cluster_hotspots(model, units)
+    all_data = model.unit_data if unit_data is None else unit_data
+    idx = cluster_hotspots(all_data, units)
     position = np.full(len(model.hotspots), -1, dtype=np.int64)
     position[idx] = np.arange(len(idx))
     hs = model.hotspots
@@ -92,7 +131,7 @@ def sub_model(model: PatrolModel, units: list[int]) -> tuple[PatrolModel, NDArra
     sliced: dict[int, tuple[NDArray[np.int64], NDArray[np.bool_]]] = {}
     data = []
     for v in units:
-        d = model.unit_data[v]
+        d = all_data[v]
         # alike units keep sharing one matrix: the search groups vehicles by it
         key = id(d.time_s)
         if key not in sliced:

@@ -163,20 +163,30 @@ def unit_data(
     hotspots: Hotspots,
     units: Sequence[PatrolUnit],
     leg_graphs: Mapping[str, LegGraph],
+    *,
+    extra: Mapping[str, Sequence[int]] | None = None,
 ) -> list[UnitData]:
-    """Leg times between each unit's station and the hotspots, shared by alike units."""
+    """Leg times between each unit's station and the hotspots, shared by alike units.
+
+    A unit that may stop anywhere gets the leg times between all the hotspots. A unit with
+    grids gets only what it can use: from its station to each hotspot of its grids and
+    back (on the whole network), and between those hotspots inside its grids (on the whole
+    network where the grids do not join them); the legs to other hotspots stay unreachable.
+    So a city of units with their own grids costs a few searches per unit, not one per
+    hotspot of the city. ``extra`` names, per unit id, hotspots outside its grids it must
+    reach all the same (a captain's locks and orders).
+    """
     points = gpd.GeoSeries(shapely.points(hotspots.x, hotspots.y), crs=hotspots.crs)
     hotspot_nodes = {
         mode: np.asarray(nearest_nodes(net, points, max_distance_m=None), dtype=np.int64)
         for mode, net in networks.items()
         if any(u.mode == mode for u in units)
     }
-    full_cache: dict[str, dict[int, NDArray[np.float64]]] = {}
+    rows = {mode: _RowCache(leg_graphs[mode]) for mode in hotspot_nodes}
     shared: dict[tuple[Any, ...], UnitData] = {}
     out = []
     for unit in units:
         net = networks[unit.mode]
-        legs_on = leg_graphs[unit.mode]
         nodes = np.concatenate([[unit.station_node], hotspot_nodes[unit.mode]]).astype(np.int64)
         allowed_mask = unit.allowed_nodes
         if allowed_mask is not None and len(allowed_mask) != net.n_nodes:
@@ -184,44 +194,90 @@ def unit_data(
                 f"unit {unit.unit_id!r}: 'allowed_nodes' has {len(allowed_mask):,} entries but "
                 f"the {unit.mode} network has {net.n_nodes:,} nodes"
             )
+        also = tuple(sorted((extra or {}).get(unit.unit_id, ())))
         key = (
             unit.mode,
             unit.station_node,
             None if allowed_mask is None else np.packbits(allowed_mask).tobytes(),
+            also,
         )
-        if key in shared:
-            d = shared[key]
-            out.append(UnitData(unit, d.place_node, d.time_s, d.inside, d.allowed))
-            continue
-        cache = full_cache.setdefault(unit.mode, {})
-        missing = sorted(set(nodes.tolist()) - set(cache))
-        if missing:
-            rows = leg_times(legs_on, legs_on.cost_csr, missing)
-            for node, row in zip(missing, rows, strict=True):
-                cache[node] = row
-        full = np.array([cache[int(a)][nodes] for a in nodes])
-        inside = np.zeros_like(full, dtype=bool)
-        if allowed_mask is None:
-            allowed = np.ones(len(hotspots), dtype=bool)
-            times = full
-            inside[:] = True
-        else:
-            allowed = allowed_mask[nodes[1:]].copy()
-            times = full.copy()
-            sub = np.flatnonzero(allowed) + 1
-            if len(sub):
-                restricted = leg_times(
-                    legs_on, restricted_csr(legs_on.cost_csr, allowed_mask), nodes[sub]
-                )[:, nodes[sub]]
-                ok = np.isfinite(restricted)
-                block = times[np.ix_(sub, sub)]
-                times[np.ix_(sub, sub)] = np.where(ok, restricted, block)
-                inside[np.ix_(sub, sub)] = ok
-        whole = np.where(np.isfinite(times), np.ceil(times - 1e-9), UNREACHABLE).astype(np.int64)
-        data = UnitData(unit, nodes, whole, inside, allowed)
-        shared[key] = data
-        out.append(data)
+        if key not in shared:
+            shared[key] = _unit_times(unit, nodes, allowed_mask, also, rows[unit.mode])
+        d = shared[key]
+        out.append(UnitData(unit, d.place_node, d.time_s, d.inside, d.allowed))
     return out
+
+
+class _RowCache:
+    """Leg times from (and to) network nodes on one leg graph, computed once each."""
+
+    def __init__(self, legs_on: LegGraph) -> None:
+        self.legs_on = legs_on
+        self._reverse: LegGraph | None = None
+        self.forward: dict[int, NDArray[np.float64]] = {}
+        self.backward: dict[int, NDArray[np.float64]] = {}
+
+    def from_nodes(self, sources: Sequence[int]) -> NDArray[np.float64]:
+        missing = sorted(set(sources) - set(self.forward))
+        if missing:
+            got = leg_times(self.legs_on, self.legs_on.cost_csr, missing)
+            self.forward.update(zip(missing, got, strict=True))
+        return np.array([self.forward[int(a)] for a in sources])
+
+    def to_node(self, target: int) -> NDArray[np.float64]:
+        if target not in self.backward:
+            if self._reverse is None:
+                legs = self.legs_on
+                self._reverse = LegGraph(
+                    legs.cost_csr.T.tocsr(),
+                    legs.edge_csr.T.tocsr(),
+                    legs.edge_time_s,
+                    legs.weighted,
+                )
+            self.backward[target] = leg_times(self._reverse, self._reverse.cost_csr, [target])[0]
+        return self.backward[target]
+
+
+def _unit_times(
+    unit: PatrolUnit,
+    nodes: NDArray[np.int64],
+    allowed_mask: NDArray[np.bool_] | None,
+    also: Sequence[int],
+    rows: _RowCache,
+) -> UnitData:
+    """The leg times of one unit (see :func:`unit_data`)."""
+    n = len(nodes)
+    if allowed_mask is None:
+        times = rows.from_nodes(nodes.tolist())[:, nodes]
+        inside = np.ones((n, n), dtype=bool)
+        allowed = np.ones(n - 1, dtype=bool)
+    else:
+        allowed = allowed_mask[nodes[1:]].copy()
+        inside = np.zeros((n, n), dtype=bool)
+        times = np.full((n, n), np.inf)
+        places = np.flatnonzero(np.concatenate([[True], allowed])).tolist()
+        places = sorted({*places, *(h + 1 for h in also)})
+        times[0, places] = rows.from_nodes([int(nodes[0])])[0, nodes[places]]
+        times[places, 0] = rows.to_node(int(nodes[0]))[nodes[places]]
+        times[0, 0] = 0.0
+        sub = np.flatnonzero(allowed) + 1
+        if len(sub):
+            legs_on = rows.legs_on
+            restricted = leg_times(
+                legs_on, restricted_csr(legs_on.cost_csr, allowed_mask), nodes[sub]
+            )[:, nodes[sub]]
+            ok = np.isfinite(restricted)
+            times[np.ix_(sub, sub)] = restricted
+            inside[np.ix_(sub, sub)] = ok
+        # legs the grids do not join, and legs to the extra hotspots: the whole network
+        hotspot_places = [p for p in places if p > 0]
+        need = [p for p in hotspot_places if not np.isfinite(times[p, hotspot_places]).all()]
+        if need:
+            full = rows.from_nodes(nodes[need].tolist())[:, nodes[hotspot_places]]
+            block = times[np.ix_(need, hotspot_places)]
+            times[np.ix_(need, hotspot_places)] = np.where(np.isfinite(block), block, full)
+    whole = np.where(np.isfinite(times), np.ceil(times - 1e-9), UNREACHABLE).astype(np.int64)
+    return UnitData(unit, nodes, whole, inside, allowed)
 
 
 def street_path(
@@ -243,6 +299,9 @@ def street_path(
     _, predecessors = dijkstra(
         graph, directed=True, indices=source, return_predecessors=True, limit=limit
     )
+    if predecessors[target] < 0 and np.isfinite(limit):
+        # the bound was wrong (a leg timed elsewhere): search the whole graph
+        _, predecessors = dijkstra(graph, directed=True, indices=source, return_predecessors=True)
     if predecessors[target] < 0:
         raise RoutingError(f"no street path from node {source} to node {target}")
     nodes = [target]

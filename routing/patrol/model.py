@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from routing.errors import InfeasiblePlanError, RoutingError
 from routing.network import StreetNetwork
-from routing.patrol.decompose import cluster_hotspots, lift_sequences, sub_model, unit_clusters
+from routing.patrol.decompose import lift_sequences, search_areas, sub_model, unit_clusters
 from routing.patrol.discrete import VisitCopy, bands, visit_copies
 from routing.patrol.exact import exact_sequences
 from routing.patrol.fill import balance_notes, fill_idle_time
@@ -143,7 +143,10 @@ class PatrolModel:
             )
             for mode in sorted({u.mode for u in units})
         }
-        data = apply_to_unit_data(unit_data(networks, hotspots, units, leg_graphs), over)
+        data = apply_to_unit_data(
+            unit_data(networks, hotspots, units, leg_graphs, extra=over.reached_by_unit()),
+            over,
+        )
         copies += lock_band_copies(over, copies, shift_bands)
         model = cls(networks, hotspots, units, data, copies, shift_start_s, opts, leg_graphs, over)
         model._check_feasible()
@@ -299,13 +302,14 @@ class PatrolModel:
         progress: Callable[[float], None] | None,
     ) -> list[StopSequence]:
         """The search on every cluster of the ``searched`` units that share hotspots,
-        apart; time and budget shared out by the clusters' sizes (hotspots times units)."""
+        apart; time and budget shared out by the clusters' numbers of units."""
         if not searched:
             return []
-        clusters = [
-            [searched[k] for k in c] for c in unit_clusters([self.unit_data[v] for v in searched])
-        ]
-        size = [len(cluster_hotspots(self, c)) * len(c) + 1 for c in clusters]
+        data = search_areas(self.unit_data, self.overrides.reached_by_unit())
+        clusters = [[searched[k] for k in c] for c in unit_clusters([data[v] for v in searched])]
+        # every unit gets an equal share of the search: a branch costs more in a larger
+        # cluster, so shares by size made one crowded cluster take most of the time
+        size = [len(c) for c in clusters]
         budgets = [
             None if search_budget is None else max(round(search_budget * n / sum(size)), 1)
             for n in size
@@ -314,8 +318,11 @@ class PatrolModel:
         sequences: list[StopSequence] = []
         spent = 0
         for k, units in enumerate(clusters):
-            whole = len(clusters) == 1 and len(searched) == len(self.units)
-            sub, hotspots = (self, None) if whole else sub_model(self, units)
+            whole = len(searched) == len(self.units) and all(
+                a is b for a, b in zip(data, self.unit_data, strict=True)
+            )
+            whole = whole and len(clusters) == 1
+            sub, hotspots = (self, None) if whole else sub_model(self, units, data)
             budget = budgets[k]
             report = None
             if progress is not None and budget is not None:

@@ -69,6 +69,15 @@ class Overrides:
     closed_segments: Mapping[str, NDArray[np.bool_]] = field(default_factory=dict)
     orders: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
+    def reached_by_unit(self) -> dict[str, list[int]]:
+        """Per unit id, the hotspots its locks and order make it reach."""
+        reached: dict[str, list[int]] = {}
+        for lock in self.locks:
+            reached.setdefault(lock.unit_id, []).append(lock.hotspot)
+        for unit_id, order in self.orders.items():
+            reached.setdefault(unit_id, []).extend(order)
+        return reached
+
     def check(self, unit_ids: Sequence[str], n_hotspots: int) -> None:
         """Refuse overrides naming unknown units or hotspots, or contradicting themselves.
 

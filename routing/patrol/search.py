@@ -45,6 +45,14 @@ logger = logging.getLogger(__name__)
 PRIZE_SCALE = 1_000_000
 #: Weight (cost units per second) of a route ending before its balance target.
 BALANCE_COST_PER_S = 20
+#: Largest number of visit copies a cluster is searched with the whole portfolio; above it,
+#: one cheapest-arc run gets the whole budget (an insertion heuristic's first solution took
+#: 12-23 s on 1,056 copies of four Wuhan cars).
+PORTFOLIO_MAX_NODES = 900
+#: Time an LNS neighbourhood's completion may take: far above what it needs, so that the
+#: search is bounded by its budget of branches and not by the clock (OR-Tools' default,
+#: 100 ms, is reached under a heavy load and makes the plan depend on it).
+_LNS_TIME_LIMIT_S = 10
 #: Shortest time a portfolio run is given, even when the runs before it used up the limit.
 _MIN_RUN_TIME_S = 0.05
 
@@ -146,7 +154,8 @@ def solve_routing(
     rng = np.random.default_rng(seed)
     run_input = _run_input(model, rng, jitter=jitter, single_visit=single_visit)
     strategy = routing_enums_pb2.FirstSolutionStrategy
-    if single_visit:
+    if single_visit or len(run_input.nodes) > PORTFOLIO_MAX_NODES:
+        # the insertion heuristics cost seconds per first solution on large clusters
         runs = [strategy.PATH_CHEAPEST_ARC]
     else:
         portfolio = [
@@ -346,11 +355,11 @@ def routing_run(
     _add_time_dimension(model, run_input, layout, routing, done_cost=prizes_total)
     time_dim = routing.GetDimensionOrDie("time")
     _add_visit_copies(model, run_input, layout, routing, manager, time_dim)
-    done_index = _add_breaks(
+    _add_breaks(
         model, run_input, layout, routing, manager, time_dim, break_penalty=2 * prizes_total
     )
     if not run_input.single_visit:
-        _add_patrol_rules(model, run_input, routing, manager, time_dim, first_solution, done_index)
+        _add_patrol_rules(model, run_input, routing, manager, time_dim)
         _add_locks(model, run_input, routing, manager, time_dim, lock_penalty=4 * prizes_total)
     params = _search_parameters(
         first_solution, single_visit=run_input.single_visit, time_limit_s=time_limit_s
@@ -461,12 +470,9 @@ def _add_breaks(
     time_dim: Any,
     *,
     break_penalty: int,
-) -> dict[tuple[int, int], int]:
+) -> None:
     """Every break: one of its places, of its unit only, started in its window (arrival =
-    start: no waiting there), or its "done" node; dropping both costs ``break_penalty``.
-
-    Returns the routing index of the "done" node of every ``(unit, break index)``.
-    """
+    start: no waiting there), or its "done" node; dropping both costs ``break_penalty``."""
     alternatives: dict[tuple[int, int], list[int]] = {}
     for j, brk in enumerate(run_input.breaks):
         index = manager.NodeToIndex(layout.first_break + j)
@@ -487,7 +493,6 @@ def _add_breaks(
         alternatives[(v, k)].append(index)
     for indices in alternatives.values():
         routing.AddDisjunction(indices, break_penalty, 1)
-    return done_index
 
 
 def _add_patrol_rules(
@@ -496,13 +501,9 @@ def _add_patrol_rules(
     routing: Any,
     manager: Any,
     time_dim: Any,
-    first_solution: int,
-    done_index: dict[tuple[int, int], int],
 ) -> None:
-    """Ours only: the revisit spacing, the balance terms and, in the cheapest-arc run,
-    every unit leaving its station."""
-    from ortools.constraint_solver import routing_enums_pb2
-
+    """Ours only: the revisit spacing and the balance terms. (Every unit is used through
+    the ranking and the fill pass, not by a hard rule, which no first solution met.)"""
     m = len(model.units)
     # copies of one hotspot too close in time for the spacing: at most one of each such
     # group is visited (a native disjunction, so local search never breaks it). A lock's
@@ -519,14 +520,6 @@ def _add_patrol_rules(
     # the lower bounds fill short routes; the span cost trims the longest, which balances
     # plans that run out of prizes before the shift ends
     time_dim.SetGlobalSpanCostCoefficient(BALANCE_COST_PER_S)
-    if first_solution == routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC:
-        # every unit leaves its station: a hard rule in this run (insertion heuristics
-        # start from empty routes and cannot work under it; the portfolio prefers plans
-        # that use every unit)
-        for v in range(m):
-            routing.NextVar(routing.Start(v)).RemoveValue(routing.End(v))
-        for (v, _), index in done_index.items():
-            routing.NextVar(routing.Start(v)).RemoveValue(index)
 
 
 def _add_locks(
@@ -574,6 +567,7 @@ def _search_parameters(
         operators.use_full_path_lns = optional_boolean_pb2.BOOL_TRUE
         operators.use_inactive_lns = optional_boolean_pb2.BOOL_TRUE
     params.time_limit.FromMilliseconds(max(int(time_limit_s * 1000), 1))
+    params.lns_time_limit.FromSeconds(_LNS_TIME_LIMIT_S)
     return params
 
 

@@ -179,8 +179,8 @@ def test_cli_plan(workspace_path: Path, tmp_path: Path, capsys: pytest.CaptureFi
             str(out),
             "--date",
             "2014-09-18",
-            "--time-limit",
-            "3",
+            "--effort",
+            "3000",
             "--hotspots",
             "20",
         ]
@@ -196,6 +196,29 @@ def test_cli_plan(workspace_path: Path, tmp_path: Path, capsys: pytest.CaptureFi
         main(["plan", str(workspace_path), "--shift", "late", "--units", "x", "--out", str(out)])
         == 1
     )
+
+    # the same plan under a captain's overrides: saved beside it, with them
+    adjusted = tmp_path / "adjusted"
+    common = ["plan", str(workspace_path), "--shift", "late", "--seed", "2", "--date"]
+    common += ["2014-09-18", "--effort", "3000", "--hotspots", "20", "--out", str(adjusted)]
+    overrides = ["--lock", "car-2:hs-003@23:30", "--forbid", "hs-001"]
+    assert main([*common, *overrides, "--close-street", "Whalley Ave"]) == 0
+    kpis = json.loads((adjusted / "kpis.json").read_text())
+    assert kpis["plan_id"].startswith("2014-09-18-late-s2-o")
+    assert kpis["overrides"]["locks"] == [
+        {"unit_id": "car-2", "hotspot_id": "hs-003", "at": "23:30"}
+    ]
+    stops = pd.read_csv(adjusted / "stops.csv")
+    hotspot_stops = stops[stops["kind"] == "hotspot"]
+    assert "hs-001" not in set(hotspot_stops["hotspot_id"])
+    assert "Whalley Ave" not in set(stops.loc[stops["kind"] == "waypoint", "street"])
+    locked = hotspot_stops[
+        (hotspot_stops["unit_id"] == "car-2") & (hotspot_stops["hotspot_id"] == "hs-003")
+    ]
+    assert not locked.empty
+    capsys.readouterr()
+    assert main([*common, "--lock", "car-2:hs-999"]) == 1
+    assert "hs-999" in capsys.readouterr().err
 
 
 # -- saved plans ---------------------------------------------------------------------------------

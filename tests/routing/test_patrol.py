@@ -23,7 +23,7 @@ from routing.patrol import (
     select_hotspots,
     shift_hours,
 )
-from routing.patrol.decompose import unit_clusters
+from routing.patrol.decompose import search_areas, unit_clusters
 from routing.patrol.overrides import LOCK_TOLERANCE_S, Lock, Overrides
 
 METRIC_CRS = "EPSG:32618"
@@ -647,3 +647,32 @@ def test_overrides_naming_unknown_things_are_refused(car_net: StreetNetwork) -> 
     bad = Overrides(locks=(Lock("z", 99),), forbidden=frozenset({2}), orders={"a": (2,)})
     with pytest.raises(RoutingError, match=r"unit 'z'.*hotspot 99.*unknown or forbidden"):
         _override_model(car_net, bad)
+
+
+def test_units_sharing_only_boundary_hotspots_are_searched_apart(walk_net: StreetNetwork) -> None:
+    # west and east grids share the middle street: its hotspot goes to one unit for the
+    # search, the two units are searched apart, and the plan keeps every guarantee
+    xs = np.unique(walk_net.node_x)
+    rng = np.random.default_rng(4)
+    middle = walk_net.node_x == xs[2]
+    picks = [int(np.flatnonzero(middle)[0])]
+    picks += rng.choice(np.flatnonzero(walk_net.node_x < xs[2]), 5, replace=False).tolist()
+    picks += rng.choice(np.flatnonzero(walk_net.node_x > xs[2]), 5, replace=False).tolist()
+    hotspots = Hotspots(
+        x=walk_net.node_x[picks],
+        y=walk_net.node_y[picks],
+        crs=walk_net.crs,
+        risk_by_hour=rng.gamma(0.7, 1.0, (len(picks), 24)),
+        name=np.array([f"h{i}" for i in range(len(picks))], dtype=object),
+    )
+    station = int(np.flatnonzero(middle)[-1])
+    units = [
+        PatrolUnit("west", "foot", station, 3 * 3600.0, allowed_nodes=walk_net.node_x <= xs[2]),
+        PatrolUnit("east", "foot", station, 3 * 3600.0, allowed_nodes=walk_net.node_x >= xs[2]),
+    ]
+    model = PatrolModel.build({"foot": walk_net}, hotspots, units, shift_start_s=NIGHT_S)
+    assert unit_clusters(model.unit_data) == [[0, 1]]
+    assert unit_clusters(search_areas(model.unit_data)) == [[0], [1]]
+    assert unit_clusters(search_areas(model.unit_data, {"east": [0]})) == [[0, 1]]
+    plan = model.solve(seed=0, search_budget=6000)
+    check_plan(model, plan)
