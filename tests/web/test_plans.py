@@ -428,3 +428,45 @@ def test_an_adjustment_naming_an_unknown_hotspot_is_refused(
     assert response.status_code == 422
     assert "hs-999" in response.get_data(as_text=True)
     assert _plan_ids(app) == list(reversed(SAVED))
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM_PATH.exists(), reason=f"{CHROMIUM_PATH} is not installed")
+def test_captain_locks_and_forbids_a_stop_in_chromium(
+    app: Flask, live_server: str, chromium: Any
+) -> None:
+    # the night shift from the form with its defaults, then a lock and a forbidden hotspot
+    # on the plan's page: the adjusted plan is saved with them and keeps them
+    page = chromium.page
+    page.goto(f"{live_server}/plans/new?shift=night")
+    chromium.login(live_server, "captain")
+    page.wait_for_url(f"{live_server}/plans/new?shift=night")
+    page.fill("input[name=date]", "2014-09-18")
+    page.click("#plan-form button[type=submit]")
+    page.wait_for_url(f"{live_server}/plans/2014-09-18-night-s0", timeout=120_000)
+    ws = Workspace.open(app.config["WORKSPACE"])
+    first = load_plan(ws, "2014-09-18-night-s0")
+    stops = first.stops[first.stops["kind"] == "hotspot"]
+    forbid = str(stops["hotspot_id"].iloc[0])
+    lock = next(h for h in first.hotspots["id"] if h != forbid)
+    page.fill("#adjust-form textarea[name=locks]", f"car-1:{lock}@02:00")
+    page.fill("#adjust-form input[name=forbidden]", forbid)
+    page.click("#adjust-form button[type=submit]")
+    page.wait_for_url(f"{live_server}/plans/2014-09-18-night-s0-o*", timeout=120_000)
+    new_id = page.url.rsplit("/", 1)[1]
+    page.reload()  # the overrides come back from the saved plan
+    assert page.input_value("#adjust-form textarea[name=locks]").strip() == f"car-1:{lock}@02:00"
+    assert page.input_value("#adjust-form input[name=forbidden]") == forbid
+    after = load_plan(Workspace.open(app.config["WORKSPACE"]), new_id)
+    hotspot_stops = after.stops[after.stops["kind"] == "hotspot"]
+    assert forbid not in set(hotspot_stops["hotspot_id"])
+    mine = hotspot_stops[
+        (hotspot_stops["unit_id"] == "car-1") & (hotspot_stops["hotspot_id"] == lock)
+    ]
+    arrive = pd.to_datetime(mine["arrive"])
+    assert ((arrive.dt.hour * 60 + arrive.dt.minute - 120).abs() <= 15).any()
+    for _, unit in after.stops.groupby("unit_id"):  # one chain: arrive <= depart, in order
+        unit = unit.sort_values("seq")
+        arrive_s = pd.to_datetime(unit["arrive"]).to_numpy()
+        depart_s = pd.to_datetime(unit["depart"]).to_numpy()
+        assert (depart_s >= arrive_s).all() and (arrive_s[1:] >= depart_s[:-1]).all()
