@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import NDArray
+from scipy.sparse.csgraph import dijkstra
 
 from gisapp.plans import Plan, make_plan_id, plan_from_frames
 from gisapp.services.network import workspace_network
@@ -52,6 +53,9 @@ logger = logging.getLogger(__name__)
 
 #: Streets this close to a unit's grids count as inside them (boundary streets).
 GRID_EDGE_TOLERANCE_M = 30.0
+#: How far (seconds of travel from its station) a unit without grids patrols, by mode: a
+#: foot or e-bike patrol works around its station, not across the city. Cars: anywhere.
+PATROL_REACH_S = {"foot": 1800.0, "ebike": 1800.0}
 #: Hotspots added for a unit whose grids hold none of the shift's top hotspots.
 MIN_HOTSPOTS_PER_UNIT = 3
 #: How much the legs between stops prefer risky streets by default (0: fastest paths).
@@ -342,7 +346,38 @@ def _duty(
         _allowed_area(u, metric_grids, grid_ids) if metric_grids is not None else None
         for u in units
     ]
+    areas = [
+        _reach_area(u, networks[u.mode], stations) if area is None else area
+        for u, area in zip(units, areas, strict=True)
+    ]
     return units, stations, networks, metric_grids, areas
+
+
+def _reach_area(
+    unit: _UnitRow, net: StreetNetwork, stations: gpd.GeoDataFrame
+) -> shapely.Geometry | None:
+    """Where a unit without grids patrols: the streets its mode reaches from its station
+    within :data:`PATROL_REACH_S` (``None``, anywhere, for a car)."""
+    reach_s = PATROL_REACH_S.get(unit.mode)
+    if reach_s is None:
+        return None
+    point = stations.assign(id=stations["id"].astype(str)).set_index("id").geometry
+    try:
+        node = int(np.asarray(nearest_nodes(net, point.loc[[unit.station_id]]))[0])
+    except NetworkError:
+        return None  # the station is off the network: the planner says so, naming the unit
+    reached = np.isfinite(dijkstra(net.travel_time_csr, indices=node, limit=reach_s))
+    segments = np.unique(
+        np.concatenate(
+            [
+                net.edge_segment[reached[net.edge_u] & reached[net.edge_v]],
+                np.empty(0, dtype=np.int64),
+            ]
+        )
+    )
+    if not len(segments):
+        return None
+    return shapely.union_all(shapely.buffer(net.segment_geometry[segments], GRID_EDGE_TOLERANCE_M))
 
 
 def _patrol_options(settings: Settings, street_risk_weight: float) -> PatrolOptions:

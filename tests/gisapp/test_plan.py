@@ -19,7 +19,7 @@ from gisapp.errors import WorkspaceError
 from gisapp.outputs.plan import write_plan
 from gisapp.plans import make_plan_id
 from gisapp.samples import get_path
-from gisapp.services.plan import ShiftPlan, parse_breaks, plan_shift
+from gisapp.services.plan import PATROL_REACH_S, ShiftPlan, parse_breaks, plan_shift
 from gisapp.settings import Settings, parse_shift
 from gisapp.store.geopackage import Workspace
 from gisapp.store.plans import list_plans, load_plan, save_plan
@@ -487,3 +487,28 @@ def test_same_seed_gives_the_same_files_under_a_busy_cpu(
     assert [p.name for p in quiet] == [p.name for p in busy]
     for name in ("routes.geojson", "stops.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_a_foot_unit_without_grids_patrols_around_its_station(
+    workspace_path: Path, tmp_path: Path
+) -> None:
+    units = pd.DataFrame(
+        {
+            "id": ["foot-9"],
+            "mode": ["foot"],
+            "station_id": ["nhpd-hq"],
+            "grid_ids": [""],
+            "shift": [""],
+        }
+    )
+    ws = _with_units(workspace_path, tmp_path / "foot.gpkg", units)
+    result = plan_shift(ws, shift=NIGHT, date=DAY, search_budget=3_000)
+    route = result.plan.route("foot-9")
+    assert route.hotspot_stops
+    net = result.model.networks["foot"]
+    station = route.stops[0].node
+    from scipy.sparse.csgraph import dijkstra
+
+    walk_s = dijkstra(net.travel_time_csr, indices=station)
+    # every stop within the half hour's walk a foot patrol works in (and its street's width)
+    assert max(walk_s[s.node] for s in route.hotspot_stops) <= PATROL_REACH_S["foot"] + 120
