@@ -263,9 +263,15 @@ def view(plan_id: str) -> str:
     officer = _officer_unit() is not None
     page = plan_view(plan, whole_plan=unit is None)
     saved_overrides = PlanOverrides.from_dict(plan.kpis.get("overrides") or {})
+    hotspot_stops = plan.stops[plan.stops["kind"] == "hotspot"].sort_values(["unit_id", "seq"])
+    stop_orders = {
+        str(unit): [(str(r.hotspot_id), str(r.name)) for r in rows.itertuples()]
+        for unit, rows in hotspot_stops.groupby("unit_id", sort=False)
+    }
     return render_template(
         "plans/view.html",
         overrides=saved_overrides.to_dict(),
+        stop_orders=stop_orders,
         view=page,
         plan=plan,
         unit=unit,

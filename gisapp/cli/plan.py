@@ -192,7 +192,7 @@ def plan(
         f"{kpis['hotspot_stops']} hotspot stops ({kpis['hotspot_dosage_minutes']:.0f} min), "
         f"balance {kpis['balance_ratio']:.2f}, risk covered {kpis['risk_covered_share']:.0%}"
     )
-    for note in kpis["balance_notes"]:
+    for note in kpis["notes"]:
         click.echo(f"note: {note}")
     click.echo(f"wrote {len(written)} files to {out}")
 

@@ -886,7 +886,7 @@ def plan_kpis(
         "balance_ratio": round(plan.balance_ratio, 4),
         "balance_measure": "route duration, station to station (busiest / least busy)",
         "balance_goal": model.options.balance_ratio_goal,
-        "balance_notes": list(plan.notes),
+        "notes": list(plan.notes),
         "units_used": sum(bool(r.hotspot_stops) for r in plan.routes),
         "units": units,
         "streets_covered": len(streets),

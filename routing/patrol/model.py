@@ -247,13 +247,19 @@ class PatrolModel:
         dwell_s = math.ceil(self.options.dwell_min_s)
         slack_s = math.floor(self.options.dwell_max_s) - dwell_s
         orders = self.overrides.orders
-        ordered = {
-            v: ordered_sequence(
-                v, d, orders[d.unit.unit_id], self.copies, slack_s=slack_s, dwell_s=dwell_s
-            )
-            for v, d in enumerate(self.unit_data)
-            if d.unit.unit_id in orders
-        }
+        ordered: dict[int, StopSequence] = {}
+        order_notes = []
+        for v, d in enumerate(self.unit_data):
+            if d.unit.unit_id in orders:
+                order = orders[d.unit.unit_id]
+                ordered[v], dropped = ordered_sequence(
+                    v, d, order, self.copies, slack_s=slack_s, dwell_s=dwell_s
+                )
+                if dropped:
+                    order_notes.append(
+                        f"unit {d.unit.unit_id!r}: the last {dropped} of the {len(order)} stops "
+                        "in the order set for it do not fit in its shift and were left out"
+                    )
         searched = [v for v in range(len(self.units)) if v not in ordered]
         sequences = sorted(
             [
@@ -287,7 +293,7 @@ class PatrolModel:
                 "their station or a longer shift"
             )
         plan = self._plan(sequences, method="dosage", solve_time_s=elapsed, expand=True)
-        plan = replace(plan, notes=balance_notes(self, plan))
+        plan = replace(plan, notes=(*order_notes, *balance_notes(self, plan)))
         self.plan = plan
         return plan
 

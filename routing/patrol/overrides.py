@@ -178,14 +178,16 @@ def ordered_sequence(
     *,
     slack_s: int,
     dwell_s: int,
-) -> StopSequence:
-    """The unit's stops in the captain's order, each in the earliest band it can reach.
+) -> tuple[StopSequence, int]:
+    """The unit's stops in the captain's order, each in the earliest band it can reach,
+    and how many stops at the end of the order were left out because the shift ends
+    before them (a reordered full shift often runs a few minutes longer).
 
     Raises
     ------
     InfeasiblePlanError
         Naming the first stop that cannot be reached in a band where its hotspot has risk,
-        or when the order does not fit the unit's shift.
+        or when not even the first stop fits the unit's shift.
     """
     by_hotspot: dict[int, list[VisitCopy]] = {}
     for c in copies:
@@ -212,13 +214,16 @@ def ordered_sequence(
         items.append(copy)
         free_at, here = max(earliest, copy.lo_s) + dwell_s, h + 1
     seq = schedule(v, d, items, slack_s=slack_s, dwell_s=dwell_s)
+    while seq.end_s > d.unit.budget_s and len(items) > 1:
+        items.pop()
+        seq = schedule(v, d, items, slack_s=slack_s, dwell_s=dwell_s)
     if seq.end_s > d.unit.budget_s:
         raise InfeasiblePlanError(
-            f"unit {d.unit.unit_id!r}: the {len(order)} stops in the order set for it end "
-            f"{clock_text(seq.end_s)} into a shift of {clock_text(d.unit.budget_s)}; drop a "
-            "stop"
+            f"unit {d.unit.unit_id!r}: the first stop of the order set for it ends "
+            f"{clock_text(seq.end_s)} into a shift of {clock_text(d.unit.budget_s)}; choose a "
+            "stop nearer its station"
         )
-    return seq
+    return seq, len(order) - len(items)
 
 
 def missed_locks(

@@ -112,7 +112,7 @@ def test_outputs_follow_the_contract(night_plan: ShiftPlan, tmp_path: Path) -> N
     budget_s = NIGHT.duration_h * 3600
     assert all(u["duration_s"] >= 0.9 * budget_s for u in kpis["units"].values())
     assert kpis["balance_ratio"] <= kpis["balance_goal"] == 1.2
-    assert kpis["balance_notes"] == []
+    assert kpis["notes"] == []
     assert kpis["repeat_stops_inside_spacing"] == night_plan.plan.score.repeat_stops
     assert 0 < kpis["risk_covered_share"] <= 1
     gpx = ET.parse(tmp_path / "car-1.gpx").getroot()

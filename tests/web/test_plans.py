@@ -470,3 +470,27 @@ def test_captain_locks_and_forbids_a_stop_in_chromium(
         arrive_s = pd.to_datetime(unit["arrive"]).to_numpy()
         depart_s = pd.to_datetime(unit["depart"]).to_numpy()
         assert (depart_s >= arrive_s).all() and (arrive_s[1:] >= depart_s[:-1]).all()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM_PATH.exists(), reason=f"{CHROMIUM_PATH} is not installed")
+def test_captain_drags_a_units_stops_into_a_new_order_in_chromium(
+    app: Flask, live_server: str, chromium: Any
+) -> None:
+    page = chromium.page
+    page.goto(f"{live_server}/plans/{SAVED[1]}")
+    chromium.login(live_server, "captain")
+    page.wait_for_url(f"{live_server}/plans/{SAVED[1]}")
+    items = page.locator('ol.stop-order[data-unit="car-2"] li')
+    before = items.evaluate_all("lis => lis.map(li => li.dataset.hotspot)")
+    page.click('details.stop-order:has(ol[data-unit="car-2"]) summary')
+    items.nth(1).drag_to(items.nth(0))
+    after = items.evaluate_all("lis => lis.map(li => li.dataset.hotspot)")
+    assert after == [before[1], before[0], *before[2:]]
+    assert page.input_value("#adjust-form textarea[name=orders]") == f"car-2:{','.join(after)}"
+    page.click("#adjust-form button[type=submit]")
+    page.wait_for_url(f"{live_server}/plans/{SAVED[1]}-o*", timeout=120_000)
+    saved = load_plan(Workspace.open(app.config["WORKSPACE"]), page.url.rsplit("/", 1)[1])
+    car2 = saved.stops[(saved.stops["unit_id"] == "car-2") & (saved.stops["kind"] == "hotspot")]
+    timed = list(car2.sort_values("seq")["hotspot_id"])
+    assert timed == after[: len(timed)] and len(timed) >= len(after) - 3  # the order, timed
