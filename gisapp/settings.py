@@ -18,10 +18,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gisapp.errors import SettingsError
-from layers.limits import MB, ReadLimits
+
+if TYPE_CHECKING:  # the limits module reads files: the CLI's start-up does not import it
+    from layers.limits import ReadLimits
+
+#: Ceiling on a shift plan's search time (seconds): the search is bounded by its effort
+#: (``plan_effort``); this is reached only on a very slow or overloaded machine.
+PLAN_TIME_LIMIT_S = 300.0
+#: How much the drives between a plan's stops prefer risky streets (0: fastest paths).
+STREET_RISK_WEIGHT = 0.6
 
 
 @dataclass(frozen=True)
@@ -141,6 +149,9 @@ class Settings:
     workspace_max_features, workspace_max_vertices
         Features and vertices of all layers of a workspace after an import (2,000,000 and
         20,000,000).
+    keep_pileups
+        Weigh incidents at pile-ups (many on one point, e.g. a reporting desk), which
+        hotspots, risk and workload leave out by default.
     """
 
     timezone: str = "UTC"
@@ -168,9 +179,12 @@ class Settings:
     import_max_layers: int = 20
     workspace_max_features: int = 2_000_000
     workspace_max_vertices: int = 20_000_000
+    keep_pileups: bool = False
 
     def read_limits(self) -> ReadLimits:
         """The bounds on what one import may unpack to, for :mod:`layers.limits`."""
+        from layers.limits import MB, ReadLimits
+
         return ReadLimits(
             max_unpacked_bytes=int(self.import_max_unpacked_mb * MB),
             max_members=self.import_max_files,

@@ -3,8 +3,8 @@
 Incident feeds carry their times in many shapes: New Haven's ``Thu, Sept. 18th 2014`` with a
 separate ``01:53 p.m.``, ISO 8601 with or without an offset, US ``09/18/2014 1:53 PM``,
 Chinese ``2024年2月15日 21:48``, epoch seconds. :func:`parse_timestamps` reads all of them into
-one tz-aware UTC column; :func:`apply_categories` gives every incident its group, severity
-and ``preventable`` flag (可防性案件) from a category table.
+one tz-aware UTC column. The category table (:func:`apply_categories`, group, severity
+and ``preventable`` flag) lives in :mod:`layers.categories`; its names are kept here.
 """
 
 from __future__ import annotations
@@ -13,14 +13,20 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from layers.errors import LayerError, Problem
+from layers.categories import (
+    CATEGORY_COLUMNS,
+    CATEGORY_GROUPS,
+    DEFAULT_CATEGORY_TABLE,
+    UNKNOWN_CATEGORY,
+    apply_categories,
+    load_category_table,
+)
+from layers.errors import LayerError
 
 logger = logging.getLogger(__name__)
 
@@ -353,201 +359,3 @@ def parse_timestamps_checked(
     ambiguous[known] = unique_times.ambiguous[codes[known]]
     nonexistent[known] = unique_times.nonexistent[codes[known]]
     return ParsedTimes(parsed, ambiguous, nonexistent)
-
-
-#: Columns of a category table, in order.
-CATEGORY_COLUMNS = ("category", "group", "label", "severity", "preventable")
-
-#: Groups used by the bundled table; a user's table may add its own.
-CATEGORY_GROUPS = (
-    "burglary",
-    "robbery",
-    "theft",
-    "vehicle_theft",
-    "assault",
-    "weapons",
-    "drugs",
-    "vandalism",
-    "disorder",
-    "fraud",
-    "traffic",
-    "alarm",
-    "service",
-    "other",
-)
-
-#: The bundled table: the 147 categories of the New Haven incident feed.
-DEFAULT_CATEGORY_TABLE = Path(__file__).parent / "data" / "categories.csv"
-
-#: What an incident of a category missing from the table gets.
-UNKNOWN_CATEGORY = {"group": "other", "severity": 1, "preventable": False}
-
-_TRUE = frozenset({"true", "1", "yes", "y", "t", "是"})
-_FALSE = frozenset({"false", "0", "no", "n", "f", "否"})
-
-
-def load_category_table(path: str | Path | None = None) -> pd.DataFrame:
-    """Read an incident category table.
-
-    The table is a UTF-8 CSV with the columns ``category`` (as written in the incident
-    feed), ``group`` (e.g. ``burglary``, ``robbery``, ``service``), ``label`` (readable
-    name), ``severity`` (1 = minor to 5 = most serious) and ``preventable`` (``true`` for
-    crime that visible patrol deters, 可防性案件: above all 两抢一盗, robbery, snatching,
-    theft and burglary; ``false`` for service calls, alarms, traffic and admin).
-
-    Parameters
-    ----------
-    path
-        CSV file; the bundled New Haven table (:data:`DEFAULT_CATEGORY_TABLE`) when None.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per category with :data:`CATEGORY_COLUMNS`; ``severity`` as int,
-        ``preventable`` as bool.
-
-    Raises
-    ------
-    LayerError
-        If the file is missing or unreadable, lacks a column, repeats a category, or has a
-        severity outside 1–5 or a ``preventable`` value that is not true/false.
-    """
-    source = Path(DEFAULT_CATEGORY_TABLE if path is None else path)
-    try:
-        table = pd.read_csv(source, dtype=str, keep_default_na=False, encoding="utf-8")
-    except FileNotFoundError:
-        raise LayerError(
-            f"category table path={str(source)!r} does not exist; pass the CSV file of "
-            f"categories or None for the bundled table"
-        ) from None
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise LayerError(
-            f"category table {str(source)!r} is not a UTF-8 CSV ({exc}); save it as UTF-8 "
-            f"CSV with the columns {', '.join(CATEGORY_COLUMNS)}"
-        ) from None
-    table.columns = [str(c).strip().lower() for c in table.columns]
-    missing = [c for c in CATEGORY_COLUMNS if c not in table.columns]
-    if missing:
-        raise LayerError(
-            f"category table {str(source)!r} lacks the column(s) {', '.join(missing)}; "
-            f"it needs {', '.join(CATEGORY_COLUMNS)}"
-        )
-    table = table[list(CATEGORY_COLUMNS)].apply(lambda column: column.str.strip())
-    repeated = sorted(set(table.loc[table["category"].duplicated(), "category"]))
-    if repeated:
-        raise LayerError(
-            f"category table {str(source)!r} lists {', '.join(map(repr, repeated[:5]))} more "
-            "than once; keep one row per category"
-        )
-    severity = pd.to_numeric(table["severity"], errors="coerce")
-    bad = table.loc[~severity.isin([1, 2, 3, 4, 5]), "category"]
-    if len(bad):
-        raise LayerError(
-            f"category table {str(source)!r}: severity of {', '.join(map(repr, bad[:5]))} "
-            "is not an integer from 1 to 5; use 1 (minor) to 5 (most serious)"
-        )
-    flag = table["preventable"].str.lower()
-    bad = table.loc[~flag.isin(_TRUE | _FALSE), "category"]
-    if len(bad):
-        raise LayerError(
-            f"category table {str(source)!r}: preventable of {', '.join(map(repr, bad[:5]))} "
-            "is not true/false; write true or false"
-        )
-    table["severity"] = severity.astype(int)
-    table["preventable"] = flag.isin(_TRUE)
-    return table.reset_index(drop=True)
-
-
-def apply_categories(
-    incidents: pd.DataFrame, table: pd.DataFrame, *, layer: str = "incidents"
-) -> tuple[gpd.GeoDataFrame, list[Problem]]:
-    """Give every incident the group, severity and ``preventable`` flag of its category.
-
-    Categories are matched on their text with surrounding spaces and case ignored. Values
-    from the table replace any ``group``, ``severity`` or ``preventable`` already present.
-    Incidents whose category is not in the table are kept, never dropped: they get group
-    ``other``, severity 1 and ``preventable`` False, and each unknown category is reported
-    once with its number of incidents.
-
-    Parameters
-    ----------
-    incidents
-        Incidents with a ``category`` column; not modified.
-    table
-        Category table as returned by :func:`load_category_table`.
-    layer
-        Layer name used in the problems reported.
-
-    Returns
-    -------
-    tuple of (geopandas.GeoDataFrame, list of Problem)
-        A copy of ``incidents`` with ``group`` (str), ``severity`` (int) and
-        ``preventable`` (bool), and one ``"unknown_category"`` warning per category that
-        the table lacks (plus one ``"missing_category"`` warning for empty categories).
-
-    Raises
-    ------
-    LayerError
-        If ``incidents`` has no ``category`` column or ``table`` lacks a needed column.
-    """
-    if "category" not in incidents.columns:
-        raise LayerError(
-            f"'incidents' has no 'category' column (columns: {', '.join(map(str, incidents.columns))}); "
-            "map the incident type column to 'category'"
-        )
-    needed = [c for c in ("category", "group", "severity", "preventable") if c not in table]
-    if needed:
-        raise LayerError(
-            f"'table' lacks the column(s) {', '.join(needed)}; read it with load_category_table()"
-        )
-    result = incidents.copy()
-    if not isinstance(result, gpd.GeoDataFrame):
-        result = gpd.GeoDataFrame(result)
-    lookup = table.assign(key=table["category"].astype(str).str.strip().str.lower())
-    lookup = lookup.drop_duplicates("key").set_index("key")
-    category = result["category"].astype("string").str.strip()
-    key = category.str.lower()
-    known = key.isin(lookup.index).fillna(False).astype(bool)
-    blank = (category.isna() | (category == "")).fillna(True).astype(bool)
-
-    result["group"] = key.map(lookup["group"]).where(known, UNKNOWN_CATEGORY["group"]).astype(str)
-    result["severity"] = (
-        key.map(lookup["severity"]).where(known, UNKNOWN_CATEGORY["severity"]).astype(int)
-    )
-    result["preventable"] = (
-        key.map(lookup["preventable"]).where(known, UNKNOWN_CATEGORY["preventable"]).astype(bool)
-    )
-
-    problems: list[Problem] = []
-    unknown_counts = category[~known & ~blank].value_counts()
-    for name, count in unknown_counts.items():
-        problems.append(
-            Problem(
-                layer=layer,
-                feature_id=None,
-                code="unknown_category",
-                message=(
-                    f"category {name!r} ({count:,} incident(s)) is not in the category table; "
-                    "it was given group 'other', severity 1, preventable false."
-                ),
-                fix=f"Add a row for {name!r} to the category table or map it to a known category.",
-                severity="warning",
-            )
-        )
-    if blank.any():
-        problems.append(
-            Problem(
-                layer=layer,
-                feature_id=None,
-                code="missing_category",
-                message=(
-                    f"{int(blank.sum()):,} incident(s) have no category; they were given "
-                    "group 'other', severity 1, preventable false."
-                ),
-                fix="Fill the category column of these incidents.",
-                severity="warning",
-            )
-        )
-    if problems:
-        logger.info("%d category problem(s) in %s", len(problems), layer)
-    return result, problems

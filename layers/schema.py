@@ -134,6 +134,16 @@ LAYERS: dict[str, LayerSpec] = {
                 "'02:00-03:00/30' (start window / minutes)."
             ),
         ),
+        LayerSpec(
+            "categories",
+            (),
+            ("category", "severity", "preventable"),
+            ("group", "label"),
+            description=(
+                "Incident categories: severity 1-5 and the preventable (可防性) flag of "
+                "every category, weighing incidents in hotspots, risk and workload."
+            ),
+        ),
     )
 }
 

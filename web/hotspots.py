@@ -55,9 +55,14 @@ def _group_choices() -> dict[str, str]:
 def _view(shift_name: str, method: str, group: str) -> HotspotView:
     """The hotspots of the service, cached per workspace version and choice."""
     ws = get_workspace()
-    shift = get_settings().shift(shift_name)
-    key = ("hotspots", ws.version, shift.name, shift.label(), method, group)
-    return cached(key, lambda: shift_hotspot_view(ws, shift=shift, method=method, group=group))
+    settings = get_settings()
+    shift = settings.shift(shift_name)
+    keep = settings.keep_pileups
+    key = ("hotspots", ws.version, shift.name, shift.label(), method, group, keep)
+    return cached(
+        key,
+        lambda: shift_hotspot_view(ws, shift=shift, method=method, group=group, keep_pileups=keep),
+    )
 
 
 @bp.get("/")

@@ -8,28 +8,20 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import geopandas as gpd
-import pandas as pd
-import pyogrio
 
-from gisapp.cli._common import settings_from, write_json
-from gisapp.services.grids import (
-    ASSIGNMENT_METHODS,
-    AssignmentMethod,
-    GridWorkload,
-    design_grids,
-    grid_workload,
-    staffing_table,
-    unit_workload,
-)
-from gisapp.settings import Settings
-from gisapp.store import open_workspace
-from gisapp.store.geopackage import Workspace
-from layers.errors import LayerError
-from layers.incidents import apply_categories, load_category_table
+from gisapp.cli._common import echo_problems, settings_from, write_json
+from gisapp.services.grids import ASSIGNMENT_METHODS
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
+
+    from gisapp.services.grids import AssignmentMethod, GridWorkload
+    from gisapp.settings import Settings
+    from gisapp.store.geopackage import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +97,11 @@ DEFAULT_SHIFT_NAMES = ("day", "evening", "night")
     show_default=True,
     help="Layer name for --save (never 'grids').",
 )
+@click.option(
+    "--keep-pileups",
+    is_flag=True,
+    help="Count incidents at pile-ups (many on one point, e.g. a reporting desk).",
+)
 @click.pass_context
 def grids(
     ctx: click.Context,
@@ -119,6 +116,7 @@ def grids(
     assign: AssignmentMethod,
     save: bool,
     layer_name: str,
+    keep_pileups: bool,
 ) -> None:
     """Grid (网格) responsibility report, or a balanced grid design, for WORKSPACE.
 
@@ -128,6 +126,18 @@ def grids(
     each designed grid inherits the officer, team, phone and unit of the current grids it
     overlaps (designed_assignment.csv, and designed_changes.csv per officer, unit and team).
     """
+    import pandas as pd
+    import pyogrio
+
+    from gisapp.services.grids import (
+        design_grids,
+        grid_workload,
+        staffing_table,
+        unit_workload,
+        with_geocoding_quality,
+    )
+    from gisapp.store import open_workspace
+
     if mode is None:
         raise click.UsageError("choose --report or --design")
     if save and mode != "design":
@@ -137,7 +147,7 @@ def grids(
     settings = settings_from(ctx)
     ws = open_workspace(workspace)
     shifts = _shift_windows(settings, shift_names)
-    incidents = _incidents(ws)
+    incidents = _incidents(ws, keep_pileups=keep_pileups or settings.keep_pileups)
     roads = ws.layer("roads")
     communities = ws.layer("communities")
     table = pd.read_csv(assignments, dtype=str) if assignments else None
@@ -153,6 +163,7 @@ def grids(
             assignments=table,
             shifts=shifts,
         )
+        result = with_geocoding_quality(ws, result)
         staffing = staffing_table(communities, result.table)
         _write_layout(result, out, "grids")
         unit_workload(result.table).to_csv(out / "units.csv", index=False)
@@ -165,6 +176,7 @@ def grids(
             "shifts": {k: f"{a}-{b}" for k, (a, b) in shifts.items()},
             **result.kpis(tolerance=tolerance),
             "staffing": _staffing_kpis(staffing),
+            "geocoding_suspect_share": _suspect_share(result.table),
         }
         write_json(_finite(kpis), out / "kpis.json")
         _echo_report(kpis)
@@ -205,6 +217,13 @@ def grids(
     click.echo(f"Wrote {', '.join([*written, 'kpis.json'])} to {out}")
 
 
+def _suspect_share(table: pd.DataFrame) -> float | None:
+    """Share of the grids' incidents at pile-ups or grid centroids (geocoding quality)."""
+    total = int(table["geocoded_incidents"].sum())
+    suspect = int(table["at_pileups"].sum() + table["at_centroid"].sum())
+    return round(suspect / total, 4) if total else None
+
+
 def _shift_windows(settings: Settings, names: tuple[str, ...]) -> dict[str, tuple[str, str]]:
     wanted = names or tuple(n for n in DEFAULT_SHIFT_NAMES if n in settings.shifts)
     windows = {}
@@ -217,17 +236,11 @@ def _shift_windows(settings: Settings, names: tuple[str, ...]) -> dict[str, tupl
     return windows
 
 
-def _incidents(ws: Workspace) -> gpd.GeoDataFrame | None:
-    if not ws.has_layer("incidents"):
-        return None
-    incidents = ws.layer("incidents")
-    if not isinstance(incidents, gpd.GeoDataFrame):
-        raise LayerError("the 'incidents' layer has no geometry; re-import it as points")
-    if "severity" not in incidents.columns and "category" in incidents.columns:
-        # Workspaces imported without categories still get severities, from the bundled table.
-        incidents, problems = apply_categories(incidents, load_category_table())
-        for problem in problems:
-            logger.info("%s", problem)
+def _incidents(ws: Workspace, *, keep_pileups: bool) -> gpd.GeoDataFrame | None:
+    from gisapp.services.grids import workload_incidents
+
+    incidents, problems = workload_incidents(ws, keep_pileups=keep_pileups)
+    echo_problems(problems)
     return incidents
 
 
@@ -237,6 +250,9 @@ def _write_layout(layout: GridWorkload, out: Path, stem: str) -> None:
 
 
 def _write_geojson(frame: gpd.GeoDataFrame, path: Path) -> None:
+    import pandas as pd
+    import pyogrio
+
     export = frame.to_crs("EPSG:4326")
     for column in export.columns:
         if isinstance(export[column].dtype, pd.DatetimeTZDtype):

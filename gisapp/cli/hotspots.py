@@ -8,18 +8,8 @@ from pathlib import Path
 import click
 
 from gisapp.cli._common import echo_problems, settings_from
-from gisapp.outputs.hotspots import hotspot_file_name, write_areas, write_bulletin, write_hotspots
-from gisapp.render.bulletin import bulletin_map_html
-from gisapp.services.analytics import AREA_LEVELS, area_report
-from gisapp.services.bulletin import community_bulletin
-from gisapp.services.hotspots import (
-    METHODS,
-    HotspotOptions,
-    category_options,
-    hotspots_by_shift,
-    hotspots_kpis,
-)
-from gisapp.store import open_workspace
+from gisapp.services.analytics import AREA_LEVELS
+from gisapp.services.hotspots import METHODS
 from routing.hotspots import DEFAULT_CELL_SIZE_M
 
 logger = logging.getLogger(__name__)
@@ -81,7 +71,14 @@ logger = logging.getLogger(__name__)
 @click.option(
     "--categories",
     type=click.Path(dir_okay=False, exists=True),
-    help="Category table CSV (default: the bundled table when the layer lacks groups).",
+    help="Category table CSV (default: the workspace's categories table, else the "
+    "incidents' own severity and preventable fields, else the bundled standard tables).",
+)
+@click.option(
+    "--keep-pileups",
+    is_flag=True,
+    help="Keep incidents at pile-ups (many on one point, e.g. a reporting desk); "
+    "default: the keep_pileups setting, off.",
 )
 @click.pass_context
 def hotspots(
@@ -99,12 +96,22 @@ def hotspots(
     end: str | None,
     preventable: bool,
     categories: str | None,
+    keep_pileups: bool,
 ) -> None:
     """Map incident hotspots of WORKSPACE per shift and score them with the PAI.
 
     The hotspot layer uses every incident of the shift; kpis.json gives the PAI and hit
     rate of the same method built on weeks 1-2 and tested on weeks 3-4 of the data.
     """
+    from gisapp.outputs.hotspots import hotspot_file_name, write_hotspots
+    from gisapp.services.hotspots import (
+        HotspotOptions,
+        category_options,
+        hotspots_by_shift,
+        hotspots_kpis,
+    )
+    from gisapp.store import open_workspace
+
     if (start is None) != (end is None):
         raise click.UsageError("give both --from and --to for a date range, or neither")
     settings = settings_from(ctx)
@@ -123,6 +130,7 @@ def hotspots(
             preventable_only=preventable or preventable_only,
             period=(start, end) if start is not None and end is not None else None,
             category_table=categories,
+            keep_pileups=keep_pileups or settings.keep_pileups,
         )
         for name in shifts or tuple(settings.shifts)
     ]
@@ -161,16 +169,42 @@ def hotspots(
 @click.option(
     "--categories",
     type=click.Path(dir_okay=False, exists=True),
-    help="Category table CSV (default: the bundled table when the layer lacks groups).",
+    help="Category table CSV (default: the workspace's categories table, else the "
+    "incidents' own severity and preventable fields, else the bundled standard tables).",
 )
-def bulletin(workspace: str, month: str, out: Path, top_n: int, categories: str | None) -> None:
+@click.option(
+    "--keep-pileups",
+    is_flag=True,
+    help="Count incidents at pile-ups (many on one point, e.g. a reporting desk).",
+)
+@click.pass_context
+def bulletin(
+    ctx: click.Context,
+    workspace: str,
+    month: str,
+    out: Path,
+    top_n: int,
+    categories: str | None,
+    keep_pileups: bool,
+) -> None:
     """Write the monthly community bulletin (社区治安状况月报) of WORKSPACE.
 
     One row per community: incidents by category group, trend, warning level and top
     hotspots, as CSV, GeoJSON and an offline HTML map.
     """
+    from gisapp.outputs.hotspots import write_bulletin
+    from gisapp.render.bulletin import bulletin_map_html
+    from gisapp.services.bulletin import community_bulletin
+    from gisapp.store import open_workspace
+
     ws = open_workspace(workspace)
-    result = community_bulletin(ws, month=month, top_n=top_n, category_table=categories)
+    result = community_bulletin(
+        ws,
+        month=month,
+        top_n=top_n,
+        category_table=categories,
+        keep_pileups=keep_pileups or settings_from(ctx).keep_pileups,
+    )
     echo_problems(result.problems)
     roads = ws.spatial_layer("roads") if ws.has_layer("roads") else None
     kpis = result.kpis
@@ -204,6 +238,11 @@ def bulletin(workspace: str, month: str, out: Path, top_n: int, categories: str 
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory for areas_<level>.geojson/.csv, areas_<level>_by_shift.csv, kpis.json.",
 )
+@click.option(
+    "--keep-pileups",
+    is_flag=True,
+    help="Count incidents at pile-ups (many on one point, e.g. a reporting desk).",
+)
 @click.pass_context
 def areas(
     ctx: click.Context,
@@ -214,6 +253,7 @@ def areas(
     shift_text: str | None,
     preventable: bool,
     out: Path,
+    keep_pileups: bool,
 ) -> None:
     """Incidents per grid, community or sub-district of WORKSPACE in a period and shift.
 
@@ -221,6 +261,10 @@ def areas(
     change, and a colour warning level (分色预警: red, orange, yellow, blue); a second table
     counts every area's incidents per configured shift.
     """
+    from gisapp.outputs.hotspots import write_areas
+    from gisapp.services.analytics import area_report
+    from gisapp.store import open_workspace
+
     settings = settings_from(ctx)
     ws = open_workspace(workspace)
     shift = settings.shift(shift_text) if shift_text else None
@@ -231,6 +275,7 @@ def areas(
         shifts={name: settings.shift(name) for name in settings.shifts},
         shift=shift,
         preventable_only=preventable,
+        keep_pileups=keep_pileups or settings.keep_pileups,
     )
     echo_problems(report.problems)
     write_areas(out, level=level, table=report.table, by_shift=report.by_shift, kpis=report.kpis)

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from gisapp.cli._common import settings_from, share_progress
-from gisapp.outputs.plan import write_plan
-from gisapp.services.overrides import PlanOverrides
-from gisapp.services.plan import (
-    DEFAULT_TIME_LIMIT_S,
-    STREET_RISK_WEIGHT,
-    plan_shift,
-)
-from gisapp.store import open_workspace
-from gisapp.store.plans import save_plan
-from layers.schema import parse_id_list
+from gisapp.settings import PLAN_TIME_LIMIT_S, STREET_RISK_WEIGHT
+
+if TYPE_CHECKING:
+    from gisapp.services.overrides import PlanOverrides
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +73,7 @@ logger = logging.getLogger(__name__)
 @click.option(
     "--time-limit",
     "time_limit_s",
-    default=DEFAULT_TIME_LIMIT_S,
+    default=PLAN_TIME_LIMIT_S,
     show_default=True,
     type=click.FloatRange(0.1),
     help="Most seconds the search may take, whatever the effort (reached only on a very "
@@ -128,6 +124,12 @@ logger = logging.getLogger(__name__)
     help="A JSON file of overrides (as saved with a plan: locks, forbidden, closed_streets, "
     "orders); the options above add to it.",
 )
+@click.option(
+    "--keep-pileups",
+    is_flag=True,
+    help="Weigh the incidents piled up on one point (a reporting desk, a geocoder's default) "
+    "like the others; default: the keep_pileups setting, off.",
+)
 @click.option("--no-save", is_flag=True, help="Do not save the plan into the workspace.")
 @click.pass_context
 def plan(
@@ -147,10 +149,19 @@ def plan(
     closed_streets: tuple[str, ...],
     orders: tuple[str, ...],
     overrides_file: Path | None,
+    keep_pileups: bool,
     no_save: bool,
 ) -> None:
     """Plan shift patrol routes for the units of WORKSPACE."""
+    from gisapp.outputs.plan import write_plan
+    from gisapp.services.plan import plan_shift
+    from gisapp.store import open_workspace
+    from gisapp.store.plans import save_plan
+    from layers.schema import parse_id_list
+
     settings = settings_from(ctx)
+    if keep_pileups:
+        settings = dataclasses.replace(settings, keep_pileups=True)
     shift = settings.shift(shift_text)
     date = None
     if date_text is not None:
@@ -205,6 +216,8 @@ def _overrides(
     orders: tuple[str, ...],
 ) -> PlanOverrides:
     """The overrides of the file (if any) and of the options, together."""
+    from gisapp.services.overrides import PlanOverrides
+
     base = PlanOverrides()
     if path is not None:
         try:

@@ -9,9 +9,13 @@
   workspace service behind ``gisapp areas``.
 - :func:`counts_by_shift` is the per-area workload by named shift.
 
-Category groups, severity and the ``preventable`` flag come from the category table
-(``layers.incidents.apply_categories``); incidents of unknown categories are kept with the
-defaults and reported as problems by :func:`load_incidents`, never dropped.
+Category groups, severity and the ``preventable`` flag come from the one category lookup
+(:func:`workspace_categories`: the file given, else the workspace's ``categories`` table,
+else the bundled standard tables, applied by ``layers.categories.apply_categories``);
+incidents of unknown categories are kept with the defaults and reported once by
+:func:`load_incidents`, never dropped. Incidents at a pile-up (many on one point, e.g. a
+reporting desk: ``layers.validate.pileups``) are left out of every figure unless
+``keep_pileups`` is set, and reported.
 """
 
 from __future__ import annotations
@@ -29,8 +33,14 @@ import pandas as pd
 from gisapp.errors import GisappError
 from gisapp.settings import Shift
 from gisapp.store.geopackage import Workspace
+from layers.categories import (
+    apply_categories,
+    category_table_from_frame,
+    load_category_table,
+    standard_category_table,
+)
 from layers.errors import Problem
-from layers.incidents import apply_categories, load_category_table
+from layers.validate.pileups import Pileups, drop_pileups, pileup_summary
 from routing import hotspots as hs
 
 logger = logging.getLogger(__name__)
@@ -49,6 +59,7 @@ __all__ = [
     "load_incidents",
     "study_area",
     "warning_levels",
+    "workspace_categories",
 ]
 
 #: Warning levels, lowest first (蓝 / 黄 / 橙 / 红).
@@ -72,15 +83,52 @@ class AnalyticsError(GisappError):
 # -- inputs --------------------------------------------------------------------------------
 
 
-def load_incidents(
+def workspace_categories(
     workspace: Workspace, *, category_table: str | Path | None = None
-) -> tuple[gpd.GeoDataFrame, list[Problem]]:
-    """The workspace's incidents with category group, severity and ``preventable``.
+) -> pd.DataFrame | None:
+    """The category table that weighs the workspace's incidents (the one lookup).
 
-    The category table is applied when one is given or when the layer lacks any of
-    ``group``, ``severity``, ``preventable``; incidents of categories missing from the
-    table keep group ``other`` and are reported. Incidents without a time cannot be placed
-    in a shift or period: they are left out and reported.
+    The CSV ``category_table`` when given, else the workspace's ``categories`` table,
+    else None: the incidents' own ``group``, ``severity`` and ``preventable`` fields are
+    used when every incident has them, the bundled standard tables otherwise
+    (:func:`layers.categories.standard_category_table`).
+
+    Raises
+    ------
+    LayerError
+        If the file or the workspace table is not a valid category table.
+    """
+    if category_table is not None:
+        return load_category_table(category_table)
+    if workspace.has_layer("categories"):
+        return category_table_from_frame(
+            workspace.layer("categories"), source="the workspace's categories table"
+        )
+    return None
+
+
+def load_incidents(
+    workspace: Workspace,
+    *,
+    category_table: str | Path | None = None,
+    keep_pileups: bool = False,
+) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    """The workspace's incidents to weigh, with category group, severity and ``preventable``.
+
+    Categories come from :func:`workspace_categories`; incidents of categories missing
+    from the table get group ``other``, severity 1, not preventable, and one warning lists
+    those categories. Incidents at a pile-up (``layers.validate.pileups``) are left out
+    unless ``keep_pileups``, and reported. Incidents without a time cannot be placed in a
+    shift or period: they are left out and reported.
+
+    Parameters
+    ----------
+    workspace
+        An open workspace with ``incidents`` (and ``stations``, to name pile-ups).
+    category_table
+        A category CSV that overrides the workspace's table.
+    keep_pileups
+        Keep the incidents at pile-ups.
 
     Returns
     -------
@@ -91,12 +139,22 @@ def load_incidents(
     if not isinstance(incidents, gpd.GeoDataFrame):
         raise AnalyticsError("the 'incidents' layer has no geometry; re-import it as points")
     problems: list[Problem] = []
+    table = workspace_categories(workspace, category_table=category_table)
     has_fields = all(
         f in incidents.columns and incidents[f].notna().all() for f in _CATEGORY_FIELDS
     )
-    if category_table is not None or not has_fields:
-        incidents, found = apply_categories(incidents, load_category_table(category_table))
+    if table is not None or not has_fields:
+        chosen = standard_category_table() if table is None else table
+        incidents, found = apply_categories(incidents, chosen)
         problems.extend(found)
+    stations = workspace.layer("stations") if workspace.has_layer("stations") else None
+    incidents, pileups = drop_pileups(
+        incidents,
+        stations=stations if isinstance(stations, gpd.GeoDataFrame) else None,
+        keep=keep_pileups,
+    )
+    if pileups.incidents:
+        problems.append(_pileup_problem(pileups, kept=keep_pileups))
     untimed = incidents["occurred_at"].isna()
     if untimed.any():
         problems.append(
@@ -112,6 +170,35 @@ def load_incidents(
         )
         incidents = incidents.loc[~untimed].copy()
     return incidents, problems
+
+
+def _pileup_problem(pileups: Pileups, *, kept: bool) -> Problem:
+    """The warning about the incidents at pile-ups: left out, or kept as asked."""
+    where = pileup_summary(pileups.places)
+    n_places = len(pileups.places)
+    what = (
+        f"{pileups.incidents:,} incident(s) sit at {n_places:,} point(s) where incidents "
+        f"pile up ({where})"
+    )
+    if kept:
+        return Problem(
+            "incidents",
+            None,
+            "pileup_kept",
+            f"{what}; they are kept, as keep_pileups is set.",
+            "Geocode these incidents to where they happened and re-import them.",
+            severity="warning",
+        )
+    return Problem(
+        "incidents",
+        None,
+        "pileup_left_out",
+        f"{what}; such points are usually default locations (a reporting desk, a station), "
+        "so they are left out of hotspots, risk and counts.",
+        "Geocode these incidents to where they happened and re-import them, or set "
+        "keep_pileups = true if these places really have that many incidents.",
+        severity="warning",
+    )
 
 
 def study_area(workspace: Workspace) -> gpd.GeoDataFrame:
@@ -420,9 +507,11 @@ def area_report(
     shifts: Mapping[str, Shift],
     shift: Shift | None = None,
     preventable_only: bool = False,
+    keep_pileups: bool = False,
 ) -> AreaReport:
     """Incidents per area of ``level`` in ``period`` (and ``shift``), trend, warning level
-    and the count of every named shift.
+    and the count of every named shift (without the incidents at pile-ups unless
+    ``keep_pileups``).
 
     Raises
     ------
@@ -433,7 +522,7 @@ def area_report(
         raise AnalyticsError(
             f"area level {level!r} is unknown; choose one of {', '.join(AREA_LEVELS)}"
         )
-    incidents, problems = load_incidents(workspace)
+    incidents, problems = load_incidents(workspace, keep_pileups=keep_pileups)
     polygons = workspace.spatial_layer(level)
     table = area_trend(
         incidents, polygons, period=period, shift=shift, preventable_only=preventable_only
@@ -447,6 +536,7 @@ def area_report(
         "period": list(period),
         "shift": shift.label() if shift else None,
         "preventable_only": preventable_only,
+        "keep_pileups": keep_pileups,
         "areas": len(table),
         "incidents": int(table["incidents"].sum()),
         "previous_incidents": int(table["previous"].sum()),

@@ -87,15 +87,21 @@ def community_bulletin(
     top_n: int = 3,
     category_table: str | Path | None = None,
     rule: WarningRule | None = None,
+    keep_pileups: bool = False,
 ) -> Bulletin:
     """The monthly bulletin of every community of the workspace (see :func:`monthly_bulletin`).
+
+    Incidents at pile-ups (many on one point, e.g. a reporting desk) are left out of the
+    counts unless ``keep_pileups``, and reported.
 
     Raises
     ------
     GisappError
         If the workspace has no communities, the month is malformed or holds no incidents.
     """
-    incidents, problems = load_incidents(ws, category_table=category_table)
+    incidents, problems = load_incidents(
+        ws, category_table=category_table, keep_pileups=keep_pileups
+    )
     communities = ws.spatial_layer("communities")
     return monthly_bulletin(
         incidents, communities, month=month, top_n=top_n, rule=rule, problems=problems

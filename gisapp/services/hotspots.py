@@ -102,7 +102,11 @@ class HotspotOptions:
     train_days, test_days
         Days of the PAI's training weeks (from the first incident) and test weeks.
     category_table
-        Category table CSV; the bundled one when the layer lacks groups.
+        Category table CSV; by default the workspace's ``categories`` table, else the
+        incidents' own fields, else the bundled standard tables.
+    keep_pileups
+        Keep incidents at pile-ups (many on one point, e.g. a reporting desk), which are
+        left out by default.
     """
 
     shift: Shift
@@ -117,6 +121,7 @@ class HotspotOptions:
     train_days: int = 14
     test_days: int = 14
     category_table: str | Path | None = None
+    keep_pileups: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,11 +164,13 @@ def category_options(choices: Iterable[str]) -> tuple[tuple[str, ...], bool]:
     return groups, PREVENTABLE in chosen
 
 
-def category_groups(ws: Workspace, *, category_table: str | Path | None = None) -> list[str]:
+def category_groups(
+    ws: Workspace, *, category_table: str | Path | None = None, keep_pileups: bool = False
+) -> list[str]:
     """The category groups present in the workspace's incidents, sorted (empty without any)."""
     if not ws.has_layer("incidents"):
         return []
-    incidents, _ = load_incidents(ws, category_table=category_table)
+    incidents, _ = load_incidents(ws, category_table=category_table, keep_pileups=keep_pileups)
     return _groups_present(incidents)
 
 
@@ -200,7 +207,7 @@ def hotspots_by_shift(ws: Workspace, options: Sequence[HotspotOptions]) -> list[
     """:func:`shift_hotspots` for several shifts (or methods), reading the workspace once.
 
     Every choice is checked before any map is computed. The options should share
-    ``category_table``; the first one's is used.
+    ``category_table`` and ``keep_pileups``; the first one's are used.
     """
     if not options:
         return []
@@ -209,6 +216,7 @@ def hotspots_by_shift(ws: Workspace, options: Sequence[HotspotOptions]) -> list[
     inputs = _load_inputs(
         ws,
         category_table=options[0].category_table,
+        keep_pileups=options[0].keep_pileups,
         with_network=any(item.method == "streets" for item in options),
     )
     for item in options:
@@ -290,13 +298,19 @@ def _date_range(period: tuple[str, str]) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 
 def _load_inputs(
-    ws: Workspace, *, category_table: str | Path | None, with_network: bool
+    ws: Workspace,
+    *,
+    category_table: str | Path | None,
+    keep_pileups: bool = False,
+    with_network: bool,
 ) -> _Inputs:
     if not ws.has_layer("incidents"):
         raise WorkspaceError(
             f"workspace {ws.label!r} has no incidents layer; import incidents first"
         )
-    incidents, problems = load_incidents(ws, category_table=category_table)
+    incidents, problems = load_incidents(
+        ws, category_table=category_table, keep_pileups=keep_pileups
+    )
     network = None
     if with_network:
         if not ws.has_layer("roads"):
@@ -304,9 +318,9 @@ def _load_inputs(
                 f"method 'streets' needs a roads layer in {ws.label!r}; import roads or "
                 "choose another method"
             )
-        from routing.network import network_from_lines
+        from gisapp.services.network import workspace_network
 
-        network = network_from_lines(ws.spatial_layer("roads"))
+        network = workspace_network(ws)
     return _Inputs(incidents, tuple(problems), study_area(ws), network)
 
 
@@ -341,6 +355,7 @@ def _hotspot_result(inputs: _Inputs, options: HotspotOptions) -> HotspotResult:
     )
     kpis["groups"] = list(options.groups) or None
     kpis["preventable_only"] = options.preventable_only
+    kpis["keep_pileups"] = options.keep_pileups
     kpis["period"] = list(options.period) if options.period else None
     return HotspotResult(options, layer, _pai_table(kpis), kpis, inputs.problems)
 

@@ -21,7 +21,7 @@ from layers.crs import convert_offset_coordinates, to_storage_crs
 from layers.errors import LayerError, Problem
 from layers.fields import find_column, map_fields, parse_field_mapping
 from layers.incidents import parse_timestamps
-from layers.io import OSM_LAYERS, list_layers, read_layer
+from layers.io import OSM_LAYERS, list_layers, read_layer, read_table
 from layers.limits import LimitError, ReadLimits, check_layer_count, check_workspace
 from layers.schema import LAYERS
 from layers.validate import validate_layers
@@ -143,7 +143,8 @@ def ingest(
     label = ", ".join(source.path.name for source in sources)
     check_layer_count(len(pairs), label, limits)
     for source, (layer, inner) in pairs:
-        frame = read_layer(source.path, layer=inner, encoding=encoding, limits=limits)
+        read = read_table if LAYERS[layer].is_table else read_layer
+        frame = read(source.path, layer=inner, encoding=encoding, limits=limits)
         mapping = {**mappings.get(None, {}), **mappings.get(layer, {})}
         usable = {o: t for o, t in mapping.items() if find_column(frame.columns, t) is not None}
         if usable:

@@ -28,9 +28,10 @@ from numpy.typing import NDArray
 from scipy.sparse.csgraph import dijkstra
 
 from gisapp.plans import Plan, make_plan_id, plan_from_frames
+from gisapp.services.analytics import load_incidents
 from gisapp.services.network import workspace_network
 from gisapp.services.overrides import PlanOverrides
-from gisapp.settings import Settings, Shift
+from gisapp.settings import PLAN_TIME_LIMIT_S, STREET_RISK_WEIGHT, Settings, Shift
 from gisapp.store.geopackage import Workspace
 from layers.schema import STORAGE_CRS, UNIT_MODES, parse_id_list
 from routing.errors import InfeasiblePlanError, NetworkError, RoutingError
@@ -58,11 +59,9 @@ GRID_EDGE_TOLERANCE_M = 30.0
 PATROL_REACH_S = {"foot": 1800.0, "ebike": 1800.0}
 #: Hotspots added for a unit whose grids hold none of the shift's top hotspots.
 MIN_HOTSPOTS_PER_UNIT = 3
-#: How much the legs between stops prefer risky streets by default (0: fastest paths).
-STREET_RISK_WEIGHT = 0.6
 #: Ceiling on the search time (seconds); reached only on a very slow or overloaded machine,
 #: and then logged, since the plan then depends on the load.
-DEFAULT_TIME_LIMIT_S = 300.0
+DEFAULT_TIME_LIMIT_S = PLAN_TIME_LIMIT_S
 #: Travel between two stops assumed when sizing the hotspot set (seconds).
 _TYPICAL_LEG_S = 300.0
 #: Hotspots offered per stop the units can make, so the solver has a choice.
@@ -391,10 +390,11 @@ def _patrol_options(settings: Settings, street_risk_weight: float) -> PatrolOpti
 
 
 def _risk_by_mode(
-    workspace: Workspace, networks: dict[str, StreetNetwork]
+    workspace: Workspace, networks: dict[str, StreetNetwork], *, keep_pileups: bool
 ) -> dict[str, NDArray[np.float64]]:
-    """Each network's risk per segment and hour band, from the workspace's incidents."""
-    incidents = workspace.spatial_layer("incidents")
+    """Each network's risk per segment and hour band, from the workspace's incidents to
+    weigh (a reporting desk's pile-up left out unless ``keep_pileups``)."""
+    incidents, _ = load_incidents(workspace, keep_pileups=keep_pileups)
     return {
         mode: hour_band_risk(segment_risk_by_hour(net, incidents, timezone=workspace.timezone))
         for mode, net in networks.items()
@@ -474,7 +474,7 @@ def plan_shift(
     ref_mode = "car" if "car" in networks else next(iter(networks))
     ref = networks[ref_mode]
 
-    risk = _risk_by_mode(workspace, networks)
+    risk = _risk_by_mode(workspace, networks, keep_pileups=settings.keep_pileups)
     hours = shift_hours(shift_start_s, budget_s)
     hotspots = select_hotspots_by_area(
         ref,

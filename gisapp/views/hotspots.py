@@ -66,7 +66,12 @@ def hotspot_group_choices(groups: Sequence[str]) -> dict[str, str]:
 
 
 def shift_hotspot_view(
-    ws: Workspace, *, shift: Shift, method: str, group: str = ALL_GROUPS
+    ws: Workspace,
+    *,
+    shift: Shift,
+    method: str,
+    group: str = ALL_GROUPS,
+    keep_pileups: bool = False,
 ) -> HotspotResult:
     """The hotspots of ``shift`` with ``method`` for one category choice of the page.
 
@@ -80,6 +85,8 @@ def shift_hotspot_view(
         A hotspot method (the page offers :data:`HOTSPOT_METHODS`).
     group
         :data:`ALL_GROUPS`, :data:`PREVENTABLE_ONLY` or a category group of the incidents.
+    keep_pileups
+        Weigh the incidents at pile-ups too (the ``keep_pileups`` setting).
 
     Raises
     ------
@@ -89,7 +96,11 @@ def shift_hotspot_view(
     """
     groups, preventable_only = category_options([group])
     options = HotspotOptions(
-        shift=shift, method=method, groups=groups, preventable_only=preventable_only
+        shift=shift,
+        method=method,
+        groups=groups,
+        preventable_only=preventable_only,
+        keep_pileups=keep_pileups,
     )
     return shift_hotspots(ws, options)
 

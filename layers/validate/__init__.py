@@ -103,6 +103,9 @@ Across layers:
     layer with the count and sample ids).
 ``disjoint_layer`` [warning]
     A spatial layer does not overlap any other layer, even with lat/lon swapped.
+``incident_pileup`` [warning]
+    Many incidents on one point (a reporting desk, a station, a default address): one
+    problem per point with its place, count and the station on it (``pileups``).
 
 Against a workspace (``validate_layers(new_layers, workspace=its_layers)``):
 
@@ -125,8 +128,11 @@ Modules
     :class:`ValidationReport` and the collector of problems.
 ``layer``, ``attributes``, ``geometry``, ``incidents``
     The checks of one layer on its own.
-``references``, ``hierarchy``
-    The checks across layers: ids, then nesting, overlaps, gaps and placement.
+``references``, ``hierarchy``, ``pileups``
+    The checks across layers: ids, then nesting, overlaps, gaps and placement; incident
+    pile-ups.
+``categories``
+    The ``categories`` table (``bad_category_table`` [error]).
 ``workspace``
     New layers against the workspace they are meant for.
 ``files``, ``rings``

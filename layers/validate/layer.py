@@ -16,6 +16,7 @@ from layers.validate.attributes import (
     check_units,
     feature_labels,
 )
+from layers.validate.categories import check_categories
 from layers.validate.geometry import check_crs, check_geometry
 from layers.validate.incidents import TimeWindow, check_incidents
 from layers.validate.report import ProblemCollector
@@ -96,6 +97,8 @@ def check_layer(
     if spec.is_table:
         if name == "units":
             check_units(frame, labels, found)
+        elif name == "categories":
+            check_categories(frame, found)
         return CheckedLayer(frame)
 
     if not isinstance(frame, gpd.GeoDataFrame) or frame._geometry_column_name not in frame:

@@ -19,6 +19,7 @@ from layers.validate.hierarchy import (
 )
 from layers.validate.incidents import TimeWindow
 from layers.validate.layer import CheckedLayer, check_layer
+from layers.validate.pileups import check_pileups
 from layers.validate.references import (
     check_grid_units,
     check_parent_ids,
@@ -136,6 +137,7 @@ def _check_across(
     metric_crs = area_metric_crs(geo)
     check_nesting(geo, metric_crs, area_tolerance, found)
     check_incidents_in_area(geo, metric_crs, area_buffer_m, found)
+    check_pileups(frames, geo, found)
     if workspace_names:
         check_in_workspace(geo, workspace_names, new_names, metric_crs, area_buffer_m, found)
     else:

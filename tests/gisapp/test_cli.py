@@ -204,6 +204,7 @@ def test_areas_counts_every_incident_of_the_period_once(tmp_path):
         "2014-09-08",
         "--to",
         "2014-09-15",
+        "--keep-pileups",
         "--out",
         str(out),
     )

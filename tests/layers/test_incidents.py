@@ -174,12 +174,11 @@ def test_apply_categories_reports_unknown_categories_without_dropping() -> None:
     assert result["preventable"].tolist() == [True, False, False, False, False]
     assert [(p.code, p.severity) for p in problems] == [
         ("unknown_category", "warning"),
-        ("unknown_category", "warning"),
         ("missing_category", "warning"),
     ]
-    assert "'x' (2 incident(s))" in problems[0].message
-    assert "'y' (1 incident(s))" in problems[1].message
-    assert "1 incident(s) have no category" in problems[2].message
+    assert "2 categories are not in the category table (3 incident(s))" in problems[0].message
+    assert "'x' (2), 'y' (1)" in problems[0].message
+    assert "1 incident(s) have no category" in problems[1].message
     assert_geodataframe_equal(incidents, before)
 
 
