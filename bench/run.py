@@ -30,6 +30,8 @@ REGISTRY: dict[str, str] = {
     "map": "bench.map",
     "routes": "bench.routes",
     "load": "bench.load",
+    "e2e": "bench.e2e",
+    "hot_paths": "bench.hot_paths",
 }
 
 

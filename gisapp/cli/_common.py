@@ -8,13 +8,15 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from tqdm import tqdm
 
-from gisapp.settings import Settings, load_settings
 from layers.errors import Problem
+
+if TYPE_CHECKING:
+    from gisapp.settings import Settings
 
 
 def parse_minutes(text: str) -> list[float]:
@@ -45,6 +47,8 @@ out_dir_option = click.option(
 
 def settings_from(ctx: click.Context) -> Settings:
     """The settings object of this invocation (read once, from ``--config`` and env)."""
+    from gisapp.settings import load_settings
+
     root = ctx.find_root()
     if root.obj is None:
         root.obj = {}

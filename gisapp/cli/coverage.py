@@ -5,30 +5,19 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from gisapp.cli._common import out_dir_option, parse_minutes, settings_from
-from gisapp.outputs.coverage import write_coverage_files, write_placement
-from gisapp.outputs.plan import read_plan_dir
-from gisapp.plans import Plan
-from gisapp.render.coverage import coverage_map, hourly_coverage_map
-from gisapp.render.maps import attribution_for
-from gisapp.services.coverage import CoverageOptions, compute_coverage, coverage_kpis
-from gisapp.services.coverage_inputs import read_posts
-from gisapp.services.hourly import HourlyCoverage, HourlyOptions, plan_coverage_by_hour
-from gisapp.services.placement import (
-    PROPOSED_LAYER,
-    PlacementOptions,
-    propose_posts,
-    save_proposed,
-)
-from gisapp.store import open_workspace
-from gisapp.store.geopackage import Workspace
-from gisapp.store.plans import load_plan
+from gisapp.services.placement import PROPOSED_LAYER
 from layers.schema import UNIT_MODES
 from routing.coverage import PLACEMENT_MODELS
+
+if TYPE_CHECKING:
+    from gisapp.plans import Plan
+    from gisapp.services.hourly import HourlyCoverage
+    from gisapp.store.geopackage import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +121,10 @@ def place(
     Writes duty_points.geojson (id, fixed, covered_weight; stations and existing duty points
     are fixed) and kpis.json to --out.
     """
+    from gisapp.outputs.coverage import write_placement
+    from gisapp.services.placement import PlacementOptions, propose_posts, save_proposed
+    from gisapp.store import open_workspace
+
     settings = settings_from(ctx)
     ws = open_workspace(workspace)
     options = PlacementOptions(
@@ -166,6 +159,9 @@ def place(
 
 def _plan(ws: Workspace, text: str | Path) -> Plan:
     """The plan ``--plan`` names: a plan folder (or its stops.csv), else a saved plan id."""
+    from gisapp.outputs.plan import read_plan_dir
+    from gisapp.store.plans import load_plan
+
     path = Path(text)
     if path.exists():
         # the times are read in the workspace's time zone, as its risk hours are
@@ -279,6 +275,14 @@ def coverage(
     --out; with --plan also coverage_by_hour.csv and coverage_by_hour.html (the risk of the
     plan's shift hours, as on the web coverage page).
     """
+    from gisapp.outputs.coverage import write_coverage_files
+    from gisapp.render.coverage import coverage_map, hourly_coverage_map
+    from gisapp.render.maps import attribution_for
+    from gisapp.services.coverage import CoverageOptions, compute_coverage, coverage_kpis
+    from gisapp.services.coverage_inputs import read_posts
+    from gisapp.services.hourly import HourlyOptions, plan_coverage_by_hour
+    from gisapp.store import open_workspace
+
     settings = settings_from(ctx)
     minutes = (
         list(settings.response_minutes) if minutes_text is None else parse_minutes(minutes_text)

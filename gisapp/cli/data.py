@@ -8,12 +8,7 @@ import click
 
 from gisapp.cli._common import counts_line, echo_problems, settings_from, write_json
 from gisapp.errors import WorkspaceError
-from gisapp.services.ingest import Frame, Source, import_into, ingest, parse_mappings
-from gisapp.services.summary import format_summary, workspace_summary
-from gisapp.store import open_workspace
-from gisapp.store.geopackage import Workspace
 from layers.errors import LayerError, Problem
-from layers.validate import validate_layers
 
 #: The reading options shared by ``import`` and ``validate``: a file validated with them
 #: is read exactly as it would be imported.
@@ -68,6 +63,8 @@ def import_(
     and OSM PBF/XML. Everything is validated before anything is written: with errors the
     workspace is left as it was. Layers not named in SOURCES are kept.
     """
+    from gisapp.services.ingest import Source, import_into, parse_mappings
+
     settings = settings_from(ctx)
     result = import_into(
         out,
@@ -137,6 +134,10 @@ def validate(
     in its area. Every problem is collected and reported at once. Exit 0 when there is
     no error (warnings allowed), 1 when there are errors.
     """
+    from gisapp.services.ingest import Frame, Source, ingest, parse_mappings
+    from gisapp.store import open_workspace
+    from layers.validate import validate_layers
+
     settings = settings_from(ctx)
     label = " ".join(sources)
     problems: list[Problem]
@@ -183,6 +184,8 @@ def validate(
 
 def _is_workspace(path: Path) -> bool:
     """A GeoPackage with our metadata table, as ``gisapp import`` writes."""
+    from gisapp.store.geopackage import Workspace
+
     if path.suffix.lower() != ".gpkg":
         return False
     try:
@@ -196,6 +199,9 @@ def _is_workspace(path: Path) -> bool:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def info(workspace: str, as_json: bool) -> None:
     """Show layer counts, CRS, extent and the incident date range of WORKSPACE."""
+    from gisapp.services.summary import format_summary, workspace_summary
+    from gisapp.store import open_workspace
+
     summary = workspace_summary(open_workspace(workspace))
     if as_json:
         write_json(summary)
@@ -230,6 +236,8 @@ def demo(ctx: click.Context, sample: str, out: Path, shift: str, seed: int, no_p
     from gisapp.cli.grids import grids
     from gisapp.cli.hotspots import hotspots
     from gisapp.cli.plan import plan
+    from gisapp.services.summary import format_summary, workspace_summary
+    from gisapp.store import open_workspace
 
     # Work on a copy: plans are saved into the workspace, the bundled sample stays as is.
     out.mkdir(parents=True, exist_ok=True)

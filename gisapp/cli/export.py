@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import geopandas as gpd
 
-from gisapp.outputs.plan import read_plan_dir
-from gisapp.plans import Plan
 from gisapp.render import export as exports
-from gisapp.render.area_maps import read_blind_zones
-from gisapp.render.printing import PAPER_SIZES_MM, Paper
-from gisapp.store import open_workspace
-from gisapp.store.geopackage import Workspace
-from gisapp.store.plans import load_plan
+from gisapp.render.printing import PAPER_SIZES_MM
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from gisapp.plans import Plan
+    from gisapp.store.geopackage import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +93,10 @@ def export(
 
     Unit ids become file names only after sanitising: nothing is written outside --out.
     """
+    from gisapp.render.area_maps import read_blind_zones
+    from gisapp.render.printing import Paper
+    from gisapp.store import open_workspace
+
     ws = open_workspace(workspace)
     paper_size: Paper = "A3" if paper == "A3" else "A4"
     blind = read_blind_zones(blind_zones_file) if blind_zones_file else None
@@ -128,6 +132,9 @@ def export(
 
 def _chosen_plan(ws: Workspace, plan_ref: str | None, plan_dir: Path | None) -> Plan:
     """The plan to export: a plan folder, a saved plan by id, or the latest saved plan."""
+    from gisapp.outputs.plan import read_plan_dir
+    from gisapp.store.plans import load_plan
+
     if plan_ref is not None and plan_dir is not None:
         raise click.UsageError("give --plan ID or --plan-dir DIR, not both")
     # A folder given to --plan (as earlier versions took) still works.

@@ -8,10 +8,6 @@ from pathlib import Path
 import click
 
 from gisapp.cli._common import out_dir_option, parse_minutes
-from gisapp.outputs.coverage import write_reach
-from gisapp.services.network import workspace_network
-from gisapp.services.reach import ReachOptions, compute_reach
-from gisapp.store import open_workspace
 from layers.schema import STORAGE_CRS, UNIT_MODES
 
 logger = logging.getLogger(__name__)
@@ -45,6 +41,9 @@ def network(workspace: str, mode: str, node_tolerance_m: float, out: Path) -> No
     the rest is reported. network.gpkg holds the directed 'edges' (length_m, travel_time_s,
     speed_kph) and the 'nodes', in WGS84.
     """
+    from gisapp.services.network import workspace_network
+    from gisapp.store import open_workspace
+
     ws = open_workspace(workspace)
     net = workspace_network(ws, mode, node_tolerance_m=node_tolerance_m)
     out.mkdir(parents=True, exist_ok=True)
@@ -97,6 +96,10 @@ def reach(
     m minutes, drawn along the streets) and kpis.json beside them: the same bands and
     figures as 'gisapp coverage' gives (street, risk and key-place shares).
     """
+    from gisapp.outputs.coverage import write_reach
+    from gisapp.services.reach import ReachOptions, compute_reach
+    from gisapp.store import open_workspace
+
     minutes = parse_minutes(minutes_text)
     ws = open_workspace(workspace)
     options = ReachOptions(

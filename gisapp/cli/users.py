@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from gisapp.store.users import ROLES, UserStore, users_db_path
+from gisapp.store.users import ROLES
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ def user_add(
     replace: bool,
 ) -> None:
     """Add user NAME with a role; asks for the password unless --password-stdin."""
+    from gisapp.store.users import UserStore, users_db_path
+
     if users_db is None:
         if workspace is None:
             raise click.UsageError("pass --workspace WS or --users-db FILE")

@@ -37,6 +37,7 @@ the other holds a lock on it (POSIX drops a process's locks on any close); see
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -59,9 +60,12 @@ from gisapp.store._gpkg_sql import (
     append_conflicts,
     append_rows,
     drop_table,
+    geometry_column,
     has_table,
+    quoted,
     register_gpkg_functions,
     replace_table,
+    table_columns,
     upsert_rows,
 )
 from gisapp.store._locks import file_gate, write_lock
@@ -304,6 +308,34 @@ class Workspace:
         save bumps), so a save by another process or an edit in QGIS is seen too.
         """
         return _file_stamp(self.path)
+
+    def layer_version(self, name: str) -> str:
+        """A stamp of the stored content of layer ``name`` alone ("" when it is not stored).
+
+        It changes when the layer's rows change and stays when other layers, saved plans
+        or metadata do, so data derived from one layer (the street network of the roads)
+        outlives a plan save. Geometries are hashed exactly; the other columns through
+        their per-column totals and lengths, with the row count and the layer's change time.
+        """
+        digest = hashlib.sha256()
+        with _connection(self.path) as con:
+            if not has_table(con, name):
+                return ""
+            columns = [quoted(c) for c in table_columns(con, name)]
+            sums = ", ".join(f"total(length({c})), total({c})" for c in columns)
+            totals = con.execute(f"SELECT count(*), {sums} FROM {quoted(name)}").fetchone()
+            digest.update(repr(totals).encode())
+            if has_table(con, "gpkg_contents"):
+                contents = con.execute(
+                    "SELECT * FROM gpkg_contents WHERE table_name = ?", (name,)
+                ).fetchone()
+                digest.update(repr(contents).encode())
+            geometry = geometry_column(con, name)
+            if geometry is not None:
+                rows = con.execute(f"SELECT {quoted(geometry)} FROM {quoted(name)} ORDER BY rowid")
+                for (blob,) in rows:
+                    digest.update(blob or b"")
+        return digest.hexdigest()
 
     @property
     def timezone(self) -> str:

@@ -9,6 +9,7 @@ the account) takes effect on the next request of every browser holding them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -60,9 +61,16 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at)",
 )
 
-# A hash to compare against when the user does not exist, so a wrong name costs as much
-# time as a wrong password and names cannot be probed by timing.
-_DUMMY_HASH = generate_password_hash("not a password")
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to compare against when the user does not exist.
+
+    A wrong name then costs as much time as a wrong password, so names cannot be probed
+    by timing. Computed on first use, not at import (it takes a noticeable fraction of a
+    second, which every ``gisapp`` command would otherwise pay).
+    """
+    return generate_password_hash("not a password")
 
 
 class UserError(GisappError):
@@ -274,7 +282,7 @@ class UserStore:
                     (name,),
                 ).fetchone()
         if row is None:
-            check_password_hash(_DUMMY_HASH, password)
+            check_password_hash(_dummy_hash(), password)
             return None
         if not check_password_hash(row[4], password) or row[3]:
             return None

@@ -231,11 +231,11 @@ def kde_density(
     centres = np.column_stack(
         [(cells["col"].to_numpy() + 0.5) * size, (cells["row"].to_numpy() + 0.5) * size]
     )
-    # Pairs within the radius only: the kernel is zero beyond it.
-    near = cKDTree(centres).query_ball_point(xy, r=radius_m, return_sorted=False)
-    counts = np.fromiter((len(c) for c in near), dtype=np.int64, count=len(near))
-    cell = np.fromiter((c for cs in near for c in cs), dtype=np.int64, count=int(counts.sum()))
-    point = np.repeat(np.arange(len(xy)), counts)
+    # Pairs within the radius only (the kernel is zero beyond it), found tree against tree
+    # straight into arrays: no Python list per point.
+    pairs = cKDTree(xy).sparse_distance_matrix(cKDTree(centres), radius_m, output_type="ndarray")
+    point = pairs["i"].astype(np.int64, copy=False)
+    cell = pairs["j"].astype(np.int64, copy=False)
     d2 = ((centres[cell] - xy[point]) ** 2).sum(axis=1)
     kernel = 3.0 / (math.pi * radius_m**2) * np.clip(1.0 - d2 / radius_m**2, 0.0, None) ** 2
     density = np.bincount(cell, weights=kernel * w[point], minlength=len(cells)) * 1e6

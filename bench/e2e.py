@@ -1,0 +1,149 @@
+"""The night pipeline of a whole city, command by command, as a captain runs it.
+
+On the generated Wuhan city of :mod:`bench.city` (real streets, 20 cars), each step is one
+``gisapp`` command run in its own process and timed from start to exit:
+
+``import``
+    ``gisapp import`` of the generated layers into a fresh workspace;
+``network``
+    ``gisapp network``: builds the car network once and stores it beside the workspace;
+``network_again``
+    the same command again: reads the stored network;
+``hotspots``
+    ``gisapp hotspots`` of the night shift (22:00-06:00, KDE);
+``plan``
+    ``gisapp plan`` of the night of 2024-04-24 for the 20 cars (saved in the workspace);
+``coverage``
+    ``gisapp coverage --plan``: the 1-3-5 minute bands, blind zones and hour-by-hour
+    coverage of that plan;
+``export``
+    ``gisapp export``: the plan's briefing files (offline HTML map, GPX, GeoJSON, CSV;
+    PDF and PNG too when Chromium is found).
+
+Each step reports its seconds and the peak resident memory of its process (``wait4``); the
+line also gives the peak over all the steps (``getrusage(RUSAGE_CHILDREN)``), the total,
+and the start-up time of ``gisapp --help`` (best of 5). The generated city is built first
+and not timed. There is no anchor: the figures stand against the goal of a whole city in
+under a minute (``total_s`` without the plan's search, ``pipeline_s`` with it).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.city import END_DATE, TIMEZONE, build_city  # noqa: E402
+
+UNITS = 20
+SHIFT = "22:00-06:00"
+PLAN_DATE = "2024-04-24"
+HELP_REPEATS = 5
+#: The command line of ``gisapp`` in this interpreter.
+GISAPP = (sys.executable, "-c", "import sys; from gisapp.cli import main; sys.exit(main())")
+
+
+def _run(*args: str) -> tuple[float, float, str]:
+    """Run ``gisapp ARGS``; seconds, peak memory in MB, and its output.
+
+    Raises
+    ------
+    RuntimeError
+        If the command fails (its output is in the message).
+    """
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [*GISAPP, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    output = process.stdout.read() if process.stdout else ""
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"gisapp {' '.join(args)} failed ({process.returncode}):\n{output}")
+    return seconds, usage.ru_maxrss / 1024, output
+
+
+def _chromium() -> bool:
+    return any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome"))
+
+
+def pipeline(folder: Path, generated: Path) -> dict[str, Any]:
+    """Run the steps on a copy of the ``generated`` city inside ``folder``."""
+    ws = str(folder / "city.gpkg")
+    out = folder / "out"
+    formats = "html,gpx,geojson,csv" + (",pdf,png" if _chromium() else "")
+    steps: dict[str, tuple[str, ...]] = {
+        "import": ("import", str(generated), "--out", ws, "--timezone", TIMEZONE),
+        "network": ("network", ws, "--out", str(out / "network")),
+        "network_again": ("network", ws, "--out", str(out / "network")),
+        "hotspots": ("hotspots", ws, "--shift", SHIFT, "--out", str(out / "hotspots")),
+        "plan": ("plan", ws, "--shift", SHIFT, "--date", PLAN_DATE, "--out", str(out / "plan")),
+        "coverage": ("coverage", ws, "--plan", str(out / "plan"), "--out", str(out / "coverage")),
+        "export": (
+            "export",
+            ws,
+            "--plan-dir",
+            str(out / "plan"),
+            "--format",
+            formats,
+            "--out",
+            str(out / "export"),
+        ),
+    }
+    timed: dict[str, dict[str, Any]] = {}
+    for name, args in steps.items():
+        try:
+            seconds, peak_mb, _ = _run(*args)
+        except RuntimeError as exc:
+            # a failed step is reported and the others still run
+            timed[name] = {"error": str(exc).strip().splitlines()[-1]}
+            continue
+        timed[name] = {"s": round(seconds, 2), "peak_rss_mb": round(peak_mb)}
+    return timed
+
+
+def startup_s() -> float:
+    """Best of :data:`HELP_REPEATS` runs of ``gisapp --help``."""
+    return min(_run("--help")[0] for _ in range(HELP_REPEATS))
+
+
+def run() -> list[dict[str, Any]]:
+    """One result line: every step's time and peak memory, the total, the start-up time."""
+    with tempfile.TemporaryDirectory(prefix="gisapp-e2e-") as tmp:
+        folder = Path(tmp)
+        city = build_city(folder / "generated.gpkg", n_units=UNITS)
+        help_s = startup_s()
+        steps = pipeline(folder, city.path)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = sum(step.get("s", 0.0) for step in steps.values())
+    return [
+        {
+            "bench": "e2e",
+            "instance": f"generated Wuhan city, {UNITS} cars, night {SHIFT} of {PLAN_DATE} "
+            f"(incidents up to {END_DATE})",
+            "counts": city.counts,
+            "help_s": round(help_s, 3),
+            "steps": steps,
+            "pipeline_s": round(total, 1),
+            "total_s": round(total - steps["plan"].get("s", 0.0), 1),
+            "peak_rss_mb": round(children.ru_maxrss / 1024),
+        }
+    ]
+
+
+if __name__ == "__main__":
+    import json
+
+    for line in run():
+        print(json.dumps(line, ensure_ascii=False))

@@ -1,0 +1,151 @@
+"""A built :class:`~routing.network.StreetNetwork` stored in one ``.npz`` file and read back.
+
+Building a city's network (noding, merging, components) takes seconds; reading it back
+takes a fraction of one. The file holds plain arrays only (no pickles): numbers as they
+are, texts as fixed-width strings with a mask for missing names, segment geometries as
+coordinates with offsets (LineStrings) or as WKB, the CRS as WKT and the build report as
+JSON. A file written by another :data:`FORMAT_VERSION` is refused, so callers rebuild.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyproj
+import shapely
+from numpy.typing import NDArray
+
+from routing.errors import NetworkError
+from routing.network import NetworkReport, StreetNetwork
+
+#: Layout of the file; bumped whenever the stored arrays change.
+FORMAT_VERSION = 1
+
+#: Number arrays of :class:`StreetNetwork`, stored as they are.
+_NUMBER_FIELDS = (
+    "node_x",
+    "node_y",
+    "segment_u",
+    "segment_v",
+    "segment_length_m",
+    "segment_source",
+    "edge_u",
+    "edge_v",
+    "edge_segment",
+    "edge_forward",
+    "edge_length_m",
+    "edge_travel_time_s",
+    "edge_speed_kph",
+)
+
+_LINESTRING = shapely.GeometryType.LINESTRING
+
+
+def save_network(network: StreetNetwork, path: str | os.PathLike[str]) -> Path:
+    """Write ``network`` to ``path`` (an ``.npz`` file), atomically.
+
+    The file is first written beside ``path`` and then renamed over it, so a reader never
+    sees half a file.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    target = Path(path)
+    arrays: dict[str, NDArray[Any]] = {name: getattr(network, name) for name in _NUMBER_FIELDS}
+    header = {
+        "format": FORMAT_VERSION,
+        "mode": network.mode,
+        "crs": network.crs.to_wkt(),
+        "report": dataclasses.asdict(network.report),
+    }
+    arrays["header"] = np.array(json.dumps(header, ensure_ascii=False))
+    arrays.update(_text_arrays("segment_name", network.segment_name))
+    arrays.update(_text_arrays("segment_highway", network.segment_highway))
+    arrays.update(_geometry_arrays(network.segment_geometry))
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        with partial.open("wb") as out:
+            np.savez(out, **arrays)  # type: ignore[arg-type]  # no array is named allow_pickle
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def load_network(path: str | os.PathLike[str]) -> StreetNetwork:
+    """Read a network written by :func:`save_network`.
+
+    Raises
+    ------
+    NetworkError
+        If the file is missing, damaged or of another format version.
+    """
+    source = Path(path)
+    try:
+        with np.load(source, allow_pickle=False) as data:
+            header = json.loads(str(data["header"]))
+            if header.get("format") != FORMAT_VERSION:
+                raise NetworkError(
+                    f"{source.name} holds a network of format {header.get('format')}, "
+                    f"not {FORMAT_VERSION}; build the network again"
+                )
+            numbers = {name: np.array(data[name]) for name in _NUMBER_FIELDS}
+            names = _texts(data, "segment_name")
+            highways = _texts(data, "segment_highway")
+            geometry = _geometries(data)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise NetworkError(f"cannot read the stored network {source.name}: {exc}") from exc
+    return StreetNetwork(
+        crs=pyproj.CRS.from_wkt(header["crs"]),
+        mode=str(header["mode"]),
+        segment_geometry=geometry,
+        segment_name=names,
+        segment_highway=highways,
+        report=NetworkReport(**header["report"]),
+        **numbers,
+    )
+
+
+def _text_arrays(name: str, values: NDArray[np.object_]) -> dict[str, NDArray[Any]]:
+    """Texts as one fixed-width string array and a mask of the missing ones."""
+    missing = np.array([v is None for v in values], dtype=bool)
+    texts = np.array(["" if v is None else str(v) for v in values], dtype=np.str_)
+    return {f"{name}__text": texts, f"{name}__missing": missing}
+
+
+def _texts(data: Any, name: str) -> NDArray[np.object_]:
+    texts = data[f"{name}__text"].astype(object)
+    texts[data[f"{name}__missing"]] = None
+    return np.asarray(texts, dtype=object)
+
+
+def _geometry_arrays(geometry: NDArray[np.object_]) -> dict[str, NDArray[Any]]:
+    """LineStrings as coordinates with offsets; anything else as WKB bytes with offsets."""
+    if len(geometry) and bool(np.all(shapely.get_type_id(geometry) == _LINESTRING)):
+        _, coords, (offsets,) = shapely.to_ragged_array(geometry)
+        return {"geometry__coords": coords, "geometry__offsets": offsets}
+    blobs = shapely.to_wkb(geometry)
+    sizes = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs))
+    joined = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+    return {"geometry__wkb": joined, "geometry__wkb_ends": np.cumsum(sizes)}
+
+
+def _geometries(data: Any) -> NDArray[np.object_]:
+    if "geometry__coords" in data:
+        geometry = shapely.from_ragged_array(
+            _LINESTRING, data["geometry__coords"], (data["geometry__offsets"],)
+        )
+        return np.asarray(geometry, dtype=object)
+    raw = data["geometry__wkb"].tobytes()
+    ends = data["geometry__wkb_ends"]
+    starts = np.concatenate([[0], ends[:-1]])
+    blobs = np.array([raw[s:e] for s, e in zip(starts, ends, strict=True)], dtype=object)
+    return np.asarray(shapely.from_wkb(blobs), dtype=object)
