@@ -2,7 +2,8 @@
 
 * ``reach_<m>min.geojson`` per minute band (:func:`write_reach_bands`), written alike by
   ``gisapp reach`` and ``gisapp coverage`` and served by the web coverage page;
-* ``blind_zones.geojson`` (``kind``, ``risk``, ``required_minutes``, ``reached_minutes``);
+* ``blind_zones.geojson``, riskiest first (``rank``, ``kind``, ``name``, ``street``,
+  ``grid``, ``incidents``, ``risk``, ``required_minutes``, ``reached_minutes``);
 * ``coverage_by_hour.csv``, the coverage of a plan hour by hour;
 * ``duty_points.geojson`` (``id``, ``fixed``, ``covered_weight``);
 * ``kpis.json`` beside them, through :func:`gisapp.outputs.kpis.write_kpis`.
@@ -97,8 +98,10 @@ def write_reach(bands: gpd.GeoDataFrame, kpis: Mapping[str, Any], out: Path) -> 
 
 
 def write_blind_zones(zones: gpd.GeoDataFrame, out: Path) -> Path:
-    """Write ``blind_zones.geojson`` to ``out``."""
+    """Write ``blind_zones.geojson`` to ``out``, riskiest first (by ``rank`` when given)."""
     out.mkdir(parents=True, exist_ok=True)
+    if "rank" in zones.columns:
+        zones = zones.sort_values("rank", kind="stable")
     return write_file(out / BLIND_ZONES_FILE, features_geojson(zones))
 
 

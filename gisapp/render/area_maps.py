@@ -16,9 +16,8 @@ import pyogrio
 from gisapp.errors import ExportError
 from gisapp.plans import text
 from gisapp.render import maps
+from gisapp.render.colors import BLIND_COLOR, STATION_COLOR
 from gisapp.render.printing import (
-    BLIND_COLOR,
-    STATION_COLOR,
     NorthArrow,
     Paper,
     Section,
@@ -116,7 +115,8 @@ def blind_zones_map(
         attribution=maps.attribution_for(ws.layer_notes),
     )
     set_print_options(m, for_print)
-    legend = add_blind_zones(m, zones, by_kind=True)
+    hatched: dict[str, float] = {}
+    legend = add_blind_zones(m, zones, by_kind=True, hatched=hatched)
     if ws.has_layer("stations"):
         stations = ws.spatial_layer("stations")
         if len(stations):
@@ -127,50 +127,111 @@ def blind_zones_map(
                 color=STATION_COLOR,
                 radius=6,
                 tooltip_fields={"name": "Station"},
+                pane="gisapp-stations",
             )
             legend["Station"] = STATION_COLOR
-    maps.add_legend(m, "Blind zones (盲区)", legend)
+    maps.add_legend(m, "Blind zones (盲区)", legend, hatched=hatched)
     NorthArrow().add_to(m)
     return m
 
 
 def blind_zones_page(
-    ws: Workspace, blind_zones: gpd.GeoDataFrame, *, paper: Paper = "A4", landscape: bool = False
+    ws: Workspace,
+    blind_zones: gpd.GeoDataFrame,
+    *,
+    paper: Paper = "A4",
+    landscape: bool = False,
+    max_rows: int = 60,
 ) -> str:
-    """Printable blind-zone map: the map, then the zones ranked by kind and risk."""
+    """Printable blind-zone map: the map, then the ``max_rows`` riskiest zones, riskiest
+    first (every zone is in ``blind_zones.geojson``)."""
     m = blind_zones_map(ws, blind_zones, for_print=True)
+    ranked = ranked_blind_zones(blind_zones).head(max_rows)
     columns = [
         c
-        for c in ("kind", "id", "name", "risk", "required_minutes", "reached_minutes")
-        if c in blind_zones
+        for c in (
+            "rank",
+            "name",
+            "kind",
+            "grid",
+            "incidents",
+            "risk",
+            "required_minutes",
+            "reached_minutes",
+        )
+        if c in ranked
     ]
-    rows = [[cell_text(v) for v in rec] for rec in blind_zones[columns].to_numpy()]
+    rows = [[cell_text(v) for v in rec] for rec in ranked[columns].to_numpy()]
+    rows = [
+        [r.replace("_", " ") if c == "kind" else r for c, r in zip(columns, row, strict=True)]
+        for row in rows
+    ]
     labels = {
+        "rank": "#",
         "kind": "Kind",
-        "id": "Id",
-        "name": "Name",
+        "name": "Where",
+        "grid": "Grid (网格)",
+        "incidents": "Incidents",
         "risk": "Risk",
         "required_minutes": "Required (min)",
         "reached_minutes": "Reached (min)",
     }
     section = Section(
-        title="Blind zones (盲区)",
+        title="Blind zones (盲区), riskiest first",
         columns=[labels[c] for c in columns],
         rows=rows,
-        cell_classes=["num" if c not in ("kind", "id", "name") else "" for c in columns],
+        cell_classes=["num" if c in _NUMERIC_COLUMNS else "" for c in columns],
         row_classes=[""] * len(rows),
-        figures=f"{len(rows):,} zone(s); reached = minutes until first reached (blank: never)",
+        figures=(
+            f"the {len(rows):,} riskiest of {len(blind_zones):,} zone(s); "
+            "risk = incidents of the shift on the zone's streets, "
+            "weighted by severity; reached = minutes until first reached (blank: never)"
+        ),
     )
     width_mm, height_mm = page_size(paper, landscape)
     return print_page(
         maps.render_html(m, inline_assets=True, layer_control=False),
         title="Blind zones (盲区)",
-        meta=[f"Workspace {ws.name}", f"{len(rows):,} zone(s)"],
+        meta=[f"Workspace {ws.name}", f"{len(blind_zones):,} zone(s)"],
         page_footer=page_footer(ws, ws.timezone),
         sections=[section],
         width_mm=width_mm,
         height_mm=height_mm,
     )
+
+
+#: How each kind of blind zone is told apart: the angle of its hatching, the dash and width
+#: of its outline, and the strength of the hatching relative to the map's (a blind grid
+#: holds blind streets already hatched: it gets a faint hatching and a bold dashed outline).
+BLIND_KIND_STYLES: dict[str, tuple[float, str | None, float, float]] = {
+    "street": (45.0, None, 0.5, 1.0),
+    "grid": (135.0, "8 5", 2.0, 0.4),
+    "key_place": (90.0, None, 1.5, 1.0),
+    "prevention_zone": (0.0, "2 4", 1.5, 0.8),
+}
+_BLIND_TIPS = {
+    "rank": "Rank",
+    "label": "Where",
+    "kind": "Kind",
+    "name": "Name",
+    "grid": "Grid (网格)",
+    "incidents": "Incidents in the shift",
+    "risk": "Risk",
+    "required_minutes": "Required (min)",
+    "reached_minutes": "Reached (min)",
+}
+
+
+_NUMERIC_COLUMNS = frozenset({"rank", "incidents", "risk", "required_minutes", "reached_minutes"})
+
+
+def ranked_blind_zones(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Blind zones riskiest first: by ``rank`` when the file has it, else by ``risk``."""
+    if "rank" in zones.columns:
+        return zones.sort_values("rank", kind="stable")
+    if "risk" in zones.columns:
+        return zones.sort_values("risk", ascending=False, kind="stable")
+    return zones
 
 
 def add_blind_zones(
@@ -180,63 +241,118 @@ def add_blind_zones(
     by_kind: bool = False,
     fill_opacity: float = 0.35,
     line_weight: float = 4.0,
+    hatched: dict[str, float] | None = None,
 ) -> dict[str, str]:
-    """Draw blind zones by geometry type; return legend entries."""
+    """Draw blind zones as red hatching with a red outline; return legend entries.
+
+    Blind zones are drawn in the zones pane, above the grids and below the routes, as
+    hatching (never a solid fill), so the grids and streets under them stay readable; the
+    kinds differ by the angle of the hatching and the dash of the outline
+    (:data:`BLIND_KIND_STYLES`).
+
+    Parameters
+    ----------
+    m
+        Map made by :func:`gisapp.render.maps.base_map`.
+    zones
+        Blind zones (``blind_zones.geojson``) in any CRS.
+    by_kind
+        One layer and legend entry per kind; otherwise one for all.
+    fill_opacity
+        Opacity of the hatching of street blind zones, doubled because hatching is thin
+        (other kinds scale it by :data:`BLIND_KIND_STYLES`).
+    line_weight
+        Width of blind street lines, pixels.
+    hatched
+        Filled with ``{legend label: hatching angle}`` for :func:`maps.add_legend`.
+
+    Returns
+    -------
+    dict[str, str]
+        ``{legend label: colour}``.
+    """
     data = zones.to_crs(4326)
     data = data[data.geometry.notna() & ~data.geometry.is_empty]
     kinds = (
         data["kind"].astype(str) if "kind" in data.columns else pd.Series("zone", index=data.index)
     )
-    kind_colors = {
-        "street": "#e31a1c",
-        "grid": "#ff7f00",
-        "key_place": "#6a3d9a",
-        "prevention_zone": "#b15928",
-    }
     legend: dict[str, str] = {}
-    tips = {
-        "kind": "Kind",
-        "id": "Id",
-        "name": "Name",
-        "risk": "Risk",
-        "required_minutes": "Required (min)",
-        "reached_minutes": "Reached (min)",
-    }
-    for kind in sorted(kinds.unique()) if by_kind else [None]:
-        part = data if kind is None else data[kinds == kind]
-        color = BLIND_COLOR if kind is None else kind_colors.get(kind, BLIND_COLOR)
-        name = "Blind zones (盲区)" if kind is None else f"Blind: {kind.replace('_', ' ')}"
-        geom = part.geom_type.fillna("")
-        polys = part[geom.str.contains("Polygon")]
-        lines = part[geom.str.contains("LineString")]
-        points = part[geom.str.contains("Point")]
-        if len(polys):
-            maps.add_polygons(
-                m,
-                polys,
-                name=name,
-                id_field=None,
-                color=color,
-                fill_opacity=fill_opacity,
-                weight=1.0,
-                tooltip_fields=tips,
-            )
-        if len(lines):
-            maps.add_lines(
-                m,
-                lines,
-                name=name,
-                id_field=None,
-                color=color,
-                weight=line_weight,
-                tooltip_fields=tips,
-            )
-        if len(points):
-            maps.add_points(
-                m, points, name=name, id_field=None, color=color, radius=6, tooltip_fields=tips
-            )
-        legend[name] = color
+    together = None
+    if not by_kind:
+        together = folium.FeatureGroup(name="Blind zones (盲区)")
+        together.add_to(m)
+        legend["Blind zones (盲区)"] = BLIND_COLOR
+        if hatched is not None:
+            hatched["Blind zones (盲区)"] = BLIND_KIND_STYLES["street"][0]
+    for kind in sorted(kinds.unique()):
+        name = f"Blind zones (盲区): {kind.replace('_', ' ')}"
+        _draw_blind_kind(
+            m if together is None else together,
+            data[kinds == kind],
+            kind,
+            name=name,
+            fill_opacity=fill_opacity,
+            line_weight=line_weight,
+        )
+        if together is None:
+            legend[name] = BLIND_COLOR
+            if hatched is not None:
+                hatched[name] = BLIND_KIND_STYLES.get(kind, BLIND_KIND_STYLES["street"])[0]
     return legend
+
+
+def _draw_blind_kind(
+    target: folium.Map | folium.FeatureGroup,
+    part: gpd.GeoDataFrame,
+    kind: str,
+    *,
+    name: str,
+    fill_opacity: float,
+    line_weight: float,
+) -> None:
+    """Draw the blind zones of one kind (EPSG:4326) in the style of :data:`BLIND_KIND_STYLES`."""
+    angle, dash, outline_px, strength = BLIND_KIND_STYLES.get(kind, BLIND_KIND_STYLES["street"])
+    geom = part.geom_type.fillna("")
+    polys = part[geom.str.contains("Polygon")]
+    lines = part[geom.str.contains("LineString")]
+    points = part[geom.str.contains("Point")]
+    if len(polys):
+        maps.add_polygons(
+            target,
+            polys,
+            name=name,
+            id_field="id" if "id" in polys.columns else None,
+            color=BLIND_COLOR,
+            fill_opacity=min(1.0, fill_opacity * 2 * strength),
+            weight=outline_px,
+            opacity=0.6 if kind == "street" else 0.9,
+            tooltip_fields=_BLIND_TIPS,
+            pane="gisapp-zones",
+            hatch=BLIND_COLOR,
+            hatch_angle=angle,
+            dash=dash,
+        )
+    if len(lines):
+        maps.add_lines(
+            target,
+            lines,
+            name=name,
+            id_field=None,
+            color=BLIND_COLOR,
+            weight=line_weight,
+            tooltip_fields=_BLIND_TIPS,
+            pane="gisapp-zones",
+        )
+    if len(points):
+        maps.add_points(
+            target,
+            points,
+            name=name,
+            id_field=None,
+            color=BLIND_COLOR,
+            radius=6,
+            tooltip_fields=_BLIND_TIPS,
+        )
 
 
 def clipped_layer(ws: Workspace, name: str, bounds: Sequence[float]) -> gpd.GeoDataFrame | None:

@@ -11,18 +11,14 @@ import numpy as np
 import pandas as pd
 
 from gisapp.render import maps
+from gisapp.render.area_maps import add_blind_zones
+from gisapp.render.colors import BLIND_COLOR, STATION_COLOR, UnitStyle, unit_styles
 
 __all__ = ["CoverageLayers", "HourlyLayers", "coverage_map", "hourly_coverage_map"]
 
-_BAND_COLORS = ("#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59")
-_BLIND_COLORS = {
-    "street": "#d73027",
-    "grid": "#f46d43",
-    "key_place": "#7b3294",
-    "prevention_zone": "#c51b7d",
-}
-_UNIT_COLORS = ("#08519c", "#a50f15", "#006d2c", "#54278f", "#b15928", "#252525")
-_SOURCE_COLOR = "#08306b"
+#: Reach bands, fastest first: greens, never a warning colour (those mark blind zones).
+_BAND_COLORS = ("#006d2c", "#31a354", "#74c476", "#a1d99b", "#c7e9c0")
+_IN_TIME_COLOR = "#1b7837"
 
 
 class CoverageLayers(Protocol):
@@ -78,42 +74,15 @@ def _add_bands(m: folium.Map, bands: gpd.GeoDataFrame, legend: dict[str, str]) -
             fill_opacity=0.25,
             weight=0.5,
             tooltip_fields={"minutes": "Minutes", "reached_km": "Street km"},
+            pane="gisapp-zones",
         )
-
-
-def _add_blind_zones(m: folium.Map, zones: gpd.GeoDataFrame, legend: dict[str, str]) -> None:
-    for kind, color in _BLIND_COLORS.items():
-        frame = zones[zones["kind"] == kind]
-        if not len(frame):
-            continue
-        frame = frame.assign(
-            reached=frame["reached_minutes"].map(
-                lambda v: "never" if v is None or pd.isna(v) else f"{v:g} min"
-            )
-        )
-        label = kind.replace("_", " ")
-        maps.add_polygons(
-            m,
-            frame,
-            name=f"Blind zones (盲区): {label}",
-            color=color,
-            fill_opacity=0.45,
-            show=kind != "grid",
-            tooltip_fields={
-                "name": "Name",
-                "risk": "Risk",
-                "required_minutes": "Required min",
-                "reached": "Reached",
-            },
-        )
-        legend[f"blind: {label}"] = color
 
 
 def _add_key_places(m: folium.Map, places: gpd.GeoDataFrame) -> None:
     if not len(places):
         return
     shown = places.assign(status=np.where(places["in_time"], "in time", "late"))
-    for status, color in (("in time", "#1a9850"), ("late", "#7b3294")):
+    for status, color in (("in time", _IN_TIME_COLOR), ("late", BLIND_COLOR)):
         part = shown[shown["status"] == status]
         if len(part):
             maps.add_points(
@@ -163,19 +132,22 @@ def coverage_map(
     )
     m = maps.base_map(bounds, roads=roads, attribution=attribution, assets_url=assets_url)
     legend: dict[str, str] = {}
+    hatched: dict[str, float] = {}
     _add_bands(m, result.bands, legend)
-    _add_blind_zones(m, result.blind_zones, legend)
+    if len(result.blind_zones):
+        legend.update(add_blind_zones(m, result.blind_zones, by_kind=True, hatched=hatched))
     _add_key_places(m, result.key_places)
     maps.add_points(
         m,
         result.sources,
         name="Stations and posts",
-        color=_SOURCE_COLOR,
+        color=STATION_COLOR,
         radius=7,
         tooltip_fields={"id": "Id", "source": "Source"},
+        pane="gisapp-stations",
     )
-    legend["stations and posts"] = _SOURCE_COLOR
-    maps.add_legend(m, "Coverage", legend)
+    legend["stations and posts"] = STATION_COLOR
+    maps.add_legend(m, "Coverage", legend, hatched=hatched)
     return maps.render_html(m, inline_assets=True)
 
 
@@ -195,7 +167,7 @@ def _hour_group(
     m: folium.Map,
     result: HourlyLayers,
     hour: pd.Timestamp,
-    unit_colors: dict[str, str],
+    styles: dict[str, UnitStyle],
     *,
     show: bool,
 ) -> folium.FeatureGroup:
@@ -210,6 +182,7 @@ def _hour_group(
         color=_BAND_COLORS[1],
         weight=4,
         tooltip_fields={"label": "Hour from", "reached_km": "Street km reached"},
+        pane="gisapp-zones",
     )
     paths = result.paths[result.paths["hour"] == hour]
     if len(paths):
@@ -218,7 +191,8 @@ def _hour_group(
             paths.assign(id=[f"path-{u}" for u in paths["unit_id"]]),
             name=f"Paths {hour:%H:%M}",
             color_by="unit_id",
-            colors=unit_colors,
+            colors={u: s.color for u, s in styles.items()},
+            dashes={u: s.dash for u, s in styles.items()},
             weight=2.5,
             tooltip_fields={"unit_id": "Unit"},
         )
@@ -228,9 +202,10 @@ def _hour_group(
             group,
             part.assign(id=f"unit-{unit}"),
             name=f"{unit} {hour:%H:%M}",
-            color=unit_colors.get(str(unit), _UNIT_COLORS[0]),
+            color=styles[str(unit)].color if str(unit) in styles else STATION_COLOR,
             radius=8,
             tooltip_fields={"unit_id": "Unit", "time": "At"},
+            pane="gisapp-stops",
         )
     return group
 
@@ -273,23 +248,24 @@ def hourly_coverage_map(
     bounds = [float(v) for v in extent.total_bounds]
     m = maps.base_map(bounds, roads=roads, attribution=attribution, assets_url=assets_url)
     units = sorted(set(result.positions["unit_id"]) | set(result.paths["unit_id"]))
-    unit_colors = {u: _UNIT_COLORS[i % len(_UNIT_COLORS)] for i, u in enumerate(units)}
+    styles = unit_styles(str(u) for u in units)
     groups, labels = [], []
     for i, hour in enumerate(result.reach["hour"]):
-        groups.append(_hour_group(m, result, hour, unit_colors, show=i == 0))
+        groups.append(_hour_group(m, result, hour, styles, show=i == 0))
         labels.append(_hour_label(result, hour))
     maps.add_points(
         m,
         result.sources,
         name="Stations and posts",
-        color=_SOURCE_COLOR,
+        color=STATION_COLOR,
         radius=6,
         tooltip_fields={"id": "Id", "source": "Source"},
+        pane="gisapp-stations",
     )
     if groups:
         maps.add_layer_slider(m, groups, labels, title=f"Plan {result.plan_id}: hour")
     legend = {f"street reached in {result.reach_minutes:g} min by units": _BAND_COLORS[1]}
-    legend.update({f"unit {u}": c for u, c in unit_colors.items()})
-    legend["stations and posts"] = _SOURCE_COLOR
+    legend.update({f"unit {u}": s.color for u, s in styles.items()})
+    legend["stations and posts"] = STATION_COLOR
     maps.add_legend(m, "Coverage by hour", legend)
     return maps.render_html(m, inline_assets=inline_assets)

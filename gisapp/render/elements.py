@@ -8,14 +8,99 @@ caller or here, and set as text where Leaflet allows it.
 from __future__ import annotations
 
 import html
+import re
+from typing import Any
 
+import folium
 import geopandas as gpd
 from branca.element import MacroElement
+from folium.utilities import JsCode
 from jinja2 import Template
 
 from gisapp.render.features import rounded_mapping
 
-__all__ = ["Attribution", "Labels", "Legend", "Slider"]
+__all__ = [
+    "PANES",
+    "Attribution",
+    "Labels",
+    "Legend",
+    "Panes",
+    "Slider",
+    "StreetLabels",
+    "hatch_fill",
+    "pane_options",
+]
+
+#: The fixed drawing order of every map: Leaflet panes and their z-index, bottom to top.
+#: Leaflet's own panes sit at 400 (overlays), 600 (markers), 650 (tooltips) and 700
+#: (popups); stops and stations go above the marker pane so nothing covers a station.
+PANES: dict[str, int] = {
+    "gisapp-base": 250,
+    "gisapp-grids": 410,
+    "gisapp-zones": 420,
+    "gisapp-routes": 430,
+    "gisapp-labels": 440,
+    "gisapp-points": 450,
+    "gisapp-stops": 610,
+    "gisapp-stations": 620,
+}
+
+
+class Panes(MacroElement):
+    """Creates the drawing-order panes, their renderers and the hatching patterns of a map.
+
+    Every pane lets clicks through where it draws nothing (``pointer-events: none``), and
+    every pane but the base draws with SVG, whose shapes take clicks themselves: a canvas in
+    a higher pane would swallow the clicks meant for the layers below it. The base map
+    (thousands of street lines, never clicked) keeps the faster canvas.
+    ``window.gisappRenderer(pane)`` returns a pane's renderer (one per pane and page).
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        (function () {
+          var map = {{ this._parent.get_name() }};
+          var panes = {{ this.panes|tojson }};
+          Object.keys(panes).forEach(function (name) {
+            var pane = map.createPane(name);
+            pane.style.zIndex = String(panes[name]);
+            pane.style.pointerEvents = 'none';
+          });
+          var renderers = {};
+          window.gisappRenderer = function (name) {
+            if (!renderers[name]) {
+              renderers[name] = name === 'gisapp-base'
+                ? L.canvas({pane: name}) : L.svg({pane: name});
+            }
+            return renderers[name];
+          };
+          var patterns = {{ this.hatches|tojson }};
+          if (patterns.length) {
+            var defs = patterns.map(function (p) {
+              return '<pattern id="' + p.id + '" patternUnits="userSpaceOnUse" width="8"'
+                + ' height="8" patternTransform="rotate(' + p.angle + ')"><line x1="0" y1="0"'
+                + ' x2="0" y2="8" stroke="' + p.color + '" stroke-width="2.5"/></pattern>';
+            }).join('');
+            document.body.insertAdjacentHTML('afterbegin',
+              '<svg aria-hidden="true" width="0" height="0" style="position:absolute">'
+              + '<defs>' + defs + '</defs></svg>');
+          }
+        })();
+        {% endmacro %}"""
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "Panes"
+        self.panes = dict(PANES)
+        self.hatches: list[dict[str, object]] = []
+
+    def hatch(self, color: str, angle_deg: float = 45.0) -> str:
+        """Register a hatching of ``color`` (``#rrggbb``) and return its SVG fill value."""
+        key = f"gisapp-hatch-{color.lstrip('#').lower()}-{round(angle_deg) % 180}"
+        if not any(h["id"] == key for h in self.hatches):
+            self.hatches.append({"id": key, "color": color, "angle": round(angle_deg) % 180})
+        return f"url(#{key})"
 
 
 class Attribution(MacroElement):
@@ -78,9 +163,10 @@ class Labels(MacroElement):
         {% endmacro %}
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = L.geoJson({{ this.data|tojson }}, {
-          interactive: false,
+          interactive: false, pane: 'gisapp-labels',
           pointToLayer: function (feature, latlng) {
-            return L.marker(latlng, {interactive: false, keyboard: false, icon: L.divIcon({
+            return L.marker(latlng, {interactive: false, keyboard: false, pane: 'gisapp-labels',
+              icon: L.divIcon({
               className: 'gisapp-label', html: feature.properties._label,
               iconSize: null, iconAnchor: [0, 0]})});
           }
@@ -184,3 +270,87 @@ class Slider(MacroElement):
         self.labels = labels
         self.title = title
         self.position = position
+
+
+class StreetLabels(MacroElement):
+    """Street names along the base map, each shown from its own zoom level up.
+
+    The names come placed (see :func:`gisapp.render.maps.street_labels`): a name's
+    ``min_zoom`` is the first zoom at which it fits without touching the names already
+    shown, so no two names overlap at any zoom, and the main streets appear first.
+    """
+
+    _template = Template(
+        """{% macro header(this, kwargs) %}
+        <style>
+          .gisapp-street { font: italic 11px/1 sans-serif; color: #4a4a4a; white-space: nowrap;
+            text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff; pointer-events: none; }
+          .gisapp-street span { display: inline-block; transform: translate(-50%, -50%); }
+        </style>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        (function () {
+          var map = {{ this._parent.get_name() }};
+          var byZoom = {};
+          {{ this.data|tojson }}.forEach(function (s) {
+            var group = byZoom[s.z] || (byZoom[s.z] = L.layerGroup());
+            L.marker([s.lat, s.lon], {interactive: false, keyboard: false, pane: 'gisapp-labels',
+              icon: L.divIcon({className: 'gisapp-street', html: '<span>' + s.label + '</span>',
+                iconSize: null, iconAnchor: [0, 0]})}).addTo(group);
+          });
+          function toggle() {
+            var zoom = map.getZoom();
+            Object.keys(byZoom).forEach(function (z) {
+              var on = zoom >= Number(z);
+              if (on && !map.hasLayer(byZoom[z])) { map.addLayer(byZoom[z]); }
+              if (!on && map.hasLayer(byZoom[z])) { map.removeLayer(byZoom[z]); }
+            });
+          }
+          map.on('zoomend', toggle);
+          map.whenReady(toggle);
+          window.gisappStreetLabels = byZoom;
+        })();
+        {% endmacro %}"""
+    )
+
+    def __init__(self, labels: list[dict[str, object]]) -> None:
+        super().__init__()
+        self._name = "StreetLabels"
+        # label text is escaped by the caller (Leaflet inserts it as HTML)
+        self.data = labels
+
+
+def pane_options(pane: str) -> dict[str, Any]:
+    """Leaflet options that draw a layer in ``pane`` (one of :data:`PANES`) with its renderer.
+
+    Raises
+    ------
+    ValueError
+        If ``pane`` is not one of :data:`PANES`.
+    """
+    if pane not in PANES:
+        raise ValueError(f"'pane' should be one of {sorted(PANES)}, got {pane!r}")
+    return {"pane": pane, "renderer": JsCode(f"window.gisappRenderer({pane!r})")}
+
+
+def hatch_fill(m: folium.Map | folium.FeatureGroup, color: str, angle_deg: float = 45.0) -> str:
+    """The SVG fill value of a diagonal hatching of ``color`` on the map holding ``m``.
+
+    Hatched areas are drawn in an SVG pane (every pane above the base is), where a fill
+    may be a pattern; the patterns are written into the page by the map's panes element.
+
+    Raises
+    ------
+    ValueError
+        If ``m`` was not made by :func:`gisapp.render.maps.base_map`, or ``color`` is not
+        ``#rrggbb``.
+    """
+    if not re.fullmatch(r"#[0-9A-Fa-f]{6}", color):
+        raise ValueError(f"'color' should be #rrggbb, got {color!r}")
+    root: Any = m
+    while not isinstance(root, folium.Map) and getattr(root, "_parent", None) is not None:
+        root = root._parent
+    panes = [c for c in getattr(root, "_children", {}).values() if isinstance(c, Panes)]
+    if not panes:
+        raise ValueError("hatching needs a map made by base_map()")
+    return str(panes[0].hatch(color, angle_deg))

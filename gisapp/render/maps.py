@@ -38,13 +38,31 @@ from folium.plugins import MarkerCluster
 
 from gisapp.render import assets
 from gisapp.render.assets import VENDOR_DIR
-from gisapp.render.colors import PALETTE, category_colors, css_color, unit_colors
-from gisapp.render.elements import Attribution, Labels, Legend, Slider
+from gisapp.render.colors import (
+    PALETTE,
+    ROAD_COLOR,
+    ROAD_MAJOR_COLOR,
+    category_colors,
+    css_color,
+    unit_colors,
+)
+from gisapp.render.elements import (
+    PANES,
+    Attribution,
+    Labels,
+    Legend,
+    Panes,
+    Slider,
+    hatch_fill,
+    pane_options,
+)
 from gisapp.render.features import as_text, rounded_mapping
+from gisapp.render.street_labels import add_street_labels
 
 __all__ = [
     "OSM_ATTRIBUTION",
     "PALETTE",
+    "PANES",
     "VENDOR_DIR",
     "add_layer_slider",
     "add_legend",
@@ -56,6 +74,8 @@ __all__ = [
     "attribution_for",
     "base_map",
     "category_colors",
+    "hatch_fill",
+    "pane_options",
     "render_html",
     "unit_colors",
 ]
@@ -119,6 +139,7 @@ def base_map(
         height=height,
         zoom_start=13,
     )
+    Panes().add_to(m)  # first, so every layer below finds its pane and renderer
     # Without a tile layer the map has no maxZoom, which MarkerCluster needs to cluster.
     m.options["max_zoom"] = 19
     # Fractional zoom lets a district fill the frame instead of the next power of two.
@@ -139,13 +160,17 @@ def add_roads_base(
     *,
     simplify_m: float = 5.0,
     name: str = "Streets",
-    color: str = "#9e9e9e",
+    color: str = ROAD_COLOR,
+    major_color: str = ROAD_MAJOR_COLOR,
+    labels: bool = True,
 ) -> folium.GeoJson:
-    """Add ``roads`` as a light, non-interactive vector base layer.
+    """Add ``roads`` as a muted, non-interactive vector base layer with street names.
 
     Lines are simplified in a metric CRS, coordinates rounded to about a metre and merged
     into one multi-line per road class (major / minor), so the page carries coordinates
-    only: on the whole Wuhan network this is what keeps a city map responsive.
+    only: on the whole Wuhan network this is what keeps a city map responsive. The base
+    is drawn in the lowest pane, on a canvas; the names of the streets (a ``name`` column)
+    are placed without overlap by :func:`gisapp.render.street_labels.add_street_labels`.
 
     Parameters
     ----------
@@ -157,8 +182,10 @@ def add_roads_base(
         Simplification tolerance, metres.
     name
         Name in the layer control.
-    color
-        Line colour.
+    color, major_color
+        Line colours of the minor and the major streets.
+    labels
+        Whether to add the street names.
 
     Returns
     -------
@@ -176,7 +203,7 @@ def add_roads_base(
         else np.zeros(len(lines), dtype=bool)
     )
     features = []
-    for is_major, weight in ((False, 1.0), (True, 2.2)):
+    for is_major, weight in ((False, 1.2), (True, 2.6)):
         geoms = simplified.to_numpy()[major == is_major]
         if not len(geoms):
             continue
@@ -185,7 +212,13 @@ def add_roads_base(
         features.append(
             {
                 "type": "Feature",
-                "properties": {"style": {"color": color, "weight": weight, "opacity": 0.9}},
+                "properties": {
+                    "style": {
+                        "color": major_color if is_major else color,
+                        "weight": weight,
+                        "opacity": 0.9,
+                    }
+                },
                 "geometry": rounded_mapping(merged),
             }
         )
@@ -194,14 +227,17 @@ def add_roads_base(
         name=html.escape(name),
         interactive=False,
         smooth_factor=1.0,
+        **pane_options("gisapp-base"),
     )
     layer.add_to(m)
+    if labels:
+        add_street_labels(m, lines, major=major)
     logger.debug("base roads: %s lines drawn as %s features", f"{len(lines):,}", len(features))
     return layer
 
 
 def add_polygons(
-    m: folium.Map,
+    m: folium.Map | folium.FeatureGroup,
     gdf: gpd.GeoDataFrame,
     *,
     name: str,
@@ -216,6 +252,11 @@ def add_polygons(
     weight: float = 1.5,
     show: bool = True,
     max_labels: int = 1000,
+    pane: str = "gisapp-grids",
+    hatch: str | None = None,
+    hatch_angle: float = 45.0,
+    dash: str | None = None,
+    opacity: float = 0.9,
 ) -> folium.FeatureGroup:
     """Add polygons, optionally coloured by a category, labelled and with tooltips.
 
@@ -247,6 +288,16 @@ def add_polygons(
         Whether the layer is on when the map opens.
     max_labels
         Most labels drawn.
+    pane
+        Drawing-order pane (:data:`PANES`): ``"gisapp-grids"`` for grids and areas,
+        ``"gisapp-zones"`` for blind zones and reach bands.
+    hatch, hatch_angle
+        Fill with hatching of this ``#rrggbb`` colour at this angle (degrees) instead of a
+        flat fill (the outline keeps its colour), so what lies below stays visible.
+    dash
+        Outline dash pattern (SVG ``stroke-dasharray``, e.g. ``"6 4"``), or ``None``.
+    opacity
+        Outline opacity.
 
     Returns
     -------
@@ -261,12 +312,20 @@ def add_polygons(
         if color_by is not None and color_by in data.columns
         else [color] * len(data)
     )
+    fill = hatch_fill(m, hatch, hatch_angle) if hatch else None
     styles = [
-        {"color": c, "fillColor": c, "weight": weight, "fillOpacity": fill_opacity, "opacity": 0.9}
+        {
+            "color": c,
+            "fillColor": fill or c,
+            "weight": weight,
+            "fillOpacity": fill_opacity,
+            "opacity": opacity,
+            **({"dashArray": dash} if dash else {}),
+        }
         for c in fills
     ]
     group = folium.FeatureGroup(name=html.escape(name), show=show)
-    _feature_layer(data, styles, id_field, tooltip_fields, popup_fields).add_to(group)
+    _feature_layer(data, styles, id_field, tooltip_fields, popup_fields, pane=pane).add_to(group)
     if label_field is not None and 0 < len(data) <= max_labels:
         points = data.geometry.representative_point()
         labels = gpd.GeoDataFrame({"_label": data[label_field].map(as_text)}, geometry=points)
@@ -282,7 +341,7 @@ def add_points(
     *,
     name: str,
     id_field: str | None = "id",
-    color: str = "#d62728",
+    color: str = "#404040",
     radius: float = 4.0,
     tooltip_fields: Mapping[str, str] | None = None,
     popup_fields: Mapping[str, str] | None = None,
@@ -290,8 +349,9 @@ def add_points(
     aggregate_above: int = 20_000,
     cell_m: float = 250.0,
     show: bool = True,
+    pane: str = "gisapp-points",
 ) -> folium.FeatureGroup:
-    """Add points as canvas circle markers, clustered or aggregated when there are many.
+    """Add points as circle markers, clustered or aggregated when there are many.
 
     Up to ``cluster_above`` points are drawn one by one; up to ``aggregate_above`` they go
     into a marker cluster; above that they are counted in square cells of ``cell_m``
@@ -318,6 +378,9 @@ def add_points(
         Cell size of the aggregation, metres.
     show
         Whether the layer is on when the map opens.
+    pane
+        Drawing-order pane: ``"gisapp-points"`` (incidents, key places), ``"gisapp-stops"``
+        or ``"gisapp-stations"`` (stations and posts, drawn on top of everything).
 
     Returns
     -------
@@ -339,7 +402,7 @@ def add_points(
             }
             for c in cells["count"]
         ]
-        _feature_layer(cells, styles, None, {"count": "Count"}, None).add_to(group)
+        _feature_layer(cells, styles, None, {"count": "Count"}, None, pane=pane).add_to(group)
         logger.info("%s points aggregated into %s cells", f"{len(data):,}", f"{len(cells):,}")
     else:
         layer = _feature_layer(
@@ -351,6 +414,7 @@ def add_points(
             marker=folium.CircleMarker(
                 radius=radius, color="#ffffff", weight=1, fill_color=color, fill_opacity=0.85
             ),
+            pane=pane,
         )
         if len(data) > cluster_above:
             cluster = MarkerCluster(options={"chunkedLoading": True, "maxClusterRadius": 50})
@@ -377,6 +441,8 @@ def add_lines(
     popup_fields: Mapping[str, str] | None = None,
     simplify_m: float | None = None,
     show: bool = True,
+    pane: str = "gisapp-routes",
+    dashes: Mapping[Any, str | None] | None = None,
 ) -> folium.FeatureGroup:
     """Add lines (routes, risky streets), optionally coloured by a category.
 
@@ -400,6 +466,11 @@ def add_lines(
         Simplification tolerance in metres, or ``None`` to keep every vertex.
     show
         Whether the layer is on when the map opens.
+    pane
+        Drawing-order pane (:data:`PANES`); routes by default.
+    dashes
+        Dash pattern per value of ``color_by`` (e.g. from
+        :func:`gisapp.render.colors.unit_styles`), ``None`` for a solid line.
 
     Returns
     -------
@@ -417,9 +488,17 @@ def add_lines(
         if color_by is not None and color_by in data.columns
         else [color] * len(data)
     )
-    styles = [{"color": c, "weight": weight, "opacity": 0.9} for c in line_colors]
+    line_dashes = (
+        [(dashes or {}).get(v) for v in data[color_by]]
+        if color_by is not None and color_by in data.columns
+        else [None] * len(data)
+    )
+    styles = [
+        {"color": c, "weight": weight, "opacity": 0.9, **({"dashArray": d} if d else {})}
+        for c, d in zip(line_colors, line_dashes, strict=True)
+    ]
     group = folium.FeatureGroup(name=html.escape(name), show=show)
-    _feature_layer(data, styles, id_field, tooltip_fields, popup_fields).add_to(group)
+    _feature_layer(data, styles, id_field, tooltip_fields, popup_fields, pane=pane).add_to(group)
     group.add_to(m)
     return group
 
@@ -430,6 +509,7 @@ def add_legend(
     entries: Mapping[str, str],
     *,
     position: str = "bottomright",
+    hatched: Mapping[str, float] | None = None,
 ) -> MacroElement:
     """Add a legend box: a title and one colour swatch per label.
 
@@ -443,6 +523,9 @@ def add_legend(
         ``{label: css colour}`` in display order; labels are escaped.
     position
         Leaflet control corner.
+    hatched
+        ``{label: angle}`` of the entries drawn as hatching (blind zones): their swatch is
+        hatched at that angle too.
 
     Returns
     -------
@@ -450,12 +533,23 @@ def add_legend(
         The legend element.
     """
     rows = "".join(
-        f'<div><i style="background:{css_color(c)}"></i>{html.escape(str(label))}</div>'
+        f'<div><i style="{_swatch_style(css_color(c), (hatched or {}).get(label))}"></i>'
+        f"{html.escape(str(label))}</div>"
         for label, c in entries.items()
     )
     legend = Legend(f"<b>{html.escape(title)}</b>{rows}", position)
     legend.add_to(m)
     return legend
+
+
+def _swatch_style(color: str, angle: float | None) -> str:
+    if angle is None:
+        return f"background:{color}"
+    # CSS gradients run perpendicular to SVG pattern lines: turn by 90° to match the map
+    return (
+        f"background:repeating-linear-gradient({(angle + 90) % 180:g}deg,{color} 0 2px,"
+        f"transparent 2px 5px);border:1px solid {color}"
+    )
 
 
 def add_layer_slider(
@@ -586,6 +680,7 @@ def _feature_layer(
     popup_fields: Mapping[str, str] | None,
     *,
     marker: folium.CircleMarker | None = None,
+    pane: str = "gisapp-grids",
 ) -> folium.GeoJson:
     """One folium GeoJson layer whose tooltip and popup HTML is built and escaped here.
 
@@ -618,11 +713,14 @@ def _feature_layer(
     if pops is not None:
         kwargs["popup"] = folium.GeoJsonPopup(["_popup"], labels=False)
     if marker is not None:
+        # GeoJSON hands its pane to lines and polygons, not to the markers it makes
+        marker.options.update(pane_options(pane))
         kwargs["marker"] = marker
     return folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
         control=False,
         **kwargs,
+        **pane_options(pane),
     )
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gisapp.services.blind_streets import shift_incident_counts, street_blind_rows
 from gisapp.services.coverage_inputs import (
     SCHOOL_ZONE_KIND,
     key_place_required_minutes,
@@ -76,6 +77,9 @@ _BLIND_COLUMNS = [
     "id",
     "kind",
     "name",
+    "street",
+    "grid",
+    "incidents",
     "risk",
     "required_minutes",
     "reached_minutes",
@@ -134,9 +138,13 @@ class CoverageResult:
     bands
         One reach polygon per minute band (``minutes``, ``reached_km``, ``area_km2``...).
     blind_zones
-        Ranked blind zones: ``id``, ``kind`` (street, grid, key_place, prevention_zone),
-        ``name``, ``risk``, ``required_minutes``, ``reached_minutes`` (None: never reached),
-        ``rank`` (by risk within the kind), plus sizes.
+        Blind zones, riskiest first: ``rank`` (1 = riskiest), ``id``, ``kind`` (street,
+        grid, key_place, prevention_zone), ``name`` (what a captain reads, e.g. "Whalley
+        Ave between Fitch St and Blake St, grid nh-g080, 12 incidents in the shift"),
+        ``street`` and ``grid`` (where known), ``incidents`` (of the shift, on its
+        streets), ``risk`` (their severity-weighted sum, the ranking key),
+        ``required_minutes``, ``reached_minutes`` (None: never reached), plus sizes. Street
+        blind zones are cut per street stretch and grid.
     segments
         Per segment (network CRS) reach times, risk and blind length.
     key_places
@@ -230,8 +238,12 @@ def compute_coverage(
         place_s=places.reached_s if len(places.frame) else None,
     )
     street_zones = blind_zone_polygons(network, segments, buffer_m=opts.buffer_m, cameras=sectors)
+    counts = shift_incident_counts(ws, network, window=opts.risk_window)
     blind = _blind_table(
-        network, ws, street_zones, segments, places, zones, zone_rows, opts.street_minutes
+        network,
+        ws,
+        _BlindInputs(street_zones, segments, places, zones, zone_rows, counts),
+        opts,
     )
     kpis: dict[str, Any] = {
         "workspace": ws.name,
@@ -245,7 +257,7 @@ def compute_coverage(
         "risk": _risk_kpis(risk_series, opts.risk_window),
         "bands": bands.kpis,
         "street_minutes": opts.street_minutes,
-        "blind": _blind_kpis(blind, float(risk.sum())),
+        "blind": _blind_kpis(blind, float(risk.sum()), street_zones),
         "key_places": _key_place_kpis(places.frame),
         "prevention_zones": {
             "count": len(zones),
@@ -334,14 +346,18 @@ def _risk_kpis(risk: pd.Series, window: tuple[str, str] | None) -> dict[str, Any
     return kpis
 
 
-def _blind_kpis(blind: gpd.GeoDataFrame, total_risk: float) -> dict[str, Any]:
+def _blind_kpis(
+    blind: gpd.GeoDataFrame, total_risk: float, street_zones: gpd.GeoDataFrame
+) -> dict[str, Any]:
+    """Blind-zone figures; street length, area and risk are those of the uncut zones (the
+    unreached street less what cameras see), which the per-stretch zones only divide."""
     streets = blind[blind["kind"] == "street"]
     return {
         "street_zones": len(streets),
-        "street_length_km": round(float(streets["length_m"].sum()) / 1000, 3),
-        "street_area_km2": round(float(streets["area_m2"].sum()) / 1e6, 4),
-        "street_risk": round(float(streets["risk"].sum()), 3),
-        "street_risk_share": _share(float(streets["risk"].sum()), total_risk),
+        "street_length_km": round(float(street_zones["length_m"].sum()) / 1000, 3),
+        "street_area_km2": round(float(street_zones["area_m2"].sum()) / 1e6, 4),
+        "street_risk": round(float(street_zones["risk"].sum()), 3),
+        "street_risk_share": _share(float(street_zones["risk"].sum()), total_risk),
         "grids": int((blind["kind"] == "grid").sum()),
         "key_places": int((blind["kind"] == "key_place").sum()),
         "prevention_zones": int((blind["kind"] == "prevention_zone").sum()),
@@ -440,29 +456,26 @@ def _zone_reach(
     )
 
 
-def _street_blind_rows(street_zones: gpd.GeoDataFrame, street_minutes: float) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "id": [f"street-{z}" for z in street_zones["zone"]],
-            "kind": "street",
-            "name": [f"Blind streets {z}" for z in street_zones["zone"]],
-            "risk": street_zones["risk"].to_numpy(),
-            "required_minutes": street_minutes,
-            "reached_minutes": [minutes_or_none(s) for s in street_zones["reached_s"]],
-            "length_m": street_zones["length_m"].to_numpy(),
-            "area_m2": street_zones["area_m2"].to_numpy(),
-            "geometry": street_zones.geometry.to_numpy(),
-        }
-    )
+@dataclass(frozen=True)
+class _BlindInputs:
+    """What the blind-zone table is made of (network CRS)."""
+
+    street_zones: gpd.GeoDataFrame
+    segments: pd.DataFrame
+    places: _Places
+    zones: gpd.GeoDataFrame
+    zone_rows: pd.DataFrame
+    incidents: np.ndarray  # of the shift, per segment
 
 
 def _grid_blind_rows(
     network: StreetNetwork,
     grids: gpd.GeoDataFrame,
-    segments: pd.DataFrame,
+    inputs: _BlindInputs,
     street_minutes: float,
 ) -> pd.DataFrame:
     """Grids with at least :data:`GRID_BLIND_SHARE` of their street length blind."""
+    segments = inputs.segments
     metric = grids.to_crs(network.crs)
     midpoints = shapely.line_interpolate_point(network.segment_geometry, 0.5, normalized=True)
     seg_idx, grid_idx = shapely.STRtree(metric.geometry.to_numpy()).query(
@@ -476,15 +489,25 @@ def _grid_blind_rows(
     length = per_grid(network.segment_length_m)
     blind_m = per_grid(segments["blind_length_m"].to_numpy())
     blind_risk = per_grid((segments["weight"] - segments["covered_weight"]).to_numpy())
+    is_blind = (segments["blind_length_m"].to_numpy() > 1e-6).astype(float)
+    blind_incidents = per_grid(inputs.incidents * is_blind).round().astype(int)
     full = np.full(n, -np.inf)
     np.maximum.at(full, grid_idx, segments["full_s"].to_numpy()[seg_idx])
     share = np.divide(blind_m, length, out=np.zeros(n), where=length > 0)
     chosen = np.flatnonzero(share >= GRID_BLIND_SHARE)
+    ids = [str(grids["id"].iat[i]) for i in chosen]
     return pd.DataFrame(
         {
-            "id": [f"grid-{grids['id'].iat[i]}" for i in chosen],
+            "id": [f"grid-{g}" for g in ids],
             "kind": "grid",
-            "name": [str(grids["id"].iat[i]) for i in chosen],
+            "name": [
+                f"grid {g}: {share[i]:.0%} of its streets beyond {street_minutes:g} min, "
+                f"{_incidents_text(int(blind_incidents[i]))} on them"
+                for g, i in zip(ids, chosen, strict=True)
+            ],
+            "street": "",
+            "grid": ids,
+            "incidents": blind_incidents[chosen],
             "risk": blind_risk[chosen],
             "required_minutes": street_minutes,
             "reached_minutes": [minutes_or_none(full[i]) for i in chosen],
@@ -495,31 +518,45 @@ def _grid_blind_rows(
     )
 
 
-def _place_blind_rows(
-    network: StreetNetwork, places: _Places, segments: pd.DataFrame
-) -> pd.DataFrame:
+def _incidents_text(count: int) -> str:
+    return f"{count:,} incident{'' if count == 1 else 's'} in the shift"
+
+
+def _place_blind_rows(network: StreetNetwork, inputs: _BlindInputs) -> pd.DataFrame:
     """Key places reached later than their required minutes, drawn as small squares."""
-    frame, located = places.frame, places.located
+    frame, located = inputs.places.frame, inputs.places.located
     late = np.flatnonzero(~frame["in_time"].to_numpy())
     metric = frame.to_crs(network.crs).geometry.to_numpy()
     marks = np.where(
         shapely.get_type_id(metric) == 0, shapely.buffer(metric, _PLACE_MARK_M), metric
     )
-    seg_risk = segments["weight"].to_numpy()
-    place_risk = (
-        np.where(
-            located["snapped"].to_numpy(),
-            seg_risk[np.maximum(located["segment"].to_numpy(), 0)],
-            0.0,
-        )
-        if located is not None
-        else np.zeros(len(frame))
-    )
+    seg_risk = inputs.segments["weight"].to_numpy()
+    if located is not None:
+        snapped = located["snapped"].to_numpy()
+        segment = np.maximum(located["segment"].to_numpy(), 0)
+        place_risk = np.where(snapped, seg_risk[segment], 0.0)
+        place_incidents = np.where(snapped, inputs.incidents[segment], 0)
+        streets = [
+            str(network.segment_name[s] or "") if ok else ""
+            for s, ok in zip(segment, snapped, strict=True)
+        ]
+    else:
+        place_risk = np.zeros(len(frame))
+        place_incidents = np.zeros(len(frame), dtype=int)
+        streets = [""] * len(frame)
+    names = [str(frame["name"].iat[i]) if "name" in frame else "" for i in late]
     return pd.DataFrame(
         {
             "id": [f"key_place-{frame['id'].iat[i]}" for i in late],
             "kind": "key_place",
-            "name": [str(frame["name"].iat[i]) if "name" in frame else "" for i in late],
+            "name": [
+                ", ".join(p for p in (n, f"on {streets[i]}" if streets[i] else "") if p)
+                + f", {_incidents_text(int(place_incidents[i]))} on its street"
+                for n, i in zip(names, late, strict=True)
+            ],
+            "street": [streets[i] for i in late],
+            "grid": "",
+            "incidents": place_incidents[late],
             "risk": place_risk[late],
             "required_minutes": frame["required_minutes"].to_numpy()[late],
             "reached_minutes": frame["reached_minutes"].to_numpy()[late],
@@ -530,17 +567,27 @@ def _place_blind_rows(
     )
 
 
-def _zone_blind_rows(
-    network: StreetNetwork, zones: gpd.GeoDataFrame, zone_rows: pd.DataFrame
-) -> pd.DataFrame:
+def _zone_blind_rows(network: StreetNetwork, inputs: _BlindInputs) -> pd.DataFrame:
     """Prevention zones reached later than their required minutes."""
+    zone_rows = inputs.zone_rows
     late = np.flatnonzero(~zone_rows["in_time"].to_numpy())
-    metric = zones.to_crs(network.crs)
+    metric = inputs.zones.to_crs(network.crs)
+    midpoints = shapely.line_interpolate_point(network.segment_geometry, 0.5, normalized=True)
+    counts = [
+        int(inputs.incidents[shapely.contains(metric.geometry.iat[i], midpoints)].sum())
+        for i in late
+    ]
     return pd.DataFrame(
         {
             "id": [f"prevention_zone-{metric['id'].iat[i]}" for i in late],
             "kind": "prevention_zone",
-            "name": [str(metric["name"].iat[i]) for i in late],
+            "name": [
+                f"{metric['name'].iat[i]}: {_incidents_text(c)}"
+                for i, c in zip(late, counts, strict=True)
+            ],
+            "street": "",
+            "grid": "",
+            "incidents": counts,
             "risk": zone_rows["risk"].to_numpy()[late],
             "required_minutes": zone_rows["required_minutes"].to_numpy()[late],
             "reached_minutes": [
@@ -556,34 +603,50 @@ def _zone_blind_rows(
 def _blind_table(
     network: StreetNetwork,
     ws: Workspace,
-    street_zones: gpd.GeoDataFrame,
-    segments: pd.DataFrame,
-    places: _Places,
-    zones: gpd.GeoDataFrame,
-    zone_rows: pd.DataFrame,
-    street_minutes: float,
+    inputs: _BlindInputs,
+    opts: CoverageOptions,
 ) -> gpd.GeoDataFrame:
-    """Every blind zone, ranked by risk within its kind (EPSG:4326)."""
+    """Every blind zone, riskiest first, ranked 1..n across kinds (EPSG:4326).
+
+    Risk is the severity-weighted count of the shift's incidents on the zone's unreached
+    streets; ties go to the zone with more incidents, then by kind and id, so the order is
+    stable.
+    """
     crs = network.crs
     parts: list[pd.DataFrame] = []
-    if len(street_zones):
-        parts.append(_street_blind_rows(street_zones, street_minutes))
     grids = ws.layer("grids", required=False)
-    if isinstance(grids, gpd.GeoDataFrame) and len(grids):
-        parts.append(_grid_blind_rows(network, grids, segments, street_minutes))
-    if len(places.frame):
-        parts.append(_place_blind_rows(network, places, segments))
-    if len(zone_rows) and (~zone_rows["in_time"]).any():
-        parts.append(_zone_blind_rows(network, zones, zone_rows))
+    grids = grids if isinstance(grids, gpd.GeoDataFrame) and len(grids) else None
+    streets = street_blind_rows(
+        network,
+        inputs.segments,
+        inputs.street_zones,
+        grids=grids,
+        incidents=inputs.incidents,
+        street_minutes=opts.street_minutes,
+        buffer_m=opts.buffer_m,
+    )
+    if len(streets):
+        parts.append(streets)
+    if grids is not None:
+        parts.append(_grid_blind_rows(network, grids, inputs, opts.street_minutes))
+    if len(inputs.places.frame):
+        parts.append(_place_blind_rows(network, inputs))
+    if len(inputs.zone_rows) and (~inputs.zone_rows["in_time"]).any():
+        parts.append(_zone_blind_rows(network, inputs))
+    parts = [p for p in parts if len(p)]
     if not parts:
         frame = gpd.GeoDataFrame(
             {c: [] for c in _BLIND_COLUMNS[:-1]}, geometry=gpd.GeoSeries([], crs=crs), crs=crs
         )
     else:
         frame = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)
-    frame = frame.sort_values(
-        ["kind", "risk"], ascending=[True, False], kind="stable", ignore_index=True
-    )
-    frame["rank"] = frame.groupby("kind").cumcount() + 1
     frame["risk"] = frame["risk"].astype(float).round(4)
+    frame["incidents"] = frame["incidents"].astype(int)
+    frame = frame.sort_values(
+        ["risk", "incidents", "kind", "id"],
+        ascending=[False, False, True, True],
+        kind="stable",
+        ignore_index=True,
+    )
+    frame.insert(0, "rank", np.arange(1, len(frame) + 1))
     return frame.to_crs(STORAGE_CRS)

@@ -1,0 +1,239 @@
+"""Street blind zones a captain can act on: one per street stretch and grid, named.
+
+:func:`routing.coverage.blind_zone_polygons` joins every unreached piece of street it can
+into one zone, which on a city is a few large shapes. Here those shapes are cut into
+stretches of one street inside one grid (a connected run of blind segments that share a
+name and a grid), each named after the street and the cross streets at its ends —
+"Whalley Ave between Fitch St and Blake St, grid nh-g080, 12 incidents in the shift" — and
+weighed by the incidents of the shift on its segments.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+from scipy.sparse import coo_array
+from scipy.sparse.csgraph import connected_components
+
+from gisapp.services.coverage_inputs import minutes_or_none
+from gisapp.store.geopackage import Workspace
+from routing.network import StreetNetwork
+from routing.risk import shift_mask, weighted_incidents
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["shift_incident_counts", "street_blind_rows", "street_zone_name"]
+
+#: Name given to a street without one.
+UNNAMED = "unnamed street"
+
+
+def shift_incident_counts(
+    ws: Workspace,
+    network: StreetNetwork,
+    *,
+    window: tuple[str, str] | None,
+    preventable_only: bool = True,
+) -> npt.NDArray[np.int64]:
+    """How many of the shift's incidents lie on each street segment.
+
+    The incidents counted are those the risk counts (preventable ones by default, inside
+    the shift window, near a street), each on the segment nearest to it.
+
+    Returns
+    -------
+    numpy.ndarray
+        One count per segment of ``network`` (zeros when the workspace has no incidents).
+    """
+    incidents = ws.layer("incidents", required=False)
+    if not isinstance(incidents, gpd.GeoDataFrame) or len(incidents) == 0:
+        return np.zeros(network.n_segments, dtype=np.int64)
+    weighted = weighted_incidents(
+        network,
+        incidents,
+        timezone=ws.timezone,
+        half_life_days=None,
+        reference_time=None,
+        preventable_only=preventable_only,
+        max_snap_distance_m=100.0,
+    )
+    inside = shift_mask(weighted.local_time, window=window)
+    return np.bincount(weighted.segment[inside], minlength=network.n_segments).astype(np.int64)
+
+
+def street_zone_name(street: str, cross: list[str], grid: str, incidents: int) -> str:
+    """The sentence naming a street blind zone, e.g. "Whalley Ave between Fitch St and
+    Blake St, grid nh-g080, 12 incidents in the shift"."""
+    if len(cross) >= 2:
+        where = f"{street} between {cross[0]} and {cross[1]}"
+    elif cross:
+        where = f"{street} near {cross[0]}"
+    else:
+        where = street
+    parts = [where]
+    if grid:
+        parts.append(f"grid {grid}")
+    parts.append(f"{incidents:,} incident{'' if incidents == 1 else 's'} in the shift")
+    return ", ".join(parts)
+
+
+def _segment_grids(
+    network: StreetNetwork, grids: gpd.GeoDataFrame | None
+) -> npt.NDArray[np.object_]:
+    """The id of the grid holding each segment's midpoint ("" outside every grid)."""
+    out = np.full(network.n_segments, "", dtype=object)
+    if grids is None or not len(grids) or "id" not in grids.columns:
+        return out
+    metric = grids.to_crs(network.crs)
+    midpoints = shapely.line_interpolate_point(network.segment_geometry, 0.5, normalized=True)
+    seg_idx, grid_idx = shapely.STRtree(metric.geometry.to_numpy()).query(
+        midpoints, predicate="within"
+    )
+    ids = metric["id"].astype(str).to_numpy()
+    # reversed, so the first grid listed wins where grids overlap
+    out[seg_idx[::-1]] = ids[grid_idx[::-1]]
+    return out
+
+
+def _runs(
+    network: StreetNetwork, chosen: npt.NDArray[np.int64], keys: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Connected runs of the chosen segments: those sharing a node and a key join."""
+    n = len(chosen)
+    nodes = np.concatenate([network.segment_u[chosen], network.segment_v[chosen]])
+    owner = np.concatenate([np.arange(n), np.arange(n)])
+    order = np.lexsort((keys[owner], nodes))
+    nodes, owner = nodes[order], owner[order]
+    same = (nodes[1:] == nodes[:-1]) & (keys[owner[1:]] == keys[owner[:-1]])
+    graph = coo_array((np.ones(int(same.sum())), (owner[:-1][same], owner[1:][same])), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return np.asarray(labels, dtype=np.int64)
+
+
+class _NodeSegments:
+    """The segments touching each node, looked up without scanning the network."""
+
+    def __init__(self, network: StreetNetwork) -> None:
+        nodes = np.concatenate([network.segment_u, network.segment_v])
+        segs = np.concatenate([np.arange(network.n_segments)] * 2)
+        order = np.argsort(nodes, kind="stable")
+        self._segments = segs[order]
+        self._start = np.searchsorted(nodes[order], np.arange(network.n_nodes + 1))
+
+    def at(self, node: int) -> npt.NDArray[np.int64]:
+        return self._segments[self._start[node] : self._start[node + 1]]
+
+
+def _cross_streets(
+    network: StreetNetwork,
+    touching: _NodeSegments,
+    run: npt.NDArray[np.int64],
+    names: npt.NDArray[np.object_],
+) -> list[str]:
+    """Names of the other streets met at the two ends of a run (ends: nodes used once)."""
+    street = names[run[0]]
+    nodes, counts = np.unique(
+        np.concatenate([network.segment_u[run], network.segment_v[run]]), return_counts=True
+    )
+    ends = nodes[counts == 1]
+    found: list[str] = []
+    for node in ends[:2] if len(ends) else nodes[:1]:
+        at_node = touching.at(int(node))
+        others = sorted({str(names[s]) for s in at_node if names[s] and names[s] != street})
+        if others and others[0] not in found:
+            found.append(others[0])
+    return found
+
+
+def street_blind_rows(
+    network: StreetNetwork,
+    segments: pd.DataFrame,
+    street_zones: gpd.GeoDataFrame,
+    *,
+    grids: gpd.GeoDataFrame | None,
+    incidents: npt.NDArray[np.int64],
+    street_minutes: float,
+    buffer_m: float,
+) -> pd.DataFrame:
+    """One blind zone per stretch of one street in one grid, named and weighed.
+
+    Parameters
+    ----------
+    network
+        The street network.
+    segments
+        Per segment reach (``blind_length_m``, ``full_s``, ``weight``, ``covered_weight``).
+    street_zones
+        The street blind zones of :func:`routing.coverage.blind_zone_polygons` (network
+        CRS): what is drawn is cut from them, so what cameras see stays out.
+    grids
+        The workspace's grids, or ``None``.
+    incidents
+        Incidents of the shift per segment (:func:`shift_incident_counts`).
+    street_minutes, buffer_m
+        The required minutes and the half-width of a zone around its street.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The blind-zone columns (network CRS geometry) plus ``street``, ``grid`` and
+        ``incidents``.
+    """
+    blind_m = segments["blind_length_m"].to_numpy(dtype=float)
+    chosen = np.flatnonzero(blind_m > 1e-6)
+    if not len(chosen) or not len(street_zones):
+        return pd.DataFrame()
+    names = np.array(
+        [
+            str(n).strip() if isinstance(n, str) and str(n).strip() else ""
+            for n in network.segment_name
+        ],
+        dtype=object,
+    )
+    seg_grid = _segment_grids(network, grids)
+    key_text = pd.Series([f"{seg_grid[s]}\x00{names[s]}" for s in chosen])
+    keys = pd.factorize(key_text)[0].astype(np.int64)
+    runs = _runs(network, chosen, keys)
+    zone_tree = shapely.STRtree(street_zones.geometry.to_numpy())
+    zone_geoms = street_zones.geometry.to_numpy()
+    blind_risk = (segments["weight"] - segments["covered_weight"]).to_numpy(dtype=float)
+    full_s = segments["full_s"].to_numpy(dtype=float)
+    touching = _NodeSegments(network)
+    rows = []
+    for run_id in range(int(runs.max()) + 1):
+        run = chosen[runs == run_id]
+        shape = shapely.union_all(shapely.buffer(network.segment_geometry[run], buffer_m))
+        near = zone_tree.query(shape, predicate="intersects")
+        if not len(near):
+            continue  # cameras see all of it
+        polygon = shapely.intersection(shape, shapely.union_all(zone_geoms[near]))
+        if shapely.is_empty(polygon) or shapely.area(polygon) <= 0:
+            continue
+        street = names[run[0]] or UNNAMED
+        grid = str(seg_grid[run[0]])
+        count = int(incidents[run].sum())
+        rows.append(
+            {
+                "id": f"street-{grid or 'none'}-{run_id + 1}",
+                "kind": "street",
+                "name": street_zone_name(
+                    street, _cross_streets(network, touching, run, names), grid, count
+                ),
+                "street": street,
+                "grid": grid,
+                "incidents": count,
+                "risk": float(blind_risk[run].sum()),
+                "required_minutes": street_minutes,
+                "reached_minutes": minutes_or_none(float(full_s[run].max())),
+                "length_m": float(blind_m[run].sum()),
+                "area_m2": float(shapely.area(polygon)),
+                "geometry": polygon,
+            }
+        )
+    logger.info("street blind zones: %s stretches in %s zones", f"{len(rows):,}", len(street_zones))
+    return pd.DataFrame(rows)
