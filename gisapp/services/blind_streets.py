@@ -205,8 +205,11 @@ def street_blind_rows(
     full_s = segments["full_s"].to_numpy(dtype=float)
     touching = _NodeSegments(network)
     rows = []
+    # the segments of every run at once (a mask per run is quadratic on a city)
+    order = np.argsort(runs, kind="stable")
+    bounds = np.searchsorted(runs[order], np.arange(int(runs.max()) + 2))
     for run_id in range(int(runs.max()) + 1):
-        run = chosen[runs == run_id]
+        run = chosen[order[bounds[run_id] : bounds[run_id + 1]]]
         shape = shapely.union_all(shapely.buffer(network.segment_geometry[run], buffer_m))
         near = zone_tree.query(shape, predicate="intersects")
         if not len(near):
