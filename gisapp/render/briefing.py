@@ -181,7 +181,10 @@ def plan_html(
 ) -> str:
     """The plan's map as one self-contained HTML file (every script and style inlined)."""
     return maps.render_html(
-        plan_map(plan, ws=ws, blind_zones=blind_zones), inline_assets=True, layer_control=True
+        plan_map(plan, ws=ws, blind_zones=blind_zones),
+        inline_assets=True,
+        layer_control=True,
+        title=f"Patrol plan {plan.plan_id}",
     )
 
 

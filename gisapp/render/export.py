@@ -171,7 +171,9 @@ def export_grids(
             chromium_path=chromium_path,
         )
     if "html" in chosen:
-        html_text = maps.render_html(workspace_grid_map(ws), inline_assets=True)
+        html_text = maps.render_html(
+            workspace_grid_map(ws), inline_assets=True, title=f"Grids of {ws.label}"
+        )
         written.append(write_file(safe_path(out, "grids_map.html"), html_text))
     if "geojson" in chosen:
         grids = ws.spatial_layer("grids")
@@ -209,7 +211,9 @@ def export_blind_zones(
             chromium_path=chromium_path,
         )
     if "html" in chosen:
-        html_text = maps.render_html(blind_zones_map(ws, blind_zones), inline_assets=True)
+        html_text = maps.render_html(
+            blind_zones_map(ws, blind_zones), inline_assets=True, title=f"Blind zones of {ws.label}"
+        )
         written.append(write_file(safe_path(out, "blind_zones_map.html"), html_text))
     if "geojson" in chosen:
         written.append(write_file(safe_path(out, "blind_zones.geojson"), to_geojson(blind_zones)))

@@ -599,12 +599,21 @@ def add_layer_slider(
     return slider
 
 
+def with_title(page: str, title: str) -> str:
+    """``page`` with ``<title>`` set to ``title`` (escaped), added when it has none."""
+    tag = f"<title>{html.escape(title)}</title>"
+    if re.search(r"<title>.*?</title>", page, flags=re.S):
+        return re.sub(r"<title>.*?</title>", lambda _: tag, page, count=1, flags=re.S)
+    return page.replace("<head>", "<head>\n" + tag, 1)
+
+
 def render_html(
     m: folium.Map,
     *,
     inline_assets: bool = False,
     assets_dir: Path | None = None,
     layer_control: bool = True,
+    title: str | None = None,
 ) -> str:
     """Return the map as one HTML document.
 
@@ -619,6 +628,8 @@ def render_html(
         Folder holding the vendored files, ``VENDOR_DIR`` by default.
     layer_control
         Add a layer control (collapsed, top right) when the map has none.
+    title
+        The document's title (a browser tab's, a saved file's), escaped.
 
     Returns
     -------
@@ -635,6 +646,8 @@ def render_html(
     ):
         folium.LayerControl(collapsed=True).add_to(m)
     page = m.get_root().render()
+    if title is not None:
+        page = with_title(page, title)
     if inline_assets:
         page = assets.inline_assets(page, assets.assets_url_of(m), assets_dir or VENDOR_DIR)
     remote = re.findall(r'<(?:script|link)[^>]+(?:src|href)="((?:https?:)?//[^"]+)"', page)

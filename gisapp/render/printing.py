@@ -344,7 +344,8 @@ def print_page(
     map_div = re.findall(r'<div class="folium-map" id="[^"]+"\s*></div>', map_html)
     if len(map_html.split("</head>")) != 2 or len(map_div) != 1 or map_html.count("</body>") != 1:
         raise ExportError("the map page has an unexpected layout; it cannot be printed")
-    page = map_html.replace("</head>", f"<style>{css}</style>\n</head>", 1)
+    # the PDF's title is the page's: "about:blank" without one
+    page = maps.with_title(map_html, title).replace("</head>", f"<style>{css}</style>\n</head>", 1)
     sheet = (
         str(parts.sheet_open(title, list(meta)))
         + map_div[0]

@@ -26,6 +26,7 @@ from gisapp.outputs.files import safe_file_name, safe_path, unique_file_names
 from gisapp.outputs.gpx import GPX_NS, gpx_bytes
 from gisapp.outputs.plan import read_plan_dir, routes_geojson, stops_csv
 from gisapp.plans import STOP_COLUMNS, Plan, plan_from_frames
+from gisapp.render import maps
 from gisapp.render.briefing import (
     briefing_pdf,
     briefing_png,
@@ -444,6 +445,8 @@ def test_briefing_pdf_has_map_and_one_timetable_per_unit(
     pdf.write_bytes(briefing_pdf(plan, ws=ws, landscape=landscape))
     pages = _pdf_pages_text(pdf)
     assert len(pages) == 1 + len(plan.unit_ids)
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
+    assert "Title:           Patrol plan night-demo" in info.stdout  # not "about:blank"
     first = pages[0]
     assert "Patrol plan night-demo" in first and "night 00:00-08:00" in first
     assert "2014-09-18" in first
@@ -517,3 +520,10 @@ def test_offline_html_makes_no_request_and_no_error(
     assert requests == [path.as_uri()]  # the file itself, nothing else
     assert set(plan.unit_ids) <= set(drawn)
     assert markers == int((plan.stops["kind"] == "hotspot").sum())
+
+
+def test_offline_plan_map_is_titled_and_the_title_escaped(plan: Plan, ws: Workspace) -> None:
+    page = plan_html(plan, ws=ws)
+    assert f"<title>Patrol plan {plan.plan_id}</title>" in page
+    hostile = maps.with_title("<html><head><title>x</title></head></html>", "<b>&")
+    assert "<title>&lt;b&gt;&amp;</title>" in hostile and hostile.count("<title>") == 1
