@@ -26,11 +26,9 @@ from gisapp.outputs.plan import stops_layer
 from gisapp.plans import Plan, clock_text, is_missing, text
 from gisapp.render import colors, maps
 from gisapp.render.area_maps import add_blind_zones, clipped_layer, padded_bounds
+from gisapp.render.colors import GRID_COLOR, STATION_COLOR
 from gisapp.render.printing import (
-    BLIND_COLOR,
-    GRID_COLOR,
     MARGIN_MM,
-    STATION_COLOR,
     NorthArrow,
     Paper,
     Section,
@@ -79,6 +77,12 @@ def timetable_rows(plan: Plan, unit_id: str) -> list[list[str]]:
 def unit_colors(plan: Plan) -> dict[str, str]:
     """Each unit's colour: the same on every map and page (see :func:`colors.unit_colors`)."""
     return colors.unit_colors(plan.unit_ids)
+
+
+def unit_dashes(plan: Plan) -> dict[str, str | None]:
+    """Each unit's line dash (``None``: solid), which tells apart units past the tenth
+    whose colours come round again (see :func:`colors.unit_styles`)."""
+    return {unit: style.dash for unit, style in colors.unit_styles(plan.unit_ids).items()}
 
 
 def plan_map(
@@ -140,10 +144,12 @@ def plan_map(
             tooltip_fields={"id": "Grid (网格)", "officer": "Officer", "unit_id": "Unit"},
         )
         legend["Grid (网格)"] = GRID_COLOR
+    hatched: dict[str, float] = {}
     if blind_zones is not None and len(blind_zones):
         # Under the routes, blind zones are context: faint, so the routes stay readable.
-        add_blind_zones(m, blind_zones, fill_opacity=0.12, line_weight=1.5)
-        legend["Blind zone (盲区)"] = BLIND_COLOR
+        legend.update(
+            add_blind_zones(m, blind_zones, fill_opacity=0.12, line_weight=1.5, hatched=hatched)
+        )
     routes = plan.routes.assign(
         distance_km=(plan.routes["distance_m"].astype(float) / 1000).round(1),
         duration_h=(plan.routes["duration_s"].astype(float) / 3600).round(2),
@@ -155,6 +161,8 @@ def plan_map(
         id_field="unit_id",
         color_by="unit_id",
         colors=colors,
+        # past ten units the colours come round again with another dash (docs/CARTOGRAPHY.md)
+        dashes=unit_dashes(plan),
         weight=4.0,
         tooltip_fields={
             "unit_id": "Unit",
@@ -168,7 +176,7 @@ def plan_map(
         mode = text(plan.routes.loc[plan.routes["unit_id"] == unit, "mode"].iloc[0])
         legend[f"Unit {unit} ({mode})" if mode else f"Unit {unit}"] = colors[unit]
     legend["Station"] = STATION_COLOR
-    maps.add_legend(m, "Patrol plan", legend, position="bottomright")
+    maps.add_legend(m, "Patrol plan", legend, position="bottomright", hatched=hatched)
     NorthArrow().add_to(m)
     return m
 

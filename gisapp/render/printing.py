@@ -391,9 +391,6 @@ def css_color(value: str) -> str:
     return value if re.fullmatch(r"#[0-9A-Fa-f]{3,8}|[a-zA-Z]{3,20}", value) else "#999"
 
 
-STATION_COLOR = "#111111"
-
-
 class NorthArrow(MacroElement):
     """A north arrow in the top-right corner (web maps here are always north-up)."""
 
@@ -426,9 +423,3 @@ def cell_text(value: Any) -> str:
     if isinstance(value, float):
         return "" if not math.isfinite(value) else f"{value:,.2f}".rstrip("0").rstrip(".")
     return text(value)
-
-
-GRID_COLOR = "#1d3557"
-
-
-BLIND_COLOR = "#e31a1c"
