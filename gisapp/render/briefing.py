@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -431,7 +432,7 @@ def _timetable_rows(plan: Plan, unit_id: str) -> list[list[str]]:
         kind = str(r.kind)
         if kind == "waypoint":
             street = text(r.street)
-            if street and (not via or via[-1] != street):
+            if street and _street_key(street) not in {_street_key(v) for v in via}:
                 via.append(street)
             continue
         if kind == "hotspot":
@@ -464,4 +465,17 @@ def _hours(value: Any) -> str:
 
 
 def _minutes(value: Any) -> str:
-    return "" if is_missing(value) else f"{float(value):g}"
+    """Whole minutes, as every printed time is (a dwell of 12.25 min reads 12)."""
+    return "" if is_missing(value) else f"{round(float(value)):d}"
+
+
+_DIRECTION = re.compile(r"(?:north|south|east|west|[nsew]|[ns]b|[ew]b)$")
+
+
+def _street_key(name: str) -> str:
+    """A street name as the turn list compares it: case, spaces, dots and hyphens and a
+    trailing direction ignored ("I-91", "I- 91" and "I 91 N" are one street)."""
+    words = re.sub(r"[\s.\-_/]+", " ", name.casefold()).split()
+    if len(words) > 1 and _DIRECTION.fullmatch(words[-1]):
+        words = words[:-1]
+    return "".join(words)

@@ -277,8 +277,8 @@ def test_turns_become_the_via_streets_of_the_next_stop(plan: Plan) -> None:
         {
             "unit_id": "car-1",
             "kind": "waypoint",
-            "name": ["onto Elm St", "onto Elm St", "onto Chapel St"],
-            "street": ["Elm St", "Elm St", "Chapel St"],
+            "name": ["onto I-91", "onto Chapel St", "onto I 91 N"],
+            "street": ["I-91", "Chapel St", "I 91 N"],
             "lon": first["lon"],
             "lat": first["lat"],
             "arrive": first["depart"],
@@ -296,8 +296,10 @@ def test_turns_become_the_via_streets_of_the_next_stop(plan: Plan) -> None:
     rows = timetable_rows(turned, "car-1")
     assert [r[1] for r in rows] == ["station", *["hotspot"] * (len(rows) - 2), "station"]
     assert rows[1][0] == "1" and rows[1][2] == second["name"]
-    assert rows[1][7] == "Elm St, Chapel St"  # consecutive repeats folded
+    assert rows[1][7] == "I-91, Chapel St"  # one street however its pieces are spelled
     assert rows[2][7] == ""
+    # every printed dwell in whole minutes
+    assert all(r[5] == "" or r[5].isdigit() for r in rows)
 
 
 def test_parse_formats() -> None:
