@@ -59,9 +59,6 @@ GRID_EDGE_TOLERANCE_M = 30.0
 PATROL_REACH_S = {"foot": 1800.0, "ebike": 1800.0}
 #: Hotspots added for a unit whose grids hold none of the shift's top hotspots.
 MIN_HOTSPOTS_PER_UNIT = 3
-#: Ceiling on the search time (seconds); reached only on a very slow or overloaded machine,
-#: and then logged, since the plan then depends on the load.
-DEFAULT_TIME_LIMIT_S = PLAN_TIME_LIMIT_S
 #: Travel between two stops assumed when sizing the hotspot set (seconds).
 _TYPICAL_LEG_S = 300.0
 #: Hotspots offered per stop the units can make, so the solver has a choice.
@@ -410,7 +407,7 @@ def plan_shift(
     seed: int = 0,
     settings: Settings | None = None,
     n_hotspots: int | None = None,
-    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+    time_limit_s: float = PLAN_TIME_LIMIT_S,
     search_budget: int | None = None,
     merge_distance_m: float = 150.0,
     street_risk_weight: float = STREET_RISK_WEIGHT,
@@ -898,7 +895,6 @@ def plan_kpis(
 
 
 __all__ = [
-    "DEFAULT_TIME_LIMIT_S",
     "ShiftPlan",
     "hotspot_count",
     "plan_kpis",
