@@ -64,6 +64,26 @@ def visit_copies(
     ]
 
 
+def open_copies_by_hotspot(copies: Sequence[VisitCopy]) -> dict[int, list[VisitCopy]]:
+    """The copies open to every unit (not a lock's), per hotspot, by the start of their
+    window."""
+    by_hotspot: dict[int, list[VisitCopy]] = {}
+    for c in copies:
+        if not c.locked_for:
+            by_hotspot.setdefault(c.hotspot, []).append(c)
+    for listed in by_hotspot.values():
+        listed.sort(key=lambda c: c.lo_s)
+    return by_hotspot
+
+
+def first_copy(copies: Sequence[VisitCopy], earliest_s: int, slack_s: int) -> VisitCopy | None:
+    """The first of ``copies`` (ordered by window) a unit can arrive in, arriving no earlier
+    than ``earliest_s`` and waiting at most ``slack_s`` for its window to open."""
+    return next(
+        (c for c in copies if c.hi_s >= earliest_s and c.lo_s <= earliest_s + slack_s), None
+    )
+
+
 def break_nodes(unit_data: Sequence[UnitData]) -> list[BreakNode]:
     """Every place where every break may be taken: the station and, unless the break is at
     the station, each hotspot place of the unit's grids reachable there and back (one per

@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from routing.errors import InfeasiblePlanError
-from routing.patrol.discrete import BreakNode, VisitCopy
+from routing.patrol.discrete import BreakNode, VisitCopy, first_copy, open_copies_by_hotspot
 from routing.patrol.inputs import clock_text
 from routing.patrol.legs import UnitData
 from routing.patrol.plan import PatrolPlan
@@ -60,12 +60,8 @@ def fill_idle_time(
     fixed
         Units (positions) whose sequences stay as they are: a captain set their order.
     """
-    by_hotspot: dict[int, list[VisitCopy]] = {}
-    for c in model.copies:
-        if not c.locked_for:  # a lock's copies are the search's to place
-            by_hotspot.setdefault(c.hotspot, []).append(c)
-    for copies in by_hotspot.values():
-        copies.sort(key=lambda c: c.lo_s)
+    # a lock's copies are the search's to place
+    by_hotspot = open_copies_by_hotspot(model.copies)
     visits: dict[int, list[int]] = {}
     for s in sequences:
         for h, a in zip(*s.visits()[:2], strict=True):
@@ -140,14 +136,7 @@ class _Pick:
             if h == skip:
                 continue
             earliest = free_at + int(d.time_s[here, h + 1])
-            copy = next(
-                (
-                    c
-                    for c in self.by_hotspot.get(h, ())
-                    if c.hi_s >= earliest and c.lo_s <= earliest + self.slack_s
-                ),
-                None,
-            )
+            copy = first_copy(self.by_hotspot.get(h, []), earliest, self.slack_s)
             if copy is None:
                 continue
             arrive = max(earliest, copy.lo_s)

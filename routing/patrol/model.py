@@ -323,11 +323,10 @@ class PatrolModel:
         deadline = time.perf_counter() + time_limit_s
         sequences: list[StopSequence] = []
         spent = 0
+        # the model itself when nothing was split off: every unit, one cluster, areas as built
+        whole = len(clusters) == 1 and len(searched) == len(self.units)
+        whole = whole and all(a is b for a, b in zip(data, self.unit_data, strict=True))
         for k, units in enumerate(clusters):
-            whole = len(searched) == len(self.units) and all(
-                a is b for a, b in zip(data, self.unit_data, strict=True)
-            )
-            whole = whole and len(clusters) == 1
             sub, hotspots = (self, None) if whole else sub_model(self, units, data)
             budget = budgets[k]
             report = None

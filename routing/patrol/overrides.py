@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from routing.errors import InfeasiblePlanError, RoutingError
-from routing.patrol.discrete import VisitCopy
+from routing.patrol.discrete import VisitCopy, first_copy, open_copies_by_hotspot
 from routing.patrol.inputs import clock_text
 from routing.patrol.legs import UnitData
 from routing.patrol.timetable import StopSequence, schedule
@@ -189,22 +189,12 @@ def ordered_sequence(
         Naming the first stop that cannot be reached in a band where its hotspot has risk,
         or when not even the first stop fits the unit's shift.
     """
-    by_hotspot: dict[int, list[VisitCopy]] = {}
-    for c in copies:
-        if not c.locked_for:
-            by_hotspot.setdefault(c.hotspot, []).append(c)
+    by_hotspot = open_copies_by_hotspot(copies)
     items: list[VisitCopy] = []
     free_at, here = 0, 0
     for pos, h in enumerate(order, start=1):
         earliest = free_at + int(d.time_s[here, h + 1])
-        copy = next(
-            (
-                c
-                for c in sorted(by_hotspot.get(h, ()), key=lambda c: c.lo_s)
-                if c.hi_s >= earliest and c.lo_s <= earliest + slack_s
-            ),
-            None,
-        )
+        copy = first_copy(by_hotspot.get(h, []), earliest, slack_s)
         if d.time_s[here, h + 1] < 0 or copy is None:
             raise InfeasiblePlanError(
                 f"unit {d.unit.unit_id!r}: stop {pos} of the order set for it cannot be reached "
