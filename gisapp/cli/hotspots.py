@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -101,7 +103,8 @@ def hotspots(
     """Map incident hotspots of WORKSPACE per shift and score them with the PAI.
 
     The hotspot layer uses every incident of the shift; kpis.json gives the PAI and hit
-    rate of the same method built on weeks 1-2 and tested on weeks 3-4 of the data.
+    rate of the same method built on the two weeks before the data's last two weeks and
+    tested on those (shorter data is split in the same proportion, and says so).
     """
     from gisapp.outputs.hotspots import hotspot_file_name, write_hotspots
     from gisapp.services.hotspots import (
@@ -146,6 +149,7 @@ def hotspots(
             f"{len(result.layer):,} hotspot {'segments' if method == 'streets' else 'cells'}, "
             f"PAI {kpis.get('pai', 'n/a')} -> {path}"
         )
+        click.echo(f"  PAI: {_pai_windows(kpis)}")
     click.echo(f"Wrote {paths[-1]}")
 
 
@@ -285,3 +289,19 @@ def areas(
         f"{kpis['incidents']:,} incidents (previous period "
         f"{kpis['previous_incidents']:,}); warning levels {kpis['warning_levels']} -> {out}"
     )
+
+
+def _pai_windows(kpis: dict[str, Any]) -> str:
+    """Which days the PAI was trained and tested on, or why it was not scored."""
+    evaluation = kpis.get("evaluation")
+    if not evaluation:
+        return f"not scored: {kpis.get('evaluation_error', 'no incidents to score')}"
+    (a, b), (c, d) = (
+        (_day(s), _day(e) - timedelta(days=1)) for s, e in (evaluation["train"], evaluation["test"])
+    )
+    return f"trained {a} to {b}, tested {c} to {d} ({evaluation['windows']})"
+
+
+def _day(stamp: str) -> date:
+    """The day of an ISO time stamp."""
+    return date.fromisoformat(stamp[:10])

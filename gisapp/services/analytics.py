@@ -40,6 +40,7 @@ from layers.categories import (
     standard_category_table,
 )
 from layers.errors import Problem
+from layers.validate.dates import stray_dates
 from layers.validate.pileups import Pileups, drop_pileups, pileup_summary
 from routing import hotspots as hs
 
@@ -118,8 +119,9 @@ def load_incidents(
     Categories come from :func:`workspace_categories`; incidents of categories missing
     from the table get group ``other``, severity 1, not preventable, and one warning lists
     those categories. Incidents at a pile-up (``layers.validate.pileups``) are left out
-    unless ``keep_pileups``, and reported. Incidents without a time cannot be placed in a
-    shift or period: they are left out and reported.
+    unless ``keep_pileups``, and reported. Incidents without a time, or with an
+    implausible one (:func:`stray_dates`), cannot be placed in a shift or period: they are
+    left out and reported.
 
     Parameters
     ----------
@@ -169,7 +171,28 @@ def load_incidents(
             )
         )
         incidents = incidents.loc[~untimed].copy()
+    stray = stray_dates(incidents["occurred_at"])
+    if stray.any():
+        problems.append(_stray_problem(incidents.loc[stray, "occurred_at"]))
+        incidents = incidents.loc[~stray].copy()
     return incidents, problems
+
+
+def _stray_problem(times: pd.Series) -> Problem:
+    """The warning about incidents with implausible dates, left out of time figures."""
+    days = sorted({f"{t:%Y-%m-%d}" for t in times})
+    shown = ", ".join(days[:5]) + (f" and {len(days) - 5:,} more days" if len(days) > 5 else "")
+    return Problem(
+        "incidents",
+        None,
+        "implausible_time",
+        f"{len(times):,} incident(s) have implausible dates ({shown}): in the future or "
+        "years apart from all the others; they are left out of shift, period and trend "
+        "figures.",
+        "Check the dates of these incidents (placeholder dates such as 1900-01-01 or "
+        "1970-01-01 are common) and re-import them.",
+        severity="warning",
+    )
 
 
 def _pileup_problem(pileups: Pileups, *, kept: bool) -> Problem:

@@ -8,7 +8,9 @@ choice gets the same message from the CLI and the web.
 
 The hotspot layer is built from every incident of the shift (what the captain patrols
 next); the PAI comes from a separate map built on the training weeks and scored on the
-test weeks that follow (weeks 1-2 predicting weeks 3-4 by default).
+test period that follows: by default the two weeks before the last two weeks of the data
+predicting those last two weeks, shortened in proportion for shorter data
+(:func:`fitted_split`, whose sentence saying so goes into the KPIs).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ __all__ = [
     "category_groups",
     "category_options",
     "default_split",
+    "fitted_split",
     "hotspots_by_shift",
     "hotspots_from_incidents",
     "hotspots_kpis",
@@ -100,7 +103,8 @@ class HotspotOptions:
     period
         ``(from, to)`` dates, half-open, local time; all the data when None.
     train_days, test_days
-        Days of the PAI's training weeks (from the first incident) and test weeks.
+        Days of the PAI's test period (the most recent days of the data) and of the
+        training period before it; shortened in proportion when the data is shorter.
     category_table
         Category table CSV; by default the workspace's ``categories`` table, else the
         incidents' own fields, else the bundled standard tables.
@@ -381,27 +385,58 @@ def _pai_table(kpis: dict[str, Any]) -> pd.DataFrame:
 def default_split(
     incidents: gpd.GeoDataFrame, *, train_days: int = 14, test_days: int = 14
 ) -> tuple[tuple[pd.Timestamp, pd.Timestamp], tuple[pd.Timestamp, pd.Timestamp]]:
-    """Training and test periods: the first ``train_days`` days from the first incident's
-    local midnight, then the next ``test_days`` (weeks 1-2 predicting weeks 3-4).
+    """Training and test periods fitted to the incidents' span, the test on the most
+    recent days (:func:`fitted_split` without its note)."""
+    train, test, _ = fitted_split(incidents, train_days=train_days, test_days=test_days)
+    return train, test
+
+
+def fitted_split(
+    incidents: gpd.GeoDataFrame, *, train_days: int = 14, test_days: int = 14
+) -> tuple[tuple[pd.Timestamp, pd.Timestamp], tuple[pd.Timestamp, pd.Timestamp], str]:
+    """Training and test periods for the PAI, fitted to the span of the incidents.
+
+    The test period is the most recent ``test_days`` whole days of the data (up to the
+    local midnight after the last incident) and training the ``train_days`` before it:
+    the accuracy check is on the weeks a captain plans from, never on the first weeks
+    of a long history. Data spanning fewer than ``train_days + test_days`` days is split
+    in the same proportion (at least one day each).
+
+    Returns
+    -------
+    tuple
+        ``(train_start, train_end)``, ``(test_start, test_end)`` and a sentence saying
+        which windows were used and why.
 
     Raises
     ------
     AnalyticsError
-        If the incidents do not reach into the test period.
+        If the incidents have no time or all fall on one day.
     """
     times = incidents["occurred_at"].dropna()
     if times.empty:
         raise AnalyticsError("no incidents with a time: cannot split into training and test weeks")
-    start = times.min().normalize()
-    middle = start + pd.Timedelta(days=train_days)
-    end = middle + pd.Timedelta(days=test_days)
-    if times.max() < middle:
+    first, end = times.min().normalize(), times.max().normalize() + pd.DateOffset(days=1)
+    span = (end.date() - first.date()).days  # calendar days, whatever the clock changes
+    wanted = train_days + test_days
+    if span < 2:
         raise AnalyticsError(
-            f"the incidents end on {times.max():%Y-%m-%d}, before the test weeks start on "
-            f"{middle:%Y-%m-%d}: the PAI needs {train_days} days of data and then more; "
-            "choose a longer date range"
+            f"the incidents all fall on {first:%Y-%m-%d}: the PAI needs a day to learn from "
+            "and a later day to test on; choose a longer date range"
         )
-    return (start, middle), (middle, end)
+    if span >= wanted:
+        tested, trained = test_days, train_days
+        note = f"tested on the most recent {tested} days, trained on the {trained} days before"
+    else:
+        tested = min(span - 1, max(1, span * test_days // wanted))
+        trained = span - tested
+        note = (
+            f"the incidents span only {span} days (fewer than {wanted}): trained on the first "
+            f"{trained}, tested on the last {tested}"
+        )
+    middle = end - pd.DateOffset(days=tested)
+    start = middle - pd.DateOffset(days=trained)
+    return (start, middle), (middle, end), note
 
 
 def hotspots_from_incidents(
@@ -580,12 +615,12 @@ def _evaluation(
     An unscorable map (too few weeks, no test incidents) is a finding for this shift, not
     a failure of the map.
     """
+    note = "the training and test periods asked for"
     try:
-        train, test = (
-            split
-            if split is not None
-            else default_split(chosen, train_days=train_days, test_days=test_days)
-        )
+        if split is not None:
+            train, test = split
+        else:
+            train, test, note = fitted_split(chosen, train_days=train_days, test_days=test_days)
     except AnalyticsError as exc:
         return {"evaluation_error": str(exc)}
     for name, (start, end) in (("training", train), ("test", test)):
@@ -610,7 +645,7 @@ def _evaluation(
     except hs.HotspotError as exc:
         return {"evaluation_error": str(exc)}
     return {
-        "evaluation": evaluation.to_dict(),
+        "evaluation": {**evaluation.to_dict(), "windows": note},
         "pai": round(evaluation.score.pai, 3),
         "hit_rate": round(evaluation.score.hit_rate, 4),
     }

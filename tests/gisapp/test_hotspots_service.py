@@ -145,10 +145,70 @@ def test_categories_period_and_weekdays_select_incidents(workspace: Workspace) -
         workspace, dataclasses.replace(everything, period=("2024-03-01", "2024-03-08"))
     )
     assert week.kpis["incidents"] == 7 * 5
-    assert "the PAI needs 14 days of data" in week.kpis["evaluation_error"]
-    assert week.pai.empty
+    windows = week.kpis["evaluation"]["windows"]
+    assert (
+        windows
+        == "the incidents span only 7 days (fewer than 28): trained on the first 4, tested on the last 3"
+    )
+    assert week.pai.loc[0, "test_start"].startswith("2024-03-05")
+    one_day = shift_hotspots(
+        workspace, dataclasses.replace(everything, period=("2024-03-01", "2024-03-02"))
+    )
+    assert "all fall on 2024-03-01" in one_day.kpis["evaluation_error"]
+    assert one_day.pai.empty
     weekends = shift_hotspots(workspace, dataclasses.replace(everything, weekdays=("sat", "6")))
     assert weekends.kpis["incidents"] == 8 * 5  # four Saturdays and four Sundays
+
+
+def _daily_burglaries(days: pd.DatetimeIndex, tmp_path: Path) -> Workspace:
+    """Two burglaries a night in a 300 m square over ``days``, seeded."""
+    rng = np.random.default_rng(11)
+    rows = [
+        (p[0], p[1], f"{day:%Y-%m-%d} 23:15", "burglary-aptforcible")
+        for day in days
+        for p in rng.uniform([100, 550], [400, 850], size=(2, 2))
+    ]
+    area = gpd.GeoDataFrame({"id": ["A"]}, geometry=[shapely.box(0, 0, 1000, 1000)], crs=CRS)
+    return Workspace.create(
+        tmp_path / "span.gpkg",
+        {"incidents": _incidents(rows), "grids": area},
+        meta={"timezone": TZ},
+    )
+
+
+def test_two_weeks_of_data_get_hotspots_and_a_stated_shorter_test_window(tmp_path: Path) -> None:
+    ws = _daily_burglaries(pd.date_range("2024-03-01", "2024-03-14", freq="D"), tmp_path)
+    result = shift_hotspots(ws, HotspotOptions(shift=LATE, method="counts"))
+    assert not result.layer.empty
+    evaluation = result.kpis["evaluation"]
+    assert evaluation["windows"] == (
+        "the incidents span only 14 days (fewer than 28): trained on the first 7, tested on "
+        "the last 7"
+    )
+    assert evaluation["train"][0].startswith("2024-03-01")
+    assert evaluation["test"][0].startswith("2024-03-08")
+    assert evaluation["test"][1].startswith("2024-03-15")
+    assert result.pai.loc[0, "n_test"] == 7 * 2
+
+
+def test_eight_years_of_data_are_scored_on_the_most_recent_weeks(tmp_path: Path) -> None:
+    days = pd.date_range("2016-01-01", "2023-12-31", freq="7D").append(
+        pd.date_range("2023-11-01", "2023-12-31", freq="D")
+    )
+    ws = _daily_burglaries(days, tmp_path)
+    result = shift_hotspots(ws, HotspotOptions(shift=LATE, method="counts"))
+    evaluation = result.kpis["evaluation"]
+    assert evaluation["windows"] == (
+        "tested on the most recent 14 days, trained on the 14 days before"
+    )
+    assert evaluation["test"][0].startswith("2023-12-18")
+    assert evaluation["test"][1].startswith("2024-01-01")
+    assert evaluation["train"][0].startswith("2023-12-04")
+    # a chosen period is scored on its own most recent weeks
+    older = shift_hotspots(
+        ws, HotspotOptions(shift=LATE, method="counts", period=("2016-01-01", "2017-01-01"))
+    )
+    assert older.kpis["evaluation"]["test"][0].startswith("2016-12-")
 
 
 @pytest.mark.parametrize(
