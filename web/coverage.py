@@ -61,7 +61,11 @@ def _result(mode: str) -> CoverageResult:
     return cached(
         ("coverage", ws.version, mode, minutes),
         lambda: coverage_view(
-            ws, minutes=minutes, mode=mode, key_place_minutes=dict(settings.key_place_minutes)
+            ws,
+            minutes=minutes,
+            mode=mode,
+            key_place_minutes=dict(settings.key_place_minutes),
+            keep_pileups=settings.keep_pileups,
         ),
     )
 
@@ -78,6 +82,7 @@ def _hourly(mode: str, plan_id: str) -> HourlyCoverage:
             minutes=minutes,
             mode=mode,
             key_place_minutes=dict(settings.key_place_minutes),
+            keep_pileups=settings.keep_pileups,
         ),
     )
 

@@ -138,6 +138,7 @@ def place(
         time_limit_s=time_limit_s,
         seed=seed,
         risk_window=_window(risk_window),
+        keep_pileups=settings.keep_pileups,
     )
     result = propose_posts(ws, options)
     write_placement(result.duty_points, result.kpis, out)
@@ -299,6 +300,7 @@ def coverage(
         add_school_zones=school_zones,
         buffer_m=buffer_m,
         risk_window=_window(risk_window),
+        keep_pileups=settings.keep_pileups,
     )
     result = compute_coverage(ws, options)
     hourly = None
@@ -307,7 +309,10 @@ def coverage(
             ws,
             _plan(ws, plan),
             HourlyOptions(
-                minutes=tuple(minutes), mode=mode, key_place_minutes=settings.key_place_minutes
+                minutes=tuple(minutes),
+                mode=mode,
+                key_place_minutes=settings.key_place_minutes,
+                keep_pileups=settings.keep_pileups,
             ),
         )
     roads = ws.layer("roads")

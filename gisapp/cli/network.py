@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gisapp.cli._common import out_dir_option, parse_minutes
+from gisapp.cli._common import out_dir_option, parse_minutes, settings_from
 from layers.schema import STORAGE_CRS, UNIT_MODES
 
 logger = logging.getLogger(__name__)
@@ -81,7 +81,9 @@ def network(workspace: str, mode: str, node_tolerance_m: float, out: Path) -> No
 @_MODE
 @_TOLERANCE
 @out_dir_option
+@click.pass_context
 def reach(
+    ctx: click.Context,
     workspace: str,
     from_layer: str,
     minutes_text: str,
@@ -108,6 +110,7 @@ def reach(
         buffer_m=buffer_m,
         mode=mode,
         node_tolerance_m=node_tolerance_m,
+        keep_pileups=settings_from(ctx).keep_pileups,
     )
     result = compute_reach(ws, options)
     write_reach(result.bands, result.kpis, out)

@@ -21,7 +21,6 @@ from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
 from gisapp.services.coverage_inputs import minutes_or_none
-from gisapp.store.geopackage import Workspace
 from routing.network import StreetNetwork
 from routing.risk import shift_mask, weighted_incidents
 
@@ -34,29 +33,30 @@ UNNAMED = "unnamed street"
 
 
 def shift_incident_counts(
-    ws: Workspace,
     network: StreetNetwork,
+    incidents: gpd.GeoDataFrame | None,
     *,
+    timezone: str,
     window: tuple[str, str] | None,
     preventable_only: bool = True,
 ) -> npt.NDArray[np.int64]:
     """How many of the shift's incidents lie on each street segment.
 
-    The incidents counted are those the risk counts (preventable ones by default, inside
-    the shift window, near a street), each on the segment nearest to it.
+    The incidents counted are those the risk counts (the risk incidents of the workspace,
+    preventable ones by default, inside the shift window, near a street), each on the
+    segment nearest to it.
 
     Returns
     -------
     numpy.ndarray
-        One count per segment of ``network`` (zeros when the workspace has no incidents).
+        One count per segment of ``network`` (zeros without incidents).
     """
-    incidents = ws.layer("incidents", required=False)
-    if not isinstance(incidents, gpd.GeoDataFrame) or len(incidents) == 0:
+    if incidents is None or len(incidents) == 0:
         return np.zeros(network.n_segments, dtype=np.int64)
     weighted = weighted_incidents(
         network,
         incidents,
-        timezone=ws.timezone,
+        timezone=timezone,
         half_life_days=None,
         reference_time=None,
         preventable_only=preventable_only,

@@ -33,7 +33,9 @@ from gisapp.services.coverage_inputs import (
     points_layer,
     read_posts,
     response_sources,
+    risk_incidents,
     school_zones,
+    street_risk,
     workspace_risk,
 )
 from gisapp.services.hourly import HourlyCoverage
@@ -114,6 +116,8 @@ class CoverageOptions:
         Range of cameras whose layer gives none.
     risk_window
         Shift window of the risk (``("22:00", "06:00")``), or None for every hour.
+    keep_pileups
+        Weigh the incidents at pile-ups (a reporting desk's) in the risk too.
     """
 
     minutes: tuple[float, ...] = (1.0, 3.0, 5.0)
@@ -125,6 +129,7 @@ class CoverageOptions:
     buffer_m: float = 25.0
     camera_range_m: float = DEFAULT_CAMERA_RANGE_M
     risk_window: tuple[str, str] | None = None
+    keep_pileups: bool = False
 
 
 @dataclass(frozen=True)
@@ -214,7 +219,8 @@ def compute_coverage(
     network = workspace_network(ws, opts.mode)
     sources = response_sources(ws, opts.extra_posts)
     source_nodes = np.asarray(nearest_nodes(network, sources.set_index("id").geometry))
-    risk_series = workspace_risk(ws, network, window=opts.risk_window)
+    incidents = risk_incidents(ws, keep_pileups=opts.keep_pileups)
+    risk_series = street_risk(network, incidents, timezone=ws.timezone, window=opts.risk_window)
     risk = risk_series.to_numpy()
     reach = reach_nodes(network, source_nodes)
 
@@ -238,7 +244,9 @@ def compute_coverage(
         place_s=places.reached_s if len(places.frame) else None,
     )
     street_zones = blind_zone_polygons(network, segments, buffer_m=opts.buffer_m, cameras=sectors)
-    counts = shift_incident_counts(ws, network, window=opts.risk_window)
+    counts = shift_incident_counts(
+        network, incidents, timezone=ws.timezone, window=opts.risk_window
+    )
     blind = _blind_table(
         network,
         ws,

@@ -17,6 +17,7 @@ import pandas as pd
 import shapely
 
 from gisapp.errors import WorkspaceError
+from gisapp.services.analytics import load_incidents
 from gisapp.settings import DEFAULT_KEY_PLACE_MINUTES
 from gisapp.store.geopackage import Workspace
 from layers.schema import STORAGE_CRS
@@ -237,16 +238,27 @@ def school_zones(
     return new.to_crs(STORAGE_CRS)
 
 
-def workspace_risk(
-    ws: Workspace,
+def risk_incidents(ws: Workspace, *, keep_pileups: bool = False) -> gpd.GeoDataFrame | None:
+    """The incidents that weigh street risk: the same as hotspots and plans
+    (:func:`gisapp.services.analytics.load_incidents`, pile-ups left out unless
+    ``keep_pileups``); None when the workspace has none."""
+    if not ws.has_layer("incidents"):
+        return None
+    incidents, _ = load_incidents(ws, keep_pileups=keep_pileups)
+    return incidents if len(incidents) else None
+
+
+def street_risk(
     network: StreetNetwork,
+    incidents: gpd.GeoDataFrame | None,
     *,
+    timezone: str,
     window: tuple[str, str] | None = None,
     preventable_only: bool = True,
 ) -> pd.Series:
-    """Risk per street segment from the workspace's incidents (zeros when it has none)."""
-    incidents = ws.layer("incidents", required=False)
-    if not isinstance(incidents, gpd.GeoDataFrame) or len(incidents) == 0:
+    """Risk per street segment from ``incidents`` (:func:`risk_incidents`); zeros, with
+    ``attrs["incidents"] == 0``, when there are none."""
+    if incidents is None or len(incidents) == 0:
         logger.info("workspace has no incidents: every street has zero risk")
         series = pd.Series(np.zeros(network.n_segments), name="risk")
         series.attrs["incidents"] = 0
@@ -255,6 +267,25 @@ def workspace_risk(
         network,
         incidents,
         window=window,
+        timezone=timezone,
+        preventable_only=preventable_only,
+    )
+
+
+def workspace_risk(
+    ws: Workspace,
+    network: StreetNetwork,
+    *,
+    window: tuple[str, str] | None = None,
+    preventable_only: bool = True,
+    keep_pileups: bool = False,
+) -> pd.Series:
+    """Risk per street segment from the workspace's incidents (:func:`street_risk` of
+    :func:`risk_incidents`)."""
+    return street_risk(
+        network,
+        risk_incidents(ws, keep_pileups=keep_pileups),
         timezone=ws.timezone,
+        window=window,
         preventable_only=preventable_only,
     )

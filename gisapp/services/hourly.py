@@ -83,6 +83,8 @@ class HourlyOptions:
         Sampling interval of the units' positions.
     simplify_m
         Tolerance of the per-hour reach lines and paths, metres.
+    keep_pileups
+        Weigh the incidents at pile-ups (a reporting desk's) in the risk too.
     """
 
     minutes: tuple[float, ...] = (1.0, 3.0, 5.0)
@@ -91,6 +93,7 @@ class HourlyOptions:
     key_place_minutes: Mapping[str, float] | None = field(default=None, compare=False)
     step_s: float = 60.0
     simplify_m: float = HOURLY_SIMPLIFY_M
+    keep_pileups: bool = False
 
 
 @dataclass(frozen=True)
@@ -346,7 +349,10 @@ def plan_coverage_by_hour(
     source_nodes = np.asarray(nearest_nodes(network, sources.set_index("id").geometry))
     shift = _plan_shift(plan)
     risk = workspace_risk(
-        ws, network, window=(f"{shift.start:%H:%M}", f"{shift.end:%H:%M}")
+        ws,
+        network,
+        window=(f"{shift.start:%H:%M}", f"{shift.end:%H:%M}"),
+        keep_pileups=opts.keep_pileups,
     ).to_numpy()
     places = points_layer(ws, "key_places")
     located = locate_places(network, places) if len(places) else None

@@ -77,6 +77,8 @@ class PlacementOptions:
         Solver time limit.
     risk_window
         Shift window of the risk, or None for every hour.
+    keep_pileups
+        Weigh the incidents at pile-ups (a reporting desk's) in the risk too.
     """
 
     model: str = "mclp"
@@ -90,6 +92,7 @@ class PlacementOptions:
     time_limit_s: float = 60.0
     seed: int = 0
     risk_window: tuple[str, str] | None = None
+    keep_pileups: bool = False
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,7 @@ def _candidates(
 
 
 def _risk_demand(ws: Workspace, network: StreetNetwork, opts: PlacementOptions) -> _Demand:
-    risk = workspace_risk(ws, network, window=opts.risk_window)
+    risk = workspace_risk(ws, network, window=opts.risk_window, keep_pileups=opts.keep_pileups)
     weights = node_weights(network, risk.to_numpy())
     nodes = np.flatnonzero(weights > 0)
     if len(nodes) == 0:

@@ -145,6 +145,8 @@ class ReachOptions:
         Line ends closer than this are joined.
     risk_window
         Shift window of the risk (``("22:00", "06:00")``), None for every hour.
+    keep_pileups
+        Weigh the incidents at pile-ups (a reporting desk's) in the risk too.
     """
 
     from_layer: str = "stations"
@@ -153,6 +155,7 @@ class ReachOptions:
     mode: str = "car"
     node_tolerance_m: float = 0.5
     risk_window: tuple[str, str] | None = None
+    keep_pileups: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,9 @@ def compute_reach(ws: Workspace, options: ReachOptions | None = None) -> ReachRe
     network = workspace_network(ws, opts.mode, node_tolerance_m=opts.node_tolerance_m)
     sources = response_sources(ws, layers=(opts.from_layer,))
     nodes = np.asarray(nearest_nodes(network, sources.set_index("id").geometry))
-    risk = workspace_risk(ws, network, window=opts.risk_window).to_numpy()
+    risk = workspace_risk(
+        ws, network, window=opts.risk_window, keep_pileups=opts.keep_pileups
+    ).to_numpy()
     places = points_layer(ws, "key_places")
     place_s = None
     if len(places):

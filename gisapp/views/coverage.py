@@ -41,6 +41,7 @@ def coverage_view(
     minutes: Sequence[float],
     mode: str,
     key_place_minutes: Mapping[str, float] | None = None,
+    keep_pileups: bool = False,
 ) -> CoverageResult:
     """Reach bands, blind zones and KPIs of the stations and posts.
 
@@ -54,6 +55,8 @@ def coverage_view(
         One of :data:`COVERAGE_MODES`.
     key_place_minutes
         Required minutes per key-place kind (settings ``key_place_minutes``).
+    keep_pileups
+        Weigh the incidents at pile-ups too (settings ``keep_pileups``).
 
     Returns
     -------
@@ -67,7 +70,10 @@ def coverage_view(
     """
     _check(ws, mode)
     options = CoverageOptions(
-        minutes=tuple(float(m) for m in minutes), mode=mode, key_place_minutes=key_place_minutes
+        minutes=tuple(float(m) for m in minutes),
+        mode=mode,
+        key_place_minutes=key_place_minutes,
+        keep_pileups=keep_pileups,
     )
     return compute_coverage(ws, options)
 
@@ -117,6 +123,7 @@ def coverage_plan_view(
     minutes: Sequence[float],
     mode: str,
     key_place_minutes: Mapping[str, float] | None = None,
+    keep_pileups: bool = False,
 ) -> HourlyCoverage:
     """A saved plan's coverage by hour (:func:`gisapp.services.hourly.plan_coverage_by_hour`,
     the function ``gisapp coverage --plan`` calls).
@@ -133,6 +140,8 @@ def coverage_plan_view(
         One of :data:`COVERAGE_MODES`.
     key_place_minutes
         Required minutes per key-place kind (settings ``key_place_minutes``).
+    keep_pileups
+        Weigh the incidents at pile-ups too (settings ``keep_pileups``).
 
     Returns
     -------
@@ -148,7 +157,10 @@ def coverage_plan_view(
 
     _check(ws, mode)
     options = HourlyOptions(
-        minutes=tuple(float(m) for m in minutes), mode=mode, key_place_minutes=key_place_minutes
+        minutes=tuple(float(m) for m in minutes),
+        mode=mode,
+        key_place_minutes=key_place_minutes,
+        keep_pileups=keep_pileups,
     )
     return plan_coverage_by_hour(ws, load_plan(ws, plan_id), options)
 

@@ -378,7 +378,8 @@ def test_new_haven_mclp_posts_shrink_the_blind_zones() -> None:
     after = compute_coverage(ws, extra_posts=placed.duty_points)
     three = next(b for b in before.kpis["bands"] if b["minutes"] == 3.0)["risk_share"]
     three_after = next(b for b in after.kpis["bands"] if b["minutes"] == 3.0)["risk_share"]
-    assert three == pytest.approx(0.346, abs=0.005)
+    # the 153 reporting-desk incidents at headquarters (a pile-up) weigh nothing
+    assert three == pytest.approx(0.300, abs=0.005)
     assert three_after > 0.95
     assert after.kpis["blind"]["street_length_km"] < 0.2 * before.kpis["blind"]["street_length_km"]
 
