@@ -178,9 +178,14 @@ def _echo_bands(kpis: dict[str, Any]) -> None:
             if band["key_places_share"] is None
             else f", key places {band['key_places_share']:.1%}"
         )
+        people = (
+            ""
+            if band.get("residents_share") is None
+            else f", {kpis['residents_measure']} {band['residents_share']:.1%}"
+        )
         click.echo(
-            f"{band['minutes']:g} min: street {band['street_share']:.1%}{risk}{places}, "
-            f"{band['area_km2']:,.2f} km2"
+            f"{band['minutes']:g} min: street {band['street_share']:.1%}{risk}{places}"
+            f"{people}, {band['area_km2']:,.2f} km2"
         )
 
 

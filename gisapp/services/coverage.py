@@ -35,6 +35,7 @@ from gisapp.services.coverage_inputs import (
     response_sources,
     risk_incidents,
     school_zones,
+    segment_residents,
     street_risk,
     workspace_risk,
 )
@@ -232,6 +233,7 @@ def compute_coverage(
     )
     segments["camera_length_m"] = seen_m
 
+    residents = segment_residents(ws, network)
     places = _key_place_reach(ws, network, reach, opts.key_place_minutes)
     zones, added = _prevention_zones(ws, places.frame, opts)
     zone_rows = _zone_reach(network, reach, zones, risk, opts.street_minutes)
@@ -242,6 +244,7 @@ def compute_coverage(
         buffer_m=opts.buffer_m,
         risk=risk,
         place_s=places.reached_s if len(places.frame) else None,
+        residents=None if residents is None else residents[0],
     )
     street_zones = blind_zone_polygons(network, segments, buffer_m=opts.buffer_m, cameras=sectors)
     counts = shift_incident_counts(
@@ -264,6 +267,7 @@ def compute_coverage(
         },
         "risk": _risk_kpis(risk_series, opts.risk_window),
         "bands": bands.kpis,
+        "residents_measure": None if residents is None else residents[1],
         "street_minutes": opts.street_minutes,
         "blind": _blind_kpis(blind, float(risk.sum()), street_zones),
         "key_places": _key_place_kpis(places.frame),

@@ -289,3 +289,39 @@ def workspace_risk(
         window=window,
         preventable_only=preventable_only,
     )
+
+
+def segment_residents(ws: Workspace, network: StreetNetwork) -> tuple[np.ndarray, str] | None:
+    """Residents along every street segment: each community's population (else its
+    households, where no community records a population) shared among the streets in
+    it by length, the way dwellings line streets.
+
+    Returns
+    -------
+    tuple of (numpy.ndarray, str) or None
+        Residents per segment of ``network`` and the measure (``population`` or
+        ``households``); None when the communities record neither.
+    """
+    communities = ws.layer("communities", required=False)
+    if not isinstance(communities, gpd.GeoDataFrame) or not len(communities):
+        return None
+    for measure in ("population", "households"):
+        if measure in communities.columns:
+            totals = pd.to_numeric(communities[measure], errors="coerce").fillna(0.0)
+            if float(totals.sum()) > 0:
+                break
+    else:
+        return None
+    areas = communities.assign(_total=totals.to_numpy()).to_crs(network.crs)
+    middles = shapely.line_interpolate_point(
+        network.segment_geometry.astype(object), 0.5, normalized=True
+    )
+    segment, area = areas.sindex.query(middles, predicate="within")
+    _, first = np.unique(segment, return_index=True)  # a segment on a shared edge: one community
+    segment, area = segment[first], area[first]
+    length = network.segment_length_m[segment]
+    in_area = np.bincount(area, weights=length, minlength=len(areas))
+    residents = np.zeros(network.n_segments)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        residents[segment] = areas["_total"].to_numpy()[area] * length / in_area[area]
+    return np.nan_to_num(residents), measure

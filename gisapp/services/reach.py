@@ -18,6 +18,7 @@ import numpy as np
 from gisapp.services.coverage_inputs import (
     points_layer,
     response_sources,
+    segment_residents,
     workspace_risk,
 )
 from gisapp.services.network import workspace_network
@@ -76,6 +77,7 @@ def reach_bands(
     buffer_m: float = 25.0,
     risk: np.ndarray | None = None,
     place_s: np.ndarray | None = None,
+    residents: np.ndarray | None = None,
 ) -> ReachBands:
     """Reach polygons and KPIs of every band from ``source_nodes``.
 
@@ -93,6 +95,9 @@ def reach_bands(
         Risk per segment; the risk share is None without it (or when it is all zero).
     place_s
         Seconds to reach every key place; the key-place share is None without it.
+    residents
+        Residents per segment (:func:`~gisapp.services.coverage_inputs.segment_residents`);
+        the residents' share is None without them.
 
     Raises
     ------
@@ -105,6 +110,7 @@ def reach_bands(
     weights = np.zeros(network.n_segments) if risk is None else np.asarray(risk, dtype=float)
     total_risk = float(weights.sum())
     total_m = network.length_km * 1000.0
+    people = None if residents is None else np.asarray(residents, dtype=float)
     kpis = []
     for band, row in zip(bands_min, frame.itertuples(), strict=True):
         seg = coverage_segments(network, reach, required_s=band * 60.0, weights=weights)
@@ -118,6 +124,9 @@ def reach_bands(
                 "key_places_share": round(float(np.mean(place_s <= band * 60.0)), 4)
                 if place_s is not None and len(place_s)
                 else None,
+                "residents_share": None
+                if people is None
+                else _share(float(people @ seg["reached_fraction"].to_numpy()), people.sum()),
                 "area_km2": round(float(row.area_km2), 4),
             }
         )
@@ -192,8 +201,15 @@ def compute_reach(ws: Workspace, options: ReachOptions | None = None) -> ReachRe
     if len(places):
         reach = reach_nodes(network, nodes)
         place_s = place_times(network, reach, locate_places(network, places.to_crs(STORAGE_CRS)))
+    residents = segment_residents(ws, network)
     bands = reach_bands(
-        network, nodes, minutes=opts.minutes, buffer_m=opts.buffer_m, risk=risk, place_s=place_s
+        network,
+        nodes,
+        minutes=opts.minutes,
+        buffer_m=opts.buffer_m,
+        risk=risk,
+        place_s=place_s,
+        residents=None if residents is None else residents[0],
     )
     kpis: dict[str, Any] = {
         "workspace": ws.name,
@@ -203,5 +219,6 @@ def compute_reach(ws: Workspace, options: ReachOptions | None = None) -> ReachRe
         "network_km": round(network.length_km, 3),
         "buffer_m": opts.buffer_m,
         "bands": bands.kpis,
+        "residents_measure": None if residents is None else residents[1],
     }
     return ReachResult(bands=bands.bands, kpis=kpis, network_km=network.length_km)

@@ -6,7 +6,7 @@ One module per job:
 * :mod:`~routing.grids.measure` — metric CRS, compactness, points and street length per
   polygon, overlaps between two layouts;
 * :mod:`~routing.grids.workload` — incidents per grid and shift, road km, area,
-  households, the workload index, unit workload, response times;
+  households and population (residents), the workload index, unit workload, response times;
 * :mod:`~routing.grids.balance` — imbalance metrics (max/mean, Gini, CV);
 * :mod:`~routing.grids.staffing` — property management and the community staffing rule;
 * :mod:`~routing.grids.zoning` — :class:`GridDesign`, balanced contiguous grids from

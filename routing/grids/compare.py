@@ -27,7 +27,7 @@ def compare_layouts(
 ) -> dict[str, Any]:
     """Side-by-side KPIs of the current and the designed layouts.
 
-    Both are measured the same way (same incidents, roads, households and weights).
+    Both are measured the same way (same incidents, roads, residents and weights).
     For the design also: how many grids are one polygon and contiguous, the share within
     ±``tolerance`` of their community's mean, and how well grids nest in communities.
 

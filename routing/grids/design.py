@@ -98,7 +98,7 @@ def design_grids(
     """Design grids from street blocks, nested in communities, workload balanced.
 
     Blocks are the faces of the streets cut by the community boundaries; each block gets
-    the same workload index as a grid (incidents, road km, households, area), and
+    the same workload index as a grid (incidents, road km, residents, area), and
     :class:`~routing.grids.zoning.GridDesign` groups them into contiguous, compact grids
     of equal workload within every community. Each designed grid then inherits the
     officer, team, phone and unit of the current grids it overlaps

@@ -4,7 +4,8 @@
   outside all grids returned apart), all day and per shift (``routing.risk.shift_mask``).
 * :func:`grid_workload` gives every grid its officer, team, unit and contact and its
   workload: incidents (weighted by severity), road km, area, households and population,
-  combined by :func:`workload_index` into one index (per cent of the area's total).
+  combined by :func:`workload_index` into one index (per cent of the area's total); the
+  residents in it are the population where the communities record it, else households.
 * :func:`unit_workload` sums the workload over the grids of each unit.
 * :func:`response_times` measures the travel time from the nearest station to each grid.
 """
@@ -45,12 +46,12 @@ __all__ = [
 RESPONSIBILITY_COLUMNS = ("officer", "team", "phone", "unit_id")
 
 #: Default mix of the workload index. Incidents carry half: police work follows the
-#: incidents (警力跟着警情走); street km and households stand for the patrol and visiting
+#: incidents (警力跟着警情走); street km and residents stand for the patrol and visiting
 #: work that exists with no incident; area for the distance covered.
 WORKLOAD_WEIGHTS: dict[str, float] = {
     "incident_weight": 0.5,
     "road_km": 0.2,
-    "households": 0.2,
+    "residents": 0.2,
     "area_km2": 0.1,
 }
 
@@ -160,7 +161,7 @@ class GridWorkload:
         dict
             Counts of grids and incidents, the weights used, :func:`imbalance` of the
             workload index, incident weight (all day and per shift), road km and
-            households, the Polsby-Popper mean and minimum and, when grids have units,
+            residents, the Polsby-Popper mean and minimum and, when grids have units,
             the imbalance across ``units``.
         """
         table = self.table
@@ -173,7 +174,7 @@ class GridWorkload:
             "workload": imbalance(table["workload"], tolerance=tolerance),
             "incident_weight": imbalance(table["incident_weight"], tolerance=tolerance),
             "road_km": imbalance(table["road_km"], tolerance=tolerance),
-            "households": imbalance(table["households"], tolerance=tolerance),
+            "residents": imbalance(table["residents"], tolerance=tolerance),
             "polsby_popper_mean": float(table["polsby_popper"].mean()),
             "polsby_popper_min": float(table["polsby_popper"].min()),
         }
@@ -260,6 +261,7 @@ def grid_workload(
     table["road_km"] = road_m / 1000
     for column in ("households", "population"):
         table[column] = _share_of_community(table, communities, column)
+    table["residents"] = residents(table)
     mix = _mix(table, weights)
     table["workload"] = workload_index(table, mix)
     table["polsby_popper"] = polsby_popper(table).to_numpy()
@@ -317,6 +319,26 @@ def _share_of_community(
     return np.nan_to_num(share * community_total)
 
 
+def residents(table: pd.DataFrame) -> pd.Series:
+    """Residents per grid for the workload: the population when the communities record it
+    (a total above 0), else the households, a proxy of the same work (visits, disputes).
+
+    Parameters
+    ----------
+    table
+        Grids with ``households`` and ``population`` (shares of their communities').
+
+    Returns
+    -------
+    pandas.Series
+        Named ``residents``; ``attrs["measure"]`` says which column it is.
+    """
+    measure = "population" if float(table["population"].sum()) > 0 else "households"
+    series = table[measure].astype(float).rename("residents")
+    series.attrs["measure"] = measure
+    return series
+
+
 def _mix(table: pd.DataFrame, weights: Mapping[str, float] | None) -> dict[str, float]:
     """The weights of the workload index, checked, without components that have no data,
     normalised to sum to 1."""
@@ -333,7 +355,8 @@ def _mix(table: pd.DataFrame, weights: Mapping[str, float] | None) -> dict[str, 
     total = sum(used.values())
     if total == 0:
         raise GridError(
-            "no workload component has data: add incidents, roads or community households"
+            "no workload component has data: add incidents, roads or the communities' "
+            "population or households"
         )
     return {k: w / total for k, w in used.items()}
 

@@ -93,6 +93,31 @@ def run(*args: str):
 # -- library level ---------------------------------------------------------------------------
 
 
+def test_residents_reached_follow_the_communities_population(tmp_path: Path) -> None:
+    ws = Workspace.open(make_workspace(tmp_path / "people.gpkg"))
+    west, east = box(-50, -50, 500, 150), box(500, -50, 1050, 150)
+    people = metric(
+        [west, east], id=["c-w", "c-e"], name=["West", "East"], subdistrict_id=["s", "s"]
+    )
+    ws.save({"communities": people.assign(households=[400, 1200])})
+    result = compute_coverage(ws, minutes=(1, 5))
+    assert result.kpis["residents_measure"] == "households"
+    one, five = (band["residents_share"] for band in result.kpis["bands"])
+    # the 1-minute circle (500 m) holds the west's streets: its 400 of 1,600 households
+    assert one == pytest.approx(0.25, abs=0.01)
+    assert five == 1.0
+    ws.save({"communities": people.assign(households=[400, 1200], population=[3000, 1000])})
+    result = compute_coverage(ws, minutes=(1, 5))
+    assert result.kpis["residents_measure"] == "population"
+    assert result.kpis["bands"][0]["residents_share"] == pytest.approx(0.75, abs=0.01)
+
+
+def test_no_residents_recorded_means_no_share(ws_path: Path) -> None:
+    result = compute_coverage(Workspace.open(ws_path), minutes=(1,))
+    assert result.kpis["residents_measure"] is None
+    assert result.kpis["bands"][0]["residents_share"] is None
+
+
 def test_key_place_just_inside_and_just_outside_its_circle(ws_path: Path) -> None:
     result = compute_coverage(Workspace.open(ws_path), minutes=(1, 3, 5))
     places = result.key_places.set_index("id")

@@ -67,6 +67,24 @@ def test_grid_workload_shares_and_assignments(
     assert set(kpis) >= {"workload", "units", "incident_weight_night"}
 
 
+def test_residents_are_the_population_else_the_households(
+    communities: gpd.GeoDataFrame, current_grids: gpd.GeoDataFrame, streets: gpd.GeoDataFrame
+) -> None:
+    # East has a third more population than households would say: the workload follows it.
+    communities = communities.assign(population=[3000, 8000])
+    counted = grid_workload(current_grids, roads=streets, communities=communities)
+    table = counted.table.set_index("id")
+    assert table.loc[["e1", "e2"], "residents"].sum() == pytest.approx(8000)
+    assert counted.weights["residents"] == pytest.approx(0.2 / 0.5)  # no incidents: 4 parts
+    without = grid_workload(
+        current_grids, roads=streets, communities=communities.drop(columns="population")
+    ).table.set_index("id")
+    assert without.loc[["e1", "e2"], "residents"].sum() == pytest.approx(2400)
+    east = table.loc[["e1", "e2"], "workload"].sum()
+    assert east > without.loc[["e1", "e2"], "workload"].sum()
+    assert "residents" in counted.kpis()
+
+
 def test_unknown_assignment_grid_is_an_error(
     current_grids: gpd.GeoDataFrame, streets: gpd.GeoDataFrame
 ) -> None:
