@@ -18,6 +18,16 @@ from gisapp.store import Workspace
 logger = logging.getLogger(__name__)
 
 
+#: What a click on an incident shows (fields the layer lacks are left out; text escaped).
+INCIDENT_DETAILS = {
+    "id": "Incident",
+    "category": "Category",
+    "occurred_at": "Time",
+    "address": "Address",
+    "description": "Description (简要案情)",
+}
+
+
 def grid_workload(grids: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame) -> pd.Series:
     """Count incidents per grid.
 
@@ -165,6 +175,7 @@ def layers_map(
             incidents,
             name=incidents_name,
             tooltip_fields={"category": "Category", "occurred_at": "Time"},
+            popup_fields=INCIDENT_DETAILS,
         )
     return m
 

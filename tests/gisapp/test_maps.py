@@ -172,3 +172,20 @@ def test_layer_slider_needs_one_label_per_group() -> None:
     maps.add_layer_slider(m, groups, [HOSTILE, "1h", "2h"], title="Hour")
     page = maps.render_html(m)
     assert "window.gisappSlider" in page and HOSTILE not in page
+
+
+def test_incident_descriptions_show_escaped_on_the_layers_map(incidents: gpd.GeoDataFrame) -> None:
+    from gisapp.render.layer_maps import layers_map
+
+    grids = gpd.GeoDataFrame(
+        {"id": ["g1"]}, geometry=[shapely.box(*incidents.total_bounds).buffer(0.001)], crs=4326
+    )
+    described = incidents.assign(
+        category="theft", description=["电动车被盗，车棚无监控"] * 39 + [HOSTILE]
+    )
+    page = maps.render_html(layers_map(grids=grids, incidents=described))
+    decoded = re.sub(r"\\u([0-9a-f]{4})", lambda u: chr(int(u.group(1), 16)), page)
+    assert "电动车被盗，车棚无监控" in decoded
+    assert HOSTILE not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in decoded
+    assert "Description (简要案情)" in decoded
