@@ -8,6 +8,14 @@ line (``occurred_at=发案时间,category=案件类别``), by :func:`suggest_map
 Shapefile field names are cut to 10 bytes (5 Chinese characters in GBK, 3 in UTF-8), so a
 mapping may name either the full original column (``网格负责民警``) or the cut one
 (``网格负责民``); both find the column.
+
+Besides a column, the theirs side may be
+
+- a constant in quotes, the same for every feature: ``kind='police'`` (``'`` ``"`` or
+  Chinese quotes);
+- a date column and a time-of-day column joined by ``+``, for ``occurred_at`` only:
+  ``occurred_at=发案日期+发案时段``. The time of day may read ``21``, ``21:48``, ``2148`` or
+  ``21时48分`` (:func:`layers.incidents.normalize_clock`).
 """
 
 from __future__ import annotations
@@ -15,14 +23,25 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Literal, TypeVar
 
+import numpy as np
 import pandas as pd
 
-from layers.errors import LayerError
+from layers.errors import LayerError, Problem
+from layers.incidents import normalize_clock, normalize_date, parse_timestamps
 from layers.schema import LayerSpec, layer_spec
 
-__all__ = ["find_column", "map_fields", "parse_field_mapping", "suggest_mapping"]
+__all__ = [
+    "FieldSource",
+    "auto_filled_fields",
+    "field_source",
+    "find_column",
+    "map_fields",
+    "parse_field_mapping",
+    "suggest_mapping",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +137,82 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "shift": ("班次", "班组"),
 }
 _ROAD_NAME_SYNONYMS = ("道路名称", "路名", "fullname", "街路巷名称")
+_QUOTED = re.compile(r"^(?:'(.*)'|\"(.*)\"|‘(.*)’|“(.*)”)$", re.DOTALL)
+_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)$")
+#: The field a date column and a time-of-day column may be combined into.
+DATE_TIME_FIELD = "occurred_at"
+
+
+@dataclass(frozen=True)
+class FieldSource:
+    """Where one of our fields comes from: a column, a constant, or a date and a time.
+
+    Parameters
+    ----------
+    kind
+        ``"column"``, ``"constant"`` or ``"date_time"``.
+    columns
+        The user's column (one) or the date and time-of-day columns (two); empty for a
+        constant.
+    value
+        The constant's text.
+    """
+
+    kind: Literal["column", "constant", "date_time"]
+    columns: tuple[str, ...] = ()
+    value: str = ""
+
+
+def auto_filled_fields(layer: str) -> tuple[str, ...]:
+    """Required fields that the validator fills in when a layer lacks them.
+
+    A point layer without an ``id`` field gets ids from its row order; incidents without
+    an ``occurred_at`` field are kept without a time (both reported).
+
+    Parameters
+    ----------
+    layer
+        Workspace layer name.
+
+    Returns
+    -------
+    tuple of str
+        The fields, possibly none.
+    """
+    spec = layer_spec(layer)
+    filled = ("id",) if "Point" in spec.geometry and "id" in spec.required else ()
+    return filled + ((DATE_TIME_FIELD,) if layer == "incidents" else ())
+
+
+def field_source(columns: Iterable[object], theirs: str) -> FieldSource | None:
+    """Tell what the theirs side of a mapping item names among ``columns``.
+
+    Parameters
+    ----------
+    columns
+        The user's column names.
+    theirs
+        A quoted constant (``'police'``), a column name (matched as :func:`find_column`
+        does) or two columns joined by ``+`` (a date and a time of day).
+
+    Returns
+    -------
+    FieldSource or None
+        None when a column it names is not among ``columns``.
+    """
+    quoted = _QUOTED.match(theirs.strip())
+    if quoted:
+        return FieldSource("constant", value=next(g for g in quoted.groups() if g is not None))
+    names = [str(c) for c in columns]
+    column = _find_column(names, theirs)
+    if column is not None:
+        return FieldSource("column", (column,))
+    parts = [part.strip() for part in theirs.split("+")]
+    if len(parts) == 2 and all(parts):
+        found = [_find_column(names, part) for part in parts]
+        if found[0] is not None and found[1] is not None:
+            return FieldSource("date_time", (found[0], found[1]))
+    return None
 
 
 def _normalize(name: str) -> str:
@@ -298,8 +393,14 @@ def _as_id_strings(values: pd.Series) -> pd.Series:
     return out.str.strip()
 
 
-def map_fields(frame: FrameT, mapping: Mapping[str, str], *, layer: str) -> FrameT:
-    """Rename the user's columns to the fields of ``layer``.
+def map_fields(
+    frame: FrameT,
+    mapping: Mapping[str, str],
+    *,
+    layer: str,
+    problems: list[Problem] | None = None,
+) -> FrameT:
+    """Rename the user's columns to the fields of ``layer``; fill constants; join times.
 
     Parameters
     ----------
@@ -308,9 +409,15 @@ def map_fields(frame: FrameT, mapping: Mapping[str, str], *, layer: str) -> Fram
     mapping
         **ours → theirs**, e.g. ``{"occurred_at": "发案时间"}``. Their names are matched
         exactly, then ignoring case and spaces, then as a shapefile cuts them to 10 bytes.
-        Fields that already carry our name need no entry.
+        Fields that already carry our name need no entry. A quoted value (``"'police'"``)
+        is a constant for every feature; ``"发案日期+发案时段"`` joins a date column and a
+        time-of-day column into ``occurred_at`` (see the module docstring).
     layer
         Workspace layer name (see ``layers.schema.LAYERS``).
+    problems
+        When given, what the mapping found in the data is appended to it: rows whose
+        date and time do not make a readable time (``unreadable_date_time``) and rows
+        with a date but no time of day (``date_without_time``), both warnings.
 
     Returns
     -------
@@ -322,8 +429,10 @@ def map_fields(frame: FrameT, mapping: Mapping[str, str], *, layer: str) -> Fram
     ------
     LayerError
         If the layer is unknown, a key is not one of its fields, a named column does not
-        exist, or a required field is still missing; the message lists the columns that
-        exist and a suggested mapping.
+        exist, two columns are joined into a field other than ``occurred_at``, or a
+        required field is still missing (other than those the validator fills in, see
+        :func:`auto_filled_fields`); the message lists the columns that exist and a
+        suggested mapping.
     """
     if not isinstance(frame, pd.DataFrame):
         raise LayerError(f"'frame' should be a DataFrame or GeoDataFrame, got {type(frame)}")
@@ -331,22 +440,14 @@ def map_fields(frame: FrameT, mapping: Mapping[str, str], *, layer: str) -> Fram
     _check_keys(mapping, spec)
     geometry_name = getattr(frame, "_geometry_column_name", None)
     columns = [str(c) for c in frame.columns if c != geometry_name]
+    sources = _resolve_sources(mapping, columns, layer)
+    resolved = {ours: src.columns[0] for ours, src in sources.items() if src.kind == "column"}
 
-    resolved: dict[str, str] = {}
-    not_found: list[str] = []
-    for ours, theirs in mapping.items():
-        column = _find_column(columns, theirs)
-        if column is None:
-            not_found.append(f"{ours}={theirs}")
-        else:
-            resolved[ours] = column
-    if not_found:
-        raise LayerError(
-            f"'mapping' names column(s) that layer {layer!r} input does not have: "
-            f"{', '.join(not_found)}; the columns are {', '.join(columns) or '(none)'}"
-        )
-
-    missing = [f for f in spec.required if f not in resolved and f not in columns]
+    missing = [
+        f
+        for f in spec.required
+        if f not in sources and f not in columns and f not in auto_filled_fields(layer)
+    ]
     if missing:
         guess = suggest_mapping([c for c in columns if c not in resolved.values()], layer)
         hint = ",".join(f"{k}={v}" for k, v in guess.items() if k in missing)
@@ -361,6 +462,11 @@ def map_fields(frame: FrameT, mapping: Mapping[str, str], *, layer: str) -> Fram
         if ours != column and ours in out.columns and ours not in resolved.values():
             logger.warning("layer %s: column %r replaced by %r as mapped", layer, ours, column)
         out[ours] = frame[column]
+    for ours, src in sources.items():
+        if src.kind == "constant":
+            out[ours] = _constant(src.value)
+        elif src.kind == "date_time":
+            out[ours] = _join_date_time(frame, src.columns, layer, problems)
     consumed = {c for c in resolved.values() if c not in spec.fields}
     ours_present = [f for f in spec.fields if f in out.columns]
     others = [
@@ -371,10 +477,95 @@ def map_fields(frame: FrameT, mapping: Mapping[str, str], *, layer: str) -> Fram
     for field in ours_present:
         if field == "id" or field.endswith("_id"):
             out[field] = _as_id_strings(out[field])
-    if resolved:
+    if sources:
         logger.info(
             "layer %s: mapped %s",
             layer,
-            ", ".join(f"{k}<-{v}" for k, v in resolved.items() if k != v),
+            ", ".join(f"{k}<-{mapping[k]}" for k in sources if mapping[k] != k),
         )
     return out
+
+
+def _resolve_sources(
+    mapping: Mapping[str, str], columns: list[str], layer: str
+) -> dict[str, FieldSource]:
+    sources: dict[str, FieldSource] = {}
+    not_found: list[str] = []
+    for ours, theirs in mapping.items():
+        src = field_source(columns, theirs)
+        if src is None:
+            not_found.append(f"{ours}={theirs}")
+            continue
+        if src.kind == "date_time" and ours != DATE_TIME_FIELD:
+            raise LayerError(
+                f"field mapping {ours}={theirs} joins two columns; only {DATE_TIME_FIELD} "
+                f"can be made of a date column and a time column, e.g. "
+                f"{DATE_TIME_FIELD}=发案日期+发案时间"
+            )
+        sources[ours] = src
+    if not_found:
+        raise LayerError(
+            f"'mapping' names column(s) that layer {layer!r} input does not have: "
+            f"{', '.join(not_found)}; the columns are {', '.join(columns) or '(none)'}"
+        )
+    return sources
+
+
+def _constant(text: str) -> str | int | float:
+    """A constant as stored: numbers as numbers, anything else as the text given."""
+    if _NUMBER.match(text):
+        number = float(text)
+        return int(number) if number.is_integer() and "." not in text else number
+    return text
+
+
+def _join_date_time(
+    frame: pd.DataFrame, columns: tuple[str, ...], layer: str, problems: list[Problem] | None
+) -> pd.Series:
+    """``date time`` text per row, reporting the rows that do not make a readable time."""
+    date_column, clock_column = columns
+    dates = normalize_date(frame[date_column])
+    clocks = normalize_clock(frame[clock_column])
+    joined = dates.where(clocks.isna(), dates + " " + clocks)
+    if problems is None:
+        return joined.astype(object).where(joined.notna(), None)
+    # The zone does not change whether a time can be read, only which instant it is.
+    readable = parse_timestamps(joined, tz="UTC").notna().to_numpy()
+    has_date = dates.notna().to_numpy()
+    has_clock = clocks.notna().to_numpy()
+    raw_dates = frame[date_column].to_numpy(dtype=object)
+    raw_clocks = frame[clock_column].to_numpy(dtype=object)
+    total = len(frame)
+    unreadable = np.flatnonzero(~readable & (has_date | has_clock))
+    if len(unreadable):
+        row = int(unreadable[0])
+        problems.append(
+            Problem(
+                layer,
+                None,
+                "unreadable_date_time",
+                f"{len(unreadable):,} of {total:,} rows ({len(unreadable) / total:.1%}): "
+                f"{date_column!r} + {clock_column!r} do not make a readable date and time, "
+                f"e.g. row {row + 1}: {raw_dates[row]!r} + {raw_clocks[row]!r}; these are "
+                "kept without a time",
+                f"correct these dates or times in {date_column!r} and {clock_column!r} "
+                "(e.g. 2024年2月15日 + 21:48), or accept them without a time",
+                "warning",
+            )
+        )
+    dateonly = np.flatnonzero(readable & has_date & ~has_clock)
+    if len(dateonly):
+        row = int(dateonly[0])
+        problems.append(
+            Problem(
+                layer,
+                None,
+                "date_without_time",
+                f"{len(dateonly):,} of {total:,} rows ({len(dateonly) / total:.1%}) have a "
+                f"date in {date_column!r} but no time in {clock_column!r}, e.g. row "
+                f"{row + 1}: {raw_dates[row]!r}; they are read as 00:00 of that day",
+                f"fill in {clock_column!r} for these rows if the hour matters",
+                "warning",
+            )
+        )
+    return joined.astype(object).where(joined.notna(), None)

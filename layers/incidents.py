@@ -38,6 +38,8 @@ __all__ = [
     "ParsedTimes",
     "apply_categories",
     "load_category_table",
+    "normalize_clock",
+    "normalize_date",
     "parse_timestamps",
     "parse_timestamps_checked",
 ]
@@ -79,6 +81,14 @@ _PLAIN_ISO = r"\d{4}-\d{2}-\d{2}(?:[ t]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?"
 _EPOCH = re.compile(r"^[+-]?\d{9,11}(?:\.\d+)?$")
 _CN_CLOCK = re.compile(r"(\d{1,2})\s*[时点]\s*(\d{1,2})\s*分?(?:\s*(\d{1,2})\s*秒)?")
 _CN_PERIOD = re.compile(r"(上午|早上|凌晨|下午|晚上|中午)\s*(\d{1,2}:\d{2}(?::\d{2})?)")
+# A time-of-day cell: 21, 2148, 21:48, 21:48:05, 21时, 21时48分, 21点48; a period such as
+# 21时-22时 or 21:00-22:00 reads as its start.
+_CLOCK_CELL = re.compile(
+    r"^(?P<hour>\d{1,2})(?:\s*[:：时点]\s*(?P<minute>\d{1,2})?\s*分?"
+    r"(?:\s*:?\s*(?P<second>\d{1,2})\s*秒?)?)?\s*(?:[-~～至到].*)?$"
+)
+_HHMM_CELL = re.compile(r"^(?P<hour>\d{1,2})(?P<minute>\d{2})$")
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 
 
 def _cn_period(match: re.Match[str]) -> str:
@@ -112,6 +122,81 @@ def _cn_clock(match: re.Match[str]) -> str:
     if len(minute) == 1:
         minute = f"0{minute}"
     return f"{hour}:{minute}" + (f":{int(second):02d}" if second else "")
+
+
+def _clock_text(value: object) -> str | None:
+    """One time-of-day cell as ``H:MM`` (``H:MM:SS``), or its text when it is no clock."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)) or value is pd.NA:
+        return None
+    if isinstance(value, int | float | np.integer | np.floating):
+        if float(value) != int(value):
+            return str(value)
+        value = str(int(value))
+    text = str(value).strip()
+    if not text:
+        return None
+    compact = _HHMM_CELL.match(text)
+    if compact and len(text) in (3, 4):
+        return f"{int(compact['hour'])}:{compact['minute']}"
+    cell = _CLOCK_CELL.match(text)
+    if cell is None:
+        return text  # am/pm and 上午/下午 forms are read by the timestamp parser itself
+    minute = int(cell["minute"] or 0)
+    clock = f"{int(cell['hour'])}:{minute:02d}"
+    return clock + (f":{int(cell['second']):02d}" if cell["second"] else "")
+
+
+def normalize_clock(values: pd.Series) -> pd.Series:
+    """Write time-of-day cells the way :func:`parse_timestamps` reads them.
+
+    An hour column comes in many shapes: ``21`` (the hour), ``2148`` or ``948`` (hours
+    and minutes run together, as spreadsheets keep them), ``21:48``, ``21时48分``,
+    ``21点``, or a period such as ``21时-22时`` (read as its start). Cells that fit none of
+    them are kept as they are, so that the parser reads ``9:48 pm`` or ``下午9:48`` and
+    reports what it cannot read.
+
+    Parameters
+    ----------
+    values
+        Time-of-day cells: text or whole numbers.
+
+    Returns
+    -------
+    pandas.Series
+        ``string`` values like ``"21:48"``, indexed like ``values``; missing where blank.
+    """
+    return pd.Series(
+        [_clock_text(v) for v in values.to_numpy(dtype=object)], index=values.index, dtype="string"
+    )
+
+
+def normalize_date(values: pd.Series) -> pd.Series:
+    """Write date cells as text a time of day can follow.
+
+    Datetimes become ``YYYY-MM-DD``; ``20240215`` (a number or text) becomes
+    ``2024-02-15``; a midnight time that spreadsheets append (``2024-02-15 00:00:00``) is
+    dropped. Other text is kept for :func:`parse_timestamps`.
+
+    Parameters
+    ----------
+    values
+        Date cells.
+
+    Returns
+    -------
+    pandas.Series
+        ``string`` values indexed like ``values``; missing where blank.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return values.dt.strftime("%Y-%m-%d").astype("string")
+    if pd.api.types.is_float_dtype(values.dtype):
+        whole = values.dropna()
+        if (whole == whole.round()).all():
+            values = values.astype("Int64")
+    text = values.astype("string").str.strip()
+    text = text.str.replace(_COMPACT_DATE, r"\1-\2-\3", regex=True)
+    text = text.str.replace(r"[\sT]+0{1,2}:00(?::00(?:\.0+)?)?$", "", regex=True)
+    return text.where(text != "")
 
 
 def _offset_minutes(offset: pd.Series) -> pd.Series:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import codecs
 import logging
 import re
-import struct
 import tempfile
 import warnings
 import zipfile
@@ -33,6 +32,7 @@ import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 
 from layers.crs import convert_offset_coordinates, looks_like_lonlat
+from layers.encodings import normalize_encoding, shapefile_encoding
 from layers.errors import LayerError
 from layers.limits import (
     ReadLimits,
@@ -43,6 +43,7 @@ from layers.limits import (
     extract_shapefile,
     probe_layer,
 )
+from layers.parquet import PARQUET_MAGIC, read_parquet_layer
 from layers.schema import STORAGE_CRS
 from layers.validate.rings import read_closing_rings
 
@@ -50,12 +51,12 @@ __all__ = ["detect_format", "list_layers", "read_layer", "read_layers", "read_ta
 
 logger = logging.getLogger(__name__)
 
-Format = Literal["gpkg", "geojson", "zip", "shp", "csv", "osm_pbf", "osm_xml"]
+Format = Literal["gpkg", "geojson", "zip", "shp", "csv", "osm_pbf", "osm_xml", "parquet"]
 Frame: TypeAlias = gpd.GeoDataFrame | pd.DataFrame
 
 SUPPORTED = (
     "GeoPackage (.gpkg), GeoJSON (.geojson/.json), zipped Shapefile (.zip), "
-    "Shapefile (.shp), CSV (.csv/.txt) and OpenStreetMap (.osm.pbf/.osm)"
+    "Shapefile (.shp), CSV (.csv/.txt), GeoParquet (.parquet) and OpenStreetMap (.osm.pbf/.osm)"
 )
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SHP_MAGIC = b"\x00\x00\x27\x0a"
@@ -63,12 +64,18 @@ _CSV_EXTENSIONS = (".csv", ".txt", ".tsv")
 _LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "pointx", "xcoord", "坐标x")
 _LAT_NAMES = ("lat", "latitude", "y", "纬度", "pointy", "ycoord", "坐标y")
 _WKT_NAMES = ("wkt", "geometry", "geom", "thegeom", "shape", "几何", "坐标串")
-#: OSM "layers": the drivable and the walkable street networks, and admin boundaries.
-OSM_LAYERS: dict[str, Literal["drive", "walk"] | None] = {
-    "roads": "drive",
+#: OSM "layers" and what each is read as: the streets open to cars or on foot (with
+#: ``car``/``foot`` flags), the walkable streets, admin boundaries, key places (schools,
+#: hospitals, banks, malls...) and police stations.
+OSM_LAYERS: dict[str, Literal["all", "walk", "boundaries", "key_places", "stations"]] = {
+    "roads": "all",
     "roads_walk": "walk",
-    "boundaries": None,
+    "boundaries": "boundaries",
+    "places": "key_places",
+    "police": "stations",
 }
+#: The OSM layer read when an extract is imported as one of these workspace layers.
+OSM_LAYER_FOR: dict[str, str] = {"key_places": "places", "stations": "police"}
 _SAMPLE_BYTES = 1 << 16
 _DBF_SAMPLE_BYTES = 1 << 21
 _OFFSET_SYSTEMS = ("gcj02", "bd09")
@@ -131,7 +138,7 @@ def detect_format(path: str | Path) -> Format:
     -------
     str
         One of ``"gpkg"``, ``"geojson"``, ``"zip"``, ``"shp"``, ``"csv"``, ``"osm_pbf"``,
-        ``"osm_xml"``.
+        ``"osm_xml"``, ``"parquet"``.
 
     Raises
     ------
@@ -160,6 +167,8 @@ def detect_format(path: str | Path) -> Format:
         return "osm_xml"
     if head.startswith(_SHP_MAGIC):
         return "shp"
+    if head.startswith(PARQUET_MAGIC):
+        return "parquet"
     if text_head.startswith(b"{"):
         return "geojson"
     if suffix in (".geojson", ".json"):
@@ -183,124 +192,6 @@ def detect_format(path: str | Path) -> Format:
 
 def _is_text(head: bytes) -> bool:
     return b"\x00" not in head
-
-
-# ---------------------------------------------------------------- encodings
-
-
-def _normalize_encoding(name: str) -> str | None:
-    """Return a codec name for a .cpg content or user text, None when unknown."""
-    text = name.strip().upper().removeprefix("ANSI").strip()
-    if text in ("65001", "UTF8", "UTF-8"):
-        return "UTF-8"
-    if text.isdigit():
-        text = f"CP{text}"
-    # Decoding GBK/GB2312/CP936 text as GB18030, their superset, loses nothing.
-    if text in ("GBK", "GB2312", "CP936", "936", "EUC-CN"):
-        return "GB18030"
-    try:
-        codecs.lookup(text)
-    except LookupError:
-        return None
-    return text
-
-
-def _dbf_text_fields(dbf: bytes) -> list[bytes]:
-    """Return the raw bytes of field names and character values of a DBF (a sample)."""
-    if len(dbf) < 32:
-        return []
-    n_records, header_len, record_len = struct.unpack("<IHH", dbf[4:12])
-    names: list[bytes] = []
-    fields: list[tuple[int, int]] = []
-    offset, position = 32, 1  # a record starts with its deletion flag
-    while offset + 32 <= min(header_len, len(dbf)) and dbf[offset] != 0x0D:
-        descriptor = dbf[offset : offset + 32]
-        names.append(descriptor[:11].split(b"\x00")[0])
-        width = descriptor[16]
-        if descriptor[11:12] == b"C":
-            fields.append((position, width))
-        position += width
-        offset += 32
-    values = list(names)
-    if record_len <= 0:
-        return values
-    for start in range(header_len, min(len(dbf), header_len + n_records * record_len), record_len):
-        record = dbf[start : start + record_len]
-        values += [record[pos : pos + width].strip() for pos, width in fields]
-    return values
-
-
-def _decodes(values: list[bytes], encoding: str) -> bool:
-    encoding = codecs.lookup(encoding).name
-    for value in values:
-        try:
-            value.decode(encoding)
-        except UnicodeDecodeError as exc:
-            # A fixed-width DBF field may cut the last character of a value in two.
-            if (
-                encoding == "utf-8"
-                and exc.start >= len(value) - 3
-                and exc.reason
-                in (
-                    "unexpected end of data",
-                    "invalid continuation byte",
-                )
-            ):
-                try:
-                    value[: exc.start].decode(encoding)
-                    continue
-                except UnicodeDecodeError:
-                    return False
-            return False
-    return True
-
-
-def detect_dbf_encoding(dbf: bytes) -> str | None:
-    """Guess the text encoding of a DBF without a .cpg: UTF-8, GB18030 (GBK) or unknown.
-
-    Parameters
-    ----------
-    dbf
-        The DBF bytes (a leading sample of the file is enough).
-
-    Returns
-    -------
-    str or None
-        ``"UTF-8"`` or ``"GB18030"``; None when the text is plain ASCII or neither fits
-        (GDAL's default then applies).
-    """
-    values = [v for v in _dbf_text_fields(dbf) if v]
-    if not any(max(v) >= 0x80 for v in values):
-        return None
-    # UTF-8 is strict enough that GBK text almost never passes as UTF-8; the reverse
-    # is not true, so UTF-8 is tried first.
-    if _decodes(values, "utf-8"):
-        return "UTF-8"
-    if _decodes(values, "gb18030"):
-        return "GB18030"
-    return None
-
-
-def _shapefile_encoding(
-    label: str, cpg: bytes | None, dbf: bytes | None, encoding: str | None
-) -> str | None:
-    if encoding is not None:
-        return encoding
-    if cpg is not None:
-        cpg_text = cpg.decode("ascii", errors="ignore")
-        normalized = _normalize_encoding(cpg_text)
-        values = [v for v in _dbf_text_fields(dbf or b"") if v]
-        if normalized is not None and _decodes(values, normalized):
-            logger.debug("%s: encoding %s from .cpg", label, normalized)
-            return normalized
-        # Old exporters often write a .cpg that does not match the data (UTF-8 over GBK).
-        logger.warning("%s: .cpg says %r, which does not fit the data; guessing", label, cpg_text)
-    if dbf is None:
-        return None
-    detected = detect_dbf_encoding(dbf)
-    if detected is not None:
-        logger.info("%s has no usable .cpg; text detected as %s", label, detected)
-    return detected
 
 
 # ------------------------------------------------------------------ readers
@@ -362,10 +253,11 @@ def _pick(file: Path, names: list[str], layer: str | None, what: str) -> str:
         if len(names) == 1:
             return names[0]
         raise LayerError(
-            f"file '{file}' holds {len(names)} {what}s: {', '.join(names)}; pick one with layer=..."
+            f"file '{file}' holds {len(names)} {what}s: {', '.join(names)}; name the one to "
+            f"read after the file, e.g. '{file}:{names[0]}'"
         )
     if layer not in names:
-        raise LayerError(f"'layer' {layer!r} is not in '{file}'; it holds {', '.join(names)}")
+        raise LayerError(f"'{file}' has no layer {layer!r}; it holds {', '.join(names)}")
     return layer
 
 
@@ -424,7 +316,7 @@ def _read_shp(
         return None
 
     shown = label or file
-    chosen = _shapefile_encoding(
+    chosen = shapefile_encoding(
         shown.name, sibling(".cpg", 1024), sibling(".dbf", _DBF_SAMPLE_BYTES), encoding
     )
     return _read_gdal(str(file), shown, encoding=chosen, fix=fix, limits=limits)
@@ -439,10 +331,14 @@ def _read_osm(file: Path, layer: str | None) -> Frame:
     from layers import osm  # osmium is only loaded when OSM data is read
 
     name = _pick(file, list(OSM_LAYERS), layer or "roads", "OSM layer")
-    mode = OSM_LAYERS[name]
-    if mode is None:
+    what = OSM_LAYERS[name]
+    if what == "boundaries":
         return osm.read_osm_boundaries(file)
-    return osm.read_osm_roads(file, mode=mode)
+    if what == "key_places":
+        return osm.read_osm_key_places(file)
+    if what == "stations":
+        return osm.read_osm_stations(file)
+    return osm.read_osm_roads(file, mode=what)
 
 
 def _csv_encoding(file: Path, encoding: str | None) -> str:
@@ -453,7 +349,7 @@ def _csv_encoding(file: Path, encoding: str | None) -> str:
             raise LayerError(
                 f"'encoding' should be a text encoding such as 'utf-8' or 'gbk', got {encoding!r}"
             ) from None
-        return _normalize_encoding(encoding) or encoding
+        return normalize_encoding(encoding) or encoding
     with file.open("rb") as stream:
         sample = stream.read(_SAMPLE_BYTES)
     if sample.startswith(codecs.BOM_UTF8):
@@ -609,8 +505,9 @@ def list_layers(path: str | Path, *, limits: ReadLimits | None = None) -> list[s
     """Return the names of the layers a file holds.
 
     GeoPackage: its layers and tables; zip: its shapefiles (by name without ``.shp``);
-    OSM: ``roads`` (drivable), ``roads_walk`` (walkable) and ``boundaries``; any
-    other file: one layer named after the file.
+    OSM: ``roads`` (streets open to cars or on foot), ``roads_walk`` (walkable),
+    ``boundaries``, ``places`` (key places) and ``police`` (police stations); any other
+    file: one layer named after the file.
 
     Parameters
     ----------
@@ -654,7 +551,7 @@ def read_layer(
     crs: str | None = None,
     limits: ReadLimits | None = None,
 ) -> Frame:
-    """Read one layer from a GeoPackage, GeoJSON, (zipped) Shapefile, CSV or OSM file.
+    """Read one layer from a GeoPackage, GeoJSON, (zipped) Shapefile, CSV, GeoParquet or OSM file.
 
     Parameters
     ----------
@@ -663,7 +560,7 @@ def read_layer(
     layer
         Which layer of a multi-layer source (GeoPackage layer, shapefile name inside a
         zip, OSM layer from :func:`list_layers`). Required when there are several, except
-        for OSM where ``roads`` (the drivable network) is the default.
+        for OSM where ``roads`` (the street network) is the default.
     encoding
         Text encoding of a Shapefile's DBF or a CSV. By default a Shapefile's ``.cpg`` is
         honoured and, without one, UTF-8 or GBK is detected from the DBF bytes; a CSV is
@@ -715,6 +612,8 @@ def read_layer(
         label = f"{file}" + (f" ({layer})" if layer else "")
     elif kind == "shp":
         frame = _read_shp(file, encoding, limits)
+    elif kind == "parquet":
+        frame = read_parquet_layer(file, limits=limits)
     else:
         frame = _read_geojson(file, limits)
     # Formats read whole (OSM, CSV) are checked here; the others were probed before.

@@ -11,6 +11,8 @@ memory where the file allows it:
   16 bytes), a layer's feature count from its header (:func:`pyogrio.read_info`), then its
   vertices in bounded batches of geometries, stopping at the limit;
 - a CSV's line count before it is parsed;
+- a GeoParquet file's row count from its footer, then the vertices of its WKB geometry
+  column in bounded batches, before the file is read;
 - the features and vertices of a whole workspace before it is saved.
 
 Every refusal is a :class:`LimitError` whose ``code`` says whether the input is too large
@@ -47,6 +49,7 @@ __all__ = [
     "count_csv_rows",
     "extract_shapefile",
     "probe_layer",
+    "probe_parquet",
     "shapefile_vertex_floor",
 ]
 
@@ -419,6 +422,64 @@ def probe_layer(
         use_pyarrow=True,
     ) as (meta, reader):
         _count_vertices(reader, meta["geometry_name"] or "wkb_geometry", label, limits)
+
+
+def probe_parquet(file: Path, label: str, limits: ReadLimits) -> str | None:
+    """Refuse a GeoParquet file by its size before it is read into memory.
+
+    The row count comes from the file's footer; the vertices of a WKB geometry column are
+    counted in batches, stopping as soon as the count passes the limit (other geometry
+    encodings are counted once the layer is read, by :func:`check_frame`).
+
+    Parameters
+    ----------
+    file
+        The ``.parquet`` / ``.geoparquet`` file.
+    label
+        The file as the user knows it, for messages.
+    limits
+        The bounds.
+
+    Returns
+    -------
+    str or None
+        The primary geometry column named by the GeoParquet metadata, None without it.
+
+    Raises
+    ------
+    LimitError
+        If the file holds too many features or vertices.
+    LayerError
+        If the file is not a readable Parquet file.
+    """
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(file)
+    except (pa.ArrowException, OSError) as exc:
+        raise LayerError(
+            f"cannot read '{label}' as Parquet ({exc}); export the layer as GeoParquet again"
+        ) from None
+    with parquet:
+        _check_features(int(parquet.metadata.num_rows), label, limits)
+        raw = (parquet.schema_arrow.metadata or {}).get(b"geo")
+        try:
+            geo = json.loads(raw) if raw else {}
+            column = str(geo["primary_column"]) if geo else None
+            encoding = str(geo["columns"][column].get("encoding", "WKB")) if column else ""
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise LayerError(
+                f"'{label}' has damaged GeoParquet metadata (its 'geo' entry); export the "
+                "layer as GeoParquet again"
+            ) from None
+        if column is None or encoding.upper() != "WKB":
+            return column
+        batches = parquet.iter_batches(batch_size=_BATCH_FEATURES, columns=[column])
+        _count_vertices(batches, column, label, limits)
+    return column
 
 
 def count_csv_rows(file: Path, label: str, limits: ReadLimits) -> int:

@@ -1,8 +1,11 @@
 """Read roads, administrative boundaries and places of interest from OpenStreetMap files.
 
 Reads ``.osm.pbf``, ``.osm`` (XML) and ``.osm.bz2``/``.osm.gz`` files with pyosmium. Every
-result is a GeoDataFrame in EPSG:4326. Data read from OpenStreetMap is © OpenStreetMap
-contributors, under the ODbL 1.0: show that attribution wherever it is displayed.
+result is a GeoDataFrame in EPSG:4326: streets with the modes that may use them (``car``,
+``foot``), boundaries, and key places and police stations with the workspace's kinds. Data
+read from OpenStreetMap is © OpenStreetMap contributors, under the ODbL 1.0: every result
+carries :data:`OSM_ATTRIBUTION` in ``attrs["attribution"]``; show it wherever the data is
+displayed.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import logging
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
@@ -30,12 +34,25 @@ __all__ = [
     "DRIVE_EXCLUDED_SERVICE",
     "DRIVE_HIGHWAYS",
     "IMPLICIT_MAXSPEED_KPH",
+    "KEY_PLACE_KINDS",
+    "OSM_ATTRIBUTION",
+    "STATION_KINDS",
     "WALK_HIGHWAYS",
+    "WALK_IF_FOOT_ALLOWED",
     "parse_maxspeed_kph",
     "read_osm_boundaries",
+    "read_osm_key_places",
     "read_osm_pois",
     "read_osm_roads",
+    "read_osm_stations",
 ]
+
+#: Attribution every layer read from OpenStreetMap carries (``frame.attrs["attribution"]``)
+#: and that must be shown wherever its data is displayed.
+OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL 1.0)"
+
+#: Which ways :func:`read_osm_roads` keeps: open to cars, on foot, or to either.
+RoadMode = Literal["drive", "walk", "all"]
 
 #: ``highway`` values a car may use (mode ``"drive"``), as in OSMnx's ``drive`` network.
 DRIVE_HIGHWAYS = frozenset(
@@ -64,15 +81,40 @@ DRIVE_EXCLUDED_SERVICE = frozenset(
     {"parking", "parking_aisle", "driveway", "private", "emergency_access"}
 )
 
-#: ``highway`` values a person on foot may use (mode ``"walk"``); motorways and trunk roads
-#: are left out, paths, footways, steps and tracks come in.
+#: ``highway`` values a person on foot may use (mode ``"walk"``) unless ``foot=no``;
+#: motorways and trunk roads are left out, paths, footways, steps and tracks come in.
 WALK_HIGHWAYS = frozenset(
     (DRIVE_HIGHWAYS - {"motorway", "motorway_link", "trunk", "trunk_link"})
-    | {"footway", "path", "pedestrian", "steps", "track", "cycleway", "bridleway", "corridor"}
+    | {"footway", "path", "pedestrian", "steps", "track", "bridleway", "corridor"}
 )
+
+#: ``highway`` values walked only where ``foot`` allows it (``yes``, ``designated``,
+#: ``permissive``): cycleways, and trunk roads with a footway along them.
+WALK_IF_FOOT_ALLOWED = frozenset({"cycleway", "trunk", "trunk_link"})
 
 #: ``access``-like values that close a way to the public.
 _CLOSED = frozenset({"no", "private"})
+
+#: ``foot`` values that open a way to walkers whatever its ``access`` or class.
+_FOOT_ALLOWED = frozenset({"yes", "designated", "permissive"})
+
+#: Key places read from OSM tags, ``(key, value)`` → key-place ``kind`` of the workspace.
+KEY_PLACE_KINDS: Mapping[tuple[str, str], str] = {
+    ("amenity", "school"): "school",
+    ("amenity", "college"): "school",
+    ("amenity", "university"): "school",
+    ("amenity", "kindergarten"): "kindergarten",
+    ("amenity", "hospital"): "hospital",
+    ("amenity", "clinic"): "hospital",
+    ("amenity", "bank"): "bank",
+    ("amenity", "marketplace"): "mall",
+    ("shop", "mall"): "mall",
+    ("shop", "supermarket"): "mall",
+    ("amenity", "police"): "police",
+}
+
+#: Police stations read from OSM tags, ``(key, value)`` → station ``kind``.
+STATION_KINDS: Mapping[tuple[str, str], str] = {("amenity", "police"): "police"}
 
 #: Speed limits for implicit ``maxspeed`` values such as ``CH:urban`` (km/h), from the
 #: national rules listed on the OpenStreetMap wiki page "Default speed limits".
@@ -170,30 +212,34 @@ def _objects(processor: osmium.FileProcessor, source: Path) -> Iterator[Any]:
         ) from None
 
 
-def _is_open_to(tags: Any, mode: Literal["drive", "walk"]) -> bool:
+def _is_drivable(tags: Any) -> bool:
     highway = tags.get("highway")
-    if tags.get("area") == "yes":
+    if tags.get("area") == "yes" or tags.get("access") in _CLOSED:
         return False
-    if tags.get("access") in _CLOSED:
+    if highway not in DRIVE_HIGHWAYS:
         return False
-    if mode == "drive":
-        if highway not in DRIVE_HIGHWAYS:
-            return False
-        if highway == "service" and tags.get("service") in DRIVE_EXCLUDED_SERVICE:
-            return False
-        return not (tags.get("motor_vehicle") in _CLOSED or tags.get("motorcar") in _CLOSED)
-    if highway not in WALK_HIGHWAYS:
+    if highway == "service" and tags.get("service") in DRIVE_EXCLUDED_SERVICE:
         return False
-    return tags.get("foot") not in _CLOSED
+    return not (tags.get("motor_vehicle") in _CLOSED or tags.get("motorcar") in _CLOSED)
 
 
-def read_osm_roads(
-    path: str | Path, *, mode: Literal["drive", "walk"] = "drive"
-) -> gpd.GeoDataFrame:
+def _is_walkable(tags: Any) -> bool:
+    highway = tags.get("highway")
+    foot = tags.get("foot")
+    if tags.get("area") == "yes" or foot in _CLOSED:
+        return False
+    if tags.get("access") in _CLOSED and foot not in _FOOT_ALLOWED:
+        return False
+    return highway in WALK_HIGHWAYS or (highway in WALK_IF_FOOT_ALLOWED and foot in _FOOT_ALLOWED)
+
+
+def read_osm_roads(path: str | Path, *, mode: RoadMode = "drive") -> gpd.GeoDataFrame:
     """Read the streets of one travel mode from an OSM file, one row per way segment.
 
     A way is split at every node it shares with another kept way, so segments meet at
-    intersections and a network can be built from them directly.
+    intersections and a network can be built from them directly. With ``mode="all"`` the
+    ways open to cars are split only where such ways meet (exactly as with ``"drive"``, so
+    the car network built from them is the same), the others at every junction.
 
     Parameters
     ----------
@@ -201,24 +247,28 @@ def read_osm_roads(
         ``.osm.pbf`` or ``.osm`` file.
     mode
         ``"drive"`` keeps :data:`DRIVE_HIGHWAYS` (without parking aisles and driveways);
-        ``"walk"`` keeps :data:`WALK_HIGHWAYS`. Ways with ``access``, ``motor_vehicle`` or
-        ``foot`` set to ``no``/``private`` for the mode are left out.
+        ``"walk"`` keeps :data:`WALK_HIGHWAYS`, and :data:`WALK_IF_FOOT_ALLOWED` where
+        ``foot`` allows it; ``"all"`` keeps the ways of either. Ways with ``access``,
+        ``motor_vehicle`` or ``foot`` set to ``no``/``private`` for a mode are closed to
+        it (``foot=yes``/``designated``/``permissive`` opens a private way to walkers).
 
     Returns
     -------
     geopandas.GeoDataFrame
         Columns ``osm_id`` (way id), ``name``, ``highway``, ``oneway`` (bool: ``yes``,
         ``true``, ``1``, ``-1`` and roundabouts; ``-1`` ways are reversed so that the
-        geometry runs in the direction of travel; always False for ``"walk"``),
-        ``maxspeed_kph`` (float, NaN when unknown) and LineString ``geometry`` in EPSG:4326.
+        geometry runs in the direction of travel; always False for ``"walk"`` and for ways
+        closed to cars), ``maxspeed_kph`` (float, NaN when unknown), ``car`` and ``foot``
+        (bool: whether cars, and walkers, may use the way) and LineString ``geometry`` in
+        EPSG:4326. ``attrs["attribution"]`` holds :data:`OSM_ATTRIBUTION`.
 
     Raises
     ------
     LayerError
         If ``mode`` is unknown, or the file is missing or cannot be read.
     """
-    if mode not in ("drive", "walk"):
-        raise LayerError(f"mode={mode!r} is not a road mode; use 'drive' or 'walk'")
+    if mode not in ("drive", "walk", "all"):
+        raise LayerError(f"mode={mode!r} is not a road mode; use 'drive', 'walk' or 'all'")
     source = _check_path(path)
     processor = (
         osmium.FileProcessor(str(source), osmium.osm.NODE | osmium.osm.WAY)
@@ -227,15 +277,23 @@ def read_osm_roads(
         .with_filter(osmium.filter.KeyFilter("highway"))
     )
     ways = [w for way in _objects(processor, source) if (w := _road_way(way, mode)) is not None]
-    rows, geometries = _split_at_junctions(ways)
+    rows, geometries = _split_at_junctions(ways, car_apart=mode == "all")
     roads = gpd.GeoDataFrame(
-        pd.DataFrame(rows, columns=["osm_id", "name", "highway", "oneway", "maxspeed_kph"]),
+        pd.DataFrame(rows, columns=list(_ROAD_COLUMNS)),
         geometry=geometries,
         crs="EPSG:4326",
     )
     roads = roads.astype(
-        {"osm_id": "int64", "oneway": "bool", "maxspeed_kph": "float64", "highway": "str"}
+        {
+            "osm_id": "int64",
+            "oneway": "bool",
+            "maxspeed_kph": "float64",
+            "highway": "str",
+            "car": "bool",
+            "foot": "bool",
+        }
     )
+    roads.attrs["attribution"] = OSM_ATTRIBUTION
     logger.info(
         "read %s %s ways as %s segments from %s",
         f"{len(ways):,}",
@@ -246,15 +304,27 @@ def read_osm_roads(
     return roads
 
 
-#: A kept way: id, name, highway, oneway, maxspeed (km/h), lon/lat coordinates, node ids.
-_Way = tuple[int, str | None, str, bool, float, np.ndarray, np.ndarray]
+_ROAD_COLUMNS = ("osm_id", "name", "highway", "oneway", "maxspeed_kph", "car", "foot")
+
+#: A road row: id, name, highway, oneway, maxspeed (km/h), open to cars, open on foot.
+_Row = tuple[int, str | None, str, bool, float, bool, bool]
 
 
-def _road_way(way: Any, mode: Literal["drive", "walk"]) -> _Way | None:
-    """The way as a road of ``mode`` (reversed when one-way against its drawing), or
-    ``None`` when it is closed to the mode, lies partly outside the file or is no line."""
+@dataclass(frozen=True)
+class _Way:
+    """A kept way: its road row, lon/lat coordinates and node ids."""
+
+    row: _Row
+    coords: np.ndarray
+    node_ids: np.ndarray
+
+
+def _road_way(way: Any, mode: RoadMode) -> _Way | None:
+    """The way as a road of ``mode`` (reversed when one-way for cars against its drawing),
+    or ``None`` when it is closed to the mode, lies partly outside the file or is no line."""
     tags = way.tags
-    if not _is_open_to(tags, mode):
+    car, foot = _is_drivable(tags), _is_walkable(tags)
+    if not (car if mode == "drive" else foot if mode == "walk" else car or foot):
         return None
     try:
         coords = np.array([(n.lon, n.lat) for n in way.nodes], dtype=float)
@@ -264,45 +334,60 @@ def _road_way(way: Any, mode: Literal["drive", "walk"]) -> _Way | None:
     node_ids = np.array([n.ref for n in way.nodes], dtype=np.int64)
     if len(node_ids) < 2:
         return None
+    driven = car and mode != "walk"
     oneway_tag = (tags.get("oneway") or "").strip().lower()
-    reverse = mode == "drive" and oneway_tag in _ONEWAY_REVERSE
-    oneway = mode == "drive" and (
+    reverse = driven and oneway_tag in _ONEWAY_REVERSE
+    oneway = driven and (
         oneway_tag in _ONEWAY_FORWARD
         or reverse
         or (tags.get("junction") in ("roundabout", "circular") and oneway_tag != "no")
     )
     if reverse:
         coords, node_ids = coords[::-1], node_ids[::-1]
-    return (
-        way.id,
+    row = (
+        int(way.id),
         tags.get("name"),
-        tags.get("highway"),
+        str(tags.get("highway")),
         oneway,
         parse_maxspeed_kph(tags.get("maxspeed")),
-        coords,
-        node_ids,
+        car,
+        foot,
     )
+    return _Way(row, coords, node_ids)
+
+
+def _junction_counts(ways: Iterable[_Way]) -> dict[int, int]:
+    """How often every node is used by ``ways``; more than 1 marks a segment end."""
+    counts: dict[int, int] = {}
+    for way in ways:
+        for ref in way.node_ids[1:-1]:
+            counts[int(ref)] = counts.get(int(ref), 0) + 1
+        for end in (int(way.node_ids[0]), int(way.node_ids[-1])):
+            counts[end] = counts.get(end, 0) + 2
+    return counts
 
 
 def _split_at_junctions(
-    ways: list[_Way],
-) -> tuple[list[tuple[int, str | None, str, bool, float]], list[LineString]]:
-    """Attribute rows and line geometries of the ways cut at every junction node."""
+    ways: list[_Way], *, car_apart: bool
+) -> tuple[list[_Row], list[LineString]]:
+    """Road rows and line geometries of the ways cut at every junction node.
+
+    With ``car_apart`` the ways open to cars are cut only where such ways meet, so that
+    they are the segments a drive-only read gives.
+    """
     # A node where ways meet, or used twice by one way, ends a segment.
-    counts: dict[int, int] = {}
-    for *_, node_ids in ways:
-        for ref in node_ids[1:-1]:
-            counts[int(ref)] = counts.get(int(ref), 0) + 1
-        for end in (int(node_ids[0]), int(node_ids[-1])):
-            counts[end] = counts.get(end, 0) + 2
-    rows: list[tuple[int, str | None, str, bool, float]] = []
+    every = _junction_counts(ways)
+    driven = _junction_counts(w for w in ways if w.row[5]) if car_apart else every
+    rows: list[_Row] = []
     geometries: list[LineString] = []
-    for osm_id, name, highway, oneway, speed_kph, coords, node_ids in ways:
+    for way in ways:
+        counts = driven if way.row[5] else every
+        node_ids = way.node_ids
         cuts = [i for i in range(1, len(node_ids) - 1) if counts[int(node_ids[i])] > 1]
         bounds = [0, *cuts, len(node_ids) - 1]
         for start, end in pairwise(bounds):
-            geometries.append(LineString(coords[start : end + 1]))
-            rows.append((osm_id, name, highway, oneway, speed_kph))
+            geometries.append(LineString(way.coords[start : end + 1]))
+            rows.append(way.row)
     return rows, geometries
 
 
@@ -331,6 +416,7 @@ def read_osm_boundaries(path: str | Path, *, admin_level: int = 8) -> gpd.GeoDat
         Columns ``osm_id``, ``osm_type`` (``relation`` or ``way``), ``name``, ``ref`` (the
         ``ref`` tag, else an official code such as ``ISO3166-2``, else ``r<osm_id>``),
         ``admin_level`` and (Multi)Polygon ``geometry`` in EPSG:4326, sorted by name.
+        ``attrs["attribution"]`` holds :data:`OSM_ATTRIBUTION`.
 
     Raises
     ------
@@ -394,6 +480,7 @@ def read_osm_boundaries(path: str | Path, *, admin_level: int = 8) -> gpd.GeoDat
         crs="EPSG:4326",
     )
     boundaries = boundaries.sort_values("name", kind="stable").reset_index(drop=True)
+    boundaries.attrs["attribution"] = OSM_ATTRIBUTION
     logger.info(
         "read %d admin_level=%d boundaries from %s", len(boundaries), admin_level, source.name
     )
@@ -418,7 +505,8 @@ def read_osm_pois(path: str | Path, tags: Mapping[str, Iterable[str]]) -> gpd.Ge
     geopandas.GeoDataFrame
         Columns ``osm_id``, ``osm_type`` (``node``, ``way`` or ``relation``), ``key`` and
         ``value`` (the matched tag), ``name`` and Point ``geometry`` in EPSG:4326, sorted
-        by ``osm_type`` and ``osm_id``.
+        by ``osm_type`` and ``osm_id``. ``attrs["attribution"]`` holds
+        :data:`OSM_ATTRIBUTION`.
 
     Raises
     ------
@@ -478,5 +566,84 @@ def read_osm_pois(path: str | Path, tags: Mapping[str, Iterable[str]]) -> gpd.Ge
         crs="EPSG:4326",
     )
     pois = pois.sort_values(["osm_type", "osm_id"], kind="stable").reset_index(drop=True)
+    pois.attrs["attribution"] = OSM_ATTRIBUTION
     logger.info("read %d points of interest from %s", len(pois), source.name)
     return pois
+
+
+def read_osm_key_places(path: str | Path) -> gpd.GeoDataFrame:
+    """Read the key places of an OSM file as a workspace ``key_places`` layer.
+
+    Schools, colleges and universities, kindergartens, hospitals and clinics, banks,
+    marketplaces, malls and supermarkets, and police stations (:data:`KEY_PLACE_KINDS`):
+    nodes as they are, buildings and grounds as a point inside their polygon (see
+    :func:`read_osm_pois`). Ways that are only streets or boundaries never come in.
+
+    Parameters
+    ----------
+    path
+        ``.osm.pbf`` or ``.osm`` file.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``id`` (OSM short reference such as ``w1234``), ``name`` (the OSM name,
+        else the kind and the reference), ``kind`` (``school``, ``kindergarten``,
+        ``hospital``, ``bank``, ``mall`` or ``police``), ``osm_tag`` (``amenity=clinic``...)
+        and Point ``geometry`` in EPSG:4326. ``attrs["attribution"]`` holds
+        :data:`OSM_ATTRIBUTION`.
+
+    Raises
+    ------
+    LayerError
+        If the file is missing or cannot be read.
+    """
+    return _tagged_places(path, KEY_PLACE_KINDS)
+
+
+def read_osm_stations(path: str | Path) -> gpd.GeoDataFrame:
+    """Read the police stations (``amenity=police``) of an OSM file as a ``stations`` layer.
+
+    Parameters
+    ----------
+    path
+        ``.osm.pbf`` or ``.osm`` file.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        As :func:`read_osm_key_places`, with ``kind`` ``police``.
+
+    Raises
+    ------
+    LayerError
+        If the file is missing or cannot be read.
+    """
+    return _tagged_places(path, STATION_KINDS)
+
+
+def _tagged_places(path: str | Path, kinds: Mapping[tuple[str, str], str]) -> gpd.GeoDataFrame:
+    """Points of the objects tagged as a key of ``kinds``, with the workspace kind."""
+    wanted: dict[str, list[str]] = {}
+    for key, value in kinds:
+        wanted.setdefault(key, []).append(value)
+    pois = read_osm_pois(path, wanted)
+    pairs = list(zip(pois["key"], pois["value"], strict=True))
+    kind = [kinds[pair] for pair in pairs]
+    ref = [f"{t[0]}{i}" for t, i in zip(pois["osm_type"], pois["osm_id"], strict=True)]
+    names = [
+        str(name).strip() if isinstance(name, str) and name.strip() else f"{k} {r}"
+        for name, k, r in zip(pois["name"], kind, ref, strict=True)
+    ]
+    places = gpd.GeoDataFrame(
+        {
+            "id": pd.Series(ref, dtype=object),
+            "name": pd.Series(names, dtype=object),
+            "kind": pd.Series(kind, dtype=object),
+            "osm_tag": pd.Series([f"{k}={v}" for k, v in pairs], dtype=object),
+        },
+        geometry=pois.geometry.to_numpy(),
+        crs="EPSG:4326",
+    )
+    places.attrs["attribution"] = OSM_ATTRIBUTION
+    return places

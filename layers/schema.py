@@ -93,8 +93,11 @@ LAYERS: dict[str, LayerSpec] = {
             "roads",
             LINE,
             (),
-            ("name", "highway", "oneway", "maxspeed"),
-            description="Street centre lines for the network.",
+            ("name", "highway", "oneway", "maxspeed", "car", "foot"),
+            description=(
+                "Street centre lines for the network; car and foot (yes/no) say which "
+                "units may use a line, else its highway class decides."
+            ),
         ),
         LayerSpec(
             "stations",

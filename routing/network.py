@@ -435,10 +435,12 @@ def network_from_lines(
         Street centre lines (LineString or MultiLineString) in any CRS. Understood columns:
         ``highway`` (road class; TIGER ``MTFCC`` codes are mapped, lines with no class
         count as ``residential``), ``oneway`` (bool, or ``yes``/``-1``...),
-        ``maxspeed_kph`` or ``maxspeed`` (numbers or ``"30 mph"``), ``name`` or ``FULLNAME``.
+        ``maxspeed_kph`` or ``maxspeed`` (numbers or ``"30 mph"``), ``name`` or ``FULLNAME``,
+        ``car`` and ``foot`` (bool or yes/no: whether cars and e-bikes, and walkers, may use
+        the line, as ``layers.osm.read_osm_roads`` writes them; blank lets the class decide).
     mode
-        ``"car"``, ``"ebike"`` or ``"foot"``: picks the speed table and the usable classes;
-        walkers ignore one-way streets.
+        ``"car"``, ``"ebike"`` or ``"foot"``: picks the speed table, the usable classes
+        and the access column (:data:`MODE_ACCESS_COLUMN`); walkers ignore one-way streets.
     node_tolerance_m
         Line ends within this distance are merged into one node.
     node_lines
@@ -552,7 +554,7 @@ def _road_lines(
         else np.full(len(flat), None, dtype=object)
     )
     speed = mode_speed_kph(highway, maxspeed, mode=mode, speed_kph=speed_kph)
-    usable = ~np.isnan(speed) & (speed > 0)
+    usable = ~np.isnan(speed) & (speed > 0) & _open_to_mode(flat, mode)
     excluded = dict(pd.Series(highway[~usable]).value_counts().astype(int).items())
     if not usable.any():
         raise NetworkError(
@@ -572,6 +574,36 @@ def _road_lines(
         excluded={str(k): int(v) for k, v in excluded.items()},
         skipped=skipped,
     )
+
+
+#: Column of a road layer saying whether a mode may use a line (as ``layers.osm`` writes
+#: it); e-bikes ride the streets open to cars.
+MODE_ACCESS_COLUMN: dict[str, str] = {"car": "car", "ebike": "car", "foot": "foot"}
+
+_YES_NO = {"yes": True, "true": True, "1": True, "y": True, "no": False, "false": False, "0": False}
+
+
+def _open_to_mode(lines: pd.DataFrame, mode: str) -> NDArray[np.bool_]:
+    """Whether each line is open to ``mode`` by its access column (``car`` or ``foot``);
+    blank values, and layers without the column, leave the decision to the road class.
+    Raises NetworkError if the column holds values that are not yes/no."""
+    column = MODE_ACCESS_COLUMN[mode]
+    if column not in lines.columns:
+        return np.ones(len(lines), dtype=bool)
+    values = lines[column]
+    if pd.api.types.is_bool_dtype(values):
+        return values.fillna(True).to_numpy(dtype=bool)
+    if pd.api.types.is_numeric_dtype(values):
+        return (values.isna() | (values != 0)).to_numpy(dtype=bool)
+    text = values.astype("string").str.strip().str.lower()
+    known = text.isna() | text.isin(list(_YES_NO))
+    if not known.all():
+        bad = ", ".join(sorted(map(repr, text[~known].unique()[:5])))
+        raise NetworkError(
+            f"the roads' {column!r} column should say yes or no for each street, got {bad}; "
+            f"fix these values or remove the column"
+        )
+    return text.map(_YES_NO).fillna(True).to_numpy(dtype=bool)
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,23 @@ _map_fields_option = click.option(
     "map_fields",
     multiple=True,
     metavar="[LAYER:]OURS=THEIRS,...",
-    help="Map your column names to ours, e.g. 'incidents:occurred_at=发案时间'.",
+    help=(
+        "Map your column names to ours, e.g. 'incidents:occurred_at=发案时间'. A value in "
+        "quotes is the same for every feature: \"stations:kind='police'\". A date column "
+        "and a time column make the time: 'incidents:occurred_at=发案日期+发案时段' (the "
+        "time may read 21, 21:48, 2148 or 21时48分). Repeatable."
+    ),
 )
 _offset_option = click.option(
     "--offset",
-    type=click.Choice(["gcj02", "bd09"]),
-    help="Coordinates are GCJ-02 (Amap, Tencent) or BD-09 (Baidu): convert to WGS84.",
+    "offsets",
+    multiple=True,
+    metavar="[LAYER=]SYSTEM",
+    help=(
+        "Coordinates are GCJ-02 (Amap, Tencent) or BD-09 (Baidu): convert to WGS84. "
+        "'gcj02' or 'bd09' for every layer, or per layer: '--offset incidents=gcj02 "
+        "--offset grids=none'. Repeatable."
+    ),
 )
 _timezone_option = click.option("--timezone", help="Time zone of naive incident times (IANA name).")
 _encoding_option = click.option(
@@ -34,6 +45,8 @@ _encoding_option = click.option(
 @click.argument("sources", nargs=-1, required=True)
 @click.option(
     "--out",
+    "-w",
+    "--workspace",
     "out",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
@@ -44,6 +57,12 @@ _encoding_option = click.option(
 @_timezone_option
 @_encoding_option
 @click.option("--force", is_flag=True, help="Replace the workspace instead of updating it.")
+@click.option(
+    "--repair-overlaps",
+    is_flag=True,
+    help="Give each overlap between sibling areas (grids of one community...) to the "
+    "feature whose centre is nearest, and report each repair.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the problem report as JSON.")
 @click.pass_context
 def import_(
@@ -51,40 +70,53 @@ def import_(
     sources: tuple[str, ...],
     out: Path,
     map_fields: tuple[str, ...],
-    offset: str | None,
+    offsets: tuple[str, ...],
     timezone: str | None,
     encoding: str | None,
     force: bool,
+    repair_overlaps: bool,
     as_json: bool,
 ) -> None:
-    """Import SOURCES (PATH or LAYER=PATH) into the workspace --out.
+    """Import SOURCES (PATH, LAYER=PATH or LAYER=PATH:FILE_LAYER) into the workspace --out.
 
-    Reads GeoPackage, GeoJSON, zipped Shapefile (with .cpg or GBK), CSV (lon/lat or WKT)
-    and OSM PBF/XML. Everything is validated before anything is written: with errors the
-    workspace is left as it was. Layers not named in SOURCES are kept.
+    Reads GeoPackage, GeoJSON, zipped Shapefile (with .cpg or GBK), CSV (lon/lat or WKT),
+    GeoParquet and OSM PBF/XML. Pick one layer of a GeoPackage, or one shapefile of a zip,
+    after a colon: grids=city.gpkg:wangge. Point layers without an id column get ids
+    (inc-000001 ...); incidents without a readable time are kept without one. Everything
+    is validated before anything is written: with errors the workspace is left as it
+    was. Layers not named in SOURCES are kept.
     """
-    from gisapp.services.ingest import Source, import_into, parse_mappings
+    from gisapp.services.ingest import Source, import_into, parse_mappings, parse_offsets
 
     settings = settings_from(ctx)
     result = import_into(
         out,
         [Source.parse(s) for s in sources],
         mappings=parse_mappings(map_fields),
-        offset=offset,  # type: ignore[arg-type]
+        offset=parse_offsets(offsets),
         timezone=timezone,
         default_timezone=settings.timezone,
         encoding=encoding,
         force=force,
         note=f"imported from {', '.join(sources)}",
         limits=settings.read_limits(),
+        repair_overlaps=repair_overlaps,
     )
     problems = result.problems
+    overlaps = result.overlaps.to_dict() if result.overlaps else None
     if as_json:
-        write_json({"ok": result.ok, "problems": [p.to_dict() for p in problems]})
+        write_json(
+            {"ok": result.ok, "problems": [p.to_dict() for p in problems], "overlaps": overlaps}
+        )
     else:
         echo_problems(problems)
     if not result.ok:
         click.echo(f"Not imported: {counts_line(problems)}. {out} is unchanged.", err=True)
+        if not repair_overlaps and any(p.code == "sibling_overlap" for p in problems):
+            click.echo(
+                "To accept the repair of sibling overlaps, import again with --repair-overlaps.",
+                err=True,
+            )
         ctx.exit(1)
     if not as_json:
         counts = ", ".join(f"{n} {c:,}" for n, c in result.saved.items())
@@ -121,20 +153,21 @@ def validate(
     layer: str | None,
     workspace_location: str | None,
     map_fields: tuple[str, ...],
-    offset: str | None,
+    offsets: tuple[str, ...],
     timezone: str | None,
     encoding: str | None,
     as_json: bool,
     tolerance: float,
 ) -> None:
-    """Validate a workspace, or files checked together as layers (PATH or LAYER=PATH).
+    """Validate a workspace, or files checked together as layers (PATH, LAYER=PATH or
+    LAYER=PATH:FILE_LAYER).
 
     Files are read as ``gisapp import`` reads them (--map-fields, --offset, --encoding);
     with -w/--workspace they are checked with the workspace's other layers and must lie
     in its area. Every problem is collected and reported at once. Exit 0 when there is
     no error (warnings allowed), 1 when there are errors.
     """
-    from gisapp.services.ingest import Frame, Source, ingest, parse_mappings
+    from gisapp.services.ingest import Frame, Source, ingest, parse_mappings, parse_offsets
     from gisapp.store import open_workspace
     from layers.validate import validate_layers
 
@@ -160,7 +193,7 @@ def validate(
             ingested = ingest(
                 [Source.parse(s) for s in specs],
                 mappings=parse_mappings(map_fields),
-                offset=offset,  # type: ignore[arg-type]
+                offset=parse_offsets(offsets),
                 encoding=encoding,
                 limits=settings.read_limits(),
             )

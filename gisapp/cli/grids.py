@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gisapp.cli._common import echo_problems, settings_from, write_json
+from gisapp.outputs.files import write_csv
 from gisapp.services.grids import ASSIGNMENT_METHODS
 
 if TYPE_CHECKING:
@@ -166,8 +167,8 @@ def grids(
         result = with_geocoding_quality(ws, result)
         staffing = staffing_table(communities, result.table)
         _write_layout(result, out, "grids")
-        unit_workload(result.table).to_csv(out / "units.csv", index=False)
-        staffing.to_csv(out / "staffing.csv", index=False)
+        write_csv(unit_workload(result.table), out / "units.csv")
+        write_csv(staffing, out / "staffing.csv")
         if len(result.outside):
             _write_geojson(result.outside, out / "incidents_outside_grids.geojson")
         kpis = {
@@ -200,8 +201,8 @@ def grids(
     _write_layout(design.designed, out, "designed_grids")
     written = ["designed_grids.geojson", "designed_grids.gpkg", "designed_grids.csv"]
     if len(design.assignment):
-        design.assignment.to_csv(out / "designed_assignment.csv", index=False)
-        design.changes.to_csv(out / "designed_changes.csv", index=False)
+        write_csv(design.assignment, out / "designed_assignment.csv")
+        write_csv(design.changes, out / "designed_changes.csv")
         written += ["designed_assignment.csv", "designed_changes.csv"]
     layer = design.designed.table
     with _quiet():
@@ -245,7 +246,7 @@ def _incidents(ws: Workspace, *, keep_pileups: bool) -> gpd.GeoDataFrame | None:
 
 
 def _write_layout(layout: GridWorkload, out: Path, stem: str) -> None:
-    layout.table.drop(columns="geometry").to_csv(out / f"{stem}.csv", index=False)
+    write_csv(layout.table.drop(columns="geometry"), out / f"{stem}.csv")
     _write_geojson(layout.table, out / f"{stem}.geojson")
 
 

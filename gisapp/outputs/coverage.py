@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gisapp.outputs.files import safe_path, write_file
+from gisapp.outputs.files import safe_path, write_csv, write_file
 from gisapp.outputs.geojson import to_geojson
 from gisapp.outputs.kpis import kpis_json, write_kpis
 
@@ -118,7 +118,7 @@ def hourly_table(table: pd.DataFrame) -> pd.DataFrame:
 def write_hourly_table(table: pd.DataFrame, out: Path) -> Path:
     """Write ``coverage_by_hour.csv`` (one row per hour and band) to ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    return write_file(out / HOURLY_FILE, hourly_table(table).to_csv(index=False))
+    return write_csv(hourly_table(table), out / HOURLY_FILE)
 
 
 def write_coverage_files(

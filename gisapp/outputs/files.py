@@ -11,10 +11,13 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gisapp.errors import ExportError
 from gisapp.plans import text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _WINDOWS_RESERVED = frozenset(
     {"CON", "PRN", "AUX", "NUL"}
@@ -123,3 +126,31 @@ def write_file(path: Path, data: str | bytes) -> Path:
     tmp.write_bytes(blob)
     os.replace(tmp, path)
     return path
+
+
+#: CSV files for people start with a UTF-8 byte order mark: Excel on Chinese Windows
+#: otherwise reads them as GBK and garbles every Chinese name.
+CSV_BOM = "\ufeff"
+
+
+def csv_text(table: pd.DataFrame, *, index: bool = False) -> str:
+    """The one CSV form of every table written for people: UTF-8 text with a BOM.
+
+    Parameters
+    ----------
+    table
+        The rows (drop a geometry column first).
+    index
+        Write the index as the first column.
+
+    Returns
+    -------
+    str
+        CSV text starting with the BOM, lines ending in ``\n``; encode it as UTF-8.
+    """
+    return CSV_BOM + str(table.to_csv(index=index, lineterminator="\n"))
+
+
+def write_csv(table: pd.DataFrame, path: str | os.PathLike[str], *, index: bool = False) -> Path:
+    """Write :func:`csv_text` of ``table`` to ``path`` atomically (UTF-8 with a BOM)."""
+    return write_file(Path(path), csv_text(table, index=index))

@@ -17,6 +17,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from gisapp.outputs.files import write_csv
 from gisapp.outputs.geojson import to_geojson
 from gisapp.outputs.kpis import write_kpis
 
@@ -41,8 +42,7 @@ def table_csv(table: pd.DataFrame, path: str | Path) -> Path:
     frame = pd.DataFrame(table)
     if isinstance(table, gpd.GeoDataFrame):
         frame = pd.DataFrame(table.drop(columns=table.geometry.name))
-    frame.to_csv(path, index=False, encoding="utf-8-sig")
-    return Path(path)
+    return write_csv(frame, path)
 
 
 def write_hotspots(
@@ -104,6 +104,6 @@ def write_areas(
         out / f"{stem}_by_shift.csv",
     )
     geojson.write_text(to_geojson(table), encoding="utf-8")
-    table.drop(columns=table.geometry.name).to_csv(csv, index=False)
-    by_shift.to_csv(shifts_csv)
+    write_csv(table.drop(columns=table.geometry.name), csv)
+    write_csv(by_shift, shifts_csv, index=True)
     return [geojson, csv, shifts_csv, write_kpis(kpis, out / "kpis.json")]

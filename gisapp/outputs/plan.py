@@ -16,7 +16,13 @@ import pandas as pd
 import pyogrio
 
 from gisapp.errors import ExportError
-from gisapp.outputs.files import output_dir, safe_path, unique_file_names, write_file
+from gisapp.outputs.files import (
+    csv_text,
+    output_dir,
+    safe_path,
+    unique_file_names,
+    write_file,
+)
 from gisapp.outputs.geojson import to_geojson, write_geojson
 from gisapp.outputs.gpx import gpx_bytes
 from gisapp.outputs.kpis import write_kpis
@@ -34,7 +40,7 @@ def stops_table(plan: Plan) -> pd.DataFrame:
 
 def stops_csv(plan: Plan) -> str:
     """Every unit's stops as the stable ``stops.csv`` text."""
-    return str(stops_table(plan).to_csv(index=False, lineterminator="\n"))
+    return csv_text(stops_table(plan))
 
 
 def stops_layer(plan: Plan) -> gpd.GeoDataFrame:

@@ -3,7 +3,8 @@
 Sources are named on the command line as ``PATH`` or ``LAYER=PATH``. A multi-layer source
 (a GeoPackage, an OSM extract) contributes every layer whose name is a data-model layer;
 a single-layer file is taken as the layer named by its prefix or, failing that, by its
-file name (``grids.zip`` → ``grids``).
+file name (``grids.zip`` → ``grids``). ``LAYER=PATH:INNER`` takes the layer ``INNER`` of a
+multi-layer file (a GeoPackage layer, a shapefile of a zip): ``grids=city.gpkg:wangge``.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import pandas as pd
 
 from layers.crs import convert_offset_coordinates, to_storage_crs
 from layers.errors import LayerError, Problem
-from layers.fields import find_column, map_fields, parse_field_mapping
+from layers.fields import field_source, find_column, map_fields, parse_field_mapping
 from layers.incidents import parse_timestamps
-from layers.io import OSM_LAYERS, list_layers, read_layer, read_table
+from layers.io import OSM_LAYER_FOR, OSM_LAYERS, list_layers, read_layer, read_table
 from layers.limits import LimitError, ReadLimits, check_layer_count, check_workspace
+from layers.repair import OverlapRepair, repair_sibling_overlaps
 from layers.schema import LAYERS
 from layers.validate import validate_layers
 from layers.validate.files import check_source_file
@@ -32,6 +34,14 @@ logger = logging.getLogger(__name__)
 #: A workspace layer: a GeoDataFrame, or a DataFrame for a table such as ``units``.
 Frame: TypeAlias = gpd.GeoDataFrame | pd.DataFrame
 OffsetSystem = Literal["gcj02", "bd09"]
+#: Offset systems per workspace layer; the ``None`` key applies to every other layer.
+Offsets: TypeAlias = Mapping[str | None, OffsetSystem | None]
+_OFFSET_NAMES: dict[str, OffsetSystem | None] = {
+    "gcj02": "gcj02",
+    "bd09": "bd09",
+    "none": None,
+    "wgs84": None,
+}
 
 
 @dataclass(frozen=True)
@@ -40,10 +50,15 @@ class Source:
 
     path: Path
     layer: str | None = None
+    #: The layer inside a multi-layer file (a GeoPackage layer, a shapefile of a zip).
+    inner: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> Source:
-        """Parse ``"grids=grids.zip"`` or ``"data.gpkg"``.
+        """Parse ``"grids=grids.zip"``, ``"data.gpkg"`` or ``"grids=city.gpkg:wangge"``.
+
+        The text after the last ``:`` names a layer inside the file only when the text
+        before it is an existing file, so ``C:\\data\\grids.zip`` stays a path.
 
         Raises
         ------
@@ -52,12 +67,19 @@ class Source:
         """
         name, sep, rest = text.partition("=")
         if sep and name in LAYERS:
-            return cls(Path(rest), name)
+            return _with_inner(rest, name)
         if sep and not Path(text).exists():
             raise LayerError(
                 f"source {text!r}: {name!r} is not a layer; expected one of {', '.join(LAYERS)}"
             )
-        return cls(Path(text))
+        return _with_inner(text, None)
+
+
+def _with_inner(text: str, layer: str | None) -> Source:
+    head, sep, inner = text.rpartition(":")
+    if sep and head and inner and Path(head).is_file() and not Path(text).exists():
+        return Source(Path(head), layer, inner)
+    return Source(Path(text), layer)
 
 
 @dataclass
@@ -82,8 +104,54 @@ def parse_mappings(specs: Sequence[str]) -> dict[str | None, dict[str, str]]:
     return mappings
 
 
+def parse_offsets(values: Sequence[str]) -> dict[str | None, OffsetSystem | None]:
+    """Parse ``--offset`` values: ``gcj02`` for every layer, ``incidents=gcj02`` for one.
+
+    Systems are ``gcj02`` (Amap, Tencent), ``bd09`` (Baidu) and ``none`` (``wgs84``: the
+    layer's coordinates are right as they are). A layer's own value wins over the bare
+    one, which applies to every other layer.
+
+    Returns
+    -------
+    dict
+        Layer (``None`` for every other layer) → system (``None`` for no conversion).
+
+    Raises
+    ------
+    LayerError
+        On an unknown system or layer, or a layer given twice.
+    """
+    offsets: dict[str | None, OffsetSystem | None] = {}
+    for value in values:
+        head, sep, system = value.strip().rpartition("=")
+        layer: str | None = head.strip() if sep else None
+        key = system.strip().lower()
+        if key not in _OFFSET_NAMES:
+            raise LayerError(
+                f"offset {value!r}: {system.strip()!r} is not a coordinate system; use "
+                "gcj02 (Amap, Tencent), bd09 (Baidu) or none, e.g. incidents=gcj02"
+            )
+        if layer is not None and layer not in LAYERS:
+            raise LayerError(
+                f"offset {value!r}: {layer!r} is not a layer; expected one of {', '.join(LAYERS)}"
+            )
+        if layer in offsets:
+            where = f"layer {layer!r}" if layer else "every layer"
+            raise LayerError(f"offset {value!r}: {where} is given an offset twice; keep one")
+        offsets[layer] = _OFFSET_NAMES[key]
+    return offsets
+
+
+def _offset_of(offset: OffsetSystem | Offsets | None, layer: str) -> OffsetSystem | None:
+    if offset is None or isinstance(offset, str):
+        return offset
+    return offset[layer] if layer in offset else offset.get(None)
+
+
 def _layers_of(source: Source, limits: ReadLimits) -> list[tuple[str, str | None]]:
     """Pairs ``(workspace layer, layer inside the file)`` that ``source`` provides."""
+    if source.inner is not None:
+        return [_named_inner(source, limits)]
     try:
         inside = list_layers(source.path, limits=limits)
     except LimitError:
@@ -93,9 +161,10 @@ def _layers_of(source: Source, limits: ReadLimits) -> list[tuple[str, str | None
     if source.layer is not None:
         inner = source.layer if source.layer in inside else None
         if inner is None and set(inside) == set(OSM_LAYERS):
-            # An OSM extract: areas come from its boundaries, streets from its roads.
+            # An OSM extract: key places and stations from their tags, areas from its
+            # boundaries, streets from its roads.
             polygonal = "Polygon" in LAYERS[source.layer].geometry
-            inner = "boundaries" if polygonal else "roads"
+            inner = OSM_LAYER_FOR.get(source.layer, "boundaries" if polygonal else "roads")
         return [(source.layer, inner if len(inside) > 1 else None)]
     known = [name for name in inside if name in LAYERS]
     if known:
@@ -109,18 +178,79 @@ def _layers_of(source: Source, limits: ReadLimits) -> list[tuple[str, str | None
     )
 
 
+def _named_inner(source: Source, limits: ReadLimits) -> tuple[str, str | None]:
+    """The pair for ``LAYER=FILE:INNER`` (or ``FILE:INNER`` when INNER is a layer name)."""
+    inside = list_layers(source.path, limits=limits)
+    inner = source.inner
+    if inner not in inside:
+        layer = source.layer or "LAYER"
+        raise LayerError(
+            f"{source.path.name!r} has no layer {inner!r}; it holds {', '.join(inside)}. "
+            f"Name one of them, e.g. '{layer}={source.path}:{inside[0]}'"
+        )
+    stem = source.path.name.split(".")[0]
+    layer_name = source.layer or next((n for n in (inner, stem) if n in LAYERS), None)
+    if layer_name is None:
+        raise LayerError(
+            f"cannot tell which layer {inner!r} of {source.path.name!r} is; prefix it with "
+            f"the layer name, e.g. 'grids={source.path}:{inner}' (layers: {', '.join(LAYERS)})"
+        )
+    return layer_name, inner if len(inside) > 1 else None
+
+
+def _mapping_for(
+    mappings: Mapping[str | None, Mapping[str, str]], layer: str, frame: Frame
+) -> dict[str, str]:
+    """The mapping items that apply to ``layer`` as read.
+
+    Items of the layer's own mapping must name columns that exist. Items without a layer
+    apply to the layers that have the field and the columns; a constant of those fills
+    the field only where the layer has no column for it.
+
+    Raises
+    ------
+    LayerError
+        If the layer's own mapping names a column the file does not have (a typo would
+        otherwise leave ids to be made up, or every incident without a time).
+    """
+    fields = LAYERS[layer].fields
+    usable: dict[str, str] = {}
+    for ours, theirs in mappings.get(None, {}).items():
+        found = field_source(frame.columns, theirs)
+        if found is None or ours not in fields:
+            continue
+        if found.kind == "constant" and find_column(frame.columns, ours) is not None:
+            continue
+        usable[ours] = theirs
+    absent = []
+    for ours, theirs in mappings.get(layer, {}).items():
+        if field_source(frame.columns, theirs) is None:
+            absent.append(f"{ours}={theirs}")
+        else:
+            usable[ours] = theirs
+    if absent:
+        columns = ", ".join(str(c) for c in frame.columns if c != "geometry") or "(none)"
+        raise LayerError(
+            f"the field mapping of layer {layer!r} names column(s) its file does not have: "
+            f"{', '.join(absent)}; the columns are {columns}"
+        )
+    return usable
+
+
 def ingest(
     sources: Sequence[Source],
     *,
     mappings: Mapping[str | None, Mapping[str, str]] | None = None,
-    offset: OffsetSystem | None = None,
+    offset: OffsetSystem | Offsets | None = None,
     encoding: str | None = None,
     limits: ReadLimits | None = None,
 ) -> Ingested:
     """Read every source into data-model layers in EPSG:4326.
 
-    Field mappings rename the user's columns to ours; GCJ-02/BD-09 coordinates are
-    converted to WGS84 when ``offset`` says so; every reprojection is reported as a problem
+    Field mappings rename the user's columns to ours, fill constants and join a date and
+    a time column (:func:`layers.fields.map_fields`); GCJ-02/BD-09 coordinates are
+    converted to WGS84 when ``offset`` says so: one system for every layer, or a mapping
+    per layer from :func:`parse_offsets`; every reprojection is reported as a problem
     of severity ``repaired``. Incident times stay as read: the validator reports the ones
     that do not parse, and :func:`finalize_times` converts them once they all do.
 
@@ -131,7 +261,8 @@ def ingest(
     Raises
     ------
     LayerError
-        If a source cannot be read or mapped (the message names the file and the fix);
+        If a source cannot be read or mapped, or ``offset`` names a layer that no source
+        provides (the message names the file and the fix);
         :class:`~layers.limits.LimitError` if it goes beyond ``limits``.
     """
     result = Ingested()
@@ -142,23 +273,30 @@ def ingest(
     pairs = [(source, pair) for source in sources for pair in _layers_of(source, limits)]
     label = ", ".join(source.path.name for source in sources)
     check_layer_count(len(pairs), label, limits)
+    named = {layer for _, (layer, _) in pairs}
+    unread = sorted(k for k in (offset or {}) if k is not None and k not in named)
+    if unread and not isinstance(offset, str):
+        raise LayerError(
+            f"an offset is given for layer(s) {', '.join(unread)}, which this import does not "
+            f"read (it reads {', '.join(sorted(named))}); check the layer names"
+        )
     for source, (layer, inner) in pairs:
         read = read_table if LAYERS[layer].is_table else read_layer
         frame = read(source.path, layer=inner, encoding=encoding, limits=limits)
-        mapping = {**mappings.get(None, {}), **mappings.get(layer, {})}
-        usable = {o: t for o, t in mapping.items() if find_column(frame.columns, t) is not None}
+        usable = _mapping_for(mappings, layer, frame)
         if usable:
             # Without a mapping the validator reports missing fields with the others.
-            frame = map_fields(frame, usable, layer=layer)
+            frame = map_fields(frame, usable, layer=layer, problems=result.problems)
+        system = _offset_of(offset, layer)
         if isinstance(frame, gpd.GeoDataFrame):
-            if offset is not None:
-                frame = convert_offset_coordinates(frame, offset)
+            if system is not None:
+                frame = convert_offset_coordinates(frame, system)
                 result.problems.append(
                     Problem(
                         layer,
                         None,
                         "offset_converted",
-                        f"coordinates converted from {offset.upper()} to WGS84",
+                        f"coordinates converted from {system.upper()} to WGS84",
                         "nothing to do",
                         "repaired",
                     )
@@ -202,12 +340,16 @@ class ImportResult:
         Feature count per saved layer (empty when nothing was saved).
     timezone
         Time zone used for naive incident times.
+    overlaps
+        The sibling-overlap repair (pairs, who received each overlap, gaps, pieces) when
+        it was asked for, else ``None``.
     """
 
     ok: bool
     problems: list[Problem] = field(default_factory=list)
     saved: dict[str, int] = field(default_factory=dict)
     timezone: str = "UTC"
+    overlaps: OverlapRepair | None = None
 
 
 def import_into(
@@ -215,13 +357,15 @@ def import_into(
     sources: Sequence[Source],
     *,
     mappings: Mapping[str | None, Mapping[str, str]] | None = None,
-    offset: OffsetSystem | None = None,
+    offset: OffsetSystem | Offsets | None = None,
     timezone: str | None = None,
     default_timezone: str = "UTC",
     encoding: str | None = None,
     force: bool = False,
     note: str | None = None,
     limits: ReadLimits | None = None,
+    repair_overlaps: bool = False,
+    dry_run: bool = False,
 ) -> ImportResult:
     """Read, validate and save sources into a workspace: the ``gisapp import`` flow.
 
@@ -251,6 +395,12 @@ def import_into(
         (default :class:`~layers.limits.ReadLimits`). A source beyond them is refused
         before it is read into memory where the format allows; the result then holds one
         problem whose code is ``too_large`` or ``unsafe_archive``, and nothing is saved.
+    repair_overlaps
+        Give each overlap between sibling areas to one feature before validating
+        (:func:`layers.repair.repair_sibling_overlaps`); without it such overlaps are
+        ``sibling_overlap`` errors.
+    dry_run
+        Read, repair and validate, but save nothing (``saved`` stays empty): a preview.
 
     Returns
     -------
@@ -280,16 +430,23 @@ def import_into(
         logger.warning("not imported into %s: %s", path.name, exc.summary)
         where = ", ".join(s.path.name for s in sources)
         return ImportResult(False, [Problem(where, None, exc.code, exc.summary, exc.fix)], {}, tz)
+    overlaps = None
+    if repair_overlaps:
+        overlaps = repair_sibling_overlaps(ingested.layers, context=context)
+        ingested.layers.update(overlaps.layers)
     report = validate_layers(ingested.layers, workspace=context, timezone=tz)
-    problems = ingested.problems + report.problems
-    if not report.ok:
-        logger.info("not imported into %s: validation errors", path.name)
-        return ImportResult(False, problems, {}, tz)
+    problems = ingested.problems + (overlaps.problems if overlaps else []) + report.problems
+    if not report.ok or dry_run:
+        logger.info("not imported into %s: %s", path.name, "preview" if dry_run else "errors")
+        return ImportResult(report.ok, problems, {}, tz, overlaps)
     repaired = {name: report.layers[name] for name in ingested.layers}
     to_save = finalize_times(repaired, timezone=tz)
     notes = existing.layer_notes if existing else {}
     text = note or f"imported from {', '.join(s.path.name for s in sources)}"
-    notes.update({name: text for name in to_save})
+    for name in to_save:
+        # OSM data must carry its attribution (ODbL); maps read it from the layer notes.
+        credit = ingested.layers[name].attrs.get("attribution")
+        notes[name] = f"{text}; {credit}" if credit and credit not in text else text
     meta = {"timezone": tz, "layer_notes": notes}
     if existing:
         existing.save(to_save, meta=meta)
@@ -297,4 +454,4 @@ def import_into(
         Workspace.create(path, to_save, meta=meta, overwrite=force)
     saved = {name: len(frame) for name, frame in to_save.items()}
     logger.info("imported into %s: %s", path.name, saved)
-    return ImportResult(True, problems, saved, tz)
+    return ImportResult(True, problems, saved, tz, overlaps)

@@ -370,7 +370,7 @@ class Workspace:
                 raise WorkspaceError(
                     f"workspace {self.path.name!r} has no layer {name!r}; it has "
                     f"{', '.join(self._layer_names) or 'no layers'}. Import one with "
-                    f"'gisapp import FILE --layer {name} --out {self.path}'"
+                    f"'gisapp import {name}=FILE --out {self.path}'"
                 )
             return _empty_layer(name)
         frame = self._read_stored(name)
@@ -469,6 +469,19 @@ class Workspace:
                 for image, _ in images.values():
                     image.close()
         self._reload()
+
+    def delete_layer(self, name: str) -> None:
+        """Remove layer ``name`` and its provenance note, in one transaction.
+
+        Raises
+        ------
+        WorkspaceError
+            If the workspace has no such layer, or it cannot be written.
+        """
+        if not self.has_layer(name):
+            raise WorkspaceError(f"workspace {self.path.name!r} has no layer {name!r}")
+        notes = {k: v for k, v in self.layer_notes.items() if k != name}
+        self.save({}, meta={"layer_notes": notes}, drop=[name])
 
     def _images_to_write(
         self, frames: Mapping[str, Frame], keyed: Mapping[str, tuple[str, Collection[str]]]

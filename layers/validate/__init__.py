@@ -61,10 +61,19 @@ Per layer:
     ``workspace``) a feature outside the workspace's area whose swapped copy is inside.
 ``unknown_mode`` [error]
     A unit's ``mode`` is not one of :data:`layers.schema.UNIT_MODES`.
-``missing_time`` [error]
-    An incident has no ``occurred_at``.
-``unparseable_time`` [error]
-    An incident's ``occurred_at`` cannot be read as a date and time.
+``generated_id`` [repaired]
+    A point layer (incidents, stations, duty points, key places, cameras) had no ``id``
+    field: ids were made from the row order and the layer (``inc-000001`` ...). Ids that
+    are missing or repeated in an existing ``id`` field stay errors.
+``missing_time`` [warning]
+    An incident has no ``occurred_at``; it is kept with a missing time (``NaT``).
+``unparseable_time`` [warning]
+    An incident's ``occurred_at`` cannot be read as a date and time; it is kept with a
+    missing time.
+``undated_incidents`` [warning]
+    How many incidents (count and share) have no readable time; all of them, too.
+``no_time_field`` [warning]
+    The incidents have no ``occurred_at`` field: all are kept without a time.
 ``implausible_time`` [error]
     An incident's time lies outside the plausible window (``time_window``, by default
     1990-01-01 to one day after now): placeholders such as 0001-01-01 or 9999-12-31.
@@ -95,7 +104,10 @@ Across layers:
     More than ``area_tolerance`` of a feature's area lies outside its parent.
 ``sibling_overlap`` [error]
     Two features with the same parent overlap by more than ``area_tolerance`` of the
-    smaller one.
+    smaller one (and at most half of it): :mod:`layers.repair` can repair it on import.
+``sibling_duplicate`` [error]
+    Two features with the same parent overlap by more than half of the smaller one:
+    likely the same area twice, never repaired.
 ``coverage_gap`` [warning]
     More than ``area_tolerance`` of a parent is covered by none of its children.
 ``outside_area`` [warning]

@@ -13,15 +13,20 @@ import shapely
 from pyproj import CRS
 
 from layers.crs import metric_crs
+from layers.repair import AREA_LAYERS, MAX_REPAIR_SHARE, RULE_TEXT
 from layers.schema import LAYERS
 from layers.validate.report import MAX_LISTED, ProblemCollector
 
 logger = logging.getLogger(__name__)
 
 
-#: Layers that describe the area, from the outermost in.
-AREA_LAYERS = ("subdistricts", "communities", "grids")
-
+__all__ = [
+    "AREA_LAYERS",
+    "area_metric_crs",
+    "check_incidents_in_area",
+    "check_nesting",
+    "check_placement",
+]
 
 #: One feature of an area layer, for messages.
 _ONE = {"subdistricts": "sub-district", "communities": "community", "grids": "grid (网格)"}
@@ -151,21 +156,36 @@ def _check_overlaps(
     left, right = left[pair], right[pair]
     overlap_m2 = shapely.area(shapely.intersection(geoms[left], geoms[right]))
     area_m2 = shapely.area(geoms)
-    bad = overlap_m2 > tolerance * np.minimum(area_m2[left], area_m2[right])
+    smaller = np.minimum(area_m2[left], area_m2[right])
+    bad = overlap_m2 > tolerance * smaller
     labels = child["label"].to_numpy()
-    a, b, overlap = labels[left[bad]], labels[right[bad]], overlap_m2[bad]
-    found.per_feature(
-        name,
-        list(a),
-        "sibling_overlap",
-        lambda i: (
-            f"{_ONE[name]} {a[i]} and its sibling {b[i]} overlap by {overlap[i]:,.0f} m² "
-            f"({overlap[i] / min(area_m2[left[bad]][i], area_m2[right[bad]][i]):.1%} "
-            "of the smaller)"
+    share = np.divide(overlap_m2, smaller, out=np.zeros_like(overlap_m2), where=smaller > 0)
+    # Above MAX_REPAIR_SHARE the pair is likely one area drawn twice: no repair offered.
+    for code, fix in (
+        (
+            "sibling_overlap",
+            "redraw the shared boundary so each place belongs to exactly one feature, or "
+            f"accept the overlap repair on import ({RULE_TEXT})",
         ),
-        f"overlapping features in {name!r}",
-        "redraw the shared boundary so each place belongs to exactly one feature",
-    )
+        (
+            "sibling_duplicate",
+            "remove one of the two if they are the same area, or redraw them; overlaps above "
+            f"{MAX_REPAIR_SHARE:.0%} of the smaller feature are not repaired on import",
+        ),
+    ):
+        chosen = bad & ((share > MAX_REPAIR_SHARE) == (code == "sibling_duplicate"))
+        a, b, pct, overlap = (
+            labels[left[chosen]], labels[right[chosen]], share[chosen], overlap_m2[chosen]
+        )  # fmt: skip
+        messages = [
+            f"{_ONE[name]} {a[i]} and its sibling {b[i]} overlap by {overlap[i]:,.0f} m² "
+            f"({pct[i]:.1%} of the smaller)"
+            + (": likely the same area drawn twice" if code == "sibling_duplicate" else "")
+            for i in range(len(a))
+        ]
+        found.per_feature(
+            name, list(a), code, messages.__getitem__, f"overlapping features in {name!r}", fix
+        )
 
 
 def _check_gaps(

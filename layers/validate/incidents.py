@@ -132,7 +132,12 @@ def check_occurred_at(
     timezone: str,
     window: TimeWindow | None,
 ) -> pd.Series:
-    """Missing, unreadable, implausible and DST-shifted times; return them in UTC."""
+    """Missing, unreadable, implausible and DST-shifted times; return them in UTC.
+
+    Incidents without a readable time are kept, with a missing time (``NaT``), for maps
+    and places; time analyses leave them out. They are warnings, with one summary
+    (``undated_incidents``) giving their count and share.
+    """
     times = parse_timestamps_checked(raw, tz=timezone)
     parsed = times.utc
     blank = raw.isna().to_numpy() | (
@@ -140,13 +145,17 @@ def check_occurred_at(
     )
     unparseable = parsed.isna().to_numpy() & ~blank
     values = raw.to_numpy(dtype=object)
+    kept = "; it is kept without a time (left out of time figures)"
+    # When no incident has a time, the one summary below says it all.
+    listed_blank = blank if not blank.all() else np.zeros(len(blank), dtype=bool)
     found.per_feature(
         "incidents",
-        list(labels[blank]),
+        list(labels[listed_blank]),
         "missing_time",
-        lambda i: f"incident {labels[blank][i]} has no occurred_at",
-        "incidents without a time",
-        "fill in occurred_at (date and time), or remove the incidents",
+        lambda i: f"incident {labels[listed_blank][i]} has no occurred_at{kept}",
+        "incidents without a time, kept without one",
+        "fill in occurred_at (date and time) to count these incidents in shift and trend figures",
+        "warning",
     )
     found.per_feature(
         "incidents",
@@ -154,14 +163,76 @@ def check_occurred_at(
         "unparseable_time",
         lambda i: (
             f"incident {labels[unparseable][i]} has occurred_at "
-            f"{values[unparseable][i]!r}, which is not a readable date and time"
+            f"{values[unparseable][i]!r}, which is not a readable date and time{kept}"
         ),
-        "incidents whose time cannot be read",
-        "write times as ISO 8601 (2024-02-15 21:48) or map the date and time columns",
+        "incidents whose time cannot be read, kept without one",
+        "write times as ISO 8601 (2024-02-15 21:48) or map the date and time columns "
+        "(occurred_at=DATE_COLUMN+TIME_COLUMN)",
+        "warning",
     )
+    report_undated(int(blank.sum() + unparseable.sum()), len(raw), found)
     check_times(raw, times.utc, labels, found, window=window or TimeWindow.of(None))
     check_clock_changes(raw, times.ambiguous, times.nonexistent, labels, found, timezone)
     return parsed
+
+
+def report_undated(undated: int, total: int, found: ProblemCollector) -> None:
+    """One warning with how many incidents have no usable time, and their share."""
+    if not undated or not total:
+        return
+    if undated == total:
+        message = (
+            f"none of the {total:,} incidents has a readable time; they are imported for "
+            "maps and places, and shift, hour and trend figures will be empty"
+        )
+    else:
+        message = (
+            f"{undated:,} of {total:,} incidents ({undated / total:.1%}) have no readable "
+            "time; they are kept for maps and places and left out of shift, hour and "
+            "trend figures"
+        )
+    found.add(
+        "incidents",
+        None,
+        "undated_incidents",
+        message,
+        "map the time column (occurred_at=COLUMN, or occurred_at=DATE_COLUMN+TIME_COLUMN) "
+        "or fill in the times, then import again",
+        "warning",
+    )
+
+
+def fill_occurred_at(frame: pd.DataFrame, found: ProblemCollector) -> pd.DataFrame:
+    """Incidents without an ``occurred_at`` field: add it empty and warn once.
+
+    Parameters
+    ----------
+    frame
+        The incidents as read.
+    found
+        Where the warning (``no_time_field``) goes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame`` itself when it has the field, else a copy with an empty one.
+    """
+    if "occurred_at" in frame.columns or frame.empty:
+        return frame
+    present = ", ".join(str(c) for c in frame.columns if c != "geometry") or "none"
+    found.add(
+        "incidents",
+        None,
+        "no_time_field",
+        f"the incidents have no occurred_at field (their fields are: {present}); all "
+        f"{len(frame):,} are imported without a time, for maps and places only",
+        "map the time column, e.g. occurred_at=发案时间, or a date and an hour column, "
+        "e.g. occurred_at=发案日期+发案时段",
+        "warning",
+    )
+    out = frame.copy()
+    out["occurred_at"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
+    return out
 
 
 def check_times(

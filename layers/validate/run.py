@@ -9,7 +9,9 @@ import geopandas as gpd
 import pandas as pd
 
 from layers.errors import LayerError
+from layers.fields import auto_filled_fields
 from layers.incidents import parse_timestamps
+from layers.schema import LAYERS
 from layers.validate.hierarchy import (
     AREA_LAYERS,
     area_metric_crs,
@@ -17,7 +19,7 @@ from layers.validate.hierarchy import (
     check_nesting,
     check_placement,
 )
-from layers.validate.incidents import TimeWindow
+from layers.validate.incidents import TimeWindow, fill_occurred_at
 from layers.validate.layer import CheckedLayer, check_layer
 from layers.validate.pileups import check_pileups
 from layers.validate.references import (
@@ -29,6 +31,15 @@ from layers.validate.report import ProblemCollector, ValidationReport
 from layers.validate.workspace import check_in_workspace
 
 logger = logging.getLogger(__name__)
+
+#: The start of generated ids per layer: ``inc-000001`` is the first incident.
+ID_PREFIXES = {
+    "incidents": "inc",
+    "stations": "stn",
+    "duty_points": "dp",
+    "key_places": "kp",
+    "cameras": "cam",
+}
 
 
 def validate_layers(
@@ -98,7 +109,8 @@ def validate_layers(
 
     found = ProblemCollector()
     checked: dict[str, CheckedLayer] = {}
-    for name, frame in {**context, **layers}.items():
+    filled = {name: fill_fields(frame, name, found) for name, frame in layers.items()}
+    for name, frame in {**context, **filled}.items():
         checked[name] = check_layer(
             frame, name, found, repair=repair, timezone=timezone, window=window
         )
@@ -116,6 +128,52 @@ def validate_layers(
         f"{len(report.repairs):,}",
     )
     return report
+
+
+def fill_fields(frame: object, name: str, found: ProblemCollector) -> object:
+    """Fill the required fields a captain's file may lack (see ``auto_filled_fields``).
+
+    A point layer without an ``id`` field gets ids from its row order and its name
+    (``inc-000001``, ``inc-000002`` ...: the same file gives the same ids), reported as
+    ``generated_id``; incidents without ``occurred_at`` get an empty one
+    (``no_time_field``). Layers that have the field are returned unchanged, whatever
+    their values: missing or repeated ids stay errors.
+
+    Parameters
+    ----------
+    frame
+        A layer as given to :func:`validate_layers` (anything: the checks report what
+        is not a table).
+    name
+        Its layer name.
+    found
+        Where the repairs and warnings go.
+
+    Returns
+    -------
+    object
+        ``frame``, or a copy with the fields added.
+    """
+    if not isinstance(frame, pd.DataFrame) or name not in LAYERS or frame.empty:
+        return frame
+    auto = auto_filled_fields(name)
+    if "id" in auto and "id" not in frame.columns:
+        prefix = ID_PREFIXES.get(name, name)
+        frame = frame.copy()
+        ids = [f"{prefix}-{row:06d}" for row in range(1, len(frame) + 1)]
+        frame.insert(0, "id", pd.Series(ids, index=frame.index, dtype=object))
+        found.add(
+            name,
+            None,
+            "generated_id",
+            f"layer {name!r} has no id field; its {len(frame):,} features were given ids "
+            f"in file order, {ids[0]} to {ids[-1]}",
+            "nothing to do; add an id column (or map one, id=COLUMN) to keep your own ids",
+            "repaired",
+        )
+    if "occurred_at" in auto:
+        frame = fill_occurred_at(frame, found)
+    return frame
 
 
 def _check_across(

@@ -187,7 +187,8 @@ def test_import_osm_extract_as_roads_and_subdistricts(tmp_path, shared_data):
     )
     assert result.exit_code == 0, result.output
     ws = Workspace.open(ws_path)
-    assert len(ws.layer("roads")) == 2728
+    roads = ws.layer("roads")
+    assert len(roads) == 4633 and int(roads["car"].sum()) == 2728
     subdistricts = ws.layer("subdistricts")
     assert len(subdistricts) == 11
     assert "Vaduz" in set(subdistricts["name"])

@@ -108,13 +108,13 @@ def test_zip_with_several_shapefiles(tmp_path):
 
 def test_geopackage_layers(workspace):
     assert list_layers(workspace) == ["stations", "grids", "gisapp_meta"]
-    with pytest.raises(LayerError, match=r"stations, grids, gisapp_meta.*layer="):
+    with pytest.raises(LayerError, match=r"stations, grids, gisapp_meta.*ws\.gpkg:stations'"):
         read_layer(workspace)
     stations = read_layer(workspace, layer="stations")
     assert isinstance(stations, gpd.GeoDataFrame) and stations["name"].iloc[0] == "江汉派出所"
     meta = read_layer(workspace, layer="gisapp_meta")
     assert type(meta) is pd.DataFrame and meta["value"].iloc[0] == "江汉"
-    with pytest.raises(LayerError, match="'layer' 'roads'"):
+    with pytest.raises(LayerError, match="has no layer 'roads'; it holds stations, grids"):
         read_layer(workspace, layer="roads")
     layers = read_layers(workspace)
     assert list(layers) == ["stations", "grids", "gisapp_meta"]
@@ -266,10 +266,10 @@ def test_real_new_haven_geopackage(shared_data):
 def test_real_osm_pbf_delegates_to_osm_reader(shared_data):
     path = shared_data("liechtenstein-2013-08-03.osm.pbf")
     assert detect_format(path) == "osm_pbf"
-    assert list_layers(path) == ["roads", "roads_walk", "boundaries"]
+    assert list_layers(path) == ["roads", "roads_walk", "boundaries", "places", "police"]
     boundaries = read_layer(path, layer="boundaries")
     assert len(boundaries) == 11 and boundaries.crs == "EPSG:4326"
-    with pytest.raises(LayerError, match=r"'layer' 'pois'.*roads, roads_walk, boundaries"):
+    with pytest.raises(LayerError, match=r"'pois'.*roads, roads_walk, boundaries, places, police"):
         read_layer(path, layer="pois")
 
 

@@ -257,7 +257,7 @@ def test_many_bad_times_are_one_problem_listing_samples() -> None:
     incidents["occurred_at"] = incidents["occurred_at"].astype(object)
     incidents.loc[: MAX_LISTED + 4, "occurred_at"] = "soon"
     report = validate_layer(incidents, "incidents")
-    (problem,) = report.problems
+    (problem,) = [p for p in report.problems if p.code != "undated_incidents"]
     assert problem.code == "unparseable_time"
     assert problem.feature_id is None
     assert f"{MAX_LISTED + 5:,} features" in problem.message

@@ -149,6 +149,7 @@ def test_navigation_follows_the_role(client: FlaskClient, login: Login) -> None:
         "/coverage/",
         "/plans/",
         "/exports/",
+        "/categories/",
     ]
     login("admin")
     admin = _nav_links(_text(client.get("/maps/")))
@@ -169,9 +170,10 @@ def test_hotspot_page_shows_the_pai_of_the_analytics(
     login("captain")
     page = _text(client.get("/hotspots/?shift=day&method=counts"))
     assert f'id="pai">{kpis["pai"]:.2f}<' in page
-    # Weeks 1-2 counts predicting weeks 3-4 of September 2014, without the 235 incidents
-    # piled up on five points such as 1 Union Ave (police headquarters).
-    assert 'id="pai">4.07<' in page
+    # September 3-16, 2014 counts predicting September 17-30 (the data's last two weeks),
+    # without the 235 incidents piled up on five points such as 1 Union Ave (police HQ).
+    assert 'id="pai">4.03<' in page
+    assert "tested on the most recent 14 days, trained on the 14 days before" in page
     assert f"{kpis['hit_rate']:.1%}" in page
     assert "3,058" in page  # every fixture incident is at local noon: all in the day shift
     assert f">{len(layer)}<" in page
@@ -185,7 +187,7 @@ def test_hotspot_map_is_offline_with_ranked_cells(client: FlaskClient, login: Lo
     assert response.status_code == 200
     assert "/static/vendor/leaflet/leaflet.js" in page
     assert "http://" not in page and "https://" not in page
-    assert "Top 5" in page and "Hotspots, PAI 3.491" in page  # without the pile-ups
+    assert "Top 5" in page and "Hotspots, PAI 3.264" in page  # without the pile-ups
     assert page.count('"id": "H') == 25  # 5% of the study area in 150 m cells
 
 
