@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import shapely
 
+from gisapp.outputs.stops import numbered_stops
 from gisapp.plans import Plan, clock_text, is_missing, text
 
 GPX_NS = "http://www.topografix.com/GPX/1/1"
@@ -50,18 +51,13 @@ def gpx_bytes(plan: Plan, unit_id: str, *, creator: str = "gisapp") -> bytes:
     ET.SubElement(meta, _tag("desc")).text = " · ".join(
         t for t in (plan.shift_label, plan.date, f"plan {plan.plan_id}") if t
     )
-    stops = plan.unit_stops(unit)
-    stop_rows: Iterable[Any] = stops[stops["kind"] != "waypoint"].itertuples(index=False)
-    n_hotspots = 0
+    stop_rows: Iterable[Any] = numbered_stops(plan, unit).itertuples(index=False)
     for row in stop_rows:
-        if row.kind == "hotspot":
-            n_hotspots += 1
-        number = {"hotspot": str(n_hotspots), "station": "S"}.get(row.kind, "")
         wpt = ET.SubElement(root, _tag("wpt"), {"lat": _coord(row.lat), "lon": _coord(row.lon)})
         when = row.arrive if not pd.isna(row.arrive) else row.depart
         if not pd.isna(when):
             ET.SubElement(wpt, _tag("time")).text = _gpx_time(when)
-        ET.SubElement(wpt, _tag("name")).text = f"{number} {row.name}".strip()
+        ET.SubElement(wpt, _tag("name")).text = row.label
         ET.SubElement(wpt, _tag("desc")).text = _stop_description(row)
         ET.SubElement(wpt, _tag("type")).text = row.kind or "stop"
     trk = ET.SubElement(root, _tag("trk"))

@@ -2,8 +2,10 @@
 
 :func:`plan_map` draws the plan (routes per unit in distinct colours, numbered stops,
 station, grids, blind zones, legend, scale bar, north arrow, attribution); :func:`plan_html`
-is the self-contained page, :func:`briefing_pdf` / :func:`briefing_png` the printed pack
-with one timetable per unit (:func:`timetable_rows`).
+is the self-contained page, :func:`briefing_pdf` / :func:`briefing_png` the printed pack:
+the overview map and the units (with call sign, officer and phone, :func:`unit_contacts`),
+then a page per unit with its own map and its timetable (:func:`timetable_rows`). Stops are
+numbered once (:func:`gisapp.outputs.stops.numbered_stops`) for the maps, timetables and GPX.
 """
 
 from __future__ import annotations
@@ -19,15 +21,16 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from branca.element import MacroElement
-from jinja2 import Template
 
 from gisapp.errors import ExportError
+from gisapp.outputs.files import csv_text
 from gisapp.outputs.plan import stops_layer
+from gisapp.outputs.stops import numbered_stops
 from gisapp.plans import Plan, clock_text, is_missing, text
 from gisapp.render import colors, maps
 from gisapp.render.area_maps import add_blind_zones, clipped_layer, padded_bounds
 from gisapp.render.colors import GRID_COLOR, STATION_COLOR
+from gisapp.render.elements import StopMarkers
 from gisapp.render.printing import (
     MARGIN_MM,
     NorthArrow,
@@ -59,7 +62,7 @@ def timetable_csv(plan: Plan, unit_id: str) -> str:
     table = pd.DataFrame(
         rows, columns=["stop", "kind", "name", "street", "arrive", "dwell_min", "depart", "via"]
     )
-    return str(table.to_csv(index=False, lineterminator="\n"))
+    return csv_text(table)
 
 
 def timetable_rows(plan: Plan, unit_id: str) -> list[list[str]]:
@@ -94,6 +97,8 @@ def plan_map(
     attribution: str | None = None,
     for_print: bool = False,
     assets_url: str = "/static/vendor",
+    colors: Mapping[str, str] | None = None,
+    dashes: Mapping[str, str | None] | None = None,
 ) -> folium.Map:
     """Map of a plan: base roads, grids, blind zones, routes, numbered stops and legend.
 
@@ -113,13 +118,17 @@ def plan_map(
     assets_url
         Where the page loads Leaflet and its plugins from (inlined by ``render_html``
         with ``inline_assets=True``).
+    colors, dashes
+        Each unit's colour and dash, by default from the plan's units (a one-unit part of
+        a plan passes the whole plan's, so the unit keeps its colour).
 
     Returns
     -------
     folium.Map
         Map with scale bar and north arrow (render with :func:`gisapp.render.maps.render_html`).
     """
-    colors = unit_colors(plan)
+    colors = dict(colors) if colors is not None else unit_colors(plan)
+    dashes = dict(dashes) if dashes is not None else unit_dashes(plan)
     stops = stops_layer(plan)
     frames = [f for f in (plan.routes, stops) if len(f)]
     if not frames:
@@ -163,7 +172,7 @@ def plan_map(
         color_by="unit_id",
         colors=colors,
         # past ten units the colours come round again with another dash (docs/CARTOGRAPHY.md)
-        dashes=unit_dashes(plan),
+        dashes=dashes,
         weight=4.0,
         tooltip_fields={
             "unit_id": "Unit",
@@ -172,7 +181,7 @@ def plan_map(
             "duration_h": "Hours",
         },
     )
-    _StopMarkers(stops, colors).add_to(m)
+    StopMarkers(_stop_marks(plan, colors)).add_to(m)
     for unit in plan.unit_ids:
         mode = text(plan.routes.loc[plan.routes["unit_id"] == unit, "mode"].iloc[0])
         legend[f"Unit {unit} ({mode})" if mode else f"Unit {unit}"] = colors[unit]
@@ -207,8 +216,11 @@ def briefing_page(
 ) -> str:
     """The printable HTML of a plan's briefing pack.
 
-    Page 1 holds the title, shift, date, the map and a table of the units; then one page
-    per unit with its timetable (a long timetable runs on, repeating its header).
+    Page 1 holds the title, shift, date, the overview map and a table of the units (with
+    call sign, officer and phone where the workspace knows them); then one page per unit
+    with who it is, its own map (zoomed to its route, its stops numbered as in its
+    timetable) and its timetable, breaks included (a long timetable runs on, repeating
+    its header).
 
     Parameters
     ----------
@@ -225,80 +237,31 @@ def briefing_page(
         HTML with every asset inlined; print it with :func:`print_pdf`.
     """
     width_mm, height_mm = page_size(paper, landscape)
-    colors = unit_colors(plan)
-    summary_rows = []
-    for unit in plan.unit_ids:
-        route = plan.routes[plan.routes["unit_id"] == unit].iloc[0]
-        unit_stops = plan.unit_stops(unit)
-        hot = unit_stops[unit_stops["kind"] == "hotspot"]
-        summary_rows.append(
-            [
-                unit,
-                text(route.get("mode")),
-                _km(route.get("distance_m")),
-                _hours(route.get("duration_s")),
-                str(len(hot)),
-                _minutes(hot["dwell_min"].sum()) if len(hot) else "0",
-                clock_text(unit_stops["depart"].min()),
-                clock_text(unit_stops["arrive"].max()),
-            ]
-        )
-    summary = Section(
-        title="Units",
-        columns=[
-            "Unit",
-            "Mode",
-            "km",
-            "Route time",
-            "Hotspot stops",
-            "Dwell (min)",
-            "Leaves",
-            "Back",
-        ],
-        rows=summary_rows,
-        cell_classes=["", "", "num", "num", "num", "num", "time", "time"],
-        row_classes=[""] * len(summary_rows),
-        new_page=False,
-    )
+    colors, dashes = unit_colors(plan), unit_dashes(plan)
+    contacts = unit_contacts(plan, ws)
+    summary = _units_section(plan, contacts)
     # A units table taller than a third of the page would squeeze the map: it then
     # gets a page of its own.
-    fits = 12.0 + 6.0 * len(summary_rows) <= (height_mm - 2 * MARGIN_MM) / 3
+    fits = 12.0 + 6.0 * len(summary.rows) <= (height_mm - 2 * MARGIN_MM) / 3
     first = [summary] if fits else []
     sections = [] if fits else [replace_section(summary, new_page=True)]
+    m = plan_map(plan, ws=ws, blind_zones=blind_zones, for_print=True)
     for unit in plan.unit_ids:
-        route = plan.routes[plan.routes["unit_id"] == unit].iloc[0]
-        rows = _timetable_rows(plan, unit)
-        n_hot = sum(r[1] == "hotspot" for r in rows)
-        figures = " · ".join(
-            t
-            for t in (
-                text(route.get("mode")),
-                f"{_km(route.get('distance_m'))} km" if _km(route.get("distance_m")) else "",
-                f"route time {_hours(route.get('duration_s'))}"
-                if _hours(route.get("duration_s"))
-                else "",
-                f"{n_hot} hotspot stop(s)",
-                plan.shift_label,
-                plan.date,
-            )
-            if t
+        # a unit's map shows its route and stops on the streets; the city's blind zones
+        # stay on the overview (their hatching would also weigh megabytes per page)
+        unit_map = plan_map(
+            plan.for_unit(unit),
+            ws=ws,
+            for_print=True,
+            colors={unit: colors[unit]},
+            dashes={unit: dashes[unit]},
         )
-        sections.append(
-            Section(
-                title=f"Unit {unit} — timetable",
-                columns=["#", "Kind", "Name", "Street", "Arrive", "Dwell (min)", "Depart", "Via"],
-                rows=rows,
-                cell_classes=["num", "", "", "", "time", "num", "time", "via"],
-                row_classes=["station" if r[1] == "station" else "" for r in rows],
-                figures=figures,
-                color=colors[unit],
-                note=f"Times in {plan.timezone}. # = the number on the map.",
-            )
-        )
+        # one page, one figure: every map is drawn by the same inlined scripts
+        m.get_root().add_child(unit_map)
+        sections.append(_unit_section(plan, unit, colors[unit], contacts[unit], unit_map))
     meta = [m for m in (plan.shift_label, plan.date, f"Plan {plan.plan_id}") if m]
     if ws is not None:
         meta.append(f"Workspace {ws.name}")
-    m = plan_map(plan, ws=ws, blind_zones=blind_zones, for_print=True)
     return print_page(
         maps.render_html(m, inline_assets=True, layer_control=False),
         title=plan.title,
@@ -308,6 +271,156 @@ def briefing_page(
         width_mm=width_mm,
         height_mm=height_mm,
         first_page=first,
+    )
+
+
+#: Who a unit is: the fields read, in order, and the words they are printed with.
+CONTACT_FIELDS: dict[str, str] = {"call_sign": "Call sign", "officer": "Officer", "phone": "Phone"}
+#: Other spellings of those fields accepted in the units table.
+_CONTACT_ALIASES: dict[str, tuple[str, ...]] = {
+    "call_sign": ("call_sign", "callsign", "call sign"),
+    "officer": ("officer", "officers", "leader"),
+    "phone": ("phone", "mobile", "telephone"),
+}
+
+
+def unit_contacts(plan: Plan, ws: Workspace | None) -> dict[str, dict[str, str]]:
+    """Each unit's call sign, officer and phone, as far as the workspace knows them.
+
+    The ``units`` table's own columns come first (``call_sign``, ``officer``, ``phone``
+    and their usual spellings); a field it leaves empty comes from the grids whose
+    ``unit_id`` names the unit (the first grid's officer and phone, "+N" when the grids
+    name more officers). Fields nobody knows are left out, never written as "nan".
+
+    Returns
+    -------
+    dict
+        Per unit id, the known fields among :data:`CONTACT_FIELDS`.
+    """
+    found: dict[str, dict[str, str]] = {unit: {} for unit in plan.unit_ids}
+    if ws is None:
+        return found
+    if ws.has_layer("units"):
+        units = ws.layer("units")
+        columns = {str(c).strip().casefold(): c for c in units.columns}
+        ids = units["id"].map(text) if "id" in units.columns else pd.Series(dtype=str)
+        for field_name, aliases in _CONTACT_ALIASES.items():
+            column = next((columns[a] for a in aliases if a in columns), None)
+            if column is None:
+                continue
+            for unit_id, value in zip(ids, units[column].map(_clean), strict=True):
+                if unit_id in found and value:
+                    found[unit_id][field_name] = value
+    if ws.has_layer("grids"):
+        grids = ws.layer("grids")
+        if "unit_id" in grids.columns:
+            grids = grids.assign(unit_id=grids["unit_id"].map(_clean))
+            if "id" in grids.columns:
+                grids = grids.sort_values("id", kind="stable", key=lambda c: c.map(text))
+            for unit, mine in grids.groupby("unit_id", sort=False):
+                if unit in found:
+                    _contacts_from_grids(found[str(unit)], mine)
+    return found
+
+
+def _contacts_from_grids(known: dict[str, str], grids: pd.DataFrame) -> None:
+    """Fill ``known``'s missing officer and phone from a unit's grids."""
+    officers = [o for o in dict.fromkeys(grids.get("officer", pd.Series()).map(_clean)) if o]
+    if "officer" not in known and officers:
+        more = f" (+{len(officers) - 1} more in its grids)" if len(officers) > 1 else ""
+        known["officer"] = officers[0] + more
+        if "phone" not in known and "phone" in grids.columns:
+            first = grids[grids["officer"].map(_clean) == officers[0]]
+            phone = next((p for p in first["phone"].map(_clean) if p), "")
+            if phone:
+                known["phone"] = phone
+
+
+def _clean(value: Any) -> str:
+    """A cell as trimmed text; missing values and the words pandas writes for them are ''."""
+    out = text(value).strip()
+    return "" if out.casefold() in {"nan", "none", "nat", "<na>", "null"} else out
+
+
+def contact_line(contact: Mapping[str, str]) -> str:
+    """A unit's known contact fields as one line ("Call sign A-12 · Officer Li · Phone …")."""
+    return " · ".join(
+        f"{word} {contact[k]}" for k, word in CONTACT_FIELDS.items() if contact.get(k)
+    )
+
+
+def _units_section(plan: Plan, contacts: Mapping[str, Mapping[str, str]]) -> Section:
+    """The units table of page 1; contact columns only when some unit has them."""
+    shown = [k for k in CONTACT_FIELDS if any(c.get(k) for c in contacts.values())]
+    rows = []
+    for unit in plan.unit_ids:
+        route = plan.routes[plan.routes["unit_id"] == unit].iloc[0]
+        unit_stops = plan.unit_stops(unit)
+        hot = unit_stops[unit_stops["kind"] == "hotspot"]
+        rows.append(
+            [
+                unit,
+                *(contacts[unit].get(k, "") for k in shown),
+                text(route.get("mode")),
+                _km(route.get("distance_m")),
+                _hours(route.get("duration_s")),
+                str(len(hot)),
+                _minutes(hot["dwell_min"].sum()) if len(hot) else "0",
+                clock_text(unit_stops["depart"].min()),
+                clock_text(unit_stops["arrive"].max()),
+            ]
+        )
+    return Section(
+        title="Units",
+        columns=[
+            "Unit",
+            *(CONTACT_FIELDS[k] for k in shown),
+            "Mode",
+            "km",
+            "Route time",
+            "Hotspot stops",
+            "Dwell (min)",
+            "Leaves",
+            "Back",
+        ],
+        rows=rows,
+        cell_classes=["", *([""] * len(shown)), "", "num", "num", "num", "num", "time", "time"],
+        row_classes=[""] * len(rows),
+        new_page=False,
+    )
+
+
+def _unit_section(
+    plan: Plan, unit: str, color: str, contact: Mapping[str, str], unit_map: folium.Map
+) -> Section:
+    """A unit's page: who it is, its figures, its map and its timetable."""
+    route = plan.routes[plan.routes["unit_id"] == unit].iloc[0]
+    rows = _timetable_rows(plan, unit)
+    n_hot = sum(r[1] == "hotspot" for r in rows)
+    km, hours = _km(route.get("distance_m")), _hours(route.get("duration_s"))
+    figures = " · ".join(
+        t
+        for t in (
+            text(route.get("mode")),
+            f"{km} km" if km else "",
+            f"route time {hours}" if hours else "",
+            f"{n_hot} hotspot stop(s)",
+            plan.shift_label,
+            plan.date,
+        )
+        if t
+    )
+    return Section(
+        title=f"Unit {unit} — timetable",
+        columns=["#", "Kind", "Name", "Street", "Arrive", "Dwell (min)", "Depart", "Via"],
+        rows=rows,
+        cell_classes=["num", "", "", "", "time", "num", "time", "via"],
+        row_classes=[r[1] if r[1] in ("station", "break") else "" for r in rows],
+        figures=figures,
+        details=contact_line(contact),
+        color=color,
+        note=f"Times in {plan.timezone}. # = the number on the map.",
+        map_name=unit_map.get_name(),
     )
 
 
@@ -347,105 +460,72 @@ def briefing_png(
     return print_png(page, paper=paper, landscape=landscape, dpi=dpi, chromium_path=chromium_path)
 
 
-class _StopMarkers(MacroElement):
-    """Numbered stop markers coloured by unit, and square station markers.
-
-    Labels and tooltips are escaped here (Leaflet inserts them as HTML). Units stopping at
-    the same place get side-by-side markers instead of hiding each other.
-    """
-
-    _template = Template(
-        """{% macro script(this, kwargs) %}
-        (function () {
-          var group = L.featureGroup().addTo({{ this._parent.get_name() }});
-          {{ this.data|tojson }}.forEach(function (s) {
-            var cls = s.station ? 'gisapp-station' : 'gisapp-stop';
-            var style = s.station ? '' : ' style="background:' + s.color + '"';
-            var icon = L.divIcon({className: cls, html: '<span' + style + '>' + s.label + '</span>',
-              iconSize: null, iconAnchor: [8 - s.offset, 8]});
-            L.marker([s.lat, s.lon], {icon: icon, keyboard: false, zIndexOffset: s.station ? 1000 : 0})
-              .bindTooltip(s.tip).addTo(group);
-          });
-        })();
-        {% endmacro %}"""
-    )
-
-    def __init__(self, stops: gpd.GeoDataFrame, colors: Mapping[str, str]) -> None:
-        super().__init__()
-        self._name = "StopMarkers"
-        data: list[dict[str, Any]] = []
-        stations = stops[stops["kind"] == "station"]
-        for (lon, lat), group in stations.groupby(
-            [stations["lon"].round(6), stations["lat"].round(6)]
-        ):
-            names = sorted({n for n in group["name"] if n}) or ["Station"]
-            data.append(
-                {
-                    "lat": lat,
-                    "lon": lon,
-                    "label": "S",
-                    "tip": html.escape(", ".join(names)),
-                    "color": STATION_COLOR,
-                    "station": True,
-                    "offset": 0,
-                }
-            )
-        # Turns (waypoints) are on the route line already; only hotspot stops get numbers,
-        # counted per unit as in the timetable.
-        visits = stops[stops["kind"] == "hotspot"].copy()
-        visits["seq"] = visits.groupby("unit_id").cumcount() + 1
-        key_lon, key_lat = visits["lon"].round(5), visits["lat"].round(5)
-        offsets: dict[tuple[float, float], int] = {}
-        for (lon, lat, unit), group in visits.groupby(
-            [key_lon, key_lat, visits["unit_id"]], sort=False
-        ):
-            k = offsets.get((lon, lat), 0)
-            offsets[(lon, lat)] = k + 1
-            label = ",".join(str(s) for s in group["seq"])
+def _stop_marks(plan: Plan, colors: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The labels of :class:`StopMarkers`: stations first, then each unit's hotspot stops
+    numbered as in its timetable (:func:`numbered_stops`); a unit stopping twice at one
+    place gets one label with both numbers ("2,5")."""
+    stations = plan.stops[plan.stops["kind"] == "station"]
+    marks: list[dict[str, Any]] = []
+    for (lon, lat), group in stations.groupby([stations["lon"].round(6), stations["lat"].round(6)]):
+        names = sorted({n for n in group["name"] if n}) or ["Station"]
+        marks.append(
+            {
+                "lat": lat,
+                "lon": lon,
+                "label": "S",
+                "tip": html.escape(", ".join(names)),
+                "color": STATION_COLOR,
+                "station": True,
+            }
+        )
+    for unit in plan.unit_ids:
+        visits = numbered_stops(plan, unit)
+        visits = visits[visits["kind"] == "hotspot"]
+        key = [visits["lon"].round(5), visits["lat"].round(5)]
+        for _, group in visits.groupby(key, sort=False):
             tip = "<br>".join(
                 html.escape(
-                    f"Unit {unit} #{r.seq}: {r.name or r.kind}, {clock_text(r.arrive)}–{clock_text(r.depart)}"
+                    f"Unit {unit} #{r.number}: {text(r.name) or text(r.kind)}, "
+                    f"{clock_text(r.arrive)}–{clock_text(r.depart)}"
                 )
                 for r in group.itertuples(index=False)
             )
-            data.append(
+            marks.append(
                 {
                     "lat": float(group["lat"].iloc[0]),
                     "lon": float(group["lon"].iloc[0]),
-                    "label": html.escape(label),
+                    "label": html.escape(",".join(group["number"])),
                     "tip": tip,
-                    "color": css_color(colors.get(str(unit), "#555")),
+                    "color": css_color(colors.get(unit, "#555")),
                     "station": False,
-                    "offset": 18 * k,
                 }
             )
-        self.data = data
+    return marks
 
 
 def _timetable_rows(plan: Plan, unit_id: str) -> list[list[str]]:
-    """Station and hotspot rows, numbered like the map's markers; the turns in between
-    (waypoint rows of ``stops.csv``) become the next row's "via" streets."""
+    """Station, hotspot and break rows, numbered like the map's labels
+    (:func:`numbered_stops`); the turns in between (waypoint rows of ``stops.csv``) become
+    the next row's "via" streets."""
+    numbers = numbered_stops(plan, unit_id)["number"].to_dict()
     rows: list[list[str]] = []
     via: list[str] = []
-    n_hotspots = 0
-    for r in plan.unit_stops(unit_id).itertuples(index=False):
-        kind = str(r.kind)
+    for index, r in plan.unit_stops(unit_id).iterrows():
+        kind = str(r["kind"])
         if kind == "waypoint":
-            street = text(r.street)
+            street = text(r["street"])
             if street and _street_key(street) not in {_street_key(v) for v in via}:
                 via.append(street)
             continue
-        if kind == "hotspot":
-            n_hotspots += 1
         rows.append(
             [
-                {"hotspot": str(n_hotspots), "station": "S"}.get(kind, ""),
+                str(numbers[index]),
                 kind,
-                text(r.name),
-                text(r.street),
-                clock_text(r.arrive),
-                _minutes(r.dwell_min),
-                clock_text(r.depart),
+                text(r["name"]),
+                text(r["street"]),
+                clock_text(r["arrive"]),
+                _minutes(r["dwell_min"]),
+                clock_text(r["depart"]),
                 ", ".join(via),
             ]
         )

@@ -26,6 +26,7 @@ __all__ = [
     "Legend",
     "Panes",
     "Slider",
+    "StopMarkers",
     "StreetLabels",
     "hatch_fill",
     "pane_options",
@@ -354,3 +355,109 @@ def hatch_fill(m: folium.Map | folium.FeatureGroup, color: str, angle_deg: float
     if not panes:
         raise ValueError("hatching needs a map made by base_map()")
     return str(panes[0].hatch(color, angle_deg))
+
+
+class StopMarkers(MacroElement):
+    """Numbered stop labels coloured by unit and square station labels, placed so that no
+    two labels overlap and each stays inside the map.
+
+    ``stops`` are dicts with ``lat``, ``lon``, ``label`` and ``tip`` (both pre-escaped),
+    ``color`` (a CSS colour) and ``station``. Each label sits on its stop; a label that
+    would touch a label already placed, a map control or the map's edge moves to the
+    nearest free spot around its stop (stations first, then in the given order) and keeps
+    a leader line and a dot at the stop. The placement is redone at every zoom and resize,
+    in screen pixels, so it holds on the web map and on paper alike.
+    """
+
+    _template = Template(
+        """{% macro header(this, kwargs) %}
+        <style>
+          .gisapp-mark { background: none; border: none; }
+          .gisapp-mark .gisapp-tag { position: absolute; display: block; min-width: 16px;
+            height: 16px; padding: 0 2px; box-sizing: border-box; white-space: nowrap;
+            text-align: center; z-index: 1; }
+          .gisapp-stop .gisapp-tag { border-radius: 8px; border: 1.5px solid #fff;
+            color: #fff; font: bold 9px/13px sans-serif; box-shadow: 0 0 2px rgba(0,0,0,.6); }
+          .gisapp-station .gisapp-tag { width: 16px; background: #111; color: #fff;
+            border: 1.5px solid #fff; font: bold 10px/13px sans-serif; }
+          .gisapp-mark svg { position: absolute; left: 0; top: 0; width: 1px; height: 1px;
+            overflow: visible; }
+          .gisapp-mark line { stroke-width: 1.2; }
+        </style>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        (function () {
+          var map = {{ this._parent.get_name() }};
+          var group = L.featureGroup().addTo(map);
+          var marks = [];
+          {{ this.stops|tojson }}.forEach(function (s) {
+            var color = s.station ? '#111' : s.color;
+            var style = s.station ? '' : ' style="background:' + s.color + '"';
+            var html = '<svg><line x1="0" y1="0" x2="0" y2="0" stroke="' + color + '"/>'
+              + '<circle r="2.2" fill="' + color + '" stroke="#fff" stroke-width="0.8"/></svg>'
+              + '<span class="gisapp-tag"' + style + '>' + s.label + '</span>';
+            var icon = L.divIcon({className: 'gisapp-mark ' + (s.station ? 'gisapp-station' : 'gisapp-stop'),
+              html: html, iconSize: [0, 0], iconAnchor: [0, 0]});
+            var pane = s.station ? 'gisapp-stations' : 'gisapp-stops';
+            var marker = L.marker([s.lat, s.lon], {icon: icon, keyboard: false,
+              pane: map.getPane(pane) ? pane : 'markerPane'}).bindTooltip(s.tip).addTo(group);
+            marks.push(marker);
+          });
+          // Places tried around a stop: on it, then rings of 12 directions further out.
+          var tries = [[0, 0]];
+          [18, 26, 36, 48, 62, 80, 100].forEach(function (r) {
+            for (var k = 0; k < 12; k++) {
+              var a = Math.PI / 2 - k * Math.PI / 6;
+              tries.push([Math.round(r * Math.cos(a)), -Math.round(r * Math.sin(a))]);
+            }
+          });
+          function overlap(a, b) {
+            var w = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
+            var h = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
+            return w > 0 && h > 0 ? w * h : 0;
+          }
+          function layout() {
+            var size = map.getSize();
+            if (!size.x || !size.y) { return; }
+            var frame = map.getContainer().getBoundingClientRect();
+            var taken = [];
+            map.getContainer().querySelectorAll('.leaflet-control').forEach(function (c) {
+              var r = c.getBoundingClientRect();
+              if (r.width && r.height) {
+                taken.push([r.left - frame.left, r.top - frame.top, r.right - frame.left, r.bottom - frame.top]);
+              }
+            });
+            marks.forEach(function (marker) {
+              var el = marker.getElement();
+              if (!el) { return; }
+              var tag = el.querySelector('.gisapp-tag'), line = el.querySelector('line');
+              var w = tag.offsetWidth, h = tag.offsetHeight, gap = 1.5;
+              var p = map.latLngToContainerPoint(marker.getLatLng());
+              var best = tries[0], cost = Infinity;
+              for (var i = 0; i < tries.length; i++) {
+                var cx = p.x + tries[i][0], cy = p.y + tries[i][1];
+                var box = [cx - w / 2 - gap, cy - h / 2 - gap, cx + w / 2 + gap, cy + h / 2 + gap];
+                var c = 0;
+                if (box[0] < 0 || box[1] < 0 || box[2] > size.x || box[3] > size.y) { c += 1e6; }
+                taken.forEach(function (t) { c += overlap(box, t); });
+                if (c < cost) { cost = c; best = tries[i]; }
+                if (c === 0) { break; }
+              }
+              var x = p.x + best[0], y = p.y + best[1];
+              taken.push([x - w / 2 - gap, y - h / 2 - gap, x + w / 2 + gap, y + h / 2 + gap]);
+              tag.style.left = (best[0] - w / 2) + 'px';
+              tag.style.top = (best[1] - h / 2) + 'px';
+              line.setAttribute('x2', best[0]);
+              line.setAttribute('y2', best[1]);
+            });
+          }
+          map.on('zoomend moveend resize', layout);
+          map.whenReady(layout);
+        })();
+        {% endmacro %}"""
+    )
+
+    def __init__(self, stops: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self._name = "StopMarkers"
+        self.stops = stops

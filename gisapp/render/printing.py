@@ -26,6 +26,7 @@ from typing import Any, Literal, cast
 
 import folium
 import jinja2
+import markupsafe
 from branca.element import MacroElement
 from jinja2 import Template
 
@@ -120,23 +121,27 @@ class Section:
     color: str = ""
     note: str = ""
     new_page: bool = True
+    #: Who the section is for (call sign, officer, phone), printed under its title.
+    details: str = ""
+    #: Name of a map of the same page (``folium.Map.get_name()``) drawn above the table.
+    map_name: str = ""
 
 
 _WAIT_DRAWN_JS = """() => new Promise((resolve) => {
   if (typeof L === 'undefined') { resolve(-1); return; }
-  // folium names its map variable map_<hex>; reading every window property would touch
+  // folium names its map variables map_<hex>; reading every window property would touch
   // storage, which a page set from memory may not read.
-  const key = Object.keys(window).find(k => k.startsWith('map_') && window[k] instanceof L.Map);
-  if (!key) { resolve(-1); return; }
-  const map = window[key];
-  // The print layout may have resized the map after Leaflet measured it: without this
+  const maps = Object.keys(window)
+    .filter(k => k.startsWith('map_') && window[k] instanceof L.Map).map(k => window[k]);
+  if (!maps.length) { resolve(-1); return; }
+  // The print layout may have resized a map after Leaflet measured it: without this
   // the canvas layers stay drawn for the old size and leave bands of the map blank.
-  map.whenReady(() => { map.invalidateSize(false); map.fire('moveend'); });
-  map.whenReady(() => requestAnimationFrame(() => requestAnimationFrame(() => {
+  maps.forEach(map => map.whenReady(() => { map.invalidateSize(false); map.fire('moveend'); }));
+  requestAnimationFrame(() => requestAnimationFrame(() => {
     let drawn = 0;
-    map.eachLayer(l => { if (l._parts && l._parts.length) drawn += 1; });
+    maps.forEach(map => map.eachLayer(l => { if (l._parts && l._parts.length) drawn += 1; }));
     resolve(drawn);
-  })));
+  }));
 })"""
 
 
@@ -336,23 +341,44 @@ def print_page(
         content_w_mm=f"{width_mm - 2 * MARGIN_MM:g}",
         # a hair under the printable height, so rounding never spills onto a blank page
         content_h_mm=f"{height_mm - 2 * MARGIN_MM - 1.5:g}",
+        # a unit's map takes a bit more than half its page, its timetable the rest
+        unit_map_h_mm=f"{(height_mm - 2 * MARGIN_MM) * 0.55:.0f}",
     )
 
     def safe(items: Sequence[Section]) -> list[Section]:
         return [replace_section(s, color=css_color(s.color) if s.color else "") for s in items]
 
-    map_div = re.findall(r'<div class="folium-map" id="[^"]+"\s*></div>', map_html)
-    if len(map_html.split("</head>")) != 2 or len(map_div) != 1 or map_html.count("</body>") != 1:
+    map_div = re.findall(r'<div class="folium-map" id="([^"]+)"\s*></div>', map_html)
+    named = {s.map_name for s in sections if s.map_name}
+    if (
+        len(map_html.split("</head>")) != 2
+        or len(map_div) != 1 + len(named)
+        or set(map_div[1:]) != named
+        or map_html.count("</body>") != 1
+    ):
         raise ExportError("the map page has an unexpected layout; it cannot be printed")
+    divs = {
+        name: re.search(rf'<div class="folium-map" id="{name}"\s*></div>', map_html)
+        for name in map_div
+    }
+    section_maps = {}
+    for name in map_div[1:]:
+        found = divs[name]
+        assert found is not None
+        section_maps[name] = markupsafe.Markup(found.group(0))
+        map_html = map_html.replace(found.group(0), "", 1)
+    first_div = divs[map_div[0]]
+    assert first_div is not None
     # the PDF's title is the page's: "about:blank" without one
     page = maps.with_title(map_html, title).replace("</head>", f"<style>{css}</style>\n</head>", 1)
     sheet = (
         str(parts.sheet_open(title, list(meta)))
-        + map_div[0]
-        + str(parts.sheet_close(page_footer, safe(first_page)))
+        + first_div.group(0)
+        + str(parts.sheet_close(page_footer, safe(first_page), section_maps))
     )
-    page = page.replace(map_div[0], sheet, 1)
-    return page.replace("</body>", str(parts.sections(safe(sections))) + "\n</body>", 1)
+    page = page.replace(first_div.group(0), sheet, 1)
+    body = str(parts.sections(safe(sections), section_maps))
+    return page.replace("</body>", body + "\n</body>", 1)
 
 
 def set_print_options(m: folium.Map, for_print: bool) -> None:

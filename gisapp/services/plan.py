@@ -47,6 +47,7 @@ from routing.patrol import (
     select_hotspots_by_area,
     shift_hours,
 )
+from routing.patrol.legs import stop_names
 from routing.risk import segment_risk_by_hour
 from routing.snap import nearest_nodes
 
@@ -516,6 +517,9 @@ def plan_shift(
         timezone=tz,
         seed=seed,
         overrides=overrides or None,
+        key_places=workspace.spatial_layer("key_places")
+        if workspace.has_layer("key_places")
+        else None,
         extra_kpis={
             "search_budget": search_budget,
             "time_limit_s": time_limit_s,
@@ -540,11 +544,12 @@ def _shift_plan(
     seed: int,
     overrides: PlanOverrides | None,
     extra_kpis: dict[str, Any],
+    key_places: gpd.GeoDataFrame | None = None,
 ) -> ShiftPlan:
     """The solved plan as tables (routes, stops, hotspots) and KPIs."""
     stations_named = stations.assign(id=stations["id"].astype(str)).set_index("id")
     unit_station = {u.unit_id: u.station_id for u in units}
-    hotspot_gdf = _hotspot_frame(model, plan, metric_grids, hours)
+    hotspot_gdf = _hotspot_frame(model, plan, metric_grids, hours, key_places)
     stops = _stops_frame(model, plan, start, unit_station, stations_named, hotspot_gdf)
     routes = _routes_frame(model, plan)
     kpis = plan_kpis(
@@ -599,8 +604,19 @@ def _hotspot_frame(
     plan: PatrolPlan,
     metric_grids: gpd.GeoDataFrame | None,
     hours: Sequence[int],
+    key_places: gpd.GeoDataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     hs = model.hotspots
+    places = key_places.to_crs(hs.crs) if key_places is not None and len(key_places) else None
+    # one name per stop, made here for the map, timetable, GPX and web alike
+    names = stop_names(
+        model.networks["car"] if "car" in model.networks else next(iter(model.networks.values())),
+        hs.x,
+        hs.y,
+        streets=hs.name,
+        places=None if places is None else places.geometry.to_numpy(),
+        place_names=None if places is None else places["name"].to_numpy(),
+    )
     visits = np.zeros(len(hs), dtype=int)
     for route in plan.routes:
         for stop in route.hotspot_stops:
@@ -608,7 +624,7 @@ def _hotspot_frame(
     gdf = gpd.GeoDataFrame(
         {
             "id": [f"hs-{i + 1:03d}" for i in range(len(hs))],
-            "name": [str(n) for n in hs.name],
+            "name": names,
             "shift_risk": hs.risk_by_hour[:, sorted(set(hours))].sum(axis=1),
             "visits": visits,
         },

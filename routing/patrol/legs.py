@@ -29,6 +29,11 @@ _RISK_SCALE_QUANTILE = 0.95
 #: Leg time of a pair of places with no street path between them.
 UNREACHABLE = -1
 
+#: A named place this close to a stop names it instead of its streets (metres).
+PLACE_NAME_WITHIN_M = 50.0
+#: A crossing street farther than this from a stop does not name it (metres).
+CROSSING_WITHIN_M = 400.0
+
 
 @dataclass
 class UnitData:
@@ -310,3 +315,140 @@ def street_path(
     nodes.reverse()
     edges = [int(edge_csr[u, v]) - 1 for u, v in itertools.pairwise(nodes)]
     return nodes, edges
+
+
+def stop_names(
+    network: StreetNetwork,
+    x: Sequence[float] | NDArray[np.float64],
+    y: Sequence[float] | NDArray[np.float64],
+    *,
+    streets: Sequence[Any] | NDArray[np.object_] | None = None,
+    places: Sequence[Any] | NDArray[np.object_] | None = None,
+    place_names: Sequence[Any] | NDArray[np.object_] | None = None,
+    place_within_m: float = PLACE_NAME_WITHIN_M,
+    crossing_within_m: float = CROSSING_WITHIN_M,
+) -> list[str]:
+    """The name officers read for each stop: the nearest named place within
+    ``place_within_m``, else "street & cross street".
+
+    The street is the stop's own (``streets``, else the nearest segment's name); the cross
+    street is another street name at the nearest intersection along that street (a node
+    where it meets a street of another name) within ``crossing_within_m``. Without a
+    crossing the name is the street alone; without a street name it is ``""`` (the caller
+    names such a stop from its own layers).
+
+    Parameters
+    ----------
+    network
+        The street network; ``x``, ``y`` and ``places`` are in its CRS.
+    x, y
+        Stop coordinates.
+    streets
+        Street of each stop (``None``/``""``: the nearest segment's).
+    places, place_names
+        Geometries (points or polygons) and names of key places, or ``None``.
+
+    Returns
+    -------
+    list of str
+        One name per stop.
+    """
+    xy = np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
+    points = np.asarray(shapely.points(xy), dtype=object)
+    given = [_name_text(s) for s in streets] if streets is not None else [""] * len(xy)
+    if len(given) != len(xy):
+        raise RoutingError(f"'streets' has {len(given)} names for {len(xy)} stops")
+    if any(not s for s in given):
+        tree = shapely.STRtree(network.segment_geometry)
+        nearest = tree.query_nearest(points, all_matches=False)[1]
+        given = [s or _name_text(network.segment_name[nearest[i]]) for i, s in enumerate(given)]
+    by_place = _nearest_place_names(points, places, place_names, place_within_m)
+    crossings = _crossings(network)
+    out = []
+    for i, street in enumerate(given):
+        if by_place[i]:
+            out.append(by_place[i])
+            continue
+        cross = _cross_street(network, crossings, street, xy[i], crossing_within_m)
+        out.append(f"{street} & {cross}" if street and cross else street)
+    return out
+
+
+def _name_text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return ""
+    return str(value).strip()
+
+
+def _nearest_place_names(
+    points: NDArray[np.object_],
+    places: Sequence[Any] | NDArray[np.object_] | None,
+    names: Sequence[Any] | NDArray[np.object_] | None,
+    within_m: float,
+) -> list[str]:
+    """The name of the nearest named place within ``within_m`` of each point, or ``""``."""
+    found = [""] * len(points)
+    if places is None or names is None or not len(places):
+        return found
+    geoms = np.asarray(places, dtype=object)
+    labels = [_name_text(n) for n in names]
+    keep = np.array(
+        [
+            bool(n) and g is not None and not shapely.is_empty(g)
+            for g, n in zip(geoms, labels, strict=True)
+        ]
+    )
+    if not keep.any():
+        return found
+    kept = np.flatnonzero(keep)
+    tree = shapely.STRtree(geoms[kept])
+    (point_i, place_i), dist = tree.query_nearest(
+        points, max_distance=within_m, return_distance=True, all_matches=True
+    )
+    # ties (equal distance) go to the first place, so the name is reproducible
+    for p, k, _d in sorted(
+        zip(point_i, place_i, dist, strict=True), key=lambda t: (t[0], t[2], t[1])
+    ):
+        if not found[p]:
+            found[p] = labels[kept[k]]
+    return found
+
+
+def _crossings(network: StreetNetwork) -> dict[str, dict[int, list[str]]]:
+    """For each street name, its nodes where other named streets meet it, and those names
+    (the most segments first, then alphabetical)."""
+    names = np.array([_name_text(n) for n in network.segment_name], dtype=object)
+    node = np.concatenate([network.segment_u, network.segment_v])
+    name = np.concatenate([names, names])
+    named = name != ""
+    at: dict[int, dict[str, int]] = {}
+    for n, s in zip(node[named].tolist(), name[named].tolist(), strict=True):
+        counts = at.setdefault(n, {})
+        counts[s] = counts.get(s, 0) + 1
+    out: dict[str, dict[int, list[str]]] = {}
+    for n, counts in at.items():
+        if len(counts) < 2:
+            continue
+        ranked = sorted(counts, key=lambda s: (-counts[s], s))
+        for s in counts:
+            out.setdefault(s, {})[n] = [o for o in ranked if o != s]
+    return out
+
+
+def _cross_street(
+    network: StreetNetwork,
+    crossings: Mapping[str, Mapping[int, list[str]]],
+    street: str,
+    xy: NDArray[np.float64],
+    within_m: float,
+) -> str:
+    """The other street at the intersection of ``street`` nearest to ``xy``, or ``""``."""
+    nodes = crossings.get(street)
+    if not nodes:
+        return ""
+    ids = np.fromiter(nodes, dtype=np.int64, count=len(nodes))
+    dist = np.hypot(network.node_x[ids] - xy[0], network.node_y[ids] - xy[1])
+    best = int(np.lexsort((ids, dist))[0])
+    if dist[best] > within_m:
+        return ""
+    return nodes[int(ids[best])][0]
