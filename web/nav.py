@@ -28,6 +28,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("coverage.index", "Coverage (快反圈)", CAPTAINS),
     NavItem("plans.index", "Plans (巡逻)", ALL_ROLES),
     NavItem("exports.index", "Exports", ALL_ROLES),
+    NavItem("categories.index", "Categories (警情类别)", CAPTAINS),
     NavItem("layers.index", "Layers", ADMINS),
     NavItem("admin.users", "Users", ADMINS),
 )
