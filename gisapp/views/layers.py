@@ -40,6 +40,8 @@ UPLOAD_FORMATS: dict[str, str] = {
     ".osm.pbf": "OpenStreetMap PBF",
     ".pbf": "OpenStreetMap PBF",
     ".osm": "OpenStreetMap XML",
+    ".geoparquet": "GeoParquet",
+    ".parquet": "GeoParquet",
 }
 
 

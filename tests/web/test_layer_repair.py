@@ -274,3 +274,28 @@ def test_preview_map_draws_and_accept_imports_in_chromium(
     page.wait_for_selector("text=Imported: grids 6.")
     assert chromium.console_errors == [] and chromium.blocked == []
     assert _overlap(Path(repair_app.config["WORKSPACE"]), "G1", "G2") <= 1.0
+
+
+def test_a_geoparquet_upload_is_imported(
+    repair_app: Flask, client: FlaskClient, login: Login, csrf_from: CsrfFrom, tmp_path: Path
+) -> None:
+    ws_path = Path(repair_app.config["WORKSPACE"])
+    centres = Workspace.open(ws_path).spatial_layer("grids").geometry.representative_point()
+    moved = gpd.GeoDataFrame(
+        {"id": ["S1", "S2"], "name": ["派出所 1", "派出所 2"], "kind": ["station", "station"]},
+        geometry=list(centres.iloc[:2]),
+        crs=4326,
+    )
+    buffer = io.BytesIO()
+    moved.to_parquet(buffer)
+    login("admin")
+    token = csrf_from(client, "/admin/layers/")
+    data = {
+        "csrf_token": token,
+        "layer": "stations",
+        "file": (io.BytesIO(buffer.getvalue()), "stations.parquet"),
+    }
+    response = client.post("/admin/layers/", data=data, content_type="multipart/form-data")
+    assert response.status_code in (200, 303), _text(response)
+    stored = Workspace.open(ws_path).spatial_layer("stations")
+    assert sorted(stored["name"]) == sorted(moved["name"])
