@@ -23,6 +23,7 @@ from layers.errors import LayerError, Problem
 from layers.schema import STORAGE_CRS
 
 __all__ = [
+    "OFFSET_SYSTEM_NAMES",
     "bd09_to_gcj02",
     "bd09_to_wgs84",
     "convert_offset_coordinates",
@@ -30,6 +31,7 @@ __all__ = [
     "gcj02_to_wgs84",
     "looks_like_lonlat",
     "metric_crs",
+    "to_offset_coordinates",
     "to_storage_crs",
     "wgs84_to_bd09",
     "wgs84_to_gcj02",
@@ -281,6 +283,51 @@ def convert_offset_coordinates(gdf: gpd.GeoDataFrame, source: OffsetSystem) -> g
     out[out.geometry.name] = shapely.transform(np.asarray(gdf.geometry.values), _convert)
     out = out.set_crs(STORAGE_CRS, allow_override=True)
     logger.info("converted %s features from %s to WGS84", f"{len(out):,}", source.upper())
+    return out
+
+
+#: How people name the offset systems (for labels of exported files).
+OFFSET_SYSTEM_NAMES: dict[str, str] = {"gcj02": "GCJ-02", "bd09": "BD-09"}
+
+_FROM_WGS84 = {"gcj02": wgs84_to_gcj02, "bd09": wgs84_to_bd09}
+
+
+def to_offset_coordinates(gdf: gpd.GeoDataFrame, target: OffsetSystem) -> gpd.GeoDataFrame:
+    """Convert a layer to a Chinese offset system, for Amap/Tencent (GCJ-02) or Baidu (BD-09).
+
+    The inverse of :func:`convert_offset_coordinates`. Outside China the offsets are zero,
+    so coordinates there are unchanged.
+
+    Parameters
+    ----------
+    gdf
+        Layer in any CRS (converted to WGS84 first). Not modified.
+    target
+        ``"gcj02"`` or ``"bd09"``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy with ``target`` lon/lat, labelled EPSG:4326 as offset coordinates usually
+        are (no EPSG code names them); label the file that carries them.
+
+    Raises
+    ------
+    LayerError
+        If ``target`` is unknown or ``gdf`` has no CRS.
+    """
+    if target not in _FROM_WGS84:
+        raise LayerError(f"the coordinate system should be gcj02 or bd09, got {target!r}")
+    if gdf.crs is None:
+        raise LayerError("the layer has no CRS: cannot convert it to offset coordinates")
+    from_wgs84 = _FROM_WGS84[target]
+
+    def _convert(coords: FloatArray) -> FloatArray:
+        lon, lat = from_wgs84(coords[:, 0], coords[:, 1])
+        return np.column_stack([lon, lat])
+
+    out = gdf.to_crs(STORAGE_CRS) if not _is_storage_crs(gdf.crs) else gdf.copy()
+    out[out.geometry.name] = shapely.transform(np.asarray(out.geometry.values), _convert)
     return out
 
 

@@ -71,6 +71,14 @@ logger = logging.getLogger(__name__)
     "with --what coverage (computed from the workspace when not given).",
 )
 @click.option(
+    "--coords",
+    type=click.Choice(["wgs84", "gcj02", "bd09"]),
+    default="wgs84",
+    show_default=True,
+    help="Coordinates of the GPX, GeoJSON and CSV files: gcj02 for Amap and Tencent maps, "
+    "bd09 for Baidu; the file names say which (routes.gcj02.geojson). Maps stay WGS84.",
+)
+@click.option(
     "--out",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
@@ -86,6 +94,7 @@ def export(
     landscape: bool,
     dpi: int,
     blind_zones_file: Path | None,
+    coords: str,
     out: Path,
 ) -> None:
     """Export briefing files of WORKSPACE: PDF/PNG briefing, offline HTML map, GPX, GeoJSON,
@@ -93,6 +102,7 @@ def export(
 
     Unit ids become file names only after sanitising: nothing is written outside --out.
     """
+    from gisapp.outputs.coords import check_coords
     from gisapp.render.area_maps import read_blind_zones
     from gisapp.render.printing import Paper
     from gisapp.store import open_workspace
@@ -100,6 +110,7 @@ def export(
     ws = open_workspace(workspace)
     paper_size: Paper = "A3" if paper == "A3" else "A4"
     blind = read_blind_zones(blind_zones_file) if blind_zones_file else None
+    system = check_coords(coords)
     if what == "plan":
         plan = _chosen_plan(ws, plan_ref, plan_dir)
         chosen = exports.parse_formats(formats or ",".join(exports.PLAN_FORMATS))
@@ -112,6 +123,7 @@ def export(
             paper=paper_size,
             landscape=landscape,
             dpi=dpi,
+            coords=system,
         )
     else:
         chosen = exports.parse_formats(
@@ -119,12 +131,25 @@ def export(
         )
         if what == "grids":
             written = exports.export_grids(
-                ws, out, formats=chosen, paper=paper_size, landscape=landscape, dpi=dpi
+                ws,
+                out,
+                formats=chosen,
+                paper=paper_size,
+                landscape=landscape,
+                dpi=dpi,
+                coords=system,
             )
         else:
             zones = blind if blind is not None else _computed_blind_zones(ws)
             written = exports.export_blind_zones(
-                ws, zones, out, formats=chosen, paper=paper_size, landscape=landscape, dpi=dpi
+                ws,
+                zones,
+                out,
+                formats=chosen,
+                paper=paper_size,
+                landscape=landscape,
+                dpi=dpi,
+                coords=system,
             )
     for path in written:
         click.echo(str(path))

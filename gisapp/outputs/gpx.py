@@ -20,7 +20,9 @@ from gisapp.plans import Plan, clock_text, is_missing, text
 GPX_NS = "http://www.topografix.com/GPX/1/1"
 
 
-def gpx_bytes(plan: Plan, unit_id: str, *, creator: str = "gisapp") -> bytes:
+def gpx_bytes(
+    plan: Plan, unit_id: str, *, creator: str = "gisapp", coordinates: str | None = None
+) -> bytes:
     """One unit's route as GPX 1.1: its stops as waypoints and its route as a track.
 
     Parameters
@@ -31,6 +33,9 @@ def gpx_bytes(plan: Plan, unit_id: str, *, creator: str = "gisapp") -> bytes:
         The unit.
     creator
         Value of the ``creator`` attribute.
+    coordinates
+        The offset system the plan's coordinates were converted to (``GCJ-02``), named in
+        the description; None for WGS84, which GPX assumes.
 
     Returns
     -------
@@ -49,7 +54,14 @@ def gpx_bytes(plan: Plan, unit_id: str, *, creator: str = "gisapp") -> bytes:
     meta = ET.SubElement(root, _tag("metadata"))
     ET.SubElement(meta, _tag("name")).text = f"{plan.title} — unit {unit}"
     ET.SubElement(meta, _tag("desc")).text = " · ".join(
-        t for t in (plan.shift_label, plan.date, f"plan {plan.plan_id}") if t
+        t
+        for t in (
+            plan.shift_label,
+            plan.date,
+            f"plan {plan.plan_id}",
+            f"coordinates {coordinates}" if coordinates else "",
+        )
+        if t
     )
     stop_rows: Iterable[Any] = numbered_stops(plan, unit).itertuples(index=False)
     for row in stop_rows:

@@ -50,14 +50,16 @@ def stops_layer(plan: Plan) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(table, geometry=geometry, crs=4326)
 
 
-def routes_geojson(plan: Plan) -> str:
-    """The plan's routes as GeoJSON text (EPSG:4326, one feature per unit)."""
-    return to_geojson(plan.routes)
+def routes_geojson(plan: Plan, *, coordinate_system: str | None = None) -> str:
+    """The plan's routes as GeoJSON text (EPSG:4326, one feature per unit);
+    ``coordinate_system`` labels a plan converted to an offset system."""
+    return to_geojson(plan.routes, coordinate_system=coordinate_system)
 
 
-def stops_geojson(plan: Plan) -> str:
-    """The plan's stops as GeoJSON points, times as ISO 8601 text."""
-    return to_geojson(stops_layer(plan))
+def stops_geojson(plan: Plan, *, coordinate_system: str | None = None) -> str:
+    """The plan's stops as GeoJSON points, times as ISO 8601 text;
+    ``coordinate_system`` labels a plan converted to an offset system."""
+    return to_geojson(stops_layer(plan), coordinate_system=coordinate_system)
 
 
 def unit_file_names(plan: Plan, suffix: str) -> dict[str, str]:

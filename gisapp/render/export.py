@@ -14,6 +14,7 @@ from pathlib import Path
 import geopandas as gpd
 
 from gisapp.errors import ExportError
+from gisapp.outputs.coords import Coords, coords_label, coords_suffix, in_coords, plan_in_coords
 from gisapp.outputs.files import (
     output_dir,
     safe_path,
@@ -77,12 +78,15 @@ def export_plan(
     landscape: bool = False,
     dpi: int = 300,
     chromium_path: str | os.PathLike[str] | None = None,
+    coords: Coords = "wgs84",
 ) -> list[Path]:
     """Write a plan's exports into ``out_dir`` (created when missing).
 
     Files: ``briefing.pdf``, ``briefing.png``, ``plan_map.html``, ``<unit>.gpx`` per unit,
     ``routes.geojson`` and ``stops.geojson``, ``plan.gpkg``, ``stops.csv`` and
-    ``timetable_<unit>.csv`` per unit. Unit ids are sanitised into file names.
+    ``timetable_<unit>.csv`` per unit. Unit ids are sanitised into file names. With
+    ``coords`` ``gcj02`` or ``bd09`` the GPX, GeoJSON and stops CSV are written in that
+    system and named for it (``car-1.gcj02.gpx``, see :mod:`gisapp.outputs.coords`).
 
     Returns
     -------
@@ -124,16 +128,18 @@ def export_plan(
     if "html" in chosen:
         put("plan_map.html", plan_html(plan, ws=ws, blind_zones=blind_zones))
     units = plan.unit_ids
+    moved, suffix = plan_in_coords(plan, coords), coords_suffix(coords)
+    label = None if coords == "wgs84" else coords_label(coords)
     if "gpx" in chosen:
-        for unit, name in unit_file_names(plan, ".gpx").items():
-            put(name, gpx_bytes(plan, unit))
+        for unit, name in unit_file_names(plan, f"{suffix}.gpx").items():
+            put(name, gpx_bytes(moved, unit, coordinates=label))
     if "geojson" in chosen:
-        put("routes.geojson", routes_geojson(plan))
-        put("stops.geojson", stops_geojson(plan))
+        put(f"routes{suffix}.geojson", routes_geojson(moved, coordinate_system=label))
+        put(f"stops{suffix}.geojson", stops_geojson(moved, coordinate_system=label))
     if "gpkg" in chosen:
         written.append(write_gpkg(plan, safe_path(out, "plan.gpkg")))
     if "csv" in chosen:
-        put("stops.csv", stops_csv(plan))
+        put(f"stops{suffix}.csv", stops_csv(moved))
         names = unique_file_names([f"timetable_{u}" for u in units], suffix=".csv")
         for unit, name in zip(units, names, strict=True):
             put(name, timetable_csv(plan, unit))
@@ -150,9 +156,10 @@ def export_grids(
     landscape: bool = False,
     dpi: int = 300,
     chromium_path: str | os.PathLike[str] | None = None,
+    coords: Coords = "wgs84",
 ) -> list[Path]:
-    """Write the grid responsibility map: ``grids.pdf``, ``grids.png``, ``grids_map.html``, ``grids.geojson``."""
-    from gisapp.outputs.geojson import to_geojson
+    """Write the grid responsibility map: ``grids.pdf``, ``grids.png``, ``grids_map.html``,
+    ``grids.geojson`` (``grids.gcj02.geojson`` in ``coords`` other than WGS84)."""
     from gisapp.render.layer_maps import grid_workload, workspace_grid_map
 
     chosen = parse_formats(list(formats), allowed=MAP_FORMATS)
@@ -179,7 +186,7 @@ def export_grids(
         grids = ws.spatial_layer("grids")
         incidents = ws.spatial_layer("incidents") if ws.has_layer("incidents") else None
         grids = grids.assign(incidents=grid_workload(grids, incidents).to_numpy())
-        written.append(write_file(safe_path(out, "grids.geojson"), to_geojson(grids)))
+        written.append(_write_geojson(grids, out, "grids", coords))
     return written
 
 
@@ -193,8 +200,10 @@ def export_blind_zones(
     landscape: bool = False,
     dpi: int = 300,
     chromium_path: str | os.PathLike[str] | None = None,
+    coords: Coords = "wgs84",
 ) -> list[Path]:
-    """Write the blind-zone map: ``blind_zones.pdf``/``.png``, ``blind_zones_map.html``, ``blind_zones.geojson``."""
+    """Write the blind-zone map: ``blind_zones.pdf``/``.png``, ``blind_zones_map.html``,
+    ``blind_zones.geojson`` (``blind_zones.gcj02.geojson`` in ``coords`` other than WGS84)."""
     chosen = parse_formats(list(formats), allowed=MAP_FORMATS)
     out = output_dir(out_dir)
     written: list[Path] = []
@@ -216,8 +225,15 @@ def export_blind_zones(
         )
         written.append(write_file(safe_path(out, "blind_zones_map.html"), html_text))
     if "geojson" in chosen:
-        written.append(write_file(safe_path(out, "blind_zones.geojson"), to_geojson(blind_zones)))
+        written.append(_write_geojson(blind_zones, out, "blind_zones", coords))
     return written
+
+
+def _write_geojson(frame: gpd.GeoDataFrame, out: Path, stem: str, coords: Coords) -> Path:
+    """Write ``frame`` as ``<stem>.geojson`` in WGS84, or ``<stem>.<coords>.geojson``."""
+    label = None if coords == "wgs84" else coords_label(coords)
+    text = to_geojson(in_coords(frame, coords), coordinate_system=label)
+    return write_file(safe_path(out, f"{stem}{coords_suffix(coords)}.geojson"), text)
 
 
 def _write_printed(

@@ -7,11 +7,13 @@ addresses with the most preventable incidents), 12-minute stops, back to the sta
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import re
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import geopandas as gpd
@@ -244,6 +246,61 @@ def test_geojson_and_gpkg_round_trip(plan: Plan, tmp_path: Path) -> None:
     assert sorted(layers) == ["routes", "stops"]
     from_gpkg = gpd.read_file(tmp_path / "plan.gpkg", layer="stops")
     assert from_gpkg["unit_id"].tolist() == plan.stops["unit_id"].tolist()
+
+
+def _moved_to_wuhan(plan: Plan) -> Plan:
+    """``plan`` translated from New Haven to Wuhan, where the offsets are not zero."""
+    dx, dy = 114.30 - (-72.93), 30.59 - 41.31
+    routes = plan.routes.copy()
+    routes["geometry"] = routes.geometry.translate(dx, dy)
+    stops = plan.stops.assign(lon=plan.stops["lon"] + dx, lat=plan.stops["lat"] + dy)
+    return dataclasses.replace(plan, routes=routes, stops=stops, hotspots=None)
+
+
+@pytest.mark.parametrize(("coords", "label"), [("gcj02", "GCJ-02"), ("bd09", "BD-09")])
+def test_exports_in_chinese_map_coordinates_are_converted_and_labelled(
+    plan: Plan, tmp_path: Path, coords: str, label: str
+) -> None:
+    from layers.crs import bd09_to_wgs84, gcj02_to_wgs84
+
+    wuhan = _moved_to_wuhan(plan)
+    written = export_plan(wuhan, tmp_path, formats=["gpx", "geojson", "csv", "gpkg"], coords=coords)  # type: ignore[arg-type]
+    names = {p.name for p in written}
+    assert {f"routes.{coords}.geojson", f"stops.{coords}.geojson", f"stops.{coords}.csv"} <= names
+    assert {f"{unit}.{coords}.gpx" for unit in wuhan.unit_ids} <= names
+    assert "plan.gpkg" in names  # a GeoPackage declares its CRS: it stays WGS84
+    back = gcj02_to_wgs84 if coords == "gcj02" else bd09_to_wgs84
+    stops = pd.read_csv(tmp_path / f"stops.{coords}.csv", encoding="utf-8-sig")
+    assert set(stops["coordinates"]) == {label}
+    shift_m = (
+        np.hypot(
+            stops["lon"] - wuhan.stops["lon"].to_numpy(),
+            stops["lat"] - wuhan.stops["lat"].to_numpy(),
+        )
+        * 1e5
+    )
+    assert (shift_m > 200).all()  # hundreds of metres off WGS84, as Amap/Baidu expect
+    lon, lat = back(stops["lon"].to_numpy(), stops["lat"].to_numpy())
+    error_m = (
+        np.hypot(lon - wuhan.stops["lon"].to_numpy(), lat - wuhan.stops["lat"].to_numpy()) * 1e5
+    )
+    assert error_m.max() < 1.0
+    routes_text = (tmp_path / f"routes.{coords}.geojson").read_text(encoding="utf-8")
+    assert json.loads(routes_text)["coordinate_system"] == label
+    gpx = (tmp_path / f"{wuhan.unit_ids[0]}.{coords}.gpx").read_text(encoding="utf-8")
+    assert f"coordinates {label}" in gpx
+    first = ET.fromstring(gpx.encode()).find("{http://www.topografix.com/GPX/1/1}wpt")
+    assert first is not None
+    unit_stops = stops[stops["unit_id"] == wuhan.unit_ids[0]]
+    assert float(first.get("lon")) == pytest.approx(unit_stops["lon"].iloc[0], abs=1e-6)
+
+
+def test_unknown_coordinates_name_the_choices() -> None:
+    from gisapp.outputs.coords import check_coords
+
+    assert check_coords("GCJ-02") == "gcj02"
+    with pytest.raises(ExportError, match="choose wgs84, gcj02"):
+        check_coords("mars")
 
 
 def test_csv_timetables(plan: Plan, tmp_path: Path) -> None:
