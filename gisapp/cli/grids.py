@@ -343,6 +343,8 @@ def _echo_design(kpis: dict[str, Any]) -> None:
             f"CV {w['cv']:.3f}  within ±{kpis['tolerance']:.0%} {w['within_tolerance_share']:.0%}  "
             f"Polsby-Popper {k['polsby_popper_mean']:.2f}"
         )
+    if kpis.get("design", {}).get("note"):
+        click.echo(f"note: {kpis['design']['note']}")
     units = {
         name: kpis[name]["units"]
         for name in ("current", "designed")

@@ -165,6 +165,7 @@ def design_grids(
         current,
         designed,
         design,
+        n_requested=n_grids,
         n_blocks=len(blocks),
         tolerance=tolerance,
         communities=communities,
@@ -333,18 +334,41 @@ def _design_kpis(
     designed: GridWorkload,
     design: GridDesign,
     *,
+    n_requested: int,
     n_blocks: int,
     tolerance: float,
     communities: gpd.GeoDataFrame,
     seed: int,
 ) -> dict[str, Any]:
-    """:func:`~routing.grids.compare.compare_layouts` of both layouts plus ``design``."""
+    """:func:`~routing.grids.compare.compare_layouts` of both layouts plus ``design``,
+    whose ``note`` says why the grids made differ from the grids asked for, if they do."""
     kpis = compare_layouts(current, designed, tolerance=tolerance, communities=communities)
+    made = sum(zone.n_grids for zone in design.zones)
     kpis["design"] = {
         "method": DESIGN_METHOD,
         "seed": seed,
         "blocks": n_blocks,
+        "grids_requested": n_requested,
+        "grids": made,
+        "note": _count_note(n_requested, made, n_blocks, design),
         "improving_moves": design.moves_,
         "tolerance": tolerance,
     }
     return kpis
+
+
+def _count_note(requested: int, made: int, n_blocks: int, design: GridDesign) -> str | None:
+    """Why a design has more or fewer grids than asked for (None when it has as many)."""
+    if made < requested:
+        return (
+            f"{made:,} grids made of the {requested:,} asked for: a grid is at least one street "
+            f"block and the communities hold {n_blocks:,} blocks; ask for fewer grids or give "
+            "finer streets"
+        )
+    if made > requested:
+        pieces = len(design.zones)
+        return (
+            f"{made:,} grids made, {made - requested:,} more than asked for: the communities "
+            f"fall into {pieces:,} pieces unconnected by streets, and every piece needs a grid"
+        )
+    return None

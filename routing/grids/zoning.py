@@ -429,24 +429,39 @@ def _zones(
     component: NDArray[np.int64],
     per_parent: dict[Any, int],
 ) -> list[Zone]:
-    """Split each parent's grid count among its connected pieces by workload."""
-    zones: list[Zone] = []
+    """Split each parent's grid count among its connected pieces by workload.
+
+    A piece never gets more grids than it has blocks; the grids it cannot take go to the
+    pieces with room whose grids carry the most workload each, so the total stays as
+    asked while there are blocks enough.
+    """
+    pieces: list[tuple[Any, NDArray[np.int64], float]] = []
+    counts: list[int] = []
     for p, count in per_parent.items():
         members = np.flatnonzero(parent == p)
-        pieces = np.unique(component[members])
-        piece_blocks = [members[component[members] == c] for c in pieces]
+        piece_blocks = [members[component[members] == c] for c in np.unique(component[members])]
         piece_load = np.array([workload[b].sum() for b in piece_blocks])
         share = (
             piece_load / piece_load.sum()
             if piece_load.sum() > 0
-            else np.full(len(pieces), 1 / len(pieces))
+            else np.full(len(piece_blocks), 1 / len(piece_blocks))
         )
         alloc = np.maximum(1, np.floor(share * count)).astype(int)
         # Remaining grids go to the pieces whose grids carry the most workload each.
         while alloc.sum() < count:
             alloc[int(np.argmax(piece_load / alloc))] += 1
-        for blocks_of_piece, k in zip(piece_blocks, alloc, strict=True):
-            zones.append(
-                Zone(parent=p, blocks=blocks_of_piece, n_grids=int(min(k, len(blocks_of_piece))))
-            )
-    return zones
+        for blocks_of_piece, k, load in zip(piece_blocks, alloc, piece_load, strict=True):
+            pieces.append((p, blocks_of_piece, float(load)))
+            counts.append(int(min(k, len(blocks_of_piece))))
+    short = sum(per_parent.values()) - sum(counts)
+    while short > 0:
+        room = [i for i, (_, blocks, _) in enumerate(pieces) if counts[i] < len(blocks)]
+        if not room:
+            break
+        best = max(room, key=lambda i: pieces[i][2] / counts[i])
+        counts[best] += 1
+        short -= 1
+    return [
+        Zone(parent=p, blocks=blocks, n_grids=k)
+        for (p, blocks, _), k in zip(pieces, counts, strict=True)
+    ]

@@ -64,3 +64,30 @@ def test_design_assigns_every_grid_and_reports_unit_imbalance(
     # e2 has no unit: the designed grids inheriting from it have none either.
     no_unit = designed["unit_id"].isna()
     assert (result.assignment.loc[no_unit.to_numpy(), "source_grid_id"] == "e2").all()
+
+
+def test_more_grids_than_blocks_are_given_where_there_is_room_then_said(
+    lattice_blocks: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    streets: gpd.GeoDataFrame,
+    incidents: gpd.GeoDataFrame,
+) -> None:
+    from routing.grids import GridDesign
+
+    # heavier west blocks: the west's share of grids would exceed its blocks
+    blocks = lattice_blocks.copy()
+    west = blocks["parent_id"] == "west"
+    blocks.loc[west, "workload"] *= 3
+    n = len(blocks)
+    design = GridDesign.from_blocks(blocks, n_grids=n - 1)
+    assert sum(zone.n_grids for zone in design.zones) == n - 1
+    capped = GridDesign.from_blocks(blocks, n_grids=n + 7)
+    assert sum(zone.n_grids for zone in capped.zones) == n
+    result = design_grids(
+        communities=communities, roads=streets, incidents=incidents, n_grids=500, seed=1
+    )
+    note = result.kpis["design"]["note"]
+    made = result.kpis["design"]["grids"]
+    assert made == len(result.designed.table) < 500
+    assert note.startswith(f"{made:,} grids made of the 500 asked for")
+    assert result.kpis["design"]["grids_requested"] == 500
