@@ -4,14 +4,17 @@ import hashlib
 import json
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from shapely.geometry import Point, box
 
 from gisapp.cli import cli, main
+from gisapp.outputs.gpx import GPX_NS
 from gisapp.store.geopackage import Workspace
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
@@ -80,6 +83,21 @@ def test_demo_runs_the_whole_pipeline_on_a_copy(tmp_path):
     # units work day and evening shifts).
     assert sorted(routes["unit_id"]) == ["car-1", "car-2", "car-3", "car-4"]
     assert json.loads((out / "plan" / "kpis.json").read_text())["units_used"] == 4
+    # one numbering: every unit's GPX waypoints are its timetable's stops, number and name
+    for unit in routes["unit_id"]:
+        timetable = pd.read_csv(
+            out / "briefing" / f"timetable_{unit}.csv", encoding="utf-8-sig", dtype=str
+        ).fillna("")
+        expected = [
+            f"{n} {name}".strip()
+            for n, name in zip(timetable["stop"], timetable["name"], strict=True)
+        ]
+        gpx = ET.parse(out / "briefing" / f"{unit}.gpx").getroot()
+        names = [w.findtext(f"{{{GPX_NS}}}name") for w in gpx.iter(f"{{{GPX_NS}}}wpt")]
+        assert names == expected, unit
+        assert (out / "plan" / f"{unit}.gpx").read_bytes() == (
+            out / "briefing" / f"{unit}.gpx"
+        ).read_bytes()  # one GPX per unit per plan, whichever folder it is in
     assert digest(sample) == before  # the bundled sample is never written
 
 
