@@ -1,47 +1,58 @@
-"""Take the README's screenshots of the web app on a copy of the New Haven sample.
+"""Take the README's screenshots of every page of the web app at 1366x768, on a copy of the
+New Haven sample with two saved plans.
 
-Run from the repository root: ``python docs/screenshots.py`` (needs /usr/bin/chromium).
+Run from the repository root: ``python3 docs/screenshots.py`` (needs /usr/bin/chromium).
 The pages are served on 127.0.0.1 and Chromium is allowed no other address.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import ViewportSize, sync_playwright
 from werkzeug.serving import make_server
 
 from gisapp.render.browser import CHROMIUM_ARGS, CHROMIUM_PATH
 from gisapp.samples import get_path
 from gisapp.services.plan import plan_shift
-from gisapp.settings import parse_shift
+from gisapp.settings import Settings
 from gisapp.store.geopackage import Workspace
 from gisapp.store.plans import save_plan
 from gisapp.store.users import UserStore
 from web import create_app
 
 OUT = Path(__file__).resolve().parent / "screenshots"
+VIEWPORT: ViewportSize = {"width": 1366, "height": 768}
+#: The day of the sample's plans (the incidents of the sample end in September 2014).
+PLAN_DAY = dt.date(2014, 9, 18)
+#: The plans to save first, oldest first: (shift name, seed).
+PLANS = (("late", 1), ("night", 2))
+USER, PASSWORD = "admin", "screenshots-only"
 
-#: (file name, path) of every main page.
+#: (file name, path) of every page; ``{a}`` and ``{b}`` are the plans saved first and last.
 PAGES: tuple[tuple[str, str], ...] = (
     ("overview", "/maps/"),
     ("grids", "/maps/grids"),
-    ("plans", "/plans/"),
-    ("plan", "/plans/latest"),
     ("hotspots", "/hotspots/?shift=late&method=counts"),
     ("coverage", "/coverage/"),
-    ("layers", "/admin/layers/"),
+    ("plans", "/plans/"),
+    ("plan", "/plans/{b}"),
+    ("plan_new", "/plans/new"),
+    ("plan_compare", "/plans/compare?a={a}&b={b}"),
     ("exports", "/exports/"),
+    ("layers", "/admin/layers/"),
+    ("users", "/admin/users"),
 )
 
-_MAP_DRAWN_JS = """() => {
+_MAPS_DRAWN_JS = """() => {
   const frames = [...document.querySelectorAll('iframe')];
-  if (!frames.length) return true;
   return frames.every(f => {
     const w = f.contentWindow;
     if (!w || !w.L) return false;
@@ -53,17 +64,45 @@ _MAP_DRAWN_JS = """() => {
 }"""
 
 
+def save_sample_plans(workspace: Path) -> list[str]:
+    """Plan and save :data:`PLANS` on ``workspace``; return their ids, oldest first."""
+    ws = Workspace.open(workspace)
+    settings = Settings()
+    ids = []
+    for shift, seed in PLANS:
+        plan = plan_shift(
+            ws,
+            shift=settings.shift(shift),
+            date=PLAN_DAY,
+            seed=seed,
+            settings=settings,
+            search_budget=3_000,
+        )
+        ids.append(save_plan(plan.record, ws))
+        print(f"saved plan {ids[-1]}")
+    return ids
+
+
+def shoot(page: Any, url: str, out: Path) -> bool:
+    """Open ``url``, wait for its maps and save a screenshot of the viewport to ``out``."""
+    response = page.goto(url)
+    if response is None or response.status != 200:
+        print(f"skipped {url}: {response.status if response else 'no answer'}")
+        return False
+    page.wait_for_function(_MAPS_DRAWN_JS, timeout=180_000)
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(out))
+    print(f"wrote {out}")
+    return True
+
+
 def main() -> int:
     OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Path(shutil.copy2(get_path("new_haven"), Path(tmp) / "new_haven.gpkg"))
-        # A night plan to show on the plan pages.
-        ws = Workspace.open(workspace)
-        save_plan(
-            plan_shift(ws, shift=parse_shift("22:00-06:00"), seed=1, time_limit_s=20).record, ws
-        )
+        ids = save_sample_plans(workspace)
         users = Path(tmp) / "users.sqlite"
-        UserStore(users).add("admin", "screenshots-only", role="admin")
+        UserStore(users).add(USER, PASSWORD, role="admin")
         app = create_app(
             {"WORKSPACE": str(workspace), "USERS_DB": str(users), "SECRET_KEY": "screens"}
         )
@@ -75,7 +114,7 @@ def main() -> int:
                 browser = p.chromium.launch(
                     executable_path=str(CHROMIUM_PATH), args=list(CHROMIUM_ARGS)
                 )
-                context = browser.new_context(viewport={"width": 1280, "height": 820})
+                context = browser.new_context(viewport=VIEWPORT)
                 context.route(
                     "**/*",
                     lambda r: (
@@ -85,19 +124,13 @@ def main() -> int:
                     ),
                 )
                 page = context.new_page()
-                page.goto(f"{base}/auth/login")
-                page.fill("input[name=username]", "admin")
-                page.fill("input[name=password]", "screenshots-only")
+                shoot(page, f"{base}/auth/login", OUT / "login.png")
+                page.fill("input[name=username]", USER)
+                page.fill("input[name=password]", PASSWORD)
                 page.click("button[type=submit]")
+                page.wait_for_url(f"{base}/maps/")
                 for name, path in PAGES:
-                    response = page.goto(base + path)
-                    if response is None or response.status != 200:
-                        print(f"skipped {path}: {response.status if response else 'no answer'}")
-                        continue
-                    page.wait_for_function(_MAP_DRAWN_JS, timeout=120_000)
-                    page.wait_for_timeout(500)
-                    page.screenshot(path=str(OUT / f"{name}.png"))
-                    print(f"wrote {OUT / f'{name}.png'}")
+                    shoot(page, base + path.format(a=ids[0], b=ids[-1]), OUT / f"{name}.png")
                 browser.close()
         finally:
             server.shutdown()

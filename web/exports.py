@@ -1,4 +1,5 @@
-"""Exports: download links for what exists (maps, layers as GeoJSON, the workspace).
+"""Exports: download links for what exists (saved plans' briefings, GPX and GeoJSON, maps,
+layers as GeoJSON, the workspace).
 
 Also the answer to a busy server (:class:`gisapp.errors.BusyError`, e.g. every print slot
 taken): 503 with ``Retry-After`` and the message, on every page of the app.
@@ -11,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from gisapp.errors import BusyError
 from gisapp.views.maps import spatial_layer_names
+from gisapp.views.plans import chromium_available, plan_rows
 from web.auth import current_user, login_required, roles_required
 from web.context import get_settings, get_workspace
 from web.errors import error_response
@@ -25,12 +27,21 @@ def index() -> str:
     """Download links; an officer's links give his own unit's data only."""
     user = current_user()
     ws = get_workspace()
+    sees_all = user is not None and user.sees_all_units
+    officer_unit = None if sees_all or user is None else (user.unit_id or "")
+    plans = [
+        {**row, "unit_list": [officer_unit] if officer_unit else row["units"].split(", ")}
+        for row in plan_rows(ws, unit_id=officer_unit)
+    ]
     return render_template(
         "exports/index.html",
+        plans=plans,
+        officer_unit=officer_unit,
+        can_print=chromium_available(),
         layers=spatial_layer_names(ws),
         has_grids=ws.has_layer("grids"),
         has_incidents=ws.has_layer("incidents"),
-        sees_all=user is not None and user.sees_all_units,
+        sees_all=sees_all,
         shifts=list(get_settings().shifts),
         workspace_name=ws.label,
     )

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, render_template, request
 from werkzeug.wrappers import Response
 
 from gisapp.services.summary import workspace_summary
-from gisapp.views.maps import grid_map, map_html, overview_map
+from gisapp.views.maps import grid_map, grid_unit_choices, map_html, overview_map
 from web.auth import allowed_unit, current_user, login_required
 from web.context import get_workspace, page_cached
 
@@ -58,12 +58,27 @@ def _grid_map_html(*, inline: bool) -> str:
 def grids() -> str:
     """The grid responsibility page (the map itself loads in a frame)."""
     user = current_user()
+    unit = allowed_unit(request.args.get("unit"))
+    units = page_cached("grid_units", (), lambda: grid_unit_choices(get_workspace()))
+    color_by = request.args.get("color_by", "team")
+    error = None
+    if color_by not in _COLOR_BY:
+        error = f"Colour by {color_by!r} is not offered; choose one from the list."
+        color_by = "team"
+    if unit is not None and unit not in units:
+        error = (
+            f"No grids belong to unit {unit!r}; choose a unit from the list."
+            if units
+            else "The workspace has no grids yet; import a grids layer on the Layers page."
+        )
     return render_template(
         "maps/grids.html",
-        unit=allowed_unit(request.args.get("unit")),
-        color_by=request.args.get("color_by", "team"),
+        unit=unit,
+        units=units,
+        color_by=color_by,
         color_choices=_COLOR_BY,
         own_unit_only=user is not None and not user.sees_all_units,
+        error=error,
     )
 
 

@@ -16,6 +16,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    flash,
     redirect,
     render_template,
     request,
@@ -29,13 +30,14 @@ from gisapp.plans import Plan
 from gisapp.services.jobs import JobRunner
 from gisapp.services.overrides import PlanOverrides
 from gisapp.settings import Shift, parse_shift
-from gisapp.store.plans import load_plan
+from gisapp.store.plans import delete_plan, load_plan
 from gisapp.views.plans import (
     PLAN_DOWNLOADS,
     PRINTED_FORMATS,
     briefing_plan,
     chromium_available,
     generate_plan,
+    plan_comparison,
     plan_download,
     plan_map_html,
     plan_rows,
@@ -103,6 +105,34 @@ def index() -> str:
         plans=plan_rows(get_workspace(), unit_id=officer_unit),
         officer_unit=officer_unit,
     )
+
+
+@bp.get("/compare")
+@roles_required(*CAPTAINS)
+def compare() -> tuple[str, int]:
+    """Two saved plans side by side: their maps, moving together, and their key figures
+    with the difference (``?a=`` and ``?b=``; by default the two newest plans)."""
+    rows = plan_rows(get_workspace())
+    ids = [row["plan_id"] for row in rows]
+    second = request.args.get("b") or (ids[0] if ids else "")
+    first = request.args.get("a") or next((i for i in ids if i != second), "")
+    unknown = [plan_id for plan_id in (first, second) if plan_id and plan_id not in ids]
+    error = None
+    if len(ids) < 2:
+        error = "Two saved plans are needed to compare; make another on the New plan page."
+    elif unknown:
+        error = f"No saved plan {unknown[0]!r}; choose two plans from the lists and press Compare."
+    figures = []
+    if error is None:
+        figures = plan_comparison(_saved(first), _saved(second))
+    return render_template(
+        "plans/compare.html",
+        plans=rows,
+        first=first if first in ids else "",
+        second=second if second in ids else "",
+        figures=figures,
+        error=error,
+    ), (404 if unknown else 200)
 
 
 @bp.get("/latest")
@@ -278,6 +308,7 @@ def view(plan_id: str) -> str:
         officer=officer,
         downloads=[f for f in PLAN_DOWNLOADS if f != "gpx"],
         can_print=chromium_available(),
+        all_units=[] if officer else list(_saved(plan_id).unit_ids),
     )
 
 
@@ -318,6 +349,28 @@ def adjust(plan_id: str) -> Response | tuple[str, int]:
     except USER_ERRORS as exc:
         abort(422, description=str(exc))
     return redirect(url_for("plans.job", job_id=job.job_id))
+
+
+@bp.get("/<plan_id>/delete")
+@roles_required(*CAPTAINS)
+def confirm_delete(plan_id: str) -> str:
+    """Ask before a saved plan is deleted."""
+    plan = _saved(plan_id)
+    return render_template("plans/delete.html", plan=plan)
+
+
+@bp.post("/<plan_id>/delete")
+@roles_required(*CAPTAINS)
+def delete(plan_id: str) -> Response:
+    """Delete a saved plan (its routes, stops, hotspots and index row together)."""
+    _saved(plan_id)  # 404 naming the saved plans for an unknown one
+    try:
+        delete_plan(get_workspace(), plan_id)
+    except WorkspaceError as exc:
+        abort(503, description=f"The plan could not be deleted: {exc}. Try again shortly.")
+    reset_workspace()
+    flash(f"Plan {plan_id} was deleted.")
+    return redirect(url_for("plans.index"))
 
 
 @bp.get("/<plan_id>/map.html")

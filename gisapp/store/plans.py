@@ -109,6 +109,34 @@ def save_plan(plan: Plan, workspace: Workspace, *, created: pd.Timestamp | None 
     return plan_id
 
 
+def delete_plan(workspace: Workspace, plan_id: str) -> None:
+    """Remove a saved plan from the workspace, in one transaction.
+
+    Its rows of ``plan_routes``, ``plan_stops``, ``plan_hotspots`` and ``plan_index`` go
+    together, as :func:`save_plan` replaces them; other plans are kept, also those other
+    processes save at the same time.
+
+    Raises
+    ------
+    WorkspaceError
+        If the workspace has no plan ``plan_id`` (the message lists its plans), or it
+        cannot be written.
+    """
+    load_plan(workspace, plan_id)  # the clear message for an unknown plan
+    with workspace.write_lock():
+        if not workspace.has_layer(PLAN_INDEX):
+            # A workspace from before plans had ids holds that one plan only.
+            workspace.save({}, drop=[n for n in PLAN_LAYERS if workspace.has_layer(n)])
+        else:
+            empty: dict[str, Any] = {PLAN_INDEX: workspace.layer(PLAN_INDEX).iloc[0:0]}
+            for name in PLAN_LAYERS:
+                if workspace.has_layer(name):
+                    empty[name] = workspace.spatial_layer(name).iloc[0:0]
+            keyed = {name: ("plan_id", [plan_id]) for name in empty}
+            workspace.save(empty, keyed=keyed)
+    logger.info("deleted plan %s from %s", plan_id, workspace.label)
+
+
 def _plan_rows(plan: Plan) -> dict[str, gpd.GeoDataFrame]:
     """The plan's rows of each plan layer, ``plan_id`` first."""
     stops = plan.stops[[*STOP_COLUMNS, *STOP_EXTRA_COLUMNS]].copy()

@@ -44,6 +44,29 @@ def unit_grid_ids(ws: Workspace, unit_id: str) -> set[str]:
     return found
 
 
+def grid_unit_choices(ws: Workspace) -> list[str]:
+    """Ids of the units that are responsible for at least one grid, sorted.
+
+    A unit counts through ``grids.unit_id`` or through its own ``units.grid_ids`` naming
+    a grid of the workspace, as :func:`unit_grid_ids` finds them.
+    """
+    names = ws.layer_names()
+    if "grids" not in names:
+        return []
+    grids = ws.layer("grids")
+    grid_ids = set(grids["id"].astype(str))
+    found: set[str] = set()
+    if "unit_id" in grids.columns:
+        found |= {u for u in grids["unit_id"].dropna().astype(str) if u.strip()}
+    if "units" in names:
+        units = ws.layer("units")
+        if "grid_ids" in units.columns:
+            for unit_id, value in zip(units["id"].astype(str), units["grid_ids"], strict=True):
+                if isinstance(value, str) and grid_ids & set(parse_id_list(value)):
+                    found.add(unit_id)
+    return sorted(found)
+
+
 def layer_for_unit(ws: Workspace, name: str, unit_id: str | None) -> Any:
     """Return layer ``name``, restricted to ``unit_id`` when it is a unit-scoped layer.
 

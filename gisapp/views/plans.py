@@ -209,6 +209,53 @@ def briefing_plan(saved: Plan, *, unit_id: str | None = None) -> Plan:
     return saved if unit_id is None else saved.for_unit(unit_id)
 
 
+#: Figures of two plans compared: ``(KPI key, label, format, difference format)``.
+COMPARED_KPIS: tuple[tuple[str, str, str, str], ...] = (
+    ("objective", "Dosage (risk-weighted)", "{:.2f}", "{:+.2f}"),
+    ("hotspot_risk_share", "Hotspot risk dosed", "{:.0%}", "{:+.0%}"),
+    ("risk_covered_share", "Street risk covered", "{:.0%}", "{:+.0%}"),
+    ("hotspot_stops", "Hotspot stops", "{:,.0f}", "{:+,.0f}"),
+    ("hotspot_dosage_minutes", "Minutes at hotspots", "{:,.0f}", "{:+,.0f}"),
+    ("hotspots_visited", "Hotspots visited", "{:,.0f}", "{:+,.0f}"),
+    ("balance_ratio", "Balance (busiest / least busy)", "{:.2f}", "{:+.2f}"),
+    ("street_km_covered", "Street km covered", "{:,.1f}", "{:+,.1f}"),
+    ("grids_visited", "Grids visited (网格)", "{:,.0f}", "{:+,.0f}"),
+    ("units_used", "Units", "{:,.0f}", "{:+,.0f}"),
+)
+
+
+@dataclass(frozen=True)
+class ComparedFigure:
+    """One row of two plans' figures side by side."""
+
+    label: str
+    first: str
+    second: str
+    difference: str
+
+
+def plan_comparison(first: Plan, second: Plan) -> list[ComparedFigure]:
+    """The key figures of two plans side by side, with ``second - first``.
+
+    A figure one of the plans lacks shows blank, and so does its difference.
+    """
+    rows = []
+    for key, label, spec, diff_spec in COMPARED_KPIS:
+        a, b = _float(first.kpis.get(key)), _float(second.kpis.get(key))
+        difference = "" if math.isnan(a) or math.isnan(b) else _signed(b - a, diff_spec)
+        rows.append(ComparedFigure(label, _number(a, spec), _number(b, spec), difference))
+    a_km, b_km = (_float(p.routes["distance_m"].sum()) / 1000 for p in (first, second))
+    rows.append(
+        ComparedFigure(
+            "Route km (all units)",
+            _number(a_km, "{:,.1f}"),
+            _number(b_km, "{:,.1f}"),
+            "" if math.isnan(a_km - b_km) else _signed(b_km - a_km, "{:+,.1f}"),
+        )
+    )
+    return rows
+
+
 def plan_view(plan: Plan, *, whole_plan: bool = True) -> PlanView:
     """Figures, per-unit rows and timetables of a plan for its page.
 
@@ -371,6 +418,12 @@ def _number(value: Any, spec: str) -> str:
     return "" if math.isnan(number) else spec.format(number)
 
 
+def _signed(value: float, spec: str) -> str:
+    """``value`` formatted with its sign, without one when it rounds to zero ("-0%")."""
+    text = spec.format(value)
+    return text if any(c in "123456789" for c in text) else text.lstrip("+-")
+
+
 def _duration(seconds: Any) -> str:
     value = _float(seconds)
     if math.isnan(value):
@@ -380,8 +433,10 @@ def _duration(seconds: Any) -> str:
 
 
 __all__ = [
+    "COMPARED_KPIS",
     "PLAN_DOWNLOADS",
     "PRINTED_FORMATS",
+    "ComparedFigure",
     "Download",
     "PlanView",
     "UnitChoice",
@@ -389,6 +444,7 @@ __all__ = [
     "chromium_available",
     "generate_plan",
     "limit_printing",
+    "plan_comparison",
     "plan_download",
     "plan_map_html",
     "plan_rows",
