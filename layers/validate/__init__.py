@@ -77,6 +77,9 @@ Per layer:
 ``implausible_time`` [error]
     An incident's time lies outside the plausible window (``time_window``, by default
     1990-01-01 to one day after now): placeholders such as 0001-01-01 or 9999-12-31.
+``stray_time`` [warning]
+    A few incidents (at most 1%) dated two years or more apart from all the others
+    (``layers.validate.dates.stray_dates``); kept, and left out of time figures.
 ``ambiguous_time`` [warning]
     A wall-clock time in the hour repeated when DST ends; the first (daylight) one is taken.
 ``nonexistent_time`` [warning]

@@ -9,6 +9,7 @@ import pandas as pd
 
 from layers.errors import LayerError
 from layers.incidents import parse_timestamps_checked
+from layers.validate.dates import stray_dates
 from layers.validate.report import ProblemCollector
 
 #: Incidents before this date are implausible by default (placeholders such as 0001-01-01).
@@ -172,6 +173,7 @@ def check_occurred_at(
     )
     report_undated(int(blank.sum() + unparseable.sum()), len(raw), found)
     check_times(raw, times.utc, labels, found, window=window or TimeWindow.of(None))
+    check_stray_times(raw, parsed, labels, found)
     check_clock_changes(raw, times.ambiguous, times.nonexistent, labels, found, timezone)
     return parsed
 
@@ -263,6 +265,30 @@ def check_times(
         f"incidents dated before {first} or after {last} UTC",
         "correct the date (0001-01-01 or 9999-12-31 often stand for 'unknown'), "
         "or remove these incidents",
+    )
+
+
+def check_stray_times(
+    raw: pd.Series, parsed: pd.Series, labels: np.ndarray, found: ProblemCollector
+) -> None:
+    """A few incidents dated years apart from all the others (:func:`stray_dates`): a
+    warning, as time figures will leave them out."""
+    known = parsed.notna().to_numpy()
+    stray = np.zeros(len(parsed), dtype=bool)
+    stray[known] = stray_dates(parsed[known]).to_numpy()
+    values = raw.to_numpy(dtype=object)
+    found.per_feature(
+        "incidents",
+        list(labels[stray]),
+        "stray_time",
+        lambda i: (
+            f"incident {labels[stray][i]} has occurred_at {values[stray][i]!r}, years apart "
+            "from all the other incidents; it is kept and left out of time figures"
+        ),
+        "incidents dated years apart from all the others",
+        "check these dates (a placeholder such as 1995-01-01 or a mistyped year is "
+        "common) and correct them",
+        "warning",
     )
 
 
