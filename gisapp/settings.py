@@ -152,6 +152,9 @@ class Settings:
     keep_pileups
         Weigh incidents at pile-ups (many on one point, e.g. a reporting desk), which
         hotspots, risk and workload leave out by default.
+    job_queue
+        Redis address of the queue of long jobs (``redis://localhost:6379/0``), run by
+        ``gisapp worker`` processes; empty: jobs run in the web server's process.
     """
 
     timezone: str = "UTC"
@@ -180,6 +183,7 @@ class Settings:
     workspace_max_features: int = 2_000_000
     workspace_max_vertices: int = 20_000_000
     keep_pileups: bool = False
+    job_queue: str | None = None
 
     def read_limits(self) -> ReadLimits:
         """The bounds on what one import may unpack to, for :mod:`layers.limits`."""

@@ -27,7 +27,8 @@ from werkzeug.wrappers import Response
 
 from gisapp.errors import USER_ERRORS, ExportError, GisappError, SettingsError, WorkspaceError
 from gisapp.plans import Plan
-from gisapp.services.jobs import JobRunner
+from gisapp.services.job_kinds import settings_args
+from gisapp.services.jobs import JobQueue, job_queue
 from gisapp.services.overrides import PlanOverrides
 from gisapp.settings import Shift, parse_shift
 from gisapp.store.plans import delete_plan, load_plan
@@ -36,7 +37,6 @@ from gisapp.views.plans import (
     PRINTED_FORMATS,
     briefing_plan,
     chromium_available,
-    generate_plan,
     plan_comparison,
     plan_download,
     plan_map_html,
@@ -55,12 +55,13 @@ _CUSTOM = "custom"
 _POLL_S = 2
 
 
-def _jobs() -> JobRunner:
-    """The app's background job runner (one plan searched at a time)."""
-    runner = current_app.extensions.get("gisapp_jobs")
-    if runner is None:
-        runner = current_app.extensions.setdefault("gisapp_jobs", JobRunner())
-    return runner
+def _jobs() -> JobQueue:
+    """The app's job queue: Redis when the ``job_queue`` setting names one, else this
+    process's runner (one plan searched at a time)."""
+    jobs = current_app.extensions.get("gisapp_jobs")
+    if jobs is None:
+        jobs = current_app.extensions.setdefault("gisapp_jobs", job_queue(get_settings()))
+    return jobs
 
 
 def _officer_unit() -> str | None:
@@ -233,20 +234,12 @@ def create() -> Response | tuple[str, int]:
                 f"the units ticked were those of another shift; the units of the "
                 f"{shift.label()} shift are ticked now: check them and generate again"
             )
-        settings = get_settings()
-        unit_ids = values["units"] or None
         job = _jobs().submit(
-            f"plan {shift.label()}",
-            lambda progress: generate_plan(
-                ws,
-                shift=shift,
-                date=date,
-                unit_ids=unit_ids,
-                seed=seed,
-                settings=settings,
-                progress=progress,
-            ),
-            values=values,
+            "plan",
+            ws.location,
+            _plan_args(shift, date, values["units"] or None, seed),
+            label=f"plan {shift.label()}",
+            meta={"values": values},
         )
     except USER_ERRORS as exc:
         return _form_page(values=values, error=str(exc), status=400)
@@ -258,17 +251,36 @@ def create() -> Response | tuple[str, int]:
 def job(job_id: str) -> Response | tuple[str, int]:
     """A plan being made: its progress (the page looks again every few seconds), then the
     plan, or the form with what went wrong."""
-    found = _jobs().get(job_id)
+    found = _jobs().status(job_id)
     if found is None:
         abort(404, description="No such plan in progress; it may have ended an hour ago.")
     if found.status == "done":
         reset_workspace()
-        return redirect(url_for("plans.view", plan_id=found.result))
+        return redirect(url_for("plans.view", plan_id=found.result["plan_id"]))
     if found.status == "failed":
         if "plan_id" in found.meta:
             abort(422, description=f"The plan could not be adjusted: {found.error}")
         return _form_page(values=found.meta["values"], error=found.error, status=422)
     return render_template("plans/job.html", job=found, poll_s=_POLL_S), 200
+
+
+def _plan_args(
+    shift: Shift,
+    date: dt.date | None,
+    unit_ids: list[str] | None,
+    seed: int,
+    overrides: PlanOverrides | None = None,
+) -> dict[str, Any]:
+    """The arguments of a plan job (plain data any worker can run)."""
+    return {
+        "shift": shift.label(),
+        "shift_name": shift.name if shift.name != shift.label() else "",
+        "date": None if date is None else date.isoformat(),
+        "unit_ids": unit_ids,
+        "seed": seed,
+        "overrides": overrides.to_dict() if overrides else None,
+        "settings": settings_args(get_settings()),
+    }
 
 
 def _int_field(name: str, text: str) -> int:
@@ -330,21 +342,15 @@ def adjust(plan_id: str) -> Response | tuple[str, int]:
         if saved.start is None:
             raise GisappError(f"plan {plan_id} does not record its shift start; plan it anew")
         shift = parse_shift(saved.shift, name=saved.shift_name or None)
-        ws, settings, start = get_workspace(), get_settings(), saved.start
         job = _jobs().submit(
-            f"adjust {plan_id}",
-            lambda progress: generate_plan(
-                ws,
-                shift=shift,
-                date=start.date(),
-                unit_ids=list(saved.unit_ids),
-                seed=saved.seed,
-                settings=settings,
-                progress=progress,
-                overrides=overrides,
-            ),
-            values={"shift": saved.shift_name or _CUSTOM, "window": saved.shift},
-            plan_id=plan_id,
+            "plan",
+            get_workspace().location,
+            _plan_args(shift, saved.start.date(), list(saved.unit_ids), saved.seed, overrides),
+            label=f"adjust {plan_id}",
+            meta={
+                "values": {"shift": saved.shift_name or _CUSTOM, "window": saved.shift},
+                "plan_id": plan_id,
+            },
         )
     except USER_ERRORS as exc:
         abort(422, description=str(exc))

@@ -43,6 +43,7 @@ COMMAND_MODULES: dict[str, str] = {
     "coverage": "gisapp.cli.coverage",
     "place": "gisapp.cli.coverage",
     "plan": "gisapp.cli.plan",
+    "worker": "gisapp.cli.worker",
 }
 
 #: Entry-point group through which other packages (the web app's ``serve``) add commands.
