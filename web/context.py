@@ -59,8 +59,9 @@ def get_workspace() -> Workspace:
 
 
 def _absolute(location: str) -> str:
-    """A file location made absolute, so a later change of directory cannot lose it."""
-    if location.startswith("sample:"):
+    """A file location made absolute, so a later change of directory cannot lose it
+    (bundled samples and database URLs are left as they are)."""
+    if location.startswith(("sample:", "postgresql://", "postgres://")):
         return location
     return str(Path(location).resolve())
 

@@ -43,6 +43,7 @@ COMMAND_MODULES: dict[str, str] = {
     "coverage": "gisapp.cli.coverage",
     "place": "gisapp.cli.coverage",
     "plan": "gisapp.cli.plan",
+    "copy": "gisapp.cli.copy",
     "worker": "gisapp.cli.worker",
 }
 

@@ -35,7 +35,7 @@ def workspace_summary(workspace: Workspace) -> dict[str, Any]:
             incidents = frame
     summary: dict[str, Any] = {
         "name": workspace.name,
-        "path": str(workspace.path),
+        "path": workspace.location,
         "timezone": workspace.timezone,
         "description": workspace.meta.get("description", ""),
         "layers": layers,

@@ -1,20 +1,25 @@
 """Storage of a workspace: layers, saved plans, users, metadata and a version stamp.
 
-Nothing outside this package touches a workspace's file. Every save is one SQLite
-transaction inside the GeoPackage, serialised across processes, so concurrent saves keep
-each other's work and a crash leaves the previous content (see
-:mod:`gisapp.store.geopackage`).
+Nothing outside this package touches a workspace's store. A workspace is a GeoPackage file
+(the default, :mod:`gisapp.store.geopackage`) or a schema of a PostGIS database
+(:mod:`gisapp.store.postgis`), behind one :class:`Workspace` (:mod:`gisapp.store.workspace`).
+Every save is one transaction of the store, serialised across processes, so concurrent
+saves keep each other's work and a crash leaves the previous content.
 """
 
 from __future__ import annotations
 
-from gisapp.store.geopackage import Workspace
+from gisapp.store.workspace import Workspace
 
 __all__ = ["Workspace", "open_workspace"]
 
 
 def open_workspace(location: str) -> Workspace:
-    """Open the workspace at ``location``: a GeoPackage path, or ``sample:NAME`` for a bundled one.
+    """Open the workspace at ``location``.
+
+    ``location`` is a GeoPackage path, ``sample:NAME`` for a bundled sample, or a PostGIS
+    URL ``postgresql://USER@HOST:PORT/DATABASE?schema=SCHEMA`` (schema ``public`` when not
+    given).
 
     Raises
     ------

@@ -1,4 +1,4 @@
-"""The workspace: one GeoPackage holding the input layers and every saved result.
+"""The GeoPackage backend of a workspace: one file holding the layers and every saved result.
 
 A workspace opens in QGIS as it is. Spatial layers are stored in EPSG:4326, incident
 times in UTC; the table ``gisapp_meta`` records the workspace's name, time zone and where
@@ -38,23 +38,22 @@ the other holds a lock on it (POSIX drops a process's locks on any close); see
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
 import shutil
 import sqlite3
 import tempfile
 import warnings
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
+from typing import Any, BinaryIO
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
 
 from gisapp.errors import WorkspaceError
+from gisapp.store import backend as _backend
 from gisapp.store._gpkg_sql import (
     LayerImage,
     append_conflicts,
@@ -69,21 +68,18 @@ from gisapp.store._gpkg_sql import (
     upsert_rows,
 )
 from gisapp.store._locks import file_gate, write_lock
-from layers.schema import LAYERS, STORAGE_CRS
+from gisapp.store.backend import META_TABLE, Frame, Keyed, busy_error, frame_like, storable
+from gisapp.store.workspace import Workspace
+from layers.schema import STORAGE_CRS
 
-if TYPE_CHECKING:
-    from layers.validate import ValidationReport
+__all__ = ["META_TABLE", "WRITE_TIMEOUT_S", "Frame", "GeoPackageBackend", "Workspace"]
 
 logger = logging.getLogger(__name__)
 
-META_TABLE = "gisapp_meta"
 _GPKG_MAGIC = b"SQLite format 3\x00"
 _JOURNAL_MAGIC = bytes.fromhex("d9d505f920a163d7")
 #: How long a save waits for another one to finish before giving up.
-WRITE_TIMEOUT_S = 60.0
-
-#: A workspace layer: a GeoDataFrame, or a DataFrame for a table such as ``units``.
-Frame: TypeAlias = gpd.GeoDataFrame | pd.DataFrame
+WRITE_TIMEOUT_S = _backend.WRITE_TIMEOUT_S
 
 
 def _header(path: Path, size: int = 100) -> bytes:
@@ -130,40 +126,59 @@ def _file_stamp(path: Path) -> str:
     return stamp
 
 
-class Workspace:
-    """An open workspace GeoPackage.
+def default_name(location: str) -> str:
+    """A new GeoPackage workspace's name: its file name without the extension."""
+    return Path(location).stem
 
-    Use :meth:`open` for an existing file and :meth:`create` to write a new one.
-    Layers are read on demand and returned as fresh copies; callers may change them
-    freely and :meth:`save` what they want to keep. The layer names and metadata follow
-    the file: after another process saved into it they are read again.
+
+def create(
+    location: str, frames: Mapping[str, Frame], meta: Mapping[str, str], *, overwrite: bool
+) -> None:
+    """Write a new GeoPackage workspace from storable layers and its full metadata.
+
+    Raises
+    ------
+    WorkspaceError
+        If the file exists and ``overwrite`` is false.
     """
+    ws_path = Path(location)
+    exists = ws_path.exists() and ws_path.stat().st_size > 0
+    if exists and not overwrite:
+        raise WorkspaceError(
+            f"{str(ws_path)!r} already exists; choose another --out or pass --force"
+        )
+    meta_image = _meta_image(meta)
+    images = _layer_images(frames, None)
+    try:
+        for image in images.values():
+            with _sql_errors(ws_path):
+                replace_table(meta_image.con, image)
+        ws_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = write_lock(ws_path, timeout_s=WRITE_TIMEOUT_S) if exists else _no_lock()
+        with lock as taken:
+            if not taken:
+                raise _busy_error(ws_path)
+            _backup(meta_image.con, ws_path)
+    finally:
+        for image in [meta_image, *images.values()]:
+            image.close()
 
-    def __init__(
-        self,
-        path: Path,
-        meta: dict[str, str],
-        layer_names: list[str],
-        *,
-        stamp: str | None = None,
-    ) -> None:
-        self.path = path
-        self._meta = meta
-        self._layer_names = layer_names
-        # The file's stamp when ``meta`` and ``layer_names`` were read.
-        self._stamp = _file_stamp(path) if stamp is None else stamp
 
-    # -- opening and creating ---------------------------------------------------------
+class GeoPackageBackend:
+    """A workspace stored in one GeoPackage file (see the module's notes on saving)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> Workspace:
-        """Open an existing workspace GeoPackage.
+    def open(cls, ws_path: Path) -> GeoPackageBackend:
+        """The workspace GeoPackage at ``ws_path``, after undoing a cut-off save.
 
         Raises
         ------
         WorkspaceError
             If the file is missing, not a GeoPackage, or damaged.
         """
-        ws_path = Path(path)
         if not ws_path.exists():
             raise WorkspaceError(
                 f"workspace {str(ws_path)!r} does not exist; create one with "
@@ -185,98 +200,55 @@ class Workspace:
                 "import other formats with 'gisapp import'"
             )
         _recover(ws_path)
-        stamp = _file_stamp(ws_path)
-        meta, layer_names = _read_state(ws_path)
-        return cls(ws_path, meta, layer_names, stamp=stamp)
-
-    @classmethod
-    def create(
-        cls,
-        path: str | os.PathLike[str],
-        layers: Mapping[str, Frame],
-        *,
-        meta: Mapping[str, Any] | None = None,
-        overwrite: bool = False,
-    ) -> Workspace:
-        """Write a new workspace from layers and metadata, atomically.
-
-        Over an existing workspace (``overwrite``) the whole content is replaced in one
-        transaction, so its readers see the old workspace or the new one.
-
-        Raises
-        ------
-        WorkspaceError
-            If ``path`` exists and ``overwrite`` is false.
-        """
-        ws_path = Path(path)
-        exists = ws_path.exists() and ws_path.stat().st_size > 0
-        if exists and not overwrite:
-            raise WorkspaceError(
-                f"{str(ws_path)!r} already exists; choose another --out or pass --force"
-            )
-        full_meta = {"name": ws_path.stem, "timezone": "UTC", "layer_notes": "{}"}
-        full_meta.update({k: _meta_text(v) for k, v in (meta or {}).items()})
-        meta_image = _meta_image(full_meta)
-        images = _layer_images(layers, full_meta["timezone"])
-        try:
-            for image in images.values():
-                with _sql_errors(ws_path):
-                    replace_table(meta_image.con, image)
-            ws_path.parent.mkdir(parents=True, exist_ok=True)
-            lock = write_lock(ws_path, timeout_s=WRITE_TIMEOUT_S) if exists else _no_lock()
-            with lock as taken:
-                if not taken:
-                    raise _busy_error(ws_path)
-                _backup(meta_image.con, ws_path)
-        finally:
-            for image in [meta_image, *images.values()]:
-                image.close()
-        return cls.open(ws_path)
-
-    # -- queries ------------------------------------------------------------------------
-    @property
-    def meta(self) -> dict[str, str]:
-        """The workspace's metadata (name, time zone, layer notes, last plan KPIs...)."""
-        self._follow_file()
-        return self._meta
-
-    @property
-    def name(self) -> str:
-        return self.meta.get("name") or self.path.stem
-
-    @property
-    def label(self) -> str:
-        """How messages name the workspace to its user: the file name."""
-        return self.path.name
+        return cls(ws_path)
 
     @property
     def location(self) -> str:
-        """Where the workspace is, as a user gives it on the command line: the file path."""
-        return str(self.path)
+        return str(self._path)
 
-    def copy_to(self, path: str | os.PathLike[str]) -> Workspace:
-        """Copy the workspace to a new GeoPackage at ``path`` and open the copy.
+    @property
+    def label(self) -> str:
+        return self._path.name
 
-        The copy is one consistent version even while another process saves.
-        """
-        target = Path(path)
+    @property
+    def default_name(self) -> str:
+        return self._path.stem
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    def stamp(self) -> str:
+        """The file's time, size and SQLite's change counter, which every commit bumps."""
+        return _file_stamp(self._path)
+
+    def read_state(self) -> tuple[dict[str, str], list[str]]:
+        return _read_state(self._path)
+
+    def modified(self) -> pd.Timestamp:
+        return pd.Timestamp(self._path.stat().st_mtime, unit="s", tz="UTC")
+
+    def read_layer(self, name: str) -> Frame:
+        with _gdal_reading(self._path):
+            frame = pyogrio.read_dataframe(self._path, layer=name)
+        if isinstance(frame, gpd.GeoDataFrame) and frame.crs is None:
+            frame = frame.set_crs(STORAGE_CRS)
+        return frame
+
+    def copy_to_geopackage(self, path: Path) -> None:
+        """Copy the file through SQLite's backup, one consistent version."""
         snapshot = sqlite3.connect(":memory:")
         try:
-            _backup_from(self.path, snapshot)
-            _backup(snapshot, target)
+            _backup_from(self._path, snapshot)
+            _backup(snapshot, path)
         finally:
             snapshot.close()
-        return Workspace.open(target)
 
     def open_geopackage(self) -> BinaryIO:
-        """The workspace as a GeoPackage file, open for reading (for a download).
-
-        The stream is the file's bytes copied inside one read transaction (no save can
-        commit meanwhile), so it is one consistent version; the copy has no name on disk.
-        """
+        """The file's bytes copied inside one read transaction (no save can commit meanwhile)."""
         out = tempfile.TemporaryFile()  # noqa: SIM115 - returned open to the caller
         try:
-            with _connection(self.path) as con:
+            with _connection(self._path) as con:
                 con.execute("BEGIN")
                 con.execute("SELECT count(*) FROM sqlite_master").fetchone()
                 (mode,) = con.execute("PRAGMA journal_mode").fetchone()
@@ -285,7 +257,7 @@ class Workspace:
                     con.execute("ROLLBACK")
                     _backup_into_file(con, out)
                 else:
-                    with self.path.open("rb") as source:
+                    with self._path.open("rb") as source:
                         shutil.copyfileobj(source, out)
                     con.execute("ROLLBACK")
         except BaseException:
@@ -294,31 +266,10 @@ class Workspace:
         out.seek(0)
         return out
 
-    @property
-    def modified(self) -> pd.Timestamp:
-        """When the workspace was last written (UTC)."""
-        return pd.Timestamp(self.path.stat().st_mtime, unit="s", tz="UTC")
-
-    @property
-    def version(self) -> str:
-        """A stamp that changes whenever the workspace's content may have changed.
-
-        Caches of derived data (street networks, page data) key on it. It is read from the
-        file each time (its time, size and SQLite's change counter, which every committed
-        save bumps), so a save by another process or an edit in QGIS is seen too.
-        """
-        return _file_stamp(self.path)
-
     def layer_version(self, name: str) -> str:
-        """A stamp of the stored content of layer ``name`` alone ("" when it is not stored).
-
-        It changes when the layer's rows change and stays when other layers, saved plans
-        or metadata do, so data derived from one layer (the street network of the roads)
-        outlives a plan save. Geometries are hashed exactly; the other columns through
-        their per-column totals and lengths, with the row count and the layer's change time.
-        """
+        """Geometries hashed exactly; other columns through per-column totals and lengths."""
         digest = hashlib.sha256()
-        with _connection(self.path) as con:
+        with _connection(self._path) as con:
             if not has_table(con, name):
                 return ""
             columns = [quoted(c) for c in table_columns(con, name)]
@@ -337,154 +288,33 @@ class Workspace:
                     digest.update(blob or b"")
         return digest.hexdigest()
 
-    @property
-    def timezone(self) -> str:
-        return self.meta.get("timezone") or "UTC"
-
-    @property
-    def layer_notes(self) -> dict[str, str]:
-        try:
-            notes = json.loads(self.meta.get("layer_notes") or "{}")
-        except json.JSONDecodeError:
-            return {}
-        return {str(k): str(v) for k, v in notes.items()} if isinstance(notes, dict) else {}
-
-    def layer_names(self) -> list[str]:
-        """Names of the layers present, in file order."""
-        self._follow_file()
-        return list(self._layer_names)
-
-    def has_layer(self, name: str) -> bool:
-        return name in self.layer_names()
-
-    def layer(self, name: str, *, required: bool = True) -> Frame:
-        """Read one layer; incident times come back in the workspace's time zone.
-
-        Raises
-        ------
-        WorkspaceError
-            If the layer is absent and ``required``.
-        """
-        if not self.has_layer(name):
-            if required:
-                raise WorkspaceError(
-                    f"workspace {self.path.name!r} has no layer {name!r}; it has "
-                    f"{', '.join(self._layer_names) or 'no layers'}. Import one with "
-                    f"'gisapp import {name}=FILE --out {self.path}'"
-                )
-            return _empty_layer(name)
-        frame = self._read_stored(name)
-        if "id" in frame.columns:
-            frame["id"] = frame["id"].astype("string")
-        if name == "incidents" and "occurred_at" in frame.columns:
-            frame["occurred_at"] = _local_times(frame["occurred_at"], self.timezone)
-        return frame
-
-    def spatial_layer(self, name: str) -> gpd.GeoDataFrame:
-        """Read a layer that must have geometry.
-
-        Raises
-        ------
-        WorkspaceError
-            If the layer is absent or is a table without geometry.
-        """
-        frame = self.layer(name)
-        if not isinstance(frame, gpd.GeoDataFrame):
-            raise WorkspaceError(f"layer {name!r} of {self.path.name!r} has no geometry")
-        return frame
-
-    def layers(self, names: Iterable[str] | None = None) -> dict[str, Frame]:
-        """Read several layers (all present data-model layers when ``names`` is None)."""
-        wanted = [n for n in self.layer_names() if n in LAYERS] if names is None else list(names)
-        return {n: self.layer(n) for n in wanted}
-
-    def validate(self, *, area_tolerance: float = 0.02) -> ValidationReport:
-        """Validate every data-model layer of the workspace together."""
-        from layers.validate import validate_layers
-
-        return validate_layers(self.layers(), area_tolerance=area_tolerance, timezone=self.timezone)
-
-    # -- saving ------------------------------------------------------------------------
     @contextmanager
     def write_lock(self) -> Iterator[None]:
-        """Keep other savers out, e.g. from reading stored rows to writing them back.
-
-        Saves inside the block (by this thread) go ahead; saves from other processes and
-        threads wait until it ends.
-
-        Raises
-        ------
-        WorkspaceError
-            If another save holds the workspace for longer than :data:`WRITE_TIMEOUT_S`.
-        """
-        with write_lock(self.path, timeout_s=WRITE_TIMEOUT_S) as taken:
+        """An exclusive ``flock`` on the file, re-entrant in this thread."""
+        with write_lock(self._path, timeout_s=WRITE_TIMEOUT_S) as taken:
             if not taken:
-                raise _busy_error(self.path)
+                raise _busy_error(self._path)
             yield
 
     def save(
         self,
-        layers: Mapping[str, Frame],
+        frames: Mapping[str, Frame],
         *,
-        meta: Mapping[str, Any] | None = None,
-        drop: Iterable[str] = (),
-        keyed: Mapping[str, tuple[str, Collection[str]]] | None = None,
+        meta_pairs: list[tuple[str, str]],
+        drop: set[str],
+        keyed: Keyed,
     ) -> None:
-        """Replace or add layers, rows and metadata keys in one transaction.
-
-        Parameters
-        ----------
-        layers
-            Layers to write. A layer named in ``keyed`` keeps its stored rows except those
-            with one of the given keys, and gets the new rows; any other layer is replaced
-            whole.
-        meta
-            Metadata keys to set; other keys are kept as stored.
-        drop
-            Layers to remove.
-        keyed
-            Layer name -> (key column, the keys whose rows are replaced), e.g.
-            ``{"plan_routes": ("plan_id", ["2014-09-18-night-s3"])}``.
-
-        Raises
-        ------
-        WorkspaceError
-            If a layer cannot be stored, the file cannot be written, or another save
-            holds the workspace for longer than :data:`WRITE_TIMEOUT_S`.
-
-        Notes
-        -----
-        Other layers are kept. A crash during the save leaves the previous content.
-        """
-        keyed = dict(keyed or {})
-        meta_pairs = [(k, _meta_text(v)) for k, v in (meta or {}).items()]
-        timezone = dict(meta_pairs).get("timezone") or self.timezone
-        frames = {name: _storable(frame, timezone) for name, frame in layers.items()}
-        with self.write_lock():
-            images = self._images_to_write(frames, keyed)
-            try:
-                with _transaction(self.path) as con:
-                    _apply(con, images, keyed, set(drop) - set(images), meta_pairs)
-            finally:
-                for image, _ in images.values():
-                    image.close()
-        self._reload()
-
-    def delete_layer(self, name: str) -> None:
-        """Remove layer ``name`` and its provenance note, in one transaction.
-
-        Raises
-        ------
-        WorkspaceError
-            If the workspace has no such layer, or it cannot be written.
-        """
-        if not self.has_layer(name):
-            raise WorkspaceError(f"workspace {self.path.name!r} has no layer {name!r}")
-        notes = {k: v for k, v in self.layer_notes.items() if k != name}
-        self.save({}, meta={"layer_notes": notes}, drop=[name])
+        """GDAL's images of the layers, copied in by one SQLite transaction."""
+        images = self._images_to_write(frames, keyed)
+        try:
+            with _transaction(self._path) as con:
+                _apply(con, images, keyed, drop, meta_pairs)
+        finally:
+            for image, _ in images.values():
+                image.close()
 
     def _images_to_write(
-        self, frames: Mapping[str, Frame], keyed: Mapping[str, tuple[str, Collection[str]]]
+        self, frames: Mapping[str, Frame], keyed: Keyed
     ) -> dict[str, tuple[LayerImage, bool]]:
         """GDAL's images of the layers, each with whether its rows go in by key.
 
@@ -498,42 +328,22 @@ class Workspace:
                 out[name] = (image, False)
                 continue
             key, values = keyed[name]
-            with _connection(self.path) as con:
+            with _connection(self._path) as con:
                 problems = append_conflicts(con, image, key)
             if not problems:
                 out[name] = (image, True)
                 continue
-            if _has_stored_table(self.path, name):
+            if _has_stored_table(self._path, name):
                 logger.info("rewriting layer %s whole: %s", name, "; ".join(problems))
-                stored = self._read_stored(name)
+                stored = self.read_layer(name)
                 new = frames[name]
                 if key in stored.columns:
                     stored = stored[~stored[key].astype(str).isin([str(v) for v in values])]
                 merged = pd.concat([stored, new], ignore_index=True) if len(stored) else new
                 image.close()
-                image = _layer_images({name: _frame_like(merged, new)}, None)[name]
+                image = _layer_images({name: frame_like(merged, new)}, None)[name]
             out[name] = (image, False)
         return out
-
-    def _read_stored(self, name: str) -> Frame:
-        with _gdal_reading(self.path):
-            frame = pyogrio.read_dataframe(self.path, layer=name)
-        if isinstance(frame, gpd.GeoDataFrame) and frame.crs is None:
-            frame = frame.set_crs(STORAGE_CRS)
-        return frame
-
-    def _follow_file(self) -> None:
-        if _file_stamp(self.path) != self._stamp:
-            self._reload()
-
-    def _reload(self) -> None:
-        stamp = _file_stamp(self.path)
-        try:
-            self._meta, self._layer_names = _read_state(self.path)
-        except WorkspaceError:
-            # The file went away or broke under us: keep what we knew; reads will say why.
-            return
-        self._stamp = stamp
 
 
 def _has_stored_table(path: Path, name: str) -> bool:
@@ -598,11 +408,7 @@ def _read_state(path: Path) -> tuple[dict[str, str], list[str]]:
 
 
 def _busy_error(path: Path) -> WorkspaceError:
-    return WorkspaceError(
-        f"workspace {path.name!r} is busy: another save into it (or an edit in another "
-        f"program, e.g. QGIS) has not finished within {WRITE_TIMEOUT_S:.0f} seconds; "
-        "try again when it is done"
-    )
+    return busy_error(path.name, WRITE_TIMEOUT_S)
 
 
 @contextmanager
@@ -738,7 +544,7 @@ def _layer_images(layers: Mapping[str, Frame], timezone: str | None) -> dict[str
         for name, frame in layers.items():
             if name == META_TABLE:
                 raise WorkspaceError(f"{META_TABLE!r} is reserved for workspace metadata")
-            data = frame if timezone is None else _storable(frame, timezone)
+            data = frame if timezone is None else storable(frame, timezone)
             with _quiet_gdal():
                 images[name] = LayerImage.write(
                     name, data, spatial=isinstance(data, gpd.GeoDataFrame)
@@ -749,51 +555,3 @@ def _layer_images(layers: Mapping[str, Frame], timezone: str | None) -> dict[str
             image.close()
         raise
     return images
-
-
-def _frame_like(merged: pd.DataFrame, new: Frame) -> Frame:
-    """``merged`` as the same kind of frame as ``new`` (spatial or a table)."""
-    if isinstance(new, gpd.GeoDataFrame):
-        return gpd.GeoDataFrame(merged, geometry=new.geometry.name, crs=new.crs)
-    return pd.DataFrame(merged)
-
-
-def _meta_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def _empty_layer(name: str) -> Frame:
-    spec = LAYERS.get(name)
-    columns = list(spec.fields) if spec else []
-    if spec is None or spec.is_table:
-        return pd.DataFrame(columns=columns)
-    return gpd.GeoDataFrame(
-        columns=columns, geometry=gpd.GeoSeries([], crs=STORAGE_CRS), crs=STORAGE_CRS
-    )
-
-
-def _local_times(values: pd.Series, timezone: str) -> pd.Series:
-    times = pd.to_datetime(values, errors="coerce", utc=True)
-    return times.dt.tz_convert(timezone)
-
-
-def _storable(frame: Frame, timezone: str) -> Frame:
-    """A copy ready for the GeoPackage: EPSG:4326, UTC times, text ids."""
-    out = frame.copy()
-    if isinstance(out, gpd.GeoDataFrame):
-        if out.crs is None:
-            raise WorkspaceError("a layer without a CRS cannot be saved; set its CRS before saving")
-        if not out.crs.equals(STORAGE_CRS):
-            out = out.to_crs(STORAGE_CRS)
-    for column in out.columns:
-        series = out[column]
-        if isinstance(series.dtype, pd.DatetimeTZDtype):
-            out[column] = series.dt.tz_convert("UTC")
-        elif pd.api.types.is_datetime64_dtype(series.dtype):
-            # Naive times are local to the workspace, by convention.
-            out[column] = series.dt.tz_localize(
-                timezone, ambiguous="NaT", nonexistent="NaT"
-            ).dt.tz_convert("UTC")
-    if "id" in out.columns:
-        out["id"] = out["id"].astype("string")
-    return out

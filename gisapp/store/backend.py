@@ -1,0 +1,183 @@
+"""What a workspace asks of the place it is stored: the storage backend interface.
+
+A :class:`gisapp.store.workspace.Workspace` is the same object for every store; what
+differs between a GeoPackage file (:mod:`gisapp.store.geopackage`, the default) and a
+PostGIS schema (:mod:`gisapp.store.postgis`) sits behind :class:`StorageBackend`: reading a
+layer, listing the layers and metadata, applying one save as one transaction, the version
+stamps, the write lock and copying the workspace out as a GeoPackage.
+
+Layers cross this interface in their *stored* form: EPSG:4326, times in UTC, text ids.
+The functions here make a frame storable and turn stored times back into local ones, the
+same for every backend.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol, TypeAlias
+
+import geopandas as gpd
+import pandas as pd
+
+from gisapp.errors import WorkspaceError
+from layers.schema import LAYERS, STORAGE_CRS
+
+#: The table holding a workspace's metadata (name, time zone, layer notes, ...).
+META_TABLE = "gisapp_meta"
+#: Tables a workspace keeps for itself, never layers.
+RESERVED_TABLES = frozenset(
+    {META_TABLE, "gisapp_layers", "gisapp_version", "gisapp_schema_version"}
+)
+#: How long a save waits for another one to finish before giving up.
+WRITE_TIMEOUT_S = 60.0
+
+#: A workspace layer: a GeoDataFrame, or a DataFrame for a table such as ``units``.
+Frame: TypeAlias = gpd.GeoDataFrame | pd.DataFrame
+#: Layer name -> (key column, the keys whose rows a save replaces).
+Keyed: TypeAlias = Mapping[str, tuple[str, Collection[str]]]
+
+
+class StorageBackend(Protocol):
+    """Where one workspace's layers, metadata and version stamp are kept.
+
+    Every method reads or writes the store as it is now (other processes may save into it
+    between two calls); :meth:`save` changes it in one transaction.
+    """
+
+    @property
+    def location(self) -> str:
+        """Where the workspace is, as a user gives it (a file path, a database URL)."""
+        ...
+
+    @property
+    def label(self) -> str:
+        """How messages name the workspace (a file name, a schema and database)."""
+        ...
+
+    @property
+    def default_name(self) -> str:
+        """The workspace's name when its metadata has none."""
+        ...
+
+    @property
+    def path(self) -> Path | None:
+        """The workspace file, or None when the workspace is not a file."""
+        ...
+
+    def stamp(self) -> str:
+        """A version stamp that changes with every committed save."""
+        ...
+
+    def read_state(self) -> tuple[dict[str, str], list[str]]:
+        """The metadata and the names of the stored layers (in stored order)."""
+        ...
+
+    def read_layer(self, name: str) -> Frame:
+        """Layer ``name`` as stored (UTC times, EPSG:4326)."""
+        ...
+
+    def layer_version(self, name: str) -> str:
+        """A stamp of layer ``name``'s stored content alone ("" when it is not stored)."""
+        ...
+
+    def write_lock(self) -> AbstractContextManager[None]:
+        """Keep other savers (other threads and processes) out; re-entrant in a thread."""
+        ...
+
+    def save(
+        self,
+        frames: Mapping[str, Frame],
+        *,
+        meta_pairs: list[tuple[str, str]],
+        drop: set[str],
+        keyed: Keyed,
+    ) -> None:
+        """Apply one save in one transaction; the caller holds :meth:`write_lock`."""
+        ...
+
+    def modified(self) -> pd.Timestamp:
+        """When the workspace was last written (UTC)."""
+        ...
+
+    def copy_to_geopackage(self, path: Path) -> None:
+        """Write one consistent version of the workspace as a new GeoPackage at ``path``."""
+        ...
+
+    def open_geopackage(self) -> BinaryIO:
+        """One consistent version of the workspace as a GeoPackage stream."""
+        ...
+
+
+def is_database_url(location: str) -> bool:
+    """Whether ``location`` names a PostGIS workspace (``postgresql://...``)."""
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+def busy_error(label: str, timeout_s: float) -> WorkspaceError:
+    """The message for a save that waited too long for another one."""
+    return WorkspaceError(
+        f"workspace {label!r} is busy: another save into it (or an edit in another "
+        f"program, e.g. QGIS) has not finished within {timeout_s:.0f} seconds; "
+        "try again when it is done"
+    )
+
+
+def meta_text(value: Any) -> str:
+    """A metadata value as stored: text as it is, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def check_layer_names(names: Collection[str]) -> None:
+    """Refuse layer names the workspace keeps for itself."""
+    for name in names:
+        if name in RESERVED_TABLES:
+            raise WorkspaceError(f"{name!r} is reserved for workspace metadata")
+
+
+def empty_layer(name: str) -> Frame:
+    """An empty data-model layer with its fields (a table or a layer with geometry)."""
+    spec = LAYERS.get(name)
+    columns = list(spec.fields) if spec else []
+    if spec is None or spec.is_table:
+        return pd.DataFrame(columns=columns)
+    return gpd.GeoDataFrame(
+        columns=columns, geometry=gpd.GeoSeries([], crs=STORAGE_CRS), crs=STORAGE_CRS
+    )
+
+
+def local_times(values: pd.Series, timezone: str) -> pd.Series:
+    """Stored times in the workspace's time zone (unreadable ones become NaT)."""
+    times = pd.to_datetime(values, errors="coerce", utc=True)
+    return times.dt.tz_convert(timezone)
+
+
+def storable(frame: Frame, timezone: str) -> Frame:
+    """A copy ready for storing: EPSG:4326, UTC times, text ids."""
+    out = frame.copy()
+    if isinstance(out, gpd.GeoDataFrame):
+        if out.crs is None:
+            raise WorkspaceError("a layer without a CRS cannot be saved; set its CRS before saving")
+        if not out.crs.equals(STORAGE_CRS):
+            out = out.to_crs(STORAGE_CRS)
+    for column in out.columns:
+        series = out[column]
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            out[column] = series.dt.tz_convert("UTC")
+        elif pd.api.types.is_datetime64_dtype(series.dtype):
+            # Naive times are local to the workspace, by convention.
+            out[column] = series.dt.tz_localize(
+                timezone, ambiguous="NaT", nonexistent="NaT"
+            ).dt.tz_convert("UTC")
+    if "id" in out.columns:
+        out["id"] = out["id"].astype("string")
+    return out
+
+
+def frame_like(merged: pd.DataFrame, new: Frame) -> Frame:
+    """``merged`` as the same kind of frame as ``new`` (spatial or a table)."""
+    if isinstance(new, gpd.GeoDataFrame):
+        return gpd.GeoDataFrame(merged, geometry=new.geometry.name, crs=new.crs)
+    return pd.DataFrame(merged)

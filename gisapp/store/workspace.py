@@ -1,0 +1,381 @@
+"""The workspace: the input layers and every saved result, in a GeoPackage or in PostGIS.
+
+A :class:`Workspace` is the one object services, views and commands hold. Where it is
+stored is its backend's business (:mod:`gisapp.store.backend`): a location such as
+``postgresql://user@host:5432/db?schema=precinct_7`` opens a PostGIS schema
+(:mod:`gisapp.store.postgis`), anything else a GeoPackage file
+(:mod:`gisapp.store.geopackage`, the default: one file that opens in QGIS).
+
+Spatial layers are stored in EPSG:4326, times in UTC; the table ``gisapp_meta`` records
+the workspace's name, time zone and where each layer came from (``layer_notes``). Every
+save is one transaction of the store: readers see the content before or after it, two
+saves at the same time both keep their work, and a crash leaves the previous content.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import geopandas as gpd
+import pandas as pd
+
+from gisapp.errors import WorkspaceError
+from gisapp.store.backend import (
+    Frame,
+    Keyed,
+    StorageBackend,
+    check_layer_names,
+    empty_layer,
+    is_database_url,
+    local_times,
+    meta_text,
+    storable,
+)
+from layers.schema import LAYERS
+
+if TYPE_CHECKING:
+    from layers.validate import ValidationReport
+
+
+def _backend_at(location: str | os.PathLike[str]) -> StorageBackend:
+    """The backend of an existing workspace at ``location``."""
+    text = os.fspath(location)
+    if is_database_url(text):
+        from gisapp.store.postgis import PostGISBackend
+
+        return PostGISBackend.open(text)
+    from gisapp.store.geopackage import GeoPackageBackend
+
+    return GeoPackageBackend.open(Path(text))
+
+
+class Workspace:
+    """An open workspace.
+
+    Use :meth:`open` for an existing workspace and :meth:`create` to write a new one.
+    Layers are read on demand and returned as fresh copies; callers may change them
+    freely and :meth:`save` what they want to keep. The layer names and metadata follow
+    the store: after another process saved into it they are read again.
+    """
+
+    def __init__(
+        self,
+        backend: StorageBackend,
+        meta: dict[str, str],
+        layer_names: list[str],
+        *,
+        stamp: str | None = None,
+    ) -> None:
+        self._backend = backend
+        self._meta = meta
+        self._layer_names = layer_names
+        # The store's stamp when ``meta`` and ``layer_names`` were read.
+        self._stamp = backend.stamp() if stamp is None else stamp
+
+    # -- opening and creating ---------------------------------------------------------
+    @classmethod
+    def open(cls, location: str | os.PathLike[str]) -> Workspace:
+        """Open an existing workspace: a GeoPackage path or a ``postgresql://`` URL.
+
+        Raises
+        ------
+        WorkspaceError
+            If there is no workspace there, or it cannot be read.
+        """
+        backend = _backend_at(location)
+        stamp = backend.stamp()
+        meta, layer_names = backend.read_state()
+        return cls(backend, meta, layer_names, stamp=stamp)
+
+    @classmethod
+    def create(
+        cls,
+        location: str | os.PathLike[str],
+        layers: Mapping[str, Frame],
+        *,
+        meta: Mapping[str, Any] | None = None,
+        overwrite: bool = False,
+    ) -> Workspace:
+        """Write a new workspace from layers and metadata, atomically.
+
+        Over an existing workspace (``overwrite``) the whole content is replaced in one
+        transaction, so its readers see the old workspace or the new one.
+
+        Raises
+        ------
+        WorkspaceError
+            If a workspace exists there and ``overwrite`` is false.
+        """
+        text = os.fspath(location)
+        check_layer_names(list(layers))
+        if is_database_url(text):
+            from gisapp.store import postgis as store_module
+        else:
+            from gisapp.store import geopackage as store_module  # type: ignore[no-redef]
+        full_meta = {"name": store_module.default_name(text), "timezone": "UTC"}
+        full_meta["layer_notes"] = "{}"
+        full_meta.update({k: meta_text(v) for k, v in (meta or {}).items()})
+        frames = {name: storable(frame, full_meta["timezone"]) for name, frame in layers.items()}
+        store_module.create(text, frames, full_meta, overwrite=overwrite)
+        return cls.open(text)
+
+    # -- queries ------------------------------------------------------------------------
+    @property
+    def meta(self) -> dict[str, str]:
+        """The workspace's metadata (name, time zone, layer notes, last plan KPIs...)."""
+        self._follow_store()
+        return self._meta
+
+    @property
+    def name(self) -> str:
+        return self.meta.get("name") or self._backend.default_name
+
+    @property
+    def label(self) -> str:
+        """How messages name the workspace to its user: the file name, or schema and database."""
+        return self._backend.label
+
+    @property
+    def location(self) -> str:
+        """Where the workspace is, as a user gives it on the command line."""
+        return self._backend.location
+
+    @property
+    def path(self) -> Path:
+        """The workspace's GeoPackage file.
+
+        Raises
+        ------
+        WorkspaceError
+            If the workspace is stored on a database server, not in a file.
+        """
+        path = self._backend.path
+        if path is None:
+            raise WorkspaceError(
+                f"workspace {self.label!r} is stored on a database server, not in a file; "
+                f"copy it into one with 'gisapp copy {self.location} WS.gpkg'"
+            )
+        return path
+
+    @property
+    def backend(self) -> StorageBackend:
+        """Where the workspace is stored (a GeoPackage file or a PostGIS schema)."""
+        return self._backend
+
+    def copy_to(self, path: str | os.PathLike[str]) -> Workspace:
+        """Copy the workspace to a new GeoPackage at ``path`` and open the copy.
+
+        The copy is one consistent version even while another process saves.
+        """
+        target = Path(path)
+        self._backend.copy_to_geopackage(target)
+        return Workspace.open(target)
+
+    def open_geopackage(self) -> BinaryIO:
+        """The workspace as a GeoPackage file, open for reading (for a download).
+
+        The stream is one consistent version of the workspace; it has no name on disk.
+        """
+        return self._backend.open_geopackage()
+
+    @property
+    def modified(self) -> pd.Timestamp:
+        """When the workspace was last written (UTC)."""
+        return self._backend.modified()
+
+    @property
+    def version(self) -> str:
+        """A stamp that changes whenever the workspace's content may have changed.
+
+        Caches of derived data (street networks, page data) key on it. It is read from the
+        store each time, so a save by another process is seen too.
+        """
+        return self._backend.stamp()
+
+    def layer_version(self, name: str) -> str:
+        """A stamp of the stored content of layer ``name`` alone ("" when it is not stored).
+
+        It changes when the layer's rows change and stays when other layers, saved plans
+        or metadata do, so data derived from one layer (the street network of the roads)
+        outlives a plan save.
+        """
+        return self._backend.layer_version(name)
+
+    @property
+    def timezone(self) -> str:
+        return self.meta.get("timezone") or "UTC"
+
+    @property
+    def layer_notes(self) -> dict[str, str]:
+        try:
+            notes = json.loads(self.meta.get("layer_notes") or "{}")
+        except json.JSONDecodeError:
+            return {}
+        return {str(k): str(v) for k, v in notes.items()} if isinstance(notes, dict) else {}
+
+    def layer_names(self) -> list[str]:
+        """Names of the layers present, in stored order."""
+        self._follow_store()
+        return list(self._layer_names)
+
+    def has_layer(self, name: str) -> bool:
+        return name in self.layer_names()
+
+    def layer(self, name: str, *, required: bool = True) -> Frame:
+        """Read one layer; incident times come back in the workspace's time zone.
+
+        Raises
+        ------
+        WorkspaceError
+            If the layer is absent and ``required``.
+        """
+        if not self.has_layer(name):
+            if required:
+                raise WorkspaceError(
+                    f"workspace {self.label!r} has no layer {name!r}; it has "
+                    f"{', '.join(self._layer_names) or 'no layers'}. Import one with "
+                    f"'gisapp import {name}=FILE --out {self.location}'"
+                )
+            return empty_layer(name)
+        frame = self._backend.read_layer(name)
+        if "id" in frame.columns:
+            frame["id"] = frame["id"].astype("string")
+        if name == "incidents" and "occurred_at" in frame.columns:
+            frame["occurred_at"] = local_times(frame["occurred_at"], self.timezone)
+        return frame
+
+    def spatial_layer(self, name: str) -> gpd.GeoDataFrame:
+        """Read a layer that must have geometry.
+
+        Raises
+        ------
+        WorkspaceError
+            If the layer is absent or is a table without geometry.
+        """
+        frame = self.layer(name)
+        if not isinstance(frame, gpd.GeoDataFrame):
+            raise WorkspaceError(f"layer {name!r} of {self.label!r} has no geometry")
+        return frame
+
+    def layers(self, names: Iterable[str] | None = None) -> dict[str, Frame]:
+        """Read several layers (all present data-model layers when ``names`` is None)."""
+        wanted = [n for n in self.layer_names() if n in LAYERS] if names is None else list(names)
+        return {n: self.layer(n) for n in wanted}
+
+    def validate(self, *, area_tolerance: float = 0.02) -> ValidationReport:
+        """Validate every data-model layer of the workspace together."""
+        from layers.validate import validate_layers
+
+        return validate_layers(self.layers(), area_tolerance=area_tolerance, timezone=self.timezone)
+
+    # -- saving ------------------------------------------------------------------------
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Keep other savers out, e.g. from reading stored rows to writing them back.
+
+        Saves inside the block (by this thread) go ahead; saves from other processes and
+        threads wait until it ends.
+
+        Raises
+        ------
+        WorkspaceError
+            If another save holds the workspace for longer than the write timeout.
+        """
+        with self._backend.write_lock():
+            yield
+
+    def save(
+        self,
+        layers: Mapping[str, Frame],
+        *,
+        meta: Mapping[str, Any] | None = None,
+        drop: Iterable[str] = (),
+        keyed: Keyed | None = None,
+    ) -> None:
+        """Replace or add layers, rows and metadata keys in one transaction.
+
+        Parameters
+        ----------
+        layers
+            Layers to write. A layer named in ``keyed`` keeps its stored rows except those
+            with one of the given keys, and gets the new rows; any other layer is replaced
+            whole.
+        meta
+            Metadata keys to set; other keys are kept as stored.
+        drop
+            Layers to remove.
+        keyed
+            Layer name -> (key column, the keys whose rows are replaced), e.g.
+            ``{"plan_routes": ("plan_id", ["2014-09-18-night-s3"])}``.
+
+        Raises
+        ------
+        WorkspaceError
+            If a layer cannot be stored, the store cannot be written, or another save
+            holds the workspace for longer than the write timeout.
+
+        Notes
+        -----
+        Other layers are kept. A crash during the save leaves the previous content.
+        """
+        check_layer_names(list(layers))
+        meta_pairs = [(k, meta_text(v)) for k, v in (meta or {}).items()]
+        timezone = dict(meta_pairs).get("timezone") or self.timezone
+        frames = {name: storable(frame, timezone) for name, frame in layers.items()}
+        with self._backend.write_lock():
+            self._backend.save(
+                frames, meta_pairs=meta_pairs, drop=set(drop) - set(frames), keyed=dict(keyed or {})
+            )
+        self._reload()
+
+    def delete_layer(self, name: str) -> None:
+        """Remove layer ``name`` and its provenance note, in one transaction.
+
+        Raises
+        ------
+        WorkspaceError
+            If the workspace has no such layer, or it cannot be written.
+        """
+        if not self.has_layer(name):
+            raise WorkspaceError(f"workspace {self.label!r} has no layer {name!r}")
+        notes = {k: v for k, v in self.layer_notes.items() if k != name}
+        self.save({}, meta={"layer_notes": notes}, drop=[name])
+
+    def _follow_store(self) -> None:
+        if self._backend.stamp() != self._stamp:
+            self._reload()
+
+    def _reload(self) -> None:
+        stamp = self._backend.stamp()
+        try:
+            self._meta, self._layer_names = self._backend.read_state()
+        except WorkspaceError:
+            # The store went away or broke under us: keep what we knew; reads will say why.
+            return
+        self._stamp = stamp
+
+
+def copy_workspace(source: Workspace, target: str, *, overwrite: bool = False) -> Workspace:
+    """Copy every layer, saved plan and metadata key of ``source`` into a new workspace.
+
+    ``target`` is a GeoPackage path or a PostGIS URL; the copy is written in one
+    transaction, from one version of ``source`` (its savers wait meanwhile).
+
+    Raises
+    ------
+    WorkspaceError
+        If ``target`` holds a workspace and ``overwrite`` is false, or either store cannot
+        be read or written.
+    """
+    if os.fspath(target) == source.location:
+        raise WorkspaceError(f"{target!r} is the workspace being copied; name another one")
+    with source.write_lock():
+        names = source.layer_names()
+        layers = {name: source.backend.read_layer(name) for name in names}
+        meta = dict(source.meta)
+    return Workspace.create(target, layers, meta=meta, overwrite=overwrite)
