@@ -10,7 +10,6 @@ import secrets
 import time
 from collections.abc import Mapping
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
@@ -85,7 +84,9 @@ def load_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
 
         app.config["LOGIN_THROTTLE_DB"] = str(throttle_db_path(app.config["USERS_DB"]))
     if app.config["WORKSPACE"]:
-        app.config["WORKSPACE"] = str(Path(app.config["WORKSPACE"]))
+        from gisapp.store import absolute_location
+
+        app.config["WORKSPACE"] = absolute_location(str(app.config["WORKSPACE"]))
 
 
 def settings_config(settings: Settings) -> dict[str, Any]:

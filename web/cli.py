@@ -44,11 +44,10 @@ from typing import Any
 import click
 
 from gisapp.settings import Settings, load_settings
+from gisapp.store import absolute_location, open_workspace
 from gisapp.store.users import UserStore, users_db_path
 from gisapp.views.plans import limit_printing
 from web import create_app, settings_config
-
-_WORKSPACE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -123,7 +122,7 @@ def build_server(app: WsgiApp, *, host: str, port: int, options: ServerOptions) 
 
 
 @click.command()
-@click.argument("workspace", type=_WORKSPACE)
+@click.argument("workspace")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
@@ -149,7 +148,7 @@ def build_server(app: WsgiApp, *, host: str, port: int, options: ServerOptions) 
 @click.pass_context
 def serve(
     ctx: click.Context,
-    workspace: Path,
+    workspace: str,
     host: str,
     port: int,
     server: str,
@@ -166,7 +165,8 @@ def serve(
     """
     settings = _settings(ctx)
     # Resolved now: the server may change directory later, the downloads must not break.
-    workspace = workspace.resolve()
+    workspace = absolute_location(workspace)
+    label = open_workspace(workspace).label  # a missing or unreadable workspace: say so now
     configured = Path(settings.users_db) if settings.users_db else None
     users = (users_db or configured or users_db_path(workspace)).resolve()
     if not UserStore(users).all():
@@ -189,7 +189,7 @@ def serve(
     if server == "werkzeug":
         from werkzeug.serving import run_simple
 
-        click.echo(f"Serving {workspace.name} on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
+        click.echo(f"Serving {label} on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
         run_simple(host, port, app, threaded=True)
         return
     options = server_options(settings, threads=threads)
@@ -202,7 +202,7 @@ def serve(
             f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port"
         ) from None
     click.echo(
-        f"Serving {workspace.name} on http://{host}:{httpd.effective_port}/ with "
+        f"Serving {label} on http://{host}:{httpd.effective_port}/ with "
         f"{options.threads} threads (Ctrl+C to stop)",
         err=True,
     )

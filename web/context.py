@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from pathlib import Path
 from typing import TypeVar
 
 from flask import abort, current_app
 
 from gisapp.settings import Settings
-from gisapp.store import open_workspace
+from gisapp.store import absolute_location, open_workspace
 from gisapp.store.geopackage import Workspace
 from gisapp.store.users import UserStore
 from gisapp.views.cache import VersionedCache
@@ -52,18 +51,10 @@ def get_workspace() -> Workspace:
         if opened is not None and opened[0].version == opened[1]:
             return opened[0]
         # Read the stamp before opening: a save in between makes the next request reopen.
-        ws = open_workspace(_absolute(str(path)))
+        ws = open_workspace(absolute_location(str(path)))
         version = ws.version
         current_app.extensions[_WORKSPACE_KEY] = (ws, version)
     return ws
-
-
-def _absolute(location: str) -> str:
-    """A file location made absolute, so a later change of directory cannot lose it
-    (bundled samples and database URLs are left as they are)."""
-    if location.startswith(("sample:", "postgresql://", "postgres://")):
-        return location
-    return str(Path(location).resolve())
 
 
 def reset_workspace() -> None:

@@ -12,8 +12,6 @@ from gisapp.store.users import ROLES
 
 logger = logging.getLogger(__name__)
 
-_WORKSPACE = click.Path(exists=True, dir_okay=False, path_type=Path)
-
 
 @click.group()
 def user() -> None:
@@ -27,9 +25,8 @@ def user() -> None:
 @click.option(
     "-w",
     "--workspace",
-    type=_WORKSPACE,
     envvar="GISAPP_WORKSPACE",
-    help="Workspace whose users file to use.",
+    help="Workspace (GeoPackage or database URL) whose users file to use.",
 )
 @click.option(
     "--users-db",
@@ -43,18 +40,21 @@ def user_add(
     name: str,
     role: str,
     unit_id: str | None,
-    workspace: Path | None,
+    workspace: str | None,
     users_db: Path | None,
     password_stdin: bool,
     replace: bool,
 ) -> None:
     """Add user NAME with a role; asks for the password unless --password-stdin."""
+    from gisapp.store import absolute_location, is_database_location
     from gisapp.store.users import UserStore, users_db_path
 
     if users_db is None:
         if workspace is None:
             raise click.UsageError("pass --workspace WS or --users-db FILE")
-        users_db = users_db_path(workspace)
+        if not is_database_location(workspace) and not Path(workspace).is_file():
+            raise click.UsageError(f"workspace {workspace!r} does not exist")
+        users_db = users_db_path(absolute_location(workspace))
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:

@@ -9,9 +9,27 @@ saves keep each other's work and a crash leaves the previous content.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from gisapp.store.workspace import Workspace
 
-__all__ = ["Workspace", "open_workspace"]
+__all__ = ["Workspace", "absolute_location", "is_database_location", "open_workspace"]
+
+#: How a database workspace's location starts.
+DATABASE_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_database_location(location: str) -> bool:
+    """Whether ``location`` names a database workspace (a PostGIS URL), not a file."""
+    return location.startswith(DATABASE_SCHEMES)
+
+
+def absolute_location(location: str) -> str:
+    """``location`` with a file path made absolute (so a later change of directory cannot
+    lose it); database URLs and bundled samples (``sample:NAME``) as they are."""
+    if location.startswith("sample:") or is_database_location(location):
+        return location
+    return str(Path(location).resolve())
 
 
 def open_workspace(location: str) -> Workspace:

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import logging
 import os
+import re
 import secrets
 import sqlite3
 import stat
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -104,9 +106,19 @@ class User:
 
 
 def users_db_path(workspace: str | Path) -> Path:
-    """Return the default users file of ``workspace``: ``<workspace>.users.sqlite``."""
-    workspace = Path(workspace)
-    return workspace.with_name(workspace.name + ".users.sqlite")
+    """Return the default users file of ``workspace``: ``<workspace>.users.sqlite`` beside
+    a GeoPackage; for a database workspace (``postgresql://host/city?schema=precinct_7``)
+    ``city.precinct_7.users.sqlite`` in the current folder (set ``users_db`` to keep it
+    elsewhere)."""
+    text = str(workspace)
+    if "://" in text:
+        url = urlsplit(text)
+        database = url.path.strip("/") or "postgres"
+        schema = parse_qs(url.query).get("schema", ["public"])[0]
+        name = re.sub(r"[^\w.-]", "_", f"{database}.{schema}")
+        return Path.cwd() / f"{name}.users.sqlite"
+    path = Path(workspace)
+    return path.with_name(path.name + ".users.sqlite")
 
 
 def make_private(path: str | Path) -> None:
