@@ -49,8 +49,8 @@ _encoding_option = click.option(
     "--workspace",
     "out",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Workspace GeoPackage to create or update.",
+    help="Workspace to create or update: a GeoPackage, or a database URL "
+    "(postgresql://USER@HOST/DB?schema=SCHEMA).",
 )
 @_map_fields_option
 @_offset_option
@@ -68,7 +68,7 @@ _encoding_option = click.option(
 def import_(
     ctx: click.Context,
     sources: tuple[str, ...],
-    out: Path,
+    out: str,
     map_fields: tuple[str, ...],
     offsets: tuple[str, ...],
     timezone: str | None,

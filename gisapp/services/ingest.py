@@ -10,10 +10,11 @@ multi-layer file (a GeoPackage layer, a shapefile of a zip): ``grids=city.gpkg:w
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import geopandas as gpd
 import pandas as pd
@@ -28,6 +29,9 @@ from layers.repair import OverlapRepair, repair_sibling_overlaps
 from layers.schema import LAYERS
 from layers.validate import validate_layers
 from layers.validate.files import check_source_file
+
+if TYPE_CHECKING:
+    from gisapp.store import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -352,6 +356,31 @@ class ImportResult:
     overlaps: OverlapRepair | None = None
 
 
+def _location_label(location: str) -> str:
+    """How logs name a workspace: a file's name, or a database URL without its password."""
+    from gisapp.store import is_database_location
+
+    if is_database_location(location):
+        return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1@", location)
+    return Path(location).name
+
+
+def _existing_workspace(location: str) -> Workspace | None:
+    """The workspace at ``location`` when there is one (a file, or a database schema that
+    holds a workspace), else None: the import then creates it."""
+    from gisapp.errors import WorkspaceError
+    from gisapp.store import Workspace, is_database_location
+
+    if not is_database_location(location):
+        return Workspace.open(location) if Path(location).exists() else None
+    try:
+        return Workspace.open(location)
+    except WorkspaceError:
+        # No workspace in that schema yet (a server that cannot be reached says so again
+        # when the import creates it).
+        return None
+
+
 def import_into(
     workspace_path: str | Path,
     sources: Sequence[Source],
@@ -414,10 +443,11 @@ def import_into(
     WorkspaceError
         If the existing workspace cannot be opened or written.
     """
-    from gisapp.store.geopackage import Workspace
+    from gisapp.store import Workspace
 
-    path = Path(workspace_path)
-    existing = Workspace.open(path) if path.exists() and not force else None
+    location = str(workspace_path)
+    label = _location_label(location)
+    existing = None if force else _existing_workspace(location)
     tz = timezone or (existing.timezone if existing else default_timezone)
     limits = limits or ReadLimits()
     try:
@@ -427,7 +457,7 @@ def import_into(
         context = existing.layers() if existing else {}
         check_workspace({**context, **ingested.layers}, limits)
     except LimitError as exc:
-        logger.warning("not imported into %s: %s", path.name, exc.summary)
+        logger.warning("not imported into %s: %s", label, exc.summary)
         where = ", ".join(s.path.name for s in sources)
         return ImportResult(False, [Problem(where, None, exc.code, exc.summary, exc.fix)], {}, tz)
     overlaps = None
@@ -437,7 +467,7 @@ def import_into(
     report = validate_layers(ingested.layers, workspace=context, timezone=tz)
     problems = ingested.problems + (overlaps.problems if overlaps else []) + report.problems
     if not report.ok or dry_run:
-        logger.info("not imported into %s: %s", path.name, "preview" if dry_run else "errors")
+        logger.info("not imported into %s: %s", label, "preview" if dry_run else "errors")
         return ImportResult(report.ok, problems, {}, tz, overlaps)
     repaired = {name: report.layers[name] for name in ingested.layers}
     to_save = finalize_times(repaired, timezone=tz)
@@ -451,7 +481,7 @@ def import_into(
     if existing:
         existing.save(to_save, meta=meta)
     else:
-        Workspace.create(path, to_save, meta=meta, overwrite=force)
+        Workspace.create(location, to_save, meta=meta, overwrite=force)
     saved = {name: len(frame) for name, frame in to_save.items()}
-    logger.info("imported into %s: %s", path.name, saved)
+    logger.info("imported into %s: %s", label, saved)
     return ImportResult(True, problems, saved, tz, overlaps)
