@@ -210,6 +210,52 @@ def segment_reach(
     return frame
 
 
+class SegmentEnds:
+    """When the two ends of every segment are reached, and how much of it a budget covers.
+
+    The arithmetic of :func:`segment_reach` split in two: the index arrays are built once
+    per network, then node times for many instants or budgets cost a few array operations
+    each, with no frame.
+
+    Parameters
+    ----------
+    network
+        The street network.
+    """
+
+    def __init__(self, network: StreetNetwork) -> None:
+        fwd = network.edge_forward
+        self._n = network.n_segments
+        self._fwd_segment = network.edge_segment[fwd]
+        self._fwd_node = network.edge_u[fwd]
+        self._bwd_segment = network.edge_segment[~fwd]
+        self._bwd_node = network.edge_u[~fwd]
+        crossing_s = np.zeros(self._n)
+        crossing_s[network.edge_segment] = network.edge_travel_time_s
+        self.crossing_s = crossing_s
+
+    def times(self, time_s: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Seconds to each segment's start (forward edge) and end (backward edge), inf
+        where that end is not reached or not entered."""
+        t_start = np.full(self._n, np.inf)
+        t_end = np.full(self._n, np.inf)
+        t_start[self._fwd_segment] = time_s[self._fwd_node]
+        t_end[self._bwd_segment] = time_s[self._bwd_node]
+        return t_start, t_end
+
+    def fractions(
+        self, time_s: NDArray[np.float64], cutoffs_s: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Fractions of each segment reached from its start and from its end within each
+        budget: two arrays of shape ``(len(cutoffs_s), n_segments)``."""
+        t_start, t_end = self.times(time_s)
+        cutoffs = np.asarray(cutoffs_s, dtype=float).reshape(-1, 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            from_start = np.clip((cutoffs - t_start) / self.crossing_s, 0.0, 1.0)
+            from_end = np.clip((cutoffs - t_end) / self.crossing_s, 0.0, 1.0)
+        return np.nan_to_num(from_start, nan=0.0), np.nan_to_num(from_end, nan=0.0)
+
+
 def reached_lines(network: StreetNetwork, segments: pd.DataFrame) -> NDArray[np.object_]:
     """The reached pieces of street, cut at the reachable length of partial segments.
 
@@ -282,10 +328,14 @@ def isochrones(
     for band in bands:
         segments = segment_reach(network, reach, cutoff_s=band * 60.0)
         lines = reached_lines(network, segments)
-        # buffering pieces one by one and uniting them is several times faster than
-        # buffering one MultiLineString, for the same polygon
+        # pieces that continue one another are joined into lines first, and the lines
+        # buffered one by one and united: far fewer buffers to unite than pieces, and many
+        # times faster than the buffer of one MultiLineString (the same polygon up to the
+        # vertices of its round ends, areas within 1e-5)
         polygon = (
-            shapely.union_all(shapely.buffer(lines, buffer_m)) if len(lines) else shapely.Polygon()
+            shapely.union_all(shapely.buffer(_joined(lines), buffer_m))
+            if len(lines)
+            else shapely.Polygon()
         )
         rows.append(
             {
@@ -297,6 +347,12 @@ def isochrones(
             }
         )
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=network.crs)
+
+
+def _joined(lines: NDArray[np.object_]) -> NDArray[np.object_]:
+    """Lines joined where they continue one another (``shapely.line_merge``), as parts."""
+    merged = shapely.line_merge(shapely.multilinestrings(shapely.get_parts(lines)))
+    return np.asarray(shapely.get_parts(merged), dtype=object)
 
 
 def travel_time_matrix(
@@ -441,6 +497,7 @@ def reach_summary(segments: pd.DataFrame, network: StreetNetwork) -> dict[str, f
 __all__ = [
     "NodeReach",
     "Path",
+    "SegmentEnds",
     "as_nodes",
     "isochrones",
     "reach_nodes",

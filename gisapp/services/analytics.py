@@ -29,6 +29,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from gisapp.errors import GisappError
 from gisapp.settings import Shift
@@ -243,7 +244,11 @@ def study_area(workspace: Workspace) -> gpd.GeoDataFrame:
             layer = workspace.layer(name)
             if isinstance(layer, gpd.GeoDataFrame) and len(layer):
                 metric = layer.to_crs(layer.estimate_utm_crs())
-                hull = gpd.GeoSeries([metric.union_all().convex_hull], crs=metric.crs)
+                # the hull of the vertices is the hull of the union, without the union
+                vertices = shapely.get_coordinates(metric.geometry.to_numpy())
+                hull = gpd.GeoSeries(
+                    [shapely.convex_hull(shapely.multipoints(vertices))], crs=metric.crs
+                )
                 return gpd.GeoDataFrame(geometry=hull.to_crs(layer.crs))
     raise AnalyticsError(
         f"workspace {workspace.label!r} has no areas, roads or incidents to map; "

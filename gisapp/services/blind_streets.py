@@ -150,6 +150,100 @@ def _cross_streets(
     return found
 
 
+#: Most vertices of a zone tile (:func:`_zone_tiles`); a cut by a larger polygon is slower.
+TILE_COORDS = 2_000
+#: Most quadrant cuts of a zone (a tile is then 1/65,536 of the zone's extent).
+_TILE_LEVELS = 16
+
+
+def _zone_tiles(
+    zones: npt.NDArray[np.object_], max_coords: int = TILE_COORDS
+) -> npt.NDArray[np.object_]:
+    """The zones cut into quadrants until each piece has at most ``max_coords`` vertices.
+
+    The pieces cover exactly the zones (cut along shared straight lines), so a shape cut
+    by the pieces it meets and joined again is the shape cut by the zones; a city-wide zone
+    of 100,000+ vertices costs milliseconds per cut, a tile a fraction of it.
+    """
+    done: list[npt.NDArray[np.object_]] = []
+    todo = np.asarray(zones, dtype=object)
+    todo = todo[~shapely.is_empty(todo)]
+    for _ in range(_TILE_LEVELS):
+        small = shapely.get_num_coordinates(todo) <= max_coords
+        done.append(todo[small])
+        big = todo[~small]
+        if not len(big):
+            break
+        x0, y0, x1, y1 = shapely.bounds(big).T
+        xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
+        quads = np.concatenate(
+            [
+                shapely.box(x0, y0, xm, ym),
+                shapely.box(xm, y0, x1, ym),
+                shapely.box(x0, ym, xm, y1),
+                shapely.box(xm, ym, x1, y1),
+            ]
+        )
+        cut = shapely.intersection(np.tile(big, 4), quads)
+        cut = shapely.get_parts(cut[~shapely.is_empty(cut)])
+        todo = cut[(shapely.get_type_id(cut) == 3) & (shapely.area(cut) > 0)]
+    else:
+        done.append(todo)  # pieces still large after many cuts are kept as they are
+    return np.concatenate(done)
+
+
+def _wholly_in_zones(segments: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Segments that are zone from end to end: reached from neither end and (when the
+    frame says what cameras see) seen by no camera. Their buffer lies inside the zones."""
+    inside = (segments["from_start"].to_numpy() <= 0) & (segments["from_end"].to_numpy() <= 0)
+    if "camera_length_m" not in segments.columns:
+        return np.zeros(len(segments), dtype=bool)  # cameras may cut any of them
+    return np.asarray(inside & (segments["camera_length_m"].to_numpy() <= 0))
+
+
+class _StretchShapes:
+    """The drawn shape of every stretch: its streets buffered, cut by the blind zones.
+
+    Every stretch's segments are joined into lines where they continue one another and
+    all those lines buffered at once; a stretch's shape is the union of its lines' buffers
+    (many times faster than the buffer of its MultiLineString or the union of its
+    segments' buffers). The cut is by the small tiles of the zones it meets
+    (:func:`_zone_tiles`), not by a city-wide zone, and is skipped for a stretch whose
+    streets are all zone (:func:`_wholly_in_zones`).
+    """
+
+    def __init__(
+        self,
+        network: StreetNetwork,
+        street_zones: gpd.GeoDataFrame,
+        segments: pd.DataFrame,
+        run_segments: npt.NDArray[np.int64],
+        run_ids: npt.NDArray[np.int64],
+        buffer_m: float,
+    ) -> None:
+        self._tiles = _zone_tiles(street_zones.geometry.to_numpy(), TILE_COORDS)
+        self._tree = shapely.STRtree(self._tiles)
+        self._inside = _wholly_in_zones(segments)
+        merged = shapely.line_merge(
+            shapely.multilinestrings(network.segment_geometry[run_segments], indices=run_ids)
+        )
+        lines, line_run = shapely.get_parts(merged, return_index=True)
+        self._buffered = shapely.buffer(lines, buffer_m)
+        self._bounds = np.searchsorted(line_run, np.arange(int(run_ids.max()) + 2))
+
+    def polygon(self, run_id: int, run: npt.NDArray[np.int64]) -> shapely.Geometry | None:
+        """The shape of stretch ``run_id`` (segments ``run``); None when no zone meets it."""
+        own = self._buffered[self._bounds[run_id] : self._bounds[run_id + 1]]
+        shape = own[0] if len(own) == 1 else shapely.union_all(own)
+        if self._inside[run].all():
+            return shape  # all of its streets are zone: the cut would keep it whole
+        near = self._tree.query(shape, predicate="intersects")
+        if not len(near):
+            return None
+        pieces = shapely.intersection(shape, self._tiles[near])
+        return pieces[0] if len(pieces) == 1 else shapely.union_all(pieces)
+
+
 def street_blind_rows(
     network: StreetNetwork,
     segments: pd.DataFrame,
@@ -167,7 +261,9 @@ def street_blind_rows(
     network
         The street network.
     segments
-        Per segment reach (``blind_length_m``, ``full_s``, ``weight``, ``covered_weight``).
+        Per segment reach (``blind_length_m``, ``full_s``, ``weight``, ``covered_weight``,
+        ``from_start``, ``from_end``) and, when known, ``camera_length_m`` (the street
+        cameras see); without it every stretch is cut by the zones.
     street_zones
         The street blind zones of :func:`routing.coverage.blind_zone_polygons` (network
         CRS): what is drawn is cut from them, so what cameras see stays out.
@@ -199,8 +295,6 @@ def street_blind_rows(
     key_text = pd.Series([f"{seg_grid[s]}\x00{names[s]}" for s in chosen])
     keys = pd.factorize(key_text)[0].astype(np.int64)
     runs = _runs(network, chosen, keys)
-    zone_tree = shapely.STRtree(street_zones.geometry.to_numpy())
-    zone_geoms = street_zones.geometry.to_numpy()
     blind_risk = (segments["weight"] - segments["covered_weight"]).to_numpy(dtype=float)
     full_s = segments["full_s"].to_numpy(dtype=float)
     touching = _NodeSegments(network)
@@ -208,16 +302,12 @@ def street_blind_rows(
     # the segments of every run at once (a mask per run is quadratic on a city)
     order = np.argsort(runs, kind="stable")
     bounds = np.searchsorted(runs[order], np.arange(int(runs.max()) + 2))
+    shapes = _StretchShapes(network, street_zones, segments, chosen[order], runs[order], buffer_m)
     for run_id in range(int(runs.max()) + 1):
         run = chosen[order[bounds[run_id] : bounds[run_id + 1]]]
-        # one buffer of the run's lines (GEOS unions the pieces itself, faster than a union
-        # of buffers), cut by each zone it meets, then the few cut pieces joined
-        shape = shapely.buffer(shapely.multilinestrings(network.segment_geometry[run]), buffer_m)
-        near = zone_tree.query(shape, predicate="intersects")
-        if not len(near):
+        polygon = shapes.polygon(run_id, run)
+        if polygon is None:
             continue  # cameras see all of it
-        pieces = shapely.intersection(shape, zone_geoms[near])
-        polygon = pieces[0] if len(pieces) == 1 else shapely.union_all(pieces)
         if shapely.is_empty(polygon) or shapely.area(polygon) <= 0:
             continue
         street = names[run[0]] or UNNAMED

@@ -81,10 +81,11 @@ def blind_zone_polygons(
     )
     union = shapely.union_all(shapely.buffer(merged, buffer_m))
     zones = np.array(shapely.get_parts(union), dtype=object)
-    tree = shapely.STRtree(zones)
-    # a piece's midpoint lies inside exactly the zone its buffer joined
+    # a piece's midpoint lies inside exactly the zone its buffer joined; the zones are the
+    # ones tested (prepared once each), a point tested against a city-wide zone unprepared
+    # costs the zone's every vertex
     mid = shapely.line_interpolate_point(pieces, 0.5, normalized=True)
-    piece_idx, zone_idx = tree.query(mid, predicate="within")
+    zone_idx, piece_idx = shapely.STRtree(mid).query(zones, predicate="contains")
     zone_of = np.full(len(pieces), -1, dtype=np.int64)
     zone_of[piece_idx] = zone_idx
     zone_of[zone_of < 0] = 0  # numerically on a border: any touching zone is right

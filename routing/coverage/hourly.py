@@ -10,12 +10,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
+from scipy.sparse.csgraph import dijkstra
 
 from routing.coverage.places import place_times
 from routing.coverage.segments import per_segment
 from routing.errors import RoutingError
 from routing.network import StreetNetwork
-from routing.reach import NodeReach, Sources, as_nodes, reach_nodes, segment_reach
+from routing.reach import NodeReach, SegmentEnds, Sources, as_nodes, reach_nodes
 
 logger = logging.getLogger(__name__)
 
@@ -171,16 +172,23 @@ def coverage_by_hour(
         if place_required is not None and len(place_required)
         else 0.0,
     )
+    ends = SegmentEnds(network)
+    shares = _InstantShares(network, ends, np.array(bands) * 60.0, weight, places, place_required)
+    # the fixed posts reach the same nodes at every instant: one search, kept
+    fixed_s = _node_times(network, fixed, horizon_s)
     cache: dict[tuple[int, ...], tuple[list[float], list[float], float]] = {}
     records = []
-    for instant, rows in samples.groupby("time", sort=True):
-        key = tuple(sorted(set(rows["node"].tolist()) | set(fixed.tolist())))
-        if key not in cache:
-            reach = reach_nodes(network, np.array(key, dtype=np.int64), cutoff_s=horizon_s)
-            cache[key] = _shares_reached(network, reach, bands, weight, places, place_required)
-        risk_shares, street_shares, place_share = cache[key]
-        for band, r, s in zip(bands, risk_shares, street_shares, strict=True):
-            records.append((instant, band, len(rows), r, s, place_share))
+    for _, hour_rows in samples.groupby(samples["time"].dt.floor("h"), sort=True):
+        # one search per position of the hour; an instant takes the nearest of its units
+        # (many small searches cost less than one search from all units per instant)
+        reach = _NodeRows(network, np.unique(hour_rows["node"].to_numpy()), horizon_s)
+        for instant, rows in hour_rows.groupby("time", sort=True):
+            key = tuple(np.unique(rows["node"].to_numpy()).tolist())
+            if key not in cache:
+                cache[key] = shares(reach.nearest(np.array(key, dtype=np.int64), fixed_s))
+            risk_shares, street_shares, place_share = cache[key]
+            for band, r, s in zip(bands, risk_shares, street_shares, strict=True):
+                records.append((instant, band, len(rows), r, s, place_share))
     out = _hourly_means(records)
     logger.info(
         "coverage by hour: %s instants, %s distinct source sets, %s hours",
@@ -189,6 +197,102 @@ def coverage_by_hour(
         f"{out['hour'].nunique():,}",
     )
     return out
+
+
+def _node_times(
+    network: StreetNetwork, nodes: NDArray[np.int64], cutoff_s: float
+) -> NDArray[np.float64]:
+    """Seconds from the nearest of ``nodes`` to every node within ``cutoff_s`` (else inf)."""
+    if not len(nodes):
+        return np.full(network.n_nodes, np.inf)
+    return reach_nodes(network, nodes, cutoff_s=cutoff_s).time_s
+
+
+class _NodeRows:
+    """Seconds from each of some source nodes to the nodes it reaches within a cutoff,
+    stored sparsely (one search per source, the rows kept for many instants)."""
+
+    #: Sources per search batch (bounds the dense rows held at once).
+    BATCH = 64
+
+    def __init__(self, network: StreetNetwork, nodes: NDArray[np.int64], cutoff_s: float):
+        self._nodes = nodes
+        indptr = [np.zeros(1, dtype=np.int64)]
+        columns, seconds = [], []
+        for start in range(0, len(nodes), self.BATCH):
+            batch = nodes[start : start + self.BATCH]
+            dense = np.atleast_2d(
+                dijkstra(network.travel_time_csr, directed=True, indices=batch, limit=cutoff_s)
+            )
+            row, column = np.nonzero(np.isfinite(dense))
+            columns.append(column)
+            seconds.append(dense[row, column])
+            ends = np.cumsum(np.bincount(row, minlength=len(batch)))
+            indptr.append(ends + indptr[-1][-1])
+        self._indptr = np.concatenate(indptr)
+        self._columns = np.concatenate(columns) if columns else np.empty(0, dtype=np.int64)
+        self._seconds = np.concatenate(seconds) if seconds else np.empty(0)
+
+    def nearest(
+        self, sources: NDArray[np.int64], base_s: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Seconds from the nearest of ``sources`` (some of the stored nodes) or the
+        ``base_s`` times, whichever is less, to every node."""
+        time_s = base_s.copy()
+        for row in np.searchsorted(self._nodes, sources):
+            lo, hi = self._indptr[row], self._indptr[row + 1]
+            columns = self._columns[lo:hi]  # once each in a row
+            time_s[columns] = np.minimum(time_s[columns], self._seconds[lo:hi])
+        return time_s
+
+
+class _InstantShares:
+    """The shares one instant's node times reach: risk and street per band, key places.
+
+    The arithmetic is that of :func:`routing.reach.segment_reach` for every band at once,
+    without a frame per band and instant.
+    """
+
+    def __init__(
+        self,
+        network: StreetNetwork,
+        ends: SegmentEnds,
+        cutoffs_s: NDArray[np.float64],
+        weight: NDArray[np.float64] | None,
+        places: pd.DataFrame | None,
+        place_required: NDArray[np.float64] | None,
+    ) -> None:
+        self._network = network
+        self._ends = ends
+        self._cutoffs_s = cutoffs_s
+        self._weight = weight
+        self._total_weight = float(weight.sum()) if weight is not None else 0.0
+        self._total_length = float(network.segment_length_m.sum())
+        has_places = places is not None and place_required is not None and len(places)
+        self._places = places if has_places else None
+        self._place_required = place_required
+
+    def __call__(self, time_s: NDArray[np.float64]) -> tuple[list[float], list[float], float]:
+        """Risk shares and street shares (one per band) and the key-place share."""
+        from_start, from_end = self._ends.fractions(time_s, self._cutoffs_s)
+        fraction = np.minimum(from_start + from_end, 1.0)
+        length = self._network.segment_length_m
+        street = (fraction * length).sum(axis=1) / self._total_length
+        if self._weight is not None and self._total_weight > 0:
+            risk = ((self._weight * fraction).sum(axis=1) / self._total_weight).tolist()
+        else:
+            risk = [math.nan] * len(self._cutoffs_s)
+        place_share = math.nan
+        if self._places is not None and self._place_required is not None:
+            reach = NodeReach(
+                time_s=time_s,
+                source=np.full(len(time_s), -1, dtype=np.int64),
+                sources=np.empty(0, dtype=np.int64),
+                cutoff_s=float(self._cutoffs_s[-1]),
+            )
+            times = place_times(self._network, reach, self._places)
+            place_share = float(np.mean(times <= self._place_required))
+        return risk, street.tolist(), place_share
 
 
 def _place_required(
@@ -206,37 +310,6 @@ def _place_required(
             f"{len(place_required):,}"
         )
     return place_required
-
-
-def _shares_reached(
-    network: StreetNetwork,
-    reach: NodeReach,
-    bands: Sequence[float],
-    weight: NDArray[np.float64] | None,
-    places: pd.DataFrame | None,
-    place_required: NDArray[np.float64] | None,
-) -> tuple[list[float], list[float], float]:
-    """Risk and street shares reached within every band, and the share of key places
-    reached within their own time (NaN without risk or places)."""
-    total_weight = float(weight.sum()) if weight is not None else 0.0
-    risk_shares, street_shares = [], []
-    for band in bands:
-        seg = segment_reach(network, reach, cutoff_s=band * 60.0)
-        fraction = seg["reached_fraction"].to_numpy()
-        risk_shares.append(
-            float((weight * fraction).sum()) / total_weight
-            if weight is not None and total_weight > 0
-            else math.nan
-        )
-        street_shares.append(
-            float((fraction * network.segment_length_m).sum())
-            / float(network.segment_length_m.sum())
-        )
-    if places is not None and place_required is not None and len(places):
-        place_share = float(np.mean(place_times(network, reach, places) <= place_required))
-    else:
-        place_share = math.nan
-    return risk_shares, street_shares, place_share
 
 
 def _hourly_means(records: list[tuple[Any, float, int, float, float, float]]) -> pd.DataFrame:
@@ -304,24 +377,22 @@ def reach_by_hour(
     _, node = network.node_tree.query(samples[["x", "y"]].to_numpy())
     samples["node"] = np.asarray(node, dtype=np.int64)
     samples["hour"] = samples["time"].dt.floor("h")
+    ends = SegmentEnds(network)
     out: dict[pd.Timestamp, pd.DataFrame] = {}
-    n_sets = 0
+    n_nodes = 0
     for _, rows in samples.groupby("hour", sort=True):
-        # units dwell at stops: many instants share one set of source nodes
-        source_sets = {tuple(sorted(set(g.tolist()))) for _, g in rows.groupby("time")["node"]}
-        from_start = np.zeros(network.n_segments)
-        from_end = np.zeros(network.n_segments)
-        for nodes in source_sets:
-            reach = reach_nodes(network, np.array(nodes, dtype=np.int64), cutoff_s=cutoff_s)
-            seg = segment_reach(network, reach, cutoff_s=cutoff_s)
-            np.maximum(from_start, seg["from_start"].to_numpy(), out=from_start)
-            np.maximum(from_end, seg["from_end"].to_numpy(), out=from_end)
-        n_sets += len(source_sets)
-        fraction = np.minimum(from_start + from_end, 1.0)
+        # a piece is reached in some instant of the hour when it is reached from the union
+        # of the hour's positions (the earliest arrival over the instants is the arrival
+        # from all of them): one search per hour, not one per instant
+        nodes = np.unique(rows["node"].to_numpy())
+        n_nodes += len(nodes)
+        time_s = _node_times(network, nodes, cutoff_s)
+        from_start, from_end = ends.fractions(time_s, np.array([cutoff_s]))
+        fraction = np.minimum(from_start[0] + from_end[0], 1.0)
         frame = pd.DataFrame(
             {
-                "from_start": from_start,
-                "from_end": from_end,
+                "from_start": from_start[0],
+                "from_end": from_end[0],
                 "reached_fraction": fraction,
                 "reached_length_m": fraction * network.segment_length_m,
             }
@@ -329,6 +400,6 @@ def reach_by_hour(
         frame.index.name = "segment"
         out[rows["hour"].iloc[0]] = frame
     logger.info(
-        "reach by hour: %s hours, %s source sets, %g min", f"{len(out):,}", f"{n_sets:,}", minutes
+        "reach by hour: %s hours, %s source nodes, %g min", f"{len(out):,}", f"{n_nodes:,}", minutes
     )
     return out
