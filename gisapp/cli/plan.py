@@ -15,7 +15,10 @@ from gisapp.cli._common import settings_from, share_progress
 from gisapp.settings import PLAN_TIME_LIMIT_S, STREET_RISK_WEIGHT
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from gisapp.services.overrides import PlanOverrides
+    from gisapp.settings import Settings, Shift
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +134,15 @@ logger = logging.getLogger(__name__)
     "like the others; default: the keep_pileups setting, off.",
 )
 @click.option("--no-save", is_flag=True, help="Do not save the plan into the workspace.")
+@click.option(
+    "--by",
+    "by",
+    type=click.Choice(["subdistrict", "community"]),
+    default=None,
+    help="Plan the whole city area by area: one plan per sub-district or community with "
+    "the units whose grids lie mostly in it, run on the job queue's workers (the job_queue "
+    "setting) or here one after another; writes city_report.json and city_report.csv.",
+)
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -151,6 +163,7 @@ def plan(
     overrides_file: Path | None,
     keep_pileups: bool,
     no_save: bool,
+    by: str | None,
 ) -> None:
     """Plan shift patrol routes for the units of WORKSPACE."""
     from gisapp.outputs.plan import write_plan
@@ -171,6 +184,14 @@ def plan(
             raise click.BadParameter(
                 f"{date_text!r} is not a date like 2024-05-01", param_hint="--date"
             ) from None
+    if by is not None:
+        extra = [name for name, given in _NOT_BY_AREA.items() if given(ctx)]
+        if extra:
+            raise click.UsageError(
+                f"--by plans every area with its own units; leave out {', '.join(extra)}"
+            )
+        _plan_city(workspace, by, shift, date, seed, settings, search_budget, out)
+        return
     unit_ids = parse_id_list(units_text) if units_text else None
     overrides = _overrides(overrides_file, locks, forbidden, closed_streets, orders)
     ws = open_workspace(workspace)
@@ -206,6 +227,86 @@ def plan(
     for note in kpis["notes"]:
         click.echo(f"note: {note}")
     click.echo(f"wrote {len(written)} files to {out}")
+
+
+def _given(name: str) -> Callable[[click.Context], bool]:
+    def given(ctx: click.Context) -> bool:
+        return bool(ctx.params.get(name))
+
+    return given
+
+
+#: Options that shape one plan and have no meaning for a city planned area by area.
+_NOT_BY_AREA: dict[str, Callable[[click.Context], bool]] = {
+    "--units": _given("units_text"),
+    "--hotspots": _given("n_hotspots"),
+    "--lock": _given("locks"),
+    "--forbid": _given("forbidden"),
+    "--close-street": _given("closed_streets"),
+    "--order": _given("orders"),
+    "--overrides": _given("overrides_file"),
+    "--no-save": _given("no_save"),
+}
+
+
+def _plan_city(
+    workspace: str,
+    by: str,
+    shift: Shift,
+    date: dt.date | None,
+    seed: int,
+    settings: Settings,
+    search_budget: int | None,
+    out: Path,
+) -> None:
+    """Plan every area of the city on the job queue; write and print the city report."""
+    from gisapp.services.fanout import plan_city, write_city_report
+    from gisapp.services.jobs import job_queue
+
+    jobs = job_queue(settings)
+    with share_progress(f"planning the {shift.label()} shift by {by}") as progress:
+        report = plan_city(
+            workspace,
+            by=by,
+            shift=shift,
+            date=date,
+            seed=seed,
+            settings=settings,
+            jobs=jobs,
+            progress=progress,
+            search_budget=search_budget,
+        )
+    written = write_city_report(report, out)
+    for area in report.areas:
+        head = f"{area.area_id} ({area.name}): {area.status}"
+        if area.status == "done":
+            click.echo(
+                f"{head}, plan {area.plan_id}, {len(area.unit_ids)} unit(s), dosage "
+                f"{area.dosage:.3f}, {area.hotspot_stops} hotspot stops, "
+                f"{area.distance_km:.1f} km, {area.seconds or 0.0:.1f} s"
+            )
+        else:
+            click.echo(f"{head}: {area.error}")
+    for placed in report.spanning:
+        spread = ", ".join(f"{a} {n}" for a, n in placed.grids_by_area.items())
+        click.echo(
+            f"note: {placed.unit_id} spans areas (grids: {spread}); planned with {placed.area_id}"
+        )
+    for unit_id, reason in report.unplaced.items():
+        click.echo(f"note: {unit_id} not planned: {reason}")
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    totals = report.totals
+    click.echo(
+        f"city: {totals['areas_planned']} of {totals['areas']} area(s) planned "
+        f"({totals['areas_failed']} failed, {totals['areas_skipped']} skipped), "
+        f"{totals['units_planned']} unit(s), dosage {totals['hotspot_risk_dosed']:.3f}, "
+        f"{totals['hotspot_stops']} hotspot stops, {totals['distance_km']:.1f} km, "
+        f"{totals['wall_seconds']:.1f} s"
+    )
+    click.echo(f"wrote {len(written)} files to {out}")
+    if totals["areas_failed"]:
+        raise click.exceptions.Exit(1)
 
 
 def _overrides(

@@ -18,6 +18,8 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import re
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,6 +53,8 @@ _DESIGN_COLUMNS = (
 )
 #: Settings never sent with a job (secrets, the web's own files, the queue itself).
 _PRIVATE_SETTINGS = frozenset({"secret_key", "users_db", "job_queue"})
+#: Characters a plan id may not hold (as :func:`gisapp.plans.make_plan_id`).
+_UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 def settings_args(settings: Settings) -> dict[str, Any]:
@@ -88,17 +92,20 @@ def plan_job(ws: Workspace, args: Mapping[str, Any], progress: Progress) -> dict
 
     Arguments: ``shift`` (window ``"22:00-06:00"``), ``shift_name``, ``date`` (ISO),
     ``unit_ids`` (None: the shift's units), ``seed``, ``settings``, and optionally
-    ``overrides`` (:meth:`PlanOverrides.to_dict`), ``n_hotspots``, ``search_budget``.
+    ``overrides`` (:meth:`PlanOverrides.to_dict`), ``n_hotspots``, ``search_budget``,
+    ``plan_tag`` (added to the plan id, so that plans of several areas of one shift are
+    saved side by side).
 
     Returns
     -------
     dict
-        ``plan_id`` and the plan's ``kpis``.
+        ``plan_id``, the plan's ``kpis`` and the ``seconds`` the job ran.
     """
     from gisapp.services.overrides import PlanOverrides
     from gisapp.services.plan import plan_shift
     from gisapp.store.plans import save_plan
 
+    began = time.monotonic()
     shift = parse_shift(_text(args, "shift"), name=args.get("shift_name") or None)
     overrides = PlanOverrides.from_dict(args["overrides"]) if args.get("overrides") else None
     planned = plan_shift(
@@ -113,8 +120,15 @@ def plan_job(ws: Workspace, args: Mapping[str, Any], progress: Progress) -> dict
         progress=progress,
         overrides=overrides,
     )
-    plan_id = save_plan(planned.record, ws)
-    return {"plan_id": plan_id, "kpis": _plain(planned.record.kpis)}
+    record = planned.record
+    tag = _UNSAFE_ID_CHARS.sub("_", str(args.get("plan_tag") or "")).strip("_-")[:40]
+    if tag:
+        plan_id = f"{record.plan_id}-{tag}"
+        kpis = {**record.kpis, "plan_id": plan_id}
+        record = dataclasses.replace(record, plan_id=plan_id, kpis=kpis)
+    plan_id = save_plan(record, ws)
+    seconds = round(time.monotonic() - began, 3)
+    return {"plan_id": plan_id, "kpis": _plain(record.kpis), "seconds": seconds}
 
 
 def coverage_job(ws: Workspace, args: Mapping[str, Any], progress: Progress) -> dict[str, Any]:
