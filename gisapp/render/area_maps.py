@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -356,14 +358,42 @@ def _draw_blind_kind(
 
 
 def clipped_layer(ws: Workspace, name: str, bounds: Sequence[float]) -> gpd.GeoDataFrame | None:
+    """The features of layer ``name`` near ``bounds`` (EPSG:4326), or None without any.
+
+    A briefing draws one map per unit over the same roads and grids: the layer is read and
+    reprojected once per layer version (:func:`_layer_wgs84`), each map slices it.
+    """
     if not ws.has_layer(name):
         return None
-    layer = ws.layer(name)
-    if not isinstance(layer, gpd.GeoDataFrame) or not len(layer):
+    layer = _layer_wgs84(ws.location, name, ws.layer_version(name), ws)
+    if layer is None:
         return None
     minx, miny, maxx, maxy = bounds
     pad = max(maxx - minx, maxy - miny) * 0.3
-    return layer.to_crs(4326).cx[minx - pad : maxx + pad, miny - pad : maxy + pad]
+    return layer.cx[minx - pad : maxx + pad, miny - pad : maxy + pad].copy()
+
+
+#: Layers kept read for :func:`clipped_layer` (a workspace's roads and grids, and one more).
+_LAYER_CACHE_SIZE = 3
+_layer_cache: OrderedDict[tuple[str, str, str], gpd.GeoDataFrame | None] = OrderedDict()
+_layer_cache_lock = threading.Lock()
+
+
+def _layer_wgs84(location: str, name: str, version: str, ws: Workspace) -> gpd.GeoDataFrame | None:
+    """Layer ``name`` of the workspace at ``location`` in EPSG:4326, read once per
+    ``version`` (the few most recent kept); None when it has no features."""
+    key = (location, name, version)
+    with _layer_cache_lock:
+        if key in _layer_cache:
+            _layer_cache.move_to_end(key)
+            return _layer_cache[key]
+    layer = ws.layer(name)
+    read = layer.to_crs(4326) if isinstance(layer, gpd.GeoDataFrame) and len(layer) else None
+    with _layer_cache_lock:
+        _layer_cache[key] = read
+        while len(_layer_cache) > _LAYER_CACHE_SIZE:
+            _layer_cache.popitem(last=False)
+    return read
 
 
 def padded_bounds(boxes: np.ndarray, share: float) -> list[float]:
