@@ -361,11 +361,11 @@ def clipped_layer(ws: Workspace, name: str, bounds: Sequence[float]) -> gpd.GeoD
     """The features of layer ``name`` near ``bounds`` (EPSG:4326), or None without any.
 
     A briefing draws one map per unit over the same roads and grids: the layer is read and
-    reprojected once per layer version (:func:`_layer_wgs84`), each map slices it.
+    reprojected once per workspace version (:func:`_layer_wgs84`), each map slices it.
     """
     if not ws.has_layer(name):
         return None
-    layer = _layer_wgs84(ws.location, name, ws.layer_version(name), ws)
+    layer = _layer_wgs84(ws.location, name, ws.version, ws)
     if layer is None:
         return None
     minx, miny, maxx, maxy = bounds
@@ -381,7 +381,7 @@ _layer_cache_lock = threading.Lock()
 
 def _layer_wgs84(location: str, name: str, version: str, ws: Workspace) -> gpd.GeoDataFrame | None:
     """Layer ``name`` of the workspace at ``location`` in EPSG:4326, read once per
-    ``version`` (the few most recent kept); None when it has no features."""
+    workspace ``version`` (the few most recent kept); None when it has no features."""
     key = (location, name, version)
     with _layer_cache_lock:
         if key in _layer_cache:

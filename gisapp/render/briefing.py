@@ -213,6 +213,7 @@ def briefing_page(
     blind_zones: gpd.GeoDataFrame | None = None,
     paper: Paper = "A4",
     landscape: bool = False,
+    unit_pages: bool = True,
 ) -> str:
     """The printable HTML of a plan's briefing pack.
 
@@ -230,6 +231,9 @@ def briefing_page(
         ``"A4"`` or ``"A3"``.
     landscape
         Landscape instead of portrait.
+    unit_pages
+        Add each unit's page; without them the page is the first sheet alone (what the
+        PNG shows), drawn without building maps nobody sees.
 
     Returns
     -------
@@ -246,7 +250,7 @@ def briefing_page(
     first = [summary] if fits else []
     sections = [] if fits else [replace_section(summary, new_page=True)]
     m = plan_map(plan, ws=ws, blind_zones=blind_zones, for_print=True)
-    for unit in plan.unit_ids:
+    for unit in plan.unit_ids if unit_pages else ():
         # a unit's map shows its route and stops on the streets; the city's blind zones
         # stay on the overview (their hatching would also weigh megabytes per page)
         unit_map = plan_map(
@@ -456,7 +460,9 @@ def briefing_png(
         Print resolution: the image is the sheet's size on paper at this many dots per
         inch (300 gives about 2,240 pixels across A4 portrait).
     """
-    page = briefing_page(plan, ws=ws, blind_zones=blind_zones, paper=paper, landscape=landscape)
+    page = briefing_page(
+        plan, ws=ws, blind_zones=blind_zones, paper=paper, landscape=landscape, unit_pages=False
+    )
     return print_png(page, paper=paper, landscape=landscape, dpi=dpi, chromium_path=chromium_path)
 
 
