@@ -32,6 +32,7 @@ REGISTRY: dict[str, str] = {
     "load": "bench.load",
     "e2e": "bench.e2e",
     "hot_paths": "bench.hot_paths",
+    "scale": "bench.scale",
 }
 
 

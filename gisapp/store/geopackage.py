@@ -68,7 +68,16 @@ from gisapp.store._gpkg_sql import (
     upsert_rows,
 )
 from gisapp.store._locks import file_gate, write_lock
-from gisapp.store.backend import META_TABLE, Frame, Keyed, busy_error, frame_like, storable
+from gisapp.store.backend import (
+    META_TABLE,
+    CountQuery,
+    Frame,
+    Keyed,
+    busy_error,
+    count_in_areas,
+    frame_like,
+    storable,
+)
 from gisapp.store.workspace import Workspace
 from layers.schema import STORAGE_CRS
 
@@ -265,6 +274,31 @@ class GeoPackageBackend:
             raise
         out.seek(0)
         return out
+
+    def incident_counts(self, query: CountQuery) -> pd.DataFrame:
+        """Read the incidents of the period (times and points only) and count them here.
+
+        The period is pushed into GDAL's read as a text comparison on the stored ISO times,
+        a day wider on each side (stored times may be written with or without fractions);
+        the exact period, the window and the categories are applied on the rows read.
+        """
+        columns = ["occurred_at"] + (["category"] if query.categories is not None else [])
+        bounds = []
+        if query.start_utc is not None:
+            since = query.start_utc - pd.Timedelta(days=1)
+            bounds.append(f"occurred_at >= '{since:%Y-%m-%dT%H:%M:%S}'")
+        if query.end_utc is not None:
+            until = query.end_utc + pd.Timedelta(days=1)
+            bounds.append(f"occurred_at < '{until:%Y-%m-%dT%H:%M:%S}'")
+        with _gdal_reading(self._path):
+            incidents = pyogrio.read_dataframe(
+                self._path, layer="incidents", columns=columns, where=" AND ".join(bounds) or None
+            )
+            areas = pyogrio.read_dataframe(self._path, layer=query.areas_layer, columns=["id"])
+        for frame in (incidents, areas):
+            if isinstance(frame, gpd.GeoDataFrame) and frame.crs is None:
+                frame.set_crs(STORAGE_CRS, inplace=True)
+        return count_in_areas(incidents, areas, query)
 
     def layer_version(self, name: str) -> str:
         """Geometries hashed exactly; other columns through per-column totals and lengths."""

@@ -17,6 +17,15 @@ content before or after it, never half of it. Savers wait for each other on a tr
 advisory lock of the schema (``pg_advisory_xact_lock``), held from a save's read of stored
 rows to its commit; a save that waits longer than :data:`WRITE_TIMEOUT_S` says the
 workspace is busy. A save cut off by a crash is rolled back by the server.
+
+Counting
+--------
+:meth:`PostGISBackend.incident_counts` counts incidents per area on the server in one
+read transaction (:func:`gisapp.store._pg_frames.count_incidents`): the period through the
+index on ``occurred_at`` and the shift window on local clock times (``AT TIME ZONE``) pick
+the incidents into a temporary table with a GiST index; the point-in-area join and the
+``GROUP BY`` the area follow. One row per area comes back, however many incidents the
+schema holds.
 """
 
 from __future__ import annotations
@@ -39,7 +48,17 @@ from psycopg import sql
 from gisapp.errors import WorkspaceError
 from gisapp.store import _pg_frames as frames_sql
 from gisapp.store import backend as _backend
-from gisapp.store.backend import META_TABLE, Frame, Keyed, busy_error, frame_like
+from gisapp.store.backend import (
+    META_TABLE,
+    ON_EDGE_M,
+    CountQuery,
+    Frame,
+    Keyed,
+    busy_error,
+    counts_frame,
+    frame_like,
+    no_area_ids,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -260,6 +279,30 @@ class PostGISBackend:
                 logger.debug("wrote layer %s", name)
             _set_meta(cur, url, meta_pairs)
 
+    def incident_counts(self, query: CountQuery) -> pd.DataFrame:
+        """Counted by the server in one transaction: one row per area crosses the wire."""
+        with _reader(self._url) as cur, cur.connection.transaction():
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            columns = frames_sql.stored_columns(cur, self._url.schema, query.areas_layer)
+            if "id" not in columns:
+                raise WorkspaceError(no_area_ids(query.areas_layer))
+            if query.categories is not None:
+                stored = frames_sql.stored_columns(cur, self._url.schema, "incidents")
+                if "category" not in stored:
+                    raise WorkspaceError(_NO_CATEGORY)
+            ids, counts, outside = frames_sql.count_incidents(
+                cur,
+                self._url.schema,
+                query.areas_layer,
+                start_utc=query.start_utc,
+                end_utc=query.end_utc,
+                window_min=query.window_min,
+                timezone=query.timezone,
+                categories=query.categories,
+                tolerance_m=ON_EDGE_M,
+            )
+        return counts_frame(ids, counts, outside=outside)
+
     def copy_to_geopackage(self, path: Path) -> None:
         """Read every layer in one snapshot and write them as a new GeoPackage."""
         from gisapp.store import geopackage
@@ -291,6 +334,10 @@ def _held_locks() -> dict[str, int]:
     return held
 
 
+_NO_CATEGORY = (
+    "the incidents have no 'category' field to choose categories by; re-import them "
+    "with their categories, or count every category"
+)
 _THREAD = threading.local()
 _READERS: dict[str, tuple[threading.Lock, list[psycopg.Connection[Any]]]] = {}
 _READERS_LOCK = threading.Lock()

@@ -26,6 +26,7 @@ import pandas as pd
 
 from gisapp.errors import WorkspaceError
 from gisapp.store.backend import (
+    CountQuery,
     Frame,
     Keyed,
     StorageBackend,
@@ -267,6 +268,70 @@ class Workspace:
         wanted = [n for n in self.layer_names() if n in LAYERS] if names is None else list(names)
         return {n: self.layer(n) for n in wanted}
 
+    def incident_counts(
+        self,
+        areas_layer: str = "grids",
+        *,
+        period: tuple[Any, Any] | None = None,
+        window: tuple[str, str] | None = None,
+        timezone: str | None = None,
+        categories: Iterable[str] | None = None,
+    ) -> pd.DataFrame:
+        """Incidents per area, counted where the workspace is stored.
+
+        On a database server the count runs there (one transaction; only one row per area
+        comes back), in a GeoPackage on the incidents of the period read from it. Each
+        incident counts once, as :func:`routing.grids.workload.incidents_by_grid` counts
+        it: in the area holding it, and a point on the edge of several areas (within about
+        1 cm) in the one whose centroid is nearest (then the first stored). Incidents
+        without a time or a point are not counted.
+
+        Parameters
+        ----------
+        areas_layer
+            The polygon layer to count in (``grids``, ``communities``, ``subdistricts``),
+            with an ``id`` field.
+        period
+            ``(start, end)``, half-open; naive bounds are local times of ``timezone``.
+        window
+            Shift clock times ``("22:00", "06:00")`` in ``timezone``; an end not after
+            the start crosses midnight. None counts every hour.
+        timezone
+            The zone of the period's naive bounds and of the window; the workspace's
+            when None.
+        categories
+            Incident categories (the ``category`` field) to count; all when None.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``area_id`` and ``incidents``, one row per area in stored order;
+            ``attrs["outside"]`` counts the incidents chosen that lie in no area.
+
+        Raises
+        ------
+        WorkspaceError
+            If a layer is missing, the areas have no ``id``, or a bound, window or time
+            zone cannot be read.
+        """
+        for name in ("incidents", areas_layer):
+            if not self.has_layer(name):
+                raise WorkspaceError(
+                    f"workspace {self.label!r} has no layer {name!r} to count incidents "
+                    f"with; import one with 'gisapp import {name}=FILE --out {self.location}'"
+                )
+        zone = _checked_timezone(timezone or self.timezone)
+        start_utc, end_utc = _utc_period(period, zone)
+        query = CountQuery(
+            areas_layer=areas_layer,
+            start_utc=start_utc,
+            end_utc=end_utc,
+            window_min=None if window is None else _window_minutes(window),
+            timezone=zone,
+            categories=None if categories is None else tuple(str(c) for c in categories),
+        )
+        return self._backend.incident_counts(query)
+
     def validate(self, *, area_tolerance: float = 0.02) -> ValidationReport:
         """Validate every data-model layer of the workspace together."""
         from layers.validate import validate_layers
@@ -358,6 +423,55 @@ class Workspace:
             # The store went away or broke under us: keep what we knew; reads will say why.
             return
         self._stamp = stamp
+
+
+def _checked_timezone(zone: str) -> str:
+    """``zone`` when it is a time zone name the time zone database knows."""
+    try:
+        pd.Timestamp(0, tz=zone)
+    except (KeyError, ValueError):  # unknown names: KeyError subclasses of pytz, zoneinfo
+        raise WorkspaceError(
+            f"time zone {zone!r} is unknown; give a name such as 'Asia/Shanghai'"
+        ) from None
+    return zone
+
+
+def _utc_period(
+    period: tuple[Any, Any] | None, zone: str
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """The period's bounds in UTC (naive bounds are local times of ``zone``)."""
+    if period is None:
+        return None, None
+    bounds: list[pd.Timestamp] = []
+    for value in period:
+        try:
+            stamp = pd.Timestamp(value)
+        except (TypeError, ValueError):
+            raise WorkspaceError(
+                f"the date {value!r} cannot be read; give it as YYYY-MM-DD or YYYY-MM-DD HH:MM"
+            ) from None
+        if stamp.tzinfo is None:
+            stamp = stamp.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
+        bounds.append(stamp.tz_convert("UTC"))
+    start, end = bounds
+    if not start < end:
+        raise WorkspaceError(
+            f"the date range should start before it ends, got from {period[0]} to {period[1]}"
+        )
+    return start, end
+
+
+def _window_minutes(window: tuple[str, str]) -> tuple[int, int]:
+    """A shift window's clock times as minutes of the day."""
+    minutes = []
+    for text in window:
+        hours, _, rest = str(text).partition(":")
+        if not (hours.isdigit() and rest.isdigit() and len(rest) == 2):
+            raise WorkspaceError(f"shift time {text!r} should be HH:MM, e.g. 22:00")
+        if int(hours) > 24 or int(rest) > 59 or (int(hours) == 24 and int(rest)):
+            raise WorkspaceError(f"shift time {text!r} is not a time of day (00:00 to 24:00)")
+        minutes.append(int(hours) * 60 + int(rest))
+    return minutes[0] % 1440, minutes[1] % 1440
 
 
 def copy_workspace(source: Workspace, target: str, *, overwrite: bool = False) -> Workspace:
