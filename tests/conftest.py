@@ -8,7 +8,7 @@ when the folder is absent.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,3 +33,23 @@ def shared_file(name: str) -> Path:
 def shared_data() -> SharedData:
     """Look up a file of the shared real data by name (``shared_data("new_haven.gpkg")``)."""
     return shared_file
+
+
+# -- servers: Redis for the job queue (PostGIS: tests/store/conftest.py) ---------------------
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The test Redis server's address, emptied before and after the test."""
+    url = os.environ.get("GISAPP_TEST_REDIS_URL", "")
+    if not url:
+        if os.environ.get("GISAPP_REQUIRE_SERVERS") == "1":
+            pytest.fail("GISAPP_TEST_REDIS_URL is not set (start one with .ci/redis.sh)")
+        pytest.skip("no Redis server: set GISAPP_TEST_REDIS_URL (start one with .ci/redis.sh)")
+    from redis import Redis
+
+    connection = Redis.from_url(url)
+    connection.flushdb()
+    yield url
+    connection.flushdb()
+    connection.close()

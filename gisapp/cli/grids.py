@@ -131,7 +131,7 @@ def grids(
     import pyogrio
 
     from gisapp.services.grids import (
-        design_grids,
+        design_workspace_grids,
         grid_workload,
         staffing_table,
         unit_workload,
@@ -184,19 +184,16 @@ def grids(
         click.echo(f"Wrote grids.csv, grids.geojson, units.csv, staffing.csv, kpis.json to {out}")
         return
 
-    current_grids = ws.layer("grids", required=False)
-    stations = ws.layer("stations", required=False)
-    design = design_grids(
-        communities=communities,
-        roads=roads,
+    design = design_workspace_grids(
+        ws,
         incidents=incidents,
-        grids=current_grids if len(current_grids) else None,
-        stations=stations if len(stations) else None,
+        shifts=shifts,
         n_grids=n_grids,
         tolerance=tolerance,
-        shifts=shifts,
         seed=seed,
         assign=assign,
+        save_as=layer_name if save else None,
+        note="derived: grids designed from street blocks by 'gisapp grids --design'",
     )
     _write_layout(design.designed, out, "designed_grids")
     written = ["designed_grids.geojson", "designed_grids.gpkg", "designed_grids.csv"]
@@ -213,7 +210,6 @@ def grids(
     write_json(_finite(kpis), out / "kpis.json")
     _echo_design(kpis)
     if save:
-        _save_design(ws, layer, layer_name)
         click.echo(f"Saved {len(layer):,} designed grids to layer {layer_name!r} of {ws.location}")
     click.echo(f"Wrote {', '.join([*written, 'kpis.json'])} to {out}")
 
@@ -268,31 +264,6 @@ def _quiet() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
-
-
-def _save_design(ws: Workspace, layer: gpd.GeoDataFrame, name: str) -> None:
-    keep = [
-        c
-        for c in (
-            "id",
-            "community_id",
-            "officer",
-            "team",
-            "phone",
-            "unit_id",
-            "workload",
-            "target_workload",
-            "road_km",
-            "households",
-            "incidents",
-            "polsby_popper",
-            "geometry",
-        )
-        if c in layer.columns
-    ]
-    notes = ws.layer_notes
-    notes[name] = "derived: grids designed from street blocks by 'gisapp grids --design'"
-    ws.save({name: layer[keep]}, meta={"layer_notes": notes})
 
 
 def _staffing_kpis(staffing: pd.DataFrame) -> dict[str, Any]:

@@ -9,11 +9,13 @@ incidents that weigh.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 import geopandas as gpd
 import numpy as np
 from scipy.spatial import cKDTree
 
+from gisapp.errors import GisappError
 from gisapp.services.analytics import load_incidents
 from gisapp.store.geopackage import Workspace
 from layers.crs import metric_crs
@@ -83,6 +85,72 @@ def workload_incidents(
     if not ws.has_layer("incidents"):
         return None, []
     return load_incidents(ws, keep_pileups=keep_pileups)
+
+
+#: Columns of designed grids kept when they are saved as a workspace layer.
+DESIGN_COLUMNS = (
+    "id",
+    "community_id",
+    "officer",
+    "team",
+    "phone",
+    "unit_id",
+    "workload",
+    "target_workload",
+    "road_km",
+    "households",
+    "incidents",
+    "polsby_popper",
+    "geometry",
+)
+
+
+def design_workspace_grids(
+    ws: Workspace,
+    *,
+    incidents: gpd.GeoDataFrame | None,
+    shifts: Mapping[str, tuple[str, str]],
+    n_grids: int | None = None,
+    tolerance: float = 0.15,
+    seed: int = 0,
+    assign: AssignmentMethod = "balanced",
+    save_as: str | None = None,
+    note: str = "derived: grids designed from street blocks",
+) -> DesignResult:
+    """Balanced grids designed from the workspace's communities and roads, compared with
+    its current grids and given their officers (:func:`routing.grids.design_grids`).
+
+    ``incidents`` are those that weigh (:func:`workload_incidents`). With ``save_as`` the
+    designed grids (:data:`DESIGN_COLUMNS`) are saved as that layer, noted ``note``.
+
+    Raises
+    ------
+    GisappError
+        If ``save_as`` is ``grids``: a design never replaces the current grids.
+    """
+    if save_as == "grids":
+        raise GisappError("the designed grids would overwrite your grids; choose another name")
+    current = ws.layer("grids", required=False)
+    stations = ws.layer("stations", required=False)
+    design = design_grids(
+        communities=ws.layer("communities"),
+        roads=ws.layer("roads"),
+        incidents=incidents,
+        grids=current if len(current) else None,
+        stations=stations if len(stations) else None,
+        n_grids=n_grids,
+        tolerance=tolerance,
+        shifts=dict(shifts),
+        seed=seed,
+        assign=assign,
+    )
+    if save_as is not None:
+        table = design.designed.table
+        notes = ws.layer_notes
+        notes[save_as] = note
+        keep = [c for c in DESIGN_COLUMNS if c in table.columns]
+        ws.save({save_as: table[keep]}, meta={"layer_notes": notes})
+    return design
 
 
 #: Incidents this close to a grid's centroid count as placed at the centroid.

@@ -35,22 +35,6 @@ Progress = Callable[[float], None]
 #: A job kind's function: the open workspace, the job's arguments, its progress callback.
 JobKindFunction = Callable[["Workspace", Mapping[str, Any], Progress], dict[str, Any]]
 
-#: Columns of designed grids kept in the saved layer (as ``gisapp grids --design --save``).
-_DESIGN_COLUMNS = (
-    "id",
-    "community_id",
-    "officer",
-    "team",
-    "phone",
-    "unit_id",
-    "workload",
-    "target_workload",
-    "road_km",
-    "households",
-    "incidents",
-    "polsby_popper",
-    "geometry",
-)
 #: Settings never sent with a job (secrets, the web's own files, the queue itself).
 _PRIVATE_SETTINGS = frozenset({"secret_key", "users_db", "job_queue"})
 #: Characters a plan id may not hold (as :func:`gisapp.plans.make_plan_id`).
@@ -211,38 +195,25 @@ def grid_design_job(ws: Workspace, args: Mapping[str, Any], progress: Progress) 
     dict
         The design's ``kpis`` and the ``layer`` saved.
     """
-    from gisapp.services.grids import design_grids, workload_incidents
+    from gisapp.services.grids import design_workspace_grids, workload_incidents
 
     settings = settings_from_args(args)
     layer = _text(args, "layer")
-    if layer == "grids":
-        raise GisappError("the designed grids would overwrite your grids; choose another name")
     shifts: dict[str, tuple[str, str]] = {}
     for name in args.get("shifts") or settings.shifts:
         start, _, end = settings.shift(str(name)).label().partition("-")
         shifts[str(name)] = (start, end)
     incidents, _ = workload_incidents(ws, keep_pileups=settings.keep_pileups)
-    current = ws.layer("grids", required=False)
-    stations = ws.layer("stations", required=False)
     progress(0.05)
-    design = design_grids(
-        communities=ws.layer("communities"),
-        roads=ws.layer("roads"),
+    design = design_workspace_grids(
+        ws,
         incidents=incidents,
-        grids=current if len(current) else None,
-        stations=stations if len(stations) else None,
+        shifts=shifts,
         n_grids=_optional_int(args.get("n_grids")),
         tolerance=float(args.get("tolerance") or 0.15),
-        shifts=shifts,
         seed=int(args.get("seed") or 0),
-    )
-    progress(0.9)
-    table = design.designed.table
-    notes = ws.layer_notes
-    notes[layer] = "derived: grids designed from street blocks by a grid design job"
-    ws.save(
-        {layer: table[[c for c in _DESIGN_COLUMNS if c in table.columns]]},
-        meta={"layer_notes": notes},
+        save_as=layer,
+        note="derived: grids designed from street blocks by a grid design job",
     )
     return {"kpis": _plain(design.kpis), "layer": layer}
 

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -257,23 +257,6 @@ def test_the_command_writes_the_city_report(
 
 
 # -- workers ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """The test Redis server's address, emptied before and after the test."""
-    url = os.environ.get("GISAPP_TEST_REDIS_URL", "")
-    if not url:
-        if os.environ.get("GISAPP_REQUIRE_SERVERS") == "1":
-            pytest.fail("GISAPP_TEST_REDIS_URL is not set (start one with .ci/redis.sh)")
-        pytest.skip("no Redis server: set GISAPP_TEST_REDIS_URL (start one with .ci/redis.sh)")
-    from redis import Redis
-
-    connection = Redis.from_url(url)
-    connection.flushdb()
-    yield url
-    connection.flushdb()
-    connection.close()
 
 
 def _worker(url: str, cwd: Path) -> subprocess.Popen[bytes]:

@@ -16,7 +16,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,23 +59,6 @@ def new_haven(tmp_path: Path) -> Path:
     path = tmp_path / "new_haven.gpkg"
     shutil.copy(get_path("new_haven"), path)
     return path
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """The test Redis server's address, emptied before and after the test."""
-    url = os.environ.get("GISAPP_TEST_REDIS_URL", "")
-    if not url:
-        if os.environ.get("GISAPP_REQUIRE_SERVERS") == "1":
-            pytest.fail("GISAPP_TEST_REDIS_URL is not set (start one with .ci/redis.sh)")
-        pytest.skip("no Redis server: set GISAPP_TEST_REDIS_URL (start one with .ci/redis.sh)")
-    from redis import Redis
-
-    connection = Redis.from_url(url)
-    connection.flushdb()
-    yield url
-    connection.flushdb()
-    connection.close()
 
 
 def _worker(url: str, cwd: Path, *, burst: bool = True) -> subprocess.Popen[bytes]:

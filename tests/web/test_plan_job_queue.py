@@ -7,10 +7,9 @@ unless ``GISAPP_REQUIRE_SERVERS=1``.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,23 +22,6 @@ from gisapp.store.plans import list_plans
 from web import create_app
 
 Login = Callable[[str], None]
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """The test Redis server's address, emptied before and after the test."""
-    url = os.environ.get("GISAPP_TEST_REDIS_URL", "")
-    if not url:
-        if os.environ.get("GISAPP_REQUIRE_SERVERS") == "1":
-            pytest.fail("GISAPP_TEST_REDIS_URL is not set (start one with .ci/redis.sh)")
-        pytest.skip("no Redis server: set GISAPP_TEST_REDIS_URL (start one with .ci/redis.sh)")
-    from redis import Redis
-
-    connection = Redis.from_url(url)
-    connection.flushdb()
-    yield url
-    connection.flushdb()
-    connection.close()
 
 
 def _app(workspace: Path, users: Path, redis_url: str) -> Flask:
