@@ -47,6 +47,7 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("plan_new", "/plans/new"),
     ("plan_compare", "/plans/compare?a={a}&b={b}"),
     ("exports", "/exports/"),
+    ("categories", "/categories/"),
     ("layers", "/admin/layers/"),
     ("users", "/admin/users"),
 )
