@@ -8,11 +8,9 @@ never responses. An officer's view is the plan cut to his unit
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import math
 import tempfile
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,11 +24,9 @@ from gisapp.outputs.gpx import gpx_bytes
 from gisapp.plans import Plan, shift_label
 from gisapp.render import briefing, maps
 from gisapp.render.printing import chromium_executable, limit_printing, print_limit
-from gisapp.services.overrides import PlanOverrides
-from gisapp.services.plan import plan_shift
-from gisapp.settings import Settings, Shift
+from gisapp.settings import Shift
 from gisapp.store.geopackage import Workspace
-from gisapp.store.plans import list_plans, save_plan
+from gisapp.store.plans import list_plans
 from gisapp.views.cache import derived_cached, workspace_cached
 
 logger = logging.getLogger(__name__)
@@ -113,40 +109,6 @@ def unit_choices(ws: Workspace, shift: Shift) -> list[UnitChoice]:
             )
         )
     return out
-
-
-def generate_plan(
-    ws: Workspace,
-    *,
-    shift: Shift,
-    date: dt.date,
-    unit_ids: Sequence[str] | None,
-    seed: int,
-    settings: Settings,
-    progress: Callable[[float], None] | None = None,
-    overrides: PlanOverrides | None = None,
-) -> str:
-    """Plan a shift with :func:`gisapp.services.plan.plan_shift` and save it; return its id.
-
-    The plan is made with the service's defaults, the same as ``gisapp plan``'s: the same
-    workspace, shift, units, date and seed give the same plan from either door.
-
-    Raises
-    ------
-    InfeasiblePlanError
-        As :func:`gisapp.services.plan.plan_shift` does, naming the unit at fault.
-    """
-    plan = plan_shift(
-        ws,
-        shift=shift,
-        date=date,
-        unit_ids=list(unit_ids) if unit_ids else None,
-        seed=seed,
-        settings=settings,
-        progress=progress,
-        overrides=overrides,
-    )
-    return save_plan(plan.record, ws)
 
 
 def plan_rows(ws: Workspace, *, unit_id: str | None = None) -> list[dict[str, str]]:
@@ -442,7 +404,6 @@ __all__ = [
     "UnitChoice",
     "briefing_plan",
     "chromium_available",
-    "generate_plan",
     "limit_printing",
     "plan_comparison",
     "plan_download",
