@@ -25,6 +25,9 @@ Figures per instance:
   vector layers and, when it has one, its marker clusters, plus two animation frames;
 - ``ours_s`` / ``anchor_s``: build plus time to interactive (a page asked for until it
   can be used); ``ratio`` = ``anchor_s / ours_s`` (above 1: ours is faster);
+- ``zoom_s`` / ``anchor_zoom_s``: one zoom step in on the loaded map, from the call until
+  Leaflet's ``zoomend`` and two animation frames after it (the canvas and the clusters
+  redrawn);
 - ``html_bytes`` / ``anchor_html_bytes``.
 
 Every browser wait has a timeout (``timeout_s``), so a run cannot hang: a page that does
@@ -105,6 +108,21 @@ _DRAWN_JS = """() => {
 _TWO_FRAMES_JS = (
     "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
 )
+
+#: One zoom step in on the interactive map, until it has drawn again (two frames after
+#: Leaflet's ``zoomend``, whose handlers redraw the canvas and the clusters); seconds, or
+#: null when the page holds no Leaflet map.
+_ZOOM_STEP_JS = """async () => {
+  const map = Object.values(window).find(v => v instanceof L.Map);
+  if (!map) { return null; }
+  const t0 = performance.now();
+  await new Promise(resolve => {
+    map.once('zoomend', resolve);
+    map.setZoom(map.getZoom() + 1, {animate: false});
+  });
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  return (performance.now() - t0) / 1000;
+}"""
 
 
 # -- inputs -----------------------------------------------------------------------------------
@@ -264,12 +282,18 @@ def time_to_interactive(browser: Any, url: str, *, timeout_s: float) -> dict[str
             page.wait_for_function(_DRAWN_JS, timeout=remaining * 1000, polling=50)
             page.evaluate(_TWO_FRAMES_JS)
             tti: float | None = time.perf_counter() - start
+            zoom: float | None = page.evaluate(_ZOOM_STEP_JS)
         except PlaywrightError as exc:  # a timeout (or a crashed page) ends the wait
             logger.warning("%s not interactive within %.0f s: %s", url, timeout_s, exc)
-            tti = None
+            tti = zoom = None
     finally:
         context.close()
-    return {"tti_s": tti, "outside_requests": len(outside), "console_errors": errors[:5]}
+    return {
+        "tti_s": tti,
+        "zoom_s": zoom,
+        "outside_requests": len(outside),
+        "console_errors": errors[:5],
+    }
 
 
 def _best(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -367,6 +391,8 @@ def _line(
         "tti_ratio": None
         if ours_tti is None or anchor_tti is None
         else round(anchor_tti / ours_tti, 2),
+        "zoom_s": _rounded(ours_load["zoom_s"]),
+        "anchor_zoom_s": _rounded(anchor_load["zoom_s"]),
         "timed_out": ours_tti is None,
         "anchor_timed_out": anchor_tti is None,
         "timeout_s": timeout_s,
@@ -379,6 +405,10 @@ def _line(
         "anchor_console_errors": anchor_load["console_errors"],
     }
     return line
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 if __name__ == "__main__":
