@@ -68,7 +68,7 @@ def build(folder: Path, n_incidents: int, postgis_url: str) -> dict[str, Any]:
 
     from bench import city
     from gisapp.store import Workspace
-    from gisapp.store.postgis import DatabaseURL
+    from gisapp.store.backend import DatabaseURL
 
     rng = np.random.default_rng(SEED)
     streets = city.read_streets()

@@ -46,13 +46,13 @@ def user_add(
     replace: bool,
 ) -> None:
     """Add user NAME with a role; asks for the password unless --password-stdin."""
-    from gisapp.store import absolute_location, is_database_location
+    from gisapp.store import absolute_location, is_database_url
     from gisapp.store.users import UserStore, users_db_path
 
     if users_db is None:
         if workspace is None:
             raise click.UsageError("pass --workspace WS or --users-db FILE")
-        if not is_database_location(workspace) and not Path(workspace).is_file():
+        if not is_database_url(workspace) and not Path(workspace).is_file():
             raise click.UsageError(f"workspace {workspace!r} does not exist")
         users_db = users_db_path(absolute_location(workspace))
     if password_stdin:

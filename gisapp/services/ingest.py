@@ -10,7 +10,6 @@ multi-layer file (a GeoPackage layer, a shapefile of a zip): ``grids=city.gpkg:w
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -357,21 +356,19 @@ class ImportResult:
 
 
 def _location_label(location: str) -> str:
-    """How logs name a workspace: a file's name, or a database URL without its password."""
-    from gisapp.store import is_database_location
+    """How logs name a workspace: a file's name, or schema and database (no password)."""
+    from gisapp.store.backend import DatabaseURL, is_database_url
 
-    if is_database_location(location):
-        return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1@", location)
-    return Path(location).name
+    return DatabaseURL(location).label if is_database_url(location) else Path(location).name
 
 
 def _existing_workspace(location: str) -> Workspace | None:
     """The workspace at ``location`` when there is one (a file, or a database schema that
     holds a workspace), else None: the import then creates it."""
     from gisapp.errors import WorkspaceError
-    from gisapp.store import Workspace, is_database_location
+    from gisapp.store import Workspace, is_database_url
 
-    if not is_database_location(location):
+    if not is_database_url(location):
         return Workspace.open(location) if Path(location).exists() else None
     try:
         return Workspace.open(location)

@@ -11,23 +11,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gisapp.store.backend import is_database_url
 from gisapp.store.workspace import Workspace
 
-__all__ = ["Workspace", "absolute_location", "is_database_location", "open_workspace"]
-
-#: How a database workspace's location starts.
-DATABASE_SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_database_location(location: str) -> bool:
-    """Whether ``location`` names a database workspace (a PostGIS URL), not a file."""
-    return location.startswith(DATABASE_SCHEMES)
+__all__ = ["Workspace", "absolute_location", "is_database_url", "open_workspace"]
 
 
 def absolute_location(location: str) -> str:
     """``location`` with a file path made absolute (so a later change of directory cannot
     lose it); database URLs and bundled samples (``sample:NAME``) as they are."""
-    if location.startswith("sample:") or is_database_location(location):
+    if location.startswith("sample:") or is_database_url(location):
         return location
     return str(Path(location).resolve())
 

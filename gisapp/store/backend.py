@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TypeAlias
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import geopandas as gpd
 import numpy as np
@@ -238,6 +239,25 @@ def in_window(minute: Any, window_min: tuple[int, int]) -> Any:
 def is_database_url(location: str) -> bool:
     """Whether ``location`` names a PostGIS workspace (``postgresql://...``)."""
     return location.startswith(("postgresql://", "postgres://"))
+
+
+class DatabaseURL:
+    """A PostGIS workspace location, parsed: connection settings and schema."""
+
+    def __init__(self, location: str) -> None:
+        parts = urlsplit(location)
+        query = dict(parse_qsl(parts.query))
+        self.location = location
+        self.schema = query.pop("schema", "") or "public"
+        self.conninfo = urlunsplit(parts._replace(query=urlencode(query)))
+        self.database = parts.path.lstrip("/") or parts.username or "postgres"
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or 5432
+
+    @property
+    def label(self) -> str:
+        """Schema and database, without the password: ``precinct_7@gis``."""
+        return f"{self.schema}@{self.database}"
 
 
 def busy_error(label: str, timeout_s: float) -> WorkspaceError:

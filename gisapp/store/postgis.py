@@ -39,7 +39,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pandas as pd
 import psycopg
@@ -52,6 +51,7 @@ from gisapp.store.backend import (
     META_TABLE,
     ON_EDGE_M,
     CountQuery,
+    DatabaseURL,
     Frame,
     Keyed,
     busy_error,
@@ -84,25 +84,6 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
-
-
-class DatabaseURL:
-    """A PostGIS workspace location, parsed: connection settings and schema."""
-
-    def __init__(self, location: str) -> None:
-        parts = urlsplit(location)
-        query = dict(parse_qsl(parts.query))
-        self.location = location
-        self.schema = query.pop("schema", "") or "public"
-        self.conninfo = urlunsplit(parts._replace(query=urlencode(query)))
-        self.database = parts.path.lstrip("/") or parts.username or "postgres"
-        self.host = parts.hostname or "localhost"
-        self.port = parts.port or 5432
-
-    @property
-    def label(self) -> str:
-        """Schema and database, without the password: ``precinct_7@gis``."""
-        return f"{self.schema}@{self.database}"
 
 
 def default_name(location: str) -> str:

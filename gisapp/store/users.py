@@ -21,11 +21,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from gisapp.errors import GisappError
+from gisapp.store.backend import DatabaseURL, is_database_url
 
 logger = logging.getLogger(__name__)
 
@@ -111,11 +111,9 @@ def users_db_path(workspace: str | Path) -> Path:
     ``city.precinct_7.users.sqlite`` in the current folder (set ``users_db`` to keep it
     elsewhere)."""
     text = str(workspace)
-    if "://" in text:
-        url = urlsplit(text)
-        database = url.path.strip("/") or "postgres"
-        schema = parse_qs(url.query).get("schema", ["public"])[0]
-        name = re.sub(r"[^\w.-]", "_", f"{database}.{schema}")
+    if is_database_url(text):
+        url = DatabaseURL(text)
+        name = re.sub(r"[^\w.-]", "_", f"{url.database}.{url.schema}")
         return Path.cwd() / f"{name}.users.sqlite"
     path = Path(workspace)
     return path.with_name(path.name + ".users.sqlite")

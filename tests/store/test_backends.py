@@ -331,7 +331,8 @@ def test_the_schema_records_its_migrations_and_refuses_a_newer_one(postgis_url: 
     import psycopg
     from psycopg import sql
 
-    from gisapp.store.postgis import MIGRATIONS, SCHEMA_VERSION, DatabaseURL
+    from gisapp.store.backend import DatabaseURL
+    from gisapp.store.postgis import MIGRATIONS, SCHEMA_VERSION
 
     _create(postgis_url)
     url = DatabaseURL(postgis_url)
