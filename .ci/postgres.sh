@@ -6,8 +6,10 @@
 # Installs the Debian packages when missing (postgresql, postgresql-15-postgis-3), starts
 # the cluster "15 main" when it is down, and creates the role and database "gisapp_test"
 # with the postgis extension. Safe to run again; quick when everything is there already.
-# Progress goes to stderr; stdout holds only the export line.
+# Progress goes to stderr; stdout holds only the export line (the tools' own output, such
+# as pg_ctlcluster's "Removed stale pid file", is sent to stderr too).
 set -euo pipefail
+exec 3>&1 1>&2  # the server started below must not hold fd 3 (it would keep $(...) waiting)
 
 PG_VERSION="${PG_VERSION:-15}"
 PG_CLUSTER="${PG_CLUSTER:-main}"
@@ -35,8 +37,18 @@ if ! pg_lsclusters -h 2>/dev/null | awk '{print $1, $2}' | grep -qx "${PG_VERSIO
 fi
 status="$(pg_lsclusters -h | awk -v v="$PG_VERSION" -v c="$PG_CLUSTER" '$1 == v && $2 == c {print $4}')"
 if [ "$status" != "online" ]; then
+  # A server killed without shutting down (a machine image taken while it ran) leaves its
+  # socket lock behind, naming a process that no longer exists; that lock blocks the start.
+  for lock in /var/run/postgresql/.s.PGSQL.*.lock; do
+    [ -f "$lock" ] || continue
+    pid="$(head -n 1 "$lock" | tr -d ' ')"
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      say "removing stale socket lock $lock (process $pid is gone)"
+      $SUDO rm -f "$lock"
+    fi
+  done
   say "starting cluster ${PG_VERSION} ${PG_CLUSTER}"
-  $SUDO pg_ctlcluster "${PG_VERSION}" "${PG_CLUSTER}" start
+  $SUDO pg_ctlcluster "${PG_VERSION}" "${PG_CLUSTER}" start 3>&-
 fi
 port="$(pg_lsclusters -h | awk -v v="$PG_VERSION" -v c="$PG_CLUSTER" '$1 == v && $2 == c {print $3}')"
 
@@ -58,4 +70,4 @@ psql_admin -d "$DB_NAME" -c "SET client_min_messages = warning; CREATE EXTENSION
 
 url="postgresql://${DB_USER}:${DB_PASSWORD}@127.0.0.1:${port}/${DB_NAME}"
 say "PostGIS is ready at ${url}"
-echo "export GISAPP_TEST_POSTGRES_URL=${url}"
+echo "export GISAPP_TEST_POSTGRES_URL=${url}" >&3
