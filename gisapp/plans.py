@@ -22,6 +22,7 @@ import pandas as pd
 
 from gisapp.errors import ExportError
 from gisapp.settings import Shift
+from layers.i18n import _
 
 #: Columns of the stable ``stops.csv`` (other tools read them: add, never rename).
 STOP_COLUMNS: tuple[str, ...] = (
@@ -117,8 +118,12 @@ class Plan:
         unit = str(unit_id)
         if unit not in self.unit_ids:
             raise ExportError(
-                f"unit {unit!r} is not in plan {self.plan_id!r}; its units are "
-                f"{', '.join(self.unit_ids)}"
+                _(
+                    "unit %(unit)s is not in plan %(plan)s; its units are %(units)s",
+                    unit=repr(unit),
+                    plan=repr(self.plan_id),
+                    units=", ".join(self.unit_ids),
+                )
             )
         return unit
 
@@ -216,10 +221,15 @@ def plan_from_frames(
     out_stops, problems = _checked_stops(stops, tz)
     orphans = sorted(set(out_stops["unit_id"]) - set(out_routes["unit_id"]))
     if orphans:
-        problems.append(f"the stops name units {orphans[:10]} that have no route")
+        problems.append(_("the stops name units %(units)s that have no route", units=orphans[:10]))
     dupes = out_routes["unit_id"][out_routes["unit_id"].duplicated()].unique().tolist()
     if dupes:
-        problems.append(f"the routes have more than one line for unit(s) {dupes}; give one each")
+        problems.append(
+            _(
+                "the routes have more than one line for unit(s) %(units)s; give one each",
+                units=dupes,
+            )
+        )
     if problems:
         raise ExportError("; ".join(problems))
     out_stops = out_stops.sort_values(["unit_id", "seq"], kind="stable", ignore_index=True)
@@ -231,7 +241,7 @@ def plan_from_frames(
         "shift_name": text(kpis.get("shift_name")),
         "seed": int(kpis.get("seed") or 0),
         "date": str(kpis.get("date") or _date_text(first)),
-        "title": str(kpis.get("title") or f"Patrol plan {plan_id}"),
+        "title": str(kpis.get("title") or _("Patrol plan %(plan)s", plan=plan_id)),
     }
     start = pd.Timestamp(str(kpis["start"])) if kpis.get("start") else None
     if start is not None and not pd.isna(start):
@@ -244,15 +254,26 @@ def plan_from_frames(
 
 def _checked_routes(routes: gpd.GeoDataFrame, stops: pd.DataFrame) -> gpd.GeoDataFrame:
     if not isinstance(routes, gpd.GeoDataFrame):
-        raise ExportError(f"the routes should be a GeoDataFrame, got {type(routes).__name__}")
+        raise ExportError(
+            _(
+                "the routes should be a GeoDataFrame, got %(type)s",
+                type=type(routes).__name__,
+            )
+        )
     problems = []
     if routes.crs is None:
-        problems.append("the routes have no CRS; set it (plan files are EPSG:4326)")
+        problems.append(_("the routes have no CRS; set it (plan files are EPSG:4326)"))
     if "unit_id" not in routes.columns:
-        problems.append("the routes lack a unit_id column; each route needs its unit")
+        problems.append(_("the routes lack a unit_id column; each route needs its unit"))
     missing = [c for c in ("unit_id", "seq", "kind", "lon", "lat") if c not in stops.columns]
     if missing:
-        problems.append(f"the stops lack column(s) {missing}; stops need {', '.join(STOP_COLUMNS)}")
+        problems.append(
+            _(
+                "the stops lack column(s) %(missing)s; stops need %(columns)s",
+                missing=missing,
+                columns=", ".join(STOP_COLUMNS),
+            )
+        )
     if problems:
         raise ExportError("; ".join(problems))
     out = routes.to_crs(4326) if routes.crs.to_epsg() != 4326 else routes.copy()
@@ -278,14 +299,18 @@ def _checked_stops(stops: pd.DataFrame, tz: str) -> tuple[pd.DataFrame, list[str
     bad_xy = out[["lon", "lat"]].isna().any(axis=1) | out["seq"].isna()
     if bad_xy.any():
         rows = out.index[bad_xy][:10].tolist()
-        problems.append(f"stop rows {rows} lack a number in seq, lon or lat")
+        problems.append(_("stop rows %(rows)s lack a number in seq, lon or lat", rows=rows))
     for column in ("arrive", "depart"):
         try:
             out[column] = aware_times(out[column], tz)
         except (ValueError, TypeError) as exc:
             problems.append(
-                f"the stops' {column} times are not ISO 8601 ({exc}); "
-                "write times like 2014-09-18T01:10:00-04:00"
+                _(
+                    "the stops' %(column)s times are not ISO 8601 (%(error)s); "
+                    "write times like 2014-09-18T01:10:00-04:00",
+                    column=column,
+                    error=exc,
+                )
             )
     return out, problems
 

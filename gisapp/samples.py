@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gisapp.errors import WorkspaceError
+from layers.i18n import _
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_geodata"
 
@@ -27,11 +28,19 @@ def get_path(name: str) -> Path:
         path = SAMPLE_DIR / SAMPLES[name]
     except KeyError:
         raise WorkspaceError(
-            f"unknown sample {name!r}; available samples: {', '.join(SAMPLES)}"
+            _(
+                "unknown sample %(name)s; available samples: %(samples)s",
+                name=repr(name),
+                samples=", ".join(SAMPLES),
+            )
         ) from None
     if not path.is_file():
         raise WorkspaceError(
-            f"sample {name!r} is missing at {path}; run from a source checkout of gisapp "
-            "(pip install -e .) or rebuild it with 'python sample_geodata/build_samples.py'"
+            _(
+                "sample %(name)s is missing at %(path)s; run from a source checkout of gisapp "
+                "(pip install -e .) or rebuild it with 'python sample_geodata/build_samples.py'",
+                name=repr(name),
+                path=path,
+            )
         )
     return path

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gisapp.errors import SettingsError
+from layers.i18n import _
 
 if TYPE_CHECKING:  # the limits module reads files: the CLI's start-up does not import it
     from layers.limits import ReadLimits
@@ -73,7 +74,10 @@ def parse_shift(text: str, *, name: str | None = None) -> Shift:
         )
     except ValueError:
         raise SettingsError(
-            f"shift {text!r} should be two times like '22:00-06:00' (HH:MM-HH:MM)"
+            _(
+                "shift %(shift)s should be two times like '22:00-06:00' (HH:MM-HH:MM)",
+                shift=repr(text),
+            )
         ) from None
     return Shift(name or text, start, end)
 
@@ -155,6 +159,10 @@ class Settings:
     job_queue
         Redis address of the queue of long jobs (``redis://localhost:6379/0``), run by
         ``gisapp worker`` processes; empty: jobs run in the web server's process.
+    language
+        The workspace's interface language (``zh_CN`` or ``en``) for web users who have not
+        chosen one, and for the CLI when neither ``--lang`` nor the environment names one;
+        empty: the browser's language on the web, English on the command line.
     """
 
     timezone: str = "UTC"
@@ -184,6 +192,7 @@ class Settings:
     workspace_max_vertices: int = 20_000_000
     keep_pileups: bool = False
     job_queue: str | None = None
+    language: str | None = None
 
     def read_limits(self) -> ReadLimits:
         """The bounds on what one import may unpack to, for :mod:`layers.limits`."""
@@ -233,7 +242,13 @@ def _coerce(name: str, raw: Any, default: Any) -> Any:
         return None if raw in (None, "") else str(raw)
     except (TypeError, ValueError):
         raise SettingsError(
-            f"setting {name!r} has an invalid value {raw!r}; expected a value like {default!r}"
+            _(
+                "setting %(name)s has an invalid value %(value)s; expected a value like "
+                "%(default)s",
+                name=repr(name),
+                value=repr(raw),
+                default=repr(default),
+            )
         ) from None
 
 
@@ -261,18 +276,28 @@ def load_settings(
     if file is not None:
         file_path = Path(file)
         if not file_path.is_file():
-            raise SettingsError(f"settings file {str(file_path)!r} does not exist")
+            raise SettingsError(
+                _("settings file %(file)s does not exist", file=repr(str(file_path)))
+            )
         try:
             data = tomllib.loads(file_path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise SettingsError(
-                f"settings file {str(file_path)!r} is not valid TOML: {exc}"
+                _(
+                    "settings file %(file)s is not valid TOML: %(error)s",
+                    file=repr(str(file_path)),
+                    error=exc,
+                )
             ) from None
         unknown = sorted(set(data) - set(known))
         if unknown:
             raise SettingsError(
-                f"unknown setting(s) {', '.join(unknown)} in {str(file_path)!r}; "
-                f"known settings: {', '.join(known)}"
+                _(
+                    "unknown setting(s) %(unknown)s in %(file)s; known settings: %(known)s",
+                    unknown=", ".join(unknown),
+                    file=repr(str(file_path)),
+                    known=", ".join(known),
+                )
             )
         values.update({k: _coerce(k, v, known[k]) for k, v in data.items()})
 
@@ -283,7 +308,13 @@ def load_settings(
 
     for name, raw in (overrides or {}).items():
         if name not in known:
-            raise SettingsError(f"unknown setting {name!r}; known settings: {', '.join(known)}")
+            raise SettingsError(
+                _(
+                    "unknown setting %(name)s; known settings: %(known)s",
+                    name=repr(name),
+                    known=", ".join(known),
+                )
+            )
         values[name] = _coerce(name, raw, known[name])
 
     settings = dataclasses.replace(defaults, **values)
@@ -292,14 +323,39 @@ def load_settings(
     for name in known:
         value = getattr(settings, name)
         if name.startswith(("import_max_", "workspace_max_", "upload_max_")) and value <= 0:
-            raise SettingsError(f"setting {name!r} should be above 0, got {value!r}")
+            raise SettingsError(
+                _(
+                    "setting %(name)s should be above 0, got %(value)s",
+                    name=repr(name),
+                    value=repr(value),
+                )
+            )
     if settings.plan_effort < 1:
         raise SettingsError(
-            f"setting 'plan_effort' should be a whole number above 0, got {settings.plan_effort!r}"
+            _(
+                "setting 'plan_effort' should be a whole number above 0, got %(value)s",
+                value=repr(settings.plan_effort),
+            )
         )
+    if settings.language is not None:
+        from layers.i18n import LANGUAGES, normalize_language
+
+        language = normalize_language(settings.language)
+        if language is None:
+            raise SettingsError(
+                _(
+                    "setting 'language' should be one of %(languages)s, got %(value)s",
+                    languages=", ".join(LANGUAGES),
+                    value=repr(settings.language),
+                )
+            )
+        settings = dataclasses.replace(settings, language=language)
     if settings.dwell_min_minutes > settings.dwell_max_minutes:
         raise SettingsError(
-            f"dwell_min_minutes ({settings.dwell_min_minutes}) is above "
-            f"dwell_max_minutes ({settings.dwell_max_minutes})"
+            _(
+                "dwell_min_minutes (%(low)s) is above dwell_max_minutes (%(high)s)",
+                low=settings.dwell_min_minutes,
+                high=settings.dwell_max_minutes,
+            )
         )
     return settings

@@ -30,6 +30,7 @@ import geopandas as gpd
 import pandas as pd
 
 from layers.errors import LayerError, Problem
+from layers.i18n import _, ngettext
 
 logger = logging.getLogger(__name__)
 
@@ -130,15 +131,25 @@ def load_category_table(path: str | Path | None = None) -> pd.DataFrame:
         table = pd.read_csv(source, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except FileNotFoundError:
         raise LayerError(
-            f"category table path={str(source)!r} does not exist; pass the CSV file of "
-            f"categories or None for the bundled table"
+            _(
+                "category table path=%(path)s does not exist; pass the CSV file of "
+                "categories or None for the bundled table",
+                path=repr(str(source)),
+            )
         ) from None
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise LayerError(
-            f"category table {str(source)!r} is not a UTF-8 CSV ({exc}); save it as UTF-8 "
-            f"CSV with the columns {', '.join(CATEGORY_COLUMNS)}"
+            _(
+                "category table %(path)s is not a UTF-8 CSV (%(reason)s); save it as UTF-8 "
+                "CSV with the columns %(columns)s",
+                path=repr(str(source)),
+                reason=exc,
+                columns=", ".join(CATEGORY_COLUMNS),
+            )
         ) from None
-    return category_table_from_frame(table, source=f"category table {str(source)!r}")
+    return category_table_from_frame(
+        table, source=_("category table %(path)s", path=repr(str(source)))
+    )
 
 
 def category_table_from_frame(frame: pd.DataFrame, *, source: str) -> pd.DataFrame:
@@ -166,8 +177,13 @@ def category_table_from_frame(frame: pd.DataFrame, *, source: str) -> pd.DataFra
     missing = [c for c in REQUIRED_CATEGORY_COLUMNS if c not in table.columns]
     if missing:
         raise LayerError(
-            f"{source} lacks the column(s) {', '.join(missing)}; "
-            f"it needs {', '.join(REQUIRED_CATEGORY_COLUMNS)} (and may have group, label)"
+            _(
+                "%(source)s lacks the column(s) %(missing)s; it needs %(required)s (and may "
+                "have group, label)",
+                source=source,
+                missing=", ".join(missing),
+                required=", ".join(REQUIRED_CATEGORY_COLUMNS),
+            )
         )
     text = {
         c: table[c].map(lambda v: "" if pd.isna(v) else str(v).strip()).astype(str)
@@ -184,22 +200,32 @@ def category_table_from_frame(frame: pd.DataFrame, *, source: str) -> pd.DataFra
     repeated = sorted(set(table.loc[table["category"].duplicated(), "category"]))
     if repeated:
         raise LayerError(
-            f"{source} lists {', '.join(map(repr, repeated[:5]))} more than once; keep one "
-            "row per category"
+            _(
+                "%(source)s lists %(categories)s more than once; keep one row per category",
+                source=source,
+                categories=", ".join(map(repr, repeated[:5])),
+            )
         )
     severity = pd.to_numeric(table["severity"].str.removesuffix(".0"), errors="coerce")
     bad = table.loc[~severity.isin([1, 2, 3, 4, 5]), "category"]
     if len(bad):
         raise LayerError(
-            f"{source}: severity of {', '.join(map(repr, bad[:5]))} is not an integer from "
-            "1 to 5; use 1 (minor) to 5 (most serious)"
+            _(
+                "%(source)s: severity of %(categories)s is not an integer from 1 to 5; use 1 "
+                "(minor) to 5 (most serious)",
+                source=source,
+                categories=", ".join(map(repr, bad[:5])),
+            )
         )
     flag = table["preventable"].str.lower().str.removesuffix(".0")
     bad = table.loc[~flag.isin(_TRUE | _FALSE), "category"]
     if len(bad):
         raise LayerError(
-            f"{source}: preventable of {', '.join(map(repr, bad[:5]))} is not true/false; "
-            "write true or false"
+            _(
+                "%(source)s: preventable of %(categories)s is not true/false; write true or false",
+                source=source,
+                categories=", ".join(map(repr, bad[:5])),
+            )
         )
     table["severity"] = severity.astype(int)
     table["preventable"] = flag.isin(_TRUE)
@@ -216,8 +242,12 @@ def bundled_category_table(name: str) -> pd.DataFrame:
     """
     if name not in BUNDLED_CATEGORY_TABLES:
         raise LayerError(
-            f"there is no bundled category table {name!r}; choose one of "
-            f"{', '.join(BUNDLED_CATEGORY_TABLES)} or give a CSV file"
+            _(
+                "there is no bundled category table %(name)s; choose one of %(names)s or give "
+                "a CSV file",
+                name=repr(name),
+                names=", ".join(BUNDLED_CATEGORY_TABLES),
+            )
         )
     return load_category_table(BUNDLED_CATEGORY_TABLES[name])
 
@@ -269,8 +299,11 @@ def apply_categories(
     """
     if "category" not in incidents.columns:
         raise LayerError(
-            f"'incidents' has no 'category' column (columns: {', '.join(map(str, incidents.columns))}); "
-            "map the incident type column to 'category'"
+            _(
+                "'incidents' has no 'category' column (columns: %(columns)s); map the "
+                "incident type column to 'category'",
+                columns=", ".join(map(str, incidents.columns)),
+            )
         )
     needed = [c for c in ("category", "group", "severity", "preventable") if c not in table]
     if needed:
@@ -311,11 +344,12 @@ def apply_categories(
                 layer=layer,
                 feature_id=None,
                 code="missing_category",
-                message=(
-                    f"{blank:,} incident(s) have no category; they were given "
-                    "group 'other', severity 1, not preventable."
+                message=_(
+                    "%(count)s incident(s) have no category; they were given group 'other', "
+                    "severity 1, not preventable.",
+                    count=format(blank, ","),
                 ),
-                fix="Fill the category column of these incidents.",
+                fix=_("Fill the category column of these incidents."),
                 severity="warning",
             )
         )
@@ -330,17 +364,40 @@ def _unknown_warning(counts: pd.Series, layer: str) -> Problem:
         f"{name!r} ({int(count):,})" for name, count in counts.head(UNKNOWN_LISTED).items()
     )
     more = len(counts) - UNKNOWN_LISTED
-    rest = f" and {more:,} more" if more > 0 else ""
+    params = {
+        "num": f"{len(counts):,}",
+        "incidents": f"{int(counts.sum()):,}",
+        "listed": listed,
+        "more": f"{more:,}",
+    }
+    if more > 0:
+        message = ngettext(
+            "%(num)s category is not in the category table (%(incidents)s incident(s)): "
+            "%(listed)s and %(more)s more; they were given group 'other', severity 1, and "
+            "are not counted as preventable.",
+            "%(num)s categories are not in the category table (%(incidents)s incident(s)): "
+            "%(listed)s and %(more)s more; they were given group 'other', severity 1, and "
+            "are not counted as preventable.",
+            len(counts),
+            **params,
+        )
+    else:
+        message = ngettext(
+            "%(num)s category is not in the category table (%(incidents)s incident(s)): "
+            "%(listed)s; they were given group 'other', severity 1, and are not counted as "
+            "preventable.",
+            "%(num)s categories are not in the category table (%(incidents)s incident(s)): "
+            "%(listed)s; they were given group 'other', severity 1, and are not counted as "
+            "preventable.",
+            len(counts),
+            **params,
+        )
     return Problem(
         layer=layer,
         feature_id=None,
         code="unknown_category",
-        message=(
-            f"{len(counts):,} categor{'y is' if len(counts) == 1 else 'ies are'} not in the "
-            f"category table ({int(counts.sum()):,} incident(s)): {listed}{rest}; they were "
-            "given group 'other', severity 1, and are not counted as preventable."
-        ),
-        fix=(
+        message=message,
+        fix=_(
             "Add rows for these categories to the category table (import categories=FILE.csv "
             "with category, label, severity, preventable) or map them to known categories."
         ),

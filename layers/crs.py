@@ -20,6 +20,7 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 
 from layers.errors import LayerError, Problem
+from layers.i18n import _
 from layers.schema import STORAGE_CRS
 
 __all__ = [
@@ -121,7 +122,7 @@ def _invert(
 ) -> tuple[FloatArray, FloatArray]:
     """Fixed-point inverse of ``forward`` near ``(lon, lat)``: the offsets are smooth and
     small, so subtracting the forward error converges in a few steps."""
-    for _ in range(_INVERSE_MAX_ITER):
+    for _step in range(_INVERSE_MAX_ITER):
         fwd_lon, fwd_lat = forward(lon, lat)
         err_lon = np.where(inside, fwd_lon - target_lon, 0.0)
         err_lat = np.where(inside, fwd_lat - target_lat, 0.0)
@@ -270,8 +271,11 @@ def convert_offset_coordinates(gdf: gpd.GeoDataFrame, source: OffsetSystem) -> g
         raise LayerError(f"'source' should be 'gcj02' or 'bd09', got {source!r}")
     if gdf.crs is not None and not _is_storage_crs(gdf.crs):
         raise LayerError(
-            f"'gdf' should hold GCJ-02/BD-09 lon/lat labelled EPSG:4326 or without a CRS, "
-            f"got CRS {gdf.crs.to_string()}; offset coordinates are always lon/lat degrees"
+            _(
+                "'gdf' should hold GCJ-02/BD-09 lon/lat labelled EPSG:4326 or without a CRS, "
+                "got CRS %(crs)s; offset coordinates are always lon/lat degrees",
+                crs=gdf.crs.to_string(),
+            )
         )
     to_wgs84 = _TO_WGS84[source]
 
@@ -317,9 +321,11 @@ def to_offset_coordinates(gdf: gpd.GeoDataFrame, target: OffsetSystem) -> gpd.Ge
         If ``target`` is unknown or ``gdf`` has no CRS.
     """
     if target not in _FROM_WGS84:
-        raise LayerError(f"the coordinate system should be gcj02 or bd09, got {target!r}")
+        raise LayerError(
+            _("the coordinate system should be gcj02 or bd09, got %(value)s", value=repr(target))
+        )
     if gdf.crs is None:
-        raise LayerError("the layer has no CRS: cannot convert it to offset coordinates")
+        raise LayerError(_("the layer has no CRS: cannot convert it to offset coordinates"))
     from_wgs84 = _FROM_WGS84[target]
 
     def _convert(coords: FloatArray) -> FloatArray:
@@ -388,10 +394,15 @@ def to_storage_crs(gdf: gpd.GeoDataFrame, *, layer: str) -> tuple[gpd.GeoDataFra
                 layer,
                 None,
                 "crs_assumed",
-                f"The layer has no coordinate reference system; its coordinates look like "
-                f"longitude/latitude degrees, so {STORAGE_CRS} (WGS84) was assumed.",
-                "If the coordinates are GCJ-02 (Amap, Tencent) or BD-09 (Baidu), convert "
-                "them; otherwise save the layer with its CRS (a .prj file) to be sure.",
+                _(
+                    "The layer has no coordinate reference system; its coordinates look like "
+                    "longitude/latitude degrees, so %(crs)s (WGS84) was assumed.",
+                    crs=STORAGE_CRS,
+                ),
+                _(
+                    "If the coordinates are GCJ-02 (Amap, Tencent) or BD-09 (Baidu), convert "
+                    "them; otherwise save the layer with its CRS (a .prj file) to be sure."
+                ),
                 "warning",
             )
             return gdf.set_crs(STORAGE_CRS), [problem]
@@ -400,11 +411,15 @@ def to_storage_crs(gdf: gpd.GeoDataFrame, *, layer: str) -> tuple[gpd.GeoDataFra
             layer,
             None,
             "missing_crs",
-            f"The layer has no coordinate reference system and its coordinates "
-            f"(bounds {minx:.1f}, {miny:.1f}, {maxx:.1f}, {maxy:.1f}) are not lon/lat "
-            f"degrees, so its position is unknown.",
-            "Save the layer with its CRS (a .prj file or GeoPackage), or name it on import "
-            "(e.g. crs='EPSG:4547' for CGCS2000 / 3-degree Gauss-Kruger CM 114E).",
+            _(
+                "The layer has no coordinate reference system and its coordinates "
+                "(bounds %(bounds)s) are not lon/lat degrees, so its position is unknown.",
+                bounds=", ".join(format(v, ".1f") for v in (minx, miny, maxx, maxy)),
+            ),
+            _(
+                "Save the layer with its CRS (a .prj file or GeoPackage), or name it on "
+                "import (e.g. crs='EPSG:4547' for CGCS2000 / 3-degree Gauss-Kruger CM 114E)."
+            ),
             "error",
         )
         return gdf, [problem]
@@ -419,8 +434,12 @@ def to_storage_crs(gdf: gpd.GeoDataFrame, *, layer: str) -> tuple[gpd.GeoDataFra
         layer,
         None,
         "reprojected",
-        f"The layer was reprojected from {source_name} to {STORAGE_CRS} (WGS84) for storage.",
-        "Nothing to do; distances are still computed in a local metric CRS.",
+        _(
+            "The layer was reprojected from %(source)s to %(crs)s (WGS84) for storage.",
+            source=source_name,
+            crs=STORAGE_CRS,
+        ),
+        _("Nothing to do; distances are still computed in a local metric CRS."),
         "repaired",
     )
     return out, [problem]

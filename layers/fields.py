@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from layers.errors import LayerError, Problem
+from layers.i18n import _
 from layers.incidents import normalize_clock, normalize_date, parse_timestamps
 from layers.schema import LayerSpec, layer_spec
 
@@ -361,12 +362,20 @@ def parse_field_mapping(text: str, *, layer: str | None = None) -> dict[str, str
         ours, theirs = ours.strip(), theirs.strip()
         if not sep or not ours or not theirs:
             raise LayerError(
-                f"field mapping item {item!r} should read 'our_field=their_column', "
-                f"e.g. 'occurred_at=发案时间'"
+                _(
+                    "field mapping item %(item)s should read 'our_field=their_column', "
+                    "e.g. 'occurred_at=发案时间'",
+                    item=repr(item),
+                )
             )
         if ours in mapping:
             raise LayerError(
-                f"field mapping names {ours!r} twice ({mapping[ours]!r} and {theirs!r}); keep one"
+                _(
+                    "field mapping names %(field)s twice (%(first)s and %(second)s); keep one",
+                    field=repr(ours),
+                    first=repr(mapping[ours]),
+                    second=repr(theirs),
+                )
             )
         mapping[ours] = theirs
     if layer is not None:
@@ -378,8 +387,13 @@ def _check_keys(mapping: Mapping[str, str], spec: LayerSpec) -> None:
     unknown = [ours for ours in mapping if ours not in spec.fields]
     if unknown:
         raise LayerError(
-            f"'mapping' should map fields of layer {spec.name!r} (ours=theirs), got "
-            f"{', '.join(map(repr, unknown))}; the fields are {', '.join(spec.fields)}"
+            _(
+                "'mapping' should map fields of layer %(layer)s (ours=theirs), got "
+                "%(unknown)s; the fields are %(fields)s",
+                layer=repr(spec.name),
+                unknown=", ".join(map(repr, unknown)),
+                fields=", ".join(spec.fields),
+            )
         )
 
 
@@ -451,11 +465,25 @@ def map_fields(
     if missing:
         guess = suggest_mapping([c for c in columns if c not in resolved.values()], layer)
         hint = ",".join(f"{k}={v}" for k, v in guess.items() if k in missing)
-        raise LayerError(
-            f"layer {layer!r} needs field(s) {', '.join(missing)} that the input does not "
-            f"have; the columns are {', '.join(columns) or '(none)'}. Map them as "
-            f"our_field=their_column" + (f", e.g. {hint}" if hint else "")
-        )
+        params = {
+            "layer": repr(layer),
+            "fields": ", ".join(missing),
+            "columns": ", ".join(columns) or _("(none)"),
+            "hint": hint,
+        }
+        if hint:
+            message = _(
+                "layer %(layer)s needs field(s) %(fields)s that the input does not have; the "
+                "columns are %(columns)s. Map them as our_field=their_column, e.g. %(hint)s",
+                **params,
+            )
+        else:
+            message = _(
+                "layer %(layer)s needs field(s) %(fields)s that the input does not have; the "
+                "columns are %(columns)s. Map them as our_field=their_column",
+                **params,
+            )
+        raise LayerError(message)
 
     out = frame.copy()
     for ours, column in resolved.items():
@@ -498,15 +526,23 @@ def _resolve_sources(
             continue
         if src.kind == "date_time" and ours != DATE_TIME_FIELD:
             raise LayerError(
-                f"field mapping {ours}={theirs} joins two columns; only {DATE_TIME_FIELD} "
-                f"can be made of a date column and a time column, e.g. "
-                f"{DATE_TIME_FIELD}=发案日期+发案时间"
+                _(
+                    "field mapping %(item)s joins two columns; only %(field)s can be made of "
+                    "a date column and a time column, e.g. %(field)s=发案日期+发案时间",
+                    item="=".join((ours, theirs)),
+                    field=DATE_TIME_FIELD,
+                )
             )
         sources[ours] = src
     if not_found:
         raise LayerError(
-            f"'mapping' names column(s) that layer {layer!r} input does not have: "
-            f"{', '.join(not_found)}; the columns are {', '.join(columns) or '(none)'}"
+            _(
+                "'mapping' names column(s) that layer %(layer)s input does not have: "
+                "%(items)s; the columns are %(columns)s",
+                layer=repr(layer),
+                items=", ".join(not_found),
+                columns=", ".join(columns) or _("(none)"),
+            )
         )
     return sources
 
@@ -544,12 +580,25 @@ def _join_date_time(
                 layer,
                 None,
                 "unreadable_date_time",
-                f"{len(unreadable):,} of {total:,} rows ({len(unreadable) / total:.1%}): "
-                f"{date_column!r} + {clock_column!r} do not make a readable date and time, "
-                f"e.g. row {row + 1}: {raw_dates[row]!r} + {raw_clocks[row]!r}; these are "
-                "kept without a time",
-                f"correct these dates or times in {date_column!r} and {clock_column!r} "
-                "(e.g. 2024年2月15日 + 21:48), or accept them without a time",
+                _(
+                    "%(count)s of %(total)s rows (%(share)s): %(date)s + %(clock)s do not make "
+                    "a readable date and time, e.g. row %(row)s: %(date_value)s + "
+                    "%(clock_value)s; these are kept without a time",
+                    count=format(len(unreadable), ","),
+                    total=format(total, ","),
+                    share=format(len(unreadable) / total, ".1%"),
+                    date=repr(date_column),
+                    clock=repr(clock_column),
+                    row=row + 1,
+                    date_value=repr(raw_dates[row]),
+                    clock_value=repr(raw_clocks[row]),
+                ),
+                _(
+                    "correct these dates or times in %(date)s and %(clock)s "
+                    "(e.g. 2024年2月15日 + 21:48), or accept them without a time",
+                    date=repr(date_column),
+                    clock=repr(clock_column),
+                ),
                 "warning",
             )
         )
@@ -561,10 +610,22 @@ def _join_date_time(
                 layer,
                 None,
                 "date_without_time",
-                f"{len(dateonly):,} of {total:,} rows ({len(dateonly) / total:.1%}) have a "
-                f"date in {date_column!r} but no time in {clock_column!r}, e.g. row "
-                f"{row + 1}: {raw_dates[row]!r}; they are read as 00:00 of that day",
-                f"fill in {clock_column!r} for these rows if the hour matters",
+                _(
+                    "%(count)s of %(total)s rows (%(share)s) have a date in %(date)s but no "
+                    "time in %(clock)s, e.g. row %(row)s: %(date_value)s; they are read as "
+                    "00:00 of that day",
+                    count=format(len(dateonly), ","),
+                    total=format(total, ","),
+                    share=format(len(dateonly) / total, ".1%"),
+                    date=repr(date_column),
+                    clock=repr(clock_column),
+                    row=row + 1,
+                    date_value=repr(raw_dates[row]),
+                ),
+                _(
+                    "fill in %(clock)s for these rows if the hour matters",
+                    clock=repr(clock_column),
+                ),
                 "warning",
             )
         )

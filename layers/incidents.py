@@ -27,6 +27,7 @@ from layers.categories import (
     load_category_table,
 )
 from layers.errors import LayerError
+from layers.i18n import _
 
 logger = logging.getLogger(__name__)
 
@@ -408,8 +409,11 @@ def parse_timestamps_checked(
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise LayerError(
-            f"tz={tz!r} is not a known IANA time zone; pass a name such as "
-            "'America/New_York' or 'Asia/Shanghai'"
+            _(
+                "tz=%(tz)s is not a known IANA time zone; pass a name such as "
+                "'America/New_York' or 'Asia/Shanghai'",
+                tz=repr(tz),
+            )
         ) from None
     if times is not None and not times.index.equals(dates.index):
         raise LayerError("'times' is not indexed like 'dates'; pass two columns of the same table")

@@ -34,6 +34,7 @@ from pyogrio.errors import DataLayerError, DataSourceError
 from layers.crs import convert_offset_coordinates, looks_like_lonlat
 from layers.encodings import normalize_encoding, shapefile_encoding
 from layers.errors import LayerError
+from layers.i18n import _, _l
 from layers.limits import (
     ReadLimits,
     check_archive,
@@ -54,7 +55,7 @@ logger = logging.getLogger(__name__)
 Format = Literal["gpkg", "geojson", "zip", "shp", "csv", "osm_pbf", "osm_xml", "parquet"]
 Frame: TypeAlias = gpd.GeoDataFrame | pd.DataFrame
 
-SUPPORTED = (
+SUPPORTED = _l(
     "GeoPackage (.gpkg), GeoJSON (.geojson/.json), zipped Shapefile (.zip), "
     "Shapefile (.shp), CSV (.csv/.txt), GeoParquet (.parquet) and OpenStreetMap (.osm.pbf/.osm)"
 )
@@ -89,14 +90,19 @@ def _check_path(path: str | Path) -> Path:
         raise LayerError(f"'path' should be a file path, got {type(path).__name__}")
     file = Path(path)
     if not file.exists():
-        raise LayerError(f"file '{file}' does not exist; check the path and the file name")
+        raise LayerError(
+            _("file '%(file)s' does not exist; check the path and the file name", file=file)
+        )
     if file.is_dir():
         raise LayerError(
-            f"'{file}' is a folder, not a file; pass a .gpkg, .geojson, .zip, .shp, .csv "
-            f"or .osm.pbf file (zip a shapefile's files together)"
+            _(
+                "'%(file)s' is a folder, not a file; pass a .gpkg, .geojson, .zip, .shp, .csv "
+                "or .osm.pbf file (zip a shapefile's files together)",
+                file=file,
+            )
         )
     if file.stat().st_size == 0:
-        raise LayerError(f"file '{file}' is empty (0 bytes); export it again")
+        raise LayerError(_("file '%(file)s' is empty (0 bytes); export it again", file=file))
     return file
 
 
@@ -109,18 +115,29 @@ def _gdal_message(exc: Exception) -> str:
 
 
 @contextmanager
-def _gdal(file: Path, fix: str) -> Iterator[None]:
+def _gdal(file: Path, fix: object) -> Iterator[None]:
     """Turn GDAL errors into a LayerError about ``file`` and log GDAL's warnings."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             yield
         except (DataSourceError, DataLayerError) as exc:
-            raise LayerError(f"cannot read '{file}' ({_gdal_message(exc)}); {fix}") from None
+            raise LayerError(
+                _(
+                    "cannot read '%(file)s' (%(reason)s); %(fix)s",
+                    file=file,
+                    reason=_gdal_message(exc),
+                    fix=fix,
+                )
+            ) from None
         except UnicodeDecodeError as exc:
             raise LayerError(
-                f"the text of '{file}' is not {exc.encoding} as read; pass the right "
-                f"encoding=..., e.g. encoding='GBK' or encoding='UTF-8'"
+                _(
+                    "the text of '%(file)s' is not %(encoding)s as read; pass the right "
+                    "encoding=..., e.g. encoding='GBK' or encoding='UTF-8'",
+                    file=file,
+                    encoding=exc.encoding,
+                )
             ) from None
     for warning in caught:
         logger.debug("%s: %s", file.name, warning.message)
@@ -155,9 +172,12 @@ def detect_format(path: str | Path) -> Format:
         return "gpkg"
     if suffix == ".gpkg":
         raise LayerError(
-            f"file '{file}' is not a readable GeoPackage (it lacks the SQLite header, so it "
-            f"is damaged or another kind of file renamed .gpkg); export it again from the "
-            f"source or restore a backup"
+            _(
+                "file '%(file)s' is not a readable GeoPackage (it lacks the SQLite header, so "
+                "it is damaged or another kind of file renamed .gpkg); export it again from "
+                "the source or restore a backup",
+                file=file,
+            )
         )
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return "zip"
@@ -172,21 +192,41 @@ def detect_format(path: str | Path) -> Format:
     if text_head.startswith(b"{"):
         return "geojson"
     if suffix in (".geojson", ".json"):
-        kind = "CSV or other text" if _is_text(head) else "a binary file"
-        raise LayerError(
-            f"file '{file}' is named {suffix} but is not GeoJSON (its content looks like "
-            f"{kind}); export the layer as GeoJSON, or give the file its real extension"
-        )
+        if _is_text(head):
+            message = _(
+                "file '%(file)s' is named %(suffix)s but is not GeoJSON (its content looks "
+                "like CSV or other text); export the layer as GeoJSON, or give the file its "
+                "real extension",
+                file=file,
+                suffix=suffix,
+            )
+        else:
+            message = _(
+                "file '%(file)s' is named %(suffix)s but is not GeoJSON (its content looks "
+                "like a binary file); export the layer as GeoJSON, or give the file its real "
+                "extension",
+                file=file,
+                suffix=suffix,
+            )
+        raise LayerError(message)
     if suffix in _CSV_EXTENSIONS and _is_text(head):
         return "csv"
     if name.endswith(".osm.pbf") or suffix in (".osm", ".pbf"):
         raise LayerError(
-            f"file '{file}' is named like OpenStreetMap data but its content is not; "
-            f"download or export the extract again"
+            _(
+                "file '%(file)s' is named like OpenStreetMap data but its content is not; "
+                "download or export the extract again",
+                file=file,
+            )
         )
     raise LayerError(
-        f"file '{file}' has an unsupported format (extension {suffix or '(none)'!r}); "
-        f"supported are {SUPPORTED}"
+        _(
+            "file '%(file)s' has an unsupported format (extension %(suffix)s); supported "
+            "are %(supported)s",
+            file=file,
+            suffix=repr(suffix or "(none)"),
+            supported=SUPPORTED,
+        )
     )
 
 
@@ -207,14 +247,22 @@ def _apply_crs(frame: Frame, crs: str | None, label: str) -> Frame:
         wanted = pyproj.CRS.from_user_input(crs)
     except pyproj.exceptions.CRSError:
         raise LayerError(
-            f"'crs' should be a CRS such as 'EPSG:4490', 'gcj02' or 'bd09', got {crs!r}"
+            _(
+                "'crs' should be a CRS such as 'EPSG:4490', 'gcj02' or 'bd09', got %(value)s",
+                value=repr(crs),
+            )
         ) from None
     if frame.crs is None:
         return frame.set_crs(wanted)
     if not frame.crs.equals(wanted):
         raise LayerError(
-            f"'{label}' declares CRS {frame.crs.to_string()} but crs={crs!r} was given; "
-            f"drop crs= to use the file's CRS, or fix the file's .prj"
+            _(
+                "'%(label)s' declares CRS %(crs)s but crs=%(given)s was given; drop crs= to "
+                "use the file's CRS, or fix the file's .prj",
+                label=label,
+                crs=frame.crs.to_string(),
+                given=repr(crs),
+            )
         )
     return frame
 
@@ -225,7 +273,7 @@ def _read_gdal(
     *,
     layer: str | None = None,
     encoding: str | None = None,
-    fix: str,
+    fix: object,
     limits: ReadLimits,
 ) -> Frame:
     label = f"{file} ({layer})" if layer else str(file)
@@ -240,24 +288,60 @@ def _read_gdal(
 
 
 def _gpkg_layers(file: Path) -> list[str]:
-    fix = "the GeoPackage is damaged or truncated; export it again or restore a backup"
+    fix = _("the GeoPackage is damaged or truncated; export it again or restore a backup")
     with _gdal(file, fix):
         listed = pyogrio.list_layers(file)
     return [str(row[0]) for row in listed]
 
 
-def _pick(file: Path, names: list[str], layer: str | None, what: str) -> str:
+def _pick(
+    file: Path, names: list[str], layer: str | None, what: Literal["layer", "shapefile", "osm"]
+) -> str:
     if not names:
-        raise LayerError(f"file '{file}' holds no {what}; export the data again")
+        if what == "shapefile":
+            message = _("file '%(file)s' holds no shapefile; export the data again", file=file)
+        elif what == "osm":
+            message = _("file '%(file)s' holds no OSM layer; export the data again", file=file)
+        else:
+            message = _("file '%(file)s' holds no layer; export the data again", file=file)
+        raise LayerError(message)
     if layer is None:
         if len(names) == 1:
             return names[0]
-        raise LayerError(
-            f"file '{file}' holds {len(names)} {what}s: {', '.join(names)}; name the one to "
-            f"read after the file, e.g. '{file}:{names[0]}'"
-        )
+        params = {
+            "file": file,
+            "count": len(names),
+            "names": ", ".join(names),
+            "example": f"{file}:{names[0]}",
+        }
+        if what == "shapefile":
+            message = _(
+                "file '%(file)s' holds %(count)s shapefiles: %(names)s; name the one to read "
+                "after the file, e.g. '%(example)s'",
+                **params,
+            )
+        elif what == "osm":
+            message = _(
+                "file '%(file)s' holds %(count)s OSM layers: %(names)s; name the one to read "
+                "after the file, e.g. '%(example)s'",
+                **params,
+            )
+        else:
+            message = _(
+                "file '%(file)s' holds %(count)s layers: %(names)s; name the one to read "
+                "after the file, e.g. '%(example)s'",
+                **params,
+            )
+        raise LayerError(message)
     if layer not in names:
-        raise LayerError(f"'{file}' has no layer {layer!r}; it holds {', '.join(names)}")
+        raise LayerError(
+            _(
+                "'%(file)s' has no layer %(layer)s; it holds %(names)s",
+                file=file,
+                layer=repr(layer),
+                names=", ".join(names),
+            )
+        )
     return layer
 
 
@@ -266,7 +350,11 @@ def _zip_shapefiles(file: Path, limits: ReadLimits) -> tuple[zipfile.ZipFile, di
         archive = zipfile.ZipFile(file)
     except zipfile.BadZipFile:
         raise LayerError(
-            f"file '{file}' is not a readable zip archive (damaged or truncated); zip it again"
+            _(
+                "file '%(file)s' is not a readable zip archive (damaged or truncated); zip it "
+                "again",
+                file=file,
+            )
         ) from None
     try:
         check_archive(archive, str(file), limits)
@@ -279,11 +367,20 @@ def _zip_shapefiles(file: Path, limits: ReadLimits) -> tuple[zipfile.ZipFile, di
     shps = [m for m in members if m.lower().endswith(".shp")]
     if not shps:
         archive.close()
-        listed = ", ".join(members[:10]) or "nothing"
-        raise LayerError(
-            f"zip '{file}' holds no shapefile (.shp); it holds {listed}. Zip the .shp with "
-            f"its .shx, .dbf, .prj and .cpg files"
-        )
+        if members:
+            message = _(
+                "zip '%(file)s' holds no shapefile (.shp); it holds %(names)s. Zip the .shp "
+                "with its .shx, .dbf, .prj and .cpg files",
+                file=file,
+                names=", ".join(members[:10]),
+            )
+        else:
+            message = _(
+                "zip '%(file)s' holds no shapefile (.shp); it holds nothing. Zip the .shp "
+                "with its .shx, .dbf, .prj and .cpg files",
+                file=file,
+            )
+        raise LayerError(message)
     stems = [PurePosixPath(m).stem for m in shps]
     unique = len(set(stems)) == len(stems)
     return archive, {(stem if unique else m[:-4]): m for stem, m in zip(stems, shps, strict=True)}
@@ -296,7 +393,7 @@ def _read_zip(file: Path, layer: str | None, encoding: str | None, limits: ReadL
     with archive, tempfile.TemporaryDirectory(prefix="gisapp-zip-") as folder:
         name = _pick(file, list(shapefiles), layer, "shapefile")
         shp = extract_shapefile(archive, shapefiles[name], Path(folder), str(file), limits)
-        fix = "the zip must hold the .shp with its .shx and .dbf; zip them together again"
+        fix = _("the zip must hold the .shp with its .shx and .dbf; zip them together again")
         return _read_shp(shp, encoding, limits, label=file, fix=fix)
 
 
@@ -306,7 +403,7 @@ def _read_shp(
     limits: ReadLimits,
     *,
     label: Path | None = None,
-    fix: str = "keep the .shx and .dbf files beside the .shp, or send it as one .zip",
+    fix: object = _l("keep the .shx and .dbf files beside the .shp, or send it as one .zip"),
 ) -> Frame:
     def sibling(extension: str, size: int) -> bytes | None:
         for candidate in (file.with_suffix(extension), file.with_suffix(extension.upper())):
@@ -323,14 +420,14 @@ def _read_shp(
 
 
 def _read_geojson(file: Path, limits: ReadLimits) -> Frame:
-    fix = "the file is not valid GeoJSON; export the layer as GeoJSON again"
+    fix = _("the file is not valid GeoJSON; export the layer as GeoJSON again")
     return _read_gdal(str(file), file, fix=fix, limits=limits)
 
 
 def _read_osm(file: Path, layer: str | None) -> Frame:
     from layers import osm  # osmium is only loaded when OSM data is read
 
-    name = _pick(file, list(OSM_LAYERS), layer or "roads", "OSM layer")
+    name = _pick(file, list(OSM_LAYERS), layer or "roads", "osm")
     what = OSM_LAYERS[name]
     if what == "boundaries":
         return osm.read_osm_boundaries(file)
@@ -347,7 +444,10 @@ def _csv_encoding(file: Path, encoding: str | None) -> str:
             codecs.lookup(encoding)
         except LookupError:
             raise LayerError(
-                f"'encoding' should be a text encoding such as 'utf-8' or 'gbk', got {encoding!r}"
+                _(
+                    "'encoding' should be a text encoding such as 'utf-8' or 'gbk', got %(value)s",
+                    value=repr(encoding),
+                )
             ) from None
         return normalize_encoding(encoding) or encoding
     with file.open("rb") as stream:
@@ -362,8 +462,11 @@ def _csv_encoding(file: Path, encoding: str | None) -> str:
             continue
         return candidate
     raise LayerError(
-        f"cannot tell the text encoding of '{file}' (neither UTF-8 nor GBK/GB18030); pass "
-        f"encoding=..., e.g. encoding='big5'"
+        _(
+            "cannot tell the text encoding of '%(file)s' (neither UTF-8 nor GBK/GB18030); "
+            "pass encoding=..., e.g. encoding='big5'",
+            file=file,
+        )
     )
 
 
@@ -376,7 +479,12 @@ def _read_csv_text(file: Path, encoding: str | None, limits: ReadLimits) -> pd.D
     except UnicodeDecodeError:
         if encoding is not None or chosen == "gb18030":
             raise LayerError(
-                f"'{file}' is not valid {chosen} text throughout; pass the right encoding=..."
+                _(
+                    "'%(file)s' is not valid %(encoding)s text throughout; pass the right "
+                    "encoding=...",
+                    file=file,
+                    encoding=chosen,
+                )
             ) from None
         # The sample decoded as UTF-8 but a later line did not: a GBK export.
         chosen = "gb18030"
@@ -390,9 +498,17 @@ def _read_csv_text(file: Path, encoding: str | None, limits: ReadLimits) -> pd.D
             StringIO(text), sep=delimiter, dtype=str, keep_default_na=True, skipinitialspace=True
         )
     except pd.errors.EmptyDataError:
-        raise LayerError(f"file '{file}' has no header row or data; export it again") from None
+        raise LayerError(
+            _("file '%(file)s' has no header row or data; export it again", file=file)
+        ) from None
     except pd.errors.ParserError as exc:
-        raise LayerError(f"'{file}' is not a well-formed CSV ({exc}); export it again") from None
+        raise LayerError(
+            _(
+                "'%(file)s' is not a well-formed CSV (%(reason)s); export it again",
+                file=file,
+                reason=exc,
+            )
+        ) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     logger.info("read %s rows from %s (%s)", f"{len(frame):,}", file.name, chosen)
     return _infer_numbers(frame)
@@ -423,8 +539,13 @@ def _column(frame: pd.DataFrame, name: str, argument: str, file: Path) -> str:
     if name in frame.columns:
         return name
     raise LayerError(
-        f"'{argument}' {name!r} is not a column of '{file}'; the columns are "
-        f"{', '.join(map(str, frame.columns))}"
+        _(
+            "'%(argument)s' %(name)s is not a column of '%(file)s'; the columns are %(columns)s",
+            argument=argument,
+            name=repr(name),
+            file=file,
+            columns=", ".join(map(str, frame.columns)),
+        )
     )
 
 
@@ -442,8 +563,12 @@ def _read_csv(
     columns = [str(c) for c in frame.columns]
     if (x is None) != (y is None):
         raise LayerError(
-            f"'x' and 'y' should be given together, got x={x!r}, y={y!r}; name both the "
-            f"longitude and the latitude column"
+            _(
+                "'x' and 'y' should be given together, got x=%(x)s, y=%(y)s; name both the "
+                "longitude and the latitude column",
+                x=repr(x),
+                y=repr(y),
+            )
         )
     if x is not None and y is not None:
         x, y = _column(frame, x, "x", file), _column(frame, y, "y", file)
@@ -456,9 +581,13 @@ def _read_csv(
             wkt = _find(columns, _WKT_NAMES)
     if x is None and wkt is None:
         raise LayerError(
-            f"'{file}' has no coordinate columns (columns: {', '.join(columns)}); name them "
-            f"lon/lat (经度/纬度) or pass x=..., y=... or wkt=...; for a table without "
-            f"geometry use read_table"
+            _(
+                "'%(file)s' has no coordinate columns (columns: %(columns)s); name them "
+                "lon/lat (经度/纬度) or pass x=..., y=... or wkt=...; for a table without "
+                "geometry use read_table",
+                file=file,
+                columns=", ".join(columns),
+            )
         )
 
     if x is not None and y is not None:
@@ -605,7 +734,7 @@ def read_layer(
         frame = _read_osm(file, layer)
     elif kind == "gpkg":
         name = _pick(file, _gpkg_layers(file), layer, "layer")
-        fix = "the GeoPackage is damaged or truncated; export it again or restore a backup"
+        fix = _("the GeoPackage is damaged or truncated; export it again or restore a backup")
         frame = _read_gdal(str(file), file, layer=name, fix=fix, limits=limits)
     elif kind == "zip":
         frame = _read_zip(file, layer, encoding, limits)
@@ -686,7 +815,13 @@ def read_table(
     if kind == "csv":
         return _read_csv_text(file, encoding, limits)
     if kind != "gpkg":
-        raise LayerError(f"'path' should be a CSV or GeoPackage table, got a {kind} file '{file}'")
+        raise LayerError(
+            _(
+                "'path' should be a CSV or GeoPackage table, got a %(kind)s file '%(file)s'",
+                kind=kind,
+                file=file,
+            )
+        )
     frame = read_layer(file, layer=layer, limits=limits)
     if isinstance(frame, gpd.GeoDataFrame):
         frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))

@@ -37,6 +37,7 @@ import pyogrio
 import shapely
 
 from layers.errors import LayerError
+from layers.i18n import _, _l
 
 __all__ = [
     "MB",
@@ -80,11 +81,11 @@ _SHAPE_RECORD_BOUNDS = {
     28: (60, 28),
     31: (76, 40),
 }
-_FIX_SPLIT = (
+_FIX_SPLIT = _l(
     "split the data into smaller files (e.g. by sub-district), or ask the administrator "
     "to raise the import limits in the settings"
 )
-_FIX_ZIP = "zip only the layer's own files (.shp, .shx, .dbf, .prj, .cpg) and upload that zip"
+_FIX_ZIP = _l("zip only the layer's own files (.shp, .shx, .dbf, .prj, .cpg) and upload that zip")
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,13 @@ class ReadLimits:
         for item in fields(self):
             value = getattr(self, item.name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise LayerError(f"import limit {item.name!r} should be above 0, got {value!r}")
+                raise LayerError(
+                    _(
+                        "import limit %(name)s should be above 0, got %(value)s",
+                        name=repr(item.name),
+                        value=repr(value),
+                    )
+                )
 
 
 class LimitError(LayerError):
@@ -139,8 +146,9 @@ class LimitError(LayerError):
         What the user can change.
     """
 
-    def __init__(self, message: str, *, code: LimitCode, fix: str) -> None:
-        super().__init__(f"{message}; {fix}")
+    def __init__(self, message: str, *, code: LimitCode, fix: object) -> None:
+        fix = str(fix)
+        super().__init__(_("%(message)s; %(fix)s", message=message, fix=fix))
         self.code: LimitCode = code
         self.fix = fix
         self.summary = message
@@ -184,44 +192,66 @@ def check_archive(archive: zipfile.ZipFile, label: str, limits: ReadLimits) -> N
     members = [info for info in archive.infolist() if not info.is_dir()]
     if len(members) > limits.max_members:
         raise LimitError(
-            f"zip '{label}' holds {len(members):,} files, more than the limit of "
-            f"{limits.max_members:,}",
+            _(
+                "zip '%(label)s' holds %(count)s files, more than the limit of %(limit)s",
+                label=label,
+                count=format(len(members), ","),
+                limit=format(limits.max_members, ","),
+            ),
             code="too_large",
             fix=_FIX_ZIP,
         )
     unsafe = [m.filename for m in members if _unsafe_name(m.filename)]
     if unsafe:
         raise LimitError(
-            f"zip '{label}' holds files with paths outside the zip ({unsafe[0]!r})",
+            _(
+                "zip '%(label)s' holds files with paths outside the zip (%(name)s)",
+                label=label,
+                name=repr(unsafe[0]),
+            ),
             code="unsafe_archive",
             fix=_FIX_ZIP,
         )
     nested = [m.filename for m in members if m.filename.lower().endswith(_ARCHIVE_ENDINGS)]
     if nested:
         raise LimitError(
-            f"zip '{label}' holds another archive ({nested[0]!r}); archives inside a zip "
-            f"are not read",
+            _(
+                "zip '%(label)s' holds another archive (%(name)s); archives inside a zip "
+                "are not read",
+                label=label,
+                name=repr(nested[0]),
+            ),
             code="unsafe_archive",
             fix=_FIX_ZIP,
         )
     if any(m.flag_bits & 0x1 for m in members):
         raise LimitError(
-            f"zip '{label}' is password-protected",
+            _("zip '%(label)s' is password-protected", label=label),
             code="unsafe_archive",
-            fix="zip the files again without a password",
+            fix=_("zip the files again without a password"),
         )
     declared = sum(m.file_size for m in members)
     if declared > limits.max_unpacked_bytes:
         raise _too_large(
-            f"zip '{label}' unpacks to {_mb(declared)}, more than the limit of "
-            f"{_mb(limits.max_unpacked_bytes)}"
+            _(
+                "zip '%(label)s' unpacks to %(size)s, more than the limit of %(limit)s",
+                label=label,
+                size=_mb(declared),
+                limit=_mb(limits.max_unpacked_bytes),
+            )
         )
     for member in members:
         ratio = member.file_size / max(member.compress_size, 1)
         if member.file_size >= RATIO_MIN_BYTES and ratio > limits.max_ratio:
             raise LimitError(
-                f"zip '{label}': {member.filename!r} unpacks to {ratio:,.0f} times its "
-                f"packed size (at most {limits.max_ratio:,.0f}), as a zip bomb does",
+                _(
+                    "zip '%(label)s': %(name)s unpacks to %(ratio)s times its packed size "
+                    "(at most %(limit)s), as a zip bomb does",
+                    label=label,
+                    name=repr(member.filename),
+                    ratio=format(ratio, ",.0f"),
+                    limit=format(limits.max_ratio, ",.0f"),
+                ),
                 code="unsafe_archive",
                 fix=_FIX_ZIP,
             )
@@ -236,22 +266,35 @@ def _copy_member(
         while chunk := source.read(_COPY_BYTES):
             if written == 0 and chunk.startswith(_ZIP_MAGIC):
                 raise LimitError(
-                    f"zip '{label}': {info.filename!r} is itself a zip archive",
+                    _(
+                        "zip '%(label)s': %(name)s is itself a zip archive",
+                        label=label,
+                        name=repr(info.filename),
+                    ),
                     code="unsafe_archive",
                     fix=_FIX_ZIP,
                 )
             written += len(chunk)
             if written > info.file_size:
                 raise LimitError(
-                    f"zip '{label}': {info.filename!r} unpacks to more than the "
-                    f"{info.file_size:,} bytes it declares",
+                    _(
+                        "zip '%(label)s': %(name)s unpacks to more than the %(size)s bytes "
+                        "it declares",
+                        label=label,
+                        name=repr(info.filename),
+                        size=format(info.file_size, ","),
+                    ),
                     code="unsafe_archive",
                     fix=_FIX_ZIP,
                 )
             if written > budget:
                 raise _too_large(
-                    f"zip '{label}' unpacks to more than the limit of "
-                    f"{_mb(budget)} for the layer's files"
+                    _(
+                        "zip '%(label)s' unpacks to more than the limit of %(limit)s for "
+                        "the layer's files",
+                        label=label,
+                        limit=_mb(budget),
+                    )
                 )
             out.write(chunk)
     return written
@@ -304,13 +347,20 @@ def extract_shapefile(
             )
         except (zipfile.BadZipFile, zlib.error, EOFError):
             raise LayerError(
-                f"zip '{label}' is damaged: {name!r} does not unpack to the size and "
-                f"checksum it declares; zip the files again"
+                _(
+                    "zip '%(label)s' is damaged: %(name)s does not unpack to the size and "
+                    "checksum it declares; zip the files again",
+                    label=label,
+                    name=repr(name),
+                )
             ) from None
         except NotImplementedError:
             raise LayerError(
-                f"zip '{label}' uses a compression method that cannot be read; zip the "
-                f"files again with the usual (deflate) compression"
+                _(
+                    "zip '%(label)s' uses a compression method that cannot be read; zip the "
+                    "files again with the usual (deflate) compression",
+                    label=label,
+                )
             ) from None
     return folder / "layer.shp"
 
@@ -354,17 +404,33 @@ def shapefile_vertex_floor(shp: Path) -> int:
 def _check_features(count: int, label: str, limits: ReadLimits) -> None:
     if count > limits.max_features:
         raise _too_large(
-            f"'{label}' holds {count:,} features, more than the limit of "
-            f"{limits.max_features:,} per layer"
+            _(
+                "'%(label)s' holds %(count)s features, more than the limit of %(limit)s per layer",
+                label=label,
+                count=format(count, ","),
+                limit=format(limits.max_features, ","),
+            )
         )
 
 
 def _vertex_error(count: int, label: str, limits: ReadLimits, *, at_least: bool) -> LimitError:
-    figure = f"at least {count:,}" if at_least else f"{count:,}"
-    return _too_large(
-        f"'{label}' holds {figure} vertices, more than the limit of "
-        f"{limits.max_vertices:,} per layer (simplify the shapes or split the layer)"
-    )
+    if at_least:
+        message = _(
+            "'%(label)s' holds at least %(count)s vertices, more than the limit of %(limit)s "
+            "per layer (simplify the shapes or split the layer)",
+            label=label,
+            count=format(count, ","),
+            limit=format(limits.max_vertices, ","),
+        )
+    else:
+        message = _(
+            "'%(label)s' holds %(count)s vertices, more than the limit of %(limit)s "
+            "per layer (simplify the shapes or split the layer)",
+            label=label,
+            count=format(count, ","),
+            limit=format(limits.max_vertices, ","),
+        )
+    return _too_large(message)
 
 
 def _count_vertices(batches: Iterable[Any], column: str, label: str, limits: ReadLimits) -> int:
@@ -461,7 +527,12 @@ def probe_parquet(file: Path, label: str, limits: ReadLimits) -> str | None:
         parquet = pq.ParquetFile(file)
     except (pa.ArrowException, OSError) as exc:
         raise LayerError(
-            f"cannot read '{label}' as Parquet ({exc}); export the layer as GeoParquet again"
+            _(
+                "cannot read '%(label)s' as Parquet (%(reason)s); export the layer as "
+                "GeoParquet again",
+                label=label,
+                reason=exc,
+            )
         ) from None
     with parquet:
         _check_features(int(parquet.metadata.num_rows), label, limits)
@@ -472,8 +543,11 @@ def probe_parquet(file: Path, label: str, limits: ReadLimits) -> str | None:
             encoding = str(geo["columns"][column].get("encoding", "WKB")) if column else ""
         except (ValueError, KeyError, TypeError, AttributeError):
             raise LayerError(
-                f"'{label}' has damaged GeoParquet metadata (its 'geo' entry); export the "
-                "layer as GeoParquet again"
+                _(
+                    "'%(label)s' has damaged GeoParquet metadata (its 'geo' entry); export "
+                    "the layer as GeoParquet again",
+                    label=label,
+                )
             ) from None
         if column is None or encoding.upper() != "WKB":
             return column
@@ -533,8 +607,13 @@ def check_layer_count(count: int, label: str, limits: ReadLimits) -> None:
     """
     if count > limits.max_layers:
         raise _too_large(
-            f"'{label}' holds {count:,} layers to import, more than the limit of "
-            f"{limits.max_layers:,} in one import"
+            _(
+                "'%(label)s' holds %(count)s layers to import, more than the limit of "
+                "%(limit)s in one import",
+                label=label,
+                count=format(count, ","),
+                limit=format(limits.max_layers, ","),
+            )
         )
 
 
@@ -557,11 +636,17 @@ def check_workspace(layers: Mapping[str, pd.DataFrame], limits: ReadLimits) -> N
     vertices = sum(_vertices(frame) for frame in layers.values())
     if features > limits.max_workspace_features:
         raise _too_large(
-            f"the workspace would hold {features:,} features, more than the limit of "
-            f"{limits.max_workspace_features:,}"
+            _(
+                "the workspace would hold %(count)s features, more than the limit of %(limit)s",
+                count=format(features, ","),
+                limit=format(limits.max_workspace_features, ","),
+            )
         )
     if vertices > limits.max_workspace_vertices:
         raise _too_large(
-            f"the workspace would hold {vertices:,} vertices, more than the limit of "
-            f"{limits.max_workspace_vertices:,}"
+            _(
+                "the workspace would hold %(count)s vertices, more than the limit of %(limit)s",
+                count=format(vertices, ","),
+                limit=format(limits.max_workspace_vertices, ","),
+            )
         )

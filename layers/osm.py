@@ -27,6 +27,7 @@ import shapely
 from shapely.geometry import LineString
 
 from layers.errors import LayerError
+from layers.i18n import _
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +196,10 @@ def _check_path(path: str | Path) -> Path:
     source = Path(path)
     if not source.is_file():
         raise LayerError(
-            f"OSM file path={str(source)!r} does not exist; pass an .osm.pbf or .osm file"
+            _(
+                "OSM file path=%(path)s does not exist; pass an .osm.pbf or .osm file",
+                path=repr(str(source)),
+            )
         )
     return source
 
@@ -207,8 +211,12 @@ def _objects(processor: osmium.FileProcessor, source: Path) -> Iterator[Any]:
     except RuntimeError as exc:
         # pyosmium reports unreadable files as RuntimeError from libosmium.
         raise LayerError(
-            f"cannot read OSM file {str(source)!r}: {exc}; check that it is a complete "
-            ".osm.pbf or .osm XML file"
+            _(
+                "cannot read OSM file %(path)s: %(reason)s; check that it is a complete "
+                ".osm.pbf or .osm XML file",
+                path=repr(str(source)),
+                reason=exc,
+            )
         ) from None
 
 
@@ -268,7 +276,12 @@ def read_osm_roads(path: str | Path, *, mode: RoadMode = "drive") -> gpd.GeoData
         If ``mode`` is unknown, or the file is missing or cannot be read.
     """
     if mode not in ("drive", "walk", "all"):
-        raise LayerError(f"mode={mode!r} is not a road mode; use 'drive', 'walk' or 'all'")
+        raise LayerError(
+            _(
+                "mode=%(mode)s is not a road mode; use 'drive', 'walk' or 'all'",
+                mode=repr(mode),
+            )
+        )
     source = _check_path(path)
     processor = (
         osmium.FileProcessor(str(source), osmium.osm.NODE | osmium.osm.WAY)

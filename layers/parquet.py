@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from layers.errors import LayerError
+from layers.i18n import _
 from layers.limits import ReadLimits, check_frame, probe_parquet
 
 __all__ = ["PARQUET_MAGIC", "read_parquet_layer"]
@@ -48,11 +49,13 @@ def read_parquet_layer(file: Path, *, limits: ReadLimits) -> gpd.GeoDataFrame | 
         goes beyond ``limits``.
     """
     column = probe_parquet(file, str(file), limits)
-    fix = "export the layer as GeoParquet again (e.g. GeoDataFrame.to_parquet or QGIS)"
+    fix = _("export the layer as GeoParquet again (e.g. GeoDataFrame.to_parquet or QGIS)")
     try:
         frame = gpd.read_parquet(file) if column else pd.read_parquet(file)
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise LayerError(f"cannot read '{file}' ({exc}); {fix}") from None
+        raise LayerError(
+            _("cannot read '%(file)s' (%(reason)s); %(fix)s", file=file, reason=exc, fix=fix)
+        ) from None
     check_frame(frame, str(file), limits)
     logger.info("read %s features from %s", f"{len(frame):,}", file.name)
     return frame

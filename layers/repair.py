@@ -50,6 +50,7 @@ from pyproj import CRS
 
 from layers.crs import metric_crs
 from layers.errors import LayerError, Problem
+from layers.i18n import _, _l
 from layers.schema import LAYERS
 
 logger = logging.getLogger(__name__)
@@ -63,9 +64,20 @@ SLIVER_M2 = 1.0
 #: Grid size of the repaired features' coordinates in the metric CRS, m.
 _PRECISION_M = 0.001
 #: The rule, in words, for messages and pages.
-RULE_TEXT = "each overlap goes to the feature whose centre is nearest to it"
+RULE_TEXT = _l("each overlap goes to the feature whose centre is nearest to it")
 
-_ONE = {"subdistricts": "sub-district", "communities": "community", "grids": "grid (网格)"}
+#: The layers in the singular, for messages.
+_ONE = {
+    "subdistricts": _l("sub-district"),
+    "communities": _l("community"),
+    "grids": _l("grid"),
+}
+#: The layers in the plural, for messages.
+_MANY = {
+    "subdistricts": _l("sub-districts"),
+    "communities": _l("communities"),
+    "grids": _l("grids"),
+}
 
 
 @dataclass(frozen=True)
@@ -176,7 +188,7 @@ class OverlapRepair:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (without the pieces' geometry)."""
         return {
-            "rule": RULE_TEXT,
+            "rule": str(RULE_TEXT),
             "pairs": [p.to_dict() for p in self.pairs],
             "refused": [p.to_dict() for p in self.refused],
             "gaps": [g.to_dict() for g in self.gaps],
@@ -219,9 +231,16 @@ def repair_sibling_overlaps(
         If ``max_share`` or ``sliver_m2`` is out of range.
     """
     if not 0 < max_share <= 1:
-        raise LayerError(f"max_share={max_share!r} should be a share above 0 and up to 1")
+        raise LayerError(
+            _(
+                "max_share=%(value)s should be a share above 0 and up to 1",
+                value=repr(max_share),
+            )
+        )
     if sliver_m2 < 0:
-        raise LayerError(f"sliver_m2={sliver_m2!r} should be 0 or more square metres")
+        raise LayerError(
+            _("sliver_m2=%(value)s should be 0 or more square metres", value=repr(sliver_m2))
+        )
     everything = {**(context or {}), **layers}
     result = OverlapRepair()
     pieces: list[gpd.GeoDataFrame] = []
@@ -457,31 +476,63 @@ def _gaps(
 
 
 def _pair_problem(pair: OverlapPair) -> Problem:
-    one = _ONE.get(pair.layer, "feature")
+    one = _ONE.get(pair.layer) or _("feature")
     loser = [i for i in (pair.first_id, pair.second_id) if i != pair.received_by]
-    taken = f"; taken out of {', '.join(loser)}" if loser else ""
+    params = {
+        "one": one,
+        "first": pair.first_id,
+        "second": pair.second_id,
+        "area": f"{pair.area_m2:,.0f}",
+        "share": f"{pair.share:.1%}",
+        "winner": pair.received_by,
+        "losers": ", ".join(loser),
+        "rule": RULE_TEXT,
+    }
+    if loser:
+        message = _(
+            "%(one)s %(first)s and %(second)s overlapped by %(area)s m² (%(share)s of the "
+            "smaller): given to %(winner)s; taken out of %(losers)s (%(rule)s)",
+            **params,
+        )
+    else:
+        message = _(
+            "%(one)s %(first)s and %(second)s overlapped by %(area)s m² (%(share)s of the "
+            "smaller): given to %(winner)s (%(rule)s)",
+            **params,
+        )
     return Problem(
         pair.layer,
         pair.first_id,
         "overlap_repaired",
-        f"{one} {pair.first_id} and {pair.second_id} overlapped by {pair.area_m2:,.0f} m² "
-        f"({pair.share:.1%} of the smaller): given to {pair.received_by}{taken} "
-        f"({RULE_TEXT})",
-        "check the shared boundary; redraw it in the file if the overlap belongs to the other one",
+        message,
+        _(
+            "check the shared boundary; redraw it in the file if the overlap belongs to the "
+            "other one"
+        ),
         "repaired",
     )
 
 
 def _gap_problem(gap: SiblingGap) -> Problem:
-    one = _ONE.get(gap.parent_layer, "feature")
+    one = _ONE.get(gap.parent_layer) or _("feature")
     return Problem(
         gap.parent_layer,
         gap.parent_id,
         "gap_between_siblings",
-        f"{one} {gap.parent_id}: {gap.area_m2:,.0f} m² ({gap.share:.1%}) is covered by none "
-        f"of its {gap.layer} (left as it is, not filled)",
-        f"extend a neighbouring {_ONE.get(gap.layer, 'feature')} over it, or leave it if it "
-        "belongs to no one (a river, a park)",
+        _(
+            "%(one)s %(id)s: %(area)s m² (%(share)s) is covered by none of its %(children)s "
+            "(left as it is, not filled)",
+            one=one,
+            id=gap.parent_id,
+            area=format(gap.area_m2, ",.0f"),
+            share=format(gap.share, ".1%"),
+            children=_MANY.get(gap.layer) or gap.layer,
+        ),
+        _(
+            "extend a neighbouring %(child)s over it, or leave it if it belongs to no one "
+            "(a river, a park)",
+            child=_ONE.get(gap.layer) or _("feature"),
+        ),
         "warning",
     )
 

@@ -187,8 +187,15 @@ def layer_spec(name: str) -> LayerSpec:
         If ``name`` is not a workspace layer.
     """
     from layers.errors import LayerError
+    from layers.i18n import _
 
     try:
         return LAYERS[name]
     except KeyError:
-        raise LayerError(f"unknown layer {name!r}; expected one of {', '.join(LAYERS)}") from None
+        raise LayerError(
+            _(
+                "unknown layer %(name)s; expected one of %(layers)s",
+                name=repr(name),
+                layers=", ".join(LAYERS),
+            )
+        ) from None

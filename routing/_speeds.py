@@ -12,10 +12,23 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from layers.i18n import pgettext
 from layers.osm import parse_maxspeed_kph as parse_osm_maxspeed_kph
 
 #: Modes of travel, as in ``layers.schema.UNIT_MODES``.
 MODES = ("car", "ebike", "foot")
+
+
+def mode_name(mode: str) -> str:
+    """A mode of travel as messages name it (``car`` in English, 巡逻车 in Chinese); a mode
+    the product does not know is named by its code."""
+    names = {
+        "car": pgettext("travel mode", "car"),
+        "ebike": pgettext("travel mode", "ebike"),
+        "foot": pgettext("travel mode", "foot"),
+    }
+    return names.get(mode, mode)
+
 
 #: Class given to lines with no usable road class (e.g. TIGER-like data without ``highway``).
 DEFAULT_HIGHWAY = "residential"

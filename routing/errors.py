@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from layers.i18n import _
+
 
 class RoutingError(ValueError):
     """Base class of every error raised by ``routing``."""
@@ -17,3 +21,9 @@ class InfeasiblePlanError(RoutingError):
 
 class GridError(RoutingError):
     """Grids cannot be measured, designed or assigned as asked (names the layer and the fix)."""
+
+
+def join_clauses(clauses: Iterable[str]) -> str:
+    """Clauses of one message joined as the language joins them (``a; b`` or ``a；b``)."""
+    # Translators: the separator between the problems listed in one message.
+    return _("; ").join(str(c) for c in clauses)

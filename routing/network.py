@@ -27,10 +27,12 @@ from scipy.sparse import coo_array, csr_array
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from layers.i18n import _, format_km, format_number
 from routing._speeds import (
     DEFAULT_HIGHWAY,
     MODES,
     MTFCC_HIGHWAY,
+    mode_name,
     mode_speed_kph,
     parse_maxspeed_kph,
     parse_oneway,
@@ -94,23 +96,51 @@ class NetworkReport:
     def summary(self) -> str:
         """A few plain lines for a log or a terminal."""
         excluded = sum(self.excluded_lines.values())
+        n = format_number
         lines = [
-            f"{self.mode} network from {self.input_lines:,} lines: {self.segments:,} segments, "
-            f"{self.nodes:,} nodes, {self.components:,} strongly connected component(s)",
-            f"kept the largest: {self.kept_nodes:,} nodes, {self.kept_segments:,} segments, "
-            f"{self.kept_length_km:,.1f} km ({self.kept_length_share:.1%} of the length)",
-            f"dropped: {self.dropped_nodes:,} nodes, {self.dropped_segments:,} segments, "
-            f"{self.dropped_length_km:,.1f} km",
+            _(
+                "%(mode)s network from %(lines)s lines: %(segments)s segments, %(nodes)s nodes, "
+                "%(components)s strongly connected component(s)",
+                mode=mode_name(self.mode),
+                lines=n(self.input_lines),
+                segments=n(self.segments),
+                nodes=n(self.nodes),
+                components=n(self.components),
+            ),
+            _(
+                "kept the largest: %(nodes)s nodes, %(segments)s segments, %(length)s "
+                "(%(share)s%% of the length)",
+                nodes=n(self.kept_nodes),
+                segments=n(self.kept_segments),
+                length=format_km(self.kept_length_km),
+                share=n(100 * self.kept_length_share, 1),
+            ),
+            _(
+                "dropped: %(nodes)s nodes, %(segments)s segments, %(length)s",
+                nodes=n(self.dropped_nodes),
+                segments=n(self.dropped_segments),
+                length=format_km(self.dropped_length_km),
+            ),
         ]
         if excluded:
-            classes = ", ".join(f"{k} {v:,}" for k, v in sorted(self.excluded_lines.items()))
-            lines.append(f"not usable by {self.mode}: {excluded:,} lines ({classes})")
+            classes = ", ".join(f"{k} {n(v)}" for k, v in sorted(self.excluded_lines.items()))
+            lines.append(
+                _(
+                    "not usable by %(mode)s: %(n)s lines (%(classes)s)",
+                    mode=mode_name(self.mode),
+                    n=n(excluded),
+                    classes=classes,
+                )
+            )
         if self.collapsed_segments:
             lines.append(
-                f"collapsed {self.collapsed_segments:,} pieces shorter than the node tolerance"
+                _(
+                    "collapsed %(n)s pieces shorter than the node tolerance",
+                    n=n(self.collapsed_segments),
+                )
             )
         if self.skipped_geometries:
-            lines.append(f"skipped {self.skipped_geometries:,} features with no geometry")
+            lines.append(_("skipped %(n)s features with no geometry", n=n(self.skipped_geometries)))
         return "\n".join(lines)
 
 
@@ -313,8 +343,11 @@ def _metric_lines(roads: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
         target = roads.crs
     if not target.is_projected:
         raise NetworkError(
-            f"'crs' should be a projected CRS in metres, got {target.name!r}; pass a local "
-            "UTM CRS or leave it out to use the layer's own UTM zone"
+            _(
+                "'crs' should be a projected CRS in metres, got %(crs)r; pass a local UTM CRS or "
+                "leave it out to use the layer's own UTM zone",
+                crs=target.name,
+            )
         )
     return roads if roads.crs == target else roads.to_crs(target)
 
@@ -324,26 +357,32 @@ def _check_roads(roads: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
         raise NetworkError(f"'roads' should be a GeoDataFrame, got {type(roads).__name__}")
     if roads.crs is None:
         raise NetworkError(
-            "'roads' has no CRS; set it with roads.set_crs(...) (EPSG:4326 for lon/lat)"
+            _("'roads' has no CRS; set it with roads.set_crs(...) (EPSG:4326 for lon/lat)")
         )
     if len(roads) == 0:
-        raise NetworkError("'roads' is empty: import a roads layer with street lines first")
+        raise NetworkError(_("'roads' is empty: import a roads layer with street lines first"))
     missing = roads.geometry.isna() | roads.geometry.is_empty
     present = roads[~missing.to_numpy()]
     kinds = present.geom_type
     bad = ~kinds.isin(_LINE_TYPES)
     if bad.any():
         counts = kinds[bad].value_counts()
-        found = ", ".join(f"{n:,} {kind}" for kind, n in counts.items())
+        found = ", ".join(f"{format_number(n)} {kind}" for kind, n in counts.items())
         first = present.index[bad.to_numpy()][:5].tolist()
         raise NetworkError(
-            f"'roads' should hold LineString or MultiLineString geometries, got {found} "
-            f"(rows {first}...); keep only the street centre lines"
+            _(
+                "'roads' should hold LineString or MultiLineString geometries, got %(found)s "
+                "(rows %(rows)s...); keep only the street centre lines",
+                found=found,
+                rows=first,
+            )
         )
     if len(present) == 0:
         raise NetworkError(
-            f"'roads' has {len(roads):,} features but none has a geometry; "
-            "re-import the roads layer"
+            _(
+                "'roads' has %(n)s features but none has a geometry; re-import the roads layer",
+                n=format_number(len(roads)),
+            )
         )
     return present, int(missing.sum())
 
@@ -397,7 +436,7 @@ def _merge_endpoints(
                 (np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])),
                 shape=(len(unique), len(unique)),
             )
-            _, label = connected_components(graph, directed=False)
+            _count, label = connected_components(graph, directed=False)
     n_nodes = int(label.max()) + 1
     counts = np.bincount(label, minlength=n_nodes)
     xy = np.column_stack(
@@ -467,9 +506,17 @@ def network_from_lines(
         by ``mode``.
     """
     if mode not in MODES:
-        raise NetworkError(f"'mode' should be one of {', '.join(MODES)}, got {mode!r}")
+        raise NetworkError(
+            _(
+                "'mode' should be one of %(modes)s, got %(value)r",
+                modes=", ".join(MODES),
+                value=mode,
+            )
+        )
     if node_tolerance_m < 0:
-        raise NetworkError(f"'node_tolerance_m' should be >= 0, got {node_tolerance_m!r}")
+        raise NetworkError(
+            _("'node_tolerance_m' should be >= 0, got %(value)r", value=node_tolerance_m)
+        )
     road = _road_lines(
         roads,
         crs=crs,
@@ -522,8 +569,11 @@ def _road_lines(
 
     if highway_column is not None and highway_column not in flat.columns:
         raise NetworkError(
-            f"'highway_column' {highway_column!r} is not a column of 'roads'; "
-            f"columns are {', '.join(map(str, roads.columns))}"
+            _(
+                "'highway_column' %(column)r is not a column of 'roads'; columns are %(columns)s",
+                column=highway_column,
+                columns=", ".join(map(str, roads.columns)),
+            )
         )
     highway_values = _column(flat, highway_column, "highway")
     if highway_values is not None:
@@ -558,9 +608,13 @@ def _road_lines(
     excluded = dict(pd.Series(highway[~usable]).value_counts().astype(int).items())
     if not usable.any():
         raise NetworkError(
-            f"none of the {n_input:,} lines of 'roads' is usable by mode {mode!r} "
-            f"(classes: {', '.join(sorted(map(str, set(highway))))}); pick another mode or "
-            "pass 'speed_kph' for these classes"
+            _(
+                "none of the %(n)s lines of 'roads' is usable by mode %(mode)r (classes: "
+                "%(classes)s); pick another mode or pass 'speed_kph' for these classes",
+                n=format_number(n_input),
+                mode=mode,
+                classes=", ".join(sorted(map(str, set(highway)))),
+            )
         )
     return _RoadLines(
         lines=flat.geometry.to_numpy()[usable],
@@ -600,8 +654,12 @@ def _open_to_mode(lines: pd.DataFrame, mode: str) -> NDArray[np.bool_]:
     if not known.all():
         bad = ", ".join(sorted(map(repr, text[~known].unique()[:5])))
         raise NetworkError(
-            f"the roads' {column!r} column should say yes or no for each street, got {bad}; "
-            f"fix these values or remove the column"
+            _(
+                "the roads' %(column)r column should say yes or no for each street, got "
+                "%(values)s; fix these values or remove the column",
+                column=column,
+                values=bad,
+            )
         )
     return text.map(_YES_NO).fillna(True).to_numpy(dtype=bool)
 
@@ -784,10 +842,18 @@ def network_from_osm(
     from layers.osm import read_osm_roads
 
     if mode not in MODES:
-        raise NetworkError(f"'mode' should be one of {', '.join(MODES)}, got {mode!r}")
+        raise NetworkError(
+            _(
+                "'mode' should be one of %(modes)s, got %(value)r",
+                modes=", ".join(MODES),
+                value=mode,
+            )
+        )
     roads = read_osm_roads(Path(path), mode="walk" if mode == "foot" else "drive")
     if len(roads) == 0:
-        raise NetworkError(f"{path} holds no street usable by mode {mode!r}")
+        raise NetworkError(
+            _("%(path)s holds no street usable by mode %(mode)r", path=path, mode=mode)
+        )
     # OSM ways meet at shared nodes; crossing without a shared node means a bridge or tunnel
     kwargs.setdefault("node_lines", False)
     return network_from_lines(roads, mode=mode, **kwargs)

@@ -21,6 +21,7 @@ import pyproj
 import shapely
 from numpy.typing import NDArray
 
+from layers.i18n import _
 from routing.errors import NetworkError
 from routing.network import NetworkReport, StreetNetwork
 
@@ -94,15 +95,22 @@ def load_network(path: str | os.PathLike[str]) -> StreetNetwork:
             header = json.loads(str(data["header"]))
             if header.get("format") != FORMAT_VERSION:
                 raise NetworkError(
-                    f"{source.name} holds a network of format {header.get('format')}, "
-                    f"not {FORMAT_VERSION}; build the network again"
+                    _(
+                        "%(file)s holds a network of format %(found)s, not %(expected)s; build "
+                        "the network again",
+                        file=source.name,
+                        found=header.get("format"),
+                        expected=FORMAT_VERSION,
+                    )
                 )
             numbers = {name: np.array(data[name]) for name in _NUMBER_FIELDS}
             names = _texts(data, "segment_name")
             highways = _texts(data, "segment_highway")
             geometry = _geometries(data)
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise NetworkError(f"cannot read the stored network {source.name}: {exc}") from exc
+        raise NetworkError(
+            _("cannot read the stored network %(file)s: %(reason)s", file=source.name, reason=exc)
+        ) from exc
     return StreetNetwork(
         crs=pyproj.CRS.from_wkt(header["crs"]),
         mode=str(header["mode"]),

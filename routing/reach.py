@@ -22,6 +22,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 
+from layers.i18n import _, format_number
+from routing._speeds import mode_name
 from routing.errors import NetworkError
 from routing.network import StreetNetwork
 from routing.snap import nearest_nodes
@@ -55,8 +57,13 @@ def as_nodes(
     bad = (array < 0) | (array >= network.n_nodes)
     if bad.any():
         raise NetworkError(
-            f"'{argument}' holds {array[bad][:5].tolist()}, which are not nodes of the network "
-            f"(0..{network.n_nodes - 1:,}); snap points with nearest_nodes first"
+            _(
+                "'%(argument)s' holds %(values)s, which are not nodes of the network (0..%(last)s); "
+                "snap points with nearest_nodes first",
+                argument=argument,
+                values=array[bad][:5].tolist(),
+                last=format_number(network.n_nodes - 1),
+            )
         )
     return array
 
@@ -116,10 +123,10 @@ def reach_nodes(
     """
     nodes = as_nodes(network, sources)
     if len(nodes) == 0:
-        raise NetworkError("'sources' is empty: give at least one source node or point")
+        raise NetworkError(_("'sources' is empty: give at least one source node or point"))
     if cutoff_s is not None and not cutoff_s >= 0:
-        raise NetworkError(f"'cutoff_s' should be >= 0 seconds, got {cutoff_s!r}")
-    time_s, _, reached_from = dijkstra(
+        raise NetworkError(_("'cutoff_s' should be >= 0 seconds, got %(value)r", value=cutoff_s))
+    time_s, _predecessors, reached_from = dijkstra(
         network.travel_time_csr,
         directed=True,
         indices=nodes,
@@ -320,9 +327,11 @@ def isochrones(
     """
     bands = sorted({float(m) for m in minutes})
     if not bands or bands[0] <= 0:
-        raise NetworkError(f"'minutes' should be positive numbers, got {list(minutes)!r}")
+        raise NetworkError(
+            _("'minutes' should be positive numbers, got %(value)r", value=list(minutes))
+        )
     if not buffer_m > 0:
-        raise NetworkError(f"'buffer_m' should be > 0, got {buffer_m!r}")
+        raise NetworkError(_("'buffer_m' should be > 0, got %(value)r", value=buffer_m))
     reach = reach_nodes(network, sources, cutoff_s=bands[-1] * 60.0)
     rows = []
     for band in bands:
@@ -386,7 +395,7 @@ def travel_time_matrix(
     origin_nodes = as_nodes(network, origins, argument="origins")
     destination_nodes = as_nodes(network, destinations, argument="destinations")
     if cutoff_s is not None and not cutoff_s >= 0:
-        raise NetworkError(f"'cutoff_s' should be >= 0 seconds, got {cutoff_s!r}")
+        raise NetworkError(_("'cutoff_s' should be >= 0 seconds, got %(value)r", value=cutoff_s))
     limit = np.inf if cutoff_s is None else float(cutoff_s)
     unique, inverse = np.unique(origin_nodes, return_inverse=True)
     rows = np.empty((len(unique), len(destination_nodes)))
@@ -442,10 +451,15 @@ def shortest_path(
     )
     if not np.isfinite(time_s[dst]):
         raise NetworkError(
-            f"no path from 'source' node {src:,} to 'target' node {dst:,} in the "
-            f"{network.mode} network: they lie in parts the streets do not join (one-way "
-            "streets or disconnected pieces); build the network with the largest component "
-            "only or choose another target"
+            _(
+                "no path from 'source' node %(source)s to 'target' node %(target)s in the "
+                "%(mode)s network: they lie in parts the streets do not join (one-way streets or "
+                "disconnected pieces); build the network with the largest component only or "
+                "choose another target",
+                source=format_number(src),
+                target=format_number(dst),
+                mode=mode_name(network.mode),
+            )
         )
     nodes = [dst]
     while nodes[-1] != src:
@@ -480,7 +494,13 @@ def _single_node(network: StreetNetwork, value: Any, argument: str) -> int:
         )
     nodes = as_nodes(network, value, argument=argument)
     if len(nodes) != 1:
-        raise NetworkError(f"'{argument}' should be one node or point, got {len(nodes):,}")
+        raise NetworkError(
+            _(
+                "'%(argument)s' should be one node or point, got %(n)s",
+                argument=argument,
+                n=format_number(len(nodes)),
+            )
+        )
     return int(nodes[0])
 
 

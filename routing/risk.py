@@ -19,6 +19,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.sparse import csr_array
 
+from layers.i18n import _, format_number
 from routing.errors import RoutingError
 from routing.network import StreetNetwork
 from routing.snap import MAX_SNAP_DISTANCE_M, snap_points
@@ -32,10 +33,22 @@ _CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
 def _minute_of_day(value: str, argument: str) -> int:
     match = _CLOCK.match(str(value))
     if not match or int(match.group(1)) > 24 or int(match.group(2)) > 59:
-        raise RoutingError(f"'{argument}' should be a clock time like '22:00', got {value!r}")
+        raise RoutingError(
+            _(
+                "'%(argument)s' should be a clock time like '22:00', got %(value)r",
+                argument=argument,
+                value=value,
+            )
+        )
     minutes = int(match.group(1)) * 60 + int(match.group(2))
     if minutes > 24 * 60:
-        raise RoutingError(f"'{argument}' should be at most '24:00', got {value!r}")
+        raise RoutingError(
+            _(
+                "'%(argument)s' should be at most '24:00', got %(value)r",
+                argument=argument,
+                value=value,
+            )
+        )
     return minutes
 
 
@@ -50,7 +63,10 @@ def _weekday_numbers(weekdays: Iterable[int | str] | None) -> set[int] | None:
             numbers.add(_DAYS.index(day.strip().lower()[:3]))
         else:
             raise RoutingError(
-                f"'weekdays' should hold 0 (Monday) to 6 (Sunday) or day names, got {day!r}"
+                _(
+                    "'weekdays' should hold 0 (Monday) to 6 (Sunday) or day names, got %(value)r",
+                    value=day,
+                )
             )
     return numbers
 
@@ -129,10 +145,12 @@ def weighted_incidents(
         raise RoutingError(f"'incidents' should be a GeoDataFrame, got {type(incidents).__name__}")
     if "occurred_at" not in incidents.columns:
         raise RoutingError(
-            "'incidents' has no 'occurred_at' column; map the incident time field to it on import"
+            _(
+                "'incidents' has no 'occurred_at' column; map the incident time field to it on import"
+            )
         )
     if half_life_days is not None and not half_life_days > 0:
-        raise RoutingError(f"'half_life_days' should be > 0, got {half_life_days!r}")
+        raise RoutingError(_("'half_life_days' should be > 0, got %(value)r", value=half_life_days))
     occurred = pd.to_datetime(incidents["occurred_at"], utc=True)
     keep = occurred.notna().to_numpy(copy=True)
     if not keep.all():
@@ -147,8 +165,12 @@ def weighted_incidents(
         out_of_range = severity.notna() & ~severity.between(1, 5)
         if out_of_range.any():
             raise RoutingError(
-                f"'incidents' severity should be 1 to 5, got {severity[out_of_range].iloc[0]} "
-                f"on {out_of_range.sum():,} incident(s); fix the category severities"
+                _(
+                    "'incidents' severity should be 1 to 5, got %(value)s on %(n)s incident(s); "
+                    "fix the category severities",
+                    value=severity[out_of_range].iloc[0],
+                    n=format_number(int(out_of_range.sum())),
+                )
             )
         weight = severity.fillna(1.0).to_numpy(dtype=float)
     else:
@@ -251,7 +273,9 @@ def segment_risk(
         On a missing ``occurred_at``, a bad window, weekday, severity or smoothing share.
     """
     if not 0.0 <= smoothing <= 1.0:
-        raise RoutingError(f"'smoothing' should be a share from 0 to 1, got {smoothing!r}")
+        raise RoutingError(
+            _("'smoothing' should be a share from 0 to 1, got %(value)r", value=smoothing)
+        )
     weighted = weighted_incidents(
         network,
         incidents,

@@ -15,6 +15,8 @@ import shapely
 from numpy.typing import NDArray
 
 from layers.errors import Problem
+from layers.i18n import _, format_number
+from routing._speeds import mode_name
 from routing.errors import NetworkError
 from routing.network import StreetNetwork
 
@@ -37,15 +39,24 @@ def _points_in_network_crs(
     geometry = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
     if len(geometry) and geometry.crs is None:
         raise NetworkError(
-            f"'{argument}' has no CRS; set it with .set_crs(...) (EPSG:4326 for lon/lat)"
+            _(
+                "'%(argument)s' has no CRS; set it with .set_crs(...) (EPSG:4326 for lon/lat)",
+                argument=argument,
+            )
         )
     present = geometry.notna() & ~geometry.is_empty
     kinds = geometry[present].geom_type
     if (kinds != "Point").any():
-        found = ", ".join(f"{n:,} {k}" for k, n in kinds[kinds != "Point"].value_counts().items())
+        found = ", ".join(
+            f"{format_number(n)} {k}" for k, n in kinds[kinds != "Point"].value_counts().items()
+        )
         raise NetworkError(
-            f"'{argument}' should hold Point geometries, got {found}; "
-            "use the centroids or representative points of other shapes"
+            _(
+                "'%(argument)s' should hold Point geometries, got %(found)s; use the centroids "
+                "or representative points of other shapes",
+                argument=argument,
+                found=found,
+            )
         )
     if len(geometry) and geometry.crs != network.crs:
         geometry = geometry.to_crs(network.crs)
@@ -85,7 +96,7 @@ def snap_points(
         If ``points`` is not a point layer with a CRS, or ``max_distance_m`` is not positive.
     """
     if not max_distance_m > 0:
-        raise NetworkError(f"'max_distance_m' should be > 0, got {max_distance_m!r}")
+        raise NetworkError(_("'max_distance_m' should be > 0, got %(value)r", value=max_distance_m))
     geoms = _points_in_network_crs(network, points, "points")
     n = len(geoms)
     segment = np.full(n, -1, dtype=np.int64)
@@ -204,13 +215,15 @@ def snap_problems(
         if ok:
             continue
         if np.isnan(dist):
-            message, fix = "has no location.", "Give the feature a point geometry."
+            message, fix = _("has no location."), _("Give the feature a point geometry.")
         else:
-            message = (
-                f"is {dist:,.0f} m from the nearest street, beyond the {max_distance_m:,.0f} m "
-                "snapping limit; it is left out."
+            message = _(
+                "is %(distance)s m from the nearest street, beyond the %(limit)s m snapping "
+                "limit; it is left out.",
+                distance=format_number(dist),
+                limit=format_number(max_distance_m),
             )
-            fix = (
+            fix = _(
                 "Check its coordinates (CRS, swapped lon/lat, GCJ-02 offset) or raise the "
                 "snapping limit."
             )
@@ -255,7 +268,9 @@ def nearest_nodes(
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.any():
         names = points.index[missing][:10].tolist()
-        raise NetworkError(f"'points' {names} have no geometry; give every point a location")
+        raise NetworkError(
+            _("'points' %(names)s have no geometry; give every point a location", names=names)
+        )
     xy = shapely.get_coordinates(geoms)
     dist, node = network.node_tree.query(xy) if len(xy) else (np.empty(0), np.empty(0, int))
     node = np.asarray(node, dtype=np.int64)
@@ -264,12 +279,18 @@ def nearest_nodes(
         far = dist > max_distance_m
         if far.any():
             listed = ", ".join(
-                f"{label!r} ({d:,.0f} m)"
+                f"{label!r} ({format_number(d)} m)"
                 for label, d in zip(points.index[far][:10], dist[far][:10], strict=True)
             )
             raise NetworkError(
-                f"{far.sum():,} point(s) of 'points' are farther than {max_distance_m:,.0f} m "
-                f"from the {network.mode} network: {listed}; check their coordinates or "
-                "pass a larger 'max_distance_m'"
+                _(
+                    "%(n)s point(s) of 'points' are farther than %(limit)s m from the %(mode)s "
+                    "network: %(points)s; check their coordinates or pass a larger "
+                    "'max_distance_m'",
+                    n=format_number(int(far.sum())),
+                    limit=format_number(max_distance_m),
+                    mode=mode_name(network.mode),
+                    points=listed,
+                )
             )
     return (node, dist) if return_distance_m else node

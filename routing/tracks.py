@@ -22,6 +22,7 @@ import shapely
 import shapely.ops
 from numpy.typing import ArrayLike, NDArray
 
+from layers.i18n import _
 from routing.errors import RoutingError
 
 #: A stop lies on a vertex of its unit's route line: nearer than this it is that vertex.
@@ -94,7 +95,7 @@ def epoch_seconds(values: pd.Series) -> NDArray[np.float64]:
         if times.dt.tz is None and times.isna().all():
             return np.full(len(times), np.nan)
         if times.dt.tz is None:
-            raise RoutingError("stop times have no time zone; give ISO 8601 with an offset")
+            raise RoutingError(_("stop times have no time zone; give ISO 8601 with an offset"))
         times = times.dt.tz_convert("UTC")
     else:
         text = pd.Series(values, dtype=object)
@@ -102,7 +103,7 @@ def epoch_seconds(values: pd.Series) -> NDArray[np.float64]:
         times = pd.to_datetime(text.where(~blank), utc=True, errors="coerce", format="ISO8601")
         if (times.isna() & ~blank).any():
             raise RoutingError(
-                "some stop times are not ISO 8601 timestamps, e.g. 2026-05-01T22:15:00+08:00"
+                _("some stop times are not ISO 8601 timestamps, e.g. 2026-05-01T22:15:00+08:00")
             )
     seconds = (times - _EPOCH) / pd.Timedelta(seconds=1)
     return np.asarray(seconds.to_numpy(dtype=float, na_value=np.nan), dtype=float)
@@ -149,7 +150,9 @@ def _one_track(
     depart = np.where(np.isnan(depart), arrive, depart)
     timed = ~np.isnan(arrive)
     if not timed.any():
-        raise RoutingError(f"unit {unit_id!r} has no stop with an arrive or depart time")
+        raise RoutingError(
+            _("unit %(unit)r has no stop with an arrive or depart time", unit=unit_id)
+        )
     xy = rows[["x", "y"]].to_numpy(dtype=float)
     if line is None or line.is_empty or line.length <= 0:
         # a unit that never leaves: its first stop all shift
@@ -207,11 +210,14 @@ def unit_tracks(
     missing = [c for c in _STOP_COLUMNS if c not in stops.columns]
     if missing:
         raise RoutingError(
-            f"'stops' lacks column(s) {', '.join(missing)}; give unit_id, seq, x, y, arrive, "
-            "depart (one row per stop of a unit)"
+            _(
+                "'stops' lacks column(s) %(missing)s; give unit_id, seq, x, y, arrive, depart "
+                "(one row per stop of a unit)",
+                missing=", ".join(missing),
+            )
         )
     if len(stops) == 0:
-        raise RoutingError("'stops' is empty: a plan needs at least one timed stop")
+        raise RoutingError(_("'stops' is empty: a plan needs at least one timed stop"))
     window_s = None
     if window is not None:
         bounds = epoch_seconds(pd.Series(list(window)))
@@ -261,9 +267,9 @@ def sample_tracks(
         If there is no track or ``step_s`` is not positive.
     """
     if not step_s > 0:
-        raise RoutingError(f"'step_s' should be > 0 seconds, got {step_s!r}")
+        raise RoutingError(_("'step_s' should be > 0 seconds, got %(value)r", value=step_s))
     if not tracks:
-        raise RoutingError("'tracks' is empty: give at least one unit's track")
+        raise RoutingError(_("'tracks' is empty: give at least one unit's track"))
     start = math.floor(min(t.start_s for t in tracks) / step_s) * step_s
     last = max(t.end_s for t in tracks)
     end_s = last if end is None else float(epoch_seconds(pd.Series([end]))[0])

@@ -35,6 +35,19 @@ def shared_data() -> SharedData:
     return shared_file
 
 
+@pytest.fixture(autouse=True)
+def english_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests read English unless they ask for another language: a machine whose own locale
+    is Chinese (LANG=zh_CN.UTF-8) or a GISAPP_LANG left set must not change what they see."""
+    from layers.i18n import normalize_language
+
+    for name in ("GISAPP_LANG", "GISAPP_LANGUAGE"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        if normalize_language(os.environ.get(name)) == "zh_CN":
+            monkeypatch.setenv(name, "C.UTF-8")
+
+
 # -- servers: Redis for the job queue (PostGIS: tests/store/conftest.py) ---------------------
 
 

@@ -87,6 +87,7 @@ def _register_blueprints(app: Flask) -> None:
         errors,
         exports,
         hotspots,
+        i18n,
         layers,
         maps,
         nav,
@@ -109,6 +110,7 @@ def _register_blueprints(app: Flask) -> None:
         layers.bp,
     ):
         app.register_blueprint(blueprint)
+    i18n.init_app(app)  # after auth: the user's choice decides the language
 
 
 def _register_root_routes(app: Flask) -> None:

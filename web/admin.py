@@ -1,4 +1,5 @@
-"""User administration (admins only): add users, set a password, disable or enable one.
+"""User administration (admins only): add users, set a password or the interface language,
+disable or enable one.
 
 A new password or a disabled account ends every session of that user at once; a new
 password or enabling an account also lifts a sign-in lock on it.
@@ -10,10 +11,30 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from werkzeug.wrappers import Response
 
 from gisapp.store.users import ROLES, UserError
+from layers.i18n import LANGUAGES, _, normalize_language
 from web.auth import current_user, get_throttle, roles_required
 from web.context import get_user_store
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _language_field() -> str | None:
+    """The language chosen in a form (None: no choice); 400 for a language not offered."""
+    text = request.form.get("language", "").strip()
+    if not text:
+        return None
+    language = normalize_language(text)
+    if language is None:
+        choices = ", ".join(LANGUAGES)
+        abort(
+            400,
+            description=_(
+                "Language %(language)r is not offered; choose one of %(choices)s.",
+                language=text,
+                choices=choices,
+            ),
+        )
+    return language
 
 
 @bp.route("/users", methods=("GET", "POST"))
@@ -22,6 +43,7 @@ def users() -> Response | str:
     """List users and add one."""
     store = get_user_store()
     if request.method == "POST":
+        language = _language_field()
         try:
             user = store.add(
                 request.form.get("username", ""),
@@ -32,7 +54,9 @@ def users() -> Response | str:
         except UserError as exc:
             flash(str(exc))
         else:
-            flash(f"User {user.name} added.")
+            if language is not None:
+                store.set_language(user.name, language)
+            flash(_("User %(name)s added.", name=user.name))
             return redirect(url_for("admin.users"))
     return render_template("admin/users.html", users=store.all(), roles=ROLES)
 
@@ -45,10 +69,30 @@ def set_password(name: str) -> Response:
     try:
         get_user_store().set_password(name, request.form.get("password", ""))
     except UserError as exc:
-        flash(f"{name}: {exc}.")
+        flash(_("%(name)s: %(problem)s.", name=name, problem=exc))
     else:
         get_throttle().clear_account(name)
-        flash(f"{name} has a new password and has been signed out everywhere.")
+        flash(_("%(name)s has a new password and has been signed out everywhere.", name=name))
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<name>/language")
+@roles_required("admin")
+def set_language(name: str) -> Response:
+    """Set the interface language of a user (none: the browser's or the workspace's)."""
+    _existing(name)
+    language = _language_field()
+    get_user_store().set_language(name, language)
+    if language is None:
+        flash(_("%(name)s has no language of their own any more.", name=name))
+    else:
+        flash(
+            _(
+                "%(name)s now sees the interface in %(language)s.",
+                name=name,
+                language=LANGUAGES[language],
+            )
+        )
     return redirect(url_for("admin.users"))
 
 
@@ -60,17 +104,17 @@ def set_disabled(name: str) -> Response:
     disable = request.form.get("disabled") == "1"
     me = current_user()
     if disable and me is not None and me.name == name:
-        flash("You cannot disable your own account; ask another administrator.")
+        flash(_("You cannot disable your own account; ask another administrator."))
         return redirect(url_for("admin.users"))
     get_user_store().set_disabled(name, disable)
     if disable:
-        flash(f"{name} is disabled and has been signed out everywhere.")
+        flash(_("%(name)s is disabled and has been signed out everywhere.", name=name))
     else:
         get_throttle().clear_account(name)
-        flash(f"{name} can sign in again.")
+        flash(_("%(name)s can sign in again.", name=name))
     return redirect(url_for("admin.users"))
 
 
 def _existing(name: str) -> None:
     if get_user_store().get(name) is None:
-        abort(404, description=f"There is no user {name!r}.")
+        abort(404, description=_("There is no user %(name)r.", name=name))

@@ -32,6 +32,7 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from gisapp.store.users import User, UserError
+from layers.i18n import _
 from web.context import get_user_store
 from web.throttle import Lock, LoginThrottle
 
@@ -41,6 +42,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Session cookie key holding the session token.
 _SESSION_KEY = "sid"
+#: Session cookie key of the language chosen on this browser (see :mod:`web.i18n`).
+_LANGUAGE_KEY = "language"
 
 
 def now() -> float:
@@ -58,7 +61,7 @@ def get_throttle() -> LoginThrottle:
     """Return the app's sign-in throttle."""
     path = current_app.config.get("LOGIN_THROTTLE_DB")
     if not path:
-        abort(503, description="No users file is configured.")
+        abort(503, description=_("No users file is configured."))
     return LoginThrottle(path)
 
 
@@ -92,7 +95,7 @@ def login_required(view: F) -> F:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_user() is None:
             if request.path.startswith("/api/"):
-                abort(401, description="Log in first.")
+                abort(401, description=_("Log in first."))
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 
@@ -108,7 +111,7 @@ def roles_required(*roles: str) -> Callable[[F], F]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             user = current_user()
             if user is None or user.role not in roles:
-                abort(403, description="Your role does not allow this page.")
+                abort(403, description=_("Your role does not allow this page."))
             return view(*args, **kwargs)
 
         return cast("F", wrapped)
@@ -124,11 +127,11 @@ def allowed_unit(requested: str | None) -> str | None:
     """
     user = current_user()
     if user is None:
-        abort(401, description="Log in first.")
+        abort(401, description=_("Log in first."))
     if user.sees_all_units:
         return requested or None
     if requested and requested != user.unit_id:
-        abort(403, description="An officer sees only the data of his own unit.")
+        abort(403, description=_("An officer sees only the data of his own unit."))
     return user.unit_id
 
 
@@ -170,7 +173,10 @@ def start_session(user: User) -> None:
     """Sign ``user`` in on this browser: a new recorded session in a fresh cookie."""
     lifetime = _seconds(current_app.config["PERMANENT_SESSION_LIFETIME"])
     token = get_user_store().start_session(user.name, now=now(), lifetime_s=lifetime)
+    language = session.get(_LANGUAGE_KEY)
     session.clear()  # a fresh session (and CSRF token) after sign-in
+    if language:  # the language chosen on the sign-in page stays chosen
+        session[_LANGUAGE_KEY] = language
     session[_SESSION_KEY] = token
     session.permanent = True
 
@@ -196,7 +202,7 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
             lock = throttle.record_failure(name, request.remote_addr, now=now())
             if lock is not None:
                 return _locked(lock)
-            flash("Wrong user name or password.")
+            flash(_("Wrong user name or password."))
             return render_template("auth/login.html")
         throttle.clear_account(name)
         target = safe_next(request.args.get("next")) or url_for("maps.overview")
@@ -211,7 +217,11 @@ def logout() -> Response:
     token = session.get(_SESSION_KEY)
     if token:
         get_user_store().end_session(str(token))
+    user = current_user()
+    language = (user.language if user is not None else None) or session.get(_LANGUAGE_KEY)
     session.clear()
+    if language:  # the sign-in page keeps speaking the language of who just left
+        session[_LANGUAGE_KEY] = language
     return redirect(url_for("auth.login"))
 
 
@@ -221,7 +231,7 @@ def password() -> Response | str | tuple[str, int]:
     """Change one's own password; every other session of the account ends."""
     user = current_user()
     if user is None:
-        abort(401, description="Log in first.")
+        abort(401, description=_("Log in first."))
     if request.method == "POST":
         current = request.form.get("current_password", "")
         new = request.form.get("new_password", "")
@@ -232,17 +242,17 @@ def password() -> Response | str | tuple[str, int]:
             flash(lock.message)
             return render_template("auth/password.html"), 429
         if new != request.form.get("confirm_password", ""):
-            flash("The new password and its confirmation differ.")
+            flash(_("The new password and its confirmation differ."))
         elif store.authenticate(user.name, current) is None:
             throttle.record_failure(user.name, request.remote_addr, now=now())
-            flash("The current password is wrong.")
+            flash(_("The current password is wrong."))
         else:
             try:
                 store.set_password(user.name, new)
             except UserError as exc:
-                flash(f"The new {exc}.")
+                flash(_("The new %(problem)s.", problem=exc))
             else:
                 start_session(user)
-                flash("Password changed; every other sign-in of this account has ended.")
+                flash(_("Password changed; every other sign-in of this account has ended."))
                 return redirect(url_for("maps.overview"))
     return render_template("auth/password.html")

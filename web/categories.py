@@ -19,6 +19,7 @@ from gisapp.views.categories import (
     category_page,
     save_category_form,
 )
+from layers.i18n import _, ngettext
 from web.auth import roles_required
 from web.context import get_workspace, page_cached
 from web.nav import CAPTAINS
@@ -57,9 +58,13 @@ def save() -> Response | tuple[str, int]:
         view = category_page(ws, rows, page=page, posted=request.form)
         return render_template("categories/index.html", view=view, errors=exc.problems), 400
     if changed:
-        flash(f"Saved: {changed} categor{'y' if changed == 1 else 'ies'} changed.")
+        flash(
+            ngettext(
+                "Saved: %(num)s category changed.", "Saved: %(num)s categories changed.", changed
+            )
+        )
     else:
-        flash("Nothing to save: no value was changed.")
+        flash(_("Nothing to save: no value was changed."))
     return redirect(url_for("categories.index", page=page))
 
 
@@ -75,8 +80,12 @@ def start_from_bundled() -> Response | tuple[str, int]:
         view = category_page(ws, _rows())
         return render_template("categories/index.html", view=view, errors=exc.problems), 400
     flash(
-        f"{copied} categor{'y' if copied == 1 else 'ies'} of the incidents copied from the "
-        f"{BUNDLED_TABLES.get(name, name)} table."
+        ngettext(
+            "%(num)s category of the incidents copied from the %(table)s table.",
+            "%(num)s categories of the incidents copied from the %(table)s table.",
+            copied,
+            table=BUNDLED_TABLES.get(name, name),
+        )
     )
     return redirect(url_for("categories.index"))
 

@@ -47,6 +47,7 @@ from gisapp.settings import Settings, load_settings
 from gisapp.store import absolute_location, open_workspace
 from gisapp.store.users import UserStore, users_db_path
 from gisapp.views.plans import limit_printing
+from layers.i18n import _
 from web import create_app, settings_config
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -171,8 +172,11 @@ def serve(
     users = (users_db or configured or users_db_path(workspace)).resolve()
     if not UserStore(users).all():
         click.echo(
-            f"No users yet in {users}: add one with 'gisapp user add NAME --role admin "
-            f"--workspace {workspace}'.",
+            _(
+                "No users yet in %(users)s: add one with '%(command)s'.",
+                users=users,
+                command=f"gisapp user add NAME --role admin --workspace {workspace}",
+            ),
             err=True,
         )
     # The settings file and GISAPP_* variables give the defaults; command options win.
@@ -189,21 +193,38 @@ def serve(
     if server == "werkzeug":
         from werkzeug.serving import run_simple
 
-        click.echo(f"Serving {label} on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
+        click.echo(
+            _(
+                "Serving %(workspace)s on %(url)s (Ctrl+C to stop)",
+                workspace=label,
+                url=f"http://{host}:{port}/",
+            ),
+            err=True,
+        )
         run_simple(host, port, app, threaded=True)
         return
     options = server_options(settings, threads=threads)
     try:
         httpd = build_server(app, host=host, port=port, options=options)
     except ImportError:
-        raise click.UsageError("the server needs waitress: pip install waitress") from None
+        raise click.UsageError(
+            _("the server needs waitress: %(command)s", command="pip install waitress")
+        ) from None
     except OSError as exc:
         raise click.UsageError(
-            f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port"
+            _(
+                "cannot listen on %(address)s (%(reason)s); choose another --port",
+                address=f"{host}:{port}",
+                reason=exc.strerror,
+            )
         ) from None
     click.echo(
-        f"Serving {label} on http://{host}:{httpd.effective_port}/ with "
-        f"{options.threads} threads (Ctrl+C to stop)",
+        _(
+            "Serving %(workspace)s on %(url)s with %(threads)s threads (Ctrl+C to stop)",
+            workspace=label,
+            url=f"http://{host}:{httpd.effective_port}/",
+            threads=options.threads,
+        ),
         err=True,
     )
     try:

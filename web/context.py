@@ -19,6 +19,7 @@ from gisapp.store import absolute_location, open_workspace
 from gisapp.store.geopackage import Workspace
 from gisapp.store.users import UserStore
 from gisapp.views.cache import VersionedCache
+from layers.i18n import _, current_language
 
 T = TypeVar("T")
 
@@ -45,7 +46,7 @@ def get_workspace() -> Workspace:
     """
     path = current_app.config.get("WORKSPACE")
     if not path:
-        abort(503, description="No workspace is configured; start the app with a workspace.")
+        abort(503, description=_("No workspace is configured; start the app with a workspace."))
     with _lock:
         opened: tuple[Workspace, str] | None = current_app.extensions.get(_WORKSPACE_KEY)
         if opened is not None and opened[0].version == opened[1]:
@@ -87,7 +88,8 @@ def cached(key: Hashable, compute: Callable[[], T]) -> T:
 
 
 def page_cached(page: str, params: tuple[Hashable, ...], compute: Callable[[], T]) -> T:
-    """Return ``compute()`` for ``page`` with ``params`` in the workspace's current version.
+    """Return ``compute()`` for ``page`` with ``params`` in the workspace's current version
+    and the reader's language.
 
     Parameters
     ----------
@@ -99,12 +101,12 @@ def page_cached(page: str, params: tuple[Hashable, ...], compute: Callable[[], T
         Computes the value on a miss.
     """
     ws = get_workspace()
-    return cached((ws.location, ws.version, page, *params), compute)
+    return cached((ws.location, ws.version, current_language(), page, *params), compute)
 
 
 def get_user_store() -> UserStore:
     """Return the app's user store."""
     path = current_app.config.get("USERS_DB")
     if not path:
-        abort(503, description="No users file is configured.")
+        abort(503, description=_("No users file is configured."))
     return UserStore(path)

@@ -24,6 +24,7 @@ from gisapp.views.coverage import (
     reach_band_files,
     reach_band_text,
 )
+from layers.i18n import _, current_language
 from web.auth import roles_required
 from web.context import cached, get_settings, get_workspace
 from web.nav import CAPTAINS
@@ -38,7 +39,8 @@ def _mode() -> str:
 
 def _plans() -> list[dict[str, str]]:
     ws = get_workspace()
-    return cached(("coverage-plans", ws.version), lambda: coverage_plan_choices(ws))
+    key = ("coverage-plans", ws.version, current_language())
+    return cached(key, lambda: coverage_plan_choices(ws))
 
 
 def _plan() -> str | None:
@@ -49,8 +51,18 @@ def _plan() -> str | None:
         return None
     ids = [p["plan_id"] for p in _plans()]
     if plan_id not in ids:
-        listed = ", ".join(ids[:10]) or "none yet (make one on the Plans page)"
-        abort(404, description=f"No saved plan {plan_id!r}; the saved plans are {listed}.")
+        if ids:
+            message = _(
+                "No saved plan %(plan)r; the saved plans are %(plans)s.",
+                plan=plan_id,
+                plans=", ".join(ids[:10]),
+            )
+        else:
+            message = _(
+                "No saved plan %(plan)r; there is none yet (make one on the Plans page).",
+                plan=plan_id,
+            )
+        abort(404, description=message)
     return plan_id
 
 
@@ -59,7 +71,7 @@ def _result(mode: str) -> CoverageResult:
     settings = get_settings()
     minutes = tuple(settings.response_minutes)
     return cached(
-        ("coverage", ws.version, mode, minutes),
+        ("coverage", ws.version, current_language(), mode, minutes),
         lambda: coverage_view(
             ws,
             minutes=minutes,
@@ -75,7 +87,7 @@ def _hourly(mode: str, plan_id: str) -> HourlyCoverage:
     settings = get_settings()
     minutes = tuple(settings.response_minutes)
     return cached(
-        ("coverage-hourly", ws.version, mode, minutes, plan_id),
+        ("coverage-hourly", ws.version, current_language(), mode, minutes, plan_id),
         lambda: coverage_plan_view(
             ws,
             plan_id,
@@ -148,7 +160,14 @@ def reach_band(minutes: str) -> Response:
     text = reach_band_text(result, name)
     if text is None:
         listed = ", ".join(reach_band_files(result))
-        abort(404, description=f"No {minutes!r} minute band; the bands are {listed}.")
+        abort(
+            404,
+            description=_(
+                "No %(minutes)r minute band; the bands are %(bands)s.",
+                minutes=minutes,
+                bands=listed,
+            ),
+        )
     response = Response(text, mimetype="application/geo+json")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -13,6 +13,8 @@ import secrets
 from flask import Flask, abort, request, session
 from markupsafe import Markup, escape
 
+from layers.i18n import _l
+
 _SESSION_KEY = "_csrf_token"
 FIELD_NAME = "csrf_token"
 HEADER_NAME = "X-CSRF-Token"
@@ -42,8 +44,10 @@ def _check() -> None:
     if not expected or not sent or not hmac.compare_digest(str(expected), str(sent)):
         abort(
             400,
-            description="The form has expired or its security token is missing. "
-            "Reload the page and try again.",
+            description=_l(
+                "The form has expired or its security token is missing. "
+                "Reload the page and try again."
+            ),
         )
 
 

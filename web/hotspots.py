@@ -20,6 +20,7 @@ from gisapp.views.hotspots import (
 )
 from gisapp.views.layers import problem_rows
 from gisapp.views.maps import map_html
+from layers.i18n import current_language
 from web.auth import roles_required
 from web.context import cached, get_settings, get_workspace
 from web.nav import CAPTAINS
@@ -48,7 +49,7 @@ def _group() -> str:
 
 def _group_choices() -> dict[str, str]:
     ws = get_workspace()
-    key = ("incident-groups", ws.version)
+    key = ("incident-groups", ws.version, current_language())
     return hotspot_group_choices(cached(key, lambda: incident_groups(ws)))
 
 
@@ -58,7 +59,16 @@ def _view(shift_name: str, method: str, group: str) -> HotspotView:
     settings = get_settings()
     shift = settings.shift(shift_name)
     keep = settings.keep_pileups
-    key = ("hotspots", ws.version, shift.name, shift.label(), method, group, keep)
+    key = (
+        "hotspots",
+        ws.version,
+        current_language(),
+        shift.name,
+        shift.label(),
+        method,
+        group,
+        keep,
+    )
     return cached(
         key,
         lambda: shift_hotspot_view(ws, shift=shift, method=method, group=group, keep_pileups=keep),

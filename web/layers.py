@@ -59,6 +59,7 @@ from gisapp.views.layers import (
     upload_file_name,
 )
 from layers.errors import LayerError, Problem
+from layers.i18n import LazyString, _, _l
 from layers.schema import LAYERS
 from web.auth import current_user, roles_required
 from web.context import get_settings, get_workspace, reset_workspace
@@ -71,10 +72,10 @@ bp = Blueprint("layers", __name__, url_prefix="/admin/layers")
 #: Problems shown on the page; the rest are counted.
 MAX_PROBLEM_ROWS = 50
 
-_OFFSETS = {
-    "": "WGS84 / CGCS2000 (no offset)",
-    "gcj02": "GCJ-02 (Amap, Tencent)",
-    "bd09": "BD-09 (Baidu)",
+_OFFSETS: dict[str, LazyString] = {
+    "": _l("WGS84 / CGCS2000 (no offset)"),
+    "gcj02": _l("GCJ-02 (Amap, Tencent)"),
+    "bd09": _l("BD-09 (Baidu)"),
 }
 
 
@@ -142,17 +143,16 @@ def _import(upload: FileStorage | None, state: dict[str, str]) -> tuple[ImportRe
     layer = state["layer"] or None
     if upload is None or not original:
         return _refused(
-            Problem("upload", None, "no_file", "No file was chosen.", "choose a file")
+            Problem("upload", None, "no_file", _("No file was chosen."), _("choose a file"))
         ), None
     if layer is not None and layer not in LAYERS:
-        fix = f"choose one of {', '.join(LAYERS)}"
-        return _refused(
-            Problem("upload", None, "unknown_layer", f"{layer!r} is not a layer.", fix)
-        ), None
+        fix = _("choose one of %(layers)s", layers=", ".join(LAYERS))
+        message = _("%(layer)r is not a layer.", layer=layer)
+        return _refused(Problem("upload", None, "unknown_layer", message, fix)), None
     try:
         name = upload_file_name(original, layer=layer)
     except LayerError as exc:
-        fix = "upload a GeoPackage, GeoJSON, zipped Shapefile, CSV or OSM file"
+        fix = _("upload a GeoPackage, GeoJSON, zipped Shapefile, CSV or OSM file")
         return _refused(Problem("upload", None, "unsupported_type", str(exc), fix)), None
     store = _pending_store()
     pending = store.create(owner=_owner(), file_name=name, source_name=original, options=state)
@@ -205,8 +205,9 @@ def _pending_or_404(token: str) -> PendingUpload:
     if pending is None:
         abort(
             404,
-            description="This upload preview has expired or was already used. "
-            "Upload the file again.",
+            description=_(
+                "This upload preview has expired or was already used. Upload the file again."
+            ),
         )
     return pending
 
@@ -296,13 +297,18 @@ def cancel(token: str) -> Response:
     pending = _pending_or_404(token)
     _pending_store().remove(token)
     _forget(token)
-    flash(f"The upload of {pending.source_name} was cancelled; the workspace is unchanged.")
+    flash(
+        _(
+            "The upload of %(file)s was cancelled; the workspace is unchanged.",
+            file=pending.source_name,
+        )
+    )
     return redirect(url_for("layers.index"), code=303)
 
 
 def _known_layer(name: str) -> str:
     if name not in LAYERS or not get_workspace().has_layer(name):
-        abort(404, description=f"The workspace has no layer {name!r}.")
+        abort(404, description=_("The workspace has no layer %(name)r.", name=name))
     return name
 
 
@@ -320,7 +326,7 @@ def delete(name: str) -> str | tuple[str, int] | Response:
             error = str(exc)
         else:
             reset_workspace()
-            flash(f"Layer {name} was deleted.")
+            flash(_("Layer %(name)s was deleted.", name=name))
             return redirect(url_for("layers.index"), code=303)
     page = render_template(
         "layers/delete.html",

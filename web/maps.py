@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from gisapp.services.summary import workspace_summary
 from gisapp.views.maps import grid_map, grid_unit_choices, map_html, overview_map
+from layers.i18n import _
 from web.auth import allowed_unit, current_user, login_required
 from web.context import get_workspace, page_cached
 
@@ -63,13 +64,13 @@ def grids() -> str:
     color_by = request.args.get("color_by", "team")
     error = None
     if color_by not in _COLOR_BY:
-        error = f"Colour by {color_by!r} is not offered; choose one from the list."
+        error = _("Colour by %(choice)r is not offered; choose one from the list.", choice=color_by)
         color_by = "team"
     if unit is not None and unit not in units:
         error = (
-            f"No grids belong to unit {unit!r}; choose a unit from the list."
+            _("No grids belong to unit %(unit)r; choose a unit from the list.", unit=unit)
             if units
-            else "The workspace has no grids yet; import a grids layer on the Layers page."
+            else _("The workspace has no grids yet; import a grids layer on the Layers page.")
         )
     return render_template(
         "maps/grids.html",

@@ -44,6 +44,7 @@ from gisapp.views.plans import (
     plan_view,
     unit_choices,
 )
+from layers.i18n import _
 from web.auth import allowed_unit, current_user, login_required, roles_required
 from web.context import cached, get_settings, get_workspace, reset_workspace
 from web.nav import CAPTAINS
@@ -85,13 +86,17 @@ def _plan_for_request(plan_id: str) -> tuple[Plan, str | None]:
     """The plan cut to the unit the user may see (``?unit=``); 403 for another unit."""
     unit = allowed_unit(request.args.get("unit"))
     if unit is None and _officer_unit() is not None:
-        abort(403, description="Your account has no unit; ask an admin to set it.")
+        abort(403, description=_("Your account has no unit; ask an admin to set it."))
     saved = _saved(plan_id)
     if unit is not None and unit not in saved.unit_ids:
         abort(
             404,
-            description=f"Plan {plan_id} has no unit {unit}; its units are "
-            f"{', '.join(saved.unit_ids)}.",
+            description=_(
+                "Plan %(plan)s has no unit %(unit)s; its units are %(units)s.",
+                plan=plan_id,
+                unit=unit,
+                units=", ".join(saved.unit_ids),
+            ),
         )
     return briefing_plan(saved, unit_id=unit), unit
 
@@ -120,9 +125,12 @@ def compare() -> tuple[str, int]:
     unknown = [plan_id for plan_id in (first, second) if plan_id and plan_id not in ids]
     error = None
     if len(ids) < 2:
-        error = "Two saved plans are needed to compare; make another on the New plan page."
+        error = _("Two saved plans are needed to compare; make another on the New plan page.")
     elif unknown:
-        error = f"No saved plan {unknown[0]!r}; choose two plans from the lists and press Compare."
+        error = _(
+            "No saved plan %(plan)r; choose two plans from the lists and press Compare.",
+            plan=unknown[0],
+        )
     figures = []
     if error is None:
         figures = plan_comparison(_saved(first), _saved(second))
@@ -177,8 +185,12 @@ def _shift_from(values: dict[str, Any]) -> Shift:
         return parse_shift(str(values.get("window") or "").strip())
     if choice not in settings.shifts:
         raise SettingsError(
-            f"shift {choice!r} is not a named shift; choose one of "
-            f"{', '.join(settings.shifts)} or a custom HH:MM-HH:MM window"
+            _(
+                "shift %(shift)r is not a named shift; choose one of %(shifts)s or a custom "
+                "HH:MM-HH:MM window",
+                shift=choice,
+                shifts=", ".join(settings.shifts),
+            )
         )
     return settings.shift(choice)
 
@@ -224,15 +236,18 @@ def create() -> Response | tuple[str, int]:
     }
     try:
         shift = _shift_from(values)
-        seed = _int_field("seed", values["seed"])
+        seed = _int_field(_("seed"), values["seed"])
         date = _date_field(values["date"])
         ws = get_workspace()
         if values["units"] and values["ticked_for"] not in ("", values["shift"]):
             values["units"] = [u.unit_id for u in unit_choices(ws, shift) if u.on_shift]
             values["ticked_for"] = values["shift"]
             raise GisappError(
-                f"the units ticked were those of another shift; the units of the "
-                f"{shift.label()} shift are ticked now: check them and generate again"
+                _(
+                    "the units ticked were those of another shift; the units of the %(shift)s "
+                    "shift are ticked now: check them and generate again",
+                    shift=shift.label(),
+                )
             )
         job = _jobs().submit(
             "plan",
@@ -253,13 +268,15 @@ def job(job_id: str) -> Response | tuple[str, int]:
     plan, or the form with what went wrong."""
     found = _jobs().status(job_id)
     if found is None:
-        abort(404, description="No such plan in progress; it may have ended an hour ago.")
+        abort(404, description=_("No such plan in progress; it may have ended an hour ago."))
     if found.status == "done":
         reset_workspace()
         return redirect(url_for("plans.view", plan_id=found.result["plan_id"]))
     if found.status == "failed":
         if "plan_id" in found.meta:
-            abort(422, description=f"The plan could not be adjusted: {found.error}")
+            abort(
+                422, description=_("The plan could not be adjusted: %(error)s", error=found.error)
+            )
         return _form_page(values=found.meta["values"], error=found.error, status=422)
     return render_template("plans/job.html", job=found, poll_s=_POLL_S), 200
 
@@ -287,14 +304,20 @@ def _int_field(name: str, text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise GisappError(f"{name} {text!r} is not a whole number; enter e.g. 0, 1, 2") from None
+        raise GisappError(
+            _(
+                "%(field)s %(value)r is not a whole number; enter e.g. 0, 1, 2",
+                field=name,
+                value=text,
+            )
+        ) from None
 
 
 def _date_field(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise GisappError(f"date {text!r} is not a date like 2024-05-01") from None
+        raise GisappError(_("date %(value)r is not a date like 2024-05-01", value=text)) from None
 
 
 @bp.get("/<plan_id>")
@@ -338,9 +361,11 @@ def adjust(plan_id: str) -> Response | tuple[str, int]:
     try:
         overrides = PlanOverrides.from_specs(**lines)
         if not overrides:
-            raise GisappError("no change was given; fill in at least one of the fields")
+            raise GisappError(_("no change was given; fill in at least one of the fields"))
         if saved.start is None:
-            raise GisappError(f"plan {plan_id} does not record its shift start; plan it anew")
+            raise GisappError(
+                _("plan %(plan)s does not record its shift start; plan it anew", plan=plan_id)
+            )
         shift = parse_shift(saved.shift, name=saved.shift_name or None)
         job = _jobs().submit(
             "plan",
@@ -373,9 +398,14 @@ def delete(plan_id: str) -> Response:
     try:
         delete_plan(get_workspace(), plan_id)
     except WorkspaceError as exc:
-        abort(503, description=f"The plan could not be deleted: {exc}. Try again shortly.")
+        abort(
+            503,
+            description=_(
+                "The plan could not be deleted: %(error)s. Try again shortly.", error=exc
+            ),
+        )
     reset_workspace()
-    flash(f"Plan {plan_id} was deleted.")
+    flash(_("Plan %(plan)s was deleted.", plan=plan_id))
     return redirect(url_for("plans.index"))
 
 
@@ -392,10 +422,17 @@ def map_page(plan_id: str) -> str:
 def download(plan_id: str, fmt: str) -> Response:
     """A plan file: PDF/PNG briefing, offline HTML, GeoJSON, GeoPackage, CSV, GPX per unit."""
     if fmt not in PLAN_DOWNLOADS:
-        abort(404, description=f"No download {fmt!r}; choose one of {', '.join(PLAN_DOWNLOADS)}.")
+        abort(
+            404,
+            description=_(
+                "No download %(format)r; choose one of %(formats)s.",
+                format=fmt,
+                formats=", ".join(PLAN_DOWNLOADS),
+            ),
+        )
     plan, unit = _plan_for_request(plan_id)
     if fmt == "gpx" and unit is None:
-        abort(400, description="A GPX file is per unit: add ?unit=<unit id>.")
+        abort(400, description=_("A GPX file is per unit: add ?unit=<unit id>."))
     try:
         file = plan_download(plan, fmt, ws=get_workspace(), unit_id=unit)
     except ExportError as exc:

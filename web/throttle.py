@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gisapp.store.users import connect_private
+from layers.i18n import ngettext
 
 __all__ = ["Lock", "LoginThrottle", "ThrottlePolicy", "throttle_db_path"]
 
@@ -91,15 +92,20 @@ class Lock:
     @property
     def message(self) -> str:
         """The lock in the user's words."""
-        minutes = f"{self.minutes} minute{'s' if self.minutes != 1 else ''}"
         if self.kind == "account":
-            return (
-                f"Too many failed sign-ins for this account; try again in {minutes} "
-                "or ask an administrator."
+            return ngettext(
+                "Too many failed sign-ins for this account; try again in %(num)s minute "
+                "or ask an administrator.",
+                "Too many failed sign-ins for this account; try again in %(num)s minutes "
+                "or ask an administrator.",
+                self.minutes,
             )
-        return (
-            f"Too many failed sign-ins from this computer; try again in {minutes} "
-            "or ask an administrator."
+        return ngettext(
+            "Too many failed sign-ins from this computer; try again in %(num)s minute "
+            "or ask an administrator.",
+            "Too many failed sign-ins from this computer; try again in %(num)s minutes "
+            "or ask an administrator.",
+            self.minutes,
         )
 
 

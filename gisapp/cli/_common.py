@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 import click
 from tqdm import tqdm
 
+from gisapp.cli._language import lang_option as lang_option  # shared by the commands
 from layers.errors import Problem
+from layers.i18n import gettext, is_chinese
 
 if TYPE_CHECKING:
     from gisapp.settings import Settings
@@ -30,10 +32,32 @@ def parse_minutes(text: str) -> list[float]:
     try:
         values = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise click.BadParameter(f"expected minutes like '1,3,5', got {text!r}") from None
+        raise click.BadParameter(
+            gettext("expected minutes like '1,3,5', got %(text)s", text=repr(text))
+        ) from None
     if not values or min(values) <= 0:
-        raise click.BadParameter(f"expected positive minutes like '1,3,5', got {text!r}")
+        raise click.BadParameter(
+            gettext("expected positive minutes like '1,3,5', got %(text)s", text=repr(text))
+        )
     return sorted(set(values))
+
+
+def join_items(items: Iterable[str]) -> str:
+    """Items of a list printed on one line, separated as the language in force writes them."""
+    return ("，" if is_chinese() else ", ").join(items)
+
+
+def warning_levels_text(levels: Mapping[str, int]) -> str:
+    """The number of areas at each colour warning level (分色预警).
+
+    English keeps the form the commands have always printed (``{'red': 1, ...}``); other
+    languages name the levels in their words: ``红色预警 1，橙色预警 2，黄色预警 0，蓝色预警 5``.
+    """
+    if not is_chinese():
+        return str(levels)
+    from gisapp.outputs.words import warning_level_name
+
+    return join_items(f"{warning_level_name(level)} {count:,}" for level, count in levels.items())
 
 
 #: The ``--out`` option of commands that write a folder of outputs.
@@ -65,7 +89,8 @@ def echo_problems(problems: Sequence[Problem], *, limit: int = 200) -> None:
     for problem in shown[:limit]:
         click.echo(str(problem), err=True)
     if len(shown) > limit:
-        click.echo(f"... and {len(shown) - limit:,} more (use --json for all)", err=True)
+        more = f"{len(shown) - limit:,}"
+        click.echo(gettext("... and %(count)s more (use --json for all)", count=more), err=True)
 
 
 def write_json(data: Any, path: Path | None = None) -> None:
@@ -82,7 +107,12 @@ def counts_line(problems: Iterable[Problem]) -> str:
     errors = sum(p.severity == "error" for p in problems)
     warnings = sum(p.severity == "warning" for p in problems)
     repaired = sum(p.severity == "repaired" for p in problems)
-    return f"{errors:,} error(s), {warnings:,} warning(s), {repaired:,} repaired"
+    return gettext(
+        "%(errors)s error(s), %(warnings)s warning(s), %(repaired)s repaired",
+        errors=format(errors, ","),
+        warnings=format(warnings, ","),
+        repaired=format(repaired, ","),
+    )
 
 
 @contextmanager

@@ -6,6 +6,8 @@ import logging
 
 import click
 
+from layers.i18n import _
+
 logger = logging.getLogger(__name__)
 
 
@@ -31,4 +33,11 @@ def copy(source: str, target: str, force: bool) -> None:
     workspace = open_workspace(source)
     copied = copy_workspace(workspace, target, overwrite=force)
     names = copied.layer_names()
-    click.echo(f"copied {len(names):,} layers of {workspace.label} to {copied.label}")
+    click.echo(
+        _(
+            "copied %(count)s layers of %(source)s to %(target)s",
+            count=format(len(names), ","),
+            source=workspace.label,
+            target=copied.label,
+        )
+    )

@@ -9,8 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gisapp.cli._common import out_dir_option, parse_minutes, settings_from
+from gisapp.cli._common import (
+    join_items,
+    lang_option,
+    out_dir_option,
+    parse_minutes,
+    settings_from,
+)
 from gisapp.services.placement import PROPOSED_LAYER
+from layers.i18n import _, pgettext
 from layers.schema import UNIT_MODES
 from routing.coverage import PLACEMENT_MODELS
 
@@ -27,7 +34,9 @@ def _window(text: str | None) -> tuple[str, str] | None:
         return None
     parts = [p.strip() for p in text.split("-")]
     if len(parts) != 2 or not all(parts):
-        raise click.BadParameter(f"expected a window like '22:00-06:00', got {text!r}")
+        raise click.BadParameter(
+            _("expected a window like '22:00-06:00', got %(text)s", text=repr(text))
+        )
     return parts[0], parts[1]
 
 
@@ -145,17 +154,44 @@ def place(
     kpis = result.kpis
     share = kpis["covered_share"]
     click.echo(
-        f"{kpis['model']}: {kpis['opened']} duty point(s) ({kpis['fixed']} fixed, "
-        f"{kpis['new_posts']} new) from {kpis['candidates']:,} candidates, {kpis['status']}"
+        _(
+            "%(model)s: %(opened)s duty point(s) (%(fixed)s fixed, %(new)s new) from "
+            "%(candidates)s candidates, %(status)s",
+            model=kpis["model"],
+            opened=kpis["opened"],
+            fixed=kpis["fixed"],
+            new=kpis["new_posts"],
+            candidates=format(kpis["candidates"], ","),
+            status=_status_label(kpis["status"]),
+        )
     )
     if share is not None:
         base = kpis.get("fixed_only_covered_share")
-        before = f" (fixed posts alone: {base:.1%})" if base is not None else ""
-        click.echo(f"{kpis['demand']} covered within {minutes:g} min: {share:.1%}{before}")
+        figures = {
+            "demand": _demand_label(kpis["demand"]),
+            "minutes": f"{minutes:g}",
+            "share": f"{share:.1%}",
+        }
+        if base is None:
+            line = _("%(demand)s covered within %(minutes)s min: %(share)s", **figures)
+        else:
+            line = _(
+                "%(demand)s covered within %(minutes)s min: %(share)s (fixed posts alone: "
+                "%(fixed_share)s)",
+                fixed_share=format(base, ".1%"),
+                **figures,
+            )
+        click.echo(line)
     if save:
         save_proposed(ws, result)
-        click.echo(f"Saved the proposal as layer {PROPOSED_LAYER!r} of {ws.label}")
-    click.echo(f"Wrote duty_points.geojson and kpis.json to {out}")
+        click.echo(
+            _(
+                "Saved the proposal as layer %(layer)s of %(workspace)s",
+                layer=repr(PROPOSED_LAYER),
+                workspace=ws.label,
+            )
+        )
+    click.echo(_("Wrote duty_points.geojson and kpis.json to %(out)s", out=out))
 
 
 def _plan(ws: Workspace, text: str | Path) -> Plan:
@@ -172,42 +208,88 @@ def _plan(ws: Workspace, text: str | Path) -> Plan:
 
 def _echo_bands(kpis: dict[str, Any]) -> None:
     for band in kpis["bands"]:
-        risk = "" if band["risk_share"] is None else f", risk {band['risk_share']:.1%}"
-        places = (
-            ""
-            if band["key_places_share"] is None
-            else f", key places {band['key_places_share']:.1%}"
-        )
-        people = (
-            ""
-            if band.get("residents_share") is None
-            else f", {kpis['residents_measure']} {band['residents_share']:.1%}"
-        )
+        # the figures of the band, each a label and its value
+        figures = [_("street %(share)s", share=format(band["street_share"], ".1%"))]
+        if band["risk_share"] is not None:
+            figures.append(_("risk %(share)s", share=format(band["risk_share"], ".1%")))
+        if band["key_places_share"] is not None:
+            figures.append(_("key places %(share)s", share=format(band["key_places_share"], ".1%")))
+        if band.get("residents_share") is not None:
+            measure = _residents_label(kpis["residents_measure"])
+            figures.append(f"{measure} {band['residents_share']:.1%}")
+        figures.append(_("%(area)s km2", area=format(band["area_km2"], ",.2f")))
         click.echo(
-            f"{band['minutes']:g} min: street {band['street_share']:.1%}{risk}{places}"
-            f"{people}, {band['area_km2']:,.2f} km2"
+            _(
+                "%(minutes)s min: %(figures)s",
+                minutes=format(band["minutes"], "g"),
+                figures=join_items(figures),
+            )
         )
+
+
+def _status_label(status: str) -> str:
+    """How the placement answer was reached, in words (the solver's status code)."""
+    words = {
+        "optimal": pgettext("solver status", "optimal"),
+        "time_limit": pgettext("solver status", "time_limit"),
+        "greedy": pgettext("solver status", "greedy"),
+    }
+    return words.get(status, status)
+
+
+def _demand_label(demand: str) -> str:
+    """What a placement covers, in words (the value of ``--demand``)."""
+    words = {
+        "risk": pgettext("coverage demand", "risk"),
+        "key_places": pgettext("coverage demand", "key_places"),
+    }
+    return words.get(demand, demand)
+
+
+def _residents_label(measure: str) -> str:
+    """The word for the residents a band reaches: ``population`` or ``households``."""
+    words = {
+        "population": pgettext("residents measure", "population"),
+        "households": pgettext("residents measure", "households"),
+    }
+    return words.get(measure, measure)
 
 
 def _echo_blind(kpis: dict[str, Any], street_minutes: float) -> None:
     blind = kpis["blind"]
     click.echo(
-        f"blind zones (盲区): {blind['street_zones']} street zone(s), "
-        f"{blind['street_length_km']:,.1f} km of street beyond {street_minutes:g} min, "
-        f"{blind['grids']} grid(s), {blind['key_places']} key place(s), "
-        f"{blind['prevention_zones']} prevention zone(s)"
+        _(
+            "blind zones: %(street_zones)s street zone(s), %(street_km)s km of street beyond "
+            "%(minutes)s min, %(grids)s grid(s), %(key_places)s key place(s), "
+            "%(prevention_zones)s prevention zone(s)",
+            street_zones=blind["street_zones"],
+            street_km=format(blind["street_length_km"], ",.1f"),
+            minutes=format(street_minutes, "g"),
+            grids=blind["grids"],
+            key_places=blind["key_places"],
+            prevention_zones=blind["prevention_zones"],
+        )
     )
     if kpis["key_places"]["count"] == 0:
-        click.echo(f"note: {kpis['key_places']['note']}")
+        click.echo(_("note: %(note)s", note=kpis["key_places"]["note"]))
 
 
 def _echo_hours(hourly: HourlyCoverage) -> None:
     widest = hourly.minutes[-1]
-    click.echo(f"plan {hourly.plan_id} ({hourly.shift}), within {widest:g} min by hour:")
+    click.echo(
+        _(
+            "plan %(plan)s (%(shift)s), within %(minutes)s min by hour:",
+            plan=hourly.plan_id,
+            shift=hourly.shift,
+            minutes=format(widest, "g"),
+        )
+    )
     for row in hourly.rows():
         band = row["bands"][-1]
-        risk = "" if band["risk_share"] is None else f", risk {band['risk_share']:.1%}"
-        click.echo(f"  {row['hour']}: street {band['street_share']:.1%}{risk}")
+        figures = [_("street %(share)s", share=format(band["street_share"], ".1%"))]
+        if band["risk_share"] is not None:
+            figures.append(_("risk %(share)s", share=format(band["risk_share"], ".1%")))
+        click.echo("  " + _("%(hour)s: %(figures)s", hour=row["hour"], figures=join_items(figures)))
 
 
 @click.command("coverage")
@@ -259,6 +341,7 @@ def _echo_hours(hourly: HourlyCoverage) -> None:
 @_RISK_WINDOW
 @_MODE
 @out_dir_option
+@lang_option
 @click.pass_context
 def coverage(
     ctx: click.Context,
@@ -294,7 +377,7 @@ def coverage(
         list(settings.response_minutes) if minutes_text is None else parse_minutes(minutes_text)
     )
     if save_zones and not school_zones:
-        raise click.UsageError("--save-zones needs --school-zones")
+        raise click.UsageError(_("--save-zones needs --school-zones"))
     ws = open_workspace(workspace)
     options = CoverageOptions(
         minutes=tuple(minutes),
@@ -342,12 +425,28 @@ def coverage(
         _echo_hours(hourly)
     added = kpis["prevention_zones"]["added_school_zones"]
     if school_zones:
-        click.echo(f"school surroundings zones added: {added}")
+        click.echo(_("school surroundings zones added: %(count)s", count=added))
         if save_zones and added:
             ws.save({"prevention_zones": result.prevention_zones})
-            click.echo(f"Saved {added} new zone(s) in the prevention_zones layer of {ws.label}")
-    extra = " and the coverage by hour" if hourly is not None else ""
-    click.echo(
-        f"Wrote {len(kpis['bands'])} band(s), blind_zones.geojson, kpis.json and "
-        f"coverage_map.html{extra} to {out}"
-    )
+            click.echo(
+                _(
+                    "Saved %(count)s new zone(s) in the prevention_zones layer of %(workspace)s",
+                    count=added,
+                    workspace=ws.label,
+                )
+            )
+    if hourly is None:
+        wrote = _(
+            "Wrote %(bands)s band(s), blind_zones.geojson, kpis.json and coverage_map.html "
+            "to %(out)s",
+            bands=len(kpis["bands"]),
+            out=out,
+        )
+    else:
+        wrote = _(
+            "Wrote %(bands)s band(s), blind_zones.geojson, kpis.json and coverage_map.html "
+            "and the coverage by hour to %(out)s",
+            bands=len(kpis["bands"]),
+            out=out,
+        )
+    click.echo(wrote)

@@ -6,9 +6,17 @@ from pathlib import Path
 
 import click
 
-from gisapp.cli._common import counts_line, echo_problems, settings_from, write_json
+from gisapp.cli._common import (
+    counts_line,
+    echo_problems,
+    join_items,
+    lang_option,
+    settings_from,
+    write_json,
+)
 from gisapp.errors import WorkspaceError
 from layers.errors import LayerError, Problem
+from layers.i18n import _
 
 #: The reading options shared by ``import`` and ``validate``: a file validated with them
 #: is read exactly as it would be imported.
@@ -111,16 +119,30 @@ def import_(
     else:
         echo_problems(problems)
     if not result.ok:
-        click.echo(f"Not imported: {counts_line(problems)}. {out} is unchanged.", err=True)
+        click.echo(
+            _(
+                "Not imported: %(problems)s. %(workspace)s is unchanged.",
+                problems=counts_line(problems),
+                workspace=out,
+            ),
+            err=True,
+        )
         if not repair_overlaps and any(p.code == "sibling_overlap" for p in problems):
             click.echo(
-                "To accept the repair of sibling overlaps, import again with --repair-overlaps.",
+                _("To accept the repair of sibling overlaps, import again with --repair-overlaps."),
                 err=True,
             )
         ctx.exit(1)
     if not as_json:
-        counts = ", ".join(f"{n} {c:,}" for n, c in result.saved.items())
-        click.echo(f"Imported into {out}: {counts} ({counts_line(problems)}).")
+        counts = join_items(f"{n} {c:,}" for n, c in result.saved.items())
+        click.echo(
+            _(
+                "Imported into %(workspace)s: %(counts)s (%(problems)s).",
+                workspace=out,
+                counts=counts,
+                problems=counts_line(problems),
+            )
+        )
 
 
 @click.command("validate")
@@ -202,7 +224,8 @@ def validate(
             )
             problems, ok = ingested.problems + report.problems, report.ok
     except LayerError as exc:
-        problems = [Problem(label, None, "read_error", str(exc), "check the file and its format")]
+        hint = _("check the file and its format")
+        problems = [Problem(label, None, "read_error", str(exc), hint)]
         ok = False
     if as_json:
         write_json(
@@ -210,7 +233,11 @@ def validate(
         )
     else:
         echo_problems(problems)
-        click.echo(f"{label}: {'valid' if ok else 'INVALID'} ({counts_line(problems)})")
+        counts = counts_line(problems)
+        if ok:
+            click.echo(_("%(source)s: valid (%(problems)s)", source=label, problems=counts))
+        else:
+            click.echo(_("%(source)s: INVALID (%(problems)s)", source=label, problems=counts))
     if not ok:
         ctx.exit(1)
 
@@ -256,6 +283,7 @@ def info(workspace: str, as_json: bool) -> None:
 )
 @click.option("--seed", default=1, show_default=True, help="Seed of the patrol plan.")
 @click.option("--no-pdf", is_flag=True, help="Skip the PDF briefing (needs Chromium).")
+@lang_option
 @click.pass_context
 def demo(ctx: click.Context, sample: str, out: Path, shift: str, seed: int, no_pdf: bool) -> None:
     """Run the whole pipeline on a bundled sample and write every output to --out.
@@ -278,7 +306,13 @@ def demo(ctx: click.Context, sample: str, out: Path, shift: str, seed: int, no_p
     workspace = bundled.copy_to(out / bundled.label)
     report = workspace.validate()
     echo_problems([p for p in report.problems if p.severity == "error"])
-    click.echo(f"[1/7] validated {workspace.label}: {counts_line(report.problems)}")
+    click.echo(
+        _(
+            "[1/7] validated %(workspace)s: %(problems)s",
+            workspace=workspace.label,
+            problems=counts_line(report.problems),
+        )
+    )
     if not report.ok:
         ctx.exit(1)
     summary = workspace_summary(workspace)
@@ -287,18 +321,18 @@ def demo(ctx: click.Context, sample: str, out: Path, shift: str, seed: int, no_p
     write_json(report.to_dict(), out / "validation.json")
 
     ws_arg = workspace.location
-    click.echo("[2/7] hotspots of the shift")
+    click.echo(_("[2/7] hotspots of the shift"))
     ctx.invoke(hotspots, workspace=ws_arg, shifts=(shift,), method="counts", out=out / "hotspots")
-    click.echo("[3/7] grid responsibility and workload")
+    click.echo(_("[3/7] grid responsibility and workload"))
     ctx.invoke(grids, workspace=ws_arg, mode="report", out=out / "grids")
-    click.echo(f"[4/7] patrol plan for the {shift} shift")
+    click.echo(_("[4/7] patrol plan for the %(shift)s shift", shift=shift))
     ctx.invoke(plan, workspace=ws_arg, shift_text=shift, seed=seed, out=out / "plan")
-    click.echo("[5/7] 1-3-5 minute coverage and blind zones, hour by hour with the plan")
+    click.echo(_("[5/7] 1-3-5 minute coverage and blind zones, hour by hour with the plan"))
     ctx.invoke(coverage, workspace=ws_arg, plan=out / "plan", out=out / "coverage")
-    click.echo("[6/7] five proposed duty points (MCLP, 3 minutes)")
+    click.echo(_("[6/7] five proposed duty points (MCLP, 3 minutes)"))
     ctx.invoke(place, workspace=ws_arg, model="mclp", posts=5, minutes=3.0, out=out / "placement")
     formats = "html,gpx,geojson,gpkg,csv" if no_pdf else "pdf,png,html,gpx,geojson,gpkg,csv"
-    click.echo(f"[7/7] briefing pack ({formats})")
+    click.echo(_("[7/7] briefing pack (%(formats)s)", formats=formats))
     ctx.invoke(
         export,
         workspace=ws_arg,
@@ -308,4 +342,10 @@ def demo(ctx: click.Context, sample: str, out: Path, shift: str, seed: int, no_p
         blind_zones_file=out / "coverage" / "blind_zones.geojson",
         out=out / "briefing",
     )
-    click.echo(f"Done: outputs in {out}/. Browse them with 'gisapp serve {workspace.location}'.")
+    click.echo(
+        _(
+            "Done: outputs in %(out)s/. Browse them with 'gisapp serve %(workspace)s'.",
+            out=out,
+            workspace=workspace.location,
+        )
+    )

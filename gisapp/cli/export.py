@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from gisapp.cli._common import lang_option
 from gisapp.render import export as exports
 from gisapp.render.printing import PAPER_SIZES_MM
+from layers.i18n import _
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -84,6 +86,7 @@ logger = logging.getLogger(__name__)
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory for the files (created when missing).",
 )
+@lang_option
 def export(
     workspace: str,
     what: str,
@@ -161,19 +164,21 @@ def _chosen_plan(ws: Workspace, plan_ref: str | None, plan_dir: Path | None) -> 
     from gisapp.store.plans import load_plan
 
     if plan_ref is not None and plan_dir is not None:
-        raise click.UsageError("give --plan ID or --plan-dir DIR, not both")
+        raise click.UsageError(_("give --plan ID or --plan-dir DIR, not both"))
     # A folder given to --plan (as earlier versions took) still works.
     if plan_ref is not None and Path(plan_ref).is_dir():
         plan_dir, plan_ref = Path(plan_ref), None
     if plan_dir is not None:
         return read_plan_dir(plan_dir, timezone=ws.timezone)
     saved = load_plan(ws, plan_ref)
-    click.echo(f"exporting plan {saved.plan_id}", err=True)
+    click.echo(_("exporting plan %(plan)s", plan=saved.plan_id), err=True)
     return saved
 
 
 def _computed_blind_zones(ws: Workspace) -> gpd.GeoDataFrame:
     from gisapp.services.coverage import compute_coverage
 
-    click.echo("computing coverage and blind zones (pass --blind-zones to reuse a run)", err=True)
+    click.echo(
+        _("computing coverage and blind zones (pass --blind-zones to reuse a run)"), err=True
+    )
     return compute_coverage(ws).blind_zones

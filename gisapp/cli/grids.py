@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gisapp.cli._common import echo_problems, settings_from, write_json
+from gisapp.cli._common import echo_problems, join_items, settings_from, write_json
 from gisapp.outputs.files import write_csv
 from gisapp.services.grids import ASSIGNMENT_METHODS
+from layers.i18n import _, pgettext
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -140,11 +141,11 @@ def grids(
     from gisapp.store import open_workspace
 
     if mode is None:
-        raise click.UsageError("choose --report or --design")
+        raise click.UsageError(_("choose --report or --design"))
     if save and mode != "design":
-        raise click.UsageError("--save only applies to --design")
+        raise click.UsageError(_("--save only applies to --design"))
     if save and layer_name == "grids":
-        raise click.UsageError("--layer grids would overwrite your grids; choose another name")
+        raise click.UsageError(_("--layer grids would overwrite your grids; choose another name"))
     settings = settings_from(ctx)
     ws = open_workspace(workspace)
     shifts = _shift_windows(settings, shift_names)
@@ -181,7 +182,15 @@ def grids(
         }
         write_json(_finite(kpis), out / "kpis.json")
         _echo_report(kpis)
-        click.echo(f"Wrote grids.csv, grids.geojson, units.csv, staffing.csv, kpis.json to {out}")
+        click.echo(
+            _(
+                "Wrote %(files)s to %(out)s",
+                files=join_items(
+                    ["grids.csv", "grids.geojson", "units.csv", "staffing.csv", "kpis.json"]
+                ),
+                out=out,
+            )
+        )
         return
 
     design = design_workspace_grids(
@@ -210,8 +219,15 @@ def grids(
     write_json(_finite(kpis), out / "kpis.json")
     _echo_design(kpis)
     if save:
-        click.echo(f"Saved {len(layer):,} designed grids to layer {layer_name!r} of {ws.location}")
-    click.echo(f"Wrote {', '.join([*written, 'kpis.json'])} to {out}")
+        click.echo(
+            _(
+                "Saved %(count)s designed grids to layer %(layer)s of %(workspace)s",
+                count=format(len(layer), ","),
+                layer=repr(layer_name),
+                workspace=ws.location,
+            )
+        )
+    click.echo(_("Wrote %(files)s to %(out)s", files=join_items([*written, "kpis.json"]), out=out))
 
 
 def _suspect_share(table: pd.DataFrame) -> float | None:
@@ -294,13 +310,37 @@ def _finite(value: Any) -> Any:
 def _echo_report(kpis: dict[str, Any]) -> None:
     w = kpis["workload"]
     click.echo(
-        f"{kpis['grids']:,} grids; workload max/mean {w['max_mean']:.2f}, Gini {w['gini']:.3f}, "
-        f"CV {w['cv']:.3f}, {w['within_tolerance_share']:.0%} within ±{kpis['tolerance']:.0%}; "
-        f"incidents {kpis['incidents_in_grids']:,} in grids, {kpis['incidents_outside_grids']:,} outside"
+        _(
+            "%(grids)s grids; workload max/mean %(max_mean)s, Gini %(gini)s, CV %(cv)s, "
+            "%(within)s within ±%(tolerance)s; incidents %(inside)s in grids, "
+            "%(outside)s outside",
+            grids=format(kpis["grids"], ","),
+            max_mean=format(w["max_mean"], ".2f"),
+            gini=format(w["gini"], ".3f"),
+            cv=format(w["cv"], ".3f"),
+            within=format(w["within_tolerance_share"], ".0%"),
+            tolerance=format(kpis["tolerance"], ".0%"),
+            inside=format(kpis["incidents_in_grids"], ","),
+            outside=format(kpis["incidents_outside_grids"], ","),
+        )
     )
     if "units" in kpis:
         u = kpis["units"]
-        click.echo(f"units: max/mean {u['max_mean']:.2f}, Gini {u['gini']:.3f}, CV {u['cv']:.3f}")
+        click.echo(
+            _(
+                "units: max/mean %(max_mean)s, Gini %(gini)s, CV %(cv)s",
+                max_mean=format(u["max_mean"], ".2f"),
+                gini=format(u["gini"], ".3f"),
+                cv=format(u["cv"], ".3f"),
+            )
+        )
+
+
+def _layout_label(name: str) -> str:
+    """The name of a grid layout in the comparison table (``current`` or ``designed``)."""
+    if name == "current":
+        return pgettext("grid layout", "current")
+    return pgettext("grid layout", "designed")
 
 
 def _echo_design(kpis: dict[str, Any]) -> None:
@@ -310,32 +350,57 @@ def _echo_design(kpis: dict[str, Any]) -> None:
         k = kpis[name]
         w = k["workload"]
         click.echo(
-            f"{name:9} {k['grids']:4,} grids  max/mean {w['max_mean']:.2f}  Gini {w['gini']:.3f}  "
-            f"CV {w['cv']:.3f}  within ±{kpis['tolerance']:.0%} {w['within_tolerance_share']:.0%}  "
-            f"Polsby-Popper {k['polsby_popper_mean']:.2f}"
+            _(
+                "%(layout)s %(grids)s grids  max/mean %(max_mean)s  Gini %(gini)s  CV %(cv)s  "
+                "within ±%(tolerance)s %(within)s  Polsby-Popper %(compactness)s",
+                layout=format(_layout_label(name), "9"),
+                grids=format(k["grids"], "4,"),
+                max_mean=format(w["max_mean"], ".2f"),
+                gini=format(w["gini"], ".3f"),
+                cv=format(w["cv"], ".3f"),
+                tolerance=format(kpis["tolerance"], ".0%"),
+                within=format(w["within_tolerance_share"], ".0%"),
+                compactness=format(k["polsby_popper_mean"], ".2f"),
+            )
         )
     if kpis.get("design", {}).get("note"):
-        click.echo(f"note: {kpis['design']['note']}")
+        click.echo(_("note: %(note)s", note=kpis["design"]["note"]))
     units = {
         name: kpis[name]["units"]
         for name in ("current", "designed")
         if "units" in kpis.get(name, {})
     }
     if units:
-        click.echo(
-            "units     "
-            + "  |  ".join(
-                f"{name} max/mean {u['max_mean']:.2f}  Gini {u['gini']:.3f}  CV {u['cv']:.3f}"
-                for name, u in units.items()
+        cells = [
+            _(
+                "%(layout)s max/mean %(max_mean)s  Gini %(gini)s  CV %(cv)s",
+                layout=_layout_label(name),
+                max_mean=format(u["max_mean"], ".2f"),
+                gini=format(u["gini"], ".3f"),
+                cv=format(u["cv"], ".3f"),
             )
-        )
+            for name, u in units.items()
+        ]
+        # a table row: its label in the first column, then one cell per layout
+        label = pgettext("grid table", "units")
+        click.echo(f"{label:9} " + "  |  ".join(cells))
     if "assignment" in kpis:
         a = kpis["assignment"]
         o = a["officer"]
         click.echo(
-            f"assignment ({a['method']}): {a['grids_assigned']:,} of {a['grids']:,} designed grids "
-            f"have an officer; {o['same_grids']:,} of {o['current']:,} officers keep their number "
-            f"of grids, {o['more_grids']:,} gain, {o['fewer_grids']:,} lose "
-            f"({o['no_grids_now']:,} have none now); "
-            f"{a['area_with_same_officer_share']:.0%} of the area stays with the same officer"
+            _(
+                "assignment (%(method)s): %(assigned)s of %(grids)s designed grids have an "
+                "officer; %(same)s of %(officers)s officers keep their number of grids, "
+                "%(more)s gain, %(fewer)s lose (%(none)s have none now); %(share)s of the area "
+                "stays with the same officer",
+                method=a["method"],
+                assigned=format(a["grids_assigned"], ","),
+                grids=format(a["grids"], ","),
+                same=format(o["same_grids"], ","),
+                officers=format(o["current"], ","),
+                more=format(o["more_grids"], ","),
+                fewer=format(o["fewer_grids"], ","),
+                none=format(o["no_grids_now"], ","),
+                share=format(a["area_with_same_officer_share"], ".0%"),
+            )
         )

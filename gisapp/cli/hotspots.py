@@ -9,9 +9,10 @@ from typing import Any
 
 import click
 
-from gisapp.cli._common import echo_problems, settings_from
+from gisapp.cli._common import echo_problems, lang_option, settings_from, warning_levels_text
 from gisapp.services.analytics import AREA_LEVELS
 from gisapp.services.hotspots import METHODS
+from layers.i18n import _
 from routing.hotspots import DEFAULT_CELL_SIZE_M
 
 logger = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ def hotspots(
     from gisapp.store import open_workspace
 
     if (start is None) != (end is None):
-        raise click.UsageError("give both --from and --to for a date range, or neither")
+        raise click.UsageError(_("give both --from and --to for a date range, or neither"))
     settings = settings_from(ctx)
     ws = open_workspace(workspace)
     chosen_groups, preventable_only = category_options(groups)
@@ -144,13 +145,29 @@ def hotspots(
     paths = write_hotspots(layers, hotspots_kpis(ws, results), out)
     for result, path in zip(results, paths, strict=False):
         shift, kpis = result.options.shift, result.kpis
-        click.echo(
-            f"{shift.name} ({shift.label()}): {kpis['incidents']:,} incidents, "
-            f"{len(result.layer):,} hotspot {'segments' if method == 'streets' else 'cells'}, "
-            f"PAI {kpis.get('pai', 'n/a')} -> {path}"
-        )
-        click.echo(f"  PAI: {_pai_windows(kpis)}")
-    click.echo(f"Wrote {paths[-1]}")
+        figures = {
+            "shift": shift.name,
+            "window": shift.label(),
+            "incidents": f"{kpis['incidents']:,}",
+            "hotspots": f"{len(result.layer):,}",
+            "pai": kpis.get("pai", _("n/a")),
+            "path": path,
+        }
+        if method == "streets":
+            line = _(
+                "%(shift)s (%(window)s): %(incidents)s incidents, %(hotspots)s hotspot "
+                "segments, PAI %(pai)s -> %(path)s",
+                **figures,
+            )
+        else:
+            line = _(
+                "%(shift)s (%(window)s): %(incidents)s incidents, %(hotspots)s hotspot cells, "
+                "PAI %(pai)s -> %(path)s",
+                **figures,
+            )
+        click.echo(line)
+        click.echo("  " + _("PAI: %(windows)s", windows=_pai_windows(kpis)))
+    click.echo(_("Wrote %(file)s", file=paths[-1]))
 
 
 @click.command("bulletin")
@@ -181,6 +198,7 @@ def hotspots(
     is_flag=True,
     help="Count incidents at pile-ups (many on one point, e.g. a reporting desk).",
 )
+@lang_option
 @click.pass_context
 def bulletin(
     ctx: click.Context,
@@ -215,9 +233,16 @@ def bulletin(
     html = bulletin_map_html(result, roads=roads)
     write_bulletin(out, month=month, table=result.table, html=html, kpis=kpis)
     click.echo(
-        f"Bulletin {month}: {kpis['communities']:,} communities, "
-        f"{kpis['incidents']:,} incidents ({result.comparison}); "
-        f"warning levels {kpis['warning_levels']} -> {out}"
+        _(
+            "Bulletin %(month)s: %(communities)s communities, %(incidents)s incidents "
+            "(%(comparison)s); warning levels %(levels)s -> %(out)s",
+            month=month,
+            communities=format(kpis["communities"], ","),
+            incidents=format(kpis["incidents"], ","),
+            comparison=result.comparison,
+            levels=warning_levels_text(kpis["warning_levels"]),
+            out=out,
+        )
     )
 
 
@@ -284,22 +309,51 @@ def areas(
     echo_problems(report.problems)
     write_areas(out, level=level, table=report.table, by_shift=report.by_shift, kpis=report.kpis)
     kpis = report.kpis
-    click.echo(
-        f"{level} {start}..{end}{' ' + shift.label() if shift else ''}: "
-        f"{kpis['incidents']:,} incidents (previous period "
-        f"{kpis['previous_incidents']:,}); warning levels {kpis['warning_levels']} -> {out}"
-    )
+    figures = {
+        "level": level,
+        "start": start,
+        "end": end,
+        "incidents": f"{kpis['incidents']:,}",
+        "previous": f"{kpis['previous_incidents']:,}",
+        "levels": warning_levels_text(kpis["warning_levels"]),
+        "out": out,
+    }
+    if shift is None:
+        line = _(
+            "%(level)s %(start)s..%(end)s: %(incidents)s incidents (previous period "
+            "%(previous)s); warning levels %(levels)s -> %(out)s",
+            **figures,
+        )
+    else:
+        line = _(
+            "%(level)s %(start)s..%(end)s %(window)s: %(incidents)s incidents (previous "
+            "period %(previous)s); warning levels %(levels)s -> %(out)s",
+            window=shift.label(),
+            **figures,
+        )
+    click.echo(line)
 
 
 def _pai_windows(kpis: dict[str, Any]) -> str:
     """Which days the PAI was trained and tested on, or why it was not scored."""
     evaluation = kpis.get("evaluation")
     if not evaluation:
-        return f"not scored: {kpis.get('evaluation_error', 'no incidents to score')}"
+        reason = (
+            kpis["evaluation_error"] if "evaluation_error" in kpis else _("no incidents to score")
+        )
+        return _("not scored: %(reason)s", reason=reason)
     (a, b), (c, d) = (
         (_day(s), _day(e) - timedelta(days=1)) for s, e in (evaluation["train"], evaluation["test"])
     )
-    return f"trained {a} to {b}, tested {c} to {d} ({evaluation['windows']})"
+    return _(
+        "trained %(train_start)s to %(train_end)s, tested %(test_start)s to %(test_end)s "
+        "(%(windows)s)",
+        train_start=a,
+        train_end=b,
+        test_start=c,
+        test_end=d,
+        windows=evaluation["windows"],
+    )
 
 
 def _day(stamp: str) -> date:

@@ -24,7 +24,9 @@ from typing import Any
 import click
 
 from gisapp import __version__
+from gisapp.cli._language import LANGUAGE
 from gisapp.errors import USER_ERRORS
+from layers.i18n import gettext, language_from_environment, use_language
 
 #: gisapp's own commands: the name typed after ``gisapp`` and the module defining it.
 COMMAND_MODULES: dict[str, str] = {
@@ -58,7 +60,11 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except USER_ERRORS as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(gettext("Error: %(message)s", message=exc), err=True)
+            ctx.exit(1)
+        except click.Abort:
+            # here, and not in main(), the message is in the language of the command
+            click.echo(gettext("Aborted."), err=True)
             ctx.exit(1)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -193,25 +199,45 @@ def _module_file(module_name: str) -> Path | None:
     envvar="GISAPP_CONFIG",
     help="Settings TOML file (default ./gisapp.toml when present).",
 )
-def cli(verbose: int, config: str | None) -> None:
+@click.option(
+    "--lang",
+    type=LANGUAGE,
+    envvar="GISAPP_LANG",
+    help="Language of messages and exports: zh_CN or en (default: the settings' "
+    "'language', else the system's language).",
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, config: str | None, lang: str | None) -> None:
     """Patrol planning and grid mapping: routes, grids, coverage, briefing exports."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    language = lang or _settings_language(ctx) or language_from_environment()
+    ctx.with_resource(use_language(language))
+
+
+def _settings_language(ctx: click.Context) -> str | None:
+    """The settings' ``language``, when the settings name one."""
+    from gisapp.cli._common import settings_from
+
+    return settings_from(ctx).language
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
-    try:
-        # Without standalone mode, click returns the code of ctx.exit(...) instead of exiting.
-        code = cli.main(args=argv, prog_name="gisapp", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.Abort:
-        click.echo("Aborted.", err=True)
-        return 1
+    # Messages printed once the command is over (usage errors, Ctrl+C) speak the
+    # environment's language; the command itself speaks the one of --lang or the settings.
+    with use_language(language_from_environment()):
+        try:
+            # Without standalone mode, click returns the code of ctx.exit(...) instead of exiting.
+            code = cli.main(args=argv, prog_name="gisapp", standalone_mode=False)
+        except click.exceptions.Exit as exc:
+            return int(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            return exc.exit_code
+        except click.Abort:
+            click.echo(gettext("Aborted."), err=True)
+            return 1
     return code if isinstance(code, int) else 0
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from gisapp.cli._common import out_dir_option, parse_minutes, settings_from
+from layers.i18n import _
 from layers.schema import STORAGE_CRS, UNIT_MODES
 
 logger = logging.getLogger(__name__)
@@ -51,8 +52,14 @@ def network(workspace: str, mode: str, node_tolerance_m: float, out: Path) -> No
     net.edges_gdf(crs=STORAGE_CRS).to_file(target, layer="edges", driver="GPKG")
     net.nodes_gdf(crs=STORAGE_CRS).to_file(target, layer="nodes", driver="GPKG", mode="a")
     click.echo(net.report.summary())
-    click.echo(f"{net.n_edges:,} directed edges; CRS for distances: {net.crs.name}")
-    click.echo(f"Wrote {target}")
+    click.echo(
+        _(
+            "%(edges)s directed edges; CRS for distances: %(crs)s",
+            edges=format(net.n_edges, ","),
+            crs=net.crs.name,
+        )
+    )
+    click.echo(_("Wrote %(file)s", file=target))
 
 
 @click.command("reach")
@@ -116,7 +123,13 @@ def reach(
     write_reach(result.bands, result.kpis, out)
     for band in result.kpis["bands"]:
         click.echo(
-            f"{band['minutes']:g} min: {band['reached_km']:,.1f} of {result.network_km:,.1f} km "
-            f"of street, {band['area_km2']:,.2f} km2"
+            _(
+                "%(minutes)s min: %(reached)s of %(total)s km of street, %(area)s km2",
+                minutes=format(band["minutes"], "g"),
+                reached=format(band["reached_km"], ",.1f"),
+                total=format(result.network_km, ",.1f"),
+                area=format(band["area_km2"], ",.2f"),
+            )
         )
-    click.echo(f"Wrote {len(result.kpis['bands'])} band(s) and kpis.json to {out}")
+    bands = len(result.kpis["bands"])
+    click.echo(_("Wrote %(bands)s band(s) and kpis.json to %(out)s", bands=bands, out=out))

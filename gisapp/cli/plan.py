@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gisapp.cli._common import settings_from, share_progress
+from gisapp.cli._common import join_items, settings_from, share_progress
 from gisapp.settings import PLAN_TIME_LIMIT_S, STREET_RISK_WEIGHT
+from layers.i18n import _, pgettext
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -182,20 +183,24 @@ def plan(
             date = dt.date.fromisoformat(date_text)
         except ValueError:
             raise click.BadParameter(
-                f"{date_text!r} is not a date like 2024-05-01", param_hint="--date"
+                _("%(text)s is not a date like 2024-05-01", text=repr(date_text)),
+                param_hint="--date",
             ) from None
     if by is not None:
         extra = [name for name, given in _NOT_BY_AREA.items() if given(ctx)]
         if extra:
             raise click.UsageError(
-                f"--by plans every area with its own units; leave out {', '.join(extra)}"
+                _(
+                    "--by plans every area with its own units; leave out %(options)s",
+                    options=join_items(extra),
+                )
             )
         _plan_city(workspace, by, shift, date, seed, settings, search_budget, out)
         return
     unit_ids = parse_id_list(units_text) if units_text else None
     overrides = _overrides(overrides_file, locks, forbidden, closed_streets, orders)
     ws = open_workspace(workspace)
-    with share_progress(f"planning the {shift.label()} shift") as progress:
+    with share_progress(_("planning the %(shift)s shift", shift=shift.label())) as progress:
         result = plan_shift(
             ws,
             shift=shift,
@@ -215,18 +220,28 @@ def plan(
     if saved:
         save_plan(result.record, ws)
     kpis = result.kpis
+    if saved:
+        click.echo(
+            _("plan %(plan)s saved in %(workspace)s", plan=result.plan_id, workspace=ws.label)
+        )
+    else:
+        click.echo(_("plan %(plan)s (not saved in the workspace)", plan=result.plan_id))
     click.echo(
-        f"plan {result.plan_id}"
-        + (f" saved in {ws.label}" if saved else " (not saved in the workspace)")
-    )
-    click.echo(
-        f"{shift.label()} plan for {len(result.routes)} unit(s): dosage {kpis['objective']:.3f}, "
-        f"{kpis['hotspot_stops']} hotspot stops ({kpis['hotspot_dosage_minutes']:.0f} min), "
-        f"balance {kpis['balance_ratio']:.2f}, risk covered {kpis['risk_covered_share']:.0%}"
+        _(
+            "%(shift)s plan for %(units)s unit(s): dosage %(dosage)s, %(stops)s hotspot stops "
+            "(%(minutes)s min), balance %(balance)s, risk covered %(risk)s",
+            shift=shift.label(),
+            units=len(result.routes),
+            dosage=format(kpis["objective"], ".3f"),
+            stops=kpis["hotspot_stops"],
+            minutes=format(kpis["hotspot_dosage_minutes"], ".0f"),
+            balance=format(kpis["balance_ratio"], ".2f"),
+            risk=format(kpis["risk_covered_share"], ".0%"),
+        )
     )
     for note in kpis["notes"]:
-        click.echo(f"note: {note}")
-    click.echo(f"wrote {len(written)} files to {out}")
+        click.echo(_("note: %(note)s", note=note))
+    click.echo(_("wrote %(count)s files to %(out)s", count=len(written), out=out))
 
 
 def _given(name: str) -> Callable[[click.Context], bool]:
@@ -264,7 +279,8 @@ def _plan_city(
     from gisapp.services.jobs import job_queue
 
     jobs = job_queue(settings)
-    with share_progress(f"planning the {shift.label()} shift by {by}") as progress:
+    label = _("planning the %(shift)s shift by %(area)s", shift=shift.label(), area=by)
+    with share_progress(label) as progress:
         report = plan_city(
             workspace,
             by=by,
@@ -278,35 +294,76 @@ def _plan_city(
         )
     written = write_city_report(report, out)
     for area in report.areas:
-        head = f"{area.area_id} ({area.name}): {area.status}"
         if area.status == "done":
             click.echo(
-                f"{head}, plan {area.plan_id}, {len(area.unit_ids)} unit(s), dosage "
-                f"{area.dosage:.3f}, {area.hotspot_stops} hotspot stops, "
-                f"{area.distance_km:.1f} km, {area.seconds or 0.0:.1f} s"
+                _(
+                    "%(area)s (%(name)s): %(status)s, plan %(plan)s, %(units)s unit(s), dosage "
+                    "%(dosage)s, %(stops)s hotspot stops, %(km)s km, %(seconds)s s",
+                    area=area.area_id,
+                    name=area.name,
+                    status=_area_status(area.status),
+                    plan=area.plan_id,
+                    units=len(area.unit_ids),
+                    dosage=format(area.dosage, ".3f"),
+                    stops=area.hotspot_stops,
+                    km=format(area.distance_km, ".1f"),
+                    seconds=format(area.seconds or 0.0, ".1f"),
+                )
             )
         else:
-            click.echo(f"{head}: {area.error}")
+            click.echo(
+                _(
+                    "%(area)s (%(name)s): %(status)s: %(error)s",
+                    area=area.area_id,
+                    name=area.name,
+                    status=_area_status(area.status),
+                    error=area.error,
+                )
+            )
     for placed in report.spanning:
-        spread = ", ".join(f"{a} {n}" for a, n in placed.grids_by_area.items())
+        spread = join_items(f"{a} {n}" for a, n in placed.grids_by_area.items())
         click.echo(
-            f"note: {placed.unit_id} spans areas (grids: {spread}); planned with {placed.area_id}"
+            _(
+                "note: %(unit)s spans areas (grids: %(grids)s); planned with %(area)s",
+                unit=placed.unit_id,
+                grids=spread,
+                area=placed.area_id,
+            )
         )
     for unit_id, reason in report.unplaced.items():
-        click.echo(f"note: {unit_id} not planned: {reason}")
+        click.echo(_("note: %(unit)s not planned: %(reason)s", unit=unit_id, reason=reason))
     for note in report.notes:
-        click.echo(f"note: {note}")
+        click.echo(_("note: %(note)s", note=note))
     totals = report.totals
     click.echo(
-        f"city: {totals['areas_planned']} of {totals['areas']} area(s) planned "
-        f"({totals['areas_failed']} failed, {totals['areas_skipped']} skipped), "
-        f"{totals['units_planned']} unit(s), dosage {totals['hotspot_risk_dosed']:.3f}, "
-        f"{totals['hotspot_stops']} hotspot stops, {totals['distance_km']:.1f} km, "
-        f"{totals['wall_seconds']:.1f} s"
+        _(
+            "city: %(planned)s of %(areas)s area(s) planned (%(failed)s failed, %(skipped)s "
+            "skipped), %(units)s unit(s), dosage %(dosage)s, %(stops)s hotspot stops, "
+            "%(km)s km, %(seconds)s s",
+            planned=totals["areas_planned"],
+            areas=totals["areas"],
+            failed=totals["areas_failed"],
+            skipped=totals["areas_skipped"],
+            units=totals["units_planned"],
+            dosage=format(totals["hotspot_risk_dosed"], ".3f"),
+            stops=totals["hotspot_stops"],
+            km=format(totals["distance_km"], ".1f"),
+            seconds=format(totals["wall_seconds"], ".1f"),
+        )
     )
-    click.echo(f"wrote {len(written)} files to {out}")
+    click.echo(_("wrote %(count)s files to %(out)s", count=len(written), out=out))
     if totals["areas_failed"]:
         raise click.exceptions.Exit(1)
+
+
+def _area_status(status: str) -> str:
+    """How an area of the city plan went, in words (``done``, ``failed``, ``skipped``)."""
+    words = {
+        "done": pgettext("area status", "done"),
+        "failed": pgettext("area status", "failed"),
+        "skipped": pgettext("area status", "skipped"),
+    }
+    return words.get(status, status)
 
 
 def _overrides(
@@ -325,7 +382,8 @@ def _overrides(
             data = json.loads(path.read_text(encoding="utf-8-sig"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise click.BadParameter(
-                f"{path} cannot be read as JSON ({exc})", param_hint="--overrides"
+                _("%(file)s cannot be read as JSON (%(reason)s)", file=path, reason=exc),
+                param_hint="--overrides",
             ) from None
         base = PlanOverrides.from_dict(
             data.get("overrides", data) if isinstance(data, dict) else {}

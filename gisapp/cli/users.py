@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from gisapp.store.users import ROLES
+from layers.i18n import _
 
 logger = logging.getLogger(__name__)
 
@@ -51,17 +52,33 @@ def user_add(
 
     if users_db is None:
         if workspace is None:
-            raise click.UsageError("pass --workspace WS or --users-db FILE")
+            raise click.UsageError(_("pass --workspace WS or --users-db FILE"))
         if not is_database_url(workspace) and not Path(workspace).is_file():
-            raise click.UsageError(f"workspace {workspace!r} does not exist")
+            raise click.UsageError(
+                _("workspace %(workspace)s does not exist", workspace=repr(workspace))
+            )
         users_db = users_db_path(absolute_location(workspace))
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt(_("Password"), hide_input=True, confirmation_prompt=True)
     saved = UserStore(users_db).add(name, password, role=role, unit_id=unit_id, replace=replace)
-    unit = f" (unit {saved.unit_id})" if saved.unit_id else ""
-    click.echo(f"User {saved.name} saved as {saved.role}{unit} in {users_db}")
+    if saved.unit_id:
+        message = _(
+            "User %(name)s saved as %(role)s (unit %(unit)s) in %(file)s",
+            name=saved.name,
+            role=saved.role,
+            unit=saved.unit_id,
+            file=users_db,
+        )
+    else:
+        message = _(
+            "User %(name)s saved as %(role)s in %(file)s",
+            name=saved.name,
+            role=saved.role,
+            file=users_db,
+        )
+    click.echo(message)
 
 
 # gisapp.cli registers every module-level command; this one belongs under ``user`` only.

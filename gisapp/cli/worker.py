@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gisapp.cli._common import settings_from
+from layers.i18n import _
 
 
 @click.command("worker")
@@ -33,9 +34,11 @@ def worker(ctx: click.Context, queue_url: str | None, burst: bool, name: str | N
     url = queue_url or settings_from(ctx).job_queue
     if not url:
         raise SettingsError(
-            "no job queue is set: give --queue redis://HOST:6379/0, or set job_queue in the "
-            "settings file or GISAPP_JOB_QUEUE"
+            _(
+                "no job queue is set: give --queue redis://HOST:6379/0, or set job_queue in "
+                "the settings file or GISAPP_JOB_QUEUE"
+            )
         )
     ran = run_worker(url, burst=burst, name=name)
     if burst:
-        click.echo("Ran the waiting jobs." if ran else "No job was waiting.")
+        click.echo(_("Ran the waiting jobs.") if ran else _("No job was waiting."))

@@ -18,6 +18,7 @@ import pandas as pd
 from gisapp.errors import ExportError
 from gisapp.plans import Plan
 from layers.crs import OFFSET_SYSTEM_NAMES, OffsetSystem, to_offset_coordinates
+from layers.i18n import _
 
 __all__ = [
     "COORDINATE_SYSTEMS",
@@ -46,8 +47,11 @@ def check_coords(coords: str) -> Coords:
     chosen = coords.strip().lower().replace("-", "")
     if chosen not in COORDINATE_SYSTEMS:
         raise ExportError(
-            f"coordinates {coords!r} are unknown; choose wgs84, gcj02 (Amap, Tencent) or "
-            "bd09 (Baidu)"
+            _(
+                "coordinates %(coords)r are unknown; choose wgs84, gcj02 (Amap, Tencent) or "
+                "bd09 (Baidu)",
+                coords=coords,
+            )
         )
     return cast(Coords, chosen)
 

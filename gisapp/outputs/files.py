@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from gisapp.errors import ExportError
 from gisapp.plans import text
+from layers.i18n import _
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -97,10 +98,18 @@ def safe_path(out_dir: str | os.PathLike[str], name: str) -> Path:
         or "\x00" in name
         or Path(name).is_absolute()
     ):
-        raise ExportError(f"{name!r} is not a plain file name; choose a name without folders")
+        raise ExportError(
+            _("%(name)r is not a plain file name; choose a name without folders", name=name)
+        )
     path = (root / name).resolve()
     if path.parent != root:
-        raise ExportError(f"file name {name!r} would leave the output folder {str(root)!r}")
+        raise ExportError(
+            _(
+                "file name %(name)r would leave the output folder %(folder)r",
+                name=name,
+                folder=str(root),
+            )
+        )
     return path
 
 
@@ -114,7 +123,7 @@ def output_dir(out_dir: str | os.PathLike[str]) -> Path:
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise ExportError(f"{str(out)!r} is a file; give a folder for the outputs")
+        raise ExportError(_("%(path)r is a file; give a folder for the outputs", path=str(out)))
     out.mkdir(parents=True, exist_ok=True)
     return out.resolve()
 

@@ -2,7 +2,8 @@
 
 Waypoints are the unit's stops as the timetable lists them — station ``S``, hotspot stops
 numbered 1, 2, 3… as on the map, breaks — never the turns between them; the track is the
-route line.
+route line. Waypoint names (number and stop name) and types are the same in every
+language; the descriptions, the track's and the file's names read in the reader's language.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shapely
 
 from gisapp.outputs.stops import numbered_stops
 from gisapp.plans import Plan, clock_text, is_missing, text
+from layers.i18n import _, is_chinese
 
 GPX_NS = "http://www.topografix.com/GPX/1/1"
 
@@ -52,14 +54,16 @@ def gpx_bytes(
     ET.register_namespace("", GPX_NS)
     root = ET.Element(_tag("gpx"), {"version": "1.1", "creator": creator})
     meta = ET.SubElement(root, _tag("metadata"))
-    ET.SubElement(meta, _tag("name")).text = f"{plan.title} — unit {unit}"
+    ET.SubElement(meta, _tag("name")).text = _(
+        "%(title)s — unit %(unit)s", title=plan.title, unit=unit
+    )
     ET.SubElement(meta, _tag("desc")).text = " · ".join(
         t
         for t in (
             plan.shift_label,
             plan.date,
-            f"plan {plan.plan_id}",
-            f"coordinates {coordinates}" if coordinates else "",
+            _("plan %(plan)s", plan=plan.plan_id),
+            _("coordinates %(system)s", system=coordinates) if coordinates else "",
         )
         if t
     )
@@ -73,7 +77,7 @@ def gpx_bytes(
         ET.SubElement(wpt, _tag("desc")).text = _stop_description(row)
         ET.SubElement(wpt, _tag("type")).text = row.kind or "stop"
     trk = ET.SubElement(root, _tag("trk"))
-    ET.SubElement(trk, _tag("name")).text = f"Unit {unit}"
+    ET.SubElement(trk, _tag("name")).text = _("Unit %(unit)s", unit=unit)
     if text(route.get("mode")):
         ET.SubElement(trk, _tag("type")).text = text(route.get("mode"))
     for part in _line_parts(route.geometry):
@@ -85,16 +89,18 @@ def gpx_bytes(
 
 
 def _stop_description(row: Any) -> str:
+    """A waypoint's description in the reader's words: arrive, dwell, depart, street."""
     parts = []
     if not pd.isna(row.arrive):
-        parts.append(f"arrive {clock_text(row.arrive)}")
+        parts.append(_("arrive %(time)s", time=clock_text(row.arrive)))
     if not is_missing(row.dwell_min) and row.dwell_min:
-        parts.append(f"dwell {float(row.dwell_min):g} min")
+        dwell = f"{float(row.dwell_min):g}"
+        parts.append(_("dwell %(minutes)s min", minutes=dwell))
     if not pd.isna(row.depart):
-        parts.append(f"depart {clock_text(row.depart)}")
+        parts.append(_("depart %(time)s", time=clock_text(row.depart)))
     if row.street:
         parts.append(row.street)
-    return ", ".join(parts)
+    return ("，" if is_chinese() else ", ").join(parts)
 
 
 def _line_parts(geom: Any) -> list[Any]:

@@ -6,6 +6,13 @@
 - areas: ``areas_<level>.geojson`` / ``.csv``, ``areas_<level>_by_shift.csv``, ``kpis.json``.
 
 The writers take plain layers, tables and KPI dicts: the services assemble them.
+
+Every file here is machine-readable and the same in every language: column and property
+names are the stable English keys above (``incidents``, ``preventable``, ``n_<group>``,
+``previous``, ``current``, ``change``, ``change_pct``, ``warning_level`` with the values
+``blue``/``yellow``/``orange``/``red``, ``top_hotspots``), so scripts and spreadsheets that
+read them keep working whoever made them. The bulletin's reading form for people is its
+HTML map (``bulletin_<month>.html``), in the reader's language.
 """
 
 from __future__ import annotations

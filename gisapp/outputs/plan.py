@@ -27,6 +27,7 @@ from gisapp.outputs.geojson import to_geojson, write_geojson
 from gisapp.outputs.gpx import gpx_bytes
 from gisapp.outputs.kpis import write_kpis
 from gisapp.plans import STOP_COLUMNS, STOP_EXTRA_COLUMNS, Plan, iso_text, plan_from_frames
+from layers.i18n import _
 
 
 def stops_table(plan: Plan) -> pd.DataFrame:
@@ -132,8 +133,12 @@ def read_plan_dir(
     absent = [p.name for p in needed if not p.is_file()]
     if absent:
         raise ExportError(
-            f"plan folder {str(folder)!r} lacks {', '.join(absent)}; "
-            "point it at the --out folder of 'gisapp plan'"
+            _(
+                "plan folder %(folder)r lacks %(files)s; "
+                "point it at the --out folder of 'gisapp plan'",
+                folder=str(folder),
+                files=", ".join(absent),
+            )
         )
     kpis = _read_kpis(folder / "kpis.json")
     try:
@@ -151,7 +156,13 @@ def read_plan_dir(
         hotspots_path = folder / "hotspots.geojson"
         hotspots = gpd.read_file(hotspots_path) if hotspots_path.is_file() else None
     except (pyogrio.errors.DataSourceError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ExportError(f"plan files in {str(folder)!r} cannot be read ({exc})") from None
+        raise ExportError(
+            _(
+                "plan files in %(folder)r cannot be read (%(error)s)",
+                folder=str(folder),
+                error=exc,
+            )
+        ) from None
     if "unit_id" in routes.columns:
         # GeoJSON readers guess types: an id written as "007" must stay text.
         routes["unit_id"] = _raw_unit_ids(needed[0], routes["unit_id"])
@@ -174,7 +185,9 @@ def _read_kpis(path: Path) -> dict[str, Any]:
     try:
         loaded = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ExportError(f"{str(path)!r} is not valid JSON ({exc})") from None
+        raise ExportError(
+            _("%(path)r is not valid JSON (%(error)s)", path=str(path), error=exc)
+        ) from None
     return loaded if isinstance(loaded, dict) else {}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 import threading
@@ -16,6 +17,7 @@ import pandas as pd
 import pyogrio
 
 from gisapp.errors import ExportError
+from gisapp.outputs.words import blind_kind_name
 from gisapp.plans import text
 from gisapp.render import maps
 from gisapp.render.colors import BLIND_COLOR, STATION_COLOR
@@ -30,6 +32,7 @@ from gisapp.render.printing import (
     set_print_options,
 )
 from gisapp.store.geopackage import Workspace
+from layers.i18n import _, format_number, ngettext
 
 logger = logging.getLogger(__name__)
 
@@ -51,26 +54,35 @@ def grids_page(ws: Workspace, *, paper: Paper = "A4", landscape: bool = False) -
     table = grids.assign(incidents=counts.to_numpy()).sort_values(order, kind="stable")
     rows = [[text(v) for v in rec] for rec in table[[*columns, "incidents"]].to_numpy()]
     labels = {
-        "id": "Grid (网格)",
-        "community_id": "Community",
-        "officer": "Officer",
-        "team": "Team",
-        "phone": "Phone",
-        "unit_id": "Unit",
+        "id": _("Grid"),
+        "community_id": _("Community"),
+        "officer": _("Officer"),
+        "team": _("Team"),
+        "phone": _("Phone"),
+        "unit_id": _("Unit"),
     }
+    n_grids = format_number(len(rows))
     section = Section(
-        title="Grid responsibility (网格责任)",
-        columns=[*(labels[c] for c in columns), "Incidents"],
+        title=_("Grid responsibility"),
+        columns=[*(labels[c] for c in columns), _("Incidents")],
         rows=rows,
         cell_classes=[""] * len(columns) + ["num"],
         row_classes=[""] * len(rows),
-        figures=f"{len(rows):,} grids · incidents counted inside each grid",
+        figures=ngettext(
+            "%(num)s grid · incidents counted inside each grid",
+            "%(num)s grids · incidents counted inside each grid",
+            len(rows),
+            num=n_grids,
+        ),
     )
     width_mm, height_mm = page_size(paper, landscape)
     return print_page(
         maps.render_html(m, inline_assets=True, layer_control=False),
-        title="Grid responsibility map (网格)",
-        meta=[f"Workspace {ws.name}", f"{len(rows):,} grids"],
+        title=_("Grid responsibility map"),
+        meta=[
+            _("Workspace %(name)s", name=ws.name),
+            ngettext("%(num)s grid", "%(num)s grids", len(rows), num=n_grids),
+        ],
         page_footer=page_footer(ws, ws.timezone),
         sections=[section],
         width_mm=width_mm,
@@ -89,16 +101,24 @@ def read_blind_zones(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
     file = Path(path)
     if not file.is_file():
         raise ExportError(
-            f"blind zones file {str(file)!r} does not exist; run 'gisapp coverage WS --out DIR' "
-            "and pass DIR/blind_zones.geojson"
+            _(
+                "blind zones file %(file)r does not exist; run 'gisapp coverage WS --out DIR' "
+                "and pass DIR/blind_zones.geojson",
+                file=str(file),
+            )
         )
     try:
         zones = gpd.read_file(file)
     except pyogrio.errors.DataSourceError as exc:
-        raise ExportError(f"blind zones file {str(file)!r} cannot be read ({exc})") from None
+        raise ExportError(
+            _("blind zones file %(file)r cannot be read (%(error)s)", file=str(file), error=exc)
+        ) from None
     if "kind" not in zones.columns:
         raise ExportError(
-            f"blind zones file {str(file)!r} has no 'kind' column; is it blind_zones.geojson?"
+            _(
+                "blind zones file %(file)r has no 'kind' column; is it blind_zones.geojson?",
+                file=str(file),
+            )
         )
     return zones
 
@@ -108,7 +128,7 @@ def blind_zones_map(
 ) -> folium.Map:
     """Map of blind zones (盲区) by kind over the roads, with stations, legend and arrow."""
     if not len(blind_zones):
-        raise ExportError("there are no blind zones to map: everything is reached in time")
+        raise ExportError(_("there are no blind zones to map: everything is reached in time"))
     zones = blind_zones.to_crs(4326)
     bounds = padded_bounds(np.array([zones.total_bounds]), 0.04)
     m = maps.base_map(
@@ -125,14 +145,14 @@ def blind_zones_map(
             maps.add_points(
                 m,
                 stations,
-                name="Stations",
+                name=_("Stations"),
                 color=STATION_COLOR,
                 radius=6,
-                tooltip_fields={"name": "Station"},
+                tooltip_fields={"name": _("Station")},
                 pane="gisapp-stations",
             )
-            legend["Station"] = STATION_COLOR
-    maps.add_legend(m, "Blind zones (盲区)", legend, hatched=hatched)
+            legend[_("Station")] = STATION_COLOR
+    maps.add_legend(m, _("Blind zones"), legend, hatched=hatched)
     NorthArrow().add_to(m)
     return m
 
@@ -165,36 +185,46 @@ def blind_zones_page(
     ]
     rows = [[cell_text(v) for v in rec] for rec in ranked[columns].to_numpy()]
     rows = [
-        [r.replace("_", " ") if c == "kind" else r for c, r in zip(columns, row, strict=True)]
+        [blind_kind_name(r) if c == "kind" else r for c, r in zip(columns, row, strict=True)]
         for row in rows
     ]
     labels = {
         "rank": "#",
-        "kind": "Kind",
-        "name": "Where",
-        "grid": "Grid (网格)",
-        "incidents": "Incidents",
-        "risk": "Risk",
-        "required_minutes": "Required (min)",
-        "reached_minutes": "Reached (min)",
+        "kind": _("Kind"),
+        "name": _("Where"),
+        "grid": _("Grid"),
+        "incidents": _("Incidents"),
+        "risk": _("Risk"),
+        "required_minutes": _("Required (min)"),
+        "reached_minutes": _("Reached (min)"),
     }
+    n_zones = format_number(len(blind_zones))
     section = Section(
-        title="Blind zones (盲区), riskiest first",
+        title=_("Blind zones, riskiest first"),
         columns=[labels[c] for c in columns],
         rows=rows,
         cell_classes=["num" if c in _NUMERIC_COLUMNS else "" for c in columns],
         row_classes=[""] * len(rows),
-        figures=(
-            f"the {len(rows):,} riskiest of {len(blind_zones):,} zone(s); "
-            "risk = incidents of the shift on the zone's streets, "
-            "weighted by severity; reached = minutes until first reached (blank: never)"
+        figures=ngettext(
+            "the %(shown)s riskiest of %(num)s zone; risk = incidents of the shift on the "
+            "zone's streets, weighted by severity; reached = minutes until first reached "
+            "(blank: never)",
+            "the %(shown)s riskiest of %(num)s zones; risk = incidents of the shift on the "
+            "zone's streets, weighted by severity; reached = minutes until first reached "
+            "(blank: never)",
+            len(blind_zones),
+            shown=format_number(len(rows)),
+            num=n_zones,
         ),
     )
     width_mm, height_mm = page_size(paper, landscape)
     return print_page(
         maps.render_html(m, inline_assets=True, layer_control=False),
-        title="Blind zones (盲区)",
-        meta=[f"Workspace {ws.name}", f"{len(blind_zones):,} zone(s)"],
+        title=_("Blind zones"),
+        meta=[
+            _("Workspace %(name)s", name=ws.name),
+            ngettext("%(num)s zone", "%(num)s zones", len(blind_zones), num=n_zones),
+        ],
         page_footer=page_footer(ws, ws.timezone),
         sections=[section],
         width_mm=width_mm,
@@ -211,17 +241,21 @@ BLIND_KIND_STYLES: dict[str, tuple[float, str | None, float, float]] = {
     "key_place": (90.0, None, 1.5, 1.0),
     "prevention_zone": (0.0, "2 4", 1.5, 0.8),
 }
-_BLIND_TIPS = {
-    "rank": "Rank",
-    "label": "Where",
-    "kind": "Kind",
-    "name": "Name",
-    "grid": "Grid (网格)",
-    "incidents": "Incidents in the shift",
-    "risk": "Risk",
-    "required_minutes": "Required (min)",
-    "reached_minutes": "Reached (min)",
-}
+
+
+def _blind_tips() -> dict[str, str]:
+    """What a blind zone's tooltip shows, in the reader's language."""
+    return {
+        "rank": _("Rank"),
+        "label": _("Where"),
+        "kind": _("Kind"),
+        "name": _("Name"),
+        "grid": _("Grid"),
+        "incidents": _("Incidents in the shift"),
+        "risk": _("Risk"),
+        "required_minutes": _("Required (min)"),
+        "reached_minutes": _("Reached (min)"),
+    }
 
 
 _NUMERIC_COLUMNS = frozenset({"rank", "incidents", "risk", "required_minutes", "reached_minutes"})
@@ -281,13 +315,16 @@ def add_blind_zones(
     legend: dict[str, str] = {}
     together = None
     if not by_kind:
-        together = folium.FeatureGroup(name="Blind zones (盲区)")
+        everything = _("Blind zones")
+        together = folium.FeatureGroup(name=html.escape(everything))
         together.add_to(m)
-        legend["Blind zones (盲区)"] = BLIND_COLOR
+        legend[everything] = BLIND_COLOR
         if hatched is not None:
-            hatched["Blind zones (盲区)"] = BLIND_KIND_STYLES["street"][0]
+            hatched[everything] = BLIND_KIND_STYLES["street"][0]
     for kind in sorted(kinds.unique()):
-        name = f"Blind zones (盲区): {kind.replace('_', ' ')}"
+        # Translators: a map layer, e.g. "Blind zones (盲区): street"; in Chinese the kind
+        # says it all ("盲区路段")
+        name = _("Blind zones (盲区): %(kind)s", kind=blind_kind_name(kind))
         _draw_blind_kind(
             m if together is None else together,
             data[kinds == kind],
@@ -314,6 +351,9 @@ def _draw_blind_kind(
 ) -> None:
     """Draw the blind zones of one kind (EPSG:4326) in the style of :data:`BLIND_KIND_STYLES`."""
     angle, dash, outline_px, strength = BLIND_KIND_STYLES.get(kind, BLIND_KIND_STYLES["street"])
+    if "kind" in part.columns:  # the tooltip reads the kind in words
+        part = part.assign(kind=part["kind"].map(blind_kind_name))
+    tips = _blind_tips()
     geom = part.geom_type.fillna("")
     polys = part[geom.str.contains("Polygon")]
     lines = part[geom.str.contains("LineString")]
@@ -328,7 +368,7 @@ def _draw_blind_kind(
             fill_opacity=min(1.0, fill_opacity * 2 * strength),
             weight=outline_px,
             opacity=0.6 if kind == "street" else 0.9,
-            tooltip_fields=_BLIND_TIPS,
+            tooltip_fields=tips,
             pane="gisapp-zones",
             hatch=BLIND_COLOR,
             hatch_angle=angle,
@@ -342,7 +382,7 @@ def _draw_blind_kind(
             id_field=None,
             color=BLIND_COLOR,
             weight=line_weight,
-            tooltip_fields=_BLIND_TIPS,
+            tooltip_fields=tips,
             pane="gisapp-zones",
         )
     if len(points):
@@ -353,7 +393,7 @@ def _draw_blind_kind(
             id_field=None,
             color=BLIND_COLOR,
             radius=6,
-            tooltip_fields=_BLIND_TIPS,
+            tooltip_fields=tips,
         )
 
 

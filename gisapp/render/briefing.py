@@ -26,6 +26,7 @@ from gisapp.errors import ExportError
 from gisapp.outputs.files import csv_text
 from gisapp.outputs.plan import stops_layer
 from gisapp.outputs.stops import numbered_stops
+from gisapp.outputs.words import date_text, mode_name, shift_text, stop_kind_name
 from gisapp.plans import Plan, clock_text, is_missing, text
 from gisapp.render import colors, maps
 from gisapp.render.area_maps import add_blind_zones, clipped_layer, padded_bounds
@@ -46,6 +47,7 @@ from gisapp.render.printing import (
     set_print_options,
 )
 from gisapp.store.geopackage import Workspace
+from layers.i18n import LANGUAGES, _, _l, format_km, format_number, ngettext, use_language
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +134,7 @@ def plan_map(
     stops = stops_layer(plan)
     frames = [f for f in (plan.routes, stops) if len(f)]
     if not frames:
-        raise ExportError(f"plan {plan.plan_id!r} has no routes or stops to map")
+        raise ExportError(_("plan %(plan)r has no routes or stops to map", plan=plan.plan_id))
     bounds = padded_bounds(np.array([f.total_bounds for f in frames]), 0.04)
     roads = grids = None
     if ws is not None:
@@ -147,13 +149,13 @@ def plan_map(
         maps.add_polygons(
             m,
             grids,
-            name="Grids (网格)",
+            name=_("Grids"),
             color=GRID_COLOR,
             fill_opacity=0.03,
             weight=0.8,
-            tooltip_fields={"id": "Grid (网格)", "officer": "Officer", "unit_id": "Unit"},
+            tooltip_fields={"id": _("Grid"), "officer": _("Officer"), "unit_id": _("Unit")},
         )
-        legend["Grid (网格)"] = GRID_COLOR
+        legend[_("Grid")] = GRID_COLOR
     hatched: dict[str, float] = {}
     if blind_zones is not None and len(blind_zones):
         # Under the routes, blind zones are context: faint, so the routes stay readable.
@@ -163,11 +165,13 @@ def plan_map(
     routes = plan.routes.assign(
         distance_km=(plan.routes["distance_m"].astype(float) / 1000).round(1),
         duration_h=(plan.routes["duration_s"].astype(float) / 3600).round(2),
+        # shown in the tooltip; the colours go by the machine value
+        mode_name=plan.routes["mode"].map(mode_name),
     )
     maps.add_lines(
         m,
         routes,
-        name="Routes",
+        name=_("Routes"),
         id_field="unit_id",
         color_by="unit_id",
         colors=colors,
@@ -175,18 +179,23 @@ def plan_map(
         dashes=dashes,
         weight=4.0,
         tooltip_fields={
-            "unit_id": "Unit",
-            "mode": "Mode",
-            "distance_km": "km",
-            "duration_h": "Hours",
+            "unit_id": _("Unit"),
+            "mode_name": _("Mode"),
+            "distance_km": _("km"),
+            "duration_h": _("Hours"),
         },
     )
     StopMarkers(_stop_marks(plan, colors)).add_to(m)
     for unit in plan.unit_ids:
-        mode = text(plan.routes.loc[plan.routes["unit_id"] == unit, "mode"].iloc[0])
-        legend[f"Unit {unit} ({mode})" if mode else f"Unit {unit}"] = colors[unit]
-    legend["Station"] = STATION_COLOR
-    maps.add_legend(m, "Patrol plan", legend, position="bottomright", hatched=hatched)
+        mode = mode_name(plan.routes.loc[plan.routes["unit_id"] == unit, "mode"].iloc[0])
+        label = (
+            _("Unit %(unit)s (%(mode)s)", unit=unit, mode=mode)
+            if mode
+            else _("Unit %(unit)s", unit=unit)
+        )
+        legend[label] = colors[unit]
+    legend[_("Station")] = STATION_COLOR
+    maps.add_legend(m, _("Patrol plan"), legend, position="bottomright", hatched=hatched)
     NorthArrow().add_to(m)
     return m
 
@@ -202,7 +211,7 @@ def plan_html(
         plan_map(plan, ws=ws, blind_zones=blind_zones),
         inline_assets=True,
         layer_control=True,
-        title=f"Patrol plan {plan.plan_id}",
+        title=_("Patrol plan %(plan)s", plan=plan.plan_id),
     )
 
 
@@ -263,12 +272,20 @@ def briefing_page(
         # one page, one figure: every map is drawn by the same inlined scripts
         m.get_root().add_child(unit_map)
         sections.append(_unit_section(plan, unit, colors[unit], contacts[unit], unit_map))
-    meta = [m for m in (plan.shift_label, plan.date, f"Plan {plan.plan_id}") if m]
+    meta = [
+        m
+        for m in (
+            shift_text(plan.shift_name, plan.shift),
+            date_text(plan.date),
+            _("Plan %(plan)s", plan=plan.plan_id),
+        )
+        if m
+    ]
     if ws is not None:
-        meta.append(f"Workspace {ws.name}")
+        meta.append(_("Workspace %(name)s", name=ws.name))
     return print_page(
         maps.render_html(m, inline_assets=True, layer_control=False),
-        title=plan.title,
+        title=plan_title(plan),
         meta=meta,
         page_footer=page_footer(ws, plan.timezone),
         sections=sections,
@@ -278,8 +295,24 @@ def briefing_page(
     )
 
 
+def plan_title(plan: Plan) -> str:
+    """The title of a plan's briefing: its own title, or "Patrol plan <id>" in the
+    reader's language when it has the title every plan gets by default."""
+    defaults = {"", "Patrol plan"}
+    for language in LANGUAGES:  # the default title, in whichever language it was made
+        with use_language(language):
+            defaults.add(_("Patrol plan %(plan)s", plan=plan.plan_id))
+    if plan.title in defaults:
+        return _("Patrol plan %(plan)s", plan=plan.plan_id)
+    return plan.title
+
+
 #: Who a unit is: the fields read, in order, and the words they are printed with.
-CONTACT_FIELDS: dict[str, str] = {"call_sign": "Call sign", "officer": "Officer", "phone": "Phone"}
+CONTACT_FIELDS: dict[str, Any] = {
+    "call_sign": _l("Call sign"),
+    "officer": _l("Officer"),
+    "phone": _l("Phone"),
+}
 #: Other spellings of those fields accepted in the units table.
 _CONTACT_ALIASES: dict[str, tuple[str, ...]] = {
     "call_sign": ("call_sign", "callsign", "call sign"),
@@ -331,8 +364,15 @@ def _contacts_from_grids(known: dict[str, str], grids: pd.DataFrame) -> None:
     """Fill ``known``'s missing officer and phone from a unit's grids."""
     officers = [o for o in dict.fromkeys(grids.get("officer", pd.Series()).map(_clean)) if o]
     if "officer" not in known and officers:
-        more = f" (+{len(officers) - 1} more in its grids)" if len(officers) > 1 else ""
-        known["officer"] = officers[0] + more
+        known["officer"] = (
+            _(
+                "%(officer)s (+%(more)s more in its grids)",
+                officer=officers[0],
+                more=len(officers) - 1,
+            )
+            if len(officers) > 1
+            else officers[0]
+        )
         if "phone" not in known and "phone" in grids.columns:
             first = grids[grids["officer"].map(_clean) == officers[0]]
             phone = next((p for p in first["phone"].map(_clean) if p), "")
@@ -348,9 +388,12 @@ def _clean(value: Any) -> str:
 
 def contact_line(contact: Mapping[str, str]) -> str:
     """A unit's known contact fields as one line ("Call sign A-12 · Officer Li · Phone …")."""
-    return " · ".join(
-        f"{word} {contact[k]}" for k, word in CONTACT_FIELDS.items() if contact.get(k)
-    )
+    words = {
+        "call_sign": lambda v: _("Call sign %(value)s", value=v),
+        "officer": lambda v: _("Officer %(value)s", value=v),
+        "phone": lambda v: _("Phone %(value)s", value=v),
+    }
+    return " · ".join(words[k](contact[k]) for k in CONTACT_FIELDS if contact.get(k))
 
 
 def _units_section(plan: Plan, contacts: Mapping[str, Mapping[str, str]]) -> Section:
@@ -365,7 +408,7 @@ def _units_section(plan: Plan, contacts: Mapping[str, Mapping[str, str]]) -> Sec
             [
                 unit,
                 *(contacts[unit].get(k, "") for k in shown),
-                text(route.get("mode")),
+                mode_name(route.get("mode")),
                 _km(route.get("distance_m")),
                 _hours(route.get("duration_s")),
                 str(len(hot)),
@@ -375,17 +418,17 @@ def _units_section(plan: Plan, contacts: Mapping[str, Mapping[str, str]]) -> Sec
             ]
         )
     return Section(
-        title="Units",
+        title=_("Patrol units"),
         columns=[
-            "Unit",
-            *(CONTACT_FIELDS[k] for k in shown),
-            "Mode",
-            "km",
-            "Route time",
-            "Hotspot stops",
-            "Dwell (min)",
-            "Leaves",
-            "Back",
+            _("Unit"),
+            *(str(CONTACT_FIELDS[k]) for k in shown),
+            _("Mode"),
+            _("km"),
+            _("Route time"),
+            _("Hotspot stops"),
+            _("Dwell (min)"),
+            _("Leaves"),
+            _("Back"),
         ],
         rows=rows,
         cell_classes=["", *([""] * len(shown)), "", "num", "num", "num", "num", "time", "time"],
@@ -401,29 +444,40 @@ def _unit_section(
     route = plan.routes[plan.routes["unit_id"] == unit].iloc[0]
     rows = _timetable_rows(plan, unit)
     n_hot = sum(r[1] == "hotspot" for r in rows)
-    km, hours = _km(route.get("distance_m")), _hours(route.get("duration_s"))
+    distance, hours = route.get("distance_m"), _hours(route.get("duration_s"))
     figures = " · ".join(
         t
         for t in (
-            text(route.get("mode")),
-            f"{km} km" if km else "",
-            f"route time {hours}" if hours else "",
-            f"{n_hot} hotspot stop(s)",
-            plan.shift_label,
-            plan.date,
+            mode_name(route.get("mode")),
+            "" if is_missing(distance) else format_km(float(distance) / 1000),
+            _("route time %(time)s", time=hours) if hours else "",
+            ngettext("%(num)s hotspot stop", "%(num)s hotspot stops", n_hot),
+            shift_text(plan.shift_name, plan.shift),
+            date_text(plan.date),
         )
         if t
     )
+    # the kinds read in words; the row classes go by the machine value
+    shown = [[r[0], stop_kind_name(r[1]), *r[2:]] for r in rows]
     return Section(
-        title=f"Unit {unit} — timetable",
-        columns=["#", "Kind", "Name", "Street", "Arrive", "Dwell (min)", "Depart", "Via"],
-        rows=rows,
+        title=_("Unit %(unit)s — timetable", unit=unit),
+        columns=[
+            "#",
+            _("Kind"),
+            _("Name"),
+            _("Street"),
+            _("Arrive"),
+            _("Dwell (min)"),
+            _("Depart"),
+            _("Via"),
+        ],
+        rows=shown,
         cell_classes=["num", "", "", "", "time", "num", "time", "via"],
         row_classes=[r[1] if r[1] in ("station", "break") else "" for r in rows],
         figures=figures,
         details=contact_line(contact),
         color=color,
-        note=f"Times in {plan.timezone}. # = the number on the map.",
+        note=_("Times in %(timezone)s. # = the number on the map.", timezone=plan.timezone),
         map_name=unit_map.get_name(),
     )
 
@@ -473,7 +527,7 @@ def _stop_marks(plan: Plan, colors: Mapping[str, str]) -> list[dict[str, Any]]:
     stations = plan.stops[plan.stops["kind"] == "station"]
     marks: list[dict[str, Any]] = []
     for (lon, lat), group in stations.groupby([stations["lon"].round(6), stations["lat"].round(6)]):
-        names = sorted({n for n in group["name"] if n}) or ["Station"]
+        names = sorted({n for n in group["name"] if n}) or [_("Station")]
         marks.append(
             {
                 "lat": lat,
@@ -488,11 +542,17 @@ def _stop_marks(plan: Plan, colors: Mapping[str, str]) -> list[dict[str, Any]]:
         visits = numbered_stops(plan, unit)
         visits = visits[visits["kind"] == "hotspot"]
         key = [visits["lon"].round(5), visits["lat"].round(5)]
-        for _, group in visits.groupby(key, sort=False):
+        for _place, group in visits.groupby(key, sort=False):
             tip = "<br>".join(
                 html.escape(
-                    f"Unit {unit} #{r.number}: {text(r.name) or text(r.kind)}, "
-                    f"{clock_text(r.arrive)}–{clock_text(r.depart)}"
+                    _(
+                        "Unit %(unit)s #%(number)s: %(name)s, %(arrive)s–%(depart)s",
+                        unit=unit,
+                        number=r.number,
+                        name=text(r.name) or stop_kind_name(r.kind),
+                        arrive=clock_text(r.arrive),
+                        depart=clock_text(r.depart),
+                    )
                 )
                 for r in group.itertuples(index=False)
             )
@@ -540,7 +600,7 @@ def _timetable_rows(plan: Plan, unit_id: str) -> list[list[str]]:
 
 
 def _km(value: Any) -> str:
-    return "" if is_missing(value) else f"{float(value) / 1000:.1f}"
+    return "" if is_missing(value) else format_number(float(value) / 1000, 1)
 
 
 def _hours(value: Any) -> str:

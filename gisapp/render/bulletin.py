@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import geopandas as gpd
 
+from gisapp.outputs.words import month_text, warning_level_name
 from gisapp.services.analytics import WARNING_COLORS
 from gisapp.services.bulletin import Bulletin
+from layers.i18n import _
 
 __all__ = ["bulletin_map", "bulletin_map_html"]
 
 
-_TOOLTIP = {
-    "name": "Community",
-    "incidents": "Incidents",
-    "preventable": "Preventable",
-    "previous": "Previous",
-    "current": "Current",
-    "change_pct": "Change %",
-    "warning_level": "Warning",
-    "top_hotspots": "Top hotspots",
-}
+def _tooltip() -> dict[str, str]:
+    """A community's figures in its tooltip, in the reader's language."""
+    return {
+        "name": _("Community"),
+        "incidents": _("Incidents"),
+        "preventable": _("Preventable"),
+        "previous": _("Previous period"),
+        "current": _("Current period"),
+        "change_pct": _("Change %"),
+        "warning_name": _("Warning"),
+        "top_hotspots": _("Top hotspots"),
+    }
 
 
 def bulletin_map(
@@ -52,30 +56,40 @@ def bulletin_map(
     m = maps.base_map(tuple(table.total_bounds), roads=roads)
     shown = table.copy()
     shown["change_pct"] = shown["change_pct"].round(0)
+    # the colours go by the machine level, the tooltip reads it in words
+    shown["warning_name"] = shown["warning_level"].map(warning_level_name)
     maps.add_polygons(
         m,
         shown,
-        name=f"Communities {month}",
+        name=_("Communities %(month)s", month=month_text(month)),
         color_by="warning_level",
         colors=WARNING_COLORS,
         label_field="name",
-        tooltip_fields=_TOOLTIP,
+        tooltip_fields=_tooltip(),
     )
     if len(hotspots):
         maps.add_polygons(
             m,
             hotspots.assign(id=hotspots["label"]),
-            name="Top hotspots",
+            name=_("Top hotspots"),
             color="#7b3294",
-            tooltip_fields={"community_id": "Community", "rank": "Rank", "incidents": "Incidents"},
+            tooltip_fields={
+                "community_id": _("Community"),
+                "rank": _("Rank"),
+                "incidents": _("Incidents"),
+            },
             fill_opacity=0.6,
         )
     maps.add_legend(
         m,
-        "Warning level 预警",
-        {level: WARNING_COLORS[level] for level in reversed(WARNING_COLORS)},
+        _("Warning level"),
+        {warning_level_name(level): WARNING_COLORS[level] for level in reversed(WARNING_COLORS)},
     )
-    return maps.render_html(m, inline_assets=inline_assets)
+    return maps.render_html(
+        m,
+        inline_assets=inline_assets,
+        title=_("Community safety bulletin %(month)s", month=month_text(month)),
+    )
 
 
 def bulletin_map_html(

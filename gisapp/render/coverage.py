@@ -10,9 +10,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from gisapp.outputs.words import key_place_kind_name, source_name
 from gisapp.render import maps
 from gisapp.render.area_maps import add_blind_zones
 from gisapp.render.colors import BLIND_COLOR, STATION_COLOR, UnitStyle, unit_styles
+from layers.i18n import _, format_number
 
 __all__ = ["CoverageLayers", "HourlyLayers", "coverage_map", "hourly_coverage_map"]
 
@@ -65,15 +67,16 @@ class HourlyLayers(Protocol):
 def _add_bands(m: folium.Map, bands: gpd.GeoDataFrame, legend: dict[str, str]) -> None:
     for i, band in enumerate(sorted(bands["minutes"], reverse=True)):
         color = _BAND_COLORS[::-1][i % len(_BAND_COLORS)] if len(bands) > 1 else _BAND_COLORS[0]
-        legend[f"{band:g} min reach (快反圈)"] = color
+        minutes = _g(band)
+        legend[_("%(minutes)s min reach", minutes=minutes)] = color
         maps.add_polygons(
             m,
             bands[bands["minutes"] == band].assign(id=f"reach-{band:g}"),
-            name=f"{band:g} min reach",
+            name=_("%(minutes)s min reach", minutes=minutes),
             color=color,
             fill_opacity=0.25,
             weight=0.5,
-            tooltip_fields={"minutes": "Minutes", "reached_km": "Street km"},
+            tooltip_fields={"minutes": _("Minutes"), "reached_km": _("Street km")},
             pane="gisapp-zones",
         )
 
@@ -82,20 +85,23 @@ def _add_key_places(m: folium.Map, places: gpd.GeoDataFrame) -> None:
     if not len(places):
         return
     shown = places.assign(status=np.where(places["in_time"], "in time", "late"))
+    if "kind" in shown.columns:  # the tooltip reads the kind in words
+        shown = shown.assign(kind=shown["kind"].map(key_place_kind_name))
+    names = {"in time": _("Key places in time"), "late": _("Key places late")}
     for status, color in (("in time", _IN_TIME_COLOR), ("late", BLIND_COLOR)):
         part = shown[shown["status"] == status]
         if len(part):
             maps.add_points(
                 m,
                 part.assign(geometry=part.geometry.representative_point()),
-                name=f"Key places {status}",
+                name=names[status],
                 color=color,
                 radius=6,
                 tooltip_fields={
-                    "name": "Name",
-                    "kind": "Kind",
-                    "required_minutes": "Required min",
-                    "reached_minutes": "Reached min",
+                    "name": _("Name"),
+                    "kind": _("Kind"),
+                    "required_minutes": _("Required min"),
+                    "reached_minutes": _("Reached min"),
                 },
             )
 
@@ -139,16 +145,36 @@ def coverage_map(
     _add_key_places(m, result.key_places)
     maps.add_points(
         m,
-        result.sources,
-        name="Stations and posts",
+        _sources_shown(result.sources),
+        name=_("Stations and posts"),
         color=STATION_COLOR,
         radius=7,
-        tooltip_fields={"id": "Id", "source": "Source"},
+        tooltip_fields={"id": _("Id"), "source": _("Starting point")},
         pane="gisapp-stations",
     )
-    legend["stations and posts"] = STATION_COLOR
-    maps.add_legend(m, "Coverage", legend, hatched=hatched)
+    legend[_("stations and posts")] = STATION_COLOR
+    maps.add_legend(m, _("Coverage"), legend, hatched=hatched)
     return maps.render_html(m, inline_assets=True)
+
+
+def _sources_shown(sources: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``sources`` with their ``source`` (``stations``, ``duty_points``...) in words."""
+    if "source" not in sources.columns:
+        return sources
+    return sources.assign(source=sources["source"].map(source_name))
+
+
+def _g(minutes: float) -> str:
+    """Minutes as few digits as they need (5, 1.5)."""
+    return f"{minutes:g}"
+
+
+def _clock(hour: pd.Timestamp) -> str:
+    return f"{hour:%H:%M}"
+
+
+def _percent(share: float) -> str:
+    return _("%(percent)s%%", percent=format_number(100 * float(share)))
 
 
 def _hour_label(result: HourlyLayers, hour: pd.Timestamp) -> str:
@@ -157,10 +183,14 @@ def _hour_label(result: HourlyLayers, hour: pd.Timestamp) -> str:
     risk = by_hour["risk_share"].get(hour) if hour in by_hour.index else None
     parts = [f"{hour:%H:%M}-{hour + pd.Timedelta(hours=1):%H:%M}"]
     if share is not None and not pd.isna(share):
-        parts.append(f"street {share:.0%}")
+        parts.append(_("street %(share)s", share=_percent(share)))
     if risk is not None and not pd.isna(risk):
-        parts.append(f"risk {risk:.0%}")
-    return " · ".join(parts) + f" within {result.reach_minutes:g} min"
+        parts.append(_("risk %(share)s", share=_percent(risk)))
+    return _(
+        "%(hour_and_shares)s within %(minutes)s min",
+        hour_and_shares=" · ".join(parts),
+        minutes=_g(result.reach_minutes),
+    )
 
 
 def _hour_group(
@@ -172,16 +202,17 @@ def _hour_group(
     show: bool,
 ) -> folium.FeatureGroup:
     """One hour's layers: the street the units reach, their paths, their positions."""
-    group = folium.FeatureGroup(name=f"{hour:%H:%M}", show=show, control=False)
+    clock = _clock(hour)
+    group = folium.FeatureGroup(name=clock, show=show, control=False)
     group.add_to(m)
     reach = result.reach[result.reach["hour"] == hour]
     maps.add_lines(
         group,
-        reach.assign(id=f"reach-{hour:%H%M}", label=f"{hour:%H:%M}"),
-        name=f"Reach {hour:%H:%M}",
+        reach.assign(id=f"reach-{hour:%H%M}", label=clock),
+        name=_("Reach %(hour)s", hour=clock),
         color=_BAND_COLORS[1],
         weight=4,
-        tooltip_fields={"label": "Hour from", "reached_km": "Street km reached"},
+        tooltip_fields={"label": _("Hour from"), "reached_km": _("Street km reached")},
         pane="gisapp-zones",
     )
     paths = result.paths[result.paths["hour"] == hour]
@@ -189,12 +220,12 @@ def _hour_group(
         maps.add_lines(
             group,
             paths.assign(id=[f"path-{u}" for u in paths["unit_id"]]),
-            name=f"Paths {hour:%H:%M}",
+            name=_("Paths %(hour)s", hour=clock),
             color_by="unit_id",
             colors={u: s.color for u, s in styles.items()},
             dashes={u: s.dash for u, s in styles.items()},
             weight=2.5,
-            tooltip_fields={"unit_id": "Unit"},
+            tooltip_fields={"unit_id": _("Unit")},
         )
     points = result.positions[result.positions["hour"] == hour]
     for unit, part in points.groupby("unit_id", sort=True):
@@ -204,7 +235,7 @@ def _hour_group(
             name=f"{unit} {hour:%H:%M}",
             color=styles[str(unit)].color if str(unit) in styles else STATION_COLOR,
             radius=8,
-            tooltip_fields={"unit_id": "Unit", "time": "At"},
+            tooltip_fields={"unit_id": _("Unit"), "time": _("At")},
             pane="gisapp-stops",
         )
     return group
@@ -255,17 +286,23 @@ def hourly_coverage_map(
         labels.append(_hour_label(result, hour))
     maps.add_points(
         m,
-        result.sources,
-        name="Stations and posts",
+        _sources_shown(result.sources),
+        name=_("Stations and posts"),
         color=STATION_COLOR,
         radius=6,
-        tooltip_fields={"id": "Id", "source": "Source"},
+        tooltip_fields={"id": _("Id"), "source": _("Starting point")},
         pane="gisapp-stations",
     )
     if groups:
-        maps.add_layer_slider(m, groups, labels, title=f"Plan {result.plan_id}: hour")
-    legend = {f"street reached in {result.reach_minutes:g} min by units": _BAND_COLORS[1]}
-    legend.update({f"unit {u}": s.color for u, s in styles.items()})
-    legend["stations and posts"] = STATION_COLOR
-    maps.add_legend(m, "Coverage by hour", legend)
+        maps.add_layer_slider(
+            m, groups, labels, title=_("Plan %(plan)s: hour", plan=result.plan_id)
+        )
+    legend = {
+        _(
+            "street reached in %(minutes)s min by units", minutes=_g(result.reach_minutes)
+        ): _BAND_COLORS[1]
+    }
+    legend.update({_("unit %(unit)s", unit=u): s.color for u, s in styles.items()})
+    legend[_("stations and posts")] = STATION_COLOR
+    maps.add_legend(m, _("Coverage by hour"), legend)
     return maps.render_html(m, inline_assets=inline_assets)

@@ -20,17 +20,33 @@ from jinja2 import Template
 from gisapp.render.features import rounded_mapping
 
 __all__ = [
+    "FONT_STACK",
+    "LEAFLET_FONT_STACK",
     "PANES",
     "Attribution",
     "Labels",
     "Legend",
     "Panes",
+    "ScaleBar",
     "Slider",
     "StopMarkers",
     "StreetLabels",
     "hatch_fill",
     "pane_options",
 ]
+
+#: The fonts of the text a map draws itself (legend, labels, street names): Latin letters
+#: as before, Chinese in a CJK font wherever one is installed (the print server's Noto Sans
+#: CJK SC or WenQuanYi Micro Hei, a reader's Microsoft YaHei or PingFang SC).
+FONT_STACK = (
+    '"DejaVu Sans", Helvetica, Arial, "Noto Sans CJK SC", "WenQuanYi Micro Hei", '
+    '"Microsoft YaHei", "PingFang SC", sans-serif'
+)
+#: Leaflet's own fonts (tooltips, popups, layer control, attribution) with the CJK ones.
+LEAFLET_FONT_STACK = (
+    '"Helvetica Neue", Arial, Helvetica, "Noto Sans CJK SC", "WenQuanYi Micro Hei", '
+    '"Microsoft YaHei", "PingFang SC", sans-serif'
+)
 
 #: The fixed drawing order of every map: Leaflet panes and their z-index, bottom to top.
 #: Leaflet's own panes sit at 400 (overlays), 600 (markers), 650 (tooltips) and 700
@@ -58,7 +74,12 @@ class Panes(MacroElement):
     """
 
     _template = Template(
-        """{% macro script(this, kwargs) %}
+        """{% macro header(this, kwargs) %}
+        <style>
+          .leaflet-container { font-family: {{ this.font }}; }
+        </style>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
         (function () {
           var map = {{ this._parent.get_name() }};
           var panes = {{ this.panes|tojson }};
@@ -93,6 +114,7 @@ class Panes(MacroElement):
     def __init__(self) -> None:
         super().__init__()
         self._name = "Panes"
+        self.font = LEAFLET_FONT_STACK
         self.panes = dict(PANES)
         self.hatches: list[dict[str, object]] = []
 
@@ -102,6 +124,20 @@ class Panes(MacroElement):
         if not any(h["id"] == key for h in self.hatches):
             self.hatches.append({"id": key, "color": color, "angle": round(angle_deg) % 180})
         return f"url(#{key})"
+
+
+class ScaleBar(MacroElement):
+    """A metric scale bar in the bottom-left corner (metres and kilometres only)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        L.control.scale({imperial: false}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}"""
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "ScaleBar"
 
 
 class Attribution(MacroElement):
@@ -126,7 +162,7 @@ class Legend(MacroElement):
         """{% macro header(this, kwargs) %}
         <style>
           .gisapp-legend { background: #fff; padding: 6px 8px; border-radius: 4px;
-            box-shadow: 0 1px 4px rgba(0,0,0,.3); font: 12px/1.5 sans-serif; }
+            box-shadow: 0 1px 4px rgba(0,0,0,.3); font: 12px/1.5 {{ this.font }}; }
           .gisapp-legend i { display: inline-block; width: 12px; height: 12px;
             margin-right: 6px; vertical-align: middle; opacity: .8; }
         </style>
@@ -147,6 +183,7 @@ class Legend(MacroElement):
     def __init__(self, body: str, position: str) -> None:
         super().__init__()
         self._name = "Legend"
+        self.font = FONT_STACK
         self.body = body
         self.position = position
 
@@ -157,7 +194,7 @@ class Labels(MacroElement):
     _template = Template(
         """{% macro header(this, kwargs) %}
         <style>
-          .gisapp-label { font: bold 11px sans-serif; color: #222; white-space: nowrap;
+          .gisapp-label { font: bold 11px {{ this.font }}; color: #222; white-space: nowrap;
             text-shadow: 0 0 3px #fff, 0 0 3px #fff; pointer-events: none; }
           .gisapp-labels-hidden .gisapp-label { display: none; }
         </style>
@@ -189,6 +226,7 @@ class Labels(MacroElement):
     def __init__(self, labels: gpd.GeoDataFrame, *, min_zoom: float = 0) -> None:
         super().__init__()
         self._name = "Labels"
+        self.font = FONT_STACK
         self.min_zoom = float(min_zoom)
         self.data = {
             "type": "FeatureCollection",
@@ -210,7 +248,7 @@ class Slider(MacroElement):
         """{% macro header(this, kwargs) %}
         <style>
           .gisapp-slider { background: #fff; padding: 6px 8px; border-radius: 4px;
-            box-shadow: 0 1px 4px rgba(0,0,0,.3); font: 12px/1.5 sans-serif; }
+            box-shadow: 0 1px 4px rgba(0,0,0,.3); font: 12px/1.5 {{ this.font }}; }
           .gisapp-slider input { width: 220px; display: block; }
         </style>
         {% endmacro %}
@@ -266,6 +304,7 @@ class Slider(MacroElement):
     ) -> None:
         super().__init__()
         self._name = "Slider"
+        self.font = FONT_STACK
         # shown with textContent, so user text stays text; tojson keeps it a JS string
         self.group_names = group_names
         self.labels = labels
@@ -284,7 +323,7 @@ class StreetLabels(MacroElement):
     _template = Template(
         """{% macro header(this, kwargs) %}
         <style>
-          .gisapp-street { font: italic 11px/1 sans-serif; color: #4a4a4a; white-space: nowrap;
+          .gisapp-street { font: italic 11px/1 {{ this.font }}; color: #4a4a4a; white-space: nowrap;
             text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff; pointer-events: none; }
           .gisapp-street span { display: inline-block; transform: translate(-50%, -50%); }
         </style>
@@ -317,6 +356,7 @@ class StreetLabels(MacroElement):
     def __init__(self, labels: list[dict[str, object]]) -> None:
         super().__init__()
         self._name = "StreetLabels"
+        self.font = FONT_STACK
         # label text is escaped by the caller (Leaflet inserts it as HTML)
         self.data = labels
 

@@ -36,6 +36,7 @@ from gisapp.render.area_maps import blind_zones_map, blind_zones_page, grids_pag
 from gisapp.render.briefing import briefing_pdf, briefing_png, plan_html, timetable_csv
 from gisapp.render.printing import Paper, print_pdf, print_png
 from gisapp.store.geopackage import Workspace
+from layers.i18n import _
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +62,13 @@ def parse_formats(text: str | Iterable[str], *, allowed: Sequence[str] = PLAN_FO
     unknown = sorted(wanted - set(allowed))
     if unknown or not wanted:
         raise ExportError(
-            f"'formats' {sorted(wanted) or text!r} has unknown or no formats {unknown}; "
-            f"choose from {', '.join(allowed)}"
+            _(
+                "'formats' %(formats)r has unknown or no formats %(unknown)s; "
+                "choose from %(choices)s",
+                formats=sorted(wanted) or text,
+                unknown=unknown,
+                choices=", ".join(allowed),
+            )
         )
     return [f for f in allowed if f in wanted]
 
@@ -179,7 +185,9 @@ def export_grids(
         )
     if "html" in chosen:
         html_text = maps.render_html(
-            workspace_grid_map(ws), inline_assets=True, title=f"Grids of {ws.label}"
+            workspace_grid_map(ws),
+            inline_assets=True,
+            title=_("Grids of %(workspace)s", workspace=ws.label),
         )
         written.append(write_file(safe_path(out, "grids_map.html"), html_text))
     if "geojson" in chosen:
@@ -221,7 +229,9 @@ def export_blind_zones(
         )
     if "html" in chosen:
         html_text = maps.render_html(
-            blind_zones_map(ws, blind_zones), inline_assets=True, title=f"Blind zones of {ws.label}"
+            blind_zones_map(ws, blind_zones),
+            inline_assets=True,
+            title=_("Blind zones of %(workspace)s", workspace=ws.label),
         )
         written.append(write_file(safe_path(out, "blind_zones_map.html"), html_text))
     if "geojson" in chosen:

@@ -9,15 +9,17 @@ import folium
 import geopandas as gpd
 import pandas as pd
 
+from gisapp.outputs.words import hotspot_method_name, shift_name
 from gisapp.render import maps
+from layers.i18n import _, _l
 
 __all__ = ["HOTSPOT_BANDS", "hotspot_map"]
 
 #: Rank bands of hotspot cells and their colours, hottest first: (last rank, label, colour).
-HOTSPOT_BANDS: tuple[tuple[int, str, str], ...] = (
-    (5, "Top 5", "#bd0026"),
-    (15, "Top 6-15", "#f03b20"),
-    (10**9, "Other hot cells", "#feb24c"),
+HOTSPOT_BANDS: tuple[tuple[int, Any, str], ...] = (
+    (5, _l("Top 5"), "#bd0026"),
+    (15, _l("Top 6-15"), "#f03b20"),
+    (10**9, _l("Other hot cells"), "#feb24c"),
 )
 
 
@@ -52,25 +54,34 @@ def hotspot_map(
         cells.total_bounds, roads=roads, attribution=attribution, assets_url=assets_url
     )
     rank = cells["rank"].to_numpy()
-    band = pd.Series(HOTSPOT_BANDS[-1][1], index=cells.index)
-    for limit, label, _ in reversed(HOTSPOT_BANDS):
+    bands = [(limit, str(label), color) for limit, label, color in HOTSPOT_BANDS]
+    band = pd.Series(bands[-1][1], index=cells.index)
+    for limit, label, _color in reversed(bands):
         band[rank <= limit] = label
     data = cells.assign(
         id=[f"H{r}" for r in rank],
         band=band.to_numpy(),
         score=cells["score"].astype(float).round(3),
     )
-    colors = {label: color for _, label, color in HOTSPOT_BANDS}
+    colors = {label: color for _limit, label, color in bands}
     maps.add_polygons(
         m,
         data,
-        name=f"Hotspots {kpis.get('shift', '')} ({kpis.get('method', '')})",
+        name=_(
+            "Hotspots %(shift)s (%(method)s)",
+            shift=shift_name(kpis.get("shift", "")),
+            method=hotspot_method_name(kpis.get("method", "")),
+        ),
         color_by="band",
         colors=colors,
         fill_opacity=0.6,
-        tooltip_fields={"rank": "Rank", "incidents": "Incidents", "score": "Score"},
+        tooltip_fields={"rank": _("Rank"), "incidents": _("Incidents"), "score": _("Score")},
     )
     pai = kpis.get("pai")
-    title = f"Hotspots, PAI {pai:g}" if isinstance(pai, int | float) else "Hotspots"
+    title = (
+        _("Hotspots, PAI %(pai)s", pai=format(pai, "g"))
+        if isinstance(pai, int | float)
+        else _("Hotspots")
+    )
     maps.add_legend(m, title, colors)
     return m

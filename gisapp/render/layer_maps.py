@@ -14,17 +14,19 @@ import pandas as pd
 from gisapp.errors import WorkspaceError
 from gisapp.render import maps
 from gisapp.store import Workspace
+from layers.i18n import _, _l
 
 logger = logging.getLogger(__name__)
 
 
 #: What a click on an incident shows (fields the layer lacks are left out; text escaped).
 INCIDENT_DETAILS = {
-    "id": "Incident",
-    "category": "Category",
-    "occurred_at": "Time",
-    "address": "Address",
-    "description": "Description (简要案情)",
+    "id": _l("Incident"),
+    "category": _l("Category"),
+    "occurred_at": _l("Time"),
+    "address": _l("Address"),
+    # Translators: the incident's free-text description, 简要案情 in Chinese
+    "description": _l("Description (简要案情)"),
 }
 
 
@@ -90,27 +92,27 @@ def grid_map(
     )
     colors = maps.category_colors(grids[color_by]) if color_by in grids.columns else {}
     fields = {
-        "id": "Grid (网格)",
-        "community_id": "Community",
-        "officer": "Officer",
-        "team": "Team",
-        "unit_id": "Unit",
-        "phone": "Phone",
-        "incidents": "Incidents",
+        "id": _("Grid"),
+        "community_id": _("Community"),
+        "officer": _("Officer"),
+        "team": _("Team"),
+        "unit_id": _("Unit"),
+        "phone": _("Phone"),
+        "incidents": _("Incidents"),
     }
     maps.add_polygons(
         m,
         grids,
-        name="Grids (网格)",
+        name=_("Grids"),
         color_by=color_by,
         colors=colors,
         label_field="id",
         tooltip_fields=fields,
     )
     if colors:
-        maps.add_legend(
-            m, color_by.replace("_", " ").title(), {str(k): v for k, v in colors.items()}
-        )
+        titles = {"team": _("Team"), "officer": _("Officer"), "unit_id": _("Unit Id")}
+        title = titles.get(color_by) or color_by.replace("_", " ").title()
+        maps.add_legend(m, title, {str(k): v for k, v in colors.items()})
     return m
 
 
@@ -123,7 +125,7 @@ def layers_map(
     grids: gpd.GeoDataFrame | None = None,
     incidents: gpd.GeoDataFrame | None = None,
     attribution: str | None = None,
-    incidents_name: str = "Incidents",
+    incidents_name: str | None = None,
     assets_url: str = "/static/vendor",
 ) -> folium.Map:
     """Build a map of roads (base), grids and incidents that stays usable at city scale.
@@ -140,7 +142,8 @@ def layers_map(
     attribution
         Plain text for the attribution corner (e.g. the OSM notice).
     incidents_name
-        Name of the incident layer in the layer control (e.g. "Incidents (generated)").
+        Name of the incident layer in the layer control (e.g. "Incidents (generated)");
+        "Incidents" in the reader's language by default.
     assets_url
         URL prefix of the vendored Leaflet files.
 
@@ -156,26 +159,26 @@ def layers_map(
     """
     present = [f for f in (grids, incidents, roads) if f is not None and len(f)]
     if not present:
-        raise WorkspaceError("nothing to map: the workspace has no roads, grids or incidents")
+        raise WorkspaceError(_("nothing to map: the workspace has no roads, grids or incidents"))
     bounds = present[0].to_crs(4326).total_bounds
     m = maps.base_map(bounds, roads=roads, attribution=attribution, assets_url=assets_url)
     if grids is not None and len(grids):
         maps.add_polygons(
             m,
             grids,
-            name="Grids (网格)",
+            name=_("Grids"),
             color="#1d3557",
             fill_opacity=0.08,
             label_field="id" if "id" in grids.columns else None,
-            tooltip_fields={"id": "Grid (网格)", "officer": "Officer", "unit_id": "Unit"},
+            tooltip_fields={"id": _("Grid"), "officer": _("Officer"), "unit_id": _("Unit")},
         )
     if incidents is not None and len(incidents):
         maps.add_points(
             m,
             incidents,
-            name=incidents_name,
-            tooltip_fields={"category": "Category", "occurred_at": "Time"},
-            popup_fields=INCIDENT_DETAILS,
+            name=_("Incidents") if incidents_name is None else incidents_name,
+            tooltip_fields={"category": _("Category"), "occurred_at": _("Time")},
+            popup_fields={field: str(label) for field, label in INCIDENT_DETAILS.items()},
         )
     return m
 

@@ -9,7 +9,7 @@ HTML-escaped here, because Leaflet inserts those strings as HTML.
 Typical use::
 
     m = base_map(bounds, roads=roads, attribution="© OpenStreetMap contributors")
-    add_polygons(m, grids, name="Grids (网格)", color_by="team", label_field="id")
+    add_polygons(m, grids, name=_("Grids"), color_by="team", label_field="id")
     add_points(m, incidents, name="Incidents", tooltip_fields={"category": "Category"})
     add_legend(m, "Team", {"A": "#1f77b4", "B": "#ff7f0e"})
     html = render_html(m, inline_assets=True)
@@ -52,12 +52,14 @@ from gisapp.render.elements import (
     Labels,
     Legend,
     Panes,
+    ScaleBar,
     Slider,
     hatch_fill,
     pane_options,
 )
 from gisapp.render.features import as_text, rounded_mapping
 from gisapp.render.street_labels import add_street_labels
+from layers.i18n import DEFAULT_LANGUAGE, _, current_language
 
 __all__ = [
     "OSM_ATTRIBUTION",
@@ -131,15 +133,19 @@ def base_map(
         If ``bounds`` is not four finite numbers with min below max.
     """
     minx, miny, maxx, maxy = _check_bounds(bounds)
+    metric_only = current_language() != DEFAULT_LANGUAGE
     m = folium.Map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
         tiles=None,
         prefer_canvas=True,
-        control_scale=True,
+        # English maps keep Leaflet's metric and imperial bar; other readers get metres
+        control_scale=metric_only is False,
         height=height,
         zoom_start=13,
     )
     Panes().add_to(m)  # first, so every layer below finds its pane and renderer
+    if metric_only:
+        ScaleBar().add_to(m)
     # Without a tile layer the map has no maxZoom, which MarkerCluster needs to cluster.
     m.options["max_zoom"] = 19
     # Fractional zoom lets a district fill the frame instead of the next power of two.
@@ -159,7 +165,7 @@ def add_roads_base(
     roads: gpd.GeoDataFrame,
     *,
     simplify_m: float = 5.0,
-    name: str = "Streets",
+    name: str | None = None,
     color: str = ROAD_COLOR,
     major_color: str = ROAD_MAJOR_COLOR,
     labels: bool = True,
@@ -181,7 +187,7 @@ def add_roads_base(
     simplify_m
         Simplification tolerance, metres.
     name
-        Name in the layer control.
+        Name in the layer control, "Streets" in the reader's language by default.
     color, major_color
         Line colours of the minor and the major streets.
     labels
@@ -224,7 +230,7 @@ def add_roads_base(
         )
     layer = folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
-        name=html.escape(name),
+        name=html.escape(_("Streets") if name is None else str(name)),
         interactive=False,
         smooth_factor=1.0,
         **pane_options("gisapp-base"),
@@ -324,7 +330,7 @@ def add_polygons(
         }
         for c in fills
     ]
-    group = folium.FeatureGroup(name=html.escape(name), show=show)
+    group = folium.FeatureGroup(name=html.escape(str(name)), show=show)
     _feature_layer(data, styles, id_field, tooltip_fields, popup_fields, pane=pane).add_to(group)
     if label_field is not None and 0 < len(data) <= max_labels:
         points = data.geometry.representative_point()
@@ -389,7 +395,7 @@ def add_points(
     """
     data = _to_wgs84(gdf, "gdf")
     data = data[data.geometry.notna() & ~data.geometry.is_empty]
-    group = folium.FeatureGroup(name=html.escape(name), show=show)
+    group = folium.FeatureGroup(name=html.escape(str(name)), show=show)
     if len(data) > aggregate_above:
         cells = aggregate_points(data, cell_m=cell_m)
         top = max(int(cells["count"].max()), 1)
@@ -402,7 +408,7 @@ def add_points(
             }
             for c in cells["count"]
         ]
-        _feature_layer(cells, styles, None, {"count": "Count"}, None, pane=pane).add_to(group)
+        _feature_layer(cells, styles, None, {"count": _("Count")}, None, pane=pane).add_to(group)
         logger.info("%s points aggregated into %s cells", f"{len(data):,}", f"{len(cells):,}")
     else:
         layer = _feature_layer(
@@ -497,7 +503,7 @@ def add_lines(
         {"color": c, "weight": weight, "opacity": 0.9, **({"dashArray": d} if d else {})}
         for c, d in zip(line_colors, line_dashes, strict=True)
     ]
-    group = folium.FeatureGroup(name=html.escape(name), show=show)
+    group = folium.FeatureGroup(name=html.escape(str(name)), show=show)
     _feature_layer(data, styles, id_field, tooltip_fields, popup_fields, pane=pane).add_to(group)
     group.add_to(m)
     return group
@@ -537,7 +543,7 @@ def add_legend(
         f"{html.escape(str(label))}</div>"
         for label, c in entries.items()
     )
-    legend = Legend(f"<b>{html.escape(title)}</b>{rows}", position)
+    legend = Legend(f"<b>{html.escape(str(title))}</b>{rows}", position)
     legend.add_to(m)
     return legend
 
@@ -601,7 +607,7 @@ def add_layer_slider(
 
 def with_title(page: str, title: str) -> str:
     """``page`` with ``<title>`` set to ``title`` (escaped), added when it has none."""
-    tag = f"<title>{html.escape(title)}</title>"
+    tag = f"<title>{html.escape(str(title))}</title>"
     if re.search(r"<title>.*?</title>", page, flags=re.S):
         return re.sub(r"<title>.*?</title>", lambda _: tag, page, count=1, flags=re.S)
     return page.replace("<head>", "<head>\n" + tag, 1)
@@ -645,7 +651,7 @@ def render_html(
         isinstance(child, folium.LayerControl) for child in m._children.values()
     ):
         folium.LayerControl(collapsed=True).add_to(m)
-    page = m.get_root().render()
+    page = _with_language(m.get_root().render())
     if title is not None:
         page = with_title(page, title)
     if inline_assets:
@@ -654,6 +660,13 @@ def render_html(
     if remote:
         raise ValueError(f"map would load remote assets {remote}; offline maps use local files")
     return page
+
+
+def _with_language(page: str) -> str:
+    """``page`` saying which language it is in (``<html lang="zh-CN">``), so browsers and
+    the print server pick the fonts and line breaks of that language."""
+    tag = current_language().replace("_", "-")
+    return re.sub(r"<html(?=[\s>])(?![^>]*\blang=)", f'<html lang="{tag}"', page, count=1)
 
 
 def aggregate_points(points: gpd.GeoDataFrame, *, cell_m: float = 250.0) -> gpd.GeoDataFrame:
@@ -742,11 +755,14 @@ def _detail_html(data: pd.DataFrame, fields: Mapping[str, str] | None) -> list[s
     if not fields:
         return None
     present = [(f, lab) for f, lab in fields.items() if f in data.columns]
-    columns = [data[f].map(as_text).tolist() for f, _ in present]
+    columns = [data[f].map(as_text).tolist() for f, _field in present]
+    # Translators: one line of a map tooltip or popup, e.g. "Grid: WG01"
+    line = html.escape(_("%(label)s: %(value)s"), quote=False)
+    labels = [f"<b>{html.escape(str(label))}</b>" for _field, label in present]
     return [
         "<br>".join(
-            f"<b>{html.escape(label)}</b>: {html.escape(col[i])}"
-            for (_, label), col in zip(present, columns, strict=True)
+            line % {"label": label, "value": html.escape(col[i])}
+            for label, col in zip(labels, columns, strict=True)
         )
         for i in range(len(data))
     ]
@@ -779,5 +795,5 @@ def attribution_for(notes: Mapping[str, str], layers: tuple[str, ...] = ("roads"
     """Return the attribution a map of ``layers`` must show, from the workspace's layer notes."""
     text = " ".join(notes.get(name, "") for name in layers).lower()
     if "openstreetmap" in text or re.search(r"\bosm\b", text):
-        return OSM_ATTRIBUTION
+        return _("© OpenStreetMap contributors")
     return None

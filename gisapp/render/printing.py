@@ -35,6 +35,7 @@ from gisapp.plans import text
 from gisapp.render import maps
 from gisapp.render.browser import CHROMIUM_ARGS, CHROMIUM_PATH
 from gisapp.store.geopackage import Workspace
+from layers.i18n import _, _l, format_number, gettext, ngettext
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ Paper = Literal["A4", "A3"]
 DEFAULT_PRINT_JOBS = 2
 DEFAULT_PRINT_WAIT_S = 10.0
 #: What a user is told when every slot stays taken, and when to try again.
-BUSY_MESSAGE = "Another briefing is being printed; try again in a minute."
+BUSY_MESSAGE = _l("Another briefing is being printed; try again in a minute.")
 BUSY_RETRY_AFTER_S = 60
 
 _limit_lock = threading.Lock()
@@ -79,7 +80,12 @@ def limit_printing(jobs: int, *, wait_s: float) -> None:
     global _print_slots, _print_limit
     if jobs < 1 or wait_s < 0:
         raise SettingsError(
-            f"print_jobs should be 1 or more and print_wait_s 0 or more, got {jobs} and {wait_s}"
+            _(
+                "print_jobs should be 1 or more and print_wait_s 0 or more, "
+                "got %(jobs)s and %(wait)s",
+                jobs=jobs,
+                wait=wait_s,
+            )
         )
     with _limit_lock:
         _print_slots = threading.BoundedSemaphore(jobs)
@@ -103,7 +109,7 @@ def print_slot() -> Iterator[None]:
     with _limit_lock:
         slots, (_, wait_s) = _print_slots, _print_limit
     if not slots.acquire(timeout=wait_s):
-        raise BusyError(BUSY_MESSAGE, retry_after_s=BUSY_RETRY_AFTER_S)
+        raise BusyError(str(BUSY_MESSAGE), retry_after_s=BUSY_RETRY_AFTER_S)
     try:
         yield
     finally:
@@ -201,7 +207,9 @@ def print_png(
         If other prints hold every slot (see :func:`limit_printing`).
     """
     if not 72 <= dpi <= 600:
-        raise ExportError(f"'dpi' should be between 72 and 600, got {dpi!r}; 300 is print quality")
+        raise ExportError(
+            _("'dpi' should be between 72 and 600, got %(dpi)r; 300 is print quality", dpi=dpi)
+        )
 
     def run(page: Any) -> bytes:
         png: bytes = page.locator(".sheet").first.screenshot(type="png")
@@ -228,8 +236,11 @@ def chromium_executable(path: str | os.PathLike[str] | None = None) -> Path:
     exe = Path(path) if path is not None else CHROMIUM_PATH
     if not exe.is_file():
         raise ExportError(
-            f"Chromium is not at {str(exe)!r}; install the 'chromium' system package "
-            "(PDF and PNG exports print through it) or choose html/gpx/geojson/gpkg/csv"
+            _(
+                "Chromium is not at %(path)r; install the 'chromium' system package "
+                "(PDF and PNG exports print through it) or choose html/gpx/geojson/gpkg/csv",
+                path=str(exe),
+            )
         )
     return exe
 
@@ -248,7 +259,7 @@ def _in_chromium(
         import playwright.sync_api  # noqa: F401
     except ImportError:
         raise ExportError(
-            "PDF and PNG exports need the 'playwright' package: pip install playwright"
+            _("PDF and PNG exports need the 'playwright' package: pip install playwright")
         ) from None
     width_mm, height_mm = page_size(paper, landscape)
     # The viewport is the printable page, so Leaflet draws the whole map at the size it
@@ -299,13 +310,16 @@ def _run_chromium(
                 drawn = page.evaluate(_WAIT_DRAWN_JS)
                 if drawn < 0:
                     raise ExportError(
-                        f"the map did not draw before printing ({'; '.join(errors) or 'no Leaflet map on the page'})"
+                        _(
+                            "the map did not draw before printing (%(reason)s)",
+                            reason="; ".join(errors) or _("no Leaflet map on the page"),
+                        )
                     )
                 result = action(page)
             finally:
                 browser.close()
     except PlaywrightError as exc:
-        raise ExportError(f"Chromium failed to print the page: {exc}") from None
+        raise ExportError(_("Chromium failed to print the page: %(error)s", error=exc)) from None
     if refused:
         logger.warning(
             "the printed page asked for %s resource(s), refused: %s", len(refused), refused[:5]
@@ -335,7 +349,10 @@ def print_page(
         loader=jinja2.FileSystemLoader(_BRIEFING_DIR),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
     )
+    # the templates speak the reader's language, as the web templates do
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     parts: Any = env.get_template("briefing.html.j2").module
     css = env.from_string((_BRIEFING_DIR / "briefing.css").read_text(encoding="utf-8")).render(
         content_w_mm=f"{width_mm - 2 * MARGIN_MM:g}",
@@ -356,7 +373,7 @@ def print_page(
         or set(map_div[1:]) != named
         or map_html.count("</body>") != 1
     ):
-        raise ExportError("the map page has an unexpected layout; it cannot be printed")
+        raise ExportError(_("the map page has an unexpected layout; it cannot be printed"))
     divs = {
         name: re.search(rf'<div class="folium-map" id="{name}"\s*></div>', map_html)
         for name in map_div
@@ -395,20 +412,26 @@ def set_print_options(m: folium.Map, for_print: bool) -> None:
 
 def page_size(paper: str, landscape: bool) -> tuple[float, float]:
     if paper not in PAPER_SIZES_MM:
-        raise ExportError(f"'paper' should be one of {', '.join(PAPER_SIZES_MM)}, got {paper!r}")
+        raise ExportError(
+            _(
+                "'paper' should be one of %(choices)s, got %(paper)r",
+                choices=", ".join(PAPER_SIZES_MM),
+                paper=paper,
+            )
+        )
     w, h = PAPER_SIZES_MM[paper]
     return (h, w) if landscape else (w, h)
 
 
 def page_footer(ws: Workspace | None, timezone: str) -> str:
-    parts = [f"Times in {timezone}."]
+    parts = [_("Times in %(timezone)s.", timezone=timezone)]
     if ws is not None:
         notice = maps.attribution_for(ws.layer_notes)
         if notice:
-            parts.append(f"Map data {notice} (ODbL).")
+            parts.append(_("Map data %(notice)s (ODbL).", notice=notice))
         road_note = ws.layer_notes.get("roads")
         if road_note and not notice:
-            parts.append(f"Streets: {road_note}.")
+            parts.append(_("Streets: %(note)s.", note=road_note))
     return " ".join(parts)
 
 
@@ -426,10 +449,11 @@ class NorthArrow(MacroElement):
           var arrow = L.control({position: 'topright'});
           arrow.onAdd = function () {
             var div = L.DomUtil.create('div', 'gisapp-north');
-            div.title = 'North';
+            div.title = {{ this.title|tojson }};
             div.innerHTML = '<svg width="26" height="38" viewBox="0 0 26 38" role="img" '
-              + 'aria-label="North"><text x="13" y="11" text-anchor="middle" '
-              + 'font-family="sans-serif" font-weight="bold" font-size="11">N</text>'
+              + 'aria-label="' + {{ this.title|e|tojson }} + '"><text x="13" y="11" '
+              + 'text-anchor="middle" font-family="' + {{ this.font|tojson }} + '" '
+              + 'font-weight="bold" font-size="11">' + {{ this.letter|e|tojson }} + '</text>'
               + '<polygon points="13,13 22,36 13,30" fill="#fff" stroke="#111" stroke-width="1.2"/>'
               + '<polygon points="13,13 4,36 13,30" fill="#111" stroke="#111" stroke-width="1.2"/>'
               + '</svg>';
@@ -443,9 +467,18 @@ class NorthArrow(MacroElement):
     def __init__(self) -> None:
         super().__init__()
         self._name = "NorthArrow"
+        self.title = _("North")
+        # Translators: the letter on the north arrow of a map
+        self.letter = _("N")
+        self.font = "DejaVu Sans, Noto Sans CJK SC, WenQuanYi Micro Hei, sans-serif"
 
 
 def cell_text(value: Any) -> str:
     if isinstance(value, float):
-        return "" if not math.isfinite(value) else f"{value:,.2f}".rstrip("0").rstrip(".")
+        if not math.isfinite(value):
+            return ""
+        # two decimals at most, in the reader's number format (1,234.5)
+        decimals = format_number(value, 2)
+        point = format_number(0.5, 1)[1]
+        return decimals.rstrip("0").rstrip(point) if point in decimals else decimals
     return text(value)

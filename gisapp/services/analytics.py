@@ -41,6 +41,7 @@ from layers.categories import (
     standard_category_table,
 )
 from layers.errors import Problem
+from layers.i18n import _, format_number
 from layers.validate.dates import stray_dates
 from layers.validate.pileups import Pileups, drop_pileups, pileup_summary
 from routing import hotspots as hs
@@ -104,7 +105,7 @@ def workspace_categories(
         return load_category_table(category_table)
     if workspace.has_layer("categories"):
         return category_table_from_frame(
-            workspace.layer("categories"), source="the workspace's categories table"
+            workspace.layer("categories"), source=_("the workspace's categories table")
         )
     return None
 
@@ -140,7 +141,7 @@ def load_incidents(
     """
     incidents = workspace.layer("incidents")
     if not isinstance(incidents, gpd.GeoDataFrame):
-        raise AnalyticsError("the 'incidents' layer has no geometry; re-import it as points")
+        raise AnalyticsError(_("the 'incidents' layer has no geometry; re-import it as points"))
     problems: list[Problem] = []
     table = workspace_categories(workspace, category_table=category_table)
     has_fields = all(
@@ -165,9 +166,12 @@ def load_incidents(
                 "incidents",
                 None,
                 "missing_time",
-                f"{int(untimed.sum()):,} incident(s) have no time and are left out of "
-                "shift, period and trend figures.",
-                "Fill occurred_at for these incidents and re-import.",
+                _(
+                    "%(count)s incident(s) have no time and are left out of "
+                    "shift, period and trend figures.",
+                    count=format_number(int(untimed.sum())),
+                ),
+                _("Fill occurred_at for these incidents and re-import."),
                 severity="warning",
             )
         )
@@ -182,16 +186,24 @@ def load_incidents(
 def _stray_problem(times: pd.Series) -> Problem:
     """The warning about incidents with implausible dates, left out of time figures."""
     days = sorted({f"{t:%Y-%m-%d}" for t in times})
-    shown = ", ".join(days[:5]) + (f" and {len(days) - 5:,} more days" if len(days) > 5 else "")
+    shown = ", ".join(days[:5])
+    if len(days) > 5:
+        shown = _("%(days)s and %(more)s more days", days=shown, more=format_number(len(days) - 5))
     return Problem(
         "incidents",
         None,
         "implausible_time",
-        f"{len(times):,} incident(s) have implausible dates ({shown}): in the future or "
-        "years apart from all the others; they are left out of shift, period and trend "
-        "figures.",
-        "Check the dates of these incidents (placeholder dates such as 1900-01-01 or "
-        "1970-01-01 are common) and re-import them.",
+        _(
+            "%(count)s incident(s) have implausible dates (%(days)s): in the future or "
+            "years apart from all the others; they are left out of shift, period and trend "
+            "figures.",
+            count=format_number(len(times)),
+            days=shown,
+        ),
+        _(
+            "Check the dates of these incidents (placeholder dates such as 1900-01-01 or "
+            "1970-01-01 are common) and re-import them."
+        ),
         severity="warning",
     )
 
@@ -200,27 +212,38 @@ def _pileup_problem(pileups: Pileups, *, kept: bool) -> Problem:
     """The warning about the incidents at pile-ups: left out, or kept as asked."""
     where = pileup_summary(pileups.places)
     n_places = len(pileups.places)
-    what = (
-        f"{pileups.incidents:,} incident(s) sit at {n_places:,} point(s) where incidents "
-        f"pile up ({where})"
-    )
+    counts = {
+        "count": format_number(pileups.incidents),
+        "places": format_number(n_places),
+        "where": where,
+    }
     if kept:
         return Problem(
             "incidents",
             None,
             "pileup_kept",
-            f"{what}; they are kept, as keep_pileups is set.",
-            "Geocode these incidents to where they happened and re-import them.",
+            _(
+                "%(count)s incident(s) sit at %(places)s point(s) where incidents pile up "
+                "(%(where)s); they are kept, as keep_pileups is set.",
+                **counts,
+            ),
+            _("Geocode these incidents to where they happened and re-import them."),
             severity="warning",
         )
     return Problem(
         "incidents",
         None,
         "pileup_left_out",
-        f"{what}; such points are usually default locations (a reporting desk, a station), "
-        "so they are left out of hotspots, risk and counts.",
-        "Geocode these incidents to where they happened and re-import them, or set "
-        "keep_pileups = true if these places really have that many incidents.",
+        _(
+            "%(count)s incident(s) sit at %(places)s point(s) where incidents pile up "
+            "(%(where)s); such points are usually default locations (a reporting desk, a "
+            "station), so they are left out of hotspots, risk and counts.",
+            **counts,
+        ),
+        _(
+            "Geocode these incidents to where they happened and re-import them, or set "
+            "keep_pileups = true if these places really have that many incidents."
+        ),
         severity="warning",
     )
 
@@ -251,8 +274,11 @@ def study_area(workspace: Workspace) -> gpd.GeoDataFrame:
                 )
                 return gpd.GeoDataFrame(geometry=hull.to_crs(layer.crs))
     raise AnalyticsError(
-        f"workspace {workspace.label!r} has no areas, roads or incidents to map; "
-        "import sub-districts, communities or grids"
+        _(
+            "workspace %(workspace)s has no areas, roads or incidents to map; "
+            "import sub-districts, communities or grids",
+            workspace=repr(workspace.label),
+        )
     )
 
 
@@ -289,13 +315,22 @@ class WarningRule:
     def __post_init__(self) -> None:
         if not 0 < self.yellow_ratio <= self.orange_ratio <= self.red_ratio:
             raise AnalyticsError(
-                "WarningRule ratios should satisfy 0 < yellow_ratio <= orange_ratio <= "
-                f"red_ratio, got {self.yellow_ratio}, {self.orange_ratio}, {self.red_ratio}"
+                _(
+                    "WarningRule ratios should satisfy 0 < yellow_ratio <= orange_ratio <= "
+                    "red_ratio, got %(yellow)s, %(orange)s, %(red)s",
+                    yellow=self.yellow_ratio,
+                    orange=self.orange_ratio,
+                    red=self.red_ratio,
+                )
             )
         if self.rise_share < 0 or self.rise_min_count < 0:
             raise AnalyticsError(
-                f"WarningRule rise_share ({self.rise_share}) and rise_min_count "
-                f"({self.rise_min_count}) should not be negative"
+                _(
+                    "WarningRule rise_share (%(share)s) and rise_min_count "
+                    "(%(count)s) should not be negative",
+                    share=self.rise_share,
+                    count=self.rise_min_count,
+                )
             )
 
 
@@ -378,7 +413,11 @@ def _period_bounds(period: tuple[Any, Any], times: pd.Series) -> tuple[pd.Timest
     start, end = bounds
     if not start < end:
         raise AnalyticsError(
-            f"the date range should start before it ends, got from {period[0]} to {period[1]}"
+            _(
+                "the date range should start before it ends, got from %(start)s to %(end)s",
+                start=period[0],
+                end=period[1],
+            )
         )
     return start, end
 
@@ -548,7 +587,11 @@ def area_report(
     """
     if level not in AREA_LEVELS:
         raise AnalyticsError(
-            f"area level {level!r} is unknown; choose one of {', '.join(AREA_LEVELS)}"
+            _(
+                "area level %(level)s is unknown; choose one of %(levels)s",
+                level=repr(level),
+                levels=", ".join(AREA_LEVELS),
+            )
         )
     incidents, problems = load_incidents(workspace, keep_pileups=keep_pileups)
     polygons = workspace.spatial_layer(level)

@@ -21,6 +21,7 @@ from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
 from gisapp.services.coverage_inputs import minutes_or_none
+from layers.i18n import _, _l, format_number, ngettext
 from routing.network import StreetNetwork
 from routing.risk import shift_mask, weighted_incidents
 
@@ -29,7 +30,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["shift_incident_counts", "street_blind_rows", "street_zone_name"]
 
 #: Name given to a street without one.
-UNNAMED = "unnamed street"
+UNNAMED = _l("unnamed street")
 
 
 def shift_incident_counts(
@@ -70,16 +71,33 @@ def street_zone_name(street: str, cross: list[str], grid: str, incidents: int) -
     """The sentence naming a street blind zone, e.g. "Whalley Ave between Fitch St and
     Blake St, grid nh-g080, 12 incidents in the shift"."""
     if len(cross) >= 2:
-        where = f"{street} between {cross[0]} and {cross[1]}"
+        where = _(
+            "%(street)s between %(first)s and %(second)s",
+            street=street,
+            first=cross[0],
+            second=cross[1],
+        )
     elif cross:
-        where = f"{street} near {cross[0]}"
+        where = _("%(street)s near %(cross)s", street=street, cross=cross[0])
     else:
         where = street
-    parts = [where]
+    count = format_number(incidents)
     if grid:
-        parts.append(f"grid {grid}")
-    parts.append(f"{incidents:,} incident{'' if incidents == 1 else 's'} in the shift")
-    return ", ".join(parts)
+        return ngettext(
+            "%(where)s, grid %(grid)s, %(num)s incident in the shift",
+            "%(where)s, grid %(grid)s, %(num)s incidents in the shift",
+            incidents,
+            where=where,
+            grid=grid,
+            num=count,
+        )
+    return ngettext(
+        "%(where)s, %(num)s incident in the shift",
+        "%(where)s, %(num)s incidents in the shift",
+        incidents,
+        where=where,
+        num=count,
+    )
 
 
 def _segment_grids(
@@ -168,7 +186,7 @@ def _zone_tiles(
     done: list[npt.NDArray[np.object_]] = []
     todo = np.asarray(zones, dtype=object)
     todo = todo[~shapely.is_empty(todo)]
-    for _ in range(_TILE_LEVELS):
+    for _level in range(_TILE_LEVELS):
         small = shapely.get_num_coordinates(todo) <= max_coords
         done.append(todo[small])
         big = todo[~small]
@@ -310,7 +328,7 @@ def street_blind_rows(
             continue  # cameras see all of it
         if shapely.is_empty(polygon) or shapely.area(polygon) <= 0:
             continue
-        street = names[run[0]] or UNNAMED
+        street = names[run[0]] or str(UNNAMED)
         grid = str(seg_grid[run[0]])
         count = int(incidents[run].sum())
         rows.append(

@@ -28,6 +28,7 @@ from gisapp.services.analytics import (
 )
 from gisapp.store.geopackage import Workspace
 from layers.errors import Problem
+from layers.i18n import _, format_number
 from routing import hotspots as hs
 
 logger = logging.getLogger(__name__)
@@ -112,9 +113,13 @@ def _month_bounds(month: str, zone: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
     try:
         start = pd.Timestamp(f"{month}-01")
     except ValueError:
-        raise AnalyticsError(f"the month should look like '2014-09', got {month!r}") from None
+        raise AnalyticsError(
+            _("the month should look like '2014-09', got %(month)s", month=repr(month))
+        ) from None
     if start.strftime("%Y-%m") != month.strip():
-        raise AnalyticsError(f"the month should look like '2014-09', got {month!r}")
+        raise AnalyticsError(
+            _("the month should look like '2014-09', got %(month)s", month=repr(month))
+        )
     end = start + pd.offsets.MonthBegin(1)
     if zone is not None:
         return start.tz_localize(zone), end.tz_localize(zone)
@@ -161,21 +166,31 @@ def monthly_bulletin(
     for column in ("id", "name"):
         if column not in communities.columns:
             raise AnalyticsError(
-                f"the communities have no {column!r} field; import communities with id and name"
+                _(
+                    "the communities have no %(field)s field; import communities with id and name",
+                    field=repr(column),
+                )
             )
     missing = [c for c in ("occurred_at", "group", "preventable") if c not in incidents.columns]
     if missing:
         raise AnalyticsError(
-            f"the incidents have no {', '.join(map(repr, missing))} field; re-import them "
-            "with times and categories"
+            _(
+                "the incidents have no %(fields)s field; re-import them with times and categories",
+                fields=", ".join(map(repr, missing)),
+            )
         )
     times = incidents["occurred_at"]
     start, end = _month_bounds(month, getattr(times.dt, "tz", None))
     in_month = hs.select_incidents(incidents, period=(start, end))
     if in_month.empty:
         raise AnalyticsError(
-            f"no incidents in month {month!r}; the incidents run from {times.min():%Y-%m-%d} "
-            f"to {times.max():%Y-%m-%d}: choose a month in that range"
+            _(
+                "no incidents in month %(month)s; the incidents run from %(first)s "
+                "to %(last)s: choose a month in that range",
+                month=repr(month),
+                first=format(times.min(), "%Y-%m-%d"),
+                last=format(times.max(), "%Y-%m-%d"),
+            )
         )
     current, before, comparison = _comparison_periods(month, start, end, times)
     trend = area_trend(incidents, communities, period=current, previous=before, rule=rule)
@@ -199,9 +214,13 @@ def monthly_bulletin(
                 "incidents",
                 None,
                 "outside_communities",
-                f"{outside:,} incident(s) of {month} lie outside every community and are "
-                "not in any community's figures.",
-                "Check the community boundaries or the incident coordinates.",
+                _(
+                    "%(count)s incident(s) of %(month)s lie outside every community and are "
+                    "not in any community's figures.",
+                    count=format_number(outside),
+                    month=month,
+                ),
+                _("Check the community boundaries or the incident coordinates."),
                 severity="warning",
             )
         )
@@ -216,11 +235,14 @@ def _comparison_periods(
     """The compared periods (current, before) and the comparison in words."""
     previous_start = start - pd.offsets.MonthBegin(1)
     if bool(((times >= previous_start) & (times < start)).any()):
-        return (start, end), (previous_start, start), f"{month} against the previous month"
+        comparison = _("%(month)s against the previous month", month=month)
+        return (start, end), (previous_start, start), comparison
     middle = start + (end - start) / 2
-    comparison = (
-        f"no incidents before {month}: trend is the second half of the month "
-        f"({middle:%d %H:%M} on) against the first half (equal lengths)"
+    comparison = _(
+        "no incidents before %(month)s: trend is the second half of the month "
+        "(%(middle)s on) against the first half (equal lengths)",
+        month=month,
+        middle=format(middle, "%d %H:%M"),
     )
     return (middle, end), (start, middle), comparison
 

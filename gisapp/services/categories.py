@@ -36,6 +36,7 @@ from layers.categories import (
     category_table_from_frame,
 )
 from layers.errors import LayerError
+from layers.i18n import LazyString, _, _l
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +51,11 @@ __all__ = [
 ]
 
 #: Where a category's values come from, as :func:`category_rows` names it.
-SOURCES: Mapping[str, str] = {
-    "workspace": "the workspace's categories table",
-    "bundled": "a bundled standard table",
-    "incidents": "the incidents' own fields",
-    "unknown": "unknown: default values",
+SOURCES: Mapping[str, LazyString] = {
+    "workspace": _l("the workspace's categories table"),
+    "bundled": _l("a bundled standard table"),
+    "incidents": _l("the incidents' own fields"),
+    "unknown": _l("unknown: default values"),
 }
 
 #: Columns of :func:`category_rows`.
@@ -145,7 +146,7 @@ def _own_rows(incidents: pd.DataFrame) -> dict[str, _Row] | None:
     own = own.assign(category=own["category"].astype(str).str.strip())
     own = own.loc[own["category"] != ""].drop_duplicates("category")
     own = own.assign(label=own["category"], preventable=own["preventable"].astype(str))
-    return _table_rows(category_table_from_frame(own, source="the incidents"), "incidents")
+    return _table_rows(category_table_from_frame(own, source=_("the incidents")), "incidents")
 
 
 def _lookup(ws: Workspace) -> tuple[dict[str, _Row], dict[str, tuple[str, int]], bool]:
@@ -243,29 +244,42 @@ def _edit_rows(edits: pd.DataFrame | Iterable[Mapping[str, object]]) -> list[_Ro
     frame = edits if isinstance(edits, pd.DataFrame) else pd.DataFrame([dict(e) for e in edits])
     problems: list[str] = []
     if "category" not in frame.columns:
-        raise CategoryEditError(["every edited row needs its category"])
+        raise CategoryEditError([_("every edited row needs its category")])
     rows: list[_Row] = []
     seen: set[str] = set()
     for edit in frame.to_dict("records"):
         category = _text(edit.get("category"))
         if not category:
             problems.append(
-                "a row has an empty category; type the category as written in the "
-                "incidents (e.g. 盗窃), or clear that row"
+                _(
+                    "a row has an empty category; type the category as written in the "
+                    "incidents (e.g. 盗窃), or clear that row"
+                )
             )
             continue
         if _key(category) in seen:
-            problems.append(f"{category!r} is given twice; keep one row per category")
+            problems.append(
+                _(
+                    "%(category)s is given twice; keep one row per category",
+                    category=repr(category),
+                )
+            )
         seen.add(_key(category))
         severity = _severity(edit.get("severity"))
         if severity is None:
             problems.append(
-                f"{category!r}: severity {_text(edit.get('severity'))!r} is not a whole "
-                "number from 1 to 5; choose 1 (minor) to 5 (most serious)"
+                _(
+                    "%(category)s: severity %(severity)s is not a whole "
+                    "number from 1 to 5; choose 1 (minor) to 5 (most serious)",
+                    category=repr(category),
+                    severity=repr(_text(edit.get("severity"))),
+                )
             )
         preventable = _text(edit.get("preventable")).lower()
         if preventable not in _TRUE | _FALSE:
-            problems.append(f"{category!r}: preventable must be yes or no")
+            problems.append(
+                _("%(category)s: preventable must be yes or no", category=repr(category))
+            )
         group = _text(edit.get("group")) or category
         label = _text(edit.get("label")) or category
         rows.append(_Row(category, group, label, severity or 1, preventable in _TRUE, "workspace"))
@@ -288,7 +302,7 @@ def _severity(value: object) -> int | None:
 def _save(ws: Workspace, rows: Iterable[_Row], note: str) -> pd.DataFrame:
     """Check and write ``rows`` as the workspace's categories table, in one save."""
     try:
-        table = category_table_from_frame(_frame(rows), source="the categories table")
+        table = category_table_from_frame(_frame(rows), source=_("the categories table"))
     except LayerError as exc:
         raise CategoryEditError([str(exc)]) from None
     notes = ws.layer_notes
@@ -368,11 +382,17 @@ def copy_bundled_categories(ws: Workspace, name: str) -> tuple[pd.DataFrame, int
     """
     if name not in BUNDLED_CATEGORY_TABLES:
         raise CategoryEditError(
-            [f"there is no bundled table {name!r}; choose {', '.join(BUNDLED_CATEGORY_TABLES)}"]
+            [
+                _(
+                    "there is no bundled table %(name)s; choose %(tables)s",
+                    name=repr(name),
+                    tables=", ".join(BUNDLED_CATEGORY_TABLES),
+                )
+            ]
         )
     bundled = _table_rows(bundled_category_table(name), "bundled", name)
     with ws.write_lock():
-        _, counts = _incident_counts(ws)
+        _incidents, counts = _incident_counts(ws)
         rows = _current_rows(ws)
         copied = 0
         for key in counts:

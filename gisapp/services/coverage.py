@@ -43,6 +43,7 @@ from gisapp.services.hourly import HourlyCoverage
 from gisapp.services.network import workspace_network
 from gisapp.services.reach import check_minutes, reach_bands
 from gisapp.store.geopackage import Workspace
+from layers.i18n import _, format_number, ngettext
 from layers.schema import STORAGE_CRS
 from routing.coverage import (
     DEFAULT_CAMERA_RANGE_M,
@@ -214,8 +215,11 @@ def compute_coverage(
     check_minutes(opts.minutes)
     if not opts.street_minutes > 0:
         raise RoutingError(
-            f"the street minutes should be > 0 (streets reached later are blind zones), "
-            f"got {opts.street_minutes!r}"
+            _(
+                "the street minutes should be > 0 (streets reached later are blind zones), "
+                "got %(minutes)s",
+                minutes=repr(opts.street_minutes),
+            )
         )
     network = workspace_network(ws, opts.mode)
     sources = response_sources(ws, opts.extra_posts)
@@ -351,7 +355,7 @@ def _risk_kpis(risk: pd.Series, window: tuple[str, str] | None) -> dict[str, Any
         "window": None if window is None else "-".join(window),
     }
     if total <= 0:
-        kpis["note"] = (
+        kpis["note"] = _(
             "no incident risk on the streets (no incidents, or none preventable in the "
             "window): risk shares are not given"
         )
@@ -399,8 +403,10 @@ def _key_place_kpis(places: gpd.GeoDataFrame) -> dict[str, Any]:
             "count": 0,
             "in_time": 0,
             "share_in_time": None,
-            "note": "the workspace has no key places: import a 'key_places' layer (schools, "
-            "hospitals...) to measure their required response minutes",
+            "note": _(
+                "the workspace has no key places: import a 'key_places' layer (schools, "
+                "hospitals...) to measure their required response minutes"
+            ),
         }
     kinds = (
         places["kind"].astype(str) if "kind" in places else pd.Series("place", index=places.index)
@@ -513,8 +519,17 @@ def _grid_blind_rows(
             "id": [f"grid-{g}" for g in ids],
             "kind": "grid",
             "name": [
-                f"grid {g}: {share[i]:.0%} of its streets beyond {street_minutes:g} min, "
-                f"{_incidents_text(int(blind_incidents[i]))} on them"
+                ngettext(
+                    "grid %(grid)s: %(share)s of its streets beyond %(minutes)s min, "
+                    "%(num)s incident in the shift on them",
+                    "grid %(grid)s: %(share)s of its streets beyond %(minutes)s min, "
+                    "%(num)s incidents in the shift on them",
+                    int(blind_incidents[i]),
+                    grid=g,
+                    share=format(share[i], ".0%"),
+                    minutes=format(street_minutes, "g"),
+                    num=format_number(int(blind_incidents[i])),
+                )
                 for g, i in zip(ids, chosen, strict=True)
             ],
             "street": "",
@@ -530,8 +545,40 @@ def _grid_blind_rows(
     )
 
 
-def _incidents_text(count: int) -> str:
-    return f"{count:,} incident{'' if count == 1 else 's'} in the shift"
+def _place_text(name: str, street: str, count: int) -> str:
+    """How a late key place is named: its name, its street and the shift's incidents there."""
+    num = format_number(count)
+    if name and street:
+        return ngettext(
+            "%(name)s, on %(street)s, %(num)s incident in the shift on its street",
+            "%(name)s, on %(street)s, %(num)s incidents in the shift on its street",
+            count,
+            name=name,
+            street=street,
+            num=num,
+        )
+    if name:
+        return ngettext(
+            "%(name)s, %(num)s incident in the shift on its street",
+            "%(name)s, %(num)s incidents in the shift on its street",
+            count,
+            name=name,
+            num=num,
+        )
+    if street:
+        return ngettext(
+            "on %(street)s, %(num)s incident in the shift on its street",
+            "on %(street)s, %(num)s incidents in the shift on its street",
+            count,
+            street=street,
+            num=num,
+        )
+    return ngettext(
+        "%(num)s incident in the shift on its street",
+        "%(num)s incidents in the shift on its street",
+        count,
+        num=num,
+    )
 
 
 def _place_blind_rows(network: StreetNetwork, inputs: _BlindInputs) -> pd.DataFrame:
@@ -562,8 +609,7 @@ def _place_blind_rows(network: StreetNetwork, inputs: _BlindInputs) -> pd.DataFr
             "id": [f"key_place-{frame['id'].iat[i]}" for i in late],
             "kind": "key_place",
             "name": [
-                ", ".join(p for p in (n, f"on {streets[i]}" if streets[i] else "") if p)
-                + f", {_incidents_text(int(place_incidents[i]))} on its street"
+                _place_text(n, streets[i], int(place_incidents[i]))
                 for n, i in zip(names, late, strict=True)
             ],
             "street": [streets[i] for i in late],
@@ -594,7 +640,13 @@ def _zone_blind_rows(network: StreetNetwork, inputs: _BlindInputs) -> pd.DataFra
             "id": [f"prevention_zone-{metric['id'].iat[i]}" for i in late],
             "kind": "prevention_zone",
             "name": [
-                f"{metric['name'].iat[i]}: {_incidents_text(c)}"
+                ngettext(
+                    "%(name)s: %(num)s incident in the shift",
+                    "%(name)s: %(num)s incidents in the shift",
+                    c,
+                    name=metric["name"].iat[i],
+                    num=format_number(c),
+                )
                 for i, c in zip(late, counts, strict=True)
             ],
             "street": "",

@@ -20,6 +20,7 @@ from gisapp.errors import WorkspaceError
 from gisapp.services.analytics import load_incidents
 from gisapp.settings import DEFAULT_KEY_PLACE_MINUTES
 from gisapp.store.geopackage import Workspace
+from layers.i18n import _
 from layers.schema import STORAGE_CRS
 from routing.network import StreetNetwork
 from routing.risk import segment_risk
@@ -74,12 +75,17 @@ def read_posts(path: str | Path, ws: Workspace | None = None) -> gpd.GeoDataFram
             posts = posts.set_crs(STORAGE_CRS)
     else:
         raise WorkspaceError(
-            f"posts {text!r} is neither a file nor a layer of the workspace; give the "
-            "duty_points.geojson written by 'gisapp place' or a layer name"
+            _(
+                "posts %(posts)s is neither a file nor a layer of the workspace; give the "
+                "duty_points.geojson written by 'gisapp place' or a layer name",
+                posts=repr(text),
+            )
         )
     posts = posts[posts.geometry.notna() & ~posts.geometry.is_empty]
     if len(posts) == 0 or (posts.geom_type != "Point").any():
-        raise WorkspaceError(f"posts {text!r} should hold one or more points; it holds none")
+        raise WorkspaceError(
+            _("posts %(posts)s should hold one or more points; it holds none", posts=repr(text))
+        )
     posts = posts.copy()
     if "id" not in posts.columns:
         posts["id"] = [f"post-{i + 1}" for i in range(len(posts))]
@@ -127,12 +133,19 @@ def response_sources(
     if not parts:
         if tuple(layers) == SOURCE_LAYERS:
             raise WorkspaceError(
-                f"workspace {ws.label!r} has no stations or duty points to measure coverage "
-                "from; import a 'stations' layer or pass posts with --with-posts"
+                _(
+                    "workspace %(workspace)s has no stations or duty points to measure "
+                    "coverage from; import a 'stations' layer or pass posts with --with-posts",
+                    workspace=repr(ws.label),
+                )
             )
         raise WorkspaceError(
-            f"layer {', '.join(layers)!r} of workspace {ws.label!r} has no points to start "
-            "from; import it or pick another layer with --from"
+            _(
+                "layer %(layer)s of workspace %(workspace)s has no points to start "
+                "from; import it or pick another layer with --from",
+                layer=repr(", ".join(layers)),
+                workspace=repr(ws.label),
+            )
         )
     sources = pd.concat(parts, ignore_index=True)
     # a proposed post file repeats the fixed stations (to 6 decimals, about 0.1 m): one
@@ -208,7 +221,12 @@ def school_zones(
         If ``radius_m`` is not positive.
     """
     if not radius_m > 0:
-        raise WorkspaceError(f"the school zone radius should be > 0 metres, got {radius_m!r}")
+        raise WorkspaceError(
+            _(
+                "the school zone radius should be > 0 metres, got %(radius)s",
+                radius=repr(radius_m),
+            )
+        )
     columns = ["id", "name", "kind", "required_minutes", "priority"]
     if len(key_places) == 0 or "kind" not in key_places.columns:
         return _school_zone_frame(columns)
@@ -226,7 +244,10 @@ def school_zones(
     new = gpd.GeoDataFrame(
         {
             "id": [f"z-{i}" for i in lacking["id"].astype(str)],
-            "name": [f"{radius_m:g} m around {n}" for n in names],
+            "name": [
+                _("%(radius)s m around %(name)s", radius=format(radius_m, "g"), name=n)
+                for n in names
+            ],
             "kind": SCHOOL_ZONE_KIND,
             "required_minutes": required.to_numpy(),
             "priority": 1,

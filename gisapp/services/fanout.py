@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from gisapp.errors import BusyError, GisappError
+from layers.i18n import _, _l, format_number
 
 if TYPE_CHECKING:
     from gisapp.services.jobs import Job, JobQueue
@@ -47,7 +48,7 @@ logger = logging.getLogger(__name__)
 AreaLevel = Literal["subdistrict", "community"]
 AREA_LEVELS: tuple[str, ...] = ("subdistrict", "community")
 #: The rule by which a unit spanning areas is placed, as the report states it.
-PLACEMENT_RULE = (
+PLACEMENT_RULE = _l(
     "a unit whose grids lie in several areas is planned with the area holding most of its "
     "grids (a tie: the area listed first)"
 )
@@ -198,7 +199,7 @@ class CityPlanReport:
             "shift": self.shift,
             "date": self.date,
             "seed": self.seed,
-            "placement_rule": PLACEMENT_RULE,
+            "placement_rule": str(PLACEMENT_RULE),
             "totals": self.totals,
             "areas": [{**a.row(), "units": list(a.unit_ids)} for a in self.areas],
             "spanning_units": [
@@ -228,7 +229,13 @@ def split_units(ws: Workspace, *, by: str, shift: Shift) -> AreaSplit:
         grids to areas of that level.
     """
     if by not in AREA_LEVELS:
-        raise GisappError(f"areas are cut by {' or '.join(AREA_LEVELS)}, got {by!r}")
+        raise GisappError(
+            _(
+                "areas are cut by %(levels)s, got %(by)s",
+                levels=" or ".join(AREA_LEVELS),
+                by=repr(by),
+            )
+        )
     areas, area_of_grid, notes = _areas_and_grids(ws, by)
     order = {a.area_id: i for i, a in enumerate(areas)}
     members: dict[str, list[str]] = {a.area_id: [] for a in areas}
@@ -242,9 +249,9 @@ def split_units(ws: Workspace, *, by: str, shift: Shift) -> AreaSplit:
                 counts[area_id] = counts.get(area_id, 0) + 1
         if not counts:
             unplaced[unit_id] = (
-                "it has no grids (set its grid_ids, or the grids' unit_id)"
+                _("it has no grids (set its grid_ids, or the grids' unit_id)")
                 if not grid_ids
-                else f"none of its grids lies in a {_level_name(by)}"
+                else _outside_text(by)
             )
             continue
         chosen = min(counts, key=lambda a: (-counts[a], order[a]))
@@ -261,8 +268,41 @@ def split_units(ws: Workspace, *, by: str, shift: Shift) -> AreaSplit:
     )
 
 
-def _level_name(by: str) -> str:
-    return "sub-district" if by == "subdistrict" else "community"
+def _outside_text(by: str) -> str:
+    """Why a unit whose grids lie in no area of level ``by`` is not planned."""
+    if by == "subdistrict":
+        return _("none of its grids lies in a sub-district")
+    return _("none of its grids lies in a community")
+
+
+def _stray_text(by: str, stray: Sequence[str]) -> str:
+    """The note on grids that lie in no known area of level ``by``."""
+    count = format_number(len(stray))
+    grids = ", ".join(stray[:10]) + (" ..." if len(stray) > 10 else "")
+    if by == "subdistrict":
+        return _(
+            "%(count)s grid(s) lie in no known sub-district and count for no area: %(grids)s",
+            count=count,
+            grids=grids,
+        )
+    return _(
+        "%(count)s grid(s) lie in no known community and count for no area: %(grids)s",
+        count=count,
+        grids=grids,
+    )
+
+
+def _skipped_text(by: str, shift: Shift) -> str:
+    """Why an area of level ``by`` has no plan: no unit of the shift is mostly in it."""
+    if by == "subdistrict":
+        return _(
+            "no unit on the %(shift)s shift has most of its grids in this sub-district",
+            shift=shift.label(),
+        )
+    return _(
+        "no unit on the %(shift)s shift has most of its grids in this community",
+        shift=shift.label(),
+    )
 
 
 def _ids(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -274,8 +314,11 @@ def _areas_and_grids(ws: Workspace, by: str) -> tuple[list[Area], dict[str, str]
     grids = ws.layer("grids", required=False)
     if len(grids) == 0 or "community_id" not in grids.columns:
         raise GisappError(
-            f"workspace {ws.label!r} has no grids tied to communities; import a 'grids' "
-            "layer with community_id to plan the city area by area"
+            _(
+                "workspace %(workspace)s has no grids tied to communities; import a 'grids' "
+                "layer with community_id to plan the city area by area",
+                workspace=repr(ws.label),
+            )
         )
     community_of = dict(zip(_ids(grids, "id"), _ids(grids, "community_id"), strict=True))
     communities = ws.layer("communities", required=False)
@@ -286,14 +329,17 @@ def _areas_and_grids(ws: Workspace, by: str) -> tuple[list[Area], dict[str, str]
         else:
             areas = [Area(c, c) for c in sorted(set(community_of.values())) if c]
             notes.append(
-                "the workspace has no communities layer: the areas are the grids' community ids"
+                _("the workspace has no communities layer: the areas are the grids' community ids")
             )
         area_of_grid = community_of
     else:
         if len(communities) == 0 or "subdistrict_id" not in communities.columns:
             raise GisappError(
-                f"workspace {ws.label!r} has no communities layer tying grids to "
-                "sub-districts; import one (id, name, subdistrict_id) or plan by community"
+                _(
+                    "workspace %(workspace)s has no communities layer tying grids to "
+                    "sub-districts; import one (id, name, subdistrict_id) or plan by community",
+                    workspace=repr(ws.label),
+                )
             )
         subdistrict_of = dict(
             zip(_ids(communities, "id"), _ids(communities, "subdistrict_id"), strict=True)
@@ -304,17 +350,16 @@ def _areas_and_grids(ws: Workspace, by: str) -> tuple[list[Area], dict[str, str]
         else:
             areas = [Area(s, s) for s in sorted(set(subdistrict_of.values())) if s]
             notes.append(
-                "the workspace has no subdistricts layer: the areas are the communities' "
-                "sub-district ids"
+                _(
+                    "the workspace has no subdistricts layer: the areas are the communities' "
+                    "sub-district ids"
+                )
             )
         area_of_grid = {g: subdistrict_of.get(c, "") for g, c in community_of.items()}
     known = {a.area_id for a in areas}
     stray = sorted(g for g, a in area_of_grid.items() if a not in known)
     if stray:
-        notes.append(
-            f"{len(stray):,} grid(s) lie in no known {_level_name(by)} and count for no "
-            f"area: {', '.join(stray[:10])}" + (" ..." if len(stray) > 10 else "")
-        )
+        notes.append(_stray_text(by, stray))
     return areas, {g: a for g, a in area_of_grid.items() if a in known}, notes
 
 
@@ -331,8 +376,11 @@ def _unit_grids(ws: Workspace, shift: Shift) -> dict[str, list[str]]:
     units = ws.layer("units", required=False)
     if len(units) == 0:
         raise GisappError(
-            f"workspace {ws.label!r} has no units; import a 'units' table "
-            "(id, mode, station_id, grid_ids) first"
+            _(
+                "workspace %(workspace)s has no units; import a 'units' table "
+                "(id, mode, station_id, grid_ids) first",
+                workspace=repr(ws.label),
+            )
         )
     shift_text = _ids(units, "shift") if "shift" in units.columns else pd.Series("", units.index)
     on_duty = units[shift_text.isin(["", shift.label(), shift.name]).to_numpy()]
@@ -414,8 +462,10 @@ def plan_city(
     began = time.monotonic()
     if ws_location.startswith("sample:"):
         raise GisappError(
-            "the areas' plans are saved in the workspace and a sample is read-only; copy it "
-            "to a file first (gisapp copy sample:new_haven city.gpkg) and plan that"
+            _(
+                "the areas' plans are saved in the workspace and a sample is read-only; copy "
+                "it to a file first (gisapp copy sample:new_haven city.gpkg) and plan that"
+            )
         )
     ws = open_workspace(ws_location)
     split = split_units(ws, by=by, shift=shift)
@@ -437,8 +487,7 @@ def plan_city(
             a.area_id,
             a.name,
             "skipped",
-            error=f"no unit on the {shift.label()} "
-            f"shift has most of its grids in this {_level_name(by)}",
+            error=_skipped_text(by, shift),
         )
         for a in split.areas
     )
@@ -500,14 +549,17 @@ def _run_areas(
             progress(min((len(outcomes) + shares) / len(areas), 0.99))
         if time.monotonic() >= deadline:
             break
-    for area in [*waiting, *(a for a, _ in running.values())]:
+    for area in [*waiting, *(a for a, _job in running.values())]:
         outcomes[area.area_id] = AreaPlan(
             area.area_id,
             area.name,
             "failed",
             area.unit_ids,
-            error=f"the area's plan did not finish within {timeout_s / 60.0:,.0f} minutes; it "
-            "may still be running on a worker: look for its plan later or plan the area alone",
+            error=_(
+                "the area's plan did not finish within %(minutes)s minutes; it may still be "
+                "running on a worker: look for its plan later or plan the area alone",
+                minutes=format_number(timeout_s / 60.0),
+            ),
         )
     return outcomes
 
@@ -525,7 +577,9 @@ def _gather(
                 area.name,
                 "failed",
                 area.unit_ids,
-                error="the queue forgot the area's job before it was gathered; plan the area again",
+                error=_(
+                    "the queue forgot the area's job before it was gathered; plan the area again"
+                ),
             )
         elif not now.ended:
             shares += now.progress

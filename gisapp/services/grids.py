@@ -20,6 +20,7 @@ from gisapp.services.analytics import load_incidents
 from gisapp.store.geopackage import Workspace
 from layers.crs import metric_crs
 from layers.errors import Problem
+from layers.i18n import _
 from layers.validate.pileups import find_pileups
 from routing.errors import GridError as ResponsibilityError
 from routing.grids import (
@@ -129,7 +130,7 @@ def design_workspace_grids(
         If ``save_as`` is ``grids``: a design never replaces the current grids.
     """
     if save_as == "grids":
-        raise GisappError("the designed grids would overwrite your grids; choose another name")
+        raise GisappError(_("the designed grids would overwrite your grids; choose another name"))
     current = ws.layer("grids", required=False)
     stations = ws.layer("stations", required=False)
     design = design_grids(

@@ -31,6 +31,7 @@ from gisapp.services.analytics import AnalyticsError, load_incidents, study_area
 from gisapp.settings import Shift
 from gisapp.store.geopackage import Workspace
 from layers.errors import Problem
+from layers.i18n import _, format_number
 from routing import hotspots as hs
 from routing.network import StreetNetwork
 
@@ -250,21 +251,42 @@ def _check_options(options: HotspotOptions) -> None:
     """Refuse choices a user can fix, with the fix in the message."""
     if options.method not in METHODS:
         raise AnalyticsError(
-            f"hotspot method {options.method!r} is unknown; choose one of {', '.join(METHODS)}"
+            _(
+                "hotspot method %(method)s is unknown; choose one of %(methods)s",
+                method=repr(options.method),
+                methods=", ".join(METHODS),
+            )
         )
     if not 0 < options.area_share <= 1:
         raise AnalyticsError(
-            f"the share of the area flagged hot should be above 0 and at most 1 (e.g. 0.05 "
-            f"for 5%), got {options.area_share:g}"
+            _(
+                "the share of the area flagged hot should be above 0 and at most 1 (e.g. 0.05 "
+                "for 5%%), got %(share)s",
+                share=format(options.area_share, "g"),
+            )
         )
     if not options.cell_size_m > 0:
-        raise AnalyticsError(f"the cell size should be above 0 m, got {options.cell_size_m:g} m")
+        raise AnalyticsError(
+            _(
+                "the cell size should be above 0 m, got %(size)s m",
+                size=format(options.cell_size_m, "g"),
+            )
+        )
     if options.bandwidth_m is not None and not options.bandwidth_m > 0:
-        raise AnalyticsError(f"the KDE radius should be above 0 m, got {options.bandwidth_m:g} m")
+        raise AnalyticsError(
+            _(
+                "the KDE radius should be above 0 m, got %(radius)s m",
+                radius=format(options.bandwidth_m, "g"),
+            )
+        )
     if options.train_days < 1 or options.test_days < 1:
         raise AnalyticsError(
-            "the PAI needs at least one training day and one test day, got "
-            f"{options.train_days} and {options.test_days}"
+            _(
+                "the PAI needs at least one training day and one test day, got "
+                "%(train)s and %(test)s",
+                train=options.train_days,
+                test=options.test_days,
+            )
         )
     if options.period is not None:
         _date_range(options.period)
@@ -283,7 +305,10 @@ def _weekday(day: int | str) -> int:
         if len(text) >= 3 and name.startswith(text):
             return number
     raise AnalyticsError(
-        f"weekday {day!r} is unknown; use 0 (Monday) to 6 (Sunday) or names like 'sat'"
+        _(
+            "weekday %(day)s is unknown; use 0 (Monday) to 6 (Sunday) or names like 'sat'",
+            day=repr(day),
+        )
     )
 
 
@@ -292,11 +317,19 @@ def _date_range(period: tuple[str, str]) -> tuple[pd.Timestamp, pd.Timestamp]:
         start, end = (pd.Timestamp(value) for value in period)
     except (TypeError, ValueError):
         raise AnalyticsError(
-            f"dates should look like 2014-09-01, got from {period[0]!r} to {period[1]!r}"
+            _(
+                "dates should look like 2014-09-01, got from %(start)s to %(end)s",
+                start=repr(period[0]),
+                end=repr(period[1]),
+            )
         ) from None
     if not start < end:
         raise AnalyticsError(
-            f"the date range should start before it ends, got from {period[0]} to {period[1]}"
+            _(
+                "the date range should start before it ends, got from %(start)s to %(end)s",
+                start=period[0],
+                end=period[1],
+            )
         )
     return start, end
 
@@ -310,7 +343,10 @@ def _load_inputs(
 ) -> _Inputs:
     if not ws.has_layer("incidents"):
         raise WorkspaceError(
-            f"workspace {ws.label!r} has no incidents layer; import incidents first"
+            _(
+                "workspace %(workspace)s has no incidents layer; import incidents first",
+                workspace=repr(ws.label),
+            )
         )
     incidents, problems = load_incidents(
         ws, category_table=category_table, keep_pileups=keep_pileups
@@ -319,8 +355,11 @@ def _load_inputs(
     if with_network:
         if not ws.has_layer("roads"):
             raise WorkspaceError(
-                f"method 'streets' needs a roads layer in {ws.label!r}; import roads or "
-                "choose another method"
+                _(
+                    "method 'streets' needs a roads layer in %(workspace)s; import roads or "
+                    "choose another method",
+                    workspace=repr(ws.label),
+                )
             )
         from gisapp.services.network import workspace_network
 
@@ -333,8 +372,14 @@ def _check_groups(incidents: gpd.GeoDataFrame, groups: Iterable[str]) -> None:
     unknown = [g for g in groups if g not in present]
     if unknown:
         raise AnalyticsError(
-            f"category group {unknown[0]!r} is not in the incidents; choose "
-            f"{ALL_CATEGORIES!r}, {PREVENTABLE!r} or one of {', '.join(present) or 'none'}"
+            _(
+                "category group %(group)s is not in the incidents; choose "
+                "%(all)s, %(preventable)s or one of %(present)s",
+                group=repr(unknown[0]),
+                all=repr(ALL_CATEGORIES),
+                preventable=repr(PREVENTABLE),
+                present=", ".join(present) or _("none"),
+            )
         )
 
 
@@ -415,24 +460,37 @@ def fitted_split(
     """
     times = incidents["occurred_at"].dropna()
     if times.empty:
-        raise AnalyticsError("no incidents with a time: cannot split into training and test weeks")
+        raise AnalyticsError(
+            _("no incidents with a time: cannot split into training and test weeks")
+        )
     first, end = times.min().normalize(), times.max().normalize() + pd.DateOffset(days=1)
     span = (end.date() - first.date()).days  # calendar days, whatever the clock changes
     wanted = train_days + test_days
     if span < 2:
         raise AnalyticsError(
-            f"the incidents all fall on {first:%Y-%m-%d}: the PAI needs a day to learn from "
-            "and a later day to test on; choose a longer date range"
+            _(
+                "the incidents all fall on %(day)s: the PAI needs a day to learn from "
+                "and a later day to test on; choose a longer date range",
+                day=format(first, "%Y-%m-%d"),
+            )
         )
     if span >= wanted:
         tested, trained = test_days, train_days
-        note = f"tested on the most recent {tested} days, trained on the {trained} days before"
+        note = _(
+            "tested on the most recent %(tested)s days, trained on the %(trained)s days before",
+            tested=tested,
+            trained=trained,
+        )
     else:
         tested = min(span - 1, max(1, span * test_days // wanted))
         trained = span - tested
-        note = (
-            f"the incidents span only {span} days (fewer than {wanted}): trained on the first "
-            f"{trained}, tested on the last {tested}"
+        note = _(
+            "the incidents span only %(span)s days (fewer than %(wanted)s): trained on the "
+            "first %(trained)s, tested on the last %(tested)s",
+            span=span,
+            wanted=wanted,
+            trained=trained,
+            tested=tested,
         )
     middle = end - pd.DateOffset(days=tested)
     start = middle - pd.DateOffset(days=trained)
@@ -551,10 +609,25 @@ def _shift_incidents(
         preventable_only=preventable_only,
     )
     if chosen.empty:
+        if groups:
+            raise AnalyticsError(
+                _(
+                    "no incidents in shift %(shift)s (%(window)s) of groups %(groups)s among "
+                    "%(count)s; choose another shift, weekdays, date range or category",
+                    shift=repr(shift.name),
+                    window=shift.label(),
+                    groups=", ".join(groups),
+                    count=format_number(len(incidents)),
+                )
+            )
         raise AnalyticsError(
-            f"no incidents in shift {shift.name!r} ({shift.label()})"
-            f"{' of groups ' + ', '.join(groups) if groups else ''} among {len(incidents):,}; "
-            "choose another shift, weekdays, date range or category"
+            _(
+                "no incidents in shift %(shift)s (%(window)s) among %(count)s; choose another "
+                "shift, weekdays, date range or category",
+                shift=repr(shift.name),
+                window=shift.label(),
+                count=format_number(len(incidents)),
+            )
         )
     return chosen
 
@@ -567,7 +640,7 @@ def _street_hotspots(
     kpis: dict[str, Any],
 ) -> gpd.GeoDataFrame:
     if network is None:
-        raise AnalyticsError("method 'streets' needs a roads layer; import roads first")
+        raise AnalyticsError(_("method 'streets' needs a roads layer; import roads first"))
     scores = hs.street_scores(network, chosen)
     layer = hs.hot_streets(scores, length_share=area_share)
     layer.insert(0, "segment", np.asarray(layer.index, dtype=np.int64))
@@ -615,7 +688,7 @@ def _evaluation(
     An unscorable map (too few weeks, no test incidents) is a finding for this shift, not
     a failure of the map.
     """
-    note = "the training and test periods asked for"
+    note = _("the training and test periods asked for")
     try:
         if split is not None:
             train, test = split
@@ -625,11 +698,23 @@ def _evaluation(
         return {"evaluation_error": str(exc)}
     for name, (start, end) in (("training", train), ("test", test)):
         if hs.select_incidents(chosen, period=(start, end)).empty:
-            return {
-                "evaluation_error": f"no incidents of this shift in the {name} weeks "
-                f"{pd.Timestamp(start):%Y-%m-%d} to {pd.Timestamp(end):%Y-%m-%d}; choose a "
-                "date range with incidents in both"
+            days = {
+                "start": f"{pd.Timestamp(start):%Y-%m-%d}",
+                "end": f"{pd.Timestamp(end):%Y-%m-%d}",
             }
+            if name == "training":
+                error = _(
+                    "no incidents of this shift in the training weeks %(start)s to %(end)s; "
+                    "choose a date range with incidents in both",
+                    **days,
+                )
+            else:
+                error = _(
+                    "no incidents of this shift in the test weeks %(start)s to %(end)s; "
+                    "choose a date range with incidents in both",
+                    **days,
+                )
+            return {"evaluation_error": error}
     try:
         evaluation = hs.evaluate_hotspots(
             chosen,

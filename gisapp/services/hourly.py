@@ -28,6 +28,7 @@ from gisapp.services.network import workspace_network
 from gisapp.services.reach import check_minutes
 from gisapp.settings import Shift, parse_shift
 from gisapp.store.geopackage import Workspace
+from layers.i18n import _
 from layers.schema import STORAGE_CRS
 from routing.coverage import coverage_by_hour, locate_places, reach_by_hour
 from routing.network import StreetNetwork
@@ -145,7 +146,7 @@ class HourlyCoverage:
         (per band: ``minutes``, ``risk_share``, ``street_share``, ``key_places_share``,
         None where not defined)."""
         rows = []
-        for _, group in self.table.groupby("hour", sort=True):
+        for _hour, group in self.table.groupby("hour", sort=True):
             group = group.sort_values("minutes")
             rows.append(
                 {
@@ -192,8 +193,11 @@ def _share(value: Any, digits: int | None) -> float | None:
 def _plan_shift(plan: ShiftPlan) -> Shift:
     if not plan.shift:
         raise WorkspaceError(
-            f"plan {plan.plan_id!r} names no shift window (like 22:00-06:00); make it again "
-            "with 'gisapp plan' or on the Plans page"
+            _(
+                "plan %(plan)s names no shift window (like 22:00-06:00); make it again "
+                "with 'gisapp plan' or on the Plans page",
+                plan=repr(plan.plan_id),
+            )
         )
     return parse_shift(plan.shift)
 
@@ -211,7 +215,9 @@ def shift_window(plan: ShiftPlan) -> tuple[pd.Timestamp, pd.Timestamp]:
         if not len(times):
             times = pd.Series(epoch_seconds(plan.stops["arrive"])).dropna()
         if not len(times):
-            raise WorkspaceError(f"plan {plan.plan_id!r} has no stop times; make it again")
+            raise WorkspaceError(
+                _("plan %(plan)s has no stop times; make it again", plan=repr(plan.plan_id))
+            )
         first = pd.Timestamp(float(times.min()), unit="s", tz="UTC").tz_convert(plan.timezone)
         start = first.normalize() + pd.Timedelta(hours=shift.start.hour, minutes=shift.start.minute)
         if start > first:
@@ -343,7 +349,9 @@ def plan_coverage_by_hour(
     opts = options or HourlyOptions()
     bands = check_minutes(opts.minutes)
     if not len(plan.stops):
-        raise WorkspaceError(f"plan {plan.plan_id!r} has no stops; make it again")
+        raise WorkspaceError(
+            _("plan %(plan)s has no stops; make it again", plan=repr(plan.plan_id))
+        )
     network = workspace_network(ws, opts.mode)
     sources = response_sources(ws)
     source_nodes = np.asarray(nearest_nodes(network, sources.set_index("id").geometry))

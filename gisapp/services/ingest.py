@@ -21,6 +21,7 @@ import pandas as pd
 from layers.crs import convert_offset_coordinates, to_storage_crs
 from layers.errors import LayerError, Problem
 from layers.fields import field_source, find_column, map_fields, parse_field_mapping
+from layers.i18n import _
 from layers.incidents import parse_timestamps
 from layers.io import OSM_LAYER_FOR, OSM_LAYERS, list_layers, read_layer, read_table
 from layers.limits import LimitError, ReadLimits, check_layer_count, check_workspace
@@ -73,7 +74,12 @@ class Source:
             return _with_inner(rest, name)
         if sep and not Path(text).exists():
             raise LayerError(
-                f"source {text!r}: {name!r} is not a layer; expected one of {', '.join(LAYERS)}"
+                _(
+                    "source %(source)s: %(name)s is not a layer; expected one of %(layers)s",
+                    source=repr(text),
+                    name=repr(name),
+                    layers=", ".join(LAYERS),
+                )
             )
         return _with_inner(text, None)
 
@@ -131,16 +137,37 @@ def parse_offsets(values: Sequence[str]) -> dict[str | None, OffsetSystem | None
         key = system.strip().lower()
         if key not in _OFFSET_NAMES:
             raise LayerError(
-                f"offset {value!r}: {system.strip()!r} is not a coordinate system; use "
-                "gcj02 (Amap, Tencent), bd09 (Baidu) or none, e.g. incidents=gcj02"
+                _(
+                    "offset %(offset)s: %(system)s is not a coordinate system; use "
+                    "gcj02 (Amap, Tencent), bd09 (Baidu) or none, e.g. incidents=gcj02",
+                    offset=repr(value),
+                    system=repr(system.strip()),
+                )
             )
         if layer is not None and layer not in LAYERS:
             raise LayerError(
-                f"offset {value!r}: {layer!r} is not a layer; expected one of {', '.join(LAYERS)}"
+                _(
+                    "offset %(offset)s: %(layer)s is not a layer; expected one of %(layers)s",
+                    offset=repr(value),
+                    layer=repr(layer),
+                    layers=", ".join(LAYERS),
+                )
             )
         if layer in offsets:
-            where = f"layer {layer!r}" if layer else "every layer"
-            raise LayerError(f"offset {value!r}: {where} is given an offset twice; keep one")
+            if layer:
+                raise LayerError(
+                    _(
+                        "offset %(offset)s: layer %(layer)s is given an offset twice; keep one",
+                        offset=repr(value),
+                        layer=repr(layer),
+                    )
+                )
+            raise LayerError(
+                _(
+                    "offset %(offset)s: every layer is given an offset twice; keep one",
+                    offset=repr(value),
+                )
+            )
         offsets[layer] = _OFFSET_NAMES[key]
     return offsets
 
@@ -176,8 +203,13 @@ def _layers_of(source: Source, limits: ReadLimits) -> list[tuple[str, str | None
     if stem in LAYERS:
         return [(stem, None)]
     raise LayerError(
-        f"cannot tell which layer {source.path.name!r} is; prefix it with the layer name, "
-        f"e.g. 'incidents={source.path}' (layers: {', '.join(LAYERS)})"
+        _(
+            "cannot tell which layer %(file)s is; prefix it with the layer name, "
+            "e.g. 'incidents=%(path)s' (layers: %(layers)s)",
+            file=repr(source.path.name),
+            path=source.path,
+            layers=", ".join(LAYERS),
+        )
     )
 
 
@@ -188,15 +220,30 @@ def _named_inner(source: Source, limits: ReadLimits) -> tuple[str, str | None]:
     if inner not in inside:
         layer = source.layer or "LAYER"
         raise LayerError(
-            f"{source.path.name!r} has no layer {inner!r}; it holds {', '.join(inside)}. "
-            f"Name one of them, e.g. '{layer}={source.path}:{inside[0]}'"
+            _(
+                "%(file)s has no layer %(inner)s; it holds %(inside)s. "
+                "Name one of them, e.g. '%(layer)s=%(path)s:%(first)s'",
+                file=repr(source.path.name),
+                inner=repr(inner),
+                inside=", ".join(inside),
+                layer=layer,
+                path=source.path,
+                first=inside[0],
+            )
         )
     stem = source.path.name.split(".")[0]
     layer_name = source.layer or next((n for n in (inner, stem) if n in LAYERS), None)
     if layer_name is None:
         raise LayerError(
-            f"cannot tell which layer {inner!r} of {source.path.name!r} is; prefix it with "
-            f"the layer name, e.g. 'grids={source.path}:{inner}' (layers: {', '.join(LAYERS)})"
+            _(
+                "cannot tell which layer %(inner)s of %(file)s is; prefix it with "
+                "the layer name, e.g. 'grids=%(path)s:%(name)s' (layers: %(layers)s)",
+                inner=repr(inner),
+                file=repr(source.path.name),
+                path=source.path,
+                name=inner,
+                layers=", ".join(LAYERS),
+            )
         )
     return layer_name, inner if len(inside) > 1 else None
 
@@ -232,10 +279,15 @@ def _mapping_for(
         else:
             usable[ours] = theirs
     if absent:
-        columns = ", ".join(str(c) for c in frame.columns if c != "geometry") or "(none)"
+        columns = ", ".join(str(c) for c in frame.columns if c != "geometry") or _("(none)")
         raise LayerError(
-            f"the field mapping of layer {layer!r} names column(s) its file does not have: "
-            f"{', '.join(absent)}; the columns are {columns}"
+            _(
+                "the field mapping of layer %(layer)s names column(s) its file does not have: "
+                "%(absent)s; the columns are %(columns)s",
+                layer=repr(layer),
+                absent=", ".join(absent),
+                columns=columns,
+            )
         )
     return usable
 
@@ -280,8 +332,12 @@ def ingest(
     unread = sorted(k for k in (offset or {}) if k is not None and k not in named)
     if unread and not isinstance(offset, str):
         raise LayerError(
-            f"an offset is given for layer(s) {', '.join(unread)}, which this import does not "
-            f"read (it reads {', '.join(sorted(named))}); check the layer names"
+            _(
+                "an offset is given for layer(s) %(unread)s, which this import does not "
+                "read (it reads %(read)s); check the layer names",
+                unread=", ".join(unread),
+                read=", ".join(sorted(named)),
+            )
         )
     for source, (layer, inner) in pairs:
         read = read_table if LAYERS[layer].is_table else read_layer
@@ -299,8 +355,11 @@ def ingest(
                         layer,
                         None,
                         "offset_converted",
-                        f"coordinates converted from {system.upper()} to WGS84",
-                        "nothing to do",
+                        _(
+                            "coordinates converted from %(system)s to WGS84",
+                            system=system.upper(),
+                        ),
+                        _("nothing to do"),
                         "repaired",
                     )
                 )
@@ -308,8 +367,12 @@ def ingest(
             result.problems.extend(crs_problems)
         if layer in result.layers:
             raise LayerError(
-                f"layer {layer!r} is given twice (again in {source.path.name!r}); "
-                "merge the files first or import one of them"
+                _(
+                    "layer %(layer)s is given twice (again in %(file)s); "
+                    "merge the files first or import one of them",
+                    layer=repr(layer),
+                    file=repr(source.path.name),
+                )
             )
         result.layers[layer] = frame
         logger.info("read %s: %s features from %s", layer, f"{len(frame):,}", source.path.name)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from gisapp.errors import GisappError
 from gisapp.settings import Settings, parse_shift
+from layers.i18n import _
 
 if TYPE_CHECKING:
     from gisapp.store import Workspace
@@ -63,8 +64,11 @@ def settings_from_args(args: Mapping[str, Any]) -> Settings:
     unknown = sorted(set(data) - known)
     if unknown:
         raise GisappError(
-            f"the job names unknown setting(s) {', '.join(unknown)}; run the same gisapp "
-            "version on the web server and the workers"
+            _(
+                "the job names unknown setting(s) %(settings)s; run the same gisapp "
+                "version on the web server and the workers",
+                settings=", ".join(unknown),
+            )
         )
     if "response_minutes" in data:
         data["response_minutes"] = tuple(float(m) for m in data["response_minutes"])
@@ -259,7 +263,11 @@ def job_kind(kind: str) -> JobKindFunction:
         return JOB_KINDS[kind]
     except KeyError:
         raise GisappError(
-            f"there is no kind of job {kind!r}; the kinds are {', '.join(JOB_KINDS)}"
+            _(
+                "there is no kind of job %(kind)s; the kinds are %(kinds)s",
+                kind=repr(kind),
+                kinds=", ".join(JOB_KINDS),
+            )
         ) from None
 
 
@@ -277,8 +285,12 @@ def check_job_args(kind: str, args: Mapping[str, Any]) -> dict[str, Any]:
         plain: dict[str, Any] = json.loads(json.dumps(dict(args), allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise GisappError(
-            f"the {kind} job's options cannot be sent to a worker ({exc}); give text, "
-            "numbers, lists and tables of them only"
+            _(
+                "the %(kind)s job's options cannot be sent to a worker (%(error)s); give text, "
+                "numbers, lists and tables of them only",
+                kind=kind,
+                error=exc,
+            )
         ) from None
     return plain
 
@@ -305,7 +317,7 @@ def _plain(value: Any) -> Any:
 def _text(args: Mapping[str, Any], name: str) -> str:
     value = args.get(name)
     if value in (None, ""):
-        raise GisappError(f"the job has no {name.replace('_', ' ')}; give one")
+        raise GisappError(_("the job has no %(name)s; give one", name=name.replace("_", " ")))
     return str(value)
 
 
@@ -315,7 +327,9 @@ def _date(value: Any) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        raise GisappError(f"date {value!r} should be a day like 2024-05-31") from None
+        raise GisappError(
+            _("date %(date)s should be a day like 2024-05-31", date=repr(value))
+        ) from None
 
 
 def _optional_int(value: Any) -> int | None:

@@ -41,6 +41,7 @@ from urllib.parse import quote, urlsplit
 
 from gisapp.errors import USER_ERRORS, BusyError, SettingsError
 from gisapp.services.job_kinds import Progress, check_job_args, job_kind
+from layers.i18n import _, _l, current_language, format_number, use_language
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -53,16 +54,23 @@ logger = logging.getLogger(__name__)
 #: Name of the Redis queue the web submits to and ``gisapp worker`` takes jobs from.
 QUEUE_NAME = "gisapp"
 #: Said of a job that stopped on an unexpected error (the log has the traceback).
-UNEXPECTED_ERROR = (
+UNEXPECTED_ERROR = _l(
     "the job stopped on an unexpected error; the server's log has the details for your "
     "administrator"
 )
 #: Said of a job whose worker stopped in the middle of it.
-WORKER_LOST_ERROR = (
+WORKER_LOST_ERROR = _l(
     "the worker running this job stopped before it finished (it was stopped, killed or "
     "its machine restarted); nothing of it was saved: start it again"
 )
-_TIMEOUT_ERROR = "the job ran longer than {minutes:,.0f} minutes and was stopped"
+
+
+def _timeout_error(minutes: float) -> str:
+    """Said of a job stopped for running longer than ``minutes``."""
+    return _(
+        "the job ran longer than %(minutes)s minutes and was stopped",
+        minutes=format_number(minutes),
+    )
 
 
 @dataclass
@@ -150,7 +158,10 @@ def _wait(jobs: JobQueue, job_id: str, timeout_s: float | None, poll_s: float) -
 
 def _busy(waiting: int) -> BusyError:
     return BusyError(
-        f"{waiting} jobs are already waiting to run; try again in a few minutes",
+        _(
+            "%(count)s jobs are already waiting to run; try again in a few minutes",
+            count=waiting,
+        ),
         retry_after_s=60,
     )
 
@@ -170,7 +181,7 @@ class JobRunner:
         self.max_queued = max_queued
         self.keep_s = keep_s
         self._jobs: dict[str, Job] = {}
-        self._queue: queue.Queue[tuple[Job, str, dict[str, Any]]] = queue.Queue()
+        self._queue: queue.Queue[tuple[Job, str, dict[str, Any], str]] = queue.Queue()
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
 
@@ -200,7 +211,7 @@ class JobRunner:
                 raise _busy(waiting)
             job = Job(uuid.uuid4().hex, label, kind, dict(meta or {}))
             self._jobs[job.job_id] = job
-            self._queue.put((job, workspace, plain))
+            self._queue.put((job, workspace, plain, current_language()))
             if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(target=self._work, name="gisapp-jobs", daemon=True)
                 self._worker.start()
@@ -227,16 +238,21 @@ class JobRunner:
     def _work(self) -> None:
         while True:
             try:
-                job, workspace, args = self._queue.get(timeout=5.0)
+                job, workspace, args, language = self._queue.get(timeout=5.0)
             except queue.Empty:
                 with self._lock:
                     if self._queue.empty():
                         self._worker = None
                         return
                 continue
-            self._run(job, workspace, args)
+            self._run(job, workspace, args, language)
 
-    def _run(self, job: Job, workspace: str, args: dict[str, Any]) -> None:
+    def _run(self, job: Job, workspace: str, args: dict[str, Any], language: str) -> None:
+        # the job speaks the language of whoever submitted it: messages and documents
+        with use_language(language):
+            self._run_job(job, workspace, args)
+
+    def _run_job(self, job: Job, workspace: str, args: dict[str, Any]) -> None:
         job.status = "running"
 
         def progress(share: float) -> None:
@@ -249,7 +265,7 @@ class JobRunner:
             job.status = "failed"
         except Exception:
             logger.exception("job %s (%s) failed", job.job_id, job.label)
-            job.error = UNEXPECTED_ERROR
+            job.error = str(UNEXPECTED_ERROR)
             job.status = "failed"
         else:
             job.progress = 1.0
@@ -288,17 +304,23 @@ def redis_connection(url: str) -> Redis:
 
     if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
         raise SettingsError(
-            f"the job queue should be a Redis address like redis://localhost:6379/0 "
-            f"(setting job_queue), got {url!r}; leave the setting empty to run jobs in the "
-            "web server's process"
+            _(
+                "the job queue should be a Redis address like redis://localhost:6379/0 "
+                "(setting job_queue), got %(url)s; leave the setting empty to run jobs in the "
+                "web server's process",
+                url=repr(url),
+            )
         )
     connection = Redis.from_url(url)
     try:
         connection.ping()
     except RedisError:
         raise BusyError(
-            f"the job queue at {_shown_url(url)} does not answer; start Redis there or "
-            "ask your administrator, then try again",
+            _(
+                "the job queue at %(url)s does not answer; start Redis there or "
+                "ask your administrator, then try again",
+                url=_shown_url(url),
+            ),
             retry_after_s=60,
         ) from None
     return connection
@@ -376,7 +398,15 @@ class RQJobQueue:
                 raise _busy(waiting)
             rq_job = self.queue.enqueue_call(
                 "gisapp.services.jobs.execute_job",
-                args=(kind, workspace, plain, self.heartbeat_s, self.job_timeout_s, self.keep_s),
+                args=(
+                    kind,
+                    workspace,
+                    plain,
+                    self.heartbeat_s,
+                    self.job_timeout_s,
+                    self.keep_s,
+                    current_language(),
+                ),
                 timeout=int(self.job_timeout_s),
                 result_ttl=int(self.keep_s),
                 failure_ttl=int(self.keep_s),
@@ -418,8 +448,11 @@ class RQJobQueue:
 
     def _unreachable(self) -> BusyError:
         return BusyError(
-            f"the job queue at {_shown_url(self.url)} does not answer; try again in a few "
-            "minutes or ask your administrator to start Redis",
+            _(
+                "the job queue at %(url)s does not answer; try again in a few "
+                "minutes or ask your administrator to start Redis",
+                url=_shown_url(self.url),
+            ),
             retry_after_s=60,
         )
 
@@ -440,7 +473,7 @@ class RQJobQueue:
             job.status, job.progress, job.result = "done", 1.0, rq_job.return_value()
         elif rq_status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
             job.status = "failed"
-            job.error = str(error) if error else WORKER_LOST_ERROR
+            job.error = str(error) if error else str(WORKER_LOST_ERROR)
         elif rq_status == JobStatus.STARTED:
             job.status = "running"
         return job
@@ -476,7 +509,7 @@ class RQJobQueue:
         if rq_job.get_status(refresh=False) != JobStatus.STARTED:
             return  # it ended between the two looks
         logger.warning("job %s (%s): its worker was lost", rq_job.id, rq_job.description)
-        rq_job.meta["error"] = WORKER_LOST_ERROR
+        rq_job.meta["error"] = str(WORKER_LOST_ERROR)
         rq_job.save_meta()
         started = StartedJobRegistry(queue=self.queue)
         if hasattr(started, "remove_executions"):  # RQ 2 and later
@@ -484,7 +517,7 @@ class RQJobQueue:
         else:
             started.remove(rq_job)
         FailedJobRegistry(queue=self.queue).add(
-            rq_job, ttl=int(self.keep_s), exc_string=WORKER_LOST_ERROR
+            rq_job, ttl=int(self.keep_s), exc_string=str(WORKER_LOST_ERROR)
         )
         rq_job.set_status(JobStatus.FAILED)
 
@@ -563,8 +596,10 @@ def execute_job(
     heartbeat_s: float = 30.0,
     job_timeout_s: float = 4 * 3600.0,
     keep_s: float = 86_400.0,
+    language: str | None = None,
 ) -> Any:
-    """Run a queued job inside an RQ worker (what :class:`RQJobQueue` enqueues).
+    """Run a queued job inside an RQ worker (what :class:`RQJobQueue` enqueues), in the
+    language of whoever submitted it.
 
     Progress goes to the job's meta (``progress``), a user error's message or the general
     words to its meta (``error``) before RQ records the failure.
@@ -575,18 +610,18 @@ def execute_job(
     rq_job = get_current_job()
     if rq_job is None:
         raise RuntimeError("execute_job runs inside an RQ worker only")
-    with _heartbeat(rq_job.connection, rq_job.id, heartbeat_s, keep_s):
+    with use_language(language), _heartbeat(rq_job.connection, rq_job.id, heartbeat_s, keep_s):
         try:
             return run_job(kind, workspace, args, _meta_progress(rq_job))
         except USER_ERRORS as exc:
             rq_job.meta["error"] = str(exc)
             raise
         except JobTimeoutException:
-            rq_job.meta["error"] = _TIMEOUT_ERROR.format(minutes=job_timeout_s / 60)
+            rq_job.meta["error"] = _timeout_error(job_timeout_s / 60)
             raise
         except Exception:
             logger.exception("job %s (%s) failed", rq_job.id, rq_job.description)
-            rq_job.meta["error"] = UNEXPECTED_ERROR
+            rq_job.meta["error"] = str(UNEXPECTED_ERROR)
             raise
         finally:
             if "error" in rq_job.meta:

@@ -27,6 +27,7 @@ import geopandas as gpd
 from gisapp.errors import WorkspaceError
 from gisapp.samples import SAMPLE_DIR
 from gisapp.store.geopackage import Workspace
+from layers.i18n import _
 from routing.errors import NetworkError
 from routing.network import StreetNetwork, network_from_lines
 from routing.network_file import FORMAT_VERSION, load_network, save_network
@@ -128,7 +129,11 @@ def _build(workspace: Workspace, mode: str, node_tolerance_m: float) -> StreetNe
     roads = workspace.layer("roads")
     if not isinstance(roads, gpd.GeoDataFrame) or len(roads) == 0:
         raise WorkspaceError(
-            f"workspace {workspace.label!r} has an empty 'roads' layer; import street "
-            f"lines with 'gisapp import ROADS --out {workspace.location}'"
+            _(
+                "workspace %(workspace)s has an empty 'roads' layer; import street "
+                "lines with 'gisapp import ROADS --out %(location)s'",
+                workspace=repr(workspace.label),
+                location=workspace.location,
+            )
         )
     return network_from_lines(roads, mode=mode, node_tolerance_m=node_tolerance_m)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from gisapp.errors import GisappError
+from layers.i18n import _
 from layers.schema import parse_id_list
 from routing.network import StreetNetwork
 from routing.patrol import Hotspots
@@ -94,7 +95,11 @@ class PlanOverrides:
             m = _LOCK.match(text)
             if not m or (m.group(3) and not (int(m.group(3)) < 24 and int(m.group(4)) < 60)):
                 problems.append(
-                    f"lock {text!r} should read UNIT:HOTSPOT or UNIT:HOTSPOT@HH:MM, e.g. car-2:hs-007@23:30"
+                    _(
+                        "lock %(lock)s should read UNIT:HOTSPOT or UNIT:HOTSPOT@HH:MM, e.g. "
+                        "car-2:hs-007@23:30",
+                        lock=repr(text),
+                    )
                 )
                 continue
             at = f"{int(m.group(3)):02d}:{m.group(4)}" if m.group(3) else None
@@ -104,7 +109,11 @@ class PlanOverrides:
             m = _ORDER.match(text)
             if not m or not parse_id_list(m.group(2)):
                 problems.append(
-                    f"order {text!r} should read UNIT:HOTSPOT,HOTSPOT,..., e.g. car-1:hs-003,hs-001"
+                    _(
+                        "order %(order)s should read UNIT:HOTSPOT,HOTSPOT,..., e.g. "
+                        "car-1:hs-003,hs-001",
+                        order=repr(text),
+                    )
                 )
                 continue
             parsed_orders[m.group(1)] = tuple(parse_id_list(m.group(2)))
@@ -150,8 +159,12 @@ class PlanOverrides:
             )
         except (AttributeError, KeyError, TypeError) as exc:
             raise GisappError(
-                "the overrides should be an object with 'locks' (unit_id, hotspot_id, at), "
-                f"'forbidden', 'closed_streets' and 'orders'; this one has a problem near {exc}"
+                _(
+                    "the overrides should be an object with 'locks' (unit_id, hotspot_id, at), "
+                    "'forbidden', 'closed_streets' and 'orders'; this one has a problem near "
+                    "%(error)s",
+                    error=exc,
+                )
             ) from None
 
     def variant(self) -> str:
@@ -203,16 +216,27 @@ class PlanOverrides:
         problems = []
         if unknown:
             problems.append(
-                f"hotspot id(s) {', '.join(map(repr, unknown))} are not among this shift's "
-                f"{n} hotspots (hs-001 to hs-{n:03d})"
+                _(
+                    "hotspot id(s) %(ids)s are not among this shift's "
+                    "%(count)s hotspots (hs-001 to %(last)s)",
+                    ids=", ".join(map(repr, unknown)),
+                    count=n,
+                    last="hs-" + format(n, "03d"),
+                )
             )
         if missing_streets:
             problems.append(
-                f"no street is named {', '.join(map(repr, missing_streets))} in the roads layer"
+                _(
+                    "no street is named %(streets)s in the roads layer",
+                    streets=", ".join(map(repr, missing_streets)),
+                )
             )
         if problems:
             raise GisappError(
-                "; ".join(problems) + "; check the plan's hotspot list and street names"
+                _(
+                    "%(problems)s; check the plan's hotspot list and street names",
+                    problems="; ".join(problems),
+                )
             )
         return Overrides(
             locks=locks,

@@ -30,6 +30,7 @@ from gisapp.services.coverage_inputs import (
 )
 from gisapp.services.network import workspace_network
 from gisapp.store.geopackage import Workspace
+from layers.i18n import _
 from layers.schema import STORAGE_CRS
 from routing.coverage import (
     PLACEMENT_MODELS,
@@ -124,14 +125,22 @@ def _check(opts: PlacementOptions) -> str:
     key = opts.model.lower()
     if key not in PLACEMENT_MODELS:
         raise RoutingError(
-            f"the model should be one of {', '.join(PLACEMENT_MODELS)}, got {opts.model!r}"
+            _(
+                "the model should be one of %(models)s, got %(model)s",
+                models=", ".join(PLACEMENT_MODELS),
+                model=repr(opts.model),
+            )
         )
     if opts.posts < 0:
-        raise RoutingError(f"posts should be 0 or more new duty points, got {opts.posts!r}")
+        raise RoutingError(
+            _("posts should be 0 or more new duty points, got %(posts)s", posts=repr(opts.posts))
+        )
     if not opts.minutes > 0:
-        raise RoutingError(f"minutes should be > 0, got {opts.minutes!r}")
+        raise RoutingError(_("minutes should be > 0, got %(minutes)s", minutes=repr(opts.minutes)))
     if opts.demand not in ("risk", "key_places"):
-        raise RoutingError(f"demand should be 'risk' or 'key_places', got {opts.demand!r}")
+        raise RoutingError(
+            _("demand should be 'risk' or 'key_places', got %(demand)s", demand=repr(opts.demand))
+        )
     return key
 
 
@@ -191,8 +200,11 @@ def _risk_demand(ws: Workspace, network: StreetNetwork, opts: PlacementOptions) 
     nodes = np.flatnonzero(weights > 0)
     if len(nodes) == 0:
         raise WorkspaceError(
-            f"workspace {ws.label!r} has no incident risk on its streets to cover; import "
-            "incidents or use --demand key_places"
+            _(
+                "workspace %(workspace)s has no incident risk on its streets to cover; import "
+                "incidents or use --demand key_places",
+                workspace=repr(ws.label),
+            )
         )
     return _Demand(nodes, weights[nodes], [f"node:{n}" for n in nodes], None)
 
@@ -206,12 +218,15 @@ def _key_place_demand(
 ) -> _Demand:
     if len(places) == 0:
         raise WorkspaceError(
-            f"workspace {ws.label!r} has no key places to cover; import a 'key_places' "
-            "layer or use --demand risk"
+            _(
+                "workspace %(workspace)s has no key places to cover; import a 'key_places' "
+                "layer or use --demand risk",
+                workspace=repr(ws.label),
+            )
         )
     nodes, ok = _place_nodes(network, locate_places(network, places))
     if not ok.any():
-        raise WorkspaceError("no key place lies within 100 m of a street of the network")
+        raise WorkspaceError(_("no key place lies within 100 m of a street of the network"))
     required = key_place_required_minutes(places, minutes_by_kind=opts.key_place_minutes)
     radius = (
         np.minimum(required.to_numpy()[ok] * 60.0, opts.minutes * 60.0)
@@ -375,7 +390,11 @@ def save_proposed(ws: Workspace, result: PlacementResult, *, layer: str = PROPOS
 
     if layer in LAYERS:
         raise WorkspaceError(
-            f"layer {layer!r} holds the user's data and is never overwritten; save proposals "
-            f"as {PROPOSED_LAYER!r} or another new name"
+            _(
+                "layer %(layer)s holds the user's data and is never overwritten; save "
+                "proposals as %(proposed)s or another new name",
+                layer=repr(layer),
+                proposed=repr(PROPOSED_LAYER),
+            )
         )
     ws.save({layer: result.duty_points.drop(columns=["node"])})

@@ -33,6 +33,7 @@ from gisapp.services.network import workspace_network
 from gisapp.services.overrides import PlanOverrides
 from gisapp.settings import PLAN_TIME_LIMIT_S, STREET_RISK_WEIGHT, Settings, Shift
 from gisapp.store.geopackage import Workspace
+from layers.i18n import _
 from layers.schema import STORAGE_CRS, UNIT_MODES, parse_id_list
 from routing.errors import InfeasiblePlanError, NetworkError, RoutingError
 from routing.network import StreetNetwork
@@ -171,13 +172,21 @@ def parse_breaks(text: str, *, shift: Shift, unit_id: str) -> tuple[Break, ...]:
         match = _BREAK.match(part)
         if match is None:
             raise InfeasiblePlanError(
-                f"unit {unit_id!r} has break {part!r}; write it as 'HH:MM-HH:MM/minutes', "
-                "e.g. '02:00-03:00/30' (add '@station' to take it at the station)"
+                _(
+                    "unit %(unit)s has break %(part)s; write it as 'HH:MM-HH:MM/minutes', "
+                    "e.g. '02:00-03:00/30' (add '@station' to take it at the station)",
+                    unit=repr(unit_id),
+                    part=repr(part),
+                )
             )
         clock = [tuple(map(int, t.split(":"))) for t in match.group(1, 2)]
         if any(h > 23 or m > 59 for h, m in clock):
             raise InfeasiblePlanError(
-                f"unit {unit_id!r} has break {part!r} with a clock time past 23:59"
+                _(
+                    "unit %(unit)s has break %(part)s with a clock time past 23:59",
+                    unit=repr(unit_id),
+                    part=repr(part),
+                )
             )
         earliest, latest = ((h * 60 + m - shift_start_min) % (24 * 60) for h, m in clock)
         breaks.append(
@@ -195,16 +204,22 @@ def _units_on_duty(ws: Workspace, shift: Shift, unit_ids: Sequence[str] | None) 
     table = ws.layer("units")
     if len(table) == 0:
         raise InfeasiblePlanError(
-            f"workspace {ws.label!r} has no units; import a 'units' table "
-            "(id, mode, station_id, grid_ids) first"
+            _(
+                "workspace %(workspace)s has no units; import a 'units' table "
+                "(id, mode, station_id, grid_ids) first",
+                workspace=repr(ws.label),
+            )
         )
     table = table.assign(id=table["id"].astype(str))
     if unit_ids:
         unknown = sorted(set(unit_ids) - set(table["id"]))
         if unknown:
             raise InfeasiblePlanError(
-                f"unknown unit id(s) {', '.join(map(repr, unknown))}; the workspace has "
-                f"{', '.join(table['id'])}"
+                _(
+                    "unknown unit id(s) %(unknown)s; the workspace has %(units)s",
+                    unknown=", ".join(map(repr, unknown)),
+                    units=", ".join(table["id"]),
+                )
             )
         table = table[table["id"].isin(list(unit_ids))]
     else:
@@ -220,8 +235,12 @@ def _units_on_duty(ws: Workspace, shift: Shift, unit_ids: Sequence[str] | None) 
         table = table[on_duty.to_numpy()]
         if len(table) == 0:
             raise InfeasiblePlanError(
-                f"no unit of {ws.label!r} works the {shift.label()} shift; name units "
-                "with --units or set their 'shift' field"
+                _(
+                    "no unit of %(workspace)s works the %(shift)s shift; name units "
+                    "with --units or set their 'shift' field",
+                    workspace=repr(ws.label),
+                    shift=shift.label(),
+                )
             )
     rows = []
     for record in table.to_dict("records"):
@@ -229,8 +248,12 @@ def _units_on_duty(ws: Workspace, shift: Shift, unit_ids: Sequence[str] | None) 
         mode = str(record.get("mode") or "").strip().lower()
         if mode not in UNIT_MODES:
             raise InfeasiblePlanError(
-                f"unit {unit_id!r} has mode {record.get('mode')!r}; set it to one of "
-                f"{', '.join(UNIT_MODES)}"
+                _(
+                    "unit %(unit)s has mode %(mode)s; set it to one of %(modes)s",
+                    unit=repr(unit_id),
+                    mode=repr(record.get("mode")),
+                    modes=", ".join(UNIT_MODES),
+                )
             )
         station = record.get("station_id")
         if (
@@ -239,8 +262,11 @@ def _units_on_duty(ws: Workspace, shift: Shift, unit_ids: Sequence[str] | None) 
             or not str(station).strip()
         ):
             raise InfeasiblePlanError(
-                f"unit {unit_id!r} has no station; set its 'station_id' to a station of the "
-                "'stations' layer"
+                _(
+                    "unit %(unit)s has no station; set its 'station_id' to a station of the "
+                    "'stations' layer",
+                    unit=repr(unit_id),
+                )
             )
         breaks = record.get("breaks")
         rows.append(
@@ -264,8 +290,12 @@ def _allowed_area(
     unknown = [g for g in unit.grid_ids if g not in grid_ids]
     if unknown:
         raise InfeasiblePlanError(
-            f"unit {unit.unit_id!r} names unknown grid id(s) {', '.join(map(repr, unknown[:10]))}"
-            f"{' ...' if len(unknown) > 10 else ''}; fix its 'grid_ids' to ids of the 'grids' layer"
+            _(
+                "unit %(unit)s names unknown grid id(s) %(grids)s; fix its 'grid_ids' to ids "
+                "of the 'grids' layer",
+                unit=repr(unit.unit_id),
+                grids=", ".join(map(repr, unknown[:10])) + (" ..." if len(unknown) > 10 else ""),
+            )
         )
     chosen = grids[grids["id"].isin(unit.grid_ids)]
     return shapely.union_all(chosen.geometry.buffer(GRID_EDGE_TOLERANCE_M).to_numpy())
@@ -290,8 +320,14 @@ def _patrol_units(
             node = int(np.asarray(nearest_nodes(net, point))[0])
         except NetworkError as exc:
             raise InfeasiblePlanError(
-                f"unit {unit.unit_id!r}: its station {unit.station_id!r} is off the "
-                f"{unit.mode} network ({exc}); move the station onto a street"
+                _(
+                    "unit %(unit)s: its station %(station)s is off the "
+                    "%(mode)s network (%(error)s); move the station onto a street",
+                    unit=repr(unit.unit_id),
+                    station=repr(unit.station_id),
+                    mode=unit.mode,
+                    error=exc,
+                )
             ) from None
         allowed = (
             None
@@ -318,8 +354,12 @@ def _duty(
     for unit in units:
         if unit.station_id not in station_ids:
             raise InfeasiblePlanError(
-                f"unit {unit.unit_id!r} names station {unit.station_id!r}, which is not in the "
-                "'stations' layer; fix its 'station_id' or import the station"
+                _(
+                    "unit %(unit)s names station %(station)s, which is not in the "
+                    "'stations' layer; fix its 'station_id' or import the station",
+                    unit=repr(unit.unit_id),
+                    station=repr(unit.station_id),
+                )
             )
     modes = sorted({u.mode for u in units}, key=UNIT_MODES.index)
     networks: dict[str, StreetNetwork] = {
@@ -636,7 +676,13 @@ def _hotspot_frame(
     unnamed = gdf["name"] == ""
     if unnamed.any():
         gdf.loc[unnamed, "name"] = [
-            f"unnamed street, grid {grid}" if grid else f"unnamed street at {pt.y:.5f}, {pt.x:.5f}"
+            _("unnamed street, grid %(grid)s", grid=grid)
+            if grid
+            else _(
+                "unnamed street at %(lat)s, %(lon)s",
+                lat=format(pt.y, ".5f"),
+                lon=format(pt.x, ".5f"),
+            )
             for grid, pt in zip(gdf.loc[unnamed, "grid_id"], gdf.geometry[unnamed], strict=True)
         ]
     return gdf
@@ -687,7 +733,7 @@ def _stops_frame(
                 entries.append(
                     (
                         "break",
-                        f"Break ({minutes} min) at {where}",
+                        _("Break (%(minutes)s min) at %(where)s", minutes=minutes, where=where),
                         stop.node,
                         stop.arrive_s,
                         stop.depart_s,
@@ -730,7 +776,8 @@ def _stops_frame(
                     if name and name != current:
                         at = stop.depart_s + math.floor(elapsed)
                         node = int(net.edge_u[edge])
-                        entries.append(("waypoint", f"onto {name}", node, at, at, name, "", ""))
+                        onto = _("onto %(street)s", street=name)
+                        entries.append(("waypoint", onto, node, at, at, name, "", ""))
                         current = name
                     elapsed += float(net.edge_travel_time_s[edge])
         for seq, (kind, name, node, arrive, depart, street, hotspot_id, grid_id) in enumerate(

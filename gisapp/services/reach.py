@@ -23,6 +23,7 @@ from gisapp.services.coverage_inputs import (
 )
 from gisapp.services.network import workspace_network
 from gisapp.store.geopackage import Workspace
+from layers.i18n import _
 from layers.schema import STORAGE_CRS
 from routing.coverage import coverage_segments, locate_places, place_times
 from routing.errors import RoutingError
@@ -61,7 +62,12 @@ def check_minutes(minutes: Sequence[float]) -> list[float]:
     """
     bands = sorted({float(m) for m in minutes})
     if not bands or bands[0] <= 0:
-        raise RoutingError(f"minutes should be positive numbers like 1,3,5, got {list(minutes)!r}")
+        raise RoutingError(
+            _(
+                "minutes should be positive numbers like 1,3,5, got %(minutes)s",
+                minutes=repr(list(minutes)),
+            )
+        )
     return bands
 
 
@@ -189,7 +195,9 @@ def compute_reach(ws: Workspace, options: ReachOptions | None = None) -> ReachRe
     opts = options or ReachOptions()
     check_minutes(opts.minutes)
     if not opts.buffer_m > 0:
-        raise RoutingError(f"the buffer should be > 0 metres, got {opts.buffer_m!r}")
+        raise RoutingError(
+            _("the buffer should be > 0 metres, got %(buffer)s", buffer=repr(opts.buffer_m))
+        )
     network = workspace_network(ws, opts.mode, node_tolerance_m=opts.node_tolerance_m)
     sources = response_sources(ws, layers=(opts.from_layer,))
     nodes = np.asarray(nearest_nodes(network, sources.set_index("id").geometry))

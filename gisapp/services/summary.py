@@ -8,6 +8,7 @@ import geopandas as gpd
 import pandas as pd
 
 from gisapp.store.geopackage import Workspace
+from layers.i18n import _, format_number
 
 
 def workspace_summary(workspace: Workspace) -> dict[str, Any]:
@@ -62,12 +63,12 @@ def workspace_summary(workspace: Workspace) -> dict[str, Any]:
 def format_summary(summary: dict[str, Any]) -> str:
     """Human-readable text of :func:`workspace_summary`."""
     lines = [
-        f"Workspace {summary['name']} ({summary['path']})",
-        f"  time zone: {summary['timezone']}",
+        _("Workspace %(name)s (%(path)s)", name=summary["name"], path=summary["path"]),
+        "  " + _("time zone: %(timezone)s", timezone=summary["timezone"]),
     ]
     if summary.get("description"):
         lines.append(f"  {summary['description']}")
-    lines.append("  layers:")
+    lines.append("  " + _("layers:"))
     for name, entry in summary["layers"].items():
         extra = ""
         if "bbox" in entry:
@@ -78,10 +79,18 @@ def format_summary(summary: dict[str, Any]) -> str:
     incidents = summary.get("incidents")
     if incidents:
         lines.append(
-            f"  incidents: {incidents['count']:,} from {incidents['first']} to {incidents['last']}"
+            "  "
+            + _(
+                "incidents: %(count)s from %(first)s to %(last)s",
+                count=format_number(incidents["count"]),
+                first=incidents["first"],
+                last=incidents["last"],
+            )
         )
         if "preventable" in incidents:
-            lines.append(f"    preventable (可防性案件): {incidents['preventable']:,}")
+            lines.append(
+                "    " + _("preventable: %(count)s", count=format_number(incidents["preventable"]))
+            )
         for group, count in incidents.get("by_group", {}).items():
             lines.append(f"    {group:<20}{count:>6,}")
     return "\n".join(lines)

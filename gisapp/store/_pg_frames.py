@@ -23,6 +23,7 @@ from psycopg import sql
 
 from gisapp.errors import WorkspaceError
 from gisapp.store.backend import Frame
+from layers.i18n import _
 from layers.schema import STORAGE_CRS
 
 #: The column keeping each layer's row order.
@@ -83,7 +84,7 @@ def frame_columns(frame: Frame) -> dict[str, str]:
             continue
         if str(name) in (ROW_COLUMN, GEOMETRY_COLUMN):
             raise WorkspaceError(
-                f"a layer cannot have a column named {name!r}; rename it before saving"
+                _("a layer cannot have a column named %(name)r; rename it before saving", name=name)
             )
         columns[str(name)] = column_type(frame[name])
     if geometry is not None:
@@ -127,10 +128,21 @@ def _index_name(table: str, what: str) -> str:
 def _check_name(name: str, what: str) -> None:
     """Refuse a name the database would cut short (it keeps 63 bytes)."""
     if len(name.encode()) > _MAX_NAME_BYTES:
-        raise WorkspaceError(
-            f"{what} name {name!r} is too long for a database workspace (at most "
-            f"{_MAX_NAME_BYTES} bytes); rename it before saving"
-        )
+        if what == "column":
+            message = _(
+                "column name %(name)r is too long for a database workspace (at most "
+                "%(max)s bytes); rename it before saving",
+                name=name,
+                max=_MAX_NAME_BYTES,
+            )
+        else:
+            message = _(
+                "layer name %(name)r is too long for a database workspace (at most "
+                "%(max)s bytes); rename it before saving",
+                name=name,
+                max=_MAX_NAME_BYTES,
+            )
+        raise WorkspaceError(message)
 
 
 def stored_columns(cur: psycopg.Cursor[Any], schema: str, name: str) -> dict[str, str]:

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from gisapp.errors import WorkspaceError
+from layers.i18n import _
 from layers.schema import LAYERS, STORAGE_CRS
 
 #: The table holding a workspace's metadata (name, time zone, layer notes, ...).
@@ -204,8 +205,10 @@ def count_in_areas(
     if query.categories is not None:
         if "category" not in incidents.columns:
             raise WorkspaceError(
-                "the incidents have no 'category' field to choose categories by; "
-                "re-import them with their categories, or count every category"
+                _(
+                    "the incidents have no 'category' field to choose categories by; "
+                    "re-import them with their categories, or count every category"
+                )
             )
         keep &= incidents["category"].astype(str).isin(query.categories).to_numpy()
     chosen = incidents.loc[keep]
@@ -220,9 +223,10 @@ def count_in_areas(
 
 def no_area_ids(layer: str) -> str:
     """The message for an areas layer whose polygons have no ``id`` to count by."""
-    return (
-        f"layer {layer!r} has no 'id' field to count incidents by; re-import it with "
-        "an id for every area"
+    return _(
+        "layer %(layer)r has no 'id' field to count incidents by; re-import it with "
+        "an id for every area",
+        layer=layer,
     )
 
 
@@ -263,9 +267,13 @@ class DatabaseURL:
 def busy_error(label: str, timeout_s: float) -> WorkspaceError:
     """The message for a save that waited too long for another one."""
     return WorkspaceError(
-        f"workspace {label!r} is busy: another save into it (or an edit in another "
-        f"program, e.g. QGIS) has not finished within {timeout_s:.0f} seconds; "
-        "try again when it is done"
+        _(
+            "workspace %(workspace)r is busy: another save into it (or an edit in another "
+            "program, e.g. QGIS) has not finished within %(seconds).0f seconds; "
+            "try again when it is done",
+            workspace=label,
+            seconds=timeout_s,
+        )
     )
 
 
@@ -278,7 +286,7 @@ def check_layer_names(names: Collection[str]) -> None:
     """Refuse layer names the workspace keeps for itself."""
     for name in names:
         if name in RESERVED_TABLES:
-            raise WorkspaceError(f"{name!r} is reserved for workspace metadata")
+            raise WorkspaceError(_("%(name)r is reserved for workspace metadata", name=name))
 
 
 def empty_layer(name: str) -> Frame:
@@ -303,7 +311,9 @@ def storable(frame: Frame, timezone: str) -> Frame:
     out = frame.copy()
     if isinstance(out, gpd.GeoDataFrame):
         if out.crs is None:
-            raise WorkspaceError("a layer without a CRS cannot be saved; set its CRS before saving")
+            raise WorkspaceError(
+                _("a layer without a CRS cannot be saved; set its CRS before saving")
+            )
         if not out.crs.equals(STORAGE_CRS):
             out = out.to_crs(STORAGE_CRS)
     for column in out.columns:

@@ -79,6 +79,7 @@ from gisapp.store.backend import (
     storable,
 )
 from gisapp.store.workspace import Workspace
+from layers.i18n import _
 from layers.schema import STORAGE_CRS
 
 __all__ = ["META_TABLE", "WRITE_TIMEOUT_S", "Frame", "GeoPackageBackend", "Workspace"]
@@ -154,7 +155,10 @@ def create(
     exists = ws_path.exists() and ws_path.stat().st_size > 0
     if exists and not overwrite:
         raise WorkspaceError(
-            f"{str(ws_path)!r} already exists; choose another --out or pass --force"
+            _(
+                "%(path)r already exists; choose another --out or pass --force",
+                path=str(ws_path),
+            )
         )
     meta_image = _meta_image(meta)
     images = _layer_images(frames, None)
@@ -190,23 +194,37 @@ class GeoPackageBackend:
         """
         if not ws_path.exists():
             raise WorkspaceError(
-                f"workspace {str(ws_path)!r} does not exist; create one with "
-                "'gisapp import SRC... --out WS.gpkg'"
+                _(
+                    "workspace %(path)r does not exist; create one with "
+                    "'gisapp import SRC... --out WS.gpkg'",
+                    path=str(ws_path),
+                )
             )
         if ws_path.is_dir():
             raise WorkspaceError(
-                f"workspace {str(ws_path)!r} is a folder; import its files first with "
-                f"'gisapp import {ws_path}/* --out WS.gpkg'"
+                _(
+                    "workspace %(path)r is a folder; import its files first with "
+                    "'gisapp import %(folder)s/* --out WS.gpkg'",
+                    path=str(ws_path),
+                    folder=ws_path,
+                )
             )
         if ws_path.stat().st_size == 0:
             raise WorkspaceError(
-                f"workspace {str(ws_path)!r} is empty (an import was interrupted); import "
-                f"again with 'gisapp import SRC... --out {ws_path}'"
+                _(
+                    "workspace %(path)r is empty (an import was interrupted); import "
+                    "again with 'gisapp import SRC... --out %(out)s'",
+                    path=str(ws_path),
+                    out=ws_path,
+                )
             )
         if not _is_geopackage(ws_path):
             raise WorkspaceError(
-                f"workspace {str(ws_path)!r} is not a GeoPackage (.gpkg); "
-                "import other formats with 'gisapp import'"
+                _(
+                    "workspace %(path)r is not a GeoPackage (.gpkg); "
+                    "import other formats with 'gisapp import'",
+                    path=str(ws_path),
+                )
             )
         _recover(ws_path)
         return cls(ws_path)
@@ -429,8 +447,12 @@ def _read_state(path: Path) -> tuple[dict[str, str], list[str]]:
             table = pyogrio.read_dataframe(path, layer=META_TABLE) if META_TABLE in names else None
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise WorkspaceError(
-            f"workspace {str(path)!r} cannot be read ({exc}); it may be truncated or "
-            "damaged: restore it from a backup"
+            _(
+                "workspace %(workspace)r cannot be read (%(error)s); it may be truncated or "
+                "damaged: restore it from a backup",
+                workspace=str(path),
+                error=exc,
+            )
         ) from None
     meta: dict[str, str] = {}
     if table is not None:
@@ -456,21 +478,35 @@ def _sql_errors(path: Path) -> Iterator[None]:
             raise _busy_error(path) from None
         if "readonly" in text or "read-only" in text:
             raise WorkspaceError(
-                f"workspace {path.name!r} cannot be written: it is read-only; check the "
-                "file's permissions or copy it somewhere you can write"
+                _(
+                    "workspace %(workspace)r cannot be written: it is read-only; check the "
+                    "file's permissions or copy it somewhere you can write",
+                    workspace=path.name,
+                )
             ) from None
         if "disk" in text and "full" in text:
             raise WorkspaceError(
-                f"workspace {path.name!r} cannot be saved: the disk is full; free some "
-                "space and save again (the workspace is unchanged)"
+                _(
+                    "workspace %(workspace)r cannot be saved: the disk is full; free some "
+                    "space and save again (the workspace is unchanged)",
+                    workspace=path.name,
+                )
             ) from None
         raise WorkspaceError(
-            f"workspace {path.name!r} cannot be saved ({exc}); the workspace is unchanged"
+            _(
+                "workspace %(workspace)r cannot be saved (%(error)s); the workspace is unchanged",
+                workspace=path.name,
+                error=exc,
+            )
         ) from None
     except sqlite3.DatabaseError as exc:
         raise WorkspaceError(
-            f"workspace {path.name!r} cannot be read ({exc}); it may be truncated or "
-            "damaged: restore it from a backup"
+            _(
+                "workspace %(workspace)r cannot be read (%(error)s); it may be truncated or "
+                "damaged: restore it from a backup",
+                workspace=path.name,
+                error=exc,
+            )
         ) from None
 
 
@@ -545,7 +581,11 @@ def _apply(
             key, values = keyed[name]
             if append_conflicts(con, image, key):
                 raise WorkspaceError(
-                    f"layer {name!r} was changed by another program during the save; save again"
+                    _(
+                        "layer %(layer)r was changed by another program during the save; "
+                        "save again",
+                        layer=name,
+                    )
                 )
             append_rows(con, image, key, values)
         else:
@@ -577,7 +617,9 @@ def _layer_images(layers: Mapping[str, Frame], timezone: str | None) -> dict[str
     try:
         for name, frame in layers.items():
             if name == META_TABLE:
-                raise WorkspaceError(f"{META_TABLE!r} is reserved for workspace metadata")
+                raise WorkspaceError(
+                    _("%(name)r is reserved for workspace metadata", name=META_TABLE)
+                )
             data = frame if timezone is None else storable(frame, timezone)
             with _quiet_gdal():
                 images[name] = LayerImage.write(

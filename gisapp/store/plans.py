@@ -32,6 +32,7 @@ from gisapp.plans import (
 )
 from gisapp.settings import parse_shift
 from gisapp.store.geopackage import Workspace
+from layers.i18n import _, format_number
 from layers.schema import STORAGE_CRS
 
 logger = logging.getLogger(__name__)
@@ -237,8 +238,12 @@ def load_plan(workspace: Workspace, plan_id: str | None = None) -> Plan:
     plans = list_plans(workspace)
     if not len(plans):
         raise WorkspaceError(
-            f"workspace {workspace.label!r} has no saved plans; make one with "
-            f"'gisapp plan {workspace.location} --shift night --out DIR' or on the Plans page"
+            _(
+                "workspace %(workspace)r has no saved plans; make one with "
+                "'gisapp plan %(location)s --shift night --out DIR' or on the Plans page",
+                workspace=workspace.label,
+                location=workspace.location,
+            )
         )
     ids = [str(p) for p in plans["plan_id"]]
     if plan_id is None:
@@ -246,11 +251,24 @@ def load_plan(workspace: Workspace, plan_id: str | None = None) -> Plan:
     elif str(plan_id) in ids:
         chosen = str(plan_id)
     else:
-        listed = ", ".join(ids[:20]) + (f" and {len(ids) - 20:,} more" if len(ids) > 20 else "")
-        raise WorkspaceError(
-            f"workspace {workspace.label!r} has no plan {plan_id!r}; its plans are "
-            f"{listed} (newest first)"
-        )
+        if len(ids) > 20:
+            message = _(
+                "workspace %(workspace)r has no plan %(plan)r; its plans are %(plans)s and "
+                "%(more)s more (newest first)",
+                workspace=workspace.label,
+                plan=plan_id,
+                plans=", ".join(ids[:20]),
+                more=format_number(len(ids) - 20),
+            )
+        else:
+            message = _(
+                "workspace %(workspace)r has no plan %(plan)r; its plans are %(plans)s "
+                "(newest first)",
+                workspace=workspace.label,
+                plan=plan_id,
+                plans=", ".join(ids),
+            )
+        raise WorkspaceError(message)
     index = _index_table(workspace)
     record = index[index["plan_id"] == chosen].iloc[-1]
     try:
@@ -262,8 +280,13 @@ def load_plan(workspace: Workspace, plan_id: str | None = None) -> Plan:
         rows = _stored_plan_rows(workspace, name)
         if rows is None:
             raise WorkspaceError(
-                f"workspace {workspace.label!r} lists plan {chosen!r} but has no layer "
-                f"{name!r}; save the plan again with 'gisapp plan'"
+                _(
+                    "workspace %(workspace)r lists plan %(plan)r but has no layer "
+                    "%(layer)r; save the plan again with 'gisapp plan'",
+                    workspace=workspace.label,
+                    plan=chosen,
+                    layer=name,
+                )
             )
         mine = rows[rows["plan_id"] == chosen].drop(columns="plan_id").reset_index(drop=True)
         frames[name] = mine

@@ -59,6 +59,7 @@ from gisapp.store.backend import (
     frame_like,
     no_area_ids,
 )
+from layers.i18n import _, _l
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +114,12 @@ def create(
         (n_meta,) = cur.fetchone() or (0,)
         if (stored or n_meta) and not overwrite:
             raise WorkspaceError(
-                f"schema {url.schema!r} of database {url.database!r} holds a workspace "
-                "already; choose another schema (?schema=NAME) or pass --force"
+                _(
+                    "schema %(schema)r of database %(database)r holds a workspace "
+                    "already; choose another schema (?schema=NAME) or pass --force",
+                    schema=url.schema,
+                    database=url.database,
+                )
             )
         for name in stored:
             _drop_layer(cur, url, name)
@@ -147,8 +152,13 @@ class PostGISBackend:
             row = cur.fetchone()
             if row is None or row[0] is None:
                 raise WorkspaceError(
-                    f"schema {url.schema!r} of database {url.database!r} holds no "
-                    f"workspace; copy one in with 'gisapp copy WS.gpkg {location}'"
+                    _(
+                        "schema %(schema)r of database %(database)r holds no "
+                        "workspace; copy one in with 'gisapp copy WS.gpkg %(location)s'",
+                        schema=url.schema,
+                        database=url.database,
+                        location=location,
+                    )
                 )
             if _schema_version(cur, url) != SCHEMA_VERSION:
                 with con.transaction():
@@ -270,7 +280,7 @@ class PostGISBackend:
             if query.categories is not None:
                 stored = frames_sql.stored_columns(cur, self._url.schema, "incidents")
                 if "category" not in stored:
-                    raise WorkspaceError(_NO_CATEGORY)
+                    raise WorkspaceError(str(_NO_CATEGORY))
             ids, counts, outside = frames_sql.count_incidents(
                 cur,
                 self._url.schema,
@@ -315,9 +325,9 @@ def _held_locks() -> dict[str, int]:
     return held
 
 
-_NO_CATEGORY = (
-    "the incidents have no 'category' field to choose categories by; re-import them "
-    "with their categories, or count every category"
+_NO_CATEGORY = _l(
+    "the incidents have no 'category' field to choose categories by; "
+    "re-import them with their categories, or count every category"
 )
 _THREAD = threading.local()
 _READERS: dict[str, tuple[threading.Lock, list[psycopg.Connection[Any]]]] = {}
@@ -367,10 +377,16 @@ def _connect(url: DatabaseURL) -> psycopg.Connection[Any]:
         )
     except psycopg.OperationalError as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        reason = lines[-1] if lines else "no answer"
+        reason = lines[-1] if lines else _("no answer")
         raise WorkspaceError(
-            f"cannot connect to database {url.database!r} on {url.host}:{url.port} "
-            f"({reason}); check the workspace URL and that the server is running"
+            _(
+                "cannot connect to database %(database)r on %(host)s:%(port)s "
+                "(%(reason)s); check the workspace URL and that the server is running",
+                database=url.database,
+                host=url.host,
+                port=url.port,
+                reason=reason,
+            )
         ) from None
 
 
@@ -400,24 +416,39 @@ def _sql_errors(url: DatabaseURL) -> Iterator[None]:
         raise busy_error(url.label, WRITE_TIMEOUT_S) from None
     except psycopg.errors.InsufficientPrivilege as exc:
         raise WorkspaceError(
-            f"workspace {url.label!r} cannot be written ({exc.diag.message_primary}); ask "
-            "the database's administrator for the rights to the schema"
+            _(
+                "workspace %(workspace)r cannot be written (%(error)s); ask "
+                "the database's administrator for the rights to the schema",
+                workspace=url.label,
+                error=exc.diag.message_primary,
+            )
         ) from None
     except psycopg.errors.UndefinedObject as exc:
         raise WorkspaceError(
-            f"database {url.database!r} cannot hold a workspace ({exc.diag.message_primary}); "
-            "ask its administrator to run 'CREATE EXTENSION postgis' in it"
+            _(
+                "database %(database)r cannot hold a workspace (%(error)s); "
+                "ask its administrator to run 'CREATE EXTENSION postgis' in it",
+                database=url.database,
+                error=exc.diag.message_primary,
+            )
         ) from None
     except psycopg.errors.DiskFull:
         raise WorkspaceError(
-            f"workspace {url.label!r} cannot be saved: the server's disk is full; the "
-            "workspace is unchanged"
+            _(
+                "workspace %(workspace)r cannot be saved: the server's disk is full; the "
+                "workspace is unchanged",
+                workspace=url.label,
+            )
         ) from None
     except psycopg.Error as exc:
         message = exc.diag.message_primary or str(exc)
         raise WorkspaceError(
-            f"workspace {url.label!r} cannot be read or saved ({message}); the workspace "
-            "is unchanged"
+            _(
+                "workspace %(workspace)r cannot be read or saved (%(error)s); the workspace "
+                "is unchanged",
+                workspace=url.label,
+                error=message,
+            )
         ) from None
 
 
@@ -454,8 +485,13 @@ def _migrate(cur: psycopg.Cursor[Any], url: DatabaseURL, *, create: bool) -> Non
     current = _schema_version(cur, url)
     if current > SCHEMA_VERSION:
         raise WorkspaceError(
-            f"workspace {url.label!r} was written by a newer gisapp (schema version "
-            f"{current}, this one knows {SCHEMA_VERSION}); upgrade gisapp to open it"
+            _(
+                "workspace %(workspace)r was written by a newer gisapp (schema version "
+                "%(version)s, this one knows %(known)s); upgrade gisapp to open it",
+                workspace=url.label,
+                version=current,
+                known=SCHEMA_VERSION,
+            )
         )
     for version, description, statements in MIGRATIONS:
         if version <= current:
@@ -507,7 +543,9 @@ def _bump(cur: psycopg.Cursor[Any], url: DatabaseURL) -> int:
     )
     row = cur.fetchone()
     if row is None:
-        raise WorkspaceError(f"workspace {url.label!r} has lost its version counter")
+        raise WorkspaceError(
+            _("workspace %(workspace)r has lost its version counter", workspace=url.label)
+        )
     return int(row[0])
 
 

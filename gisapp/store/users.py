@@ -26,6 +26,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from gisapp.errors import GisappError
 from gisapp.store.backend import DatabaseURL, is_database_url
+from layers.i18n import _
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ _SCHEMA = (
         password_hash TEXT NOT NULL,
         role TEXT NOT NULL,
         unit_id TEXT,
-        disabled INTEGER NOT NULL DEFAULT 0
+        disabled INTEGER NOT NULL DEFAULT 0,
+        language TEXT
     )
     """,
     """
@@ -93,12 +95,16 @@ class User:
         The officer's patrol unit (``None`` for admins and captains).
     disabled
         True when an administrator has disabled the account (it cannot sign in).
+    language
+        The language the user chose for the interface (``zh_CN``, ``en``); ``None`` until
+        chosen (the workspace's default, then the browser's, apply).
     """
 
     name: str
     role: str
     unit_id: str | None = None
     disabled: bool = False
+    language: str | None = None
 
     @property
     def sees_all_units(self) -> bool:
@@ -192,6 +198,8 @@ class UserStore:
             columns = {row[1] for row in con.execute("PRAGMA table_info(users)")}
             if "disabled" not in columns:  # a users file from before accounts could be disabled
                 con.execute("ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0")
+            if "language" not in columns:  # a users file from before the Chinese interface
+                con.execute("ALTER TABLE users ADD COLUMN language TEXT")
             yield con
 
     def add(
@@ -215,17 +223,19 @@ class UserStore:
         """
         name = name.strip()
         if not name:
-            raise UserError("user name is empty")
+            raise UserError(_("user name is empty"))
         if role not in ROLES:
-            raise UserError(f"role {role!r} is not one of {', '.join(ROLES)}")
+            raise UserError(
+                _("role %(role)r is not one of %(roles)s", role=role, roles=", ".join(ROLES))
+            )
         if role == "officer" and not unit_id:
-            raise UserError(f"officer {name!r} needs a unit: pass --unit UNIT_ID")
+            raise UserError(_("officer %(name)r needs a unit: pass --unit UNIT_ID", name=name))
         _check_password(password)
         unit = str(unit_id) if unit_id else None
         with self._connect() as con:
             exists = con.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone()
             if exists and not replace:
-                raise UserError(f"user {name!r} exists already")
+                raise UserError(_("user %(name)r exists already", name=name))
             con.execute(
                 "INSERT OR REPLACE INTO users (name, password_hash, role, unit_id, disabled) "
                 "VALUES (?, ?, ?, ?, 0)",
@@ -250,7 +260,7 @@ class UserStore:
                 (generate_password_hash(password), name),
             ).rowcount
             if not changed:
-                raise UserError(f"there is no user {name!r}")
+                raise UserError(_("there is no user %(name)r", name=name))
             con.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
         logger.info("user %s has a new password; its sessions ended", name)
 
@@ -267,10 +277,19 @@ class UserStore:
                 "UPDATE users SET disabled = ? WHERE name = ?", (int(disabled), name)
             ).rowcount
             if not changed:
-                raise UserError(f"there is no user {name!r}")
+                raise UserError(_("there is no user %(name)r", name=name))
             if disabled:
                 con.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
         logger.info("user %s %s", name, "disabled" if disabled else "enabled")
+
+    def set_language(self, name: str, language: str | None) -> None:
+        """Record the interface language user ``name`` chose (None: no choice)."""
+        with self._connect() as con:
+            updated = con.execute(
+                "UPDATE users SET language = ? WHERE name = ?", (language, name)
+            ).rowcount
+        if not updated:
+            raise UserError(_("there is no user %(name)r", name=name))
 
     def get(self, name: str) -> User | None:
         """Return user ``name`` or ``None``."""
@@ -278,7 +297,7 @@ class UserStore:
             return None
         with self._connect() as con:
             row = con.execute(
-                "SELECT name, role, unit_id, disabled FROM users WHERE name = ?", (name,)
+                "SELECT name, role, unit_id, disabled, language FROM users WHERE name = ?", (name,)
             ).fetchone()
         return _user(row) if row else None
 
@@ -288,15 +307,15 @@ class UserStore:
         if self.path.exists():
             with self._connect() as con:
                 row = con.execute(
-                    "SELECT name, role, unit_id, disabled, password_hash FROM users WHERE name = ?",
+                    "SELECT name, role, unit_id, disabled, language, password_hash FROM users WHERE name = ?",
                     (name,),
                 ).fetchone()
         if row is None:
             check_password_hash(_dummy_hash(), password)
             return None
-        if not check_password_hash(row[4], password) or row[3]:
+        if not check_password_hash(row[5], password) or row[3]:
             return None
-        return _user(row[:4])
+        return _user(row[:5])
 
     def all(self) -> list[User]:
         """Return every user sorted by name."""
@@ -304,7 +323,7 @@ class UserStore:
             return []
         with self._connect() as con:
             rows = con.execute(
-                "SELECT name, role, unit_id, disabled FROM users ORDER BY name"
+                "SELECT name, role, unit_id, disabled, language FROM users ORDER BY name"
             ).fetchall()
         return [_user(row) for row in rows]
 
@@ -359,18 +378,18 @@ class UserStore:
         key = _token_hash(token)
         with self._connect() as con:
             row = con.execute(
-                "SELECT u.name, u.role, u.unit_id, u.disabled, s.last_seen, s.expires_at "
+                "SELECT u.name, u.role, u.unit_id, u.disabled, u.language, s.last_seen, s.expires_at "
                 "FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.token_hash = ?",
                 (key,),
             ).fetchone()
             if row is None:
                 return None
-            if row[3] or now >= row[5] or now - row[4] >= idle_s:
+            if row[3] or now >= row[6] or now - row[5] >= idle_s:
                 con.execute("DELETE FROM sessions WHERE token_hash = ?", (key,))
                 return None
-            if now - row[4] >= SESSION_TOUCH_S:
+            if now - row[5] >= SESSION_TOUCH_S:
                 con.execute("UPDATE sessions SET last_seen = ? WHERE token_hash = ?", (now, key))
-        return _user(row[:4])
+        return _user(row[:5])
 
     def end_session(self, token: str) -> None:
         """End session ``token`` (signing out); an unknown token is ignored."""
@@ -389,8 +408,13 @@ class UserStore:
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"password is shorter than {MIN_PASSWORD_LENGTH} characters")
+        raise UserError(
+            _(
+                "password is shorter than %(length)s characters",
+                length=MIN_PASSWORD_LENGTH,
+            )
+        )
 
 
-def _user(row: tuple[str, str, str | None, int]) -> User:
-    return User(row[0], row[1], row[2], bool(row[3]))
+def _user(row: tuple[str, str, str | None, int, str | None]) -> User:
+    return User(row[0], row[1], row[2], bool(row[3]), row[4] or None)

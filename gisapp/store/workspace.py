@@ -37,6 +37,7 @@ from gisapp.store.backend import (
     meta_text,
     storable,
 )
+from layers.i18n import _
 from layers.schema import LAYERS
 
 if TYPE_CHECKING:
@@ -158,8 +159,12 @@ class Workspace:
         path = self._backend.path
         if path is None:
             raise WorkspaceError(
-                f"workspace {self.label!r} is stored on a database server, not in a file; "
-                f"copy it into one with 'gisapp copy {self.location} WS.gpkg'"
+                _(
+                    "workspace %(workspace)r is stored on a database server, not in a file; "
+                    "copy it into one with 'gisapp copy %(location)s WS.gpkg'",
+                    workspace=self.label,
+                    location=self.location,
+                )
             )
         return path
 
@@ -237,11 +242,26 @@ class Workspace:
         """
         if not self.has_layer(name):
             if required:
-                raise WorkspaceError(
-                    f"workspace {self.label!r} has no layer {name!r}; it has "
-                    f"{', '.join(self._layer_names) or 'no layers'}. Import one with "
-                    f"'gisapp import {name}=FILE --out {self.location}'"
-                )
+                if self._layer_names:
+                    message = _(
+                        "workspace %(workspace)r has no layer %(layer)r; it has %(layers)s. "
+                        "Import one with 'gisapp import %(name)s=FILE --out %(location)s'",
+                        workspace=self.label,
+                        layer=name,
+                        layers=", ".join(self._layer_names),
+                        name=name,
+                        location=self.location,
+                    )
+                else:
+                    message = _(
+                        "workspace %(workspace)r has no layer %(layer)r; it has no layers. "
+                        "Import one with 'gisapp import %(name)s=FILE --out %(location)s'",
+                        workspace=self.label,
+                        layer=name,
+                        name=name,
+                        location=self.location,
+                    )
+                raise WorkspaceError(message)
             return empty_layer(name)
         frame = self._backend.read_layer(name)
         if "id" in frame.columns:
@@ -260,7 +280,13 @@ class Workspace:
         """
         frame = self.layer(name)
         if not isinstance(frame, gpd.GeoDataFrame):
-            raise WorkspaceError(f"layer {name!r} of {self.label!r} has no geometry")
+            raise WorkspaceError(
+                _(
+                    "layer %(layer)r of %(workspace)r has no geometry",
+                    layer=name,
+                    workspace=self.label,
+                )
+            )
         return frame
 
     def layers(self, names: Iterable[str] | None = None) -> dict[str, Frame]:
@@ -317,8 +343,14 @@ class Workspace:
         for name in ("incidents", areas_layer):
             if not self.has_layer(name):
                 raise WorkspaceError(
-                    f"workspace {self.label!r} has no layer {name!r} to count incidents "
-                    f"with; import one with 'gisapp import {name}=FILE --out {self.location}'"
+                    _(
+                        "workspace %(workspace)r has no layer %(layer)r to count incidents "
+                        "with; import one with 'gisapp import %(name)s=FILE --out %(location)s'",
+                        workspace=self.label,
+                        layer=name,
+                        name=name,
+                        location=self.location,
+                    )
                 )
         zone = _checked_timezone(timezone or self.timezone)
         start_utc, end_utc = _utc_period(period, zone)
@@ -407,7 +439,13 @@ class Workspace:
             If the workspace has no such layer, or it cannot be written.
         """
         if not self.has_layer(name):
-            raise WorkspaceError(f"workspace {self.label!r} has no layer {name!r}")
+            raise WorkspaceError(
+                _(
+                    "workspace %(workspace)r has no layer %(layer)r",
+                    workspace=self.label,
+                    layer=name,
+                )
+            )
         notes = {k: v for k, v in self.layer_notes.items() if k != name}
         self.save({}, meta={"layer_notes": notes}, drop=[name])
 
@@ -431,7 +469,7 @@ def _checked_timezone(zone: str) -> str:
         pd.Timestamp(0, tz=zone)
     except (KeyError, ValueError):  # unknown names: KeyError subclasses of pytz, zoneinfo
         raise WorkspaceError(
-            f"time zone {zone!r} is unknown; give a name such as 'Asia/Shanghai'"
+            _("time zone %(zone)r is unknown; give a name such as 'Asia/Shanghai'", zone=zone)
         ) from None
     return zone
 
@@ -448,7 +486,10 @@ def _utc_period(
             stamp = pd.Timestamp(value)
         except (TypeError, ValueError):
             raise WorkspaceError(
-                f"the date {value!r} cannot be read; give it as YYYY-MM-DD or YYYY-MM-DD HH:MM"
+                _(
+                    "the date %(date)r cannot be read; give it as YYYY-MM-DD or YYYY-MM-DD HH:MM",
+                    date=value,
+                )
             ) from None
         if stamp.tzinfo is None:
             stamp = stamp.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
@@ -456,7 +497,11 @@ def _utc_period(
     start, end = bounds
     if not start < end:
         raise WorkspaceError(
-            f"the date range should start before it ends, got from {period[0]} to {period[1]}"
+            _(
+                "the date range should start before it ends, got from %(start)s to %(end)s",
+                start=period[0],
+                end=period[1],
+            )
         )
     return start, end
 
@@ -465,11 +510,13 @@ def _window_minutes(window: tuple[str, str]) -> tuple[int, int]:
     """A shift window's clock times as minutes of the day."""
     minutes = []
     for text in window:
-        hours, _, rest = str(text).partition(":")
+        hours, _colon, rest = str(text).partition(":")
         if not (hours.isdigit() and rest.isdigit() and len(rest) == 2):
-            raise WorkspaceError(f"shift time {text!r} should be HH:MM, e.g. 22:00")
+            raise WorkspaceError(_("shift time %(time)r should be HH:MM, e.g. 22:00", time=text))
         if int(hours) > 24 or int(rest) > 59 or (int(hours) == 24 and int(rest)):
-            raise WorkspaceError(f"shift time {text!r} is not a time of day (00:00 to 24:00)")
+            raise WorkspaceError(
+                _("shift time %(time)r is not a time of day (00:00 to 24:00)", time=text)
+            )
         minutes.append(int(hours) * 60 + int(rest))
     return minutes[0] % 1440, minutes[1] % 1440
 
@@ -487,7 +534,9 @@ def copy_workspace(source: Workspace, target: str, *, overwrite: bool = False) -
         be read or written.
     """
     if os.fspath(target) == source.location:
-        raise WorkspaceError(f"{target!r} is the workspace being copied; name another one")
+        raise WorkspaceError(
+            _("%(target)r is the workspace being copied; name another one", target=target)
+        )
     with source.write_lock():
         names = source.layer_names()
         layers = {name: source.backend.read_layer(name) for name in names}

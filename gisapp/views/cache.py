@@ -7,6 +7,9 @@ miss and recompute, and the stale entries age out of the LRU.
 
 Two requests that miss on the same key at once do not both compute: the second waits for
 the first and takes its result (a burst of clients on a cold page costs one computation).
+
+Page data and maps hold text in the reader's language (labels, legends), so every key
+also carries the language in force: a Chinese page never comes out of an English entry.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from gisapp.store import Workspace
+from layers.i18n import current_language
 
 logger = logging.getLogger(__name__)
 
@@ -165,11 +169,12 @@ def workspace_cached(ws: Workspace, key: tuple[Hashable, ...], compute: Callable
     ws
         The workspace the value is derived from.
     key
-        What the value is (page name and parameters), hashable.
+        What the value is (page name and parameters), hashable; the language in force is
+        added to it.
     compute
         Computes the value on a miss.
     """
-    return PAGE_CACHE.get((ws.location, ws.version, *key), compute)
+    return PAGE_CACHE.get((ws.location, ws.version, current_language(), *key), compute)
 
 
 def derived_cached(source: object, key: tuple[Hashable, ...], compute: Callable[[], T]) -> T:
@@ -178,10 +183,10 @@ def derived_cached(source: object, key: tuple[Hashable, ...], compute: Callable[
     ``source`` (a cached service result, a map) need not be hashable: the entry keys on
     its identity and serves only that very object, so a new object that reuses a freed
     object's id gets a fresh value. Put the workspace's location and version in ``key``
-    when the value also depends on the workspace.
+    when the value also depends on the workspace; the language in force is added to it.
     """
     ref = weakref.ref(source)
-    full_key = ("derived", id(source), *key)
+    full_key = ("derived", id(source), current_language(), *key)
     holder = PAGE_CACHE.get(full_key, lambda: (ref, compute()))
     if holder[0]() is source:
         return holder[1]

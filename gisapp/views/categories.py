@@ -22,6 +22,7 @@ from gisapp.services.categories import (
 )
 from gisapp.store.geopackage import Workspace
 from layers.categories import CATEGORY_GROUPS
+from layers.i18n import LazyString, _, _l
 
 __all__ = [
     "BUNDLED_TABLES",
@@ -39,11 +40,11 @@ PAGE_SIZE = 50
 #: Severity choices: 1 = minor ... 5 = most serious.
 SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
 #: The bundled tables a captain may start from, with their names on the page.
-BUNDLED_TABLES: Mapping[str, str] = {
-    "china": "China (警情类别)",
-    "us": "United States (NIBRS-like)",
-    "uk": "United Kingdom (police.uk)",
-    "new_haven": "New Haven feed",
+BUNDLED_TABLES: Mapping[str, str | LazyString] = {
+    "china": _l("China"),
+    "us": _l("United States (NIBRS-like)"),
+    "uk": _l("United Kingdom (police.uk)"),
+    "new_haven": _l("New Haven feed"),
 }
 
 #: Text of the preventable checkbox when ticked.
@@ -81,13 +82,13 @@ class CategoryPage:
     groups: list[str]
     own_table: bool
     severities: tuple[int, ...] = SEVERITIES
-    bundled: Mapping[str, str] = field(default_factory=lambda: dict(BUNDLED_TABLES))
+    bundled: Mapping[str, str | LazyString] = field(default_factory=lambda: dict(BUNDLED_TABLES))
 
 
 def _source_text(source: str, standard: str) -> str:
     if source == "bundled" and standard:
-        return f"bundled standard table: {BUNDLED_TABLES.get(standard, standard)}"
-    return SOURCES.get(source, source)
+        return _("bundled standard table: %(table)s", table=BUNDLED_TABLES.get(standard, standard))
+    return str(SOURCES.get(source, source))
 
 
 def category_page(
@@ -245,6 +246,8 @@ def category_csv(ws: Workspace) -> str:
 
     The rows that weigh the incidents now (see
     :func:`gisapp.services.categories.current_category_table`): ``gisapp import
-    categories=FILE.csv`` reads the file back.
+    categories=FILE.csv`` reads the file back, so it is machine-readable: the column names
+    (``category``, ``group``, ``label``, ``severity``, ``preventable``) and the groups stay
+    the same in every language.
     """
     return csv_text(current_category_table(ws))

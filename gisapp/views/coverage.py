@@ -10,6 +10,7 @@ import pandas as pd
 
 from gisapp.errors import WorkspaceError
 from gisapp.outputs.coverage import coverage_kpis_json, reach_band_file, reach_band_geojson
+from gisapp.outputs.words import blind_kind_name, shift_name
 from gisapp.render.coverage import coverage_map, hourly_coverage_map
 from gisapp.render.maps import attribution_for
 from gisapp.services.coverage import (
@@ -21,6 +22,7 @@ from gisapp.services.coverage import (
 from gisapp.services.hourly import HourlyCoverage, HourlyOptions, plan_coverage_by_hour
 from gisapp.store.geopackage import Workspace
 from gisapp.views.cache import derived_cached
+from layers.i18n import _
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +32,15 @@ COVERAGE_MODES: tuple[str, ...] = ("car", "ebike", "foot")
 
 def _check(ws: Workspace, mode: str) -> None:
     if mode not in COVERAGE_MODES:
-        raise WorkspaceError(f"mode {mode!r} is not one of {', '.join(COVERAGE_MODES)}")
+        raise WorkspaceError(
+            _(
+                "mode %(mode)r is not one of %(modes)s",
+                mode=mode,
+                modes=", ".join(COVERAGE_MODES),
+            )
+        )
     if not ws.has_layer("roads"):
-        raise WorkspaceError("the workspace has no roads layer; import roads first")
+        raise WorkspaceError(_("the workspace has no roads layer; import roads first"))
 
 
 def coverage_view(
@@ -79,21 +87,22 @@ def coverage_view(
 
 
 def coverage_blind_rows(result: CoverageResult, *, limit: int = 15) -> list[dict[str, Any]]:
-    """The riskiest blind zones as table rows (kind, name, risk, required / reached minutes)."""
+    """The riskiest blind zones as table rows (kind, name, risk, required / reached minutes),
+    the kind and "never" in the reader's words."""
     zones = result.blind_zones
     if not len(zones):
         return []
     top = zones.sort_values("risk", ascending=False).head(limit)
     rows = []
-    for _, row in top.iterrows():
+    for _index, row in top.iterrows():
         reached = row.get("reached_minutes")
         rows.append(
             {
-                "kind": str(row.get("kind", "")).replace("_", " "),
+                "kind": blind_kind_name(row.get("kind", "")),
                 "name": "" if pd.isna(row.get("name")) else str(row.get("name")),
                 "risk": round(float(row.get("risk") or 0.0), 2),
                 "required_minutes": row.get("required_minutes"),
-                "reached_minutes": "never" if reached is None or pd.isna(reached) else reached,
+                "reached_minutes": _("never") if reached is None or pd.isna(reached) else reached,
             }
         )
     return rows
@@ -107,7 +116,7 @@ def coverage_plan_choices(ws: Workspace) -> list[dict[str, str]]:
     choices = []
     for record in plans.to_dict("records"):
         shift = "" if pd.isna(record["shift"]) else str(record["shift"])
-        name = "" if pd.isna(record["shift_name"]) else str(record["shift_name"])
+        name = "" if pd.isna(record["shift_name"]) else shift_name(record["shift_name"])
         window = f"{name} {shift}".strip()
         plan_id = str(record["plan_id"])
         choices.append(

@@ -13,6 +13,7 @@ import folium
 import geopandas as gpd
 
 from gisapp.errors import WorkspaceError
+from gisapp.outputs.words import category_group_name
 from gisapp.render import maps
 from gisapp.render.hotspots import hotspot_map as render_hotspot_map
 from gisapp.services.hotspots import (
@@ -27,6 +28,7 @@ from gisapp.services.hotspots import (
 from gisapp.settings import Shift
 from gisapp.store.geopackage import Workspace
 from gisapp.views.cache import derived_cached, mark_shared
+from layers.i18n import _
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +61,10 @@ def incident_groups(ws: Workspace) -> list[str]:
 
 
 def hotspot_group_choices(groups: Sequence[str]) -> dict[str, str]:
-    """The category choices of the hotspot page: ``{value: label}``, "all" first."""
-    choices = {ALL_GROUPS: "All categories", PREVENTABLE_ONLY: "Preventable only (可防性)"}
-    choices.update({g: g.replace("_", " ") for g in groups if g not in choices})
+    """The category choices of the hotspot page: ``{value: label}``, "all" first; the labels
+    in the reader's language."""
+    choices = {ALL_GROUPS: _("All categories"), PREVENTABLE_ONLY: _("Preventable only")}
+    choices.update({g: category_group_name(g) for g in groups if g not in choices})
     return choices
 
 
@@ -119,7 +122,7 @@ def hotspot_map(
         If there are no hotspot cells to draw.
     """
     if not len(view.layer):
-        raise WorkspaceError("no hotspot cells to map for this shift; choose another shift")
+        raise WorkspaceError(_("no hotspot cells to map for this shift; choose another shift"))
 
     def draw() -> folium.Map:
         roads = ws.layer("roads") if ws.has_layer("roads") else None

@@ -24,19 +24,20 @@ from gisapp.services.ingest import ImportResult, OffsetSystem, Source, import_in
 from gisapp.store import Workspace
 from layers.errors import LayerError, Problem
 from layers.fields import parse_field_mapping
+from layers.i18n import LazyString, _, _l, format_number
 from layers.limits import ReadLimits
 from layers.repair import MAX_REPAIR_SHARE, RULE_TEXT, OverlapRepair
 from layers.schema import LAYERS, parse_id_list
 
 logger = logging.getLogger(__name__)
 
-#: File name endings accepted for an upload, and what they are.
-UPLOAD_FORMATS: dict[str, str] = {
+#: File name endings accepted for an upload, and what they are (in the reader's language).
+UPLOAD_FORMATS: dict[str, str | LazyString] = {
     ".gpkg": "GeoPackage",
     ".geojson": "GeoJSON",
     ".json": "GeoJSON",
-    ".zip": "zipped Shapefile",
-    ".csv": "CSV (lon/lat or WKT)",
+    ".zip": _l("zipped Shapefile"),
+    ".csv": _l("CSV (lon/lat or WKT)"),
     ".osm.pbf": "OpenStreetMap PBF",
     ".pbf": "OpenStreetMap PBF",
     ".osm": "OpenStreetMap XML",
@@ -62,7 +63,13 @@ def upload_file_name(original: str, *, layer: str | None) -> str:
     suffix = next((s for s in UPLOAD_FORMATS if lower.endswith(s)), None)
     if suffix is None:
         accepted = ", ".join(f"{s} ({kind})" for s, kind in UPLOAD_FORMATS.items())
-        raise LayerError(f"file {original!r} has an unsupported type; upload one of {accepted}")
+        raise LayerError(
+            _(
+                "file %(file)r has an unsupported type; upload one of %(accepted)s",
+                file=original,
+                accepted=accepted,
+            )
+        )
     stem = layer if layer in LAYERS else "upload"
     return f"{stem}{suffix}"
 
@@ -119,7 +126,7 @@ def import_upload(
     try:
         mapping = parse_field_mapping(field_mapping, layer=layer) if field_mapping.strip() else {}
     except LayerError as exc:
-        fix = "write the mapping as ours=theirs pairs separated by commas, e.g. id=编号"
+        fix = _("write the mapping as ours=theirs pairs separated by commas, e.g. id=编号")
         return ImportResult(False, [Problem(label, None, "bad_mapping", str(exc), fix)], {}, tz)
     try:
         result = import_into(
@@ -136,7 +143,7 @@ def import_upload(
         )
     except LayerError as exc:
         message = _hide_path(str(exc), file_path, source_name)
-        fix = "check the file and its format, export it again and upload it"
+        fix = _("check the file and its format, export it again and upload it")
         return ImportResult(False, [Problem(label, None, "read_error", message, fix)], {}, tz)
     problems = [
         Problem(
@@ -192,7 +199,7 @@ def overlap_preview_map(overlaps: OverlapRepair, *, assets_url: str = "/static/v
     """
     frames = [frame.to_crs(4326) for frame in overlaps.layers.values()]
     if not frames:
-        raise WorkspaceError("the repair changed no layer; there is nothing to preview")
+        raise WorkspaceError(_("the repair changed no layer; there is nothing to preview"))
     bounds = np.array([frame.total_bounds for frame in frames])
     box = [*bounds[:, :2].min(axis=0), *bounds[:, 2:].max(axis=0)]
     m = maps.base_map(box, assets_url=assets_url)
@@ -200,7 +207,7 @@ def overlap_preview_map(overlaps: OverlapRepair, *, assets_url: str = "/static/v
         maps.add_polygons(
             m,
             frame,
-            name=f"{name} after the repair",
+            name=_("%(layer)s after the repair", layer=name),
             color="#444444",
             fill_opacity=0.05,
             label_field="id",
@@ -209,20 +216,26 @@ def overlap_preview_map(overlaps: OverlapRepair, *, assets_url: str = "/static/v
     pieces = overlaps.pieces
     if len(pieces):
         colors = {str(k): v for k, v in category_colors(pieces["received_by"]).items()}
-        shown = pieces.assign(area=[f"{a:,.0f} m²" for a in pieces["area_m2"]])
+        shown = pieces.assign(
+            area=[_("%(area)s m²", area=format_number(a)) for a in pieces["area_m2"]]
+        )
         maps.add_polygons(
             m,
             gpd.GeoDataFrame(shown, geometry="geometry", crs=pieces.crs),
-            name="Overlaps, coloured by the feature that receives them",
+            name=_("Overlaps, coloured by the feature that receives them"),
             id_field=None,
             color_by="received_by",
             colors=colors,
             fill_opacity=0.75,
-            tooltip_fields={"feature_ids": "Overlap of", "received_by": "Given to", "area": "Area"},
+            tooltip_fields={
+                "feature_ids": _("Overlap of"),
+                "received_by": _("Given to"),
+                "area": _("Area"),
+            },
             pane="gisapp-zones",
         )
-        maps.add_legend(m, "Overlap given to", colors)
-    return maps.render_html(m, title="Overlap repair preview")
+        maps.add_legend(m, _("Overlap given to"), colors)
+    return maps.render_html(m, title=_("Overlap repair preview"))
 
 
 #: A pending upload's token: URL-safe base64 of 24 random bytes.
@@ -394,7 +407,14 @@ def layer_references(ws: Workspace, name: str) -> list[str]:
         else:
             uses = int(values.isin(ids).sum())
         if uses:
-            found.append(f"{uses:,} feature(s) of {layer} name it in {key}")
+            found.append(
+                _(
+                    "%(count)s feature(s) of %(layer)s name it in %(field)s",
+                    count=format_number(uses),
+                    layer=layer,
+                    field=key,
+                )
+            )
     return found
 
 
@@ -408,12 +428,17 @@ def delete_layer(ws: Workspace, name: str) -> None:
         (the message names them and what to do first).
     """
     if name not in LAYERS or not ws.has_layer(name):
-        raise WorkspaceError(f"the workspace has no layer {name!r} to delete")
+        raise WorkspaceError(_("the workspace has no layer %(layer)r to delete", layer=name))
     used_by = layer_references(ws, name)
     if used_by:
         raise WorkspaceError(
-            f"layer {name!r} is still in use: {'; '.join(used_by)}. Delete or re-import "
-            f"those layers without references to {name} first"
+            _(
+                "layer %(layer)r is still in use: %(uses)s. Delete or re-import those layers "
+                "without references to %(name)s first",
+                layer=name,
+                uses="; ".join(used_by),
+                name=name,
+            )
         )
     ws.delete_layer(name)
     logger.info("deleted layer %s from %s", name, ws.label)

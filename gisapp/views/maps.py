@@ -17,6 +17,7 @@ from gisapp.errors import WorkspaceError
 from gisapp.render import layer_maps, maps
 from gisapp.store import Workspace
 from gisapp.views.cache import derived_cached, is_shared
+from layers.i18n import _
 from layers.schema import LAYERS, parse_id_list
 
 logger = logging.getLogger(__name__)
@@ -111,10 +112,10 @@ def grid_map(
     """
     names = ws.layer_names()
     if "grids" not in names:
-        raise WorkspaceError("the workspace has no grids layer; import grids first")
+        raise WorkspaceError(_("the workspace has no grids layer; import grids first"))
     grids = layer_for_unit(ws, "grids", unit_id)
     if not len(grids):
-        raise WorkspaceError(f"no grids belong to unit {unit_id!r}")
+        raise WorkspaceError(_("no grids belong to unit %(unit)r", unit=unit_id))
     return layer_maps.grid_map(
         grids,
         incidents=layer_for_unit(ws, "incidents", unit_id) if "incidents" in names else None,

@@ -21,13 +21,15 @@ from gisapp.errors import ExportError
 from gisapp.outputs import plan as plan_files
 from gisapp.outputs.files import safe_file_name
 from gisapp.outputs.gpx import gpx_bytes
-from gisapp.plans import Plan, shift_label
+from gisapp.outputs.words import shift_text
+from gisapp.plans import Plan
 from gisapp.render import briefing, maps
 from gisapp.render.printing import chromium_executable, limit_printing, print_limit
 from gisapp.settings import Shift
 from gisapp.store.geopackage import Workspace
 from gisapp.store.plans import list_plans
 from gisapp.views.cache import derived_cached, workspace_cached
+from layers.i18n import LazyString, _, _l
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +141,7 @@ def _plan_rows(ws: Workspace, unit_id: str | None) -> list[dict[str, str]]:
             "created": ""
             if pd.isna(created)
             else pd.Timestamp(created).tz_convert(ws.timezone).strftime("%Y-%m-%d %H:%M"),
-            "shift": shift_label(record["shift_name"], record["shift"]),
+            "shift": shift_text(record["shift_name"], record["shift"]),
             "start": _when(record["start"]),
             "seed": _text(record["seed"]),
             "units": ", ".join(units),
@@ -171,18 +173,30 @@ def briefing_plan(saved: Plan, *, unit_id: str | None = None) -> Plan:
     return saved if unit_id is None else saved.for_unit(unit_id)
 
 
-#: Figures of two plans compared: ``(KPI key, label, format, difference format)``.
-COMPARED_KPIS: tuple[tuple[str, str, str, str], ...] = (
-    ("objective", "Dosage (risk-weighted)", "{:.2f}", "{:+.2f}"),
-    ("hotspot_risk_share", "Hotspot risk dosed", "{:.0%}", "{:+.0%}"),
-    ("risk_covered_share", "Street risk covered", "{:.0%}", "{:+.0%}"),
-    ("hotspot_stops", "Hotspot stops", "{:,.0f}", "{:+,.0f}"),
-    ("hotspot_dosage_minutes", "Minutes at hotspots", "{:,.0f}", "{:+,.0f}"),
-    ("hotspots_visited", "Hotspots visited", "{:,.0f}", "{:+,.0f}"),
-    ("balance_ratio", "Balance (busiest / least busy)", "{:.2f}", "{:+.2f}"),
-    ("street_km_covered", "Street km covered", "{:,.1f}", "{:+,.1f}"),
-    ("grids_visited", "Grids visited (网格)", "{:,.0f}", "{:+,.0f}"),
-    ("units_used", "Units", "{:,.0f}", "{:+,.0f}"),
+#: The plan-wide figures of a plan's page, in order: ``KPI key -> label``.
+_DOSAGE = _l("Dosage (risk-weighted)")
+_HOTSPOT_RISK = _l("Hotspot risk dosed")
+_STREET_RISK = _l("Street risk covered")
+_HOTSPOT_STOPS = _l("Hotspot stops")
+_HOTSPOT_MINUTES = _l("Minutes at hotspots")
+_HOTSPOTS_VISITED = _l("Hotspots visited")
+_BALANCE = _l("Balance (busiest / least busy)")
+_STREET_KM = _l("Street km covered")
+_GRIDS_VISITED = _l("Grids visited")
+
+#: Figures of two plans compared: ``(KPI key, label, format, difference format)``; the
+#: labels read in the language in force.
+COMPARED_KPIS: tuple[tuple[str, LazyString, str, str], ...] = (
+    ("objective", _DOSAGE, "{:.2f}", "{:+.2f}"),
+    ("hotspot_risk_share", _HOTSPOT_RISK, "{:.0%}", "{:+.0%}"),
+    ("risk_covered_share", _STREET_RISK, "{:.0%}", "{:+.0%}"),
+    ("hotspot_stops", _HOTSPOT_STOPS, "{:,.0f}", "{:+,.0f}"),
+    ("hotspot_dosage_minutes", _HOTSPOT_MINUTES, "{:,.0f}", "{:+,.0f}"),
+    ("hotspots_visited", _HOTSPOTS_VISITED, "{:,.0f}", "{:+,.0f}"),
+    ("balance_ratio", _BALANCE, "{:.2f}", "{:+.2f}"),
+    ("street_km_covered", _STREET_KM, "{:,.1f}", "{:+,.1f}"),
+    ("grids_visited", _GRIDS_VISITED, "{:,.0f}", "{:+,.0f}"),
+    ("units_used", _l("Units"), "{:,.0f}", "{:+,.0f}"),
 )
 
 
@@ -205,11 +219,11 @@ def plan_comparison(first: Plan, second: Plan) -> list[ComparedFigure]:
     for key, label, spec, diff_spec in COMPARED_KPIS:
         a, b = _float(first.kpis.get(key)), _float(second.kpis.get(key))
         difference = "" if math.isnan(a) or math.isnan(b) else _signed(b - a, diff_spec)
-        rows.append(ComparedFigure(label, _number(a, spec), _number(b, spec), difference))
+        rows.append(ComparedFigure(str(label), _number(a, spec), _number(b, spec), difference))
     a_km, b_km = (_float(p.routes["distance_m"].sum()) / 1000 for p in (first, second))
     rows.append(
         ComparedFigure(
-            "Route km (all units)",
+            _("Route km (all units)"),
             _number(a_km, "{:,.1f}"),
             _number(b_km, "{:,.1f}"),
             "" if math.isnan(a_km - b_km) else _signed(b_km - a_km, "{:+,.1f}"),
@@ -240,16 +254,21 @@ def _plan_view(plan: Plan, whole_plan: bool) -> PlanView:
     k = plan.kpis
     kpis: list[tuple[str, str]] = []
     if whole_plan:
+        visited = _(
+            "%(visited)s of %(hotspots)s",
+            visited=k.get("hotspots_visited", ""),
+            hotspots=k.get("hotspots", ""),
+        )
         kpis = [
-            ("Dosage (risk-weighted)", _number(k.get("objective"), "{:.2f}")),
-            ("Hotspot risk dosed", _number(k.get("hotspot_risk_share"), "{:.0%}")),
-            ("Street risk covered", _number(k.get("risk_covered_share"), "{:.0%}")),
-            ("Hotspot stops", _number(k.get("hotspot_stops"), "{:,.0f}")),
-            ("Minutes at hotspots", _number(k.get("hotspot_dosage_minutes"), "{:,.0f}")),
-            ("Hotspots visited", f"{k.get('hotspots_visited', '')} of {k.get('hotspots', '')}"),
-            ("Balance (busiest / least busy)", _number(k.get("balance_ratio"), "{:.2f}")),
-            ("Street km covered", _number(k.get("street_km_covered"), "{:,.1f}")),
-            ("Grids visited (网格)", _number(k.get("grids_visited"), "{:,.0f}")),
+            (str(_DOSAGE), _number(k.get("objective"), "{:.2f}")),
+            (str(_HOTSPOT_RISK), _number(k.get("hotspot_risk_share"), "{:.0%}")),
+            (str(_STREET_RISK), _number(k.get("risk_covered_share"), "{:.0%}")),
+            (str(_HOTSPOT_STOPS), _number(k.get("hotspot_stops"), "{:,.0f}")),
+            (str(_HOTSPOT_MINUTES), _number(k.get("hotspot_dosage_minutes"), "{:,.0f}")),
+            (str(_HOTSPOTS_VISITED), visited),
+            (str(_BALANCE), _number(k.get("balance_ratio"), "{:.2f}")),
+            (str(_STREET_KM), _number(k.get("street_km_covered"), "{:,.1f}")),
+            (str(_GRIDS_VISITED), _number(k.get("grids_visited"), "{:,.0f}")),
         ]
     colors = briefing.unit_colors(plan)
     per_unit = k.get("units") if isinstance(k.get("units"), dict) else {}
@@ -326,7 +345,11 @@ def plan_download(
     """
     if fmt not in PLAN_DOWNLOADS:
         raise ExportError(
-            f"download format {fmt!r} is unknown; choose one of {', '.join(PLAN_DOWNLOADS)}"
+            _(
+                "download format %(format)r is unknown; choose one of %(formats)s",
+                format=fmt,
+                formats=", ".join(PLAN_DOWNLOADS),
+            )
         )
     name, mimetype = PLAN_DOWNLOADS[fmt]
     prefix = safe_file_name(plan.plan_id, fallback="plan")
@@ -348,7 +371,7 @@ def plan_download(
             data = plan_files.write_gpkg(plan, Path(tmp) / "plan.gpkg").read_bytes()
     else:
         if unit_id is None:
-            raise ExportError("a GPX download is per unit; name the unit (unit=...)")
+            raise ExportError(_("a GPX download is per unit; name the unit (unit=...)"))
         data = gpx_bytes(plan, unit_id)
         return Download(safe_file_name(f"{prefix}_{unit_id}", suffix=".gpx"), mimetype, data)
     return Download(f"{prefix}_{name}", mimetype, data)

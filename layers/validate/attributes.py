@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from layers.i18n import _
 from layers.schema import UNIT_MODES, parse_id_list
 from layers.validate.report import ProblemCollector
 
@@ -21,7 +22,7 @@ def as_id_strings(values: pd.Series) -> pd.Series:
 
 def feature_labels(frame: pd.DataFrame) -> np.ndarray:
     """How to name each feature in a message: its id, or its row number."""
-    rows = np.array([f"row {i}" for i in range(len(frame))], dtype=object)
+    rows = np.array([_("row %(row)s", row=i) for i in range(len(frame))], dtype=object)
     if "id" not in frame.columns:
         return rows
     ids = frame["id"].to_numpy(dtype=object)
@@ -35,9 +36,13 @@ def check_ids(ids: pd.Series, labels: np.ndarray, name: str, found: ProblemColle
         name,
         list(labels[missing]),
         "missing_id",
-        lambda i: f"{labels[missing][i]} of layer {name!r} has no id",
-        f"features of {name!r} without an id",
-        "give every feature a unique id",
+        lambda i: _(
+            "%(feature)s of layer %(layer)s has no id",
+            feature=labels[missing][i],
+            layer=repr(name),
+        ),
+        _("features of %(layer)s without an id", layer=repr(name)),
+        _("give every feature a unique id"),
     )
     dup = ids[ids.duplicated(keep=False) & ids.notna()]
     if dup.empty:
@@ -49,12 +54,15 @@ def check_ids(ids: pd.Series, labels: np.ndarray, name: str, found: ProblemColle
         name,
         keys,
         "duplicate_id",
-        lambda i: (
-            f"id {keys[i]!r} of layer {name!r} is used by {len(groups.iloc[i])} features "
-            f"(rows {', '.join(map(str, groups.iloc[i]))})"
+        lambda i: _(
+            "id %(id)s of layer %(layer)s is used by %(count)s features (rows %(rows)s)",
+            id=repr(keys[i]),
+            layer=repr(name),
+            count=len(groups.iloc[i]),
+            rows=", ".join(map(str, groups.iloc[i])),
         ),
-        f"ids used more than once in {name!r}",
-        "give each feature its own id (ids must be unique within a layer)",
+        _("ids used more than once in %(layer)s", layer=repr(name)),
+        _("give each feature its own id (ids must be unique within a layer)"),
     )
 
 
@@ -68,9 +76,18 @@ def check_filled(values: pd.Series, labels: np.ndarray, name: str, found: Proble
         name,
         list(labels[blank]),
         "missing_value",
-        lambda i: f"{labels[blank][i]} of layer {name!r} has no {field_name}",
-        f"features of {name!r} without {field_name}",
-        f"fill in {field_name}: it is required for every feature of {name!r}",
+        lambda i: _(
+            "%(feature)s of layer %(layer)s has no %(field)s",
+            feature=labels[blank][i],
+            layer=repr(name),
+            field=field_name,
+        ),
+        _("features of %(layer)s without %(field)s", layer=repr(name), field=field_name),
+        _(
+            "fill in %(field)s: it is required for every feature of %(layer)s",
+            field=field_name,
+            layer=repr(name),
+        ),
     )
 
 
@@ -84,12 +101,14 @@ def check_units(frame: pd.DataFrame, labels: np.ndarray, found: ProblemCollector
             "units",
             list(labels[bad]),
             "unknown_mode",
-            lambda i: (
-                f"unit {labels[bad][i]} has mode {values[bad][i]!r}, "
-                f"expected one of {', '.join(UNIT_MODES)}"
+            lambda i: _(
+                "unit %(unit)s has mode %(mode)s, expected one of %(modes)s",
+                unit=labels[bad][i],
+                mode=repr(values[bad][i]),
+                modes=", ".join(UNIT_MODES),
             ),
-            "units with an unknown mode",
-            f"set mode to one of {', '.join(UNIT_MODES)}",
+            _("units with an unknown mode"),
+            _("set mode to one of %(modes)s", modes=", ".join(UNIT_MODES)),
         )
         frame["mode"] = mode.where(~bad, frame["mode"])
     if "grid_ids" in frame.columns:

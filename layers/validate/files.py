@@ -18,12 +18,13 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyproj
 from pyproj.exceptions import CRSError
 
 from layers.errors import LayerError
+from layers.i18n import _, _l
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SQLITE_HEADER_BYTES = 100
@@ -35,7 +36,7 @@ _PRJ_BYTES = 1 << 16
 #: GeoJSON files up to this size are parsed for repeated property names; a larger one is
 #: left to the reader (which keeps the last of repeated names) to bound memory.
 GEOJSON_SCAN_BYTES = 128 << 20
-_CRS_HINT = "EPSG:4326 (WGS84) or EPSG:4490 (CGCS2000)"
+_CRS_HINT = _l("EPSG:4326 (WGS84) or EPSG:4490 (CGCS2000)")
 
 
 def check_source_file(path: str | Path, *, layer: str | None = None) -> None:
@@ -63,7 +64,10 @@ def check_source_file(path: str | Path, *, layer: str | None = None) -> None:
     file = Path(path)
     if not file.is_file():
         return  # the reader says that the file is missing
-    what = f"file '{file}'" + (f" (layer {layer!r})" if layer else "")
+    if layer:
+        what = _("file '%(file)s' (layer %(layer)s)", file=file, layer=repr(layer))
+    else:
+        what = _("file '%(file)s'", file=file)
     with file.open("rb") as handle:
         head = handle.read(_SQLITE_HEADER_BYTES)
     suffix = "".join(file.suffixes[-2:]).lower()
@@ -107,22 +111,60 @@ def _check_sqlite_size(file: Path, head: bytes, what: str) -> None:
 
 
 def _damaged(what: str, size: int, expected: int | None) -> LayerError:
-    should = f" it should hold {expected:,} bytes but holds {size:,}" if expected else ""
+    if expected:
+        return LayerError(
+            _(
+                "%(what)s is truncated or damaged: it should hold %(expected)s bytes but holds "
+                "%(size)s; copy or export the GeoPackage again (an interrupted download or "
+                "copy cuts a file short), or restore a backup",
+                what=what,
+                expected=format(expected, ","),
+                size=format(size, ","),
+            )
+        )
     return LayerError(
-        f"{what} is truncated or damaged:{should or ' its table of contents cannot be read'}; "
-        "copy or export the GeoPackage again (an interrupted download or copy cuts a file "
-        "short), or restore a backup"
+        _(
+            "%(what)s is truncated or damaged: its table of contents cannot be read; copy or "
+            "export the GeoPackage again (an interrupted download or copy cuts a file "
+            "short), or restore a backup",
+            what=what,
+        )
     )
 
 
-def _check_unique(names: Iterable[str], what: str, kind: str) -> None:
+def _check_unique(
+    names: Iterable[str], what: str, kind: Literal["columns", "fields", "property names"]
+) -> None:
     counts = Counter(name.strip() for name in names)
-    repeated = [f"{name!r} ({n} times)" for name, n in counts.items() if n > 1 and name]
-    if repeated:
-        raise LayerError(
-            f"{what} has duplicate {kind}: {', '.join(repeated)}; rename or remove the "
-            f"extra {kind} so that each name appears once, then try again"
+    repeated = [
+        _("%(name)s (%(count)s times)", name=repr(name), count=n)
+        for name, n in counts.items()
+        if n > 1 and name
+    ]
+    if not repeated:
+        return
+    if kind == "columns":
+        message = _(
+            "%(what)s has duplicate columns: %(names)s; rename or remove the extra columns so "
+            "that each name appears once, then try again",
+            what=what,
+            names=", ".join(repeated),
         )
+    elif kind == "fields":
+        message = _(
+            "%(what)s has duplicate fields: %(names)s; rename or remove the extra fields so "
+            "that each name appears once, then try again",
+            what=what,
+            names=", ".join(repeated),
+        )
+    else:
+        message = _(
+            "%(what)s has duplicate property names: %(names)s; rename or remove the extra "
+            "property names so that each name appears once, then try again",
+            what=what,
+            names=", ".join(repeated),
+        )
+    raise LayerError(message)
 
 
 def _csv_header(file: Path) -> list[str]:
@@ -145,7 +187,7 @@ def _check_geojson(file: Path, what: str) -> None:
     repeated: Counter[str] = Counter()
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        for key, n in Counter(key for key, _ in items).items():
+        for key, n in Counter(key for key, _value in items).items():
             if n > 1:
                 repeated[key] = max(repeated[key], n)
         return dict(items)
@@ -173,9 +215,14 @@ def _check_crs_code(name: str, what: str) -> None:
         pyproj.CRS.from_user_input(code)
     except CRSError:
         raise LayerError(
-            f"{what} declares the CRS {code}, which is not a known coordinate reference "
-            f"system; save the file in {_CRS_HINT}, or declare the CRS its coordinates "
-            "really use"
+            _(
+                "%(what)s declares the CRS %(code)s, which is not a known coordinate "
+                "reference system; save the file in %(hint)s, or declare the CRS its "
+                "coordinates really use",
+                what=what,
+                code=code,
+                hint=_CRS_HINT,
+            )
         ) from None
 
 
@@ -188,9 +235,14 @@ def _check_wkt(prj: bytes, what: str) -> None:
     except CRSError:
         shown = text if len(text) <= 60 else text[:60] + "..."
         raise LayerError(
-            f"{what} declares the CRS {shown!r} in its .prj, which is not a known "
-            f"coordinate reference system; save the file in {_CRS_HINT}, or replace the "
-            ".prj with the CRS its coordinates really use"
+            _(
+                "%(what)s declares the CRS %(crs)s in its .prj, which is not a known "
+                "coordinate reference system; save the file in %(hint)s, or replace the "
+                ".prj with the CRS its coordinates really use",
+                what=what,
+                crs=repr(shown),
+                hint=_CRS_HINT,
+            )
         ) from None
 
 

@@ -8,6 +8,7 @@ import shapely
 from pyproj.exceptions import CRSError, ProjError
 
 from layers.crs import to_storage_crs
+from layers.i18n import _, _l
 from layers.schema import LAYERS, POLYGON, STORAGE_CRS, LayerSpec
 from layers.validate.report import ProblemCollector
 from layers.validate.rings import unclosed_ring_rows
@@ -31,6 +32,13 @@ _TYPE_NAMES = np.array(
 )
 
 
+def _expected(spec: LayerSpec) -> str:
+    """The geometry types a layer takes, in words (``Polygon or MultiPolygon``)."""
+    if len(spec.geometry) == 2:
+        return _("%(first)s or %(second)s", first=spec.geometry[0], second=spec.geometry[1])
+    return ", ".join(spec.geometry)
+
+
 def check_geometry(
     frame: gpd.GeoDataFrame,
     labels: np.ndarray,
@@ -50,25 +58,37 @@ def check_geometry(
         name,
         list(labels[missing]),
         "missing_geometry",
-        lambda i: f"{labels[missing][i]} of layer {name!r} has no geometry",
-        f"features of {name!r} without geometry",
-        "draw the feature or delete it",
+        lambda i: _(
+            "%(feature)s of layer %(layer)s has no geometry",
+            feature=labels[missing][i],
+            layer=repr(name),
+        ),
+        _("features of %(layer)s without geometry", layer=repr(name)),
+        _("draw the feature or delete it"),
     )
     types = shapely.get_type_id(geoms)
     names = _TYPE_NAMES
     kinds = np.where(missing, None, names[np.clip(types, 0, 7)])
     wrong = ~missing & ~np.isin(kinds, spec.geometry)
     wrong_kinds = kinds[wrong]
-    expected = " or ".join(spec.geometry)
+    expected = _expected(spec)
     found.per_feature(
         name,
         list(labels[wrong]),
         "wrong_geometry_type",
-        lambda i: (
-            f"{labels[wrong][i]} of layer {name!r} is a {wrong_kinds[i]}, {expected} expected"
+        lambda i: _(
+            "%(feature)s of layer %(layer)s is a %(kind)s, %(expected)s expected",
+            feature=labels[wrong][i],
+            layer=repr(name),
+            kind=wrong_kinds[i],
+            expected=expected,
         ),
-        f"features of {name!r} with the wrong geometry type",
-        f"give {name!r} {expected} geometries (e.g. polygons for areas, not their outlines)",
+        _("features of %(layer)s with the wrong geometry type", layer=repr(name)),
+        _(
+            "give %(layer)s %(expected)s geometries (e.g. polygons for areas, not their outlines)",
+            layer=repr(name),
+            expected=expected,
+        ),
     )
     usable = ~missing & ~wrong
     _check_unclosed(frame, labels, usable, name, found, repair=repair)
@@ -89,22 +109,33 @@ def _check_unclosed(
 ) -> None:
     """Rings closed on reading: repaired, or errors (and unusable) without repairs."""
     closed = usable & unclosed_ring_rows(frame)
+
+    def message(i: int) -> str:
+        params = {"feature": labels[closed][i], "layer": repr(name)}
+        if repair:
+            return _(
+                "the outline of %(feature)s of layer %(layer)s does not end where it starts "
+                "(a ring that does not close) and was closed by joining its last point to "
+                "its first",
+                **params,
+            )
+        return _(
+            "the outline of %(feature)s of layer %(layer)s does not end where it starts "
+            "(a ring that does not close) and cannot be used as it is",
+            **params,
+        )
+
     if repair:
-        outcome = "was closed by joining its last point to its first"
-        fix = "check the closed outline; redraw the feature if it is not what was meant"
+        fix = _("check the closed outline; redraw the feature if it is not what was meant")
     else:
-        outcome = "cannot be used as it is"
-        fix = "close the outline in a GIS (its last point must be its first)"
+        fix = _("close the outline in a GIS (its last point must be its first)")
         usable &= ~closed
     found.per_feature(
         name,
         list(labels[closed]),
         "unclosed_ring",
-        lambda i: (
-            f"the outline of {labels[closed][i]} of layer {name!r} does not end where it "
-            f"starts (a ring that does not close) and {outcome}"
-        ),
-        f"features of {name!r} whose outline does not close",
+        message,
+        _("features of %(layer)s whose outline does not close", layer=repr(name)),
         fix,
         "repaired" if repair else "error",
     )
@@ -122,7 +153,7 @@ def _check_invalid(
 ) -> np.ndarray:
     """Report (and with ``repair`` fix) invalid geometries; return those left unusable."""
     name = spec.name
-    expected = " or ".join(spec.geometry)
+    expected = _expected(spec)
     reasons = shapely.is_valid_reason(geoms[invalid])
     bad_labels = labels[invalid]
     unusable = np.zeros(len(geoms), dtype=bool)
@@ -131,10 +162,17 @@ def _check_invalid(
             name,
             list(bad_labels),
             "invalid_geometry",
-            lambda i: f"{bad_labels[i]} of layer {name!r} is invalid: {_reason(reasons[i])}",
-            f"invalid geometries in {name!r}",
-            "redraw the outline in a GIS so that it does not cross itself and its holes "
-            "lie inside it",
+            lambda i: _(
+                "%(feature)s of layer %(layer)s is invalid: %(reason)s",
+                feature=bad_labels[i],
+                layer=repr(name),
+                reason=_reason(reasons[i]),
+            ),
+            _("invalid geometries in %(layer)s", layer=repr(name)),
+            _(
+                "redraw the outline in a GIS so that it does not cross itself and its holes "
+                "lie inside it"
+            ),
         )
         return invalid
     fixed = _make_valid(_drop_stray_holes(geoms[invalid]))
@@ -148,25 +186,31 @@ def _check_invalid(
         name,
         list(bad_labels[~lost]),
         "invalid_geometry",
-        lambda i: (
-            f"{bad_labels[~lost][i]} of layer {name!r} was invalid "
-            f"({_reason(reasons[~lost][i])}) and was repaired: "
-            + _repair_note(reasons[~lost][i], int(parts[~lost][i]))
+        lambda i: _(
+            "%(feature)s of layer %(layer)s was invalid (%(reason)s) and was repaired: %(note)s",
+            feature=bad_labels[~lost][i],
+            layer=repr(name),
+            reason=_reason(reasons[~lost][i]),
+            note=_repair_note(reasons[~lost][i], int(parts[~lost][i])),
         ),
-        f"invalid geometries in {name!r} repaired",
-        "check the repaired shape; redraw the feature if it is not what was meant",
+        _("invalid geometries in %(layer)s repaired", layer=repr(name)),
+        _("check the repaired shape; redraw the feature if it is not what was meant"),
         "repaired",
     )
     found.per_feature(
         name,
         list(bad_labels[lost]),
         "invalid_geometry",
-        lambda i: (
-            f"{bad_labels[lost][i]} of layer {name!r} is invalid "
-            f"({_reason(reasons[lost][i])}) and no {expected} is left once repaired"
+        lambda i: _(
+            "%(feature)s of layer %(layer)s is invalid (%(reason)s) and no %(expected)s is "
+            "left once repaired",
+            feature=bad_labels[lost][i],
+            layer=repr(name),
+            reason=_reason(reasons[lost][i]),
+            expected=expected,
         ),
-        f"unrepairable geometries in {name!r}",
-        "redraw the feature as a proper area",
+        _("unrepairable geometries in %(layer)s", layer=repr(name)),
+        _("redraw the feature as a proper area"),
     )
     repaired = geoms.copy()
     where = np.flatnonzero(invalid)
@@ -179,26 +223,36 @@ def _check_invalid(
 def _reason(reason: str) -> str:
     """The reason in words: ``Self-intersection[x y]`` -> ``Self-intersection at x y: its
     outline crosses itself``."""
-    kind, _, where = reason.partition("[")
-    at = f" at {where.rstrip(']')}" if where else ""
-    words = {
-        "Self-intersection": "its outline crosses itself",
-        "Ring Self-intersection": "its outline touches itself",
-        "Hole lies outside shell": "a hole lies outside its outline",
-        "Interior is disconnected": "its holes cut it in pieces",
-        "Nested holes": "a hole lies inside another hole",
-        "Too few points in geometry component": "a part has too few points",
-    }
+    kind, _sep, where = reason.partition("[")
     kind = kind.strip()
-    return f"{kind}{at}: {words[kind]}" if kind in words else f"{kind}{at}"
+    place = where.rstrip("]")
+    words = _REASON_WORDS.get(kind)
+    if words is not None and where:
+        return _("%(kind)s at %(where)s: %(words)s", kind=kind, where=place, words=words)
+    if words is not None:
+        return _("%(kind)s: %(words)s", kind=kind, words=words)
+    if where:
+        return _("%(kind)s at %(where)s", kind=kind, where=place)
+    return kind
+
+
+#: GEOS's reasons (kept as GEOS writes them) and what they mean, in words.
+_REASON_WORDS = {
+    "Self-intersection": _l("its outline crosses itself"),
+    "Ring Self-intersection": _l("its outline touches itself"),
+    "Hole lies outside shell": _l("a hole lies outside its outline"),
+    "Interior is disconnected": _l("its holes cut it in pieces"),
+    "Nested holes": _l("a hole lies inside another hole"),
+    "Too few points in geometry component": _l("a part has too few points"),
+}
 
 
 def _repair_note(reason: str, parts: int) -> str:
     if reason.startswith("Hole lies outside shell"):
-        return "the hole outside the outline was dropped"
+        return _("the hole outside the outline was dropped")
     if parts > 1:
-        return f"it was split into {parts} parts where the outline crosses itself"
-    return "its outline was rebuilt"
+        return _("it was split into %(parts)s parts where the outline crosses itself", parts=parts)
+    return _("its outline was rebuilt")
 
 
 def _drop_stray_holes(geoms: np.ndarray) -> np.ndarray:
@@ -259,8 +313,14 @@ def check_crs(
             name,
             None,
             "implausible_coordinates",
-            f"layer {name!r} cannot be converted from {crs} to {STORAGE_CRS}: {exc}",
-            "check that the layer's declared CRS matches its coordinates",
+            _(
+                "layer %(layer)s cannot be converted from %(source)s to %(crs)s: %(reason)s",
+                layer=repr(name),
+                source=crs,
+                crs=STORAGE_CRS,
+                reason=exc,
+            ),
+            _("check that the layer's declared CRS matches its coordinates"),
         )
         return frame, None
     found.problems.extend(crs_problems)
@@ -282,37 +342,46 @@ def check_crs(
         name,
         list(labels[null_island]),
         "null_island",
-        lambda i: (
-            f"{labels[null_island][i]} of layer {name!r} lies at longitude 0, latitude 0, "
-            "in the Gulf of Guinea: its coordinates were probably blank and read as zero"
+        lambda i: _(
+            "%(feature)s of layer %(layer)s lies at longitude 0, latitude 0, in the Gulf of "
+            "Guinea: its coordinates were probably blank and read as zero",
+            feature=labels[null_island][i],
+            layer=repr(name),
         ),
-        f"features of {name!r} at longitude 0, latitude 0",
-        "fill in the real coordinates of these features, or remove them",
+        _("features of %(layer)s at longitude 0, latitude 0", layer=repr(name)),
+        _("fill in the real coordinates of these features, or remove them"),
     )
     label = frame.crs.to_string() if crs is None else crs.to_string()
     found.per_feature(
         name,
         list(labels[swapped]),
         "swapped_lat_lon",
-        lambda i: (
-            f"{labels[swapped][i]} of layer {name!r} has latitude beyond ±90 "
-            f"(x {bounds[swapped][i, 0]:.5f}, y {bounds[swapped][i, 1]:.5f}): "
-            "latitude and longitude look swapped"
+        lambda i: _(
+            "%(feature)s of layer %(layer)s has latitude beyond ±90 (x %(x)s, y %(y)s): "
+            "latitude and longitude look swapped",
+            feature=labels[swapped][i],
+            layer=repr(name),
+            x=format(bounds[swapped][i, 0], ".5f"),
+            y=format(bounds[swapped][i, 1], ".5f"),
         ),
-        f"features of {name!r} with latitude and longitude swapped",
-        "swap the columns on import: x is the longitude, y the latitude",
+        _("features of %(layer)s with latitude and longitude swapped", layer=repr(name)),
+        _("swap the columns on import: x is the longitude, y the latitude"),
     )
     found.per_feature(
         name,
         list(labels[implausible]),
         "implausible_coordinates",
-        lambda i: (
-            f"{labels[implausible][i]} of layer {name!r} has coordinates "
-            f"({bounds[implausible][i, 0]:,.1f}, {bounds[implausible][i, 1]:,.1f}) beyond "
-            f"±180/±90, impossible in degrees ({label}): probably metres labelled as degrees"
+        lambda i: _(
+            "%(feature)s of layer %(layer)s has coordinates (%(x)s, %(y)s) beyond ±180/±90, "
+            "impossible in degrees (%(crs)s): probably metres labelled as degrees",
+            feature=labels[implausible][i],
+            layer=repr(name),
+            x=format(bounds[implausible][i, 0], ",.1f"),
+            y=format(bounds[implausible][i, 1], ",.1f"),
+            crs=label,
         ),
-        f"features of {name!r} with coordinates impossible in degrees",
-        "declare the layer's real projected CRS (e.g. its UTM zone) instead of EPSG:4326",
+        _("features of %(layer)s with coordinates impossible in degrees", layer=repr(name)),
+        _("declare the layer's real projected CRS (e.g. its UTM zone) instead of EPSG:4326"),
     )
     keep = usable & ~swapped & ~implausible & ~null_island
     if not keep.any():

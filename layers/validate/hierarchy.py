@@ -13,6 +13,7 @@ import shapely
 from pyproj import CRS
 
 from layers.crs import metric_crs
+from layers.i18n import _, _l
 from layers.repair import AREA_LAYERS, MAX_REPAIR_SHARE, RULE_TEXT
 from layers.schema import LAYERS
 from layers.validate.report import MAX_LISTED, ProblemCollector
@@ -29,7 +30,17 @@ __all__ = [
 ]
 
 #: One feature of an area layer, for messages.
-_ONE = {"subdistricts": "sub-district", "communities": "community", "grids": "grid (网格)"}
+_ONE = {
+    "subdistricts": _l("sub-district"),
+    "communities": _l("community"),
+    "grids": _l("grid"),
+}
+#: An area layer in the plural, for messages.
+_MANY = {
+    "subdistricts": _l("sub-districts"),
+    "communities": _l("communities"),
+    "grids": _l("grids"),
+}
 
 
 def check_placement(geo: dict[str, gpd.GeoDataFrame], found: ProblemCollector) -> None:
@@ -55,10 +66,13 @@ def check_placement(geo: dict[str, gpd.GeoDataFrame], found: ProblemCollector) -
                 name,
                 None,
                 "swapped_lat_lon",
-                f"layer {name!r} (bbox {minx:.4f}, {miny:.4f}, {maxx:.4f}, {maxy:.4f}) lies "
-                "away from every other layer, but overlaps them with latitude and "
-                "longitude swapped",
-                "swap the columns on import: x is the longitude, y the latitude",
+                _(
+                    "layer %(layer)s (bbox %(bbox)s) lies away from every other layer, but "
+                    "overlaps them with latitude and longitude swapped",
+                    layer=repr(name),
+                    bbox=", ".join(format(v, ".4f") for v in (minx, miny, maxx, maxy)),
+                ),
+                _("swap the columns on import: x is the longitude, y the latitude"),
             )
             del geo[name]
         else:
@@ -66,10 +80,15 @@ def check_placement(geo: dict[str, gpd.GeoDataFrame], found: ProblemCollector) -
                 name,
                 None,
                 "disjoint_layer",
-                f"layer {name!r} (bbox {minx:.4f}, {miny:.4f}, {maxx:.4f}, {maxy:.4f}) "
-                "overlaps no other layer of the workspace",
-                "check its CRS (GCJ-02/BD-09 offsets are small; a wrong zone or unit is not) "
-                "and that it belongs to this area",
+                _(
+                    "layer %(layer)s (bbox %(bbox)s) overlaps no other layer of the workspace",
+                    layer=repr(name),
+                    bbox=", ".join(format(v, ".4f") for v in (minx, miny, maxx, maxy)),
+                ),
+                _(
+                    "check its CRS (GCJ-02/BD-09 offsets are small; a wrong zone or unit is "
+                    "not) and that it belongs to this area"
+                ),
                 "warning",
             )
 
@@ -130,13 +149,27 @@ def _check_within(
         name,
         list(labels[bad]),
         "not_nested",
-        lambda i: (
-            f"{_ONE[name]} {labels[bad][i]} lies {share[bad][i]:.1%} "
-            f"({outside_m2[bad][i]:,.0f} m²) outside its {_ONE[parent_name]} {keys[bad][i]} "
-            f"(tolerance {tolerance:.1%})"
+        lambda i: _(
+            "%(one)s %(feature)s lies %(share)s (%(area)s m²) outside its %(parent)s "
+            "%(parent_id)s (tolerance %(tolerance)s)",
+            one=_ONE[name],
+            feature=labels[bad][i],
+            share=format(share[bad][i], ".1%"),
+            area=format(outside_m2[bad][i], ",.0f"),
+            parent=_ONE[parent_name],
+            parent_id=keys[bad][i],
+            tolerance=format(tolerance, ".1%"),
         ),
-        f"features of {name!r} not inside their {_ONE[parent_name]}",
-        f"redraw the boundary to follow its {_ONE[parent_name]}, or correct {key}",
+        _(
+            "features of %(layer)s not inside their %(parent)s",
+            layer=repr(name),
+            parent=_ONE[parent_name],
+        ),
+        _(
+            "redraw the boundary to follow its %(parent)s, or correct %(key)s",
+            parent=_ONE[parent_name],
+            key=key,
+        ),
     )
 
 
@@ -161,31 +194,59 @@ def _check_overlaps(
     labels = child["label"].to_numpy()
     share = np.divide(overlap_m2, smaller, out=np.zeros_like(overlap_m2), where=smaller > 0)
     # Above MAX_REPAIR_SHARE the pair is likely one area drawn twice: no repair offered.
-    for code, fix in (
-        (
-            "sibling_overlap",
-            "redraw the shared boundary so each place belongs to exactly one feature, or "
-            f"accept the overlap repair on import ({RULE_TEXT})",
-        ),
-        (
-            "sibling_duplicate",
-            "remove one of the two if they are the same area, or redraw them; overlaps above "
-            f"{MAX_REPAIR_SHARE:.0%} of the smaller feature are not repaired on import",
-        ),
-    ):
-        chosen = bad & ((share > MAX_REPAIR_SHARE) == (code == "sibling_duplicate"))
+    for code in ("sibling_overlap", "sibling_duplicate"):
+        duplicate = code == "sibling_duplicate"
+        if duplicate:
+            fix = _(
+                "remove one of the two if they are the same area, or redraw them; overlaps "
+                "above %(share)s of the smaller feature are not repaired on import",
+                share=format(MAX_REPAIR_SHARE, ".0%"),
+            )
+        else:
+            fix = _(
+                "redraw the shared boundary so each place belongs to exactly one feature, or "
+                "accept the overlap repair on import (%(rule)s)",
+                rule=RULE_TEXT,
+            )
+        chosen = bad & ((share > MAX_REPAIR_SHARE) == duplicate)
         a, b, pct, overlap = (
             labels[left[chosen]], labels[right[chosen]], share[chosen], overlap_m2[chosen]
         )  # fmt: skip
         messages = [
-            f"{_ONE[name]} {a[i]} and its sibling {b[i]} overlap by {overlap[i]:,.0f} m² "
-            f"({pct[i]:.1%} of the smaller)"
-            + (": likely the same area drawn twice" if code == "sibling_duplicate" else "")
+            _overlap_message(name, a[i], b[i], overlap[i], pct[i], duplicate=duplicate)
             for i in range(len(a))
         ]
         found.per_feature(
-            name, list(a), code, messages.__getitem__, f"overlapping features in {name!r}", fix
+            name,
+            list(a),
+            code,
+            messages.__getitem__,
+            _("overlapping features in %(layer)s", layer=repr(name)),
+            fix,
         )
+
+
+def _overlap_message(
+    name: str, first: str, second: str, area_m2: float, share: float, *, duplicate: bool
+) -> str:
+    params = {
+        "one": _ONE[name],
+        "first": first,
+        "second": second,
+        "area": f"{area_m2:,.0f}",
+        "share": f"{share:.1%}",
+    }
+    if duplicate:
+        return _(
+            "%(one)s %(first)s and its sibling %(second)s overlap by %(area)s m² (%(share)s "
+            "of the smaller): likely the same area drawn twice",
+            **params,
+        )
+    return _(
+        "%(one)s %(first)s and its sibling %(second)s overlap by %(area)s m² (%(share)s of "
+        "the smaller)",
+        **params,
+    )
 
 
 def _check_gaps(
@@ -208,18 +269,45 @@ def _check_gaps(
     share = np.divide(gap_m2, area_m2, out=np.zeros_like(area_m2), where=area_m2 > 0)
     bad = share > tolerance
     labels = parents["label"].to_numpy()
+
+    def gap_params(i: int) -> dict[str, object]:
+        return {
+            "one": _ONE[parent_name],
+            "feature": labels[bad][i],
+            "area": f"{gap_m2[bad][i]:,.0f}",
+            "share": f"{share[bad][i]:.1%}",
+            "children": _MANY[name],
+        }
+
     found.per_feature(
         parent_name,
         list(labels[bad]),
         "coverage_gap",
         lambda i: (
-            f"{_ONE[parent_name]} {labels[bad][i]} has {gap_m2[bad][i]:,.0f} m² "
-            f"({share[bad][i]:.1%}) covered by none of its {name}"
-            + ("" if has_children[bad][i] else f" (it has no {name} at all)")
+            _(
+                "%(one)s %(feature)s has %(area)s m² (%(share)s) covered by none of its "
+                "%(children)s",
+                **gap_params(i),
+            )
+            if has_children[bad][i]
+            else _(
+                "%(one)s %(feature)s has %(area)s m² (%(share)s) covered by none of its "
+                "%(children)s (it has no %(children)s at all)",
+                **gap_params(i),
+            )
         ),
-        f"features of {parent_name!r} not fully covered by their {name}",
-        f"extend its {name} to cover the whole {_ONE[parent_name]}, or add a "
-        f"{_ONE[name]} for the rest",
+        _(
+            "features of %(layer)s not fully covered by their %(children)s",
+            layer=repr(parent_name),
+            children=_MANY[name],
+        ),
+        _(
+            "extend its %(children)s to cover the whole %(parent)s, or add a %(child)s for "
+            "the rest",
+            children=_MANY[name],
+            parent=_ONE[parent_name],
+            child=_ONE[name],
+        ),
         "warning",
     )
 
@@ -237,7 +325,7 @@ def check_incidents_in_area(
         return
     area = geo[area_name].to_crs(metric_crs).geometry.to_numpy()
     points = incidents.to_crs(metric_crs).geometry.to_numpy()
-    near, _ = shapely.STRtree(area).query(points, predicate="dwithin", distance=buffer_m)
+    near, _far = shapely.STRtree(area).query(points, predicate="dwithin", distance=buffer_m)
     outside = np.ones(len(points), dtype=bool)
     outside[near] = False
     if not outside.any():
@@ -248,9 +336,19 @@ def check_incidents_in_area(
         "incidents",
         labels[0] if len(labels) == 1 else None,
         "outside_area",
-        f"{len(labels):,} of {len(points):,} incidents lie more than {buffer_m:,.0f} m "
-        f"outside the {area_name} (e.g. {samples})",
-        f"check their coordinates (CRS, swapped lat/lon) or extend the {area_name}; "
-        "they are ignored for this area",
+        _(
+            "%(count)s of %(total)s incidents lie more than %(distance)s m outside the "
+            "%(area)s (e.g. %(samples)s)",
+            count=format(len(labels), ","),
+            total=format(len(points), ","),
+            distance=format(buffer_m, ",.0f"),
+            area=_MANY.get(area_name) or area_name,
+            samples=samples,
+        ),
+        _(
+            "check their coordinates (CRS, swapped lat/lon) or extend the %(area)s; they are "
+            "ignored for this area",
+            area=_MANY.get(area_name) or area_name,
+        ),
         "warning",
     )

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from layers.errors import LayerError
+from layers.i18n import _
 from layers.incidents import parse_timestamps_checked
 from layers.validate.dates import stray_dates
 from layers.validate.report import ProblemCollector
@@ -40,12 +41,17 @@ class TimeWindow:
             earliest, latest = (pd.Timestamp(bound) for bound in window)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise LayerError(
-                f"time_window={window!r} should be two dates, e.g. ('1990-01-01', '2030-01-01')"
+                _(
+                    "time_window=%(window)s should be two dates, e.g. ('1990-01-01', '2030-01-01')",
+                    window=repr(window),
+                )
             ) from None
         earliest = earliest.tz_localize("UTC") if earliest.tzinfo is None else earliest
         latest = latest.tz_localize("UTC") if latest.tzinfo is None else latest
         if not earliest < latest:
-            raise LayerError(f"time_window={window!r} should start before it ends")
+            raise LayerError(
+                _("time_window=%(window)s should start before it ends", window=repr(window))
+            )
         return cls(earliest.tz_convert("UTC"), latest.tz_convert("UTC"))
 
 
@@ -79,12 +85,13 @@ def check_incidents(
             "incidents",
             list(labels[bad]),
             "severity_out_of_range",
-            lambda i: (
-                f"incident {labels[bad][i]} has severity {values[bad][i]!r}, "
-                "expected a number from 1 to 5"
+            lambda i: _(
+                "incident %(incident)s has severity %(value)s, expected a number from 1 to 5",
+                incident=labels[bad][i],
+                value=repr(values[bad][i]),
             ),
-            "incidents with a severity outside 1-5",
-            "set severity from 1 (minor) to 5 (most severe), or leave it empty",
+            _("incidents with a severity outside 1-5"),
+            _("set severity from 1 (minor) to 5 (most severe), or leave it empty"),
         )
 
     if "preventable" in frame.columns and not pd.api.types.is_bool_dtype(
@@ -102,12 +109,14 @@ def check_incidents(
             "incidents",
             list(labels[bad]),
             "preventable_not_boolean",
-            lambda i: (
-                f"incident {labels[bad][i]} has preventable {values[bad][i]!r}, "
-                "expected yes/no (true/false, 1/0)"
+            lambda i: _(
+                "incident %(incident)s has preventable %(value)s, expected yes/no "
+                "(true/false, 1/0)",
+                incident=labels[bad][i],
+                value=repr(values[bad][i]),
             ),
-            "incidents whose preventable flag is not yes/no",
-            "set preventable to true or false (可防性案件: robbery, theft, burglary...)",
+            _("incidents whose preventable flag is not yes/no"),
+            _("set preventable to true or false (可防性案件: robbery, theft, burglary...)"),
         )
         if not bad.any():
             # Booleans with gaps (object dtype) convert without comment; text and numbers
@@ -117,9 +126,13 @@ def check_incidents(
                     "incidents",
                     None,
                     "preventable_coerced",
-                    f"preventable held {raw.dtype} values such as "
-                    f"{raw.dropna().iloc[0]!r} and was converted to true/false",
-                    "nothing to do; store preventable as a boolean field to skip this step",
+                    _(
+                        "preventable held %(dtype)s values such as %(value)s and was "
+                        "converted to true/false",
+                        dtype=raw.dtype,
+                        value=repr(raw.dropna().iloc[0]),
+                    ),
+                    _("nothing to do; store preventable as a boolean field to skip this step"),
                     "repaired",
                 )
             frame["preventable"] = as_bool
@@ -146,29 +159,39 @@ def check_occurred_at(
     )
     unparseable = parsed.isna().to_numpy() & ~blank
     values = raw.to_numpy(dtype=object)
-    kept = "; it is kept without a time (left out of time figures)"
     # When no incident has a time, the one summary below says it all.
     listed_blank = blank if not blank.all() else np.zeros(len(blank), dtype=bool)
     found.per_feature(
         "incidents",
         list(labels[listed_blank]),
         "missing_time",
-        lambda i: f"incident {labels[listed_blank][i]} has no occurred_at{kept}",
-        "incidents without a time, kept without one",
-        "fill in occurred_at (date and time) to count these incidents in shift and trend figures",
+        lambda i: _(
+            "incident %(incident)s has no occurred_at; it is kept without a time (left out "
+            "of time figures)",
+            incident=labels[listed_blank][i],
+        ),
+        _("incidents without a time, kept without one"),
+        _(
+            "fill in occurred_at (date and time) to count these incidents in shift and "
+            "trend figures"
+        ),
         "warning",
     )
     found.per_feature(
         "incidents",
         list(labels[unparseable]),
         "unparseable_time",
-        lambda i: (
-            f"incident {labels[unparseable][i]} has occurred_at "
-            f"{values[unparseable][i]!r}, which is not a readable date and time{kept}"
+        lambda i: _(
+            "incident %(incident)s has occurred_at %(value)s, which is not a readable date "
+            "and time; it is kept without a time (left out of time figures)",
+            incident=labels[unparseable][i],
+            value=repr(values[unparseable][i]),
         ),
-        "incidents whose time cannot be read, kept without one",
-        "write times as ISO 8601 (2024-02-15 21:48) or map the date and time columns "
-        "(occurred_at=DATE_COLUMN+TIME_COLUMN)",
+        _("incidents whose time cannot be read, kept without one"),
+        _(
+            "write times as ISO 8601 (2024-02-15 21:48) or map the date and time columns "
+            "(occurred_at=DATE_COLUMN+TIME_COLUMN)"
+        ),
         "warning",
     )
     report_undated(int(blank.sum() + unparseable.sum()), len(raw), found)
@@ -183,23 +206,28 @@ def report_undated(undated: int, total: int, found: ProblemCollector) -> None:
     if not undated or not total:
         return
     if undated == total:
-        message = (
-            f"none of the {total:,} incidents has a readable time; they are imported for "
-            "maps and places, and shift, hour and trend figures will be empty"
+        message = _(
+            "none of the %(total)s incidents has a readable time; they are imported for "
+            "maps and places, and shift, hour and trend figures will be empty",
+            total=format(total, ","),
         )
     else:
-        message = (
-            f"{undated:,} of {total:,} incidents ({undated / total:.1%}) have no readable "
-            "time; they are kept for maps and places and left out of shift, hour and "
-            "trend figures"
+        message = _(
+            "%(count)s of %(total)s incidents (%(share)s) have no readable time; they are "
+            "kept for maps and places and left out of shift, hour and trend figures",
+            count=format(undated, ","),
+            total=format(total, ","),
+            share=format(undated / total, ".1%"),
         )
     found.add(
         "incidents",
         None,
         "undated_incidents",
         message,
-        "map the time column (occurred_at=COLUMN, or occurred_at=DATE_COLUMN+TIME_COLUMN) "
-        "or fill in the times, then import again",
+        _(
+            "map the time column (occurred_at=COLUMN, or occurred_at=DATE_COLUMN+TIME_COLUMN) "
+            "or fill in the times, then import again"
+        ),
         "warning",
     )
 
@@ -221,15 +249,21 @@ def fill_occurred_at(frame: pd.DataFrame, found: ProblemCollector) -> pd.DataFra
     """
     if "occurred_at" in frame.columns or frame.empty:
         return frame
-    present = ", ".join(str(c) for c in frame.columns if c != "geometry") or "none"
+    present = ", ".join(str(c) for c in frame.columns if c != "geometry") or _("none")
     found.add(
         "incidents",
         None,
         "no_time_field",
-        f"the incidents have no occurred_at field (their fields are: {present}); all "
-        f"{len(frame):,} are imported without a time, for maps and places only",
-        "map the time column, e.g. occurred_at=发案时间, or a date and an hour column, "
-        "e.g. occurred_at=发案日期+发案时段",
+        _(
+            "the incidents have no occurred_at field (their fields are: %(present)s); all "
+            "%(count)s are imported without a time, for maps and places only",
+            present=present,
+            count=format(len(frame), ","),
+        ),
+        _(
+            "map the time column, e.g. occurred_at=发案时间, or a date and an hour column, "
+            "e.g. occurred_at=发案日期+发案时段"
+        ),
         "warning",
     )
     out = frame.copy()
@@ -258,13 +292,28 @@ def check_times(
         list(labels[bad]),
         "implausible_time",
         lambda i: (
-            f"incident {labels[bad][i]} has occurred_at {values[bad][i]!r} "
-            f"({str(utc[bad][i])[:16]} UTC), "
-            + ("before " + first if early[bad][i] else "in the future (after " + last + " UTC)")
+            _(
+                "incident %(incident)s has occurred_at %(value)s (%(utc)s UTC), before %(first)s",
+                incident=labels[bad][i],
+                value=repr(values[bad][i]),
+                utc=str(utc[bad][i])[:16],
+                first=first,
+            )
+            if early[bad][i]
+            else _(
+                "incident %(incident)s has occurred_at %(value)s (%(utc)s UTC), in the "
+                "future (after %(last)s UTC)",
+                incident=labels[bad][i],
+                value=repr(values[bad][i]),
+                utc=str(utc[bad][i])[:16],
+                last=last,
+            )
         ),
-        f"incidents dated before {first} or after {last} UTC",
-        "correct the date (0001-01-01 or 9999-12-31 often stand for 'unknown'), "
-        "or remove these incidents",
+        _("incidents dated before %(first)s or after %(last)s UTC", first=first, last=last),
+        _(
+            "correct the date (0001-01-01 or 9999-12-31 often stand for 'unknown'), or "
+            "remove these incidents"
+        ),
     )
 
 
@@ -281,13 +330,17 @@ def check_stray_times(
         "incidents",
         list(labels[stray]),
         "stray_time",
-        lambda i: (
-            f"incident {labels[stray][i]} has occurred_at {values[stray][i]!r}, years apart "
-            "from all the other incidents; it is kept and left out of time figures"
+        lambda i: _(
+            "incident %(incident)s has occurred_at %(value)s, years apart from all the other "
+            "incidents; it is kept and left out of time figures",
+            incident=labels[stray][i],
+            value=repr(values[stray][i]),
         ),
-        "incidents dated years apart from all the others",
-        "check these dates (a placeholder such as 1995-01-01 or a mistyped year is "
-        "common) and correct them",
+        _("incidents dated years apart from all the others"),
+        _(
+            "check these dates (a placeholder such as 1995-01-01 or a mistyped year is "
+            "common) and correct them"
+        ),
         "warning",
     )
 
@@ -306,26 +359,38 @@ def check_clock_changes(
         "incidents",
         list(labels[ambiguous]),
         "ambiguous_time",
-        lambda i: (
-            f"incident {labels[ambiguous][i]} has occurred_at {values[ambiguous][i]!r}, "
-            f"which happens twice in {timezone} (clocks go back); the first, daylight-saving "
-            "one was taken"
+        lambda i: _(
+            "incident %(incident)s has occurred_at %(value)s, which happens twice in "
+            "%(timezone)s (clocks go back); the first, daylight-saving one was taken",
+            incident=labels[ambiguous][i],
+            value=repr(values[ambiguous][i]),
+            timezone=timezone,
         ),
-        f"incident times that happen twice in {timezone} (clocks go back)",
-        "add the UTC offset to these times (e.g. 01:30-05:00) if the second one was meant",
+        _(
+            "incident times that happen twice in %(timezone)s (clocks go back)",
+            timezone=timezone,
+        ),
+        _("add the UTC offset to these times (e.g. 01:30-05:00) if the second one was meant"),
         "warning",
     )
     found.per_feature(
         "incidents",
         list(labels[nonexistent]),
         "nonexistent_time",
-        lambda i: (
-            f"incident {labels[nonexistent][i]} has occurred_at {values[nonexistent][i]!r}, "
-            f"which does not exist in {timezone} (clocks go forward and skip that hour); "
-            "it was moved one hour later"
+        lambda i: _(
+            "incident %(incident)s has occurred_at %(value)s, which does not exist in "
+            "%(timezone)s (clocks go forward and skip that hour); it was moved one hour later",
+            incident=labels[nonexistent][i],
+            value=repr(values[nonexistent][i]),
+            timezone=timezone,
         ),
-        f"incident times that do not exist in {timezone} (clocks go forward)",
-        "check these times: the recording clock was probably not yet changed; "
-        "add the UTC offset to say exactly which instant was meant",
+        _(
+            "incident times that do not exist in %(timezone)s (clocks go forward)",
+            timezone=timezone,
+        ),
+        _(
+            "check these times: the recording clock was probably not yet changed; add the "
+            "UTC offset to say exactly which instant was meant"
+        ),
         "warning",
     )

@@ -8,6 +8,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from layers.i18n import _
 from layers.schema import LAYERS
 from layers.validate.attributes import (
     as_id_strings,
@@ -46,8 +47,12 @@ def check_layer(
             name,
             None,
             "not_a_table",
-            f"layer {name!r} should be a GeoDataFrame or DataFrame, got {type(frame).__name__}",
-            "read the file with layers.io.read_layer and pass the resulting GeoDataFrame",
+            _(
+                "layer %(layer)s should be a GeoDataFrame or DataFrame, got %(kind)s",
+                layer=repr(name),
+                kind=type(frame).__name__,
+            ),
+            _("read the file with layers.io.read_layer and pass the resulting GeoDataFrame"),
         )
         return CheckedLayer(pd.DataFrame())
     frame = frame.copy()
@@ -57,8 +62,14 @@ def check_layer(
             name,
             None,
             "unknown_layer",
-            f"layer {name!r} is not part of the workspace model and was not checked",
-            f"rename it to one of {', '.join(LAYERS)} or map it on import",
+            _(
+                "layer %(layer)s is not part of the workspace model and was not checked",
+                layer=repr(name),
+            ),
+            _(
+                "rename it to one of %(layers)s or map it on import",
+                layers=", ".join(LAYERS),
+            ),
             "warning",
         )
         return CheckedLayer(frame)
@@ -67,21 +78,28 @@ def check_layer(
             name,
             None,
             "empty_layer",
-            f"layer {name!r} has no features",
-            f"add {name} to the file, or leave the layer out of the workspace",
+            _("layer %(layer)s has no features", layer=repr(name)),
+            _(
+                "add %(layer)s to the file, or leave the layer out of the workspace",
+                layer=name,
+            ),
         )
         return CheckedLayer(frame)
 
     missing = [f for f in spec.required if f not in frame.columns]
     if missing:
-        present = ", ".join(str(c) for c in frame.columns if c != "geometry") or "none"
+        present = ", ".join(str(c) for c in frame.columns if c != "geometry") or _("none")
         found.add(
             name,
             None,
             "missing_field",
-            f"layer {name!r} lacks required field(s) {', '.join(missing)}; "
-            f"its fields are: {present}",
-            "rename the matching columns (field mapping on import) or add the missing fields",
+            _(
+                "layer %(layer)s lacks required field(s) %(missing)s; its fields are: %(present)s",
+                layer=repr(name),
+                missing=", ".join(missing),
+                present=present,
+            ),
+            _("rename the matching columns (field mapping on import) or add the missing fields"),
         )
     for id_field in ("id", *(f for f in frame.columns if str(f).endswith("_id"))):
         if id_field in frame.columns:
@@ -106,8 +124,12 @@ def check_layer(
             name,
             None,
             "not_spatial",
-            f"layer {name!r} has no geometry column; {spec.geometry[0]} geometries are expected",
-            "read it with coordinates (lon/lat columns or WKT) or from a spatial file",
+            _(
+                "layer %(layer)s has no geometry column; %(geometry)s geometries are expected",
+                layer=repr(name),
+                geometry=spec.geometry[0],
+            ),
+            _("read it with coordinates (lon/lat columns or WKT) or from a spatial file"),
         )
         return CheckedLayer(frame)
 

@@ -31,6 +31,7 @@ from scipy.spatial import cKDTree
 
 from layers.crs import metric_crs as local_metric_crs
 from layers.errors import LayerError
+from layers.i18n import _
 from layers.validate.report import ProblemCollector
 
 logger = logging.getLogger(__name__)
@@ -73,13 +74,22 @@ class PileupRule:
     def __post_init__(self) -> None:
         if self.tolerance_m < 0 or self.radius_m <= 0 or self.station_distance_m < 0:
             raise LayerError(
-                f"pile-up distances should not be negative, got tolerance {self.tolerance_m} m, "
-                f"radius {self.radius_m} m, station distance {self.station_distance_m} m"
+                _(
+                    "pile-up distances should not be negative, got tolerance %(tolerance)s m, "
+                    "radius %(radius)s m, station distance %(station)s m",
+                    tolerance=self.tolerance_m,
+                    radius=self.radius_m,
+                    station=self.station_distance_m,
+                )
             )
         if self.min_count < 2 or self.min_ratio < 1:
             raise LayerError(
-                f"a pile-up needs at least 2 incidents and a ratio of at least 1, got "
-                f"{self.min_count} incidents and ratio {self.min_ratio}"
+                _(
+                    "a pile-up needs at least 2 incidents and a ratio of at least 1, got "
+                    "%(count)s incidents and ratio %(ratio)s",
+                    count=self.min_count,
+                    ratio=self.min_ratio,
+                )
             )
 
 
@@ -277,10 +287,17 @@ def pileup_summary(places: gpd.GeoDataFrame, *, limit: int = 5) -> str:
         name = " ".join(str(v) for v in (row.address, row.station) if v)
         text = f"{name} ({where})" if name else f"({where})"
         if row.station:
-            text += f", {row.station_distance_m:.0f} m from station {row.station}"
+            text = _(
+                "%(place)s, %(distance)s m from station %(station)s",
+                place=text,
+                distance=format(row.station_distance_m, ".0f"),
+                station=row.station,
+            )
         parts.append(f"{text}: {int(row.count):,}")
     more = len(places) - limit
-    return "; ".join(parts) + (f"; and {more:,} more" if more > 0 else "")
+    if more > 0:
+        return _("%(places)s; and %(count)s more", places="; ".join(parts), count=format(more, ","))
+    return "; ".join(parts)
 
 
 def drop_pileups(
@@ -323,22 +340,36 @@ def check_pileups(
         stations = _with_field(stations, frames.get("stations"), "name")
     pileups = find_pileups(incidents, stations=stations, rule=rule)
     for row in pileups.places.itertuples(index=False):
-        where = f"lon {row.lon:.6f}, lat {row.lat:.6f}"
+        where = _(
+            "lon %(lon)s, lat %(lat)s", lon=format(row.lon, ".6f"), lat=format(row.lat, ".6f")
+        )
         if row.address:
             where = f"{row.address} ({where})"
         if row.station:
-            where += f", {row.station_distance_m:.0f} m from station {row.station!r}"
+            where = _(
+                "%(place)s, %(distance)s m from station %(station)s",
+                place=where,
+                distance=format(row.station_distance_m, ".0f"),
+                station=repr(row.station),
+            )
         found.add(
             "incidents",
             None,
             "incident_pileup",
-            f"{int(row.count):,} incidents sit on one point at {where}, "
-            f"{row.count / row.local_median:.0f} times the usual count of a point nearby; "
-            "such a point is often a default location (a reporting desk, a station, a "
-            "default address) rather than where they happened. They are left out of "
-            "hotspots, patrol risk and workload unless keep_pileups is set.",
-            "geocode these incidents to where they happened and re-import them, or set "
-            "keep_pileups = true if this place really has that many incidents",
+            _(
+                "%(count)s incidents sit on one point at %(where)s, %(ratio)s times the usual "
+                "count of a point nearby; such a point is often a default location (a "
+                "reporting desk, a station, a default address) rather than where they "
+                "happened. They are left out of hotspots, patrol risk and workload unless "
+                "keep_pileups is set.",
+                count=format(int(row.count), ","),
+                where=where,
+                ratio=format(row.count / row.local_median, ".0f"),
+            ),
+            _(
+                "geocode these incidents to where they happened and re-import them, or set "
+                "keep_pileups = true if this place really has that many incidents"
+            ),
             "warning",
         )
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from layers.i18n import _
 from layers.schema import LAYERS, parse_id_list
 from layers.validate.attributes import feature_labels
 from layers.validate.report import ProblemCollector
@@ -40,12 +41,27 @@ def _check_parent_id(
         name,
         list(labels),
         "unknown_parent",
-        lambda i: (
-            f"{labels[i]} of layer {name!r} has {key} {values[i]!r}, "
-            f"which is not an id in {parent!r}"
+        lambda i: _(
+            "%(feature)s of layer %(layer)s has %(key)s %(value)s, which is not an id in "
+            "%(parent)s",
+            feature=labels[i],
+            layer=repr(name),
+            key=key,
+            value=repr(values[i]),
+            parent=repr(parent),
         ),
-        f"features of {name!r} whose {key} is not in {parent!r}",
-        f"correct {key} to an existing {parent} id, or add that feature to {parent!r}",
+        _(
+            "features of %(layer)s whose %(key)s is not in %(parent)s",
+            layer=repr(name),
+            key=key,
+            parent=repr(parent),
+        ),
+        _(
+            "correct %(key)s to an existing %(parent_layer)s id, or add that feature to %(parent)s",
+            key=key,
+            parent_layer=parent,
+            parent=repr(parent),
+        ),
     )
 
 
@@ -64,12 +80,14 @@ def check_units_references(frames: Mapping[str, pd.DataFrame], found: ProblemCol
             "units",
             list(labels[bad]),
             "unknown_station",
-            lambda i: (
-                f"unit {labels[bad][i]} has station_id {values[bad][i]!r}, which is not "
-                "an id in 'stations' or 'duty_points'"
+            lambda i: _(
+                "unit %(unit)s has station_id %(value)s, which is not an id in 'stations' or "
+                "'duty_points'",
+                unit=labels[bad][i],
+                value=repr(values[bad][i]),
             ),
-            "units based at an unknown station",
-            "set station_id to an existing station (or duty point) id",
+            _("units based at an unknown station"),
+            _("set station_id to an existing station (or duty point) id"),
         )
         both = _ids(frames.get("stations")) & _ids(frames.get("duty_points"))
         shared = (station.notna() & station.isin(both)).to_numpy()
@@ -77,12 +95,14 @@ def check_units_references(frames: Mapping[str, pd.DataFrame], found: ProblemCol
             "units",
             list(labels[shared]),
             "ambiguous_station",
-            lambda i: (
-                f"unit {labels[shared][i]} has station_id {values[shared][i]!r}, which is "
-                "the id of both a station and a duty point"
+            lambda i: _(
+                "unit %(unit)s has station_id %(value)s, which is the id of both a station "
+                "and a duty point",
+                unit=labels[shared][i],
+                value=repr(values[shared][i]),
             ),
-            "units whose station_id names both a station and a duty point",
-            "give the station and the duty point different ids, then correct station_id",
+            _("units whose station_id names both a station and a duty point"),
+            _("give the station and the duty point different ids, then correct station_id"),
         )
     if "grid_ids" in units.columns and "grids" in frames:
         known = _ids(frames["grids"])
@@ -93,9 +113,13 @@ def check_units_references(frames: Mapping[str, pd.DataFrame], found: ProblemCol
             "units",
             list(labels[bad]),
             "unknown_grid",
-            lambda i: f"unit {labels[bad][i]} names grid(s) {names[i]} not in 'grids'",
-            "units responsible for unknown grids",
-            "correct grid_ids (comma-separated ids of existing grids)",
+            lambda i: _(
+                "unit %(unit)s names grid(s) %(grids)s not in 'grids'",
+                unit=labels[bad][i],
+                grids=names[i],
+            ),
+            _("units responsible for unknown grids"),
+            _("correct grid_ids (comma-separated ids of existing grids)"),
         )
 
 
@@ -113,9 +137,11 @@ def check_grid_units(frames: Mapping[str, pd.DataFrame], found: ProblemCollector
         "grids",
         list(labels[bad]),
         "unknown_unit",
-        lambda i: (
-            f"grid {labels[bad][i]} has unit_id {values[bad][i]!r}, which is not an id in 'units'"
+        lambda i: _(
+            "grid %(grid)s has unit_id %(value)s, which is not an id in 'units'",
+            grid=labels[bad][i],
+            value=repr(values[bad][i]),
         ),
-        "grids whose responsible unit is not in 'units'",
-        "correct unit_id to an existing unit id, or add that unit to 'units'",
+        _("grids whose responsible unit is not in 'units'"),
+        _("correct unit_id to an existing unit id, or add that unit to 'units'"),
     )

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from layers.errors import Problem, Severity, ValidationError
+from layers.i18n import _
 
 #: Up to this many features get one problem each; beyond it, one problem lists samples.
 MAX_LISTED = 10
@@ -43,7 +44,22 @@ def listed(items: Sequence[object], *, noun: str = "", limit: int = MAX_LISTED_I
     """
     head = ", ".join(map(str, items[:limit]))
     rest = len(items) - limit
-    return head if rest <= 0 else f"{head}, … and {rest:,} more{' ' + noun if noun else ''}"
+    return head if rest <= 0 else _more(head, f"{rest:,}", noun)
+
+
+def _more(head: str, count: str, noun: str) -> str:
+    """``head`` followed by how many more items there are, in one translatable sentence."""
+    if noun == "rows":
+        return _("%(head)s, … and %(count)s more rows", head=head, count=count)
+    if noun == "features":
+        return _("%(head)s, … and %(count)s more features", head=head, count=count)
+    if noun == "ids":
+        return _("%(head)s, … and %(count)s more ids", head=head, count=count)
+    if noun == "values":
+        return _("%(head)s, … and %(count)s more values", head=head, count=count)
+    if noun:
+        return _("%(head)s, … and %(count)s more %(noun)s", head=head, count=count, noun=noun)
+    return _("%(head)s, … and %(count)s more", head=head, count=count)
 
 
 def bounded_message(message: str) -> str:
@@ -57,7 +73,7 @@ def bounded_message(message: str) -> str:
 
     text = _LIST_RUN.sub(shorten, message) if message.count(", ") > MAX_LISTED_ITEMS else message
     if len(text) > MAX_MESSAGE_CHARS:
-        text = text[: MAX_MESSAGE_CHARS - 20].rstrip() + " … (shortened)"
+        text = _("%(text)s … (shortened)", text=text[: MAX_MESSAGE_CHARS - 20].rstrip())
     return text
 
 
@@ -171,7 +187,13 @@ class ProblemCollector:
             layer,
             None,
             code,
-            f"{summary}: {len(ids):,} features, e.g. {samples}. First: {message(0)}",
+            _(
+                "%(summary)s: %(count)s features, e.g. %(samples)s. First: %(first)s",
+                summary=summary,
+                count=format(len(ids), ","),
+                samples=samples,
+                first=message(0),
+            ),
             fix,
             severity,
         )

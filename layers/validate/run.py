@@ -10,6 +10,7 @@ import pandas as pd
 
 from layers.errors import LayerError
 from layers.fields import auto_filled_fields
+from layers.i18n import _
 from layers.incidents import parse_timestamps
 from layers.schema import LAYERS
 from layers.validate.hierarchy import (
@@ -166,9 +167,15 @@ def fill_fields(frame: object, name: str, found: ProblemCollector) -> object:
             name,
             None,
             "generated_id",
-            f"layer {name!r} has no id field; its {len(frame):,} features were given ids "
-            f"in file order, {ids[0]} to {ids[-1]}",
-            "nothing to do; add an id column (or map one, id=COLUMN) to keep your own ids",
+            _(
+                "layer %(layer)s has no id field; its %(count)s features were given ids in "
+                "file order, %(first)s to %(last)s",
+                layer=repr(name),
+                count=format(len(frame), ","),
+                first=ids[0],
+                last=ids[-1],
+            ),
+            _("nothing to do; add an id column (or map one, id=COLUMN) to keep your own ids"),
             "repaired",
         )
     if "occurred_at" in auto:

@@ -9,17 +9,29 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
+from layers.i18n import _
 from layers.schema import STORAGE_CRS
 from layers.validate.hierarchy import AREA_LAYERS
 from layers.validate.report import ProblemCollector
 
-#: What the workspace's area is called in messages, by the layer that gives it.
-_AREA_WORDS = {
-    "subdistricts": "sub-districts",
-    "communities": "communities",
-    "grids": "grids",
-    "roads": "road network's extent",
-}
+
+def _area_words(area_name: str, *, of_workspace: bool) -> str:
+    """What the workspace's area is called in messages, by the layer that gives it."""
+    if of_workspace:
+        if area_name == "subdistricts":
+            return _("workspace's sub-districts")
+        if area_name == "communities":
+            return _("workspace's communities")
+        if area_name == "grids":
+            return _("workspace's grids")
+        return _("workspace's road network's extent")
+    if area_name == "subdistricts":
+        return _("sub-districts")
+    if area_name == "communities":
+        return _("communities")
+    if area_name == "grids":
+        return _("grids")
+    return _("road network's extent")
 
 
 def workspace_area(
@@ -72,7 +84,7 @@ def check_in_workspace(
     for name in new_names:
         layer = geo.get(name)
         if layer is not None and len(layer) and name != area_name:
-            where = ("workspace's " if not swapped_only else "") + _AREA_WORDS[area_name]
+            where = _area_words(area_name, of_workspace=not swapped_only)
             outside = _check_swapped(layer, name, tree, where, metric_crs, buffer_m, found)
             if not swapped_only:
                 _check_outside(
@@ -99,13 +111,17 @@ def _check_swapped(
         name,
         list(labels[swapped]),
         "swapped_lat_lon",
-        lambda i: (
-            f"{labels[swapped][i]} of layer {name!r} (x {bounds[swapped][i, 0]:.5f}, "
-            f"y {bounds[swapped][i, 1]:.5f}) lies outside the {where}, but inside them "
-            "with x and y exchanged: longitude and latitude look swapped"
+        lambda i: _(
+            "%(feature)s of layer %(layer)s (x %(x)s, y %(y)s) lies outside the %(where)s, "
+            "but inside them with x and y exchanged: longitude and latitude look swapped",
+            feature=labels[swapped][i],
+            layer=repr(name),
+            x=format(bounds[swapped][i, 0], ".5f"),
+            y=format(bounds[swapped][i, 1], ".5f"),
+            where=where,
         ),
-        f"features of {name!r} whose longitude and latitude look swapped",
-        "swap the columns on import: x is the longitude, y the latitude",
+        _("features of %(layer)s whose longitude and latitude look swapped", layer=repr(name)),
+        _("swap the columns on import: x is the longitude, y the latitude"),
     )
     return ~inside & ~swapped
 
@@ -129,23 +145,39 @@ def _check_outside(
             name,
             None,
             "outside_workspace",
-            f"none of the {len(geoms):,} features of layer {name!r} lies within "
-            f"{buffer_m:,.0f} m of the {where}; the nearest is {distance_km:,.1f} km away",
-            "check that the file belongs to this workspace and that its CRS is right "
-            "(a GCJ-02/BD-09 offset moves points a few hundred metres, a wrong CRS "
-            "moves them far more)",
+            _(
+                "none of the %(count)s features of layer %(layer)s lies within %(buffer)s m "
+                "of the %(where)s; the nearest is %(distance)s km away",
+                count=format(len(geoms), ","),
+                layer=repr(name),
+                buffer=format(buffer_m, ",.0f"),
+                where=where,
+                distance=format(distance_km, ",.1f"),
+            ),
+            _(
+                "check that the file belongs to this workspace and that its CRS is right "
+                "(a GCJ-02/BD-09 offset moves points a few hundred metres, a wrong CRS "
+                "moves them far more)"
+            ),
         )
     elif name != "incidents":
         found.per_feature(
             name,
             list(labels[outside]),
             "outside_area",
-            lambda i: (
-                f"{labels[outside][i]} of layer {name!r} lies more than {buffer_m:,.0f} m "
-                f"outside the {where}"
+            lambda i: _(
+                "%(feature)s of layer %(layer)s lies more than %(buffer)s m outside the %(where)s",
+                feature=labels[outside][i],
+                layer=repr(name),
+                buffer=format(buffer_m, ",.0f"),
+                where=where,
             ),
-            f"features of {name!r} outside the {where}",
-            f"check their coordinates, or extend the {where}",
+            _(
+                "features of %(layer)s outside the %(where)s",
+                layer=repr(name),
+                where=where,
+            ),
+            _("check their coordinates, or extend the %(where)s", where=where),
             "warning",
         )
 
@@ -165,7 +197,7 @@ def _near(tree: shapely.STRtree, geoms: np.ndarray, buffer_m: float) -> np.ndarr
     hit = np.zeros(len(geoms), dtype=bool)
     present = np.flatnonzero(~shapely.is_missing(geoms))
     if len(present):
-        found, _ = tree.query(geoms[present], predicate="dwithin", distance=buffer_m)
+        found, _others = tree.query(geoms[present], predicate="dwithin", distance=buffer_m)
         hit[present[found]] = True
     return hit
 

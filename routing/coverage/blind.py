@@ -8,6 +8,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
+from layers.i18n import _
 from routing.coverage.segments import _unreached_pieces
 from routing.errors import RoutingError
 from routing.network import StreetNetwork
@@ -50,7 +51,7 @@ def blind_zone_polygons(
         If ``buffer_m`` is not positive.
     """
     if not buffer_m > 0:
-        raise RoutingError(f"'buffer_m' should be > 0, got {buffer_m!r}")
+        raise RoutingError(_("'buffer_m' should be > 0, got %(value)r", value=buffer_m))
     pieces, owner = _unreached_pieces(network, segments)
     if cameras is not None and len(pieces):
         shapes = cameras.to_numpy()

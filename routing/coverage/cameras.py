@@ -13,6 +13,7 @@ import shapely
 import shapely.ops
 from numpy.typing import NDArray
 
+from layers.i18n import _
 from routing.errors import RoutingError
 from routing.network import StreetNetwork
 
@@ -63,19 +64,24 @@ def camera_sectors(
     if not isinstance(cameras, gpd.GeoDataFrame):
         raise RoutingError(f"'cameras' should be a GeoDataFrame, got {type(cameras).__name__}")
     if cameras.crs is None and len(cameras):
-        raise RoutingError("'cameras' has no CRS; set it with .set_crs(...) (EPSG:4326)")
+        raise RoutingError(_("'cameras' has no CRS; set it with .set_crs(...) (EPSG:4326)"))
     if not default_range_m > 0 or not default_fov_deg > 0:
         raise RoutingError(
-            f"'default_range_m' and 'default_fov_deg' should be > 0, got "
-            f"{default_range_m!r} and {default_fov_deg!r}"
+            _(
+                "'default_range_m' and 'default_fov_deg' should be > 0, got %(range)r and %(fov)r",
+                range=default_range_m,
+                fov=default_fov_deg,
+            )
         )
     target = pyproj.CRS.from_user_input(crs)
     points = cameras.geometry if len(cameras) == 0 else cameras.geometry.to_crs(target)
     kinds = points[points.notna()].geom_type
     if (kinds != "Point").any():
         raise RoutingError(
-            f"'cameras' should hold Point geometries, got {sorted(set(kinds))}; one point per "
-            "camera"
+            _(
+                "'cameras' should hold Point geometries, got %(kinds)s; one point per camera",
+                kinds=sorted(set(kinds)),
+            )
         )
     range_m = _column_or(cameras, "range_m", default_range_m)
     fov = _column_or(cameras, "fov_deg", default_fov_deg)
@@ -89,8 +95,11 @@ def camera_sectors(
     if bad.any():
         rows = cameras.index[bad][:5].tolist()
         raise RoutingError(
-            f"'cameras' rows {rows} have a range_m or fov_deg of 0 or less; give positive "
-            "values or leave them empty for the defaults"
+            _(
+                "'cameras' rows %(rows)s have a range_m or fov_deg of 0 or less; give positive "
+                "values or leave them empty for the defaults",
+                rows=rows,
+            )
         )
     sectors = []
     for point, r, f, h in zip(points, range_m, fov, heading, strict=True):

@@ -12,6 +12,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.sparse.csgraph import dijkstra
 
+from layers.i18n import _, format_number
 from routing.coverage.places import place_times
 from routing.coverage.segments import per_segment
 from routing.errors import RoutingError
@@ -50,23 +51,29 @@ def sample_positions(
         If a column is missing, a time is not a timestamp or ``step_s`` is not positive.
     """
     if not step_s > 0:
-        raise RoutingError(f"'step_s' should be > 0 seconds, got {step_s!r}")
+        raise RoutingError(_("'step_s' should be > 0 seconds, got %(value)r", value=step_s))
     missing = [c for c in ("unit_id", "time", "x", "y") if c not in positions.columns]
     if missing:
         raise RoutingError(
-            f"'positions' lacks column(s) {', '.join(missing)}; give unit_id, time, x, y "
-            "(one row per timed position of a unit)"
+            _(
+                "'positions' lacks column(s) %(missing)s; give unit_id, time, x, y (one row per "
+                "timed position of a unit)",
+                missing=", ".join(missing),
+            )
         )
     if len(positions) == 0:
-        raise RoutingError("'positions' is empty: give at least one timed position of a unit")
+        raise RoutingError(_("'positions' is empty: give at least one timed position of a unit"))
     times = pd.to_datetime(positions["time"], errors="coerce")
     if times.isna().any():
         raise RoutingError(
-            f"'positions' has {int(times.isna().sum()):,} time(s) that are not timestamps; "
-            "write them in ISO 8601, e.g. 2026-05-01T22:15:00+08:00"
+            _(
+                "'positions' has %(n)s time(s) that are not timestamps; write them in ISO 8601, "
+                "e.g. 2026-05-01T22:15:00+08:00",
+                n=format_number(int(times.isna().sum())),
+            )
         )
     if times.dt.tz is None:
-        raise RoutingError("'positions' times have no time zone; give ISO 8601 with an offset")
+        raise RoutingError(_("'positions' times have no time zone; give ISO 8601 with an offset"))
     zone = times.dt.tz
     epoch = (times.dt.tz_convert("UTC") - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
     frame = pd.DataFrame(
@@ -78,7 +85,7 @@ def sample_positions(
         }
     )
     if frame[["x", "y"]].isna().any().any():
-        raise RoutingError("'positions' has rows with no x or y; give every position")
+        raise RoutingError(_("'positions' has rows with no x or y; give every position"))
     start = math.floor(frame["t"].min() / step_s) * step_s
     count = math.floor((frame["t"].max() - start) / step_s) + 1
     grid = start + step_s * np.arange(count)
@@ -155,7 +162,9 @@ def coverage_by_hour(
     """
     bands = sorted({float(m) for m in minutes})
     if not bands or bands[0] <= 0:
-        raise RoutingError(f"'minutes' should be positive numbers, got {list(minutes)!r}")
+        raise RoutingError(
+            _("'minutes' should be positive numbers, got %(value)r", value=list(minutes))
+        )
     weight = (
         None
         if segment_weights is None
@@ -164,7 +173,7 @@ def coverage_by_hour(
     fixed = np.empty(0, np.int64) if fixed_sources is None else as_nodes(network, fixed_sources)
     place_required = _place_required(places, place_required_s)
     samples = sample_positions(positions, step_s=step_s)
-    _, node = network.node_tree.query(samples[["x", "y"]].to_numpy())
+    _dist, node = network.node_tree.query(samples[["x", "y"]].to_numpy())
     samples["node"] = np.asarray(node, dtype=np.int64)
     horizon_s = max(
         bands[-1] * 60.0,
@@ -178,7 +187,7 @@ def coverage_by_hour(
     fixed_s = _node_times(network, fixed, horizon_s)
     cache: dict[tuple[int, ...], tuple[list[float], list[float], float]] = {}
     records = []
-    for _, hour_rows in samples.groupby(samples["time"].dt.floor("h"), sort=True):
+    for _hour, hour_rows in samples.groupby(samples["time"].dt.floor("h"), sort=True):
         # one search per position of the hour; an instant takes the nearest of its units
         # (many small searches cost less than one search from all units per instant)
         reach = _NodeRows(network, np.unique(hour_rows["node"].to_numpy()), horizon_s)
@@ -371,16 +380,16 @@ def reach_by_hour(
         On malformed positions or a budget that is not positive.
     """
     if not minutes > 0:
-        raise RoutingError(f"'minutes' should be > 0, got {minutes!r}")
+        raise RoutingError(_("'minutes' should be > 0, got %(value)r", value=minutes))
     cutoff_s = float(minutes) * 60.0
     samples = sample_positions(positions, step_s=step_s)
-    _, node = network.node_tree.query(samples[["x", "y"]].to_numpy())
+    _dist, node = network.node_tree.query(samples[["x", "y"]].to_numpy())
     samples["node"] = np.asarray(node, dtype=np.int64)
     samples["hour"] = samples["time"].dt.floor("h")
     ends = SegmentEnds(network)
     out: dict[pd.Timestamp, pd.DataFrame] = {}
     n_nodes = 0
-    for _, rows in samples.groupby("hour", sort=True):
+    for _hour, rows in samples.groupby("hour", sort=True):
         # a piece is reached in some instant of the hour when it is reached from the union
         # of the hour's positions (the earliest arrival over the instants is the arrival
         # from all of them): one search per hour, not one per instant

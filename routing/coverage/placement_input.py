@@ -13,6 +13,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.sparse import csr_array
 
+from layers.i18n import _, format_number
 from routing.coverage.segments import per_segment
 from routing.errors import InfeasiblePlanError, RoutingError
 from routing.network import StreetNetwork
@@ -66,8 +67,13 @@ def candidate_sites(
     """
     if min_degree < 1 or not spacing_m >= 0 or max_candidates < 1:
         raise RoutingError(
-            f"'min_degree' and 'max_candidates' should be >= 1 and 'spacing_m' >= 0, got "
-            f"{min_degree!r}, {max_candidates!r} and {spacing_m!r}"
+            _(
+                "'min_degree' and 'max_candidates' should be >= 1 and 'spacing_m' >= 0, got "
+                "%(degree)r, %(candidates)r and %(spacing)r",
+                degree=min_degree,
+                candidates=max_candidates,
+                spacing=spacing_m,
+            )
         )
     degree = node_degree(network)
     nodes = np.flatnonzero(degree >= min_degree)
@@ -169,18 +175,30 @@ class PlacementInput:
         key = model.lower()
         if key not in PLACEMENT_MODELS:
             raise RoutingError(
-                f"'model' should be one of {', '.join(PLACEMENT_MODELS)}, got {model!r}"
+                _(
+                    "'model' should be one of %(models)s, got %(value)r",
+                    models=", ".join(PLACEMENT_MODELS),
+                    value=model,
+                )
             )
         if key != "lscp" and p is None:
-            raise RoutingError(f"'p' is required for model {key!r}: the number of duty points")
+            raise RoutingError(
+                _("'p' is required for model %(model)r: the number of duty points", model=key)
+            )
         if key in ("lscp", "mclp", "backup") and radius_s is None:
-            raise RoutingError(f"'radius_s' is required for model {key!r}: the service radius")
+            raise RoutingError(
+                _("'radius_s' is required for model %(model)r: the service radius", model=key)
+            )
         if capacities is not None and key != "pmedian":
-            raise RoutingError("'capacities' applies to the pmedian model only")
+            raise RoutingError(_("'capacities' applies to the pmedian model only"))
         if p is not None and p > len(self.candidate_ids):
             raise InfeasiblePlanError(
-                f"'p' is {p} but there are only {len(self.candidate_ids):,} candidate sites "
-                "(intersections, stations, duty points, key places); lower p or add candidates"
+                _(
+                    "'p' is %(p)s but there are only %(n)s candidate sites (intersections, "
+                    "stations, duty points, key places); lower p or add candidates",
+                    p=p,
+                    n=format_number(len(self.candidate_ids)),
+                )
             )
         common: dict[str, Any] = {
             "weights": self.weights,
@@ -256,8 +274,10 @@ def placement_input(
     nodes = as_nodes(network, np.asarray(demand_nodes), argument="demand_nodes")
     if len(nodes) == 0:
         raise RoutingError(
-            "no demand to cover: 'demand_nodes' is empty (no risk on any street and no key "
-            "place); import incidents or key places, or choose another demand"
+            _(
+                "no demand to cover: 'demand_nodes' is empty (no risk on any street and no key "
+                "place); import incidents or key places, or choose another demand"
+            )
         )
     cand, cand_nodes = _candidate_table(network, candidates)
     weight = (
@@ -304,8 +324,10 @@ def _candidate_table(
         raise RoutingError("'candidates' should be a DataFrame with a 'node' column")
     if len(candidates) == 0:
         raise RoutingError(
-            "no candidate sites: 'candidates' is empty; add intersections (candidate_sites), "
-            "stations or key places"
+            _(
+                "no candidate sites: 'candidates' is empty; add intersections (candidate_sites), "
+                "stations or key places"
+            )
         )
     cand = candidates.copy()
     cand["fixed"] = cand["fixed"].fillna(False).astype(bool) if "fixed" in cand else False

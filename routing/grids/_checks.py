@@ -12,6 +12,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from layers.i18n import _
 from routing.errors import GridError
 
 
@@ -36,12 +37,20 @@ def check_frame(frame: Any, name: str, kinds: tuple[str, ...]) -> None:
         raise GridError(f"{name!r} should be a GeoDataFrame, got {type(frame).__name__}")
     if frame.crs is None:
         raise GridError(
-            f"{name!r} has no coordinate reference system (CRS); set one (e.g. EPSG:4326) first"
+            _(
+                "%(layer)r has no coordinate reference system (CRS); set one (e.g. EPSG:4326) first",
+                layer=name,
+            )
         )
     types = set(frame.geom_type.dropna().unique())
     if not types <= set(kinds):
         raise GridError(
-            f"{name!r} should hold {' or '.join(kinds)} geometries, got {', '.join(sorted(types))}"
+            _(
+                "%(layer)r should hold %(kinds)s geometries, got %(found)s",
+                layer=name,
+                kinds=" or ".join(kinds),
+                found=", ".join(sorted(types)),
+            )
         )
 
 
@@ -65,6 +74,10 @@ def require_columns(frame: pd.DataFrame, layer: str, columns: Sequence[str]) -> 
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise GridError(
-            f"{layer} lacks the column(s) {', '.join(missing)} (it has "
-            f"{', '.join(map(str, frame.columns))}); map them on import"
+            _(
+                "%(layer)s lacks the column(s) %(missing)s (it has %(columns)s); map them on import",
+                layer=layer,
+                missing=", ".join(missing),
+                columns=", ".join(map(str, frame.columns)),
+            )
         )

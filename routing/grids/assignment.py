@@ -24,6 +24,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
+from layers.i18n import _
 from routing.errors import GridError
 from routing.grids._checks import require_columns
 from routing.grids.measure import metric_crs, overlap_areas
@@ -110,11 +111,14 @@ def assign_designed_grids(
     """
     if method not in ASSIGNMENT_METHODS:
         raise GridError(
-            f"the assignment method={method!r} is not known; use one of "
-            f"{', '.join(ASSIGNMENT_METHODS)}"
+            _(
+                "the assignment method=%(method)r is not known; use one of %(methods)s",
+                method=method,
+                methods=", ".join(ASSIGNMENT_METHODS),
+            )
         )
-    require_columns(designed, "the designed grids", ("id", "community_id"))
-    require_columns(current, "the current grids", ("id", "community_id"))
+    require_columns(designed, _("the designed grids"), ("id", "community_id"))
+    require_columns(current, _("the current grids"), ("id", "community_id"))
     designed = designed.reset_index(drop=True)
     current = current.reset_index(drop=True)
     responsibility = _responsibility_of(current)

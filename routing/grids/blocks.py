@@ -14,6 +14,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from layers.i18n import _, format_number
 from routing.errors import GridError
 from routing.grids._checks import check_frame
 from routing.grids.measure import metric_crs
@@ -73,8 +74,12 @@ def blocks_from_lines(
         check_frame(boundaries, "boundaries", ("Polygon", "MultiPolygon"))
         if boundary_id_column not in boundaries.columns:
             raise GridError(
-                f"the boundaries have no column {boundary_id_column!r} to name them by; "
-                f"choose one of {', '.join(map(str, boundaries.columns))}"
+                _(
+                    "the boundaries have no column %(column)r to name them by; choose one of "
+                    "%(columns)s",
+                    column=boundary_id_column,
+                    columns=", ".join(map(str, boundaries.columns)),
+                )
             )
         parents = boundaries[[boundary_id_column, "geometry"]].to_crs(work_crs)
         parts += list(shapely.get_parts(shapely.boundary(parents.geometry.to_numpy())))
@@ -84,8 +89,11 @@ def blocks_from_lines(
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
     if len(faces) == 0:
         raise GridError(
-            f"the {len(lines):,} street lines enclose no block; give a street layer that "
-            "forms closed blocks (or community boundaries to close them)"
+            _(
+                "the %(n)s street lines enclose no block; give a street layer that forms "
+                "closed blocks (or community boundaries to close them)",
+                n=format_number(len(lines)),
+            )
         )
     blocks = gpd.GeoDataFrame(geometry=gpd.GeoSeries(faces, crs=work_crs))
     if parents is not None:
@@ -101,8 +109,10 @@ def blocks_from_lines(
         blocks["parent_id"] = parents[boundary_id_column].to_numpy()[parent_of[keep]]
         if blocks.empty:
             raise GridError(
-                "no street block lies inside the boundaries; check that both layers cover "
-                "the same area"
+                _(
+                    "no street block lies inside the boundaries; check that both layers cover "
+                    "the same area"
+                )
             )
     blocks = _merge_slivers(blocks, min_area_m2=min_area_m2)
     blocks["area_m2"] = blocks.geometry.area

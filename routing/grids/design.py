@@ -25,6 +25,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from layers.i18n import _, format_number
 from routing.errors import GridError
 from routing.grids._checks import require_columns
 from routing.grids.assignment import (
@@ -198,18 +199,23 @@ def _grid_count(
         If the communities lack ``id``, the assignment method is unknown, or there is
         neither a count nor a current layout to count.
     """
-    require_columns(communities, "the communities layer", ("id",))
+    require_columns(communities, _("the communities layer"), ("id",))
     if assign not in ASSIGNMENT_METHODS:
         raise GridError(
-            f"the assignment method {assign!r} is not known; use one of "
-            f"{', '.join(ASSIGNMENT_METHODS)}"
+            _(
+                "the assignment method %(method)r is not known; use one of %(methods)s",
+                method=assign,
+                methods=", ".join(ASSIGNMENT_METHODS),
+            )
         )
     if n_grids is not None:
         return n_grids
     if grids is None or grids.empty:
         raise GridError(
-            "there are no current grids to count the new ones from; give the number of "
-            "grids to design (e.g. --n-grids 40)"
+            _(
+                "there are no current grids to count the new ones from; give the number of "
+                "grids to design (e.g. --n-grids 40)"
+            )
         )
     return max(len(grids), len(communities))
 
@@ -360,15 +366,21 @@ def _design_kpis(
 def _count_note(requested: int, made: int, n_blocks: int, design: GridDesign) -> str | None:
     """Why a design has more or fewer grids than asked for (None when it has as many)."""
     if made < requested:
-        return (
-            f"{made:,} grids made of the {requested:,} asked for: a grid is at least one street "
-            f"block and the communities hold {n_blocks:,} blocks; ask for fewer grids or give "
-            "finer streets"
+        return _(
+            "%(made)s grids made of the %(requested)s asked for: a grid is at least one street "
+            "block and the communities hold %(blocks)s blocks; ask for fewer grids or give "
+            "finer streets",
+            made=format_number(made),
+            requested=format_number(requested),
+            blocks=format_number(n_blocks),
         )
     if made > requested:
         pieces = len(design.zones)
-        return (
-            f"{made:,} grids made, {made - requested:,} more than asked for: the communities "
-            f"fall into {pieces:,} pieces unconnected by streets, and every piece needs a grid"
+        return _(
+            "%(made)s grids made, %(extra)s more than asked for: the communities fall into "
+            "%(pieces)s pieces unconnected by streets, and every piece needs a grid",
+            made=format_number(made),
+            extra=format_number(made - requested),
+            pieces=format_number(pieces),
         )
     return None

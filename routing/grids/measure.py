@@ -22,6 +22,7 @@ import pyproj
 import shapely
 from numpy.typing import NDArray
 
+from layers.i18n import _
 from routing.errors import GridError
 from routing.grids._checks import check_frame
 
@@ -61,14 +62,16 @@ def metric_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> Any:
     """
     if frame.crs is None:
         raise GridError(
-            "the layer has no coordinate reference system (CRS); set one (e.g. EPSG:4326) "
-            "before measuring or designing grids"
+            _(
+                "the layer has no coordinate reference system (CRS); set one (e.g. EPSG:4326) "
+                "before measuring or designing grids"
+            )
         )
     if frame.crs.is_projected:
         return frame.crs
     bounds = frame.total_bounds
     if not np.all(np.isfinite(bounds)):
-        raise GridError("the layer has no geometry to measure; give it features first")
+        raise GridError(_("the layer has no geometry to measure; give it features first"))
     lon, lat = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
     if not frame.crs.equals("EPSG:4326"):
         lon, lat = pyproj.Transformer.from_crs(frame.crs, "EPSG:4326", always_xy=True).transform(
@@ -227,8 +230,12 @@ def overlap_areas(
         for name, frame in (("polygons", polygons), ("others", others)):
             if group_column not in frame.columns:
                 raise GridError(
-                    f"{name!r} has no column {group_column!r} to pair the polygons by; add it "
-                    "or pair every polygon with every other"
+                    _(
+                        "%(layer)r has no column %(column)r to pair the polygons by; add it or "
+                        "pair every polygon with every other",
+                        layer=name,
+                        column=group_column,
+                    )
                 )
     work_crs = metric_crs(polygons)
     left = shapely.make_valid(polygons.geometry.to_crs(work_crs).to_numpy())

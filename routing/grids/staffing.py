@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from layers.i18n import _
 from routing.errors import GridError
 
 __all__ = [
@@ -105,8 +106,11 @@ def property_status(value: Any) -> PropertyStatus | None:
     if text in _NONE:
         return "none"
     raise GridError(
-        f"property_managed={value!r} is not understood; use 'full' (全物业), "
-        "'semi' (半物业) or 'none' (无物业)"
+        _(
+            "property_managed=%(value)r is not understood; use 'full' (全物业), 'semi' (半物业) "
+            "or 'none' (无物业)",
+            value=value,
+        )
     )
 
 
@@ -138,7 +142,7 @@ def officers_required(households: float | None, property_managed: Any) -> int:
     status = property_status(property_managed)
     if status is None:
         raise GridError(
-            "property_managed is missing; set it to 'full', 'semi' or 'none' for the community"
+            _("property_managed is missing; set it to 'full', 'semi' or 'none' for the community")
         )
     if status == "full":
         return 0
@@ -148,8 +152,11 @@ def officers_required(households: float | None, property_managed: Any) -> int:
         count = math.nan
     if not count >= 0:
         raise GridError(
-            f"households={households!r} should be a number >= 0; fill the communities' "
-            "'households' column"
+            _(
+                "households=%(value)r should be a number >= 0; fill the communities' "
+                "'households' column",
+                value=households,
+            )
         )
     extra = 2 if count > HOUSEHOLDS_TWO_MORE else 1 if count > HOUSEHOLDS_ONE_MORE else 0
     return BASE_OFFICERS[status] + extra
@@ -186,9 +193,11 @@ def staffing_table(communities: pd.DataFrame, grids: pd.DataFrame | None = None)
             status, note = None, str(exc)
         if status == "full":
             required = 0
-            note = "fully property-managed: the property company is responsible, no police officers"
+            note = _(
+                "fully property-managed: the property company is responsible, no police officers"
+            )
         elif status is None and not note:
-            note = "property management unknown: set property_managed to full, semi or none"
+            note = _("property management unknown: set property_managed to full, semi or none")
         else:
             try:
                 required = officers_required(households, status) if status else None

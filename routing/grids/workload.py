@@ -21,6 +21,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from layers.i18n import _
 from routing.errors import GridError
 from routing.grids._checks import require_columns
 from routing.grids.balance import imbalance
@@ -94,8 +95,10 @@ def incidents_by_grid(
     if shifts:
         if "occurred_at" not in incidents.columns:
             raise GridError(
-                "incidents have no 'occurred_at' column; shift counts need incident times "
-                "(map the time column to 'occurred_at' on import)"
+                _(
+                    "incidents have no 'occurred_at' column; shift counts need incident times "
+                    "(map the time column to 'occurred_at' on import)"
+                )
             )
         times = pd.to_datetime(incidents["occurred_at"])
         known = times.notna().to_numpy()
@@ -228,7 +231,7 @@ def grid_workload(
     GridError
         If ``grids`` lacks ``id``/``community_id`` or ``weights`` names an unknown part.
     """
-    require_columns(grids, "the grids layer", ("id", "community_id"))
+    require_columns(grids, _("the grids layer"), ("id", "community_id"))
     table = grids.reset_index(drop=True).copy()
     table["id"] = table["id"].astype(str)
     table["community_id"] = table["community_id"].astype(str)
@@ -278,15 +281,18 @@ def grid_workload(
 
 def _apply_assignments(table: gpd.GeoDataFrame, assignments: pd.DataFrame) -> gpd.GeoDataFrame:
     """``table`` with the responsibility columns given by ``assignments`` (by ``grid_id``)."""
-    require_columns(assignments, "the assignment table", ("grid_id",))
+    require_columns(assignments, _("the assignment table"), ("grid_id",))
     keyed = assignments.assign(grid_id=assignments["grid_id"].astype(str)).drop_duplicates(
         "grid_id", keep="last"
     )
     unknown = sorted(set(keyed["grid_id"]) - set(table["id"]))
     if unknown:
         raise GridError(
-            f"assignments name grid(s) {', '.join(map(repr, unknown[:5]))} that are not in the grids "
-            "layer; correct their grid_id"
+            _(
+                "assignments name grid(s) %(grids)s that are not in the grids layer; correct "
+                "their grid_id",
+                grids=", ".join(map(repr, unknown[:5])),
+            )
         )
     keyed = keyed.set_index("grid_id")
     for column in RESPONSIBILITY_COLUMNS:
@@ -346,17 +352,23 @@ def _mix(table: pd.DataFrame, weights: Mapping[str, float] | None) -> dict[str, 
     unknown = sorted(set(mix) - set(WORKLOAD_WEIGHTS))
     if unknown:
         raise GridError(
-            f"workload weights name {', '.join(unknown)}; use {', '.join(WORKLOAD_WEIGHTS)}"
+            _(
+                "workload weights name %(unknown)s; use %(known)s",
+                unknown=", ".join(unknown),
+                known=", ".join(WORKLOAD_WEIGHTS),
+            )
         )
     if any(w < 0 for w in mix.values()):
-        raise GridError(f"workload weights should be >= 0, got {mix}")
+        raise GridError(_("workload weights should be >= 0, got %(weights)s", weights=mix))
     # A component with no data (no households recorded) would count as perfectly even.
     used = {k: float(w) for k, w in mix.items() if w > 0 and float(table[k].sum()) > 0}
     total = sum(used.values())
     if total == 0:
         raise GridError(
-            "no workload component has data: add incidents, roads or the communities' "
-            "population or households"
+            _(
+                "no workload component has data: add incidents, roads or the communities' "
+                "population or households"
+            )
         )
     return {k: w / total for k, w in used.items()}
 

@@ -39,6 +39,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
+from layers.i18n import _
 from routing.errors import GridError
 from routing.grids._checks import check_frame
 from routing.grids._regions import Zone, grow_regions, improve_regions, is_connected
@@ -178,7 +179,7 @@ class GridDesign:
         for zone in self.zones:
             # Restarts from other seed blocks: the boundary moves only find a local optimum.
             best: tuple[float, NDArray[np.int64], int] | None = None
-            for _ in range(self.restarts if zone.n_grids > 1 else 1):
+            for _restart in range(self.restarts if zone.n_grids > 1 else 1):
                 grown = grow_regions(
                     zone, centroids, self.workload, area, self.neighbours, self._rng
                 )
@@ -196,7 +197,7 @@ class GridDesign:
                 if best is None or objective < best[0] - 1e-12:
                     best = (objective, candidate, n_moves)
             assert best is not None
-            _, local, moves = best
+            _score, local, moves = best
             self.moves_ += moves
             labels[zone.blocks] = local + next_label
             zone_target = float(self.workload[zone.blocks].sum()) / zone.n_grids
@@ -299,14 +300,20 @@ def _block_workload(
     for column in (workload_column, parent_column):
         if column not in blocks.columns:
             raise GridError(
-                f"blocks have no column {column!r}; available: "
-                f"{', '.join(map(str, blocks.columns))}"
+                _(
+                    "blocks have no column %(column)r; available: %(columns)s",
+                    column=column,
+                    columns=", ".join(map(str, blocks.columns)),
+                )
             )
     workload = pd.to_numeric(blocks[workload_column], errors="coerce").to_numpy(dtype=float)
     if not np.all(np.isfinite(workload)) or (workload < 0).any():
         raise GridError(
-            f"column {workload_column!r} should hold finite workloads >= 0; fill the "
-            "missing or negative values (e.g. with 0) first"
+            _(
+                "column %(column)r should hold finite workloads >= 0; fill the missing or "
+                "negative values (e.g. with 0) first",
+                column=workload_column,
+            )
         )
     return workload
 
@@ -326,18 +333,37 @@ def _check_settings(
         Naming the setting, the value given and the range it should be in.
     """
     if not 0 < tolerance < 1:
-        raise GridError(f"'tolerance' should be between 0 and 1 (0.15 is ±15%), got {tolerance!r}")
+        raise GridError(
+            _(
+                "'tolerance' should be between 0 and 1 (0.15 is ±15%%), got %(value)r",
+                value=tolerance,
+            )
+        )
     if (n_grids is None) == (target_workload is None):
         raise GridError(
-            "give exactly one of 'n_grids' and 'target_workload': the number of grids or the "
-            "workload one grid should carry"
+            _(
+                "give exactly one of 'n_grids' and 'target_workload': the number of grids or "
+                "the workload one grid should carry"
+            )
         )
     if target_workload is not None and not target_workload > 0:
-        raise GridError(f"the workload one grid should carry must be > 0, got {target_workload!r}")
+        raise GridError(
+            _(
+                "the workload one grid should carry must be > 0, got %(value)r",
+                value=target_workload,
+            )
+        )
     if restarts < 1:
-        raise GridError(f"the number of designs tried per community must be >= 1, got {restarts!r}")
+        raise GridError(
+            _(
+                "the number of designs tried per community must be >= 1, got %(value)r",
+                value=restarts,
+            )
+        )
     if isinstance(n_grids, int) and n_grids < 1:
-        raise GridError(f"the number of grids to design must be at least 1, got {n_grids!r}")
+        raise GridError(
+            _("the number of grids to design must be at least 1, got %(value)r", value=n_grids)
+        )
 
 
 def _components(neighbours: list[set[int]]) -> NDArray[np.int64]:
@@ -374,8 +400,11 @@ def _grid_counts(
         missing = [p for p in totals.index if p not in n_grids]
         if missing:
             raise GridError(
-                f"the grid counts give none for community(ies) {', '.join(map(str, missing[:5]))}; "
-                "give a count for every community"
+                _(
+                    "the grid counts give none for community(ies) %(communities)s; give a count "
+                    "for every community",
+                    communities=", ".join(map(str, missing[:5])),
+                )
             )
         counts = {p: int(n_grids[p]) for p in totals.index}
     else:
@@ -383,8 +412,13 @@ def _grid_counts(
             assert n_grids is not None
             if n_grids < len(totals):
                 raise GridError(
-                    f"{n_grids} grid(s) are fewer than the {len(totals)} communities; every "
-                    f"community needs at least one grid: ask for at least {len(totals)} grids"
+                    _(
+                        "%(n)s grid(s) are fewer than the %(communities)s communities; every "
+                        "community needs at least one grid: ask for at least %(communities)s "
+                        "grids",
+                        n=n_grids,
+                        communities=len(totals),
+                    )
                 )
             target_workload = float(totals.sum()) / n_grids if totals.sum() > 0 else 1.0
         counts = _apportion(totals, target_workload, n_grids if isinstance(n_grids, int) else None)

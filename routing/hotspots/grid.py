@@ -13,6 +13,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
+from layers.i18n import _, format_number
 from routing.hotspots.inputs import (
     DEFAULT_CELL_SIZE_M,
     HotspotError,
@@ -54,7 +55,9 @@ def grid_cells(
         If ``cell_size_m`` is not positive, the area is empty, or no cell centre lies in it.
     """
     if not cell_size_m > 0:
-        raise HotspotError(f"'cell_size_m' should be > 0 metres, got {cell_size_m!r}")
+        raise HotspotError(
+            _("'cell_size_m' should be > 0 metres, got %(value)r", value=cell_size_m)
+        )
     if not isinstance(study_area, gpd.GeoDataFrame | gpd.GeoSeries) or study_area.crs is None:
         raise HotspotError(
             "'study_area' should be a GeoDataFrame of polygons with a CRS, "
@@ -63,7 +66,7 @@ def grid_cells(
     area = to_metric(gpd.GeoDataFrame(geometry=study_area.geometry))
     shape = shapely.union_all(area.geometry.to_numpy())
     if shape.is_empty or shape.area == 0:
-        raise HotspotError("'study_area' has no area; pass the polygons of the area to map")
+        raise HotspotError(_("'study_area' has no area; pass the polygons of the area to map"))
     minx, miny, maxx, maxy = shape.bounds
     cols = np.arange(math.floor(minx / cell_size_m), math.ceil(maxx / cell_size_m))
     rows = np.arange(math.floor(miny / cell_size_m), math.ceil(maxy / cell_size_m))
@@ -73,8 +76,11 @@ def grid_cells(
     inside = shapely.contains(shape, centres)
     if not inside.any():
         raise HotspotError(
-            f"no {cell_size_m:,.0f} m cell has its centre inside 'study_area'; "
-            "use a smaller 'cell_size_m'"
+            _(
+                "no %(size)s m cell has its centre inside 'study_area'; use a smaller "
+                "'cell_size_m'",
+                size=format_number(cell_size_m),
+            )
         )
     col, row = col[inside], row[inside]
     x0, y0 = col * cell_size_m, row * cell_size_m
@@ -157,7 +163,7 @@ def _weights(points: gpd.GeoDataFrame, weights: pd.Series | None) -> NDArray[np.
         raise HotspotError("'weights' should be indexed like 'points' (e.g. points['severity'])")
     values = pd.to_numeric(weights, errors="coerce").to_numpy(dtype=float)
     if np.isnan(values).any() or (values < 0).any():
-        raise HotspotError("'weights' should be non-negative numbers; fill or fix the bad ones")
+        raise HotspotError(_("'weights' should be non-negative numbers; fill or fix the bad ones"))
     return values
 
 
@@ -224,7 +230,9 @@ def kde_density(
     require_points(points, "points")
     size = cell_size_m(cells)
     if bandwidth_m is not None and not bandwidth_m > 0:
-        raise HotspotError(f"'bandwidth_m' should be > 0 metres or None, got {bandwidth_m!r}")
+        raise HotspotError(
+            _("'bandwidth_m' should be > 0 metres or None, got %(value)r", value=bandwidth_m)
+        )
     radius_m = max(bandwidth_m if bandwidth_m is not None else bandwidth_rule_m(points), size)
     xy = point_xy(points.to_crs(cells.crs))
     w = _weights(points, weights)
@@ -328,20 +336,26 @@ def gi_star(
         from esda import G_Local
         from libpysal.weights import DistanceBand
     except ImportError:  # pragma: no cover - declared dependency
-        raise HotspotError("Gi* needs esda and libpysal: pip install esda libpysal") from None
+        raise HotspotError(_("Gi* needs esda and libpysal: pip install esda libpysal")) from None
     size = cell_size_m(cells)
     if not values.index.equals(cells.index):
         raise HotspotError("'values' should be indexed like 'cells' (one value per cell)")
     band_m = 1.5 * size if distance_band_m is None else distance_band_m
     if not band_m > 0:
-        raise HotspotError(f"'distance_band_m' should be > 0 metres, got {distance_band_m!r}")
+        raise HotspotError(
+            _("'distance_band_m' should be > 0 metres, got %(value)r", value=distance_band_m)
+        )
     y = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     if np.isnan(y).any():
-        raise HotspotError("'values' holds missing or non-numeric values; fill them with 0")
+        raise HotspotError(_("'values' holds missing or non-numeric values; fill them with 0"))
     if len(y) < 3 or np.ptp(y) == 0:
         raise HotspotError(
-            f"'values' is the same ({y[0] if len(y) else 'nothing'}) in all {len(y):,} cells: "
-            "Gi* has no contrast to find; check the time band or use more incidents"
+            _(
+                "'values' is the same (%(value)s) in all %(n)s cells: Gi* has no contrast to "
+                "find; check the time band or use more incidents",
+                value=y[0] if len(y) else _("nothing"),
+                n=format_number(len(y)),
+            )
         )
     centres = np.column_stack(
         [(cells["col"].to_numpy() + 0.5) * size, (cells["row"].to_numpy() + 0.5) * size]

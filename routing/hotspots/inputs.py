@@ -12,6 +12,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
+from layers.i18n import _, format_number
 from routing.errors import RoutingError
 from routing.risk import shift_mask
 
@@ -84,7 +85,10 @@ def select_incidents(
         start, end = (_local_stamp(v, times) for v in period)
         if not start < end:
             raise HotspotError(
-                f"'period' should be (start, end) with start before end, got {period!r}"
+                _(
+                    "'period' should be (start, end) with start before end, got %(value)r",
+                    value=period,
+                )
             )
         keep &= np.asarray((times >= start) & (times < end), dtype=bool)
     if groups is not None:
@@ -110,8 +114,13 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], argument: str) 
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise HotspotError(
-            f"'{argument}' lacks the column(s) {', '.join(missing)} (it has "
-            f"{', '.join(map(str, frame.columns))}); map them on import"
+            _(
+                "'%(argument)s' lacks the column(s) %(missing)s (it has %(columns)s); map them "
+                "on import",
+                argument=argument,
+                missing=", ".join(missing),
+                columns=", ".join(map(str, frame.columns)),
+            )
         )
 
 
@@ -123,11 +132,16 @@ def require_points(points: gpd.GeoDataFrame | gpd.GeoSeries, argument: str) -> N
         )
     if len(points) == 0:
         raise HotspotError(
-            f"'{argument}' holds no incidents: nothing to map. Widen the shift window, "
-            "the weekdays or the period, or include more category groups"
+            _(
+                "'%(argument)s' holds no incidents: nothing to map. Widen the shift window, the "
+                "weekdays or the period, or include more category groups",
+                argument=argument,
+            )
         )
     if points.crs is None:
-        raise HotspotError(f"'{argument}' has no CRS; set it with .set_crs('EPSG:4326')")
+        raise HotspotError(
+            _("'%(argument)s' has no CRS; set it with .set_crs('EPSG:4326')", argument=argument)
+        )
 
 
 def to_metric(gdf: gpd.GeoDataFrame, crs: Any = None) -> gpd.GeoDataFrame:
@@ -145,8 +159,10 @@ def point_xy(points: gpd.GeoDataFrame | gpd.GeoSeries) -> NDArray[np.float64]:
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if not present.all():
         raise HotspotError(
-            f"{int((~present).sum()):,} incident(s) have no location; drop or geocode them "
-            "before mapping hotspots"
+            _(
+                "%(n)s incident(s) have no location; drop or geocode them before mapping hotspots",
+                n=format_number(int((~present).sum())),
+            )
         )
     return np.asarray(shapely.get_coordinates(geoms), dtype=float)
 
@@ -154,4 +170,10 @@ def point_xy(points: gpd.GeoDataFrame | gpd.GeoSeries) -> NDArray[np.float64]:
 def check_share(share: float, argument: str) -> None:
     """Raise :class:`HotspotError` unless ``share`` lies in (0, 1]."""
     if not 0 < share <= 1:
-        raise HotspotError(f"'{argument}' should be a share in (0, 1], e.g. 0.05; got {share!r}")
+        raise HotspotError(
+            _(
+                "'%(argument)s' should be a share in (0, 1], e.g. 0.05; got %(value)r",
+                argument=argument,
+                value=share,
+            )
+        )

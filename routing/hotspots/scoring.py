@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from layers.i18n import _, format_number
 from routing.hotspots.grid import (
     cell_position,
     cell_size_m,
@@ -66,8 +67,10 @@ class PAIResult:
 def _pai_result(hits: int, n_test: int, area_share: float) -> PAIResult:
     if n_test == 0:
         raise HotspotError(
-            "no test incidents fall in the study area: the PAI is undefined; choose a test "
-            "period or time band that has incidents"
+            _(
+                "no test incidents fall in the study area: the PAI is undefined; choose a test "
+                "period or time band that has incidents"
+            )
         )
     hit_rate = hits / n_test
     return PAIResult(hits, n_test, hit_rate, area_share, hit_rate / area_share)
@@ -104,7 +107,7 @@ def pai(
     hot = shapely.union_all(hotspots.geometry.to_crs(area_gdf.crs).to_numpy())
     hot_in_area = shapely.intersection(hot, area)
     if area.area <= 0 or hot_in_area.area <= 0:
-        raise HotspotError("'hotspots' cover none of 'study_area': the PAI is undefined")
+        raise HotspotError(_("'hotspots' cover none of 'study_area': the PAI is undefined"))
     points = shapely.points(point_xy(test_points.to_crs(area_gdf.crs)))
     in_area = shapely.intersects(area, points)
     hits = shapely.intersects(hot_in_area, points) & in_area
@@ -206,20 +209,38 @@ def evaluate_hotspots(
         If a period holds no incidents, a needed input is missing or ``method`` is unknown.
     """
     if method not in METHODS:
-        raise HotspotError(f"'method' should be one of {', '.join(METHODS)}, got {method!r}")
+        raise HotspotError(
+            _(
+                "'method' should be one of %(methods)s, got %(value)r",
+                methods=", ".join(METHODS),
+                value=method,
+            )
+        )
     check_share(area_share, "area_share")
     train_points = select_incidents(incidents, period=train)
     test_points = select_incidents(incidents, period=test)
     for name, period, points in (("train", train, train_points), ("test", test, test_points)):
         if len(points) == 0:
+            params = {"start": period[0], "end": period[1], "n": format_number(len(incidents))}
+            if name == "train":
+                raise HotspotError(
+                    _(
+                        "no incidents in the train period %(start)s to %(end)s (of %(n)s "
+                        "selected); choose 'train' inside the data's dates",
+                        **params,
+                    )
+                )
             raise HotspotError(
-                f"no incidents in the {name} period {period[0]} to {period[1]} "
-                f"(of {len(incidents):,} selected); choose '{name}' inside the data's dates"
+                _(
+                    "no incidents in the test period %(start)s to %(end)s (of %(n)s selected); "
+                    "choose 'test' inside the data's dates",
+                    **params,
+                )
             )
     labels = (_label(train), _label(test))
     if method == "streets":
         if network is None:
-            raise HotspotError("method='streets' needs 'network'; build it from the roads layer")
+            raise HotspotError(_("method='streets' needs 'network'; build it from the roads layer"))
         hot = hot_streets(
             street_scores(network, train_points, max_snap_distance_m=max_snap_distance_m),
             length_share=area_share,
@@ -229,7 +250,9 @@ def evaluate_hotspots(
         return HotspotEvaluation(method, *labels, len(train_points), score, parameters)
 
     if study_area is None:
-        raise HotspotError(f"method={method!r} needs 'study_area' (polygons of the area)")
+        raise HotspotError(
+            _("method=%(method)r needs 'study_area' (polygons of the area)", method=method)
+        )
     cells = grid_cells(study_area, cell_size_m=cell_size_m)
     scores, parameters = grid_scores(
         train_points,
@@ -277,7 +300,9 @@ def grid_scores(
         # Among equal z-scores the busier cell first.
         z = gi["gi_star_z"] + counts.rank(pct=True) * 1e-9
         return z.rename("gi_star_z"), {"distance_band_m": band_m}
-    raise HotspotError(f"'method' should be kde, gistar or counts for a grid, got {method!r}")
+    raise HotspotError(
+        _("'method' should be kde, gistar or counts for a grid, got %(value)r", value=method)
+    )
 
 
 def _label(period: tuple[Any, Any]) -> tuple[str, str]:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import geopandas as gpd
 import numpy as np
 
+from layers.i18n import _
 from routing.hotspots.inputs import (
     TIME_COLUMN,
     HotspotError,
@@ -124,7 +125,9 @@ def length_concentration(
     length = scores["length_m"].to_numpy(dtype=float)
     amount = scores[value].to_numpy(dtype=float)
     if amount.sum() <= 0:
-        raise HotspotError(f"'scores' has no {value} on any street; nothing to concentrate")
+        raise HotspotError(
+            _("'scores' has no %(value)s on any street; nothing to concentrate", value=value)
+        )
     density = np.divide(amount, length, out=np.full(len(length), np.inf), where=length > 0)
     order = np.argsort(-density, kind="stable")
     x = np.concatenate([[0.0], np.cumsum(length[order]) / length.sum()])

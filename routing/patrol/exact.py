@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_array
 
+from layers.i18n import _, format_number
 from routing.errors import InfeasiblePlanError
 from routing.patrol.discrete import VisitCopy, spacing_groups
 from routing.patrol.legs import UnitData
@@ -102,8 +103,12 @@ def exact_sequences(
     )
     if result.x is None:
         raise InfeasiblePlanError(
-            f"the exact MILP found no solution within {time_limit_s:g} s "
-            f"({n_cols:,} variables); use solve() for instances this large"
+            _(
+                "the exact MILP found no solution within %(seconds)s s (%(n)s variables); use "
+                "solve() for instances this large",
+                seconds=format(time_limit_s, "g"),
+                n=format_number(n_cols),
+            )
         )
     used = np.rint(result.x).astype(int)
     used[: len(copies)] = 0

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from layers.i18n import _
 from routing.errors import InfeasiblePlanError
 from routing.patrol.discrete import BreakNode, VisitCopy, first_copy, open_copies_by_hotspot
 from routing.patrol.inputs import clock_text
@@ -185,10 +186,15 @@ def balance_notes(model: PatrolModel, plan: PatrolPlan) -> tuple[str, ...]:
             (d.allowed & (model.hotspots.risk_by_hour[:, model.hours].sum(axis=1) > 0)).sum()
         )
         notes.append(
-            f"unit {route.unit_id!r} is out {clock_text(route.duration_s)} of its "
-            f"{clock_text(d.unit.budget_s)} shift: its grids hold {with_risk} hotspot(s) with "
-            f"risk in this shift, and after {clock_text(route.duration_s)} none can be reached, "
-            "visited and left in time to return; give it more grids, or grids nearer its "
-            "station"
+            _(
+                "unit %(unit)r is out %(out)s of its %(budget)s shift: its grids hold %(num)s "
+                "hotspot(s) with risk in this shift, and after %(out)s none can be reached, "
+                "visited and left in time to return; give it more grids, or grids nearer its "
+                "station",
+                num=with_risk,
+                unit=route.unit_id,
+                out=clock_text(route.duration_s),
+                budget=clock_text(d.unit.budget_s),
+            )
         )
     return tuple(notes)

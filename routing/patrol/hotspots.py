@@ -10,6 +10,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from layers.i18n import _
 from routing.errors import RoutingError
 from routing.network import StreetNetwork
 from routing.patrol.inputs import HOUR_S, Hotspots
@@ -37,7 +38,7 @@ def hour_band_risk(
     if risk.ndim != 2 or risk.shape[1] != 24:
         raise RoutingError(f"'risk_by_hour' should have shape (n, 24), got {risk.shape}")
     if not 0 <= shrink <= 1:
-        raise RoutingError(f"'shrink' should be a share from 0 to 1, got {shrink!r}")
+        raise RoutingError(_("'shrink' should be a share from 0 to 1, got %(value)r", value=shrink))
     band = 0.5 * risk + 0.25 * np.roll(risk, 1, axis=1) + 0.25 * np.roll(risk, -1, axis=1)
     return (1.0 - shrink) * band + shrink * band.mean(axis=1, keepdims=True)
 
@@ -93,7 +94,7 @@ def select_hotspots(
             f"got {risk.shape}"
         )
     if n_hotspots < 1:
-        raise RoutingError(f"'n_hotspots' should be >= 1, got {n_hotspots!r}")
+        raise RoutingError(_("'n_hotspots' should be >= 1, got %(value)r", value=n_hotspots))
     shift_risk = risk[:, sorted(set(hours))].sum(axis=1)
     usable = shift_risk > 0
     if segment_mask is not None:

@@ -14,7 +14,8 @@ import numpy as np
 import pyproj
 from numpy.typing import NDArray
 
-from routing.errors import RoutingError
+from layers.i18n import _
+from routing.errors import RoutingError, join_clauses
 
 #: Seconds in an hour.
 HOUR_S = 3600
@@ -69,33 +70,63 @@ class PatrolOptions:
     def __post_init__(self) -> None:
         if not 0 < self.dwell_min_s <= self.dwell_max_s:
             raise RoutingError(
-                f"dwell should satisfy 0 < dwell_min_s <= dwell_max_s, got "
-                f"{self.dwell_min_s!r} and {self.dwell_max_s!r}; e.g. 600 and 900 (10-15 min)"
+                _(
+                    "dwell should satisfy 0 < dwell_min_s <= dwell_max_s, got %(low)r and "
+                    "%(high)r; e.g. 600 and 900 (10-15 min)",
+                    low=self.dwell_min_s,
+                    high=self.dwell_max_s,
+                )
             )
         if not self.revisit_spacing_s > 0:
             raise RoutingError(
-                f"'revisit_spacing_s' should be > 0, got {self.revisit_spacing_s!r}; e.g. 7200"
+                _(
+                    "'revisit_spacing_s' should be > 0, got %(value)r; e.g. 7200",
+                    value=self.revisit_spacing_s,
+                )
             )
         if not 0 <= self.repeat_credit <= 1:
-            raise RoutingError(f"'repeat_credit' should be 0..1, got {self.repeat_credit!r}")
+            raise RoutingError(
+                _(
+                    "'%(option)s' should be 0..1, got %(value)r",
+                    option="repeat_credit",
+                    value=self.repeat_credit,
+                )
+            )
         if self.band_s <= 0 or HOUR_S % self.band_s:
             raise RoutingError(
-                f"'band_s' should divide an hour (e.g. 900, 1800, 3600), got {self.band_s!r}"
+                _(
+                    "'band_s' should divide an hour (e.g. 900, 1800, 3600), got %(value)r",
+                    value=self.band_s,
+                )
             )
         if not 0 <= self.balance_share <= 1:
-            raise RoutingError(f"'balance_share' should be 0..1, got {self.balance_share!r}")
+            raise RoutingError(
+                _(
+                    "'%(option)s' should be 0..1, got %(value)r",
+                    option="balance_share",
+                    value=self.balance_share,
+                )
+            )
         if not 0 < self.balance_dosage_share <= 1:
             raise RoutingError(
-                f"'balance_dosage_share' should be in (0, 1], got {self.balance_dosage_share!r}"
+                _(
+                    "'balance_dosage_share' should be in (0, 1], got %(value)r",
+                    value=self.balance_dosage_share,
+                )
             )
         if not 0 <= self.street_risk_weight <= 1:
             raise RoutingError(
-                f"'street_risk_weight' should be 0..1, got {self.street_risk_weight!r}; "
-                "e.g. 0 for the fastest legs"
+                _(
+                    "'street_risk_weight' should be 0..1, got %(value)r; e.g. 0 for the fastest legs",
+                    value=self.street_risk_weight,
+                )
             )
         if not self.balance_ratio_goal >= 1:
             raise RoutingError(
-                f"'balance_ratio_goal' should be >= 1, got {self.balance_ratio_goal!r}; e.g. 1.2"
+                _(
+                    "'balance_ratio_goal' should be >= 1, got %(value)r; e.g. 1.2",
+                    value=self.balance_ratio_goal,
+                )
             )
 
 
@@ -204,35 +235,61 @@ class PatrolUnit:
                 continue
             times = (b.earliest_start_s, b.latest_start_s, b.duration_s)
             if not all(math.isfinite(t) for t in times):
-                problems.append(f"break {k} has a time that is not a finite number: {times}")
+                problems.append(
+                    _(
+                        "break %(k)s has a time that is not a finite number: %(times)s",
+                        k=k,
+                        times=times,
+                    )
+                )
                 continue
             if not b.duration_s > 0:
                 problems.append(
-                    f"break {k} lasts {b.duration_s:g} s; give it a positive duration (e.g. 1800)"
+                    _(
+                        "break %(k)s lasts %(seconds)s s; give it a positive duration (e.g. 1800)",
+                        k=k,
+                        seconds=format(b.duration_s, "g"),
+                    )
                 )
             if not 0 <= b.earliest_start_s <= b.latest_start_s:
                 problems.append(
-                    f"break {k} should start in a window 0 <= earliest <= latest, got "
-                    f"{clock_text(b.earliest_start_s)}-{clock_text(b.latest_start_s)} after the shift start"
+                    _(
+                        "break %(k)s should start in a window 0 <= earliest <= latest, got "
+                        "%(earliest)s-%(latest)s after the shift start",
+                        k=k,
+                        earliest=clock_text(b.earliest_start_s),
+                        latest=clock_text(b.latest_start_s),
+                    )
                 )
             elif b.latest_start_s + max(b.duration_s, 0.0) > self.budget_s:
                 problems.append(
-                    f"break {k} (starting by {clock_text(b.latest_start_s)}, {b.duration_s / 60:g} "
-                    f"min) may end after the budget of {clock_text(self.budget_s)}; move its window "
-                    "earlier or shorten it"
+                    _(
+                        "break %(k)s (starting by %(latest)s, %(minutes)s min) may end after the "
+                        "budget of %(budget)s; move its window earlier or shorten it",
+                        k=k,
+                        latest=clock_text(b.latest_start_s),
+                        minutes=format(b.duration_s / 60, "g"),
+                        budget=clock_text(self.budget_s),
+                    )
                 )
         if problems:
-            raise RoutingError(f"unit {self.unit_id!r}: " + "; ".join(problems))
+            raise RoutingError(unit_problems(self.unit_id, problems))
         ordered = sorted(enumerate(breaks, start=1), key=lambda kb: kb[1].earliest_start_s)
         for (i, a), (j, b) in itertools.pairwise(ordered):
             if b.earliest_start_s < a.latest_start_s + a.duration_s:
                 problems.append(
-                    f"break {i} ({break_text(a)}) and break {j} ({break_text(b)}) may overlap; "
-                    f"let break {j} start no earlier than "
-                    f"{clock_text(a.latest_start_s + a.duration_s)}"
+                    _(
+                        "break %(i)s (%(first)s) and break %(j)s (%(second)s) may overlap; let "
+                        "break %(j)s start no earlier than %(earliest)s",
+                        i=i,
+                        first=break_text(a),
+                        j=j,
+                        second=break_text(b),
+                        earliest=clock_text(a.latest_start_s + a.duration_s),
+                    )
                 )
         if problems:
-            raise RoutingError(f"unit {self.unit_id!r}: " + "; ".join(problems))
+            raise RoutingError(unit_problems(self.unit_id, problems))
         object.__setattr__(self, "breaks", tuple(b for _, b in ordered))
 
 
@@ -244,8 +301,19 @@ def clock_text(seconds: float) -> str:
 
 def break_text(brk: Break) -> str:
     """A break for messages: ``30 min starting 4:00-4:30 into the shift``."""
-    where = " at the station" if brk.at_station else ""
-    return (
-        f"{brk.duration_s / 60:g} min{where} starting {clock_text(brk.earliest_start_s)}-"
-        f"{clock_text(brk.latest_start_s)} into the shift"
-    )
+    params = {
+        "minutes": f"{brk.duration_s / 60:g}",
+        "earliest": clock_text(brk.earliest_start_s),
+        "latest": clock_text(brk.latest_start_s),
+    }
+    if brk.at_station:
+        return _(
+            "%(minutes)s min at the station starting %(earliest)s-%(latest)s into the shift",
+            **params,
+        )
+    return _("%(minutes)s min starting %(earliest)s-%(latest)s into the shift", **params)
+
+
+def unit_problems(unit_id: str, problems: list[str]) -> str:
+    """A message naming a unit and listing its problems: ``unit 'A': x; y``."""
+    return _("unit %(unit)r: %(problems)s", unit=unit_id, problems=join_clauses(problems))

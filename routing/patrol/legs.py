@@ -15,6 +15,8 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 
+from layers.i18n import _, format_number
+from routing._speeds import mode_name
 from routing.errors import RoutingError
 from routing.network import MIN_TRAVEL_TIME_S, StreetNetwork
 from routing.patrol.inputs import Hotspots, PatrolUnit
@@ -196,8 +198,14 @@ def unit_data(
         allowed_mask = unit.allowed_nodes
         if allowed_mask is not None and len(allowed_mask) != net.n_nodes:
             raise RoutingError(
-                f"unit {unit.unit_id!r}: 'allowed_nodes' has {len(allowed_mask):,} entries but "
-                f"the {unit.mode} network has {net.n_nodes:,} nodes"
+                _(
+                    "unit %(unit)r: 'allowed_nodes' has %(n)s entries but the %(mode)s network "
+                    "has %(nodes)s nodes",
+                    unit=unit.unit_id,
+                    n=format_number(len(allowed_mask)),
+                    mode=mode_name(unit.mode),
+                    nodes=format_number(net.n_nodes),
+                )
             )
         also = tuple(sorted((extra or {}).get(unit.unit_id, ())))
         key = (
@@ -301,14 +309,22 @@ def street_path(
     """
     if source == target:
         return [source], []
-    _, predecessors = dijkstra(
+    _dist, predecessors = dijkstra(
         graph, directed=True, indices=source, return_predecessors=True, limit=limit
     )
     if predecessors[target] < 0 and np.isfinite(limit):
         # the bound was wrong (a leg timed elsewhere): search the whole graph
-        _, predecessors = dijkstra(graph, directed=True, indices=source, return_predecessors=True)
+        _dist, predecessors = dijkstra(
+            graph, directed=True, indices=source, return_predecessors=True
+        )
     if predecessors[target] < 0:
-        raise RoutingError(f"no street path from node {source} to node {target}")
+        raise RoutingError(
+            _(
+                "no street path from node %(source)s to node %(target)s",
+                source=source,
+                target=target,
+            )
+        )
     nodes = [target]
     while nodes[-1] != source:
         nodes.append(int(predecessors[nodes[-1]]))
@@ -370,7 +386,10 @@ def stop_names(
             out.append(by_place[i])
             continue
         cross = _cross_street(network, crossings, street, xy[i], crossing_within_m)
-        out.append(f"{street} & {cross}" if street and cross else street)
+        # Translators: a stop named by the crossing of two streets (中山路与解放路交叉口).
+        out.append(
+            _("%(street)s & %(cross)s", street=street, cross=cross) if street and cross else street
+        )
     return out
 
 

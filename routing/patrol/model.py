@@ -14,6 +14,8 @@ import numpy as np
 import pyproj
 from numpy.typing import NDArray
 
+from layers.i18n import _, format_minutes, format_number
+from routing._speeds import mode_name
 from routing.errors import InfeasiblePlanError, RoutingError
 from routing.network import StreetNetwork
 from routing.patrol.decompose import lift_sequences, search_areas, sub_model, unit_clusters
@@ -166,17 +168,25 @@ class PatrolModel:
             unit = d.unit
             if not d.allowed.any():
                 raise InfeasiblePlanError(
-                    f"unit {unit.unit_id!r}: none of the {len(self.hotspots):,} hotspots lies in "
-                    "its grids; give it grids where the shift has risk, or plan it with others"
+                    _(
+                        "unit %(unit)r: none of the %(n)s hotspots lies in its grids; give it "
+                        "grids where the shift has risk, or plan it with others",
+                        unit=unit.unit_id,
+                        n=format_number(len(self.hotspots)),
+                    )
                 )
             out = d.time_s[0, 1:]
             back = d.time_s[1:, 0]
             reachable = d.allowed & (out >= 0) & (back >= 0)
             if not reachable.any():
                 raise InfeasiblePlanError(
-                    f"unit {unit.unit_id!r}: its grids cannot be reached from its station on the "
-                    f"{unit.mode} network (no street path there and back); check its station "
-                    "and grids, or give it another mode"
+                    _(
+                        "unit %(unit)r: its grids cannot be reached from its station on the "
+                        "%(mode)s network (no street path there and back); check its station "
+                        "and grids, or give it another mode",
+                        unit=unit.unit_id,
+                        mode=mode_name(unit.mode),
+                    )
                 )
             round_trip = np.where(reachable, out + dmin + back, np.iinfo(np.int64).max)
             breaks_s = sum(math.ceil(b.duration_s) for b in unit.breaks)
@@ -188,12 +198,30 @@ class PatrolModel:
             ]
             if not usable:
                 nearest_min = float(round_trip.min() + breaks_s) / 60.0
-                with_breaks = f" and take its breaks ({breaks_s / 60:,.0f} min)" if breaks_s else ""
+                params = {
+                    "unit": unit.unit_id,
+                    "budget": format_minutes(unit.budget_s / 60),
+                    "dwell": format_minutes(dmin / 60),
+                    "breaks": format_minutes(breaks_s / 60),
+                    "quickest": format_minutes(nearest_min),
+                }
+                if breaks_s:
+                    raise InfeasiblePlanError(
+                        _(
+                            "unit %(unit)r: a budget of %(budget)s is too short to reach a "
+                            "hotspot of its grids, stop %(dwell)s and take its breaks "
+                            "(%(breaks)s) and return (the quickest takes %(quickest)s); "
+                            "lengthen its shift or give it grids nearer its station",
+                            **params,
+                        )
+                    )
                 raise InfeasiblePlanError(
-                    f"unit {unit.unit_id!r}: a budget of {unit.budget_s / 60:,.0f} min is too "
-                    f"short to reach a hotspot of its grids, stop {dmin / 60:,.0f} min{with_breaks}"
-                    f" and return (the quickest takes {nearest_min:,.0f} min); lengthen its shift "
-                    "or give it grids nearer its station"
+                    _(
+                        "unit %(unit)r: a budget of %(budget)s is too short to reach a hotspot "
+                        "of its grids, stop %(dwell)s and return (the quickest takes "
+                        "%(quickest)s); lengthen its shift or give it grids nearer its station",
+                        **params,
+                    )
                 )
 
     # -- solve: ours ---------------------------------------------------------------------
@@ -257,8 +285,13 @@ class PatrolModel:
                 )
                 if dropped:
                     order_notes.append(
-                        f"unit {d.unit.unit_id!r}: the last {dropped} of the {len(order)} stops "
-                        "in the order set for it do not fit in its shift and were left out"
+                        _(
+                            "unit %(unit)r: the last %(dropped)s of the %(n)s stops in the order "
+                            "set for it do not fit in its shift and were left out",
+                            unit=d.unit.unit_id,
+                            dropped=dropped,
+                            n=len(order),
+                        )
                     )
         searched = [v for v in range(len(self.units)) if v not in ordered]
         sequences = sorted(
@@ -282,15 +315,18 @@ class PatrolModel:
             self.overrides,
             [u.unit_id for u in self.units],
             sequences,
-            [str(n) or f"hotspot {k + 1}" for k, n in enumerate(self.hotspots.name)],
+            [str(n) or _("hotspot %(n)s", n=k + 1) for k, n in enumerate(self.hotspots.name)],
         )
         elapsed = time.perf_counter() - start
         idle = [self.units[s.unit].unit_id for s in sequences if not s.visits()[0]]
         if idle:
             raise InfeasiblePlanError(
-                f"unit(s) {', '.join(map(repr, idle))} got no stop: no hotspot of their grids "
-                "can be reached, visited and left in time to return; give them grids nearer "
-                "their station or a longer shift"
+                _(
+                    "unit(s) %(units)s got no stop: no hotspot of their grids can be reached, "
+                    "visited and left in time to return; give them grids nearer their station "
+                    "or a longer shift",
+                    units=_(", ").join(map(repr, idle)),
+                )
             )
         plan = self._plan(sequences, method="dosage", solve_time_s=elapsed, expand=True)
         plan = replace(plan, notes=(*order_notes, *balance_notes(self, plan)))
@@ -407,8 +443,11 @@ class PatrolModel:
         with_breaks = [u.unit_id for u in self.units if u.breaks]
         if with_breaks:
             raise RoutingError(
-                f"solve_exact does not model breaks, and unit(s) {', '.join(map(repr, with_breaks))}"
-                " have some; use solve(), or compare on units without breaks"
+                _(
+                    "solve_exact does not model breaks, and unit(s) %(units)s have some; use "
+                    "solve(), or compare on units without breaks",
+                    units=_(", ").join(map(repr, with_breaks)),
+                )
             )
         start = time.perf_counter()
         sequences, bound = exact_sequences(self, time_limit_s=time_limit_s)
@@ -509,40 +548,64 @@ def _check_inputs(
 ) -> None:
     """The checks of :meth:`PatrolModel.build` on its inputs, before anything is computed."""
     if not units:
-        raise RoutingError("'units' is empty: give at least one unit on duty")
+        raise RoutingError(_("'units' is empty: give at least one unit on duty"))
     if len(hotspots) == 0:
         raise InfeasiblePlanError(
-            "no hotspot to patrol: the shift has no risk in the units' grids; choose "
-            "another shift window or widen the grids"
+            _(
+                "no hotspot to patrol: the shift has no risk in the units' grids; choose "
+                "another shift window or widen the grids"
+            )
         )
     if not 0 <= shift_start_s < 24 * HOUR_S:
         raise RoutingError(
-            f"'shift_start_s' should be seconds after midnight (0..86399), got {shift_start_s!r}"
+            _(
+                "'shift_start_s' should be seconds after midnight (0..86399), got %(value)r",
+                value=shift_start_s,
+            )
         )
     ids = [u.unit_id for u in units]
     if len(set(ids)) != len(ids):
-        raise RoutingError(f"unit ids should be unique, got {ids}")
+        raise RoutingError(_("unit ids should be unique, got %(ids)s", ids=ids))
     for unit in units:
         if unit.mode not in networks:
             raise RoutingError(
-                f"unit {unit.unit_id!r} travels by {unit.mode!r} but no {unit.mode} network "
-                f"was given (networks: {', '.join(networks)})"
+                _(
+                    "unit %(unit)r travels by '%(mode)s' but no %(mode)s network was given "
+                    "(networks: %(networks)s)",
+                    unit=unit.unit_id,
+                    mode=mode_name(unit.mode),
+                    networks=", ".join(networks),
+                )
             )
         net = networks[unit.mode]
         if not 0 <= unit.station_node < net.n_nodes:
             raise RoutingError(
-                f"unit {unit.unit_id!r}: station node {unit.station_node} is not a node of "
-                f"the {unit.mode} network; snap the station with nearest_nodes"
+                _(
+                    "unit %(unit)r: station node %(node)s is not a node of the %(mode)s network; "
+                    "snap the station with nearest_nodes",
+                    unit=unit.unit_id,
+                    node=unit.station_node,
+                    mode=mode_name(unit.mode),
+                )
             )
         if not unit.budget_s > 0:
             raise InfeasiblePlanError(
-                f"unit {unit.unit_id!r} has a time budget of {unit.budget_s!r} s; give it a "
-                "shift of positive length"
+                _(
+                    "unit %(unit)r has a time budget of %(budget)r s; give it a shift of "
+                    "positive length",
+                    unit=unit.unit_id,
+                    budget=unit.budget_s,
+                )
             )
         if not pyproj.CRS(net.crs).equals(hotspots.crs):
             raise RoutingError(
-                f"the {unit.mode} network is in {net.crs.name!r} but the hotspots are in "
-                f"{hotspots.crs.name!r}; build both in one metric CRS"
+                _(
+                    "the %(mode)s network is in %(network_crs)r but the hotspots are in "
+                    "%(hotspots_crs)r; build both in one metric CRS",
+                    mode=mode_name(unit.mode),
+                    network_crs=net.crs.name,
+                    hotspots_crs=hotspots.crs.name,
+                )
             )
 
 

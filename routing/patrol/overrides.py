@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from routing.errors import InfeasiblePlanError, RoutingError
+from layers.i18n import _
+from routing.errors import InfeasiblePlanError, RoutingError, join_clauses
 from routing.patrol.discrete import VisitCopy, first_copy, open_copies_by_hotspot
 from routing.patrol.inputs import clock_text
 from routing.patrol.legs import UnitData
@@ -90,21 +91,36 @@ class Overrides:
         known = set(unit_ids)
         for lock in self.locks:
             if lock.unit_id not in known:
-                problems.append(f"a lock names unit {lock.unit_id!r}, which is not on duty")
+                problems.append(
+                    _("a lock names unit %(unit)r, which is not on duty", unit=lock.unit_id)
+                )
             if not 0 <= lock.hotspot < n_hotspots:
-                problems.append(f"a lock names hotspot {lock.hotspot}, which is not in the plan")
+                problems.append(
+                    _(
+                        "a lock names hotspot %(hotspot)s, which is not in the plan",
+                        hotspot=lock.hotspot,
+                    )
+                )
             elif lock.hotspot in self.forbidden:
-                problems.append(f"hotspot {lock.hotspot} is both locked and forbidden")
+                problems.append(
+                    _("hotspot %(hotspot)s is both locked and forbidden", hotspot=lock.hotspot)
+                )
         for unit_id, order in self.orders.items():
             if unit_id not in known:
-                problems.append(f"an order names unit {unit_id!r}, which is not on duty")
+                problems.append(
+                    _("an order names unit %(unit)r, which is not on duty", unit=unit_id)
+                )
             bad = [h for h in order if not 0 <= h < n_hotspots or h in self.forbidden]
             if bad:
                 problems.append(
-                    f"the order of {unit_id!r} names unknown or forbidden hotspots {bad}"
+                    _(
+                        "the order of %(unit)r names unknown or forbidden hotspots %(hotspots)s",
+                        unit=unit_id,
+                        hotspots=bad,
+                    )
                 )
         if problems:
-            raise RoutingError("; ".join(problems))
+            raise RoutingError(join_clauses(problems))
 
 
 def apply_to_unit_data(unit_data: list[UnitData], overrides: Overrides) -> list[UnitData]:
@@ -197,9 +213,14 @@ def ordered_sequence(
         copy = first_copy(by_hotspot.get(h, []), earliest, slack_s)
         if d.time_s[here, h + 1] < 0 or copy is None:
             raise InfeasiblePlanError(
-                f"unit {d.unit.unit_id!r}: stop {pos} of the order set for it cannot be reached "
-                f"by {clock_text(earliest)} into the shift in a half hour when its place has "
-                "risk; move it or drop it"
+                _(
+                    "unit %(unit)r: stop %(pos)s of the order set for it cannot be reached by "
+                    "%(time)s into the shift in a half hour when its place has risk; move it or "
+                    "drop it",
+                    unit=d.unit.unit_id,
+                    pos=pos,
+                    time=clock_text(earliest),
+                )
             )
         items.append(copy)
         free_at, here = max(earliest, copy.lo_s) + dwell_s, h + 1
@@ -209,9 +230,13 @@ def ordered_sequence(
         seq = schedule(v, d, items, slack_s=slack_s, dwell_s=dwell_s)
     if seq.end_s > d.unit.budget_s:
         raise InfeasiblePlanError(
-            f"unit {d.unit.unit_id!r}: the first stop of the order set for it ends "
-            f"{clock_text(seq.end_s)} into a shift of {clock_text(d.unit.budget_s)}; choose a "
-            "stop nearer its station"
+            _(
+                "unit %(unit)r: the first stop of the order set for it ends %(end)s into a "
+                "shift of %(budget)s; choose a stop nearer its station",
+                unit=d.unit.unit_id,
+                end=clock_text(seq.end_s),
+                budget=clock_text(d.unit.budget_s),
+            )
         )
     return seq, len(order) - len(items)
 
@@ -244,11 +269,23 @@ def check_overrides(
     """
     missed = []
     for lock in missed_locks(overrides, unit_ids, sequences):
-        when = f" at {clock_text(lock.at_s)} into the shift" if lock.at_s is not None else ""
-        missed.append(f"{lock.unit_id!r} at {names[lock.hotspot]}{when}")
+        if lock.at_s is not None:
+            missed.append(
+                _(
+                    "%(unit)r at %(place)s at %(time)s into the shift",
+                    unit=lock.unit_id,
+                    place=names[lock.hotspot],
+                    time=clock_text(lock.at_s),
+                )
+            )
+        else:
+            missed.append(_("%(unit)r at %(place)s", unit=lock.unit_id, place=names[lock.hotspot]))
     if missed:
         raise InfeasiblePlanError(
-            f"the locked stop(s) {'; '.join(missed)} cannot be kept with the unit's other "
-            "rules (shift length, breaks, the half hours when the place has risk); change "
-            "the time, move the stop to another unit or unlock it"
+            _(
+                "the locked stop(s) %(stops)s cannot be kept with the unit's other rules (shift "
+                "length, breaks, the half hours when the place has risk); change the time, move "
+                "the stop to another unit or unlock it",
+                stops=join_clauses(missed),
+            )
         )

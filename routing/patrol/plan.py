@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from layers.i18n import _
 from routing.errors import RoutingError
 from routing.patrol.score import DosageScore
 
@@ -130,4 +131,4 @@ class PatrolPlan:
         for route in self.routes:
             if route.unit_id == unit_id:
                 return route
-        raise RoutingError(f"no route for unit {unit_id!r} in this plan")
+        raise RoutingError(_("no route for unit %(unit)r in this plan", unit=unit_id))

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from routing.errors import InfeasiblePlanError, RoutingError
+from layers.i18n import _
+from routing.errors import InfeasiblePlanError, RoutingError, join_clauses
 from routing.patrol.discrete import BreakNode, VisitCopy, break_nodes, spacing_groups
 from routing.patrol.inputs import PatrolOptions, break_text
 from routing.patrol.overrides import lock_copies, missed_locks
@@ -188,19 +189,30 @@ def solve_routing(
     best = pick_plan(found, model.options)
     if best is None:
         raise InfeasiblePlanError(
-            f"the solver found no plan for units {', '.join(u.unit_id for u in model.units)} "
-            f"within {time_limit_s:g} s; allow more time or check budgets and grids"
+            _(
+                "the solver found no plan for units %(units)s within %(seconds)s s; allow more "
+                "time or check budgets and grids",
+                units=_(", ").join(u.unit_id for u in model.units),
+                seconds=format(time_limit_s, "g"),
+            )
         )
     missed = [
-        f"{model.units[s.unit].unit_id!r} (break {', '.join(map(break_text, missing))})"
+        _(
+            "%(unit)r (break %(breaks)s)",
+            unit=model.units[s.unit].unit_id,
+            breaks=_(", ").join(map(break_text, missing)),
+        )
         for s in best
         if (missing := missing_breaks(model.units[s.unit], s))
     ]
     if missed:
         raise InfeasiblePlanError(
-            f"no plan within {time_limit_s:g} s fits the breaks of unit(s) "
-            f"{'; '.join(missed)}; widen the break windows, lengthen the budget or allow "
-            "more time"
+            _(
+                "no plan within %(seconds)s s fits the breaks of unit(s) %(units)s; widen the "
+                "break windows, lengthen the budget or allow more time",
+                seconds=format(time_limit_s, "g"),
+                units=join_clauses(missed),
+            )
         )
     return best
 
@@ -217,8 +229,11 @@ def check_search_budget(search_budget: int | None) -> None:
         isinstance(search_budget, bool) or not isinstance(search_budget, int) or search_budget < 1
     ):
         raise RoutingError(
-            f"'search_budget' should be a whole number of solver branches >= 1 or None, got "
-            f"{search_budget!r}; e.g. 60000"
+            _(
+                "'search_budget' should be a whole number of solver branches >= 1 or None, got "
+                "%(value)r; e.g. 60000",
+                value=search_budget,
+            )
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from layers.i18n import _
 from routing.errors import InfeasiblePlanError
 from routing.patrol.discrete import BreakNode, VisitCopy
 from routing.patrol.inputs import Break, PatrolUnit
@@ -81,8 +82,11 @@ def schedule(
         a_hi = min(it.hi_s, prev_hi + gap_lo + prev_wait)
         if a_lo > a_hi:
             raise InfeasiblePlanError(
-                f"unit {d.unit.unit_id!r}: the solver's stop order has no feasible "
-                "timetable; this is a bug, please report it with the workspace"
+                _(
+                    "unit %(unit)r: the solver's stop order has no feasible timetable; this is "
+                    "a bug, please report it with the workspace",
+                    unit=d.unit.unit_id,
+                )
             )
         lo.append(a_lo)
         hi.append(a_hi)

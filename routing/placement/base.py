@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from layers.i18n import _
 from routing.errors import InfeasiblePlanError, RoutingError
 from routing.placement.milp import Milp
 from routing.placement.problem import BoolArray, FloatArray, IntArray, PlacementProblem
@@ -123,10 +124,15 @@ class PlacementModel:
         """
         if not (math.isfinite(time_limit_s) and time_limit_s > 0):
             raise RoutingError(
-                f"'time_limit_s' should be a positive number of seconds, got {time_limit_s!r}"
+                _(
+                    "'time_limit_s' should be a positive number of seconds, got %(value)r",
+                    value=time_limit_s,
+                )
             )
         if not (math.isfinite(mip_rel_gap) and mip_rel_gap >= 0):
-            raise RoutingError(f"'mip_rel_gap' should be a number ≥ 0, got {mip_rel_gap!r}")
+            raise RoutingError(
+                _("'mip_rel_gap' should be a number ≥ 0, got %(value)r", value=mip_rel_gap)
+            )
         problem = self._problem
         started = time.perf_counter()
         greedy = self._greedy()
@@ -136,8 +142,11 @@ class PlacementModel:
         if greedy_only:
             if greedy is None:
                 raise InfeasiblePlanError(
-                    f"the greedy heuristic found no feasible {self.name} answer; "
-                    "solve exactly (greedy_only=False)"
+                    _(
+                        "the greedy heuristic found no feasible %(model)s answer; solve exactly "
+                        "(greedy_only=False)",
+                        model=self.name,
+                    )
                 )
             answer, status, gap, bound = greedy, SolveStatus.GREEDY, math.nan, math.nan
         else:
@@ -203,7 +212,13 @@ class PlacementModel:
         if result.status == 2:
             raise InfeasiblePlanError(self._infeasible_message())
         if result.status not in (0, 1):
-            raise RoutingError(f"{self.name}: the MILP solver failed: {result.message}")
+            raise RoutingError(
+                _(
+                    "%(model)s: the MILP solver failed: %(reason)s",
+                    model=self.name,
+                    reason=result.message,
+                )
+            )
 
         if result.x is not None:
             answer: Answer | None = self._decode(np.asarray(result.x))
@@ -218,8 +233,12 @@ class PlacementModel:
             answer, status = greedy, SolveStatus.GREEDY
         if answer is None:
             raise InfeasiblePlanError(
-                f"{self.name}: no feasible answer found within time_limit_s={time_limit_s:g}; "
-                "raise time_limit_s"
+                _(
+                    "%(model)s: no feasible answer found within time_limit_s=%(limit)s; raise "
+                    "time_limit_s",
+                    model=self.name,
+                    limit=format(time_limit_s, "g"),
+                )
             )
         if status is SolveStatus.OPTIMAL:
             gap = float(getattr(result, "mip_gap", 0.0) or 0.0)
@@ -233,7 +252,7 @@ class PlacementModel:
         return a > b if self.maximise else a < b
 
     def _infeasible_message(self) -> str:
-        return f"{self.name}: no placement satisfies the constraints"
+        return _("%(model)s: no placement satisfies the constraints", model=self.name)
 
     # -- query -----------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from layers.i18n import _
 from routing.errors import InfeasiblePlanError, RoutingError
 from routing.placement.base import Answer, PlacementModel, SolveStatus
 from routing.placement.covering import LSCP
@@ -108,7 +109,7 @@ class PCenter(PlacementModel):
             demand_ids=demand_ids,
             candidate_ids=candidate_ids,
         )
-        require_reachable(problem, why="give them a finite travel time to some candidate")
+        require_reachable(problem, why=_("give them a finite travel time to some candidate"))
         return cls(problem, p=p)
 
     def _evaluate(self, selected: BoolArray, assignment: IntArray | None = None) -> Answer:
@@ -118,7 +119,7 @@ class PCenter(PlacementModel):
     def _gains(self, selected: BoolArray) -> tuple[FloatArray, FloatArray]:
         """Return, per candidate, the demand it newly reaches and minus the worst time after."""
         problem = self._problem
-        _, travel_s = nearest_selected(problem, selected)
+        _assignment, travel_s = nearest_selected(problem, selected)
         unassigned = np.isinf(travel_s)
         # First reach demand nobody serves yet, then lower the worst travel time.
         # Opening j changes demand i only along edge (i, j): the new worst is the larger
@@ -183,12 +184,20 @@ class PCenter(PlacementModel):
         if best is None:
             if timed_out:
                 raise InfeasiblePlanError(
-                    f"{self.name}: no feasible answer found within "
-                    f"time_limit_s={time_limit_s:g}; raise time_limit_s"
+                    _(
+                        "%(model)s: no feasible answer found within time_limit_s=%(limit)s; "
+                        "raise time_limit_s",
+                        model=self.name,
+                        limit=format(time_limit_s, "g"),
+                    )
                 )
             raise InfeasiblePlanError(
-                f"{self.name}: no {self.p} duty points can reach every demand; "
-                "raise p or add candidates"
+                _(
+                    "%(model)s: no %(p)s duty points can reach every demand; raise p or add "
+                    "candidates",
+                    model=self.name,
+                    p=self.p,
+                )
             )
         bound = float(radii[lo])
         gap = (best.objective - bound) / max(best.objective, 1e-12)
@@ -261,7 +270,13 @@ class PCenter(PlacementModel):
         if result.status == 2:
             return False
         if result.status not in (0, 1):
-            raise RoutingError(f"{self.name}: the MILP solver failed: {result.message}")
+            raise RoutingError(
+                _(
+                    "%(model)s: the MILP solver failed: %(reason)s",
+                    model=self.name,
+                    reason=result.message,
+                )
+            )
         if result.x is None:
             return None
         return np.asarray(result.x)[:n] > 0.5

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from layers.i18n import _
 from routing.placement.base import Answer, PlacementModel
 from routing.placement.greedy import (
     best_candidate,
@@ -85,11 +86,11 @@ class LSCP(PlacementModel):
             demand_ids=demand_ids,
             candidate_ids=candidate_ids,
         )
-        require_reachable(problem, why="raise radius_s or add candidates near them")
+        require_reachable(problem, why=_("raise radius_s or add candidates near them"))
         return cls(problem, p=None)
 
     def _evaluate(self, selected: BoolArray, assignment: IntArray | None = None) -> Answer:
-        assignment, _ = nearest_selected(self._problem, selected)
+        assignment, _travel = nearest_selected(self._problem, selected)
         return Answer(selected, assignment, float(selected.sum()))
 
     def _greedy(self) -> Answer:
@@ -188,7 +189,7 @@ class MCLP(PlacementModel):
         return cls(problem, p=p)
 
     def _evaluate(self, selected: BoolArray, assignment: IntArray | None = None) -> Answer:
-        assignment, _ = nearest_selected(self._problem, selected)
+        assignment, _travel = nearest_selected(self._problem, selected)
         return Answer(selected, assignment, float(self._problem.weights[assignment >= 0].sum()))
 
     def _greedy(self) -> Answer:
@@ -303,13 +304,15 @@ class BackupCoverage(PlacementModel):
         if require_full_coverage:
             require_reachable(
                 problem,
-                why="raise radius_s, add candidates near them or set require_full_coverage=False",
+                why=_(
+                    "raise radius_s, add candidates near them or set require_full_coverage=False"
+                ),
             )
         return cls(problem, p=p, require_full_coverage=require_full_coverage)
 
     def _evaluate(self, selected: BoolArray, assignment: IntArray | None = None) -> Answer:
         problem = self._problem
-        assignment, _ = nearest_selected(problem, selected)
+        assignment, _travel = nearest_selected(problem, selected)
         twice = coverage_count(problem, selected) >= 2
         return Answer(selected, assignment, float(problem.weights[twice].sum()))
 
@@ -361,8 +364,9 @@ class BackupCoverage(PlacementModel):
         )
 
     def _infeasible_message(self) -> str:
-        return (
-            f"backup coverage: no {self.p} duty points reach every demand within "
-            f"radius_s={self._problem.radius_s:g}; raise p or radius_s, "
-            "or set require_full_coverage=False"
+        return _(
+            "backup coverage: no %(p)s duty points reach every demand within "
+            "radius_s=%(radius)s; raise p or radius_s, or set require_full_coverage=False",
+            p=self.p,
+            radius=format(self._problem.radius_s, "g"),
         )

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from layers.i18n import _
 from routing.errors import InfeasiblePlanError, RoutingError
 from routing.placement.base import Answer, PlacementModel
 from routing.placement.greedy import candidate_mask, greedy_add, nearest_selected
@@ -126,7 +127,7 @@ class PMedian(PlacementModel):
             demand_ids=demand_ids,
             candidate_ids=candidate_ids,
         )
-        require_reachable(problem, why="give them a finite travel time to some candidate")
+        require_reachable(problem, why=_("give them a finite travel time to some candidate"))
         capacity_arr = None
         if capacities is not None:
             capacity_arr = np.asarray(capacities, dtype=np.float64).ravel()
@@ -136,15 +137,20 @@ class PMedian(PlacementModel):
                     f"({problem.n_candidates:,}), got {capacity_arr.size:,}"
                 )
             if not np.isfinite(capacity_arr).all() or (capacity_arr < 0).any():
-                raise RoutingError("'capacities' should hold finite values ≥ 0")
+                raise RoutingError(_("'capacities' should hold finite values ≥ 0"))
             fixed_capacity = capacity_arr[problem.fixed].sum()
             others = np.delete(capacity_arr, problem.fixed)
             best = fixed_capacity + np.sort(others)[::-1][: p - problem.fixed.size].sum()
             total = problem.weights.sum()
             if best < total:
                 raise InfeasiblePlanError(
-                    f"the largest capacity {p} duty points can have is {best:g}, below the "
-                    f"total demand weight {total:g}; raise p or the capacities"
+                    _(
+                        "the largest capacity %(p)s duty points can have is %(best)s, below the "
+                        "total demand weight %(total)s; raise p or the capacities",
+                        p=p,
+                        best=format(best, "g"),
+                        total=format(total, "g"),
+                    )
                 )
         return cls(problem, p=p, capacities=capacity_arr)
 
@@ -164,7 +170,7 @@ class PMedian(PlacementModel):
         assert self.p is not None
 
         def gains(selected: BoolArray) -> tuple[FloatArray, FloatArray]:
-            _, travel_s = nearest_selected(problem, selected)
+            _assignment, travel_s = nearest_selected(problem, selected)
             unassigned = np.isinf(travel_s)
             # First reach demand nobody serves yet, then cut weighted travel time.
             newly = np.bincount(
@@ -233,9 +239,10 @@ class PMedian(PlacementModel):
         return self._evaluate(selected, _assignment_from_x(problem, x[problem.n_candidates :]))
 
     def _infeasible_message(self) -> str:
-        return (
-            f"p-median: no {self.p} duty points can serve every demand within their "
-            "capacities; raise p or the capacities"
+        return _(
+            "p-median: no %(p)s duty points can serve every demand within their capacities; "
+            "raise p or the capacities",
+            p=self.p,
         )
 
 

@@ -11,7 +11,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from routing.errors import InfeasiblePlanError, RoutingError
+from layers.i18n import _, format_number
+from routing.errors import InfeasiblePlanError, RoutingError, join_clauses
 
 #: A travel-time matrix: dense (``numpy.inf`` unreachable) or sparse (absent unreachable).
 CostMatrix: TypeAlias = npt.ArrayLike | sp.sparray | sp.spmatrix
@@ -59,7 +60,9 @@ class PlacementProblem:
         """Return a short human list of demand ids for an error message."""
         ids = [repr(self.demand_ids[i]) for i in indices[:MAX_IDS_IN_MESSAGE]]
         more = indices.size - len(ids)
-        return ", ".join(ids) + (f" and {more:,} more" if more > 0 else "")
+        if more > 0:
+            return _("%(ids)s and %(more)s more", ids=", ".join(ids), more=format_number(more))
+        return ", ".join(ids)
 
 
 def as_edges(
@@ -90,14 +93,23 @@ def as_edges(
     if np.isnan(cost_s).any():
         bad = np.flatnonzero(np.isnan(cost_s))[0]
         problems.append(
-            f"'travel_time_s' holds NaN (first at demand {rows[bad]}, candidate {cols[bad]}); "
-            "use numpy.inf (dense) or leave the entry out (sparse) for an unreachable pair"
+            _(
+                "'travel_time_s' holds NaN (first at demand %(row)s, candidate %(col)s); use "
+                "numpy.inf (dense) or leave the entry out (sparse) for an unreachable pair",
+                row=rows[bad],
+                col=cols[bad],
+            )
         )
     if (cost_s < 0).any():
         bad = np.flatnonzero(cost_s < 0)[0]
         problems.append(
-            f"'travel_time_s' holds a negative travel time {cost_s[bad]!r} at demand "
-            f"{rows[bad]}, candidate {cols[bad]}; travel times must be 0 or more"
+            _(
+                "'travel_time_s' holds a negative travel time %(value)r at demand %(row)s, "
+                "candidate %(col)s; travel times must be 0 or more",
+                value=cost_s[bad],
+                row=rows[bad],
+                col=cols[bad],
+            )
         )
     if radius_s is not None:
         keep = cost_s <= radius_s
@@ -140,10 +152,10 @@ def validate_problem(
     shape, rows, cols, cost_s = as_edges(travel_time_s, radius_s=radius_s, problems=problems)
     n_demand, n_candidates = shape
     if n_demand == 0:
-        problems.append("'travel_time_s' has no demand rows; give at least one demand point")
+        problems.append(_("'travel_time_s' has no demand rows; give at least one demand point"))
     if n_candidates == 0:
         problems.append(
-            "'travel_time_s' has no candidate columns; give at least one candidate site"
+            _("'travel_time_s' has no candidate columns; give at least one candidate site")
         )
     weight_arr = _checked_weights(weights, n_demand, problems)
     fixed_arr = _checked_fixed(fixed, n_candidates, problems)
@@ -152,10 +164,14 @@ def validate_problem(
         candidate_ids, n_candidates, "candidate_ids", "candidate column", problems
     )
     if p is not None and (isinstance(p, bool) or not isinstance(p, int | np.integer) or p < 1):
-        problems.append(f"'p' should be a whole number of duty points ≥ 1, got {p!r}")
+        problems.append(
+            _("'p' should be a whole number of duty points ≥ 1, got %(value)r", value=p)
+        )
         p = None
     if problems:
-        raise RoutingError("invalid placement input: " + "; ".join(problems))
+        raise RoutingError(
+            _("invalid placement input: %(problems)s", problems=join_clauses(problems))
+        )
     if p is not None:
         _require_feasible_p(p, n_candidates, fixed_arr.size)
     return PlacementProblem(
@@ -178,9 +194,11 @@ def _checked_radius(
     """The radius, or ``None`` (with a problem noted) when it is missing or not usable."""
     if radius_s is None:
         if radius_required:
-            problems.append("'radius_s' is required: give the service radius in seconds")
+            problems.append(_("'radius_s' is required: give the service radius in seconds"))
     elif not (isinstance(radius_s, int | float) and math.isfinite(radius_s) and radius_s >= 0):
-        problems.append(f"'radius_s' should be a finite number of seconds ≥ 0, got {radius_s!r}")
+        problems.append(
+            _("'radius_s' should be a finite number of seconds ≥ 0, got %(value)r", value=radius_s)
+        )
         return None
     return radius_s
 
@@ -198,12 +216,17 @@ def _checked_weights(
             f"got {weight_arr.size:,}"
         )
     elif not np.isfinite(weight_arr).all():
-        problems.append("'weights' holds NaN or infinite values; give finite weights")
+        problems.append(_("'weights' holds NaN or infinite values; give finite weights"))
     elif (weight_arr < 0).any():
         bad = np.flatnonzero(weight_arr < 0)
         problems.append(
-            f"'weights' holds {bad.size:,} negative value(s) (first {weight_arr[bad[0]]!r} "
-            f"at demand {bad[0]}); weights must be 0 or more"
+            _(
+                "'weights' holds %(n)s negative value(s) (first %(value)r at demand %(row)s); "
+                "weights must be 0 or more",
+                n=format_number(bad.size),
+                value=weight_arr[bad[0]],
+                row=bad[0],
+            )
         )
     return weight_arr
 
@@ -223,11 +246,15 @@ def _checked_fixed(fixed: npt.ArrayLike | None, n_candidates: int, problems: lis
     outside = fixed_arr[(fixed_arr < 0) | (fixed_arr >= n_candidates)]
     if outside.size:
         problems.append(
-            f"'fixed' holds indices outside 0..{n_candidates - 1}: "
-            f"{outside[:MAX_IDS_IN_MESSAGE].tolist()}; give candidate column indices"
+            _(
+                "'fixed' holds indices outside 0..%(last)s: %(indices)s; give candidate column "
+                "indices",
+                last=n_candidates - 1,
+                indices=outside[:MAX_IDS_IN_MESSAGE].tolist(),
+            )
         )
     if np.unique(fixed_arr).size != fixed_arr.size:
-        problems.append("'fixed' lists a candidate more than once; list each once")
+        problems.append(_("'fixed' lists a candidate more than once; list each once"))
     return np.unique(fixed_arr)
 
 
@@ -245,13 +272,20 @@ def _require_feasible_p(p: int, n_candidates: int, n_fixed: int) -> None:
     """Raise if ``p`` points cannot be opened among the candidates with the fixed ones."""
     if p > n_candidates:
         raise InfeasiblePlanError(
-            f"'p' is {p} but there are only {n_candidates:,} candidate sites; "
-            f"lower p or add candidates"
+            _(
+                "'p' is %(p)s but there are only %(n)s candidate sites; lower p or add candidates",
+                p=p,
+                n=format_number(n_candidates),
+            )
         )
     if p < n_fixed:
         raise InfeasiblePlanError(
-            f"'p' is {p} but {n_fixed} duty points are fixed; "
-            f"raise p to at least {n_fixed} or fix fewer"
+            _(
+                "'p' is %(p)s but %(fixed)s duty points are fixed; raise p to at least %(fixed)s "
+                "or fix fewer",
+                p=p,
+                fixed=n_fixed,
+            )
         )
 
 
@@ -259,12 +293,24 @@ def require_reachable(problem: PlacementProblem, *, why: str) -> None:
     """Raise if some demand has no admissible candidate at all."""
     unreachable = problem.unreachable_demand()
     if unreachable.size:
-        where = (
-            f"within radius_s={problem.radius_s:g}"
-            if problem.radius_s is not None
-            else "at all (no finite travel time)"
-        )
+        params = {
+            "n": format_number(unreachable.size),
+            "ids": problem.name_demand(unreachable),
+            "why": why,
+        }
+        if problem.radius_s is not None:
+            raise InfeasiblePlanError(
+                _(
+                    "%(n)s demand point(s) cannot be reached from any candidate within "
+                    "radius_s=%(radius)s: %(ids)s; %(why)s",
+                    radius=format(problem.radius_s, "g"),
+                    **params,
+                )
+            )
         raise InfeasiblePlanError(
-            f"{unreachable.size:,} demand point(s) cannot be reached from any candidate {where}: "
-            f"{problem.name_demand(unreachable)}; {why}"
+            _(
+                "%(n)s demand point(s) cannot be reached from any candidate at all (no finite "
+                "travel time): %(ids)s; %(why)s",
+                **params,
+            )
         )

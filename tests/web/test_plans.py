@@ -194,7 +194,7 @@ def test_every_role_sees_plans_in_the_navigation(client: FlaskClient, login: Log
     for user in ("captain", "car1"):
         login(user)
         page = client.get("/plans/").get_data(as_text=True)
-        assert 'href="/plans/"' in page and "Plans (巡逻)" in page
+        assert 'href="/plans/"' in page and ">Plans<" in page
         client.post("/auth/logout", data={"csrf_token": _csrf(client, "/plans/")})
 
 

@@ -1,0 +1,1 @@
+"""The message catalogs of the product (see ``catalogs.py`` for their upkeep)."""
