@@ -1,5 +1,6 @@
 """Take the README's screenshots of every page of the web app at 1366x768, on a copy of the
-New Haven sample with two saved plans.
+New Haven sample with two saved plans, in English (``docs/screenshots/``) and in Chinese
+(``docs/screenshots/zh_CN/``).
 
 Run from the repository root: ``python3 docs/screenshots.py`` (needs /usr/bin/chromium).
 The pages are served on 127.0.0.1 and Chromium is allowed no other address.
@@ -34,7 +35,13 @@ VIEWPORT: ViewportSize = {"width": 1366, "height": 768}
 PLAN_DAY = dt.date(2014, 9, 18)
 #: The plans to save first, oldest first: (shift name, seed).
 PLANS = (("late", 1), ("night", 2))
-USER, PASSWORD = "admin", "screenshots-only"
+PASSWORD = "screenshots-only"
+#: Per language: the folder of its screenshots, the signed-in admin (who chose that
+#: language) and the browser's language (which the sign-in page follows).
+LANGUAGES: tuple[tuple[str, Path, str, str], ...] = (
+    ("en", OUT, "admin", "en-US"),
+    ("zh_CN", OUT / "zh_CN", "zhang", "zh-CN"),
+)
 
 #: (file name, path) of every page; ``{a}`` and ``{b}`` are the plans saved first and last.
 PAGES: tuple[tuple[str, str], ...] = (
@@ -97,13 +104,36 @@ def shoot(page: Any, url: str, out: Path) -> bool:
     return True
 
 
+def shoot_pages(
+    browser: Any, base: str, folder: Path, user: str, locale: str, ids: list[str]
+) -> None:
+    """Sign in as ``user`` from a browser speaking ``locale``; shoot every page into ``folder``."""
+    context = browser.new_context(viewport=VIEWPORT, locale=locale)
+    context.route(
+        "**/*",
+        lambda r: r.continue_() if urlsplit(r.request.url).hostname == "127.0.0.1" else r.abort(),
+    )
+    page = context.new_page()
+    shoot(page, f"{base}/auth/login", folder / "login.png")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/maps/")
+    for name, path in PAGES:
+        shoot(page, base + path.format(a=ids[0], b=ids[-1]), folder / f"{name}.png")
+    context.close()
+
+
 def main() -> int:
     OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Path(shutil.copy2(get_path("new_haven"), Path(tmp) / "new_haven.gpkg"))
         ids = save_sample_plans(workspace)
         users = Path(tmp) / "users.sqlite"
-        UserStore(users).add(USER, PASSWORD, role="admin")
+        store = UserStore(users)
+        for language, _folder, user, _locale in LANGUAGES:
+            store.add(user, PASSWORD, role="admin")
+            store.set_language(user, language)
         app = create_app(
             {"WORKSPACE": str(workspace), "USERS_DB": str(users), "SECRET_KEY": "screens"}
         )
@@ -115,23 +145,9 @@ def main() -> int:
                 browser = p.chromium.launch(
                     executable_path=str(CHROMIUM_PATH), args=list(CHROMIUM_ARGS)
                 )
-                context = browser.new_context(viewport=VIEWPORT)
-                context.route(
-                    "**/*",
-                    lambda r: (
-                        r.continue_()
-                        if urlsplit(r.request.url).hostname == "127.0.0.1"
-                        else r.abort()
-                    ),
-                )
-                page = context.new_page()
-                shoot(page, f"{base}/auth/login", OUT / "login.png")
-                page.fill("input[name=username]", USER)
-                page.fill("input[name=password]", PASSWORD)
-                page.click("button[type=submit]")
-                page.wait_for_url(f"{base}/maps/")
-                for name, path in PAGES:
-                    shoot(page, base + path.format(a=ids[0], b=ids[-1]), OUT / f"{name}.png")
+                for _language, folder, user, locale in LANGUAGES:
+                    folder.mkdir(exist_ok=True)
+                    shoot_pages(browser, base, folder, user, locale, ids)
                 browser.close()
         finally:
             server.shutdown()
