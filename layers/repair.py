@@ -66,14 +66,14 @@ _PRECISION_M = 0.001
 #: The rule, in words, for messages and pages.
 RULE_TEXT = _l("each overlap goes to the feature whose centre is nearest to it")
 
-#: The layers in the singular, for messages.
-_ONE = {
+#: One feature of an area layer, for messages.
+AREA_ONE = {
     "subdistricts": _l("sub-district"),
     "communities": _l("community"),
     "grids": _l("grid"),
 }
-#: The layers in the plural, for messages.
-_MANY = {
+#: An area layer in the plural, for messages.
+AREA_MANY = {
     "subdistricts": _l("sub-districts"),
     "communities": _l("communities"),
     "grids": _l("grids"),
@@ -476,7 +476,7 @@ def _gaps(
 
 
 def _pair_problem(pair: OverlapPair) -> Problem:
-    one = _ONE.get(pair.layer) or _("feature")
+    one = AREA_ONE.get(pair.layer) or _("feature")
     loser = [i for i in (pair.first_id, pair.second_id) if i != pair.received_by]
     params = {
         "one": one,
@@ -514,7 +514,7 @@ def _pair_problem(pair: OverlapPair) -> Problem:
 
 
 def _gap_problem(gap: SiblingGap) -> Problem:
-    one = _ONE.get(gap.parent_layer) or _("feature")
+    one = AREA_ONE.get(gap.parent_layer) or _("feature")
     return Problem(
         gap.parent_layer,
         gap.parent_id,
@@ -526,12 +526,12 @@ def _gap_problem(gap: SiblingGap) -> Problem:
             id=gap.parent_id,
             area=format(gap.area_m2, ",.0f"),
             share=format(gap.share, ".1%"),
-            children=_MANY.get(gap.layer) or gap.layer,
+            children=AREA_MANY.get(gap.layer) or gap.layer,
         ),
         _(
             "extend a neighbouring %(child)s over it, or leave it if it belongs to no one "
             "(a river, a park)",
-            child=_ONE.get(gap.layer) or _("feature"),
+            child=AREA_ONE.get(gap.layer) or _("feature"),
         ),
         "warning",
     )

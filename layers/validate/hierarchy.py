@@ -13,8 +13,8 @@ import shapely
 from pyproj import CRS
 
 from layers.crs import metric_crs
-from layers.i18n import _, _l
-from layers.repair import AREA_LAYERS, MAX_REPAIR_SHARE, RULE_TEXT
+from layers.i18n import _
+from layers.repair import AREA_LAYERS, AREA_MANY, AREA_ONE, MAX_REPAIR_SHARE, RULE_TEXT
 from layers.schema import LAYERS
 from layers.validate.report import MAX_LISTED, ProblemCollector
 
@@ -28,19 +28,6 @@ __all__ = [
     "check_nesting",
     "check_placement",
 ]
-
-#: One feature of an area layer, for messages.
-_ONE = {
-    "subdistricts": _l("sub-district"),
-    "communities": _l("community"),
-    "grids": _l("grid"),
-}
-#: An area layer in the plural, for messages.
-_MANY = {
-    "subdistricts": _l("sub-districts"),
-    "communities": _l("communities"),
-    "grids": _l("grids"),
-}
 
 
 def check_placement(geo: dict[str, gpd.GeoDataFrame], found: ProblemCollector) -> None:
@@ -152,22 +139,22 @@ def _check_within(
         lambda i: _(
             "%(one)s %(feature)s lies %(share)s (%(area)s m²) outside its %(parent)s "
             "%(parent_id)s (tolerance %(tolerance)s)",
-            one=_ONE[name],
+            one=AREA_ONE[name],
             feature=labels[bad][i],
             share=format(share[bad][i], ".1%"),
             area=format(outside_m2[bad][i], ",.0f"),
-            parent=_ONE[parent_name],
+            parent=AREA_ONE[parent_name],
             parent_id=keys[bad][i],
             tolerance=format(tolerance, ".1%"),
         ),
         _(
             "features of %(layer)s not inside their %(parent)s",
             layer=repr(name),
-            parent=_ONE[parent_name],
+            parent=AREA_ONE[parent_name],
         ),
         _(
             "redraw the boundary to follow its %(parent)s, or correct %(key)s",
-            parent=_ONE[parent_name],
+            parent=AREA_ONE[parent_name],
             key=key,
         ),
     )
@@ -230,7 +217,7 @@ def _overlap_message(
     name: str, first: str, second: str, area_m2: float, share: float, *, duplicate: bool
 ) -> str:
     params = {
-        "one": _ONE[name],
+        "one": AREA_ONE[name],
         "first": first,
         "second": second,
         "area": f"{area_m2:,.0f}",
@@ -272,11 +259,11 @@ def _check_gaps(
 
     def gap_params(i: int) -> dict[str, object]:
         return {
-            "one": _ONE[parent_name],
+            "one": AREA_ONE[parent_name],
             "feature": labels[bad][i],
             "area": f"{gap_m2[bad][i]:,.0f}",
             "share": f"{share[bad][i]:.1%}",
-            "children": _MANY[name],
+            "children": AREA_MANY[name],
         }
 
     found.per_feature(
@@ -299,14 +286,14 @@ def _check_gaps(
         _(
             "features of %(layer)s not fully covered by their %(children)s",
             layer=repr(parent_name),
-            children=_MANY[name],
+            children=AREA_MANY[name],
         ),
         _(
             "extend its %(children)s to cover the whole %(parent)s, or add a %(child)s for "
             "the rest",
-            children=_MANY[name],
-            parent=_ONE[parent_name],
-            child=_ONE[name],
+            children=AREA_MANY[name],
+            parent=AREA_ONE[parent_name],
+            child=AREA_ONE[name],
         ),
         "warning",
     )
@@ -342,13 +329,13 @@ def check_incidents_in_area(
             count=format(len(labels), ","),
             total=format(len(points), ","),
             distance=format(buffer_m, ",.0f"),
-            area=_MANY.get(area_name) or area_name,
+            area=AREA_MANY.get(area_name) or area_name,
             samples=samples,
         ),
         _(
             "check their coordinates (CRS, swapped lat/lon) or extend the %(area)s; they are "
             "ignored for this area",
-            area=_MANY.get(area_name) or area_name,
+            area=AREA_MANY.get(area_name) or area_name,
         ),
         "warning",
     )
