@@ -128,7 +128,13 @@ def test_compared_maps_move_together(layout_server: str, chromium: Any) -> None:
     page.click("form.compare-choice button[type=submit]")
     page.wait_for_url(f"{base}/plans/compare?a={LATE}&b={NIGHT}")
     page.wait_for_function("() => document.documentElement.dataset.mapsLinked === 'true'")
-    assert page.evaluate(_MAP_VIEW_JS, "Plan A map") == page.evaluate(_MAP_VIEW_JS, "Plan B map")
+    # both maps show the first plan's view (a frame still loading is linked when it loads)
+    page.wait_for_function(
+        f"() => JSON.stringify(({_MAP_VIEW_JS})('Plan A map')) === "
+        f"JSON.stringify(({_MAP_VIEW_JS})('Plan B map'))",
+        polling=100,
+        timeout=10_000,
+    )
 
     # pan and zoom the first map: the second follows, and the other way round
     page.evaluate(

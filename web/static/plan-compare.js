@@ -13,12 +13,13 @@
     return null;
   }
 
-  function link(maps) {
+  // Make each map follow the other while isCurrent() says the pair is still the one shown.
+  function link(maps, isCurrent) {
     var following = false;
     maps.forEach(function (map, i) {
       var other = maps[1 - i];
       map.on('move zoomend moveend', function () {
-        if (following) return;
+        if (following || !isCurrent(maps)) return;
         following = true;
         other.setView(map.getCenter(), map.getZoom(), {animate: false});
         following = false;
@@ -33,15 +34,27 @@
     var frames = Array.prototype.slice.call(document.querySelectorAll('iframe.compare-map'));
     if (frames.length !== 2) return;
     var tries = 0;
-    (function attempt() {
+    var linked = [null, null];
+    function attempt() {
       var maps = frames.map(leafletMap);
       if (maps[0] && maps[1]) {
-        link(maps);
+        if (maps[0] !== linked[0] || maps[1] !== linked[1]) {
+          linked = maps;
+          link(maps, function (pair) { return pair === linked; });
+        }
       } else if (tries < 600) {
         tries += 1;
         window.setTimeout(attempt, 100);
       }
-    }());
+    }
+    attempt();
+    // A frame that loads (again) after the first link has a new map: link the two again.
+    frames.forEach(function (frame) {
+      frame.addEventListener('load', function () {
+        tries = 0;
+        attempt();
+      });
+    });
   }
 
   if (document.readyState === 'loading') {
