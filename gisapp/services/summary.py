@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 
+from gisapp.outputs.words import category_group_name
 from gisapp.store.geopackage import Workspace
-from layers.i18n import _, format_number
+from layers.i18n import _, format_number, is_chinese
 
 
 def workspace_summary(workspace: Workspace) -> dict[str, Any]:
@@ -92,5 +94,19 @@ def format_summary(summary: dict[str, Any]) -> str:
                 "    " + _("preventable: %(count)s", count=format_number(incidents["preventable"]))
             )
         for group, count in incidents.get("by_group", {}).items():
-            lines.append(f"    {group:<20}{count:>6,}")
+            name = _group_text(group)
+            lines.append(f"    {name}{' ' * max(1, 20 - _columns(name))}{count:>6,}")
     return "\n".join(lines)
+
+
+def _columns(text: str) -> int:
+    """How many terminal columns ``text`` takes (a Chinese character takes two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _group_text(group: str) -> str:
+    """A category group as listed: its code (what ``--groups`` takes), after its name in
+    a language other than English (``服务（service）``)."""
+    if not is_chinese():
+        return group
+    return f"{category_group_name(group)}（{group}）"

@@ -126,6 +126,16 @@ def test_pileup_and_summary_in_chinese(workspace: Workspace) -> None:
     assert "报警登记地址" in pileup.message and "keep_pileups = true" in pileup.fix
     assert "工作区 dh" in summary and "时区：Asia/Shanghai" in summary
     assert "图层：" in summary and "警情：84 件" in summary
+    # category groups by their Chinese names, with the code --groups takes
+    grouped = workspace_summary(workspace)
+    grouped["incidents"]["by_group"] = {"burglary": 30, "own_group": 2}
+    with use_language("zh_CN"):
+        lines = format_summary(grouped).splitlines()
+    assert lines[-2:] == ["    入室盗窃（burglary）     30", "    own group（own_group）      2"]
+    assert format_summary(grouped).splitlines()[-2:] == [
+        "    burglary                30",
+        "    own_group                2",
+    ]
     # English is unchanged outside the block
     _, problems = load_incidents(workspace)
     english = next(p for p in problems if p.code == "pileup_left_out")
