@@ -81,12 +81,9 @@ def write(catalog: Catalog, language: str) -> None:
         write_mo(f, catalog, use_fuzzy=False)
 
 
-def update(translations: dict[str, str] | None = None) -> dict[str, int]:
+def update() -> dict[str, int]:
     """Merge the extracted strings into every catalog and compile them; returns the number
-    of strings each catalog still lacks a translation for.
-
-    ``translations`` (English source -> Chinese) set those ``zh_CN`` strings.
-    """
+    of strings each catalog still lacks a translation for."""
     extracted = extract()
     missing: dict[str, int] = {}
     for language in LANGUAGES:
@@ -102,8 +99,6 @@ def update(translations: dict[str, str] | None = None) -> dict[str, int]:
         _stable_header(catalog, language)
         if language == "en":
             _fill_with_source(catalog)
-        elif translations:
-            merge_translations(catalog, translations, overwrite=True)
         write(catalog, language)
         missing[language] = len(untranslated(catalog))
     return missing
@@ -130,24 +125,6 @@ def _fill_with_source(catalog: Catalog) -> None:
         if message.id:
             message.string = message.id
         message.flags.discard("fuzzy")
-
-
-def merge_translations(
-    catalog: Catalog, translations: dict[str, str], *, overwrite: bool = False
-) -> int:
-    """Set strings of ``catalog`` from ``translations`` (source -> text): the untranslated
-    ones, or with ``overwrite`` every one given; returns how many were set."""
-    filled = 0
-    for message in catalog:
-        key = _key(message)[0]
-        text = translations.get(key)
-        if not key or not text or (_translated(message) and not overwrite):
-            continue
-        # Chinese has one plural form
-        message.string = (text,) if isinstance(message.id, tuple) else text
-        message.flags.discard("fuzzy")
-        filled += 1
-    return filled
 
 
 def _translated(message: Message) -> bool:
@@ -202,20 +179,6 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["update"]:
         for language, count in update().items():
             print(f"{language}: {count} untranslated")
-        return 0
-    if argv[:1] == ["merge"]:
-        # python -m layers.locale.catalogs merge FILE.json...: update, filling zh_CN from
-        # JSON files of {"English source": "中文"}; one merge at a time (a file lock)
-        import fcntl
-        import json
-
-        merged: dict[str, str] = {}
-        for name in argv[1:]:
-            merged.update(json.loads(Path(name).read_text(encoding="utf-8")))
-        with (LOCALE_DIR / ".lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            for language, count in update(merged).items():
-                print(f"{language}: {count} untranslated")
         return 0
     if argv[:1] == ["check"]:
         found = problems()
