@@ -27,6 +27,7 @@ from scipy.sparse import coo_array, csr_array
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from layers.crs import metric_crs
 from layers.i18n import _, format_km, format_number
 from routing._speeds import (
     DEFAULT_HIGHWAY,
@@ -338,7 +339,7 @@ def _metric_lines(roads: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
     if crs is not None:
         target = pyproj.CRS.from_user_input(crs)
     elif roads.crs.is_geographic:
-        target = roads.estimate_utm_crs()
+        target = metric_crs(roads)
     else:
         target = roads.crs
     if not target.is_projected:

@@ -58,7 +58,9 @@ from gisapp.render.elements import (
     pane_options,
 )
 from gisapp.render.features import as_text, rounded_mapping
+from gisapp.render.figure import GeoJson, render_figure
 from gisapp.render.street_labels import add_street_labels
+from layers.crs import metric_crs
 from layers.i18n import DEFAULT_LANGUAGE, _, current_language
 
 __all__ = [
@@ -200,7 +202,7 @@ def add_roads_base(
     """
     lines = _to_wgs84(roads, "roads")
     lines = lines[lines.geometry.notna() & ~lines.geometry.is_empty]
-    metric = lines.to_crs(lines.estimate_utm_crs())
+    metric = lines.to_crs(metric_crs(lines))
     simplified = metric.geometry.simplify(simplify_m).to_crs(4326)
     class_col = next((c for c in ("highway", "MTFCC") if c in lines.columns), None)
     major = (
@@ -228,7 +230,7 @@ def add_roads_base(
                 "geometry": rounded_mapping(merged),
             }
         )
-    layer = folium.GeoJson(
+    layer = GeoJson(
         {"type": "FeatureCollection", "features": features},
         name=html.escape(_("Streets") if name is None else str(name)),
         interactive=False,
@@ -485,7 +487,7 @@ def add_lines(
     """
     data = _to_wgs84(gdf, "gdf")
     if simplify_m:
-        metric = data.to_crs(data.estimate_utm_crs())
+        metric = data.to_crs(metric_crs(data))
         data = data.set_geometry(metric.geometry.simplify(simplify_m).to_crs(4326))
     if color_by is not None and colors is None:
         colors = category_colors(data[color_by]) if color_by in data.columns else {}
@@ -651,7 +653,7 @@ def render_html(
         isinstance(child, folium.LayerControl) for child in m._children.values()
     ):
         folium.LayerControl(collapsed=True).add_to(m)
-    page = _with_language(m.get_root().render())
+    page = _with_language(render_figure(m.get_root()))
     if title is not None:
         page = with_title(page, title)
     if inline_assets:
@@ -684,7 +686,7 @@ def aggregate_points(points: gpd.GeoDataFrame, *, cell_m: float = 250.0) -> gpd.
     geopandas.GeoDataFrame
         One square per non-empty cell with a ``count`` column, in EPSG:4326.
     """
-    metric = points.to_crs(points.estimate_utm_crs())
+    metric = points.to_crs(metric_crs(points))
     xy = shapely.get_coordinates(metric.geometry.to_numpy())
     ij = np.floor(xy / cell_m).astype(np.int64)
     cells, counts = np.unique(ij, axis=0, return_counts=True)
@@ -742,7 +744,7 @@ def _feature_layer(
         # GeoJSON hands its pane to lines and polygons, not to the markers it makes
         marker.options.update(pane_options(pane))
         kwargs["marker"] = marker
-    return folium.GeoJson(
+    return GeoJson(
         {"type": "FeatureCollection", "features": features},
         control=False,
         **kwargs,

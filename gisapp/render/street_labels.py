@@ -25,6 +25,7 @@ import shapely
 
 from gisapp.render.elements import StreetLabels
 from gisapp.render.features import as_text
+from layers.crs import metric_crs
 
 __all__ = ["FIRST_ZOOM", "LAST_ZOOM", "add_street_labels", "street_labels"]
 
@@ -103,8 +104,8 @@ def street_labels(
     keep = (names != "").to_numpy()
     if not keep.any():
         return []
-    metric_crs = lines.estimate_utm_crs()
-    metric = lines.geometry[keep].to_crs(metric_crs).to_numpy()
+    local_crs = metric_crs(lines)
+    metric = lines.geometry[keep].to_crs(local_crs).to_numpy()
     is_major = (
         np.zeros(len(lines), dtype=bool) if major is None else np.asarray(major, dtype=bool)
     )[keep]
@@ -115,7 +116,7 @@ def street_labels(
     _place(candidates, math.cos(math.radians(lat0)))
     placed = [c for c in candidates if c.placed_at is not None]
     points = gpd.GeoSeries(
-        shapely.points([c.x for c in placed], [c.y for c in placed]), crs=metric_crs
+        shapely.points([c.x for c in placed], [c.y for c in placed]), crs=local_crs
     ).to_crs(4326)
     return [
         {"label": html.escape(c.name), "lat": round(p.y, 5), "lon": round(p.x, 5), "z": c.placed_at}

@@ -40,6 +40,7 @@ from layers.categories import (
     load_category_table,
     standard_category_table,
 )
+from layers.crs import metric_crs
 from layers.errors import Problem
 from layers.i18n import _, format_number
 from layers.validate.dates import stray_dates
@@ -266,7 +267,7 @@ def study_area(workspace: Workspace) -> gpd.GeoDataFrame:
         if workspace.has_layer(name):
             layer = workspace.layer(name)
             if isinstance(layer, gpd.GeoDataFrame) and len(layer):
-                metric = layer.to_crs(layer.estimate_utm_crs())
+                metric = layer.to_crs(metric_crs(layer))
                 # the hull of the vertices is the hull of the union, without the union
                 vertices = shapely.get_coordinates(metric.geometry.to_numpy())
                 hull = gpd.GeoSeries(

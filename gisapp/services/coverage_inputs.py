@@ -20,6 +20,7 @@ from gisapp.errors import WorkspaceError
 from gisapp.services.analytics import load_incidents
 from gisapp.settings import DEFAULT_KEY_PLACE_MINUTES
 from gisapp.store.geopackage import Workspace
+from layers.crs import metric_crs
 from layers.i18n import _
 from layers.schema import STORAGE_CRS
 from routing.network import StreetNetwork
@@ -233,8 +234,8 @@ def school_zones(
     wanted = key_places[key_places["kind"].astype(str).str.lower().isin([k.lower() for k in kinds])]
     if len(wanted) == 0:
         return _school_zone_frame(columns)
-    metric_crs = wanted.estimate_utm_crs()
-    centres = wanted.to_crs(metric_crs).geometry.representative_point()
+    local_crs = metric_crs(wanted)
+    centres = wanted.to_crs(local_crs).geometry.representative_point()
     has_zone = _has_zone(centres, zones)
     lacking = wanted[~has_zone]
     if len(lacking) == 0:
@@ -253,7 +254,7 @@ def school_zones(
             "priority": 1,
         },
         geometry=centres[~has_zone].buffer(radius_m).to_numpy(),
-        crs=metric_crs,
+        crs=local_crs,
     )
     logger.info("added %d school surroundings zones of %g m", len(new), radius_m)
     return new.to_crs(STORAGE_CRS)

@@ -18,10 +18,10 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyproj
 import shapely
 from numpy.typing import NDArray
 
+from layers.crs import metric_crs as layers_metric_crs
 from layers.i18n import _
 from routing.errors import GridError
 from routing.grids._checks import check_frame
@@ -41,9 +41,7 @@ _ON_POLYGON_M = 0.01
 def metric_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> Any:
     """The CRS to measure ``frame`` in: its own when projected, else its UTM zone.
 
-    The zone is taken from the centre of the bounds; this is what
-    ``GeoSeries.estimate_utm_crs`` returns outside the Norway/Svalbard exceptions, without
-    its CRS-database query (slow when called once per layer and per step).
+    The zone is the one of the centre of the bounds (:func:`layers.crs.utm_crs`).
 
     Parameters
     ----------
@@ -69,16 +67,9 @@ def metric_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> Any:
         )
     if frame.crs.is_projected:
         return frame.crs
-    bounds = frame.total_bounds
-    if not np.all(np.isfinite(bounds)):
+    if not np.all(np.isfinite(frame.total_bounds)):
         raise GridError(_("the layer has no geometry to measure; give it features first"))
-    lon, lat = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
-    if not frame.crs.equals("EPSG:4326"):
-        lon, lat = pyproj.Transformer.from_crs(frame.crs, "EPSG:4326", always_xy=True).transform(
-            lon, lat
-        )
-    zone = min(int((lon + 180) // 6) + 1, 60)
-    return pyproj.CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+    return layers_metric_crs(frame)
 
 
 def polsby_popper(geometries: gpd.GeoDataFrame | gpd.GeoSeries) -> pd.Series:

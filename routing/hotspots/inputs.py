@@ -12,6 +12,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
+from layers.crs import metric_crs
 from layers.i18n import _, format_number
 from routing.errors import RoutingError
 from routing.risk import shift_mask
@@ -149,7 +150,7 @@ def to_metric(gdf: gpd.GeoDataFrame, crs: Any = None) -> gpd.GeoDataFrame:
     if crs is not None:
         return gdf.to_crs(crs)
     if gdf.crs is not None and gdf.crs.is_geographic:
-        return gdf.to_crs(gdf.estimate_utm_crs())
+        return gdf.to_crs(metric_crs(gdf))
     return gdf
 
 
