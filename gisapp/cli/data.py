@@ -201,7 +201,7 @@ def validate(
             len(sources) == 1
             and layer is None
             and workspace_location is None
-            and (sources[0].startswith("sample:") or _is_workspace(Path(sources[0])))
+            and _is_workspace(sources[0])
         ):
             report = open_workspace(sources[0]).validate(area_tolerance=tolerance)
             problems, ok = report.problems, report.ok
@@ -242,10 +242,14 @@ def validate(
         ctx.exit(1)
 
 
-def _is_workspace(path: Path) -> bool:
-    """A GeoPackage with our metadata table, as ``gisapp import`` writes."""
-    from gisapp.store.geopackage import Workspace
+def _is_workspace(location: str) -> bool:
+    """A bundled sample, a database URL, or a GeoPackage with our metadata table, as
+    ``gisapp import`` writes."""
+    from gisapp.store import Workspace, is_database_url
 
+    if location.startswith("sample:") or is_database_url(location):
+        return True
+    path = Path(location)
     if path.suffix.lower() != ".gpkg":
         return False
     try:

@@ -119,6 +119,19 @@ def create_table(cur: psycopg.Cursor[Any], schema: str, name: str, columns: dict
         )
 
 
+def add_columns(cur: psycopg.Cursor[Any], schema: str, name: str, columns: dict[str, str]) -> None:
+    """Add attribute columns (name -> stored type, as :func:`frame_columns` gives them) to
+    the table of layer ``name``; its stored rows get no value in them."""
+    table = sql.Identifier(schema, name)
+    for column, kind in columns.items():
+        _check_name(column, "column")
+        cur.execute(
+            sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
+                table, sql.Identifier(column), sql.SQL(kind)
+            )
+        )
+
+
 def _index_name(table: str, what: str) -> str:
     # Index names are unique in a schema and at most 63 bytes: a digest of the table name.
     digest = hashlib.sha1(table.encode(), usedforsecurity=False).hexdigest()[:16]
@@ -204,11 +217,14 @@ def read_rows(cur: psycopg.Cursor[Any], schema: str, name: str) -> Frame:
 
     One statement reads the columns and the rows together, so a save replacing the layer
     meanwhile gives the layer before or after it, never columns of one and rows of the other.
+    The statement is never prepared: a layer saved again with other columns would make the
+    server refuse a prepared ``SELECT *`` ("cached plan must not change result type").
     """
     cur.execute(
         sql.SQL("SELECT * FROM {} ORDER BY {}").format(
             sql.Identifier(schema, name), sql.Identifier(ROW_COLUMN)
-        )
+        ),
+        prepare=False,
     )
     described = [(d.name, _OID_KINDS.get(d.type_code, "text")) for d in cur.description or []]
     rows = cur.fetchall()

@@ -597,13 +597,23 @@ def _replace_rows(
 ) -> None:
     """Replace the rows of the given keys of layer ``name`` by ``frame``'s rows.
 
-    When the stored table cannot take the new rows as they are (other columns or types),
-    the stored rows of other keys and the new rows replace the layer together.
+    As in a GeoPackage, the new rows go in place when the stored table can take them: it has
+    the key column, a geometry column when the rows have one, and every column both have
+    is stored with the new rows' type; columns new to the layer are added, stored columns
+    the rows lack stay (without a value in the new rows). Otherwise the stored rows of
+    other keys and the new rows replace the layer together.
     """
     key, values = keys
     wanted = [str(v) for v in values]
     stored = frames_sql.stored_columns(cur, url.schema, name)
-    if stored != frames_sql.frame_columns(frame) or key not in stored:
+    incoming = frames_sql.frame_columns(frame)
+    spatial = frames_sql.GEOMETRY_COLUMN
+    fits = (
+        key in stored
+        and (spatial in stored) == (spatial in incoming)
+        and all(stored.get(column, kind) == kind for column, kind in incoming.items())
+    )
+    if not fits:
         logger.info("rewriting layer %s whole: its columns changed", name)
         old = frames_sql.read_rows(cur, url.schema, name)
         if key in old.columns:
@@ -611,6 +621,9 @@ def _replace_rows(
         merged = pd.concat([old, frame], ignore_index=True) if len(old) else frame
         _replace_layer(cur, url, name, frame_like(merged, frame), version)
         return
+    new_columns = {c: kind for c, kind in incoming.items() if c not in stored}
+    if new_columns:
+        frames_sql.add_columns(cur, url.schema, name, new_columns)
     cur.execute(
         sql.SQL("DELETE FROM {} WHERE {}::text = ANY(%s)").format(
             _table(url, name), sql.Identifier(key)

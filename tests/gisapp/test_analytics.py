@@ -17,7 +17,7 @@ import shapely
 from gisapp.cli import main
 from gisapp.services import analytics, bulletin
 from gisapp.settings import parse_shift
-from gisapp.store.geopackage import Workspace
+from gisapp.store import Workspace
 
 CRS = "EPSG:32618"
 TZ = "America/New_York"
@@ -98,7 +98,8 @@ def test_counts_by_shift() -> None:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Workspace:
+def workspace(location: str) -> Workspace:
+    """Four weeks of incidents over two communities, on every store."""
     rng = np.random.default_rng(5)
     rows = []
     days = pd.date_range("2024-03-01", "2024-03-28", freq="D")
@@ -120,7 +121,7 @@ def workspace(tmp_path: Path) -> Workspace:
         crs=CRS,
     )
     return Workspace.create(
-        tmp_path / "ws.gpkg",
+        location,
         {"incidents": incidents, "communities": _communities(), "roads": roads},
         meta={"timezone": TZ},
     )
@@ -154,7 +155,7 @@ def test_cli_hotspots_and_bulletin(workspace: Workspace, tmp_path: Path) -> None
     code = main(
         [
             "hotspots",
-            str(workspace.path),
+            workspace.location,
             "--shift",
             "late",
             "--method",
@@ -169,7 +170,7 @@ def test_cli_hotspots_and_bulletin(workspace: Workspace, tmp_path: Path) -> None
     kpis = json.loads((out / "kpis.json").read_text())
     assert kpis["shifts"]["late"]["pai"] > 1
     assert (out / "hotspots_late_gistar.geojson").exists()
-    assert main(["bulletin", str(workspace.path), "--month", "2024-03", "--out", str(out)]) == 0
+    assert main(["bulletin", workspace.location, "--month", "2024-03", "--out", str(out)]) == 0
     assert (out / "bulletin_2024-03.csv").exists()
     assert (out / "bulletin_2024-03.html").read_text().startswith("<!DOCTYPE html>")
-    assert main(["bulletin", str(workspace.path), "--month", "1999-01", "--out", str(out)]) == 1
+    assert main(["bulletin", workspace.location, "--month", "1999-01", "--out", str(out)]) == 1

@@ -23,8 +23,7 @@ from gisapp.services.bulletin import community_bulletin
 from gisapp.services.grids import workload_incidents
 from gisapp.services.hotspots import HotspotOptions, shift_hotspots
 from gisapp.settings import load_settings, parse_shift
-from gisapp.store import open_workspace
-from gisapp.store.geopackage import Workspace
+from gisapp.store import Workspace, open_workspace
 
 CRS = "EPSG:32650"
 TZ = "Asia/Shanghai"
@@ -99,18 +98,20 @@ def _layers(*, with_pileup: bool) -> dict[str, gpd.GeoDataFrame | pd.DataFrame]:
             "roads": roads, "stations": stations}  # fmt: skip
 
 
-def _workspace(path: Path, *, with_pileup: bool) -> Workspace:
-    return Workspace.create(path, _layers(with_pileup=with_pileup), meta={"timezone": TZ})
+def _workspace(location: str, *, with_pileup: bool) -> Workspace:
+    return Workspace.create(location, _layers(with_pileup=with_pileup), meta={"timezone": TZ})
 
 
 @pytest.fixture
-def chinese(tmp_path: Path) -> Workspace:
-    return _workspace(tmp_path / "cn.gpkg", with_pileup=False)
+def chinese(location: str) -> Workspace:
+    """The Chinese categories' workspace, on every store."""
+    return _workspace(location, with_pileup=False)
 
 
 @pytest.fixture
-def with_pileup(tmp_path: Path) -> Workspace:
-    return _workspace(tmp_path / "pileup.gpkg", with_pileup=True)
+def with_pileup(location: str) -> Workspace:
+    """The same with a pile-up of desk reports on the station, on every store."""
+    return _workspace(location, with_pileup=True)
 
 
 def _unknown_warnings(problems: object) -> list[str]:
@@ -271,7 +272,7 @@ def test_grid_report_gives_the_geocoding_quality_of_every_grid(
     )
 
 
-def test_incidents_at_a_grid_centroid_are_suspect(tmp_path: Path) -> None:
+def test_incidents_at_a_grid_centroid_are_suspect(location: str) -> None:
     from gisapp.services.grids import grid_workload, with_geocoding_quality
 
     layers = _layers(with_pileup=False)
@@ -287,7 +288,7 @@ def test_incidents_at_a_grid_centroid_are_suspect(tmp_path: Path) -> None:
         crs=CRS,
     )
     layers["incidents"] = pd.concat([incidents, centre], ignore_index=True)
-    ws = Workspace.create(tmp_path / "centre.gpkg", layers, meta={"timezone": TZ})
+    ws = Workspace.create(location, layers, meta={"timezone": TZ})
     workload = grid_workload(ws.layer("grids"), incidents=load_incidents(ws)[0])
     table = with_geocoding_quality(ws, workload).table.set_index("id")
     # The centre of G3 (x > 500 500, y < 3 380 500).

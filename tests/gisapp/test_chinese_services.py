@@ -3,8 +3,9 @@ errors, warnings, notes and summaries of the services in Chinese, and a backgrou
 speaks the language of whoever submitted it, whatever language its worker thread began in.
 
 A small workspace built here (two weeks of incidents, a pile-up of desk reports on the
-police station, two communities of two grids each) runs the real services; English stays
-as the other tests read it.
+police station, two communities of two grids each) runs the real services, on both stores
+(a GeoPackage file and a PostGIS schema, ``tests/conftest.py``); English stays as the other
+tests read it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from gisapp.services.job_kinds import JOB_KINDS
 from gisapp.services.jobs import UNEXPECTED_ERROR, JobRunner
 from gisapp.services.summary import format_summary, workspace_summary
 from gisapp.settings import load_settings, parse_shift
-from gisapp.store.geopackage import Workspace
+from gisapp.store import Workspace
 from layers.i18n import current_language, use_language
 
 CRS = "EPSG:32650"
@@ -101,8 +102,9 @@ def _layers() -> dict[str, gpd.GeoDataFrame | pd.DataFrame]:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Workspace:
-    return Workspace.create(tmp_path / "dh.gpkg", _layers(), meta={"timezone": TZ})
+def workspace(location: str) -> Workspace:
+    """The small workspace named dh, on every store."""
+    return Workspace.create(location, _layers(), meta={"timezone": TZ, "name": "dh"})
 
 
 def _chinese_only(text: str, *allowed: str) -> None:
@@ -205,7 +207,7 @@ def test_city_split_and_category_edits_in_chinese(workspace: Workspace) -> None:
                 ],
             )
     assert str(no_units.value) == (
-        "工作区 'dh.gpkg' 没有巡逻力量；请先导入 'units' 表（id、mode、station_id、grid_ids）。"
+        f"工作区 {workspace.label!r} 没有巡逻力量；请先导入 'units' 表（id、mode、station_id、grid_ids）。"
     )
     assert edits.value.problems == [
         "'盗窃'：严重程度 '9' 不是 1 到 5 的整数；请选择 1（轻微）到 5（最严重）。",

@@ -2,7 +2,8 @@
 
 The hand-made workspace is a comb of residential streets (30 km/h for cars, 100 m in 12 s)
 near New Haven: a 1 km main street along x with 100 m side streets north every 200 m, the
-station at its west end.
+station at its west end. Every test of a workspace runs on both stores (a GeoPackage file and
+a PostGIS schema, ``tests/conftest.py``).
 """
 
 from __future__ import annotations
@@ -10,13 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import shutil
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import pytest
 from click.testing import CliRunner
 from shapely import LineString, Point, box
@@ -29,7 +28,7 @@ from gisapp.render.coverage import hourly_coverage_map
 from gisapp.services.coverage import compute_coverage, key_place_required_minutes, school_zones
 from gisapp.services.hourly import HourlyOptions, plan_coverage_by_hour, shift_window
 from gisapp.services.placement import propose_posts
-from gisapp.store.geopackage import Workspace
+from gisapp.store import Workspace
 
 METRIC = "EPSG:32618"
 X0, Y0 = 672_000.0, 4_575_000.0
@@ -47,7 +46,8 @@ def comb_roads() -> gpd.GeoDataFrame:
     return metric(lines, name=[f"street {i}" for i in range(len(lines))])
 
 
-def make_workspace(path: Path, *, key_places: bool = True, stations: bool = True) -> Path:
+def make_workspace(location: str, *, key_places: bool = True, stations: bool = True) -> str:
+    """The comb workspace at ``location``; its location."""
     layers: dict[str, gpd.GeoDataFrame] = {"roads": comb_roads()}
     if stations:
         layers["stations"] = metric(
@@ -77,13 +77,14 @@ def make_workspace(path: Path, *, key_places: bool = True, stations: bool = True
         id=["g-west", "g-east"],
         community_id=["c1", "c1"],
     )
-    Workspace.create(path, layers)
-    return path
+    Workspace.create(location, layers)
+    return location
 
 
 @pytest.fixture
-def ws_path(tmp_path: Path) -> Path:
-    return make_workspace(tmp_path / "comb.gpkg")
+def ws_location(location: str) -> str:
+    """The comb workspace, on every store."""
+    return make_workspace(location)
 
 
 def run(*args: str):
@@ -93,8 +94,8 @@ def run(*args: str):
 # -- library level ---------------------------------------------------------------------------
 
 
-def test_residents_reached_follow_the_communities_population(tmp_path: Path) -> None:
-    ws = Workspace.open(make_workspace(tmp_path / "people.gpkg"))
+def test_residents_reached_follow_the_communities_population(location: str) -> None:
+    ws = Workspace.open(make_workspace(location))
     west, east = box(-50, -50, 500, 150), box(500, -50, 1050, 150)
     people = metric(
         [west, east], id=["c-w", "c-e"], name=["West", "East"], subdistrict_id=["s", "s"]
@@ -112,14 +113,14 @@ def test_residents_reached_follow_the_communities_population(tmp_path: Path) -> 
     assert result.kpis["bands"][0]["residents_share"] == pytest.approx(0.75, abs=0.01)
 
 
-def test_no_residents_recorded_means_no_share(ws_path: Path) -> None:
-    result = compute_coverage(Workspace.open(ws_path), minutes=(1,))
+def test_no_residents_recorded_means_no_share(ws_location: str) -> None:
+    result = compute_coverage(Workspace.open(ws_location), minutes=(1,))
     assert result.kpis["residents_measure"] is None
     assert result.kpis["bands"][0]["residents_share"] is None
 
 
-def test_key_place_just_inside_and_just_outside_its_circle(ws_path: Path) -> None:
-    result = compute_coverage(Workspace.open(ws_path), minutes=(1, 3, 5))
+def test_key_place_just_inside_and_just_outside_its_circle(ws_location: str) -> None:
+    result = compute_coverage(Workspace.open(ws_location), minutes=(1, 3, 5))
     places = result.key_places.set_index("id")
     assert places.loc["k-in", "reached_minutes"] == pytest.approx(0.98, abs=0.01)
     assert places.loc["k-out", "reached_minutes"] == pytest.approx(1.02, abs=0.01)
@@ -135,8 +136,8 @@ def test_key_place_just_inside_and_just_outside_its_circle(ws_path: Path) -> Non
     )
 
 
-def test_street_blind_zones_lie_beyond_the_required_minutes(ws_path: Path) -> None:
-    result = compute_coverage(Workspace.open(ws_path), street_minutes=1.0)
+def test_street_blind_zones_lie_beyond_the_required_minutes(ws_location: str) -> None:
+    result = compute_coverage(Workspace.open(ws_location), street_minutes=1.0)
     streets = result.blind_zones[result.blind_zones["kind"] == "street"].to_crs(METRIC)
     near = Point(X0 + 100, Y0)  # 12 s from the station
     far = Point(X0 + 950, Y0)  # 114 s
@@ -149,8 +150,8 @@ def test_street_blind_zones_lie_beyond_the_required_minutes(ws_path: Path) -> No
     assert east["kind"] == "grid" and east["required_minutes"] == 1.0
 
 
-def test_workspace_without_key_places_still_gives_coverage(tmp_path: Path) -> None:
-    ws = Workspace.open(make_workspace(tmp_path / "nokp.gpkg", key_places=False))
+def test_workspace_without_key_places_still_gives_coverage(location: str) -> None:
+    ws = Workspace.open(make_workspace(location, key_places=False))
     result = compute_coverage(ws)
     assert result.kpis["key_places"]["count"] == 0
     assert "no key places" in result.kpis["key_places"]["note"]
@@ -158,8 +159,8 @@ def test_workspace_without_key_places_still_gives_coverage(tmp_path: Path) -> No
     assert result.kpis["bands"][-1]["risk_share"] > 0
 
 
-def test_no_stations_is_a_clear_error(tmp_path: Path) -> None:
-    ws = Workspace.open(make_workspace(tmp_path / "nost.gpkg", stations=False))
+def test_no_stations_is_a_clear_error(location: str) -> None:
+    ws = Workspace.open(make_workspace(location, stations=False))
     with pytest.raises(WorkspaceError, match="no stations or duty points"):
         compute_coverage(ws)
 
@@ -191,8 +192,8 @@ def test_required_minutes_come_from_the_layer_then_the_kind() -> None:
     assert got.tolist() == [1.0, 5.0, 5.0]
 
 
-def test_placement_adds_posts_that_shrink_the_blind_zones(ws_path: Path, tmp_path: Path) -> None:
-    ws = Workspace.open(ws_path)
+def test_placement_adds_posts_that_shrink_the_blind_zones(ws_location: str, tmp_path: Path) -> None:
+    ws = Workspace.open(ws_location)
     placed = propose_posts(ws, model="mclp", posts=1, minutes=1.0, candidate_spacing_m=0)
     points = placed.duty_points
     assert points["fixed"].tolist().count(True) == 1 and len(points) == 2
@@ -203,8 +204,10 @@ def test_placement_adds_posts_that_shrink_the_blind_zones(ws_path: Path, tmp_pat
     assert after.kpis["bands"][0]["risk_share"] > before.kpis["bands"][0]["risk_share"]
 
 
-def test_placement_on_key_places_covers_them_in_their_minutes(ws_path: Path) -> None:
-    placed = propose_posts(Workspace.open(ws_path), model="lscp", demand="key_places", minutes=3.0)
+def test_placement_on_key_places_covers_them_in_their_minutes(ws_location: str) -> None:
+    placed = propose_posts(
+        Workspace.open(ws_location), model="lscp", demand="key_places", minutes=3.0
+    )
     assert placed.kpis["covered_share"] == 1.0
 
 
@@ -239,12 +242,12 @@ def test_a_plan_without_a_start_starts_at_its_shift_on_the_day_of_its_first_stop
 
 
 def test_place_command_writes_duty_points_and_saves_a_separate_layer(
-    ws_path: Path, tmp_path: Path
+    ws_location: str, tmp_path: Path
 ) -> None:
     out = tmp_path / "place"
     result = run(
         "place",
-        str(ws_path),
+        ws_location,
         "--model",
         "mclp",
         "--posts",
@@ -261,29 +264,31 @@ def test_place_command_writes_duty_points_and_saves_a_separate_layer(
     assert points.crs.to_epsg() == 4326 and len(points) == 3
     kpis = json.loads((out / "kpis.json").read_text())
     assert kpis["model"] == "mclp" and kpis["new_posts"] == 2
-    layers = dict(pyogrio.list_layers(ws_path))
+    layers = Workspace.open(ws_location).layer_names()
     assert "proposed_duty_points" in layers and "duty_points" not in layers
 
 
-def test_place_command_p_above_candidates_is_a_clear_error(ws_path: Path, tmp_path: Path) -> None:
-    result = run("place", str(ws_path), "--posts", "500", "--out", str(tmp_path / "x"))
+def test_place_command_p_above_candidates_is_a_clear_error(
+    ws_location: str, tmp_path: Path
+) -> None:
+    result = run("place", ws_location, "--posts", "500", "--out", str(tmp_path / "x"))
     assert result.exit_code == 1
     assert "candidate sites" in result.output and "lower p" in result.output
 
 
 def test_coverage_command_writes_the_stable_files_and_an_offline_map(
-    ws_path: Path, tmp_path: Path
+    ws_location: str, tmp_path: Path
 ) -> None:
     place_out, out = tmp_path / "place", tmp_path / "cov"
     assert (
         run(
-            "place", str(ws_path), "--posts", "1", "--minutes", "1", "--out", str(place_out)
+            "place", ws_location, "--posts", "1", "--minutes", "1", "--out", str(place_out)
         ).exit_code
         == 0
     )
     result = run(
         "coverage",
-        str(ws_path),
+        ws_location,
         "--minutes",
         "1,3",
         "--with-posts",
@@ -314,14 +319,13 @@ def test_coverage_command_writes_the_stable_files_and_an_offline_map(
     assert "Blind zones" in page and "leaflet" in page.lower()
 
 
-def test_coverage_command_without_stations_exits_1(tmp_path: Path) -> None:
-    path = make_workspace(tmp_path / "nost.gpkg", stations=False)
-    result = run("coverage", str(path), "--out", str(tmp_path / "o"))
+def test_coverage_command_without_stations_exits_1(location: str, tmp_path: Path) -> None:
+    result = run("coverage", make_workspace(location, stations=False), "--out", str(tmp_path))
     assert result.exit_code == 1
     assert "no stations or duty points" in result.output
 
 
-def test_coverage_command_with_a_plan_reports_each_hour(ws_path: Path, tmp_path: Path) -> None:
+def test_coverage_command_with_a_plan_reports_each_hour(ws_location: str, tmp_path: Path) -> None:
     lonlat = metric([Point(0, 0), Point(900, 0)]).geometry
     # the car drives along the main street to its east end and back (the route line)
     gpd.GeoDataFrame(
@@ -356,7 +360,7 @@ def test_coverage_command_with_a_plan_reports_each_hour(ws_path: Path, tmp_path:
     out = tmp_path / "cov"
     result = run(
         "coverage",
-        str(ws_path),
+        ws_location,
         "--minutes",
         "1",
         "--plan",
@@ -376,18 +380,18 @@ def test_coverage_command_with_a_plan_reports_each_hour(ws_path: Path, tmp_path:
 
 
 def test_coverage_command_with_a_plan_folder_without_routes_says_so(
-    ws_path: Path, tmp_path: Path
+    ws_location: str, tmp_path: Path
 ) -> None:
     pd.DataFrame({"unit_id": ["car-1"], "seq": [0]}).to_csv(tmp_path / "stops.csv", index=False)
-    result = run("coverage", str(ws_path), "--plan", str(tmp_path), "--out", str(tmp_path / "o"))
+    result = run("coverage", ws_location, "--plan", str(tmp_path), "--out", str(tmp_path / "o"))
     assert result.exit_code == 1
     assert "routes.geojson" in result.output and "Traceback" not in result.output
 
 
 def test_coverage_command_with_an_unknown_plan_id_names_the_saved_plans(
-    ws_path: Path, tmp_path: Path
+    ws_location: str, tmp_path: Path
 ) -> None:
-    result = run("coverage", str(ws_path), "--plan", "2099-01-01-day-s0", "--out", str(tmp_path))
+    result = run("coverage", ws_location, "--plan", "2099-01-01-day-s0", "--out", str(tmp_path))
     assert result.exit_code == 1
     assert "no saved plans" in result.output
 
@@ -421,17 +425,17 @@ def test_liechtenstein_key_places_in_their_minutes_before_and_after() -> None:
 
 
 @pytest.mark.parametrize("model", ["pmedian", "pcenter", "backup"])
-def test_every_model_places_posts_judged_by_the_same_radius(ws_path: Path, model: str) -> None:
+def test_every_model_places_posts_judged_by_the_same_radius(ws_location: str, model: str) -> None:
     placed = propose_posts(
-        Workspace.open(ws_path), model=model, posts=1, minutes=1.0, candidate_spacing_m=0
+        Workspace.open(ws_location), model=model, posts=1, minutes=1.0, candidate_spacing_m=0
     )
     assert placed.kpis["model"] == model and placed.kpis["opened"] == 2
     assert placed.kpis["fixed_only_covered_share"] <= placed.kpis["covered_share"] <= 1.0
     assert placed.duty_points["fixed"].sum() == 1
 
 
-def test_key_place_demand_without_key_places_is_a_clear_error(tmp_path: Path) -> None:
-    ws = Workspace.open(make_workspace(tmp_path / "nokp.gpkg", key_places=False))
+def test_key_place_demand_without_key_places_is_a_clear_error(location: str) -> None:
+    ws = Workspace.open(make_workspace(location, key_places=False))
     with pytest.raises(WorkspaceError, match="no key places to cover"):
         propose_posts(ws, demand="key_places")
 
@@ -440,16 +444,14 @@ def test_key_place_demand_without_key_places_is_a_clear_error(tmp_path: Path) ->
 
 
 @pytest.fixture(scope="module")
-def plan_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled New Haven sample with one saved 22:00-06:00 plan of two cars."""
-    from gisapp.samples import get_path
+def plan_ws(module_sample_location: str) -> str:
+    """The bundled New Haven sample with one saved 22:00-06:00 plan of two cars, on every
+    store."""
     from gisapp.services.plan import plan_shift
     from gisapp.settings import Settings, parse_shift
     from gisapp.store.plans import save_plan
 
-    path = tmp_path_factory.mktemp("hourly") / "new_haven.gpkg"
-    shutil.copy(get_path("new_haven"), path)
-    ws = Workspace.open(path)
+    ws = Workspace.open(module_sample_location)
     plan = plan_shift(
         ws,
         shift=parse_shift("22:00-06:00"),
@@ -461,10 +463,10 @@ def plan_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
         search_budget=3_000,
     )
     save_plan(plan.record, ws)
-    return path
+    return module_sample_location
 
 
-def test_plan_hourly_coverage_per_hour_of_the_shift(plan_ws: Path) -> None:
+def test_plan_hourly_coverage_per_hour_of_the_shift(plan_ws: str) -> None:
     from gisapp.store.plans import load_plan
 
     ws = Workspace.open(plan_ws)

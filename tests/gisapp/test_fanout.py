@@ -4,14 +4,14 @@ areas goes where most of its grids are, and workers give the plans this process 
 
 The worker test needs a Redis server: ``bash .ci/redis.sh`` and
 ``GISAPP_TEST_REDIS_URL=redis://localhost:6390/0``; it skips without it unless
-``GISAPP_REQUIRE_SERVERS=1``.
+``GISAPP_REQUIRE_SERVERS=1``. The city is planned on both stores (a GeoPackage copy of the
+New Haven sample and a PostGIS copy of it, ``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -26,7 +26,6 @@ from click.testing import CliRunner
 
 from gisapp.cli import cli
 from gisapp.errors import GisappError
-from gisapp.samples import get_path
 from gisapp.services.fanout import (
     CityPlanReport,
     area_tag,
@@ -39,6 +38,7 @@ from gisapp.services.jobs import JobRunner, RQJobQueue
 from gisapp.settings import Settings, parse_shift
 from gisapp.store import open_workspace
 from gisapp.store.plans import load_plan
+from gisapp.store.workspace import copy_workspace
 
 NIGHT = parse_shift("22:00-06:00")
 SMALL = Settings(plan_effort=3_000)
@@ -51,7 +51,7 @@ def _grids(first: int, last: int) -> list[str]:
     return [f"nh-g{i:03d}" for i in range(first, last + 1)]
 
 
-def _save_units(path: Path, rows: list[tuple[str, list[str], str]]) -> None:
+def _save_units(location: str, rows: list[tuple[str, list[str], str]]) -> None:
     units = pd.DataFrame(
         {
             "id": [r[0] for r in rows],
@@ -61,7 +61,7 @@ def _save_units(path: Path, rows: list[tuple[str, list[str], str]]) -> None:
             "shift": [r[2] for r in rows],
         }
     )
-    open_workspace(str(path)).save({"units": units})
+    open_workspace(location).save({"units": units})
 
 
 #: Four night cars: car-2 and car-3 have grids in two sub-districts; car-4 names no grids,
@@ -76,15 +76,14 @@ AREA_OF = {"car-1": "nh-s1", "car-2": "nh-s2", "car-3": "nh-s3", "car-4": "nh-s4
 
 
 @pytest.fixture
-def city(tmp_path: Path) -> Path:
-    """A copy of the New Haven sample with four night cars over four sub-districts."""
-    path = tmp_path / "city.gpkg"
-    shutil.copy(get_path("new_haven"), path)
-    _save_units(path, FOUR_CARS)
-    return path
+def city(sample_location: str) -> str:
+    """A copy of the New Haven sample with four night cars over four sub-districts, on every
+    store."""
+    _save_units(sample_location, FOUR_CARS)
+    return sample_location
 
 
-def _plan(path: Path, jobs: Any, **changes: Any) -> CityPlanReport:
+def _plan(location: str, jobs: Any, **changes: Any) -> CityPlanReport:
     options: dict[str, Any] = {
         "by": "subdistrict",
         "shift": NIGHT,
@@ -94,14 +93,14 @@ def _plan(path: Path, jobs: Any, **changes: Any) -> CityPlanReport:
         "jobs": jobs,
         "timeout_s": 600.0,
     }
-    return plan_city(str(path), **{**options, **changes})
+    return plan_city(location, **{**options, **changes})
 
 
 # -- cutting the city into areas -------------------------------------------------------------
 
 
-def test_units_go_to_the_area_holding_most_of_their_grids(city: Path) -> None:
-    split = split_units(open_workspace(str(city)), by="subdistrict", shift=NIGHT)
+def test_units_go_to_the_area_holding_most_of_their_grids(city: str) -> None:
+    split = split_units(open_workspace(city), by="subdistrict", shift=NIGHT)
     assert [a.area_id for a in split.areas] == list(SUBDISTRICTS)
     assert {a.area_id: a.unit_ids for a in split.areas} == {
         "nh-s1": ("car-1",),
@@ -120,7 +119,7 @@ def test_units_go_to_the_area_holding_most_of_their_grids(city: Path) -> None:
 
 
 def test_a_tie_goes_to_the_area_listed_first_and_units_off_shift_or_without_grids_wait(
-    city: Path,
+    city: str,
 ) -> None:
     _save_units(
         city,
@@ -131,7 +130,7 @@ def test_a_tie_goes_to_the_area_listed_first_and_units_off_shift_or_without_grid
             ("car-9", [], ""),  # no grids, and no grid names it
         ],
     )
-    split = split_units(open_workspace(str(city)), by="subdistrict", shift=NIGHT)
+    split = split_units(open_workspace(city), by="subdistrict", shift=NIGHT)
     placed = {a.area_id: a.unit_ids for a in split.areas if a.unit_ids}
     assert placed == {"nh-s5": ("car-1",)}
     assert set(split.unplaced) == {"car-3", "car-9"}
@@ -139,8 +138,8 @@ def test_a_tie_goes_to_the_area_listed_first_and_units_off_shift_or_without_grid
     assert "grid_ids" in split.unplaced["car-9"]
 
 
-def test_areas_by_community_and_unknown_levels(city: Path) -> None:
-    ws = open_workspace(str(city))
+def test_areas_by_community_and_unknown_levels(city: str) -> None:
+    ws = open_workspace(city)
     split = split_units(ws, by="community", shift=NIGHT)
     assert len(split.areas) == 30
     by_unit = {u: a.area_id for a in split.areas for u in a.unit_ids}
@@ -160,10 +159,10 @@ def test_area_tags_stay_apart_and_safe() -> None:
 # -- planning ---------------------------------------------------------------------------------
 
 
-def test_each_area_is_planned_with_only_its_units(city: Path, tmp_path: Path) -> None:
+def test_each_area_is_planned_with_only_its_units(city: str, tmp_path: Path) -> None:
     report = _plan(city, JobRunner())
     assert [a.area_id for a in report.areas] == list(SUBDISTRICTS)
-    ws = open_workspace(str(city))
+    ws = open_workspace(city)
     for unit_id, area_id in AREA_OF.items():
         area = report.area(area_id)
         assert area.status == "done", area.error
@@ -194,7 +193,7 @@ def test_each_area_is_planned_with_only_its_units(city: Path, tmp_path: Path) ->
 
 
 def test_a_failing_area_is_reported_and_the_others_gathered(
-    city: Path, monkeypatch: pytest.MonkeyPatch
+    city: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     planned = JOB_KINDS["plan"]
 
@@ -213,7 +212,7 @@ def test_a_failing_area_is_reported_and_the_others_gathered(
 
 
 def test_more_areas_than_the_queue_holds_wait_their_turn(
-    city: Path, monkeypatch: pytest.MonkeyPatch
+    city: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[list[str]] = []
 
@@ -235,13 +234,13 @@ def test_a_sample_is_refused_in_the_users_words() -> None:
 
 
 def test_the_command_writes_the_city_report(
-    city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    city: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("GISAPP_JOB_QUEUE", raising=False)
     monkeypatch.delenv("GISAPP_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "report"
-    args = ["plan", str(city), "--by", "subdistrict", "--shift", "22:00-06:00"]
+    args = ["plan", city, "--by", "subdistrict", "--shift", "22:00-06:00"]
     args += ["--date", "2014-09-18", "--seed", "3", "--effort", "3000", "--out", str(out)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
@@ -268,9 +267,9 @@ def _worker(url: str, cwd: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=log)
 
 
-def _plans(path: Path, report: CityPlanReport) -> dict[str, Any]:
+def _plans(location: str, report: CityPlanReport) -> dict[str, Any]:
     """Every planned area's saved routes and timetable, as plain data."""
-    ws = open_workspace(str(path))
+    ws = open_workspace(location)
     result: dict[str, Any] = {}
     for area in report.areas:
         if area.plan_id:
@@ -283,15 +282,20 @@ def _plans(path: Path, report: CityPlanReport) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_workers_give_the_plans_this_process_gives(
-    redis_url: str, city: Path, tmp_path: Path
+    redis_url: str, city: str, backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     here = _plan(city, JobRunner())
-    there_path = tmp_path / "there.gpkg"
-    shutil.copy(get_path("new_haven"), there_path)
-    _save_units(there_path, FOUR_CARS)
+    # a second copy of the sample on the same store
+    there_location = (
+        str(tmp_path / "there.gpkg")
+        if backend == "gpkg"
+        else str(request.getfixturevalue("postgis_url"))
+    )
+    copy_workspace(open_workspace("sample:new_haven"), there_location)
+    _save_units(there_location, FOUR_CARS)
     queue = RQJobQueue(redis_url)
     with ThreadPoolExecutor(1) as pool:
-        future = pool.submit(_plan, there_path, queue)
+        future = pool.submit(_plan, there_location, queue)
         deadline = time.monotonic() + 60
         while queue.queue.count < 4 and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -303,4 +307,4 @@ def test_workers_give_the_plans_this_process_gives(
     for mine, theirs in zip(here.areas, there.areas, strict=True):
         assert (mine.dosage, mine.hotspot_stops) == (theirs.dosage, theirs.hotspot_stops)
         assert mine.distance_km == pytest.approx(theirs.distance_km)
-    assert _plans(city, here) == _plans(there_path, there)
+    assert _plans(city, here) == _plans(there_location, there)

@@ -106,15 +106,15 @@ def incidents_fixture(n: int = 200, seed: int = 5) -> gpd.GeoDataFrame:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    path = tmp_path / "ws.gpkg"
+def workspace(location: str) -> str:
+    """Two communities, four grids, 200 incidents and a lattice of roads, on every store."""
     stations = gpd.GeoDataFrame(
         {"id": ["hq"], "name": ["HQ"], "kind": ["station"]},
         geometry=[shapely.Point(300, 300)],
         crs=CRS,
     )
     Workspace.create(
-        path,
+        location,
         {
             "communities": two_communities(),
             "grids": four_grids(),
@@ -124,12 +124,12 @@ def workspace(tmp_path: Path) -> Path:
         },
         meta={"timezone": "Asia/Shanghai"},
     )
-    return path
+    return location
 
 
-def test_cli_report_writes_the_tables(workspace: Path, tmp_path: Path) -> None:
+def test_cli_report_writes_the_tables(workspace: str, tmp_path: Path) -> None:
     out = tmp_path / "report"
-    result = CliRunner().invoke(cli, ["grids", str(workspace), "--report", "--out", str(out)])
+    result = CliRunner().invoke(cli, ["grids", workspace, "--report", "--out", str(out)])
     assert result.exit_code == 0, result.output
     for name in ("grids.csv", "grids.geojson", "staffing.csv", "units.csv", "kpis.json"):
         assert (out / name).is_file(), name
@@ -141,9 +141,9 @@ def test_cli_report_writes_the_tables(workspace: Path, tmp_path: Path) -> None:
     assert staffing.loc["west", "officers_required"] == 3
 
 
-def test_cli_design_saves_beside_the_users_grids(workspace: Path, tmp_path: Path) -> None:
+def test_cli_design_saves_beside_the_users_grids(workspace: str, tmp_path: Path) -> None:
     out = tmp_path / "design"
-    args = ["grids", str(workspace), "--design", "--n-grids", "6", "--save", "--out", str(out)]
+    args = ["grids", workspace, "--design", "--n-grids", "6", "--save", "--out", str(out)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     kpis = json.loads((out / "kpis.json").read_text(encoding="utf-8"))
@@ -155,13 +155,13 @@ def test_cli_design_saves_beside_the_users_grids(workspace: Path, tmp_path: Path
     assert ws.layer("grids")["id"].tolist() == ["w1", "w2", "e1", "e2"]
 
 
-def test_cli_refuses_to_overwrite_grids_and_needs_a_mode(workspace: Path, tmp_path: Path) -> None:
+def test_cli_refuses_to_overwrite_grids_and_needs_a_mode(workspace: str, tmp_path: Path) -> None:
     runner = CliRunner()
     overwrite = runner.invoke(
         cli,
         [
             "grids",
-            str(workspace),
+            workspace,
             "--design",
             "--save",
             "--layer",
@@ -172,7 +172,7 @@ def test_cli_refuses_to_overwrite_grids_and_needs_a_mode(workspace: Path, tmp_pa
     )
     assert overwrite.exit_code == 2
     assert "overwrite" in overwrite.output
-    no_mode = runner.invoke(cli, ["grids", str(workspace), "--out", str(tmp_path / "x")])
+    no_mode = runner.invoke(cli, ["grids", workspace, "--out", str(tmp_path / "x")])
     assert no_mode.exit_code == 2
 
 
@@ -210,9 +210,9 @@ def test_new_haven_design_against_current_grids() -> None:
 # -- responsibility of a designed layout (CLI and New Haven) ----------------------------
 
 
-def test_cli_design_writes_and_saves_the_assignment(workspace: Path, tmp_path: Path) -> None:
+def test_cli_design_writes_and_saves_the_assignment(workspace: str, tmp_path: Path) -> None:
     out = tmp_path / "design"
-    args = ["grids", str(workspace), "--design", "--n-grids", "6", "--save", "--out", str(out)]
+    args = ["grids", workspace, "--design", "--n-grids", "6", "--save", "--out", str(out)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "units     current max/mean" in result.output
@@ -273,8 +273,8 @@ def test_new_haven_designed_grids_all_get_a_unit() -> None:
     assert assignment["officer"]["same_grids"] == 156
 
 
-def test_cli_too_few_grids_is_a_clean_user_error(workspace: Path, tmp_path: Path) -> None:
-    args = ["grids", str(workspace), "--design", "--n-grids", "1", "--out", str(tmp_path / "x")]
+def test_cli_too_few_grids_is_a_clean_user_error(workspace: str, tmp_path: Path) -> None:
+    args = ["grids", workspace, "--design", "--n-grids", "1", "--out", str(tmp_path / "x")]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1, result.output
     assert "fewer than the 2 communities" in result.output

@@ -26,7 +26,7 @@ from gisapp.services.hotspots import (
     shift_hotspots,
 )
 from gisapp.settings import parse_shift
-from gisapp.store.geopackage import Workspace
+from gisapp.store import Workspace
 
 CRS = "EPSG:32618"
 TZ = "America/New_York"
@@ -48,8 +48,9 @@ def _incidents(rows: Sequence[tuple[float, float, str, str]]) -> gpd.GeoDataFram
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Workspace:
-    """Four weeks of a nightly burglary cluster at (250, 700) and daytime thefts anywhere."""
+def workspace(location: str) -> Workspace:
+    """Four weeks of a nightly burglary cluster at (250, 700) and daytime thefts anywhere,
+    on every store."""
     rng = np.random.default_rng(5)
     rows = []
     for day in pd.date_range("2024-03-01", "2024-03-28", freq="D"):
@@ -64,7 +65,7 @@ def workspace(tmp_path: Path) -> Workspace:
         crs=CRS,
     )
     return Workspace.create(
-        tmp_path / "ws.gpkg",
+        location,
         {"incidents": _incidents(rows), "communities": communities},
         meta={"timezone": TZ},
     )
@@ -160,7 +161,7 @@ def test_categories_period_and_weekdays_select_incidents(workspace: Workspace) -
     assert weekends.kpis["incidents"] == 8 * 5  # four Saturdays and four Sundays
 
 
-def _daily_burglaries(days: pd.DatetimeIndex, tmp_path: Path) -> Workspace:
+def _daily_burglaries(days: pd.DatetimeIndex, location: str) -> Workspace:
     """Two burglaries a night in a 300 m square over ``days``, seeded."""
     rng = np.random.default_rng(11)
     rows = [
@@ -170,14 +171,14 @@ def _daily_burglaries(days: pd.DatetimeIndex, tmp_path: Path) -> Workspace:
     ]
     area = gpd.GeoDataFrame({"id": ["A"]}, geometry=[shapely.box(0, 0, 1000, 1000)], crs=CRS)
     return Workspace.create(
-        tmp_path / "span.gpkg",
+        location,
         {"incidents": _incidents(rows), "grids": area},
         meta={"timezone": TZ},
     )
 
 
-def test_two_weeks_of_data_get_hotspots_and_a_stated_shorter_test_window(tmp_path: Path) -> None:
-    ws = _daily_burglaries(pd.date_range("2024-03-01", "2024-03-14", freq="D"), tmp_path)
+def test_two_weeks_of_data_get_hotspots_and_a_stated_shorter_test_window(location: str) -> None:
+    ws = _daily_burglaries(pd.date_range("2024-03-01", "2024-03-14", freq="D"), location)
     result = shift_hotspots(ws, HotspotOptions(shift=LATE, method="counts"))
     assert not result.layer.empty
     evaluation = result.kpis["evaluation"]
@@ -191,11 +192,11 @@ def test_two_weeks_of_data_get_hotspots_and_a_stated_shorter_test_window(tmp_pat
     assert result.pai.loc[0, "n_test"] == 7 * 2
 
 
-def test_eight_years_of_data_are_scored_on_the_most_recent_weeks(tmp_path: Path) -> None:
+def test_eight_years_of_data_are_scored_on_the_most_recent_weeks(location: str) -> None:
     days = pd.date_range("2016-01-01", "2023-12-31", freq="7D").append(
         pd.date_range("2023-11-01", "2023-12-31", freq="D")
     )
-    ws = _daily_burglaries(days, tmp_path)
+    ws = _daily_burglaries(days, location)
     result = shift_hotspots(ws, HotspotOptions(shift=LATE, method="counts"))
     evaluation = result.kpis["evaluation"]
     assert evaluation["windows"] == (
@@ -222,13 +223,14 @@ def test_eight_years_of_data_are_scored_on_the_most_recent_weeks(tmp_path: Path)
         ({"weekdays": ("someday",)}, "weekday 'someday' is unknown"),
         ({"groups": ("nonsense",)}, "category group 'nonsense' is not in the incidents"),
         ({"shift": parse_shift("04:00-05:00", name="early")}, "no incidents in shift 'early'"),
-        ({"method": "streets"}, "needs a roads layer in 'ws.gpkg'"),
+        ({"method": "streets"}, "needs a roads layer in {workspace!r}"),
     ],
 )
 def test_refusals_name_what_to_change(
     workspace: Workspace, change: dict[str, object], message: str
 ) -> None:
     options = dataclasses.replace(HotspotOptions(shift=LATE), **change)  # type: ignore[arg-type]
+    message = message.format(workspace=workspace.label)
     with pytest.raises(GisappError, match=re.escape(message)) as caught:
         shift_hotspots(workspace, options)
     text = str(caught.value)
@@ -236,11 +238,11 @@ def test_refusals_name_what_to_change(
         assert internal not in text, text
 
 
-def test_a_workspace_without_incidents_is_named_by_its_label(tmp_path: Path) -> None:
+def test_a_workspace_without_incidents_is_named_by_its_label(location: str) -> None:
     areas = gpd.GeoDataFrame({"id": ["A"]}, geometry=[shapely.box(0, 0, 10, 10)], crs=CRS)
-    ws = Workspace.create(tmp_path / "empty.gpkg", {"grids": areas})
+    ws = Workspace.create(location, {"grids": areas})
     with pytest.raises(
-        WorkspaceError, match=re.escape("workspace 'empty.gpkg' has no incidents layer")
+        WorkspaceError, match=re.escape(f"workspace {ws.label!r} has no incidents layer")
     ):
         shift_hotspots(ws, HotspotOptions(shift=LATE))
 
@@ -260,7 +262,7 @@ def test_cli_date_range_and_category_choice(workspace: Workspace, tmp_path: Path
     from gisapp.cli import main
 
     out = tmp_path / "out"
-    args = ["hotspots", str(workspace.path), "--shift", "late", "--method", "counts"]
+    args = ["hotspots", workspace.location, "--shift", "late", "--method", "counts"]
     week = ["--from", "2024-03-01", "--to", "2024-03-08", "--group", "preventable"]
     assert main([*args, *week, "--out", str(out)]) == 0
     kpis = json.loads((out / "kpis.json").read_text(encoding="utf-8"))["shifts"]["late"]

@@ -1,11 +1,13 @@
-"""Tests of shift plans from a workspace: outputs, timetable, saving, CLI, infeasible input."""
+"""Tests of shift plans from a workspace: outputs, timetable, saving, CLI, infeasible input.
+
+Every test that reads or saves a workspace runs on both stores (a GeoPackage copy of the New
+Haven sample and a PostGIS copy of it, ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import multiprocessing
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -18,10 +20,9 @@ from gisapp.cli import main
 from gisapp.errors import WorkspaceError
 from gisapp.outputs.plan import write_plan
 from gisapp.plans import make_plan_id
-from gisapp.samples import get_path
 from gisapp.services.plan import PATROL_REACH_S, ShiftPlan, parse_breaks, plan_shift
 from gisapp.settings import Settings, parse_shift
-from gisapp.store.geopackage import Workspace
+from gisapp.store import Workspace
 from gisapp.store.plans import list_plans, load_plan, save_plan
 from routing.errors import InfeasiblePlanError
 
@@ -30,15 +31,14 @@ DAY = dt.date(2014, 9, 18)
 
 
 @pytest.fixture(scope="module")
-def workspace_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("ws") / "new_haven.gpkg"
-    shutil.copy(get_path("new_haven"), path)
-    return path
+def workspace_location(module_sample_location: str) -> str:
+    """The New Haven sample the module's plans are made from, once per store."""
+    return module_sample_location
 
 
 @pytest.fixture(scope="module")
-def night_plan(workspace_path: Path) -> ShiftPlan:
-    ws = Workspace.open(workspace_path)
+def night_plan(workspace_location: str) -> ShiftPlan:
+    ws = Workspace.open(workspace_location)
     return plan_shift(
         ws,
         shift=NIGHT,
@@ -123,20 +123,18 @@ def test_outputs_follow_the_contract(night_plan: ShiftPlan, tmp_path: Path) -> N
     assert len(gpx.findall("g:trk/g:trkseg/g:trkpt", ns)) > 10
 
 
-def test_plan_is_saved_in_the_workspace(night_plan: ShiftPlan, tmp_path: Path) -> None:
-    path = tmp_path / "ws.gpkg"
-    shutil.copy(get_path("new_haven"), path)
-    ws = Workspace.open(path)
+def test_plan_is_saved_in_the_workspace(night_plan: ShiftPlan, sample_location: str) -> None:
+    ws = Workspace.open(sample_location)
     save_plan(night_plan.record, ws)
-    again = Workspace.open(path)
+    again = Workspace.open(sample_location)
     assert {"plan_routes", "plan_stops", "plan_hotspots"} <= set(again.layer_names())
     assert json.loads(again.meta["plan_kpis"])["units_used"] == 2
     assert len(again.layer("plan_routes")) == 2
 
 
-def _with_units(src: Path, dst: Path, units: pd.DataFrame) -> Workspace:
-    shutil.copy(src, dst)
-    ws = Workspace.open(dst)
+def _with_units(location: str, units: pd.DataFrame) -> Workspace:
+    """The workspace at ``location`` with ``units`` saved as its units table."""
+    ws = Workspace.open(location)
     ws.save({"units": units})
     return ws
 
@@ -150,27 +148,29 @@ def _with_units(src: Path, dst: Path, units: pd.DataFrame) -> Workspace:
     ],
 )
 def test_bad_units_name_the_unit(
-    workspace_path: Path, tmp_path: Path, change: dict[str, str], message: str
+    sample_location: str, change: dict[str, str], message: str
 ) -> None:
-    units = Workspace.open(workspace_path).layer("units")
+    units = Workspace.open(sample_location).layer("units")
     units.loc[units["id"] == "car-1", list(change)] = list(change.values())
-    ws = _with_units(workspace_path, tmp_path / "bad.gpkg", units)
+    ws = _with_units(sample_location, units)
     with pytest.raises(InfeasiblePlanError, match=message):
         plan_shift(ws, shift=NIGHT, date=DAY, unit_ids=["car-1"], search_budget=3_000)
 
 
-def test_unknown_unit_id(workspace_path: Path) -> None:
+def test_unknown_unit_id(workspace_location: str) -> None:
     with pytest.raises(InfeasiblePlanError, match=r"unknown unit id\(s\) 'car-99'"):
-        plan_shift(Workspace.open(workspace_path), shift=NIGHT, unit_ids=["car-99"])
+        plan_shift(Workspace.open(workspace_location), shift=NIGHT, unit_ids=["car-99"])
 
 
 @pytest.mark.slow
-def test_cli_plan(workspace_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_plan(
+    workspace_location: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     code = main(
         [
             "plan",
-            str(workspace_path),
+            workspace_location,
             "--shift",
             "late",
             "--seed",
@@ -186,20 +186,21 @@ def test_cli_plan(workspace_path: Path, tmp_path: Path, capsys: pytest.CaptureFi
         ]
     )
     assert code == 0
-    assert "plan 2014-09-18-late-s2 saved in new_haven.gpkg" in capsys.readouterr().out
+    label = Workspace.open(workspace_location).label
+    assert f"plan 2014-09-18-late-s2 saved in {label}" in capsys.readouterr().out
     kpis = json.loads((out / "kpis.json").read_text())
     assert kpis["plan_id"] == "2014-09-18-late-s2"
     assert kpis["units_used"] == 4  # the four cars of the night shift
     assert sorted(p.name for p in out.glob("*.gpx")) == [f"car-{i}.gpx" for i in range(1, 5)]
-    assert "2014-09-18-late-s2" in set(list_plans(Workspace.open(workspace_path))["plan_id"])
+    assert "2014-09-18-late-s2" in set(list_plans(Workspace.open(workspace_location))["plan_id"])
     assert (
-        main(["plan", str(workspace_path), "--shift", "late", "--units", "x", "--out", str(out)])
+        main(["plan", workspace_location, "--shift", "late", "--units", "x", "--out", str(out)])
         == 1
     )
 
     # the same plan under a captain's overrides: saved beside it, with them
     adjusted = tmp_path / "adjusted"
-    common = ["plan", str(workspace_path), "--shift", "late", "--seed", "2", "--date"]
+    common = ["plan", workspace_location, "--shift", "late", "--seed", "2", "--date"]
     common += ["2014-09-18", "--effort", "3000", "--hotspots", "20", "--out", str(adjusted)]
     overrides = ["--lock", "car-2:hs-003@23:30", "--forbid", "hs-001"]
     assert main([*common, *overrides, "--close-street", "Whalley Ave"]) == 0
@@ -225,9 +226,9 @@ def test_cli_plan(workspace_path: Path, tmp_path: Path, capsys: pytest.CaptureFi
 
 
 @pytest.fixture(scope="module")
-def late_plan(workspace_path: Path) -> ShiftPlan:
+def late_plan(workspace_location: str) -> ShiftPlan:
     return plan_shift(
-        Workspace.open(workspace_path),
+        Workspace.open(workspace_location),
         shift=Settings().shift("late"),
         date=DAY,
         unit_ids=["car-3"],
@@ -238,17 +239,16 @@ def late_plan(workspace_path: Path) -> ShiftPlan:
 
 
 @pytest.fixture
-def two_plans_path(night_plan: ShiftPlan, late_plan: ShiftPlan, tmp_path: Path) -> Path:
-    path = tmp_path / "ws.gpkg"
-    shutil.copy(get_path("new_haven"), path)
-    ws = Workspace.open(path)
+def two_plans_location(night_plan: ShiftPlan, late_plan: ShiftPlan, sample_location: str) -> str:
+    """A fresh sample with the night plan and then the late plan saved in it."""
+    ws = Workspace.open(sample_location)
     assert save_plan(night_plan.record, ws, created=pd.Timestamp("2024-05-01T08:00Z")) == (
         "2014-09-18-2200-0600-s3"
     )
     assert save_plan(late_plan.record, ws, created=pd.Timestamp("2024-05-01T09:00Z")) == (
         "2014-09-18-late-s1"
     )
-    return path
+    return sample_location
 
 
 def test_plan_ids_are_stable_and_safe() -> None:
@@ -262,9 +262,9 @@ def test_plan_ids_are_stable_and_safe() -> None:
 
 
 def test_two_plans_are_kept_side_by_side(
-    two_plans_path: Path, night_plan: ShiftPlan, late_plan: ShiftPlan
+    two_plans_location: str, night_plan: ShiftPlan, late_plan: ShiftPlan
 ) -> None:
-    ws = Workspace.open(two_plans_path)
+    ws = Workspace.open(two_plans_location)
     plans = list_plans(ws)
     assert list(plans["plan_id"]) == ["2014-09-18-late-s1", "2014-09-18-2200-0600-s3"]
     assert list(plans["units"]) == ["car-3", "car-1,car-2"]
@@ -287,12 +287,12 @@ def test_two_plans_are_kept_side_by_side(
     assert night.routes.geom_equals_exact(night_plan.routes.geometry, tolerance=1e-9).all()
 
 
-def test_the_latest_plan_is_the_default(two_plans_path: Path, night_plan: ShiftPlan) -> None:
-    ws = Workspace.open(two_plans_path)
+def test_the_latest_plan_is_the_default(two_plans_location: str, night_plan: ShiftPlan) -> None:
+    ws = Workspace.open(two_plans_location)
     assert load_plan(ws).plan_id == "2014-09-18-late-s1"
     # saving a plan again replaces its rows and makes it the latest
     save_plan(night_plan.record, ws, created=pd.Timestamp("2024-05-01T10:00Z"))
-    again = Workspace.open(two_plans_path)
+    again = Workspace.open(two_plans_location)
     assert list(list_plans(again)["plan_id"]) == ["2014-09-18-2200-0600-s3", "2014-09-18-late-s1"]
     assert load_plan(again).unit_ids == ["car-1", "car-2"]
     assert len(again.layer("plan_routes")) == 3
@@ -301,25 +301,26 @@ def test_the_latest_plan_is_the_default(two_plans_path: Path, night_plan: ShiftP
     )
 
 
-def test_unknown_plan_and_no_plans(two_plans_path: Path, workspace_path: Path) -> None:
-    ws = Workspace.open(two_plans_path)
+def test_unknown_plan(two_plans_location: str) -> None:
+    ws = Workspace.open(two_plans_location)
     with pytest.raises(
         WorkspaceError,
         match=r"has no plan 'nope'; its plans are 2014-09-18-late-s1, 2014-09-18-2200-0600-s3",
     ):
         load_plan(ws, "nope")
-    empty = Workspace.open(get_path("new_haven"))
+
+
+def test_no_plans(sample_location: str) -> None:
+    empty = Workspace.open(sample_location)
     assert list_plans(empty).empty and "plan_id" in list_plans(empty).columns
     with pytest.raises(WorkspaceError, match="has no saved plans; make one with 'gisapp plan"):
         load_plan(empty)
 
 
 def test_a_plan_saved_before_plan_ids_is_listed(
-    night_plan: ShiftPlan, late_plan: ShiftPlan, tmp_path: Path
+    night_plan: ShiftPlan, late_plan: ShiftPlan, sample_location: str
 ) -> None:
-    path = tmp_path / "old.gpkg"
-    shutil.copy(get_path("new_haven"), path)
-    ws = Workspace.open(path)
+    ws = Workspace.open(sample_location)
     stops = night_plan.stops[list(night_plan.stops.columns[:12])]
     old_kpis = {k: v for k, v in night_plan.kpis.items() if k not in ("plan_id", "shift_name")}
     ws.save(
@@ -340,10 +341,10 @@ def test_a_plan_saved_before_plan_ids_is_listed(
 
 
 def test_cli_exports_a_saved_plan(
-    two_plans_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two_plans_location: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "latest"
-    args = ["export", str(two_plans_path), "--format", "geojson,gpx"]
+    args = ["export", two_plans_location, "--format", "geojson,gpx"]
     assert main([*args, "--out", str(out)]) == 0
     assert "exporting plan 2014-09-18-late-s1" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["car-3.gpx", "routes.geojson", "stops.geojson"]
@@ -354,16 +355,14 @@ def test_cli_exports_a_saved_plan(
     assert "has no plan '2014-09-18-day-s9'" in capsys.readouterr().err
 
 
-def test_breaks_from_the_units_table_reach_the_timetable(tmp_path: Path) -> None:
-    path = tmp_path / "ws.gpkg"
-    shutil.copy2(get_path("new_haven"), path)
-    ws = Workspace.open(path)
+def test_breaks_from_the_units_table_reach_the_timetable(sample_location: str) -> None:
+    ws = Workspace.open(sample_location)
     units = ws.layer("units")
     units["breaks"] = ""
     units.loc[units["id"] == "car-1", "breaks"] = "23:00-23:30/30"
     ws.save({"units": units})
     plan = plan_shift(
-        Workspace.open(path),
+        Workspace.open(sample_location),
         shift=NIGHT,
         date=DAY,
         unit_ids=["car-1", "car-2"],
@@ -398,7 +397,7 @@ def test_breaks_past_midnight_count_from_the_shift_start() -> None:
 
 
 def test_risky_legs_cover_more_street_risk_on_the_sample(
-    night_plan: ShiftPlan, workspace_path: Path
+    night_plan: ShiftPlan, workspace_location: str
 ) -> None:
     import numpy as np
     import shapely
@@ -418,7 +417,7 @@ def test_risky_legs_cover_more_street_risk_on_the_sample(
 
     model = night_plan.model
     net = model.networks["car"]
-    ws = Workspace.open(workspace_path)
+    ws = Workspace.open(workspace_location)
     risk = hour_band_risk(segment_risk_by_hour(net, ws.layer("incidents"), timezone=ws.timezone))
     hours = sorted(set(shift_hours(model.shift_start_s, 8 * 3600.0)))
     street_risk = risk[:, hours].sum(axis=1)
@@ -467,11 +466,11 @@ def _spin(stop: Any) -> None:
 
 @pytest.mark.slow
 def test_same_seed_gives_the_same_files_under_a_busy_cpu(
-    workspace_path: Path, tmp_path: Path
+    workspace_location: str, tmp_path: Path
 ) -> None:
     # the search is bounded by work, not by the clock: a second run with every core busy
     # writes byte-identical routes and timetable
-    ws = Workspace.open(workspace_path)
+    ws = Workspace.open(workspace_location)
     options = {"shift": NIGHT, "date": DAY, "unit_ids": ["car-1", "car-2"], "seed": 5}
     quiet = write_plan(plan_shift(ws, search_budget=20_000, **options).record, tmp_path / "a")
     stop = multiprocessing.Event()
@@ -489,9 +488,7 @@ def test_same_seed_gives_the_same_files_under_a_busy_cpu(
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
-def test_a_foot_unit_without_grids_patrols_around_its_station(
-    workspace_path: Path, tmp_path: Path
-) -> None:
+def test_a_foot_unit_without_grids_patrols_around_its_station(sample_location: str) -> None:
     units = pd.DataFrame(
         {
             "id": ["foot-9"],
@@ -501,7 +498,7 @@ def test_a_foot_unit_without_grids_patrols_around_its_station(
             "shift": [""],
         }
     )
-    ws = _with_units(workspace_path, tmp_path / "foot.gpkg", units)
+    ws = _with_units(sample_location, units)
     result = plan_shift(ws, shift=NIGHT, date=DAY, search_budget=3_000)
     route = result.plan.route("foot-9")
     assert route.hotspot_stops

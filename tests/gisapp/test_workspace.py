@@ -1,3 +1,6 @@
+"""The workspace on every store (``location``: a GeoPackage file and a PostGIS schema); the
+tests about the GeoPackage file itself (a crash mid-save, damaged files) stay on it."""
+
 from __future__ import annotations
 
 import geopandas as gpd
@@ -6,8 +9,8 @@ import pytest
 from shapely.geometry import Point, box
 
 from gisapp.errors import WorkspaceError
+from gisapp.store import Workspace
 from gisapp.store import geopackage as workspace_module
-from gisapp.store.geopackage import Workspace
 
 
 @pytest.fixture
@@ -33,10 +36,9 @@ def layers():
     return {"stations": stations, "incidents": incidents, "units": units}
 
 
-def test_create_open_round_trip(tmp_path, layers):
-    path = tmp_path / "ws.gpkg"
+def test_create_open_round_trip(location, layers):
     ws = Workspace.create(
-        path, layers, meta={"timezone": "America/New_York", "layer_notes": {"stations": "real"}}
+        location, layers, meta={"timezone": "America/New_York", "layer_notes": {"stations": "real"}}
     )
     assert ws.layer_names() == ["stations", "incidents", "units"]
     assert ws.timezone == "America/New_York"
@@ -52,19 +54,19 @@ def test_create_open_round_trip(tmp_path, layers):
     assert units["station_id"].tolist() == ["s1"]
 
 
-def test_projected_layers_are_stored_in_4326(tmp_path, layers):
+def test_projected_layers_are_stored_in_4326(location, layers):
     projected = {"stations": layers["stations"].to_crs(32618)}
-    ws = Workspace.create(tmp_path / "ws.gpkg", projected)
+    ws = Workspace.create(location, projected)
     stored = ws.layer("stations")
     assert stored.crs.to_epsg() == 4326
     assert stored.geometry.iloc[0].distance(Point(-72.92, 41.30)) < 1e-9
 
 
-def test_save_replaces_named_layers_and_keeps_others(tmp_path, layers):
-    ws = Workspace.create(tmp_path / "ws.gpkg", layers)
+def test_save_replaces_named_layers_and_keeps_others(location, layers):
+    ws = Workspace.create(location, layers)
     more = layers["stations"].assign(id=["s2"], name=["Substation"])
     ws.save({"stations": more}, meta={"description": "updated"})
-    reopened = Workspace.open(ws.path)
+    reopened = Workspace.open(ws.location)
     assert reopened.layer("stations")["id"].tolist() == ["s2"]
     assert len(reopened.layer("incidents")) == 2
     assert reopened.meta["description"] == "updated"
@@ -86,17 +88,17 @@ def test_crash_mid_save_leaves_workspace_untouched(tmp_path, layers, monkeypatch
     assert ws.layer_names() == ["stations", "incidents", "units"]
 
 
-def test_save_sets_meta_keys_without_writing_back_stale_ones(tmp_path, layers):
-    ws = Workspace.create(tmp_path / "ws.gpkg", layers)
-    other = Workspace.open(ws.path)
+def test_save_sets_meta_keys_without_writing_back_stale_ones(location, layers):
+    ws = Workspace.create(location, layers)
+    other = Workspace.open(ws.location)
     other.save({}, meta={"description": "from elsewhere"})
     ws.save({}, meta={"plan_kpis": {"units_used": 2}})
-    assert Workspace.open(ws.path).meta["description"] == "from elsewhere"
+    assert Workspace.open(ws.location).meta["description"] == "from elsewhere"
     assert ws.meta["description"] == "from elsewhere"  # the open workspace follows the file
 
 
-def test_version_changes_after_every_save(tmp_path, layers):
-    ws = Workspace.create(tmp_path / "ws.gpkg", layers)
+def test_version_changes_after_every_save(location, layers):
+    ws = Workspace.create(location, layers)
     seen = {ws.version}
     for i in range(5):
         ws.save({}, meta={"round": str(i)})
@@ -104,8 +106,8 @@ def test_version_changes_after_every_save(tmp_path, layers):
     assert len(seen) == 6
 
 
-def test_rows_saved_by_key_replace_only_their_key(tmp_path, layers):
-    ws = Workspace.create(tmp_path / "ws.gpkg", layers)
+def test_rows_saved_by_key_replace_only_their_key(location, layers):
+    ws = Workspace.create(location, layers)
     first = layers["stations"].assign(batch=["a"])
     ws.save({"stations": first}, keyed={"stations": ("batch", ["a"])})
     second = gpd.GeoDataFrame(
@@ -115,31 +117,32 @@ def test_rows_saved_by_key_replace_only_their_key(tmp_path, layers):
     )
     ws.save({"stations": second}, keyed={"stations": ("batch", ["b"])})
     ws.save({"stations": second.iloc[:1]}, keyed={"stations": ("batch", ["b"])})
-    stations = Workspace.open(ws.path).layer("stations")
+    stations = Workspace.open(ws.location).layer("stations")
     # The stored row without a batch stays; batch b now holds only s2.
     assert stations["id"].tolist() == ["s1", "s1", "s2"]
     assert stations["batch"].fillna("").tolist() == ["", "a", "b"]
     ws.save({"stations": first.assign(name=["HQ again"])}, keyed={"stations": ("batch", ["a"])})
-    stations = Workspace.open(ws.path).layer("stations")
+    stations = Workspace.open(ws.location).layer("stations")
     assert stations["name"].tolist() == ["HQ", "B", "HQ again"]
     assert stations.total_bounds[0] == pytest.approx(-72.92)
 
 
-def test_copy_and_download_are_whole_geopackages(tmp_path, layers):
-    ws = Workspace.create(tmp_path / "ws.gpkg", layers)
+def test_copy_and_download_are_whole_geopackages(location, tmp_path, layers):
+    ws = Workspace.create(location, layers)
     copy = ws.copy_to(tmp_path / "copy.gpkg")
     assert copy.layer_names() == ws.layer_names()
     with ws.open_geopackage() as stream:
         data = stream.read()
     (tmp_path / "download.gpkg").write_bytes(data)
     assert len(Workspace.open(tmp_path / "download.gpkg").layer("incidents")) == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.gpkg", "download.gpkg", "ws.gpkg"]
+    here = {"copy.gpkg", "download.gpkg"} | ({"ws.gpkg"} if ws.backend.path else set())
+    assert {p.name for p in tmp_path.iterdir()} == here
 
 
-def test_dropped_layer_is_gone(tmp_path, layers):
-    ws = Workspace.create(tmp_path / "ws.gpkg", layers)
+def test_dropped_layer_is_gone(location, layers):
+    ws = Workspace.create(location, layers)
     ws.save({}, drop=["units"])
-    assert Workspace.open(ws.path).layer_names() == ["stations", "incidents"]
+    assert Workspace.open(ws.location).layer_names() == ["stations", "incidents"]
 
 
 @pytest.mark.parametrize(
@@ -162,22 +165,39 @@ def test_open_refuses_truncated_geopackage(tmp_path, layers):
         Workspace.open(ws.path).layer("stations")
 
 
-def test_missing_layer_message_names_the_fix(tmp_path, layers):
-    ws = Workspace.create(tmp_path / "ws.gpkg", {"stations": layers["stations"]})
+def test_missing_layer_message_names_the_fix(location, layers):
+    ws = Workspace.create(location, {"stations": layers["stations"]})
     with pytest.raises(WorkspaceError, match=r"has no layer 'grids'.*gisapp import"):
         ws.layer("grids")
     assert list(ws.layer("grids", required=False).columns)[:2] == ["id", "community_id"]
 
 
-def test_create_refuses_to_overwrite(tmp_path, layers):
-    Workspace.create(tmp_path / "ws.gpkg", layers)
-    with pytest.raises(WorkspaceError, match="already exists"):
-        Workspace.create(tmp_path / "ws.gpkg", layers)
+def test_create_refuses_to_overwrite(location, layers):
+    Workspace.create(location, layers)
+    with pytest.raises(WorkspaceError, match=r"already exists|holds a workspace already"):
+        Workspace.create(location, layers)
 
 
-def test_box_polygon_layer(tmp_path):
+def test_box_polygon_layer(location):
     grids = gpd.GeoDataFrame(
         {"id": ["g1"], "community_id": ["c1"]}, geometry=[box(0, 0, 1, 1)], crs="EPSG:4326"
     )
-    ws = Workspace.create(tmp_path / "ws.gpkg", {"grids": grids})
+    ws = Workspace.create(location, {"grids": grids})
     assert ws.layer("grids").geometry.iloc[0].equals(box(0, 0, 1, 1))
+
+
+def test_a_layer_read_often_then_saved_with_other_columns_reads_again(location, layers):
+    # A server may keep a statement read many times prepared; a layer saved again with
+    # other columns must still read (not "cached plan must not change result type").
+    ws = Workspace.create(location, layers)
+    for _ in range(8):
+        assert ws.layer("stations")["id"].tolist() == ["s1"]
+    wider = layers["stations"].assign(capacity=[4], note=["东门"])
+    ws.save({"stations": wider})
+    again = Workspace.open(ws.location).layer("stations")
+    assert again["note"].tolist() == ["东门"] and again["capacity"].tolist() == [4]
+    # Rows saved by key keep the stored columns, as every store does.
+    ws.save({"stations": layers["stations"]}, keyed={"stations": ("id", ["s1"])})
+    stored = Workspace.open(ws.location).layer("stations")
+    assert list(stored.columns) == ["id", "name", "kind", "capacity", "note", "geometry"]
+    assert stored["note"].isna().all()
