@@ -2,7 +2,9 @@
 
 The plan here is made by hand on the New Haven sample: a night shift, units leaving the
 NHPD headquarters along real shortest paths of the street network to hotspots (the
-addresses with the most preventable incidents), 12-minute stops, back to the station.
+addresses with the most preventable incidents), 12-minute stops, back to the station. The
+tests of the files are about the plan alone; those that read the workspace (its network, its
+roads on the maps) run on both stores (``tests/conftest.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from gisapp.render.briefing import (
     briefing_pdf,
     briefing_png,
     plan_html,
+    plan_map,
     timetable_rows,
     unit_colors,
 )
@@ -40,7 +43,7 @@ from gisapp.render.browser import CHROMIUM_ARGS, CHROMIUM_PATH
 from gisapp.render.export import MAP_FORMATS, export_plan, parse_formats
 from gisapp.samples import get_path
 from gisapp.services.network import workspace_network
-from gisapp.store.geopackage import Workspace
+from gisapp.store import Workspace
 from routing.reach import shortest_path
 from routing.snap import nearest_nodes
 
@@ -118,14 +121,26 @@ def make_plan(
     return plan_from_frames(routes, stops, kpis=kpis, plan_id="night-demo")
 
 
-@pytest.fixture(scope="module")
-def ws() -> Workspace:
-    return Workspace.open(get_path("new_haven"))
+UNITS = ["car-1", "car-2", "car-3", "car-4"]
 
 
 @pytest.fixture(scope="module")
-def plan(ws: Workspace) -> Plan:
-    return make_plan(ws, units=["car-1", "car-2", "car-3", "car-4"])
+def plan() -> Plan:
+    """The hand-made plan, from the bundled sample file (the same on every store)."""
+    return make_plan(Workspace.open(get_path("new_haven")), units=UNITS)
+
+
+@pytest.fixture(scope="module")
+def ws(module_sample_location: str) -> Workspace:
+    """The New Haven sample on every store, for what reads the workspace."""
+    return Workspace.open(module_sample_location)
+
+
+def test_every_store_gives_the_same_plan(plan: Plan, ws: Workspace) -> None:
+    again = make_plan(ws, units=UNITS)
+    pd.testing.assert_frame_equal(again.stops, plan.stops)
+    assert again.routes.geom_equals_exact(plan.routes.geometry, tolerance=1e-9).all()
+    assert again.routes["distance_m"].tolist() == pytest.approx(plan.routes["distance_m"].tolist())
 
 
 def _write_stable_files(plan: Plan, folder: Path) -> Path:
@@ -541,6 +556,27 @@ def test_briefing_png_is_at_print_resolution(plan: Plan, ws: Workspace) -> None:
     assert image.width == pytest.approx(190 / 25.4 * 200, abs=3)  # A4 minus margins
     with pytest.raises(ExportError, match="'dpi' should be between 72 and 600"):
         briefing_png(plan, ws=ws, dpi=5000)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM_PATH.exists(), reason=f"{CHROMIUM_PATH} is not installed")
+def test_a_printed_page_reads_no_other_file(
+    plan: Plan, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from gisapp.render.printing import print_pdf
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the page", encoding="utf-8")
+    page = maps.render_html(plan_map(plan), inline_assets=True).replace(
+        "</body>",
+        f'<img src="{secret.as_uri()}"><iframe src="{secret.as_uri()}"></iframe>'
+        f"<script>fetch({json.dumps(secret.as_uri())}).then(r => r.text())"
+        ".then(t => document.title = t, () => {{}});</script></body>",
+    )
+    with caplog.at_level("WARNING", logger="gisapp.render.printing"):
+        pdf = print_pdf(page)
+    assert pdf.startswith(b"%PDF")
+    assert secret.as_uri() in caplog.text  # every attempt refused and reported
 
 
 @pytest.mark.browser
