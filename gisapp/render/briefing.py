@@ -141,6 +141,8 @@ def plan_map(
         if attribution is None:
             attribution = maps.attribution_for(ws.layer_notes)
         roads = clipped_layer(ws, "roads", bounds)
+        if for_print and roads is not None:
+            roads = maps.printable_roads(roads, bounds)
         grids = clipped_layer(ws, "grids", bounds)
     m = maps.base_map(bounds, roads=roads, attribution=attribution, assets_url=assets_url)
     set_print_options(m, for_print)
@@ -541,8 +543,12 @@ def _stop_marks(plan: Plan, colors: Mapping[str, str]) -> list[dict[str, Any]]:
     for unit in plan.unit_ids:
         visits = numbered_stops(plan, unit)
         visits = visits[visits["kind"] == "hotspot"]
-        key = [visits["lon"].round(5), visits["lat"].round(5)]
-        for _place, group in visits.groupby(key, sort=False):
+        # the visits of one place, in timetable order (rows, not frames: a city has hundreds)
+        places: dict[tuple[float, float], list[Any]] = {}
+        keys = zip(visits["lon"].round(5).tolist(), visits["lat"].round(5).tolist(), strict=True)
+        for key, r in zip(keys, visits.itertuples(index=False), strict=True):
+            places.setdefault(key, []).append(r)
+        for rows in places.values():
             tip = "<br>".join(
                 html.escape(
                     _(
@@ -554,13 +560,13 @@ def _stop_marks(plan: Plan, colors: Mapping[str, str]) -> list[dict[str, Any]]:
                         depart=clock_text(r.depart),
                     )
                 )
-                for r in group.itertuples(index=False)
+                for r in rows
             )
             marks.append(
                 {
-                    "lat": float(group["lat"].iloc[0]),
-                    "lon": float(group["lon"].iloc[0]),
-                    "label": html.escape(",".join(group["number"])),
+                    "lat": float(rows[0].lat),
+                    "lon": float(rows[0].lon),
+                    "label": html.escape(",".join(str(r.number) for r in rows)),
                     "tip": tip,
                     "color": css_color(colors.get(unit, "#555")),
                     "station": False,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import html
 import logging
+import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -91,6 +92,31 @@ _MAJOR_ROADS = frozenset(
     {"motorway", "trunk", "primary", "secondary", "S1100", "S1200"}
     | {"motorway_link", "trunk_link", "primary_link"}
 )
+
+
+#: Width of a printed map in CSS pixels: A4 portrait less its margins (190 mm).
+PRINT_WIDTH_PX = 718
+#: Ground metres a pixel of a printed map may cover with its minor streets still drawn:
+#: OpenStreetMap's standard map shows residential streets from zoom 13, about 19 m a pixel.
+MINOR_STREETS_MAX_M_PER_PX = 19.0
+
+
+def printable_roads(roads: gpd.GeoDataFrame, bounds: Sequence[float]) -> gpd.GeoDataFrame:
+    """The streets a printed map of ``bounds`` (EPSG:4326) shows legibly.
+
+    A map covering a whole city on a sheet of paper would draw its minor streets as one
+    grey mass under the routes: past :data:`MINOR_STREETS_MAX_M_PER_PX` only the major
+    streets are kept (as OpenStreetMap's own maps do at that scale). Roads without a
+    ``highway`` or ``MTFCC`` class are all kept (nothing tells the minor ones).
+    """
+    class_col = next((c for c in ("highway", "MTFCC") if c in roads.columns), None)
+    minx, miny, maxx, maxy = bounds
+    metres_per_degree = 111_320.0
+    width_m = (maxx - minx) * metres_per_degree * math.cos(math.radians((miny + maxy) / 2))
+    height_m = (maxy - miny) * metres_per_degree
+    if class_col is None or max(width_m, height_m) / PRINT_WIDTH_PX <= MINOR_STREETS_MAX_M_PER_PX:
+        return roads
+    return roads[roads[class_col].astype(str).isin(_MAJOR_ROADS).to_numpy()]
 
 
 def base_map(
