@@ -366,7 +366,7 @@ def coverage(
     """
     from gisapp.outputs.coverage import write_coverage_files
     from gisapp.render.coverage import coverage_map, hourly_coverage_map
-    from gisapp.render.maps import attribution_for
+    from gisapp.render.maps import attribution_for, roads_base
     from gisapp.services.coverage import CoverageOptions, compute_coverage, coverage_kpis
     from gisapp.services.coverage_inputs import read_posts
     from gisapp.services.hourly import HourlyOptions, plan_coverage_by_hour
@@ -403,7 +403,7 @@ def coverage(
                 keep_pileups=settings.keep_pileups,
             ),
         )
-    roads = ws.layer("roads")
+    roads = roads_base(ws.layer("roads"))  # prepared once for both maps
     attribution = attribution_for(ws.layer_notes)
     kpis = coverage_kpis(result, hourly)
     maps = {"coverage_map.html": coverage_map(result, roads=roads, attribution=attribution)}

@@ -109,7 +109,7 @@ def _add_key_places(m: folium.Map, places: gpd.GeoDataFrame) -> None:
 def coverage_map(
     result: CoverageLayers,
     *,
-    roads: gpd.GeoDataFrame,
+    roads: gpd.GeoDataFrame | maps.RoadsBase,
     attribution: str | None = None,
     assets_url: str = "/static/vendor",
 ) -> str:
@@ -120,7 +120,8 @@ def coverage_map(
     result
         A coverage result (bands, blind zones, key places, sources).
     roads
-        The roads of the vector base map.
+        The roads of the vector base map, or the streets :func:`maps.roads_base` prepared
+        (a command drawing both coverage maps prepares them once).
     attribution
         Data attribution shown on the map.
     assets_url
@@ -244,7 +245,7 @@ def _hour_group(
 def hourly_coverage_map(
     result: HourlyLayers,
     *,
-    roads: gpd.GeoDataFrame,
+    roads: gpd.GeoDataFrame | maps.RoadsBase,
     attribution: str | None = None,
     assets_url: str = "/static/vendor",
     inline_assets: bool = False,
@@ -261,7 +262,8 @@ def hourly_coverage_map(
     result
         A plan's coverage by hour.
     roads
-        The roads of the vector base map.
+        The roads of the vector base map, or the streets :func:`maps.roads_base` prepared
+        (a command drawing both coverage maps prepares them once).
     attribution
         Data attribution shown on the map.
     assets_url
@@ -275,8 +277,12 @@ def hourly_coverage_map(
         The HTML document.
     """
     frames = [f for f in (result.reach, result.paths, result.sources) if len(f)]
-    extent = gpd.GeoSeries(pd.concat([f.geometry for f in frames])) if frames else roads.geometry
-    bounds = [float(v) for v in extent.total_bounds]
+    extent = (
+        gpd.GeoSeries(pd.concat([f.geometry for f in frames])).total_bounds
+        if frames
+        else roads.total_bounds
+    )
+    bounds = [float(v) for v in extent]
     m = maps.base_map(bounds, roads=roads, attribution=attribution, assets_url=assets_url)
     units = sorted(set(result.positions["unit_id"]) | set(result.paths["unit_id"]))
     styles = unit_styles(str(u) for u in units)

@@ -25,6 +25,7 @@ import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +56,13 @@ from gisapp.render.elements import (
     Panes,
     ScaleBar,
     Slider,
+    StreetLabels,
     hatch_fill,
     pane_options,
 )
-from gisapp.render.features import as_text, rounded_mapping
+from gisapp.render.features import as_text, rounded_mapping, rounded_mappings
 from gisapp.render.figure import GeoJson, render_figure
-from gisapp.render.street_labels import add_street_labels
+from gisapp.render.street_labels import street_labels
 from layers.crs import metric_crs
 from layers.i18n import DEFAULT_LANGUAGE, _, current_language
 
@@ -122,7 +124,7 @@ def printable_roads(roads: gpd.GeoDataFrame, bounds: Sequence[float]) -> gpd.Geo
 def base_map(
     bounds: Sequence[float] | npt.NDArray[np.floating[Any]],
     *,
-    roads: gpd.GeoDataFrame | None = None,
+    roads: gpd.GeoDataFrame | RoadsBase | None = None,
     attribution: str | None = None,
     assets_url: str = "/static/vendor",
     simplify_m: float = 5.0,
@@ -136,7 +138,8 @@ def base_map(
         ``(minx, miny, maxx, maxy)`` in EPSG:4326 degrees, e.g. a ``total_bounds``.
     roads
         Road centre lines drawn as light grey lines (simplified and merged into one feature
-        per road class so a whole city stays small); no base layer when ``None``.
+        per road class so a whole city stays small), or the streets :func:`roads_base`
+        prepared; no base layer when ``None``.
     attribution
         Plain text shown in the map's attribution corner, e.g. "© OpenStreetMap
         contributors" when the roads are OSM-derived. The caller decides from the
@@ -181,16 +184,71 @@ def base_map(
     assets.use_local_assets(m, assets_url)
     assets.set_assets_url(m, assets_url)  # read back by render_html and add_points
     m.fit_bounds([[miny, minx], [maxy, maxx]])
-    if roads is not None and len(roads):
+    if roads is not None and (isinstance(roads, RoadsBase) or len(roads)):
         add_roads_base(m, roads, simplify_m=simplify_m)
     if attribution:
         Attribution(attribution).add_to(m)
     return m
 
 
+@dataclass(frozen=True)
+class RoadsBase:
+    """The streets of a vector base map, prepared once (:func:`roads_base`): a command
+    drawing several maps of one city simplifies, merges and names its streets once."""
+
+    #: Merged, simplified, rounded GeoJSON geometry of the minor and the major streets
+    #: (``None`` for a class with no street).
+    minor: dict[str, Any] | None
+    major: dict[str, Any] | None
+    #: Placed street names (:func:`gisapp.render.street_labels.street_labels`).
+    labels: list[dict[str, Any]]
+    #: Bounds of the streets in EPSG:4326 (``minx, miny, maxx, maxy``).
+    total_bounds: npt.NDArray[np.float64]
+    #: How many street lines it was made of.
+    lines: int
+
+
+def roads_base(
+    roads: gpd.GeoDataFrame, *, simplify_m: float = 5.0, labels: bool = True
+) -> RoadsBase:
+    """Prepare ``roads`` (lines in any CRS; a ``highway`` or ``MTFCC`` column picks the
+    major streets, a ``name`` column gives the names) for :func:`add_roads_base`.
+
+    Lines are simplified by ``simplify_m`` metres in a metric CRS, coordinates rounded to
+    about a metre and merged into one multi-line per class (major / minor), so the page
+    carries coordinates only: on the whole Wuhan network this is what keeps a city map
+    responsive. The names are placed without overlap by
+    :func:`gisapp.render.street_labels.street_labels` (none when ``labels`` is False).
+    """
+    lines = _to_wgs84(roads, "roads")
+    lines = lines[lines.geometry.notna() & ~lines.geometry.is_empty]
+    metric = lines.to_crs(metric_crs(lines))
+    simplified = metric.geometry.simplify(simplify_m).to_crs(4326).to_numpy()
+    class_col = next((c for c in ("highway", "MTFCC") if c in lines.columns), None)
+    major = (
+        lines[class_col].astype(str).isin(_MAJOR_ROADS).to_numpy()
+        if class_col
+        else np.zeros(len(lines), dtype=bool)
+    )
+
+    def merged(geoms: npt.NDArray[np.object_]) -> dict[str, Any] | None:
+        if not len(geoms):
+            return None
+        parts = shapely.get_parts(geoms)
+        return rounded_mapping(shapely.line_merge(shapely.multilinestrings(parts)))
+
+    return RoadsBase(
+        minor=merged(simplified[~major]),
+        major=merged(simplified[major]),
+        labels=street_labels(lines, major=major) if labels and len(lines) else [],
+        total_bounds=np.asarray(lines.total_bounds, dtype=np.float64),
+        lines=len(lines),
+    )
+
+
 def add_roads_base(
     m: folium.Map,
-    roads: gpd.GeoDataFrame,
+    roads: gpd.GeoDataFrame | RoadsBase,
     *,
     simplify_m: float = 5.0,
     name: str | None = None,
@@ -200,20 +258,17 @@ def add_roads_base(
 ) -> folium.GeoJson:
     """Add ``roads`` as a muted, non-interactive vector base layer with street names.
 
-    Lines are simplified in a metric CRS, coordinates rounded to about a metre and merged
-    into one multi-line per road class (major / minor), so the page carries coordinates
-    only: on the whole Wuhan network this is what keeps a city map responsive. The base
-    is drawn in the lowest pane, on a canvas; the names of the streets (a ``name`` column)
-    are placed without overlap by :func:`gisapp.render.street_labels.add_street_labels`.
+    The base is drawn in the lowest pane, on a canvas, as two multi-lines (minor and major
+    streets, see :func:`roads_base`), with the names of the streets above.
 
     Parameters
     ----------
     m
         Map to draw on.
     roads
-        Line layer in any CRS; a ``highway`` or ``MTFCC`` column picks the major roads.
+        Line layer in any CRS (see :func:`roads_base`), or streets already prepared by it.
     simplify_m
-        Simplification tolerance, metres.
+        Simplification tolerance, metres (for a line layer).
     name
         Name in the layer control, "Streets" in the reader's language by default.
     color, major_color
@@ -226,36 +281,26 @@ def add_roads_base(
     folium.GeoJson
         The base layer.
     """
-    lines = _to_wgs84(roads, "roads")
-    lines = lines[lines.geometry.notna() & ~lines.geometry.is_empty]
-    metric = lines.to_crs(metric_crs(lines))
-    simplified = metric.geometry.simplify(simplify_m).to_crs(4326)
-    class_col = next((c for c in ("highway", "MTFCC") if c in lines.columns), None)
-    major = (
-        lines[class_col].astype(str).isin(_MAJOR_ROADS).to_numpy()
-        if class_col
-        else np.zeros(len(lines), dtype=bool)
+    base = (
+        roads
+        if isinstance(roads, RoadsBase)
+        else roads_base(roads, simplify_m=simplify_m, labels=labels)
     )
-    features = []
-    for is_major, weight in ((False, 1.2), (True, 2.6)):
-        geoms = simplified.to_numpy()[major == is_major]
-        if not len(geoms):
-            continue
-        parts = shapely.get_parts(geoms)
-        merged = shapely.line_merge(shapely.multilinestrings(parts))
-        features.append(
-            {
-                "type": "Feature",
-                "properties": {
-                    "style": {
-                        "color": major_color if is_major else color,
-                        "weight": weight,
-                        "opacity": 0.9,
-                    }
-                },
-                "geometry": rounded_mapping(merged),
-            }
-        )
+    features = [
+        {
+            "type": "Feature",
+            "properties": {
+                "style": {
+                    "color": major_color if is_major else color,
+                    "weight": weight,
+                    "opacity": 0.9,
+                }
+            },
+            "geometry": geometry,
+        }
+        for geometry, is_major, weight in ((base.minor, False, 1.2), (base.major, True, 2.6))
+        if geometry is not None
+    ]
     layer = GeoJson(
         {"type": "FeatureCollection", "features": features},
         name=html.escape(_("Streets") if name is None else str(name)),
@@ -264,9 +309,9 @@ def add_roads_base(
         **pane_options("gisapp-base"),
     )
     layer.add_to(m)
-    if labels:
-        add_street_labels(m, lines, major=major)
-    logger.debug("base roads: %s lines drawn as %s features", f"{len(lines):,}", len(features))
+    if labels and base.labels:
+        StreetLabels(base.labels).add_to(m)
+    logger.debug("base roads: %s lines drawn as %s features", f"{base.lines:,}", len(features))
     return layer
 
 
@@ -745,7 +790,7 @@ def _feature_layer(
     tips = _detail_html(data, tooltip_fields)
     pops = _detail_html(data, popup_fields)
     ids = data[id_field].map(as_text).tolist() if id_field and id_field in data.columns else None
-    for i, geom in enumerate(data.geometry):
+    for i, geometry in enumerate(rounded_mappings(data.geometry.to_numpy())):
         props: dict[str, Any] = {}
         if styles is not None:
             props["style"] = dict(styles[i])
@@ -756,7 +801,7 @@ def _feature_layer(
         feature: dict[str, Any] = {
             "type": "Feature",
             "properties": props,
-            "geometry": rounded_mapping(geom),
+            "geometry": geometry,
         }
         if ids is not None:
             feature["id"] = ids[i]
