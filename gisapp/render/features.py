@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["COORD_DECIMALS", "as_text", "is_missing", "rounded_mapping", "rounded_mappings"]
+__all__ = ["COORD_DECIMALS", "as_text", "is_missing", "rounded_geojson", "rounded_mapping"]
 
 #: Decimals kept in EPSG:4326 coordinates: about 1 m at the equator.
 COORD_DECIMALS = 5
@@ -32,19 +32,22 @@ def rounded_mapping(geom: Any) -> dict[str, Any] | None:
     dict or None
         The GeoJSON geometry, or ``None`` for a missing or empty geometry.
     """
-    return rounded_mappings([geom])[0]
+    text = rounded_geojson([geom])[0]
+    return None if text is None else json.loads(text)
 
 
-def rounded_mappings(geoms: Any) -> list[dict[str, Any] | None]:
-    """:func:`rounded_mapping` of every geometry of ``geoms`` (a sequence or array), in one
-    pass over their coordinates and one JSON parse (a city layer has thousands)."""
+def rounded_geojson(geoms: Any) -> list[str | None]:
+    """Every geometry of ``geoms`` (a sequence or array in EPSG:4326) as GeoJSON text with
+    rounded coordinates, in one pass over their coordinates; ``None`` for a missing or
+    empty one. Maps put the text on the page as it is (see
+    :class:`gisapp.render.figure.GeoJson`)."""
     array = np.asarray(geoms, dtype=object).ravel()
     if not len(array):
         return []
     present = np.array([g is not None for g in array]) & ~shapely.is_empty(array)
     rounded = shapely.transform(array[present], lambda xy: np.round(xy, COORD_DECIMALS))
-    parsed = iter(json.loads("[" + ",".join(shapely.to_geojson(rounded).tolist()) + "]"))
-    return [next(parsed) if p else None for p in present]
+    texts = iter(shapely.to_geojson(rounded).tolist())
+    return [next(texts) if p else None for p in present]
 
 
 def is_missing(value: Any) -> bool:

@@ -17,6 +17,8 @@ finished text without making a template of it at all.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 import folium
@@ -51,14 +53,68 @@ class TextParts(MacroElement):
         for part in ("header", "html", "script"):
             macro = macros.get(part)
             if macro is not None:
-                getattr(figure, part).add_child(Text(macro(self, kwargs)), name=self.get_name())
+                text = self.finish(macro(self, kwargs))
+                getattr(figure, part).add_child(Text(text), name=self.get_name())
         for element in self._children.values():
             element.render(**kwargs)
         return ""  # its text is on the figure
 
+    def finish(self, text: str) -> str:
+        """The rendered ``text`` of a part as it goes on the page (unchanged here)."""
+        return text
+
+
+#: How a geometry given as GeoJSON text stands in a feature until the page is written: an
+#: object whose ``type`` names it (folium reads a feature's geometry type), JSON-encoded
+#: as ``tojson`` writes it.
+_PLACEHOLDER = re.compile(r'\{\s*"type"\s*:\s*"\\u0000geometry(\d+)\\u0000"\s*\}')
+
 
 class GeoJson(folium.GeoJson, TextParts):
-    """``folium.GeoJson`` whose features reach the page without a second template pass."""
+    """``folium.GeoJson`` whose features reach the page without a second template pass.
+
+    Parameters
+    ----------
+    data
+        A GeoJSON FeatureCollection (dict), as for ``folium.GeoJson``.
+    geometries
+        The features' geometries as GeoJSON text, one per feature (``None``: no
+        geometry); they replace the features' own ``geometry``. Text made by
+        ``shapely.to_geojson`` goes on the page as it is: a city's coordinates are never
+        parsed into Python objects and written out again.
+    **kwargs
+        As for ``folium.GeoJson``.
+    """
+
+    def __init__(
+        self,
+        data: dict[str, Any],
+        *,
+        geometries: Sequence[str | None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._geometries = list(geometries) if geometries is not None else None
+        if self._geometries is not None:
+            features = data["features"]
+            if len(features) != len(self._geometries):
+                raise ValueError(
+                    f"'geometries' should hold one geometry per feature ({len(features)}), "
+                    f"got {len(self._geometries)}"
+                )
+            data = {
+                **data,
+                "features": [
+                    {**f, "geometry": None if g is None else {"type": f"\x00geometry{i}\x00"}}
+                    for i, (f, g) in enumerate(zip(features, self._geometries, strict=True))
+                ],
+            }
+        super().__init__(data, **kwargs)
+
+    def finish(self, text: str) -> str:
+        if not self._geometries:
+            return text
+        geometries = self._geometries
+        return _PLACEHOLDER.sub(lambda m: str(geometries[int(m.group(1))]), text)
 
 
 def render_figure(figure: Element) -> str:

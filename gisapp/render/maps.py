@@ -60,7 +60,7 @@ from gisapp.render.elements import (
     hatch_fill,
     pane_options,
 )
-from gisapp.render.features import as_text, rounded_mapping, rounded_mappings
+from gisapp.render.features import as_text, rounded_geojson
 from gisapp.render.figure import GeoJson, render_figure
 from gisapp.render.street_labels import street_labels
 from layers.crs import metric_crs
@@ -196,10 +196,10 @@ class RoadsBase:
     """The streets of a vector base map, prepared once (:func:`roads_base`): a command
     drawing several maps of one city simplifies, merges and names its streets once."""
 
-    #: Merged, simplified, rounded GeoJSON geometry of the minor and the major streets
-    #: (``None`` for a class with no street).
-    minor: dict[str, Any] | None
-    major: dict[str, Any] | None
+    #: Merged, simplified, rounded geometry (GeoJSON text) of the minor and the major
+    #: streets (``None`` for a class with no street).
+    minor: str | None
+    major: str | None
     #: Placed street names (:func:`gisapp.render.street_labels.street_labels`).
     labels: list[dict[str, Any]]
     #: Bounds of the streets in EPSG:4326 (``minx, miny, maxx, maxy``).
@@ -231,11 +231,11 @@ def roads_base(
         else np.zeros(len(lines), dtype=bool)
     )
 
-    def merged(geoms: npt.NDArray[np.object_]) -> dict[str, Any] | None:
+    def merged(geoms: npt.NDArray[np.object_]) -> str | None:
         if not len(geoms):
             return None
         parts = shapely.get_parts(geoms)
-        return rounded_mapping(shapely.line_merge(shapely.multilinestrings(parts)))
+        return rounded_geojson([shapely.line_merge(shapely.multilinestrings(parts))])[0]
 
     return RoadsBase(
         minor=merged(simplified[~major]),
@@ -286,23 +286,21 @@ def add_roads_base(
         if isinstance(roads, RoadsBase)
         else roads_base(roads, simplify_m=simplify_m, labels=labels)
     )
-    features = [
-        {
-            "type": "Feature",
-            "properties": {
-                "style": {
-                    "color": major_color if is_major else color,
-                    "weight": weight,
-                    "opacity": 0.9,
-                }
-            },
-            "geometry": geometry,
-        }
+    drawn = [
+        (geometry, major_color if is_major else color, weight)
         for geometry, is_major, weight in ((base.minor, False, 1.2), (base.major, True, 2.6))
         if geometry is not None
     ]
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"style": {"color": line_color, "weight": weight, "opacity": 0.9}},
+        }
+        for _geometry, line_color, weight in drawn
+    ]
     layer = GeoJson(
         {"type": "FeatureCollection", "features": features},
+        geometries=[geometry for geometry, _color, _weight in drawn],
         name=html.escape(_("Streets") if name is None else str(name)),
         interactive=False,
         smooth_factor=1.0,
@@ -790,7 +788,7 @@ def _feature_layer(
     tips = _detail_html(data, tooltip_fields)
     pops = _detail_html(data, popup_fields)
     ids = data[id_field].map(as_text).tolist() if id_field and id_field in data.columns else None
-    for i, geometry in enumerate(rounded_mappings(data.geometry.to_numpy())):
+    for i in range(len(data)):
         props: dict[str, Any] = {}
         if styles is not None:
             props["style"] = dict(styles[i])
@@ -798,11 +796,7 @@ def _feature_layer(
             props["_tip"] = tips[i]
         if pops is not None:
             props["_popup"] = pops[i]
-        feature: dict[str, Any] = {
-            "type": "Feature",
-            "properties": props,
-            "geometry": geometry,
-        }
+        feature: dict[str, Any] = {"type": "Feature", "properties": props}
         if ids is not None:
             feature["id"] = ids[i]
         features.append(feature)
@@ -817,6 +811,7 @@ def _feature_layer(
         kwargs["marker"] = marker
     return GeoJson(
         {"type": "FeatureCollection", "features": features},
+        geometries=rounded_geojson(data.geometry.to_numpy()),
         control=False,
         **kwargs,
         **pane_options(pane),
