@@ -13,7 +13,8 @@ from typing import Any
 
 import folium
 import geopandas as gpd
-from branca.element import MacroElement
+from branca.element import Element, Figure, MacroElement
+from folium.map import Layer
 from folium.utilities import JsCode
 from jinja2 import Template
 
@@ -24,6 +25,8 @@ __all__ = [
     "LEAFLET_FONT_STACK",
     "PANES",
     "Attribution",
+    "CityCells",
+    "CityLines",
     "Labels",
     "Legend",
     "Panes",
@@ -501,3 +504,266 @@ class StopMarkers(MacroElement):
         super().__init__()
         self._name = "StopMarkers"
         self.stops = stops
+
+
+#: The canvas layers of whole-city maps (written once into a page that has ``CityLines`` or
+#: ``CityCells``). Their data come pre-projected to Web Mercator metres, quantised to whole
+#: metres and written as zigzag varints in base64, so a zoom step never re-projects
+#: anything: it scales the stored coordinates and draws what the view holds on one canvas.
+#: The layers extend Leaflet's canvas renderer (its sizing, panning and zoom animation) and
+#: draw their own data where it draws its paths.
+_CITY_CANVAS_JS = """
+(function () {
+  if (window.gisappCity) { return; }
+  var WORLD_M = 2 * Math.PI * 6378137;  // Web Mercator metres across the world
+  var POW = [];
+  for (var p = 0; p < 6; p++) { POW.push(Math.pow(2, 7 * p)); }
+  function varints(b64) {
+    var s = atob(b64), out = new Float64Array(s.length), n = 0, v = 0, shift = 0;
+    for (var i = 0; i < s.length; i++) {
+      var c = s.charCodeAt(i);
+      v += (c & 127) * POW[shift];
+      if (c & 128) { shift += 1; continue; }
+      out[n++] = v % 2 ? -(v + 1) / 2 : v / 2;
+      v = 0;
+      shift = 0;
+    }
+    return out.subarray(0, n);
+  }
+  function lines(b64) {
+    // per line: its vertex count, then (dx, dy) from the previous vertex of the stream
+    var v = varints(b64), xs = new Int32Array(v.length >> 1), ys = new Int32Array(v.length >> 1);
+    var starts = [0], boxes = [], k = 0, m = 0, x = 0, y = 0;
+    while (k < v.length) {
+      var n = v[k++], x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      for (var i = 0; i < n; i++) {
+        x += v[k++]; y += v[k++];
+        xs[m] = x; ys[m] = y; m++;
+        if (x < x0) { x0 = x; } if (x > x1) { x1 = x; }
+        if (y < y0) { y0 = y; } if (y > y1) { y1 = y; }
+      }
+      starts.push(m);
+      boxes.push(x0, y0, x1, y1);
+    }
+    return {xs: xs, ys: ys, starts: Int32Array.from(starts), boxes: Float64Array.from(boxes)};
+  }
+  var CityCanvas = L.Canvas.extend({
+    options: {padding: 0.1},
+    // L.Canvas calls _draw after every move and zoom (its own paths: this layer has none).
+    _draw: function () {
+      var map = this._map;
+      if (!map || !this._bounds) { return; }
+      var world = 256 * Math.pow(2, map.getZoom()), origin = map.getPixelOrigin();
+      var scale = world / WORLD_M, b = this._bounds, d = this.options.data;
+      // layer pixel = stored metres * scale + (ax, ay), y downwards
+      var t = {
+        scale: scale,
+        ax: (d.origin[0] + WORLD_M / 2) * scale - origin.x,
+        ay: (WORLD_M / 2 - d.origin[1]) * scale - origin.y
+      };
+      // the view (with the canvas padding) in stored metres
+      t.x0 = (b.min.x - t.ax) / scale; t.x1 = (b.max.x - t.ax) / scale;
+      t.y0 = (t.ay - b.max.y) / scale; t.y1 = (t.ay - b.min.y) / scale;
+      this._ctx.save();
+      this._paint(this._ctx, t);
+      this._ctx.restore();
+      this.gisappDrawn = true;
+    }
+  });
+  var Lines = CityCanvas.extend({
+    initialize: function (options) {
+      L.Canvas.prototype.initialize.call(this, options);
+      this._classes = options.data.classes.map(function (c) {
+        return {style: c.style, lines: lines(c.lines)};
+      });
+    },
+    _paint: function (ctx, t) {
+      // Stroked 500 lines at a time: one path of the whole city makes the browser
+      // rasterise it several times slower (and so would minor lines wider than 1 px).
+      ctx.lineCap = 'round';
+      ctx.lineJoin = 'round';
+      this._classes.forEach(function (c) {
+        var xs = c.lines.xs, ys = c.lines.ys, starts = c.lines.starts, boxes = c.lines.boxes;
+        var drawn = 0;
+        ctx.globalAlpha = c.style.opacity;
+        ctx.strokeStyle = c.style.color;
+        ctx.lineWidth = c.style.weight;
+        ctx.beginPath();
+        for (var k = 0; k + 1 < starts.length; k++) {
+          if (boxes[4 * k] > t.x1 || boxes[4 * k + 2] < t.x0
+              || boxes[4 * k + 1] > t.y1 || boxes[4 * k + 3] < t.y0) { continue; }
+          if (++drawn % 500 === 0) { ctx.stroke(); ctx.beginPath(); }
+          var s = starts[k], e = starts[k + 1] - 1;
+          var px = xs[s] * t.scale + t.ax, py = t.ay - ys[s] * t.scale;
+          ctx.moveTo(px, py);
+          for (var i = s + 1; i <= e; i++) {
+            var x = xs[i] * t.scale + t.ax, y = t.ay - ys[i] * t.scale;
+            // vertices less than a pixel apart draw nothing more (Leaflet's smoothFactor)
+            if (i < e && Math.abs(x - px) + Math.abs(y - py) < 1) { continue; }
+            ctx.lineTo(x, y);
+            px = x; py = y;
+          }
+        }
+        ctx.stroke();
+      });
+    }
+  });
+  var Cells = CityCanvas.extend({
+    initialize: function (options) {
+      L.Canvas.prototype.initialize.call(this, options);
+      // per cell: (di, dj, count), di from the previous cell of its row, dj between rows
+      var v = varints(options.data.cells), n = v.length / 3;
+      var is = new Int32Array(n), js = new Int32Array(n), counts = new Int32Array(n);
+      var index = new Map(), i = 0, j = 0, top = 1;
+      for (var k = 0; k < n; k++) {
+        var dj = v[3 * k + 1];
+        j += dj;
+        i = dj ? v[3 * k] : i + v[3 * k];
+        is[k] = i; js[k] = j; counts[k] = v[3 * k + 2];
+        index.set(j * 4194304 + i, k);
+        if (counts[k] > top) { top = counts[k]; }
+      }
+      this._cells = {is: is, js: js, counts: counts, index: index, top: top};
+    },
+    onAdd: function (map) {
+      L.Canvas.prototype.onAdd.call(this, map);
+      map.on('mousemove', this._hover, this);
+    },
+    onRemove: function (map) {
+      map.off('mousemove', this._hover, this);
+      if (this._tip) { map.closeTooltip(this._tip); }
+      L.Canvas.prototype.onRemove.call(this, map);
+    },
+    count: function (latlng) {
+      var d = this.options.data, p = L.CRS.EPSG3857.project(latlng);
+      var i = Math.floor((p.x - d.origin[0]) / d.cell), j = Math.floor((p.y - d.origin[1]) / d.cell);
+      var k = this._cells.index.get(j * 4194304 + i);
+      return k === undefined ? 0 : this._cells.counts[k];
+    },
+    _hover: function (e) {
+      var n = this.count(e.latlng), tip = this.options.data.tip;
+      if (!n) {
+        if (this._tip) { this._map.closeTooltip(this._tip); }
+        return;
+      }
+      this._tip = this._tip || L.tooltip({sticky: true, direction: 'right', offset: [12, 0]});
+      this._tip.setLatLng(e.latlng).setContent(tip[0] + n + tip[1]);
+      if (!this._map.hasLayer(this._tip)) { this._map.openTooltip(this._tip); }
+    },
+    _paint: function (ctx, t) {
+      var c = this._cells, size = this.options.data.cell, w = size * t.scale;
+      var style = this.options.data.style;
+      ctx.fillStyle = style.color;
+      for (var k = 0; k < c.counts.length; k++) {
+        var x = c.is[k] * size, y = c.js[k] * size;
+        if (x > t.x1 || x + size < t.x0 || y > t.y1 || y + size < t.y0) { continue; }
+        ctx.globalAlpha = style.min_opacity + style.opacity_range * c.counts[k] / c.top;
+        ctx.fillRect(x * t.scale + t.ax, t.ay - (y + size) * t.scale, w, w);
+      }
+    }
+  });
+  window.gisappCity = {
+    lines: function (options) { return new Lines(options); },
+    cells: function (options) { return new Cells(options); }
+  };
+})();
+"""
+
+
+class _CityCanvasLayer(Layer):
+    """A layer drawn by the city canvas script, written once into the page's head."""
+
+    def render(self, **kwargs: Any) -> Any:
+        # after the Leaflet script, which the map has put in the head already
+        root = self.get_root()
+        if not isinstance(root, Figure):
+            raise ValueError("a city layer renders on a map (its page), not on its own")
+        root.header.add_child(
+            Element(f"<script>{_CITY_CANVAS_JS}</script>"), name="gisapp_city_canvas"
+        )
+        return super().render(**kwargs)
+
+
+class CityLines(_CityCanvasLayer):
+    """Street lines of a whole city on one canvas in the base pane, light to zoom.
+
+    ``classes`` are dicts with ``style`` (``color``, ``weight``, ``opacity``) and ``lines``,
+    the lines' vertices in whole Web Mercator metres from ``origin`` as base64 zigzag
+    varints: per line its vertex count, then each vertex as the step from the previous one.
+    Build them with :func:`gisapp.render.layer_maps.add_city_roads`.
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = window.gisappCity.lines({{ this.layer_options|tojson }});
+        {% endmacro %}"""
+    )
+
+    def __init__(
+        self,
+        classes: list[dict[str, Any]],
+        origin: tuple[int, int],
+        *,
+        name: str,
+        pane: str = "gisapp-base",
+        show: bool = True,
+    ) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "CityLines"
+        if pane not in PANES:
+            raise ValueError(f"'pane' should be one of {sorted(PANES)}, got {pane!r}")
+        self.layer_options = {
+            "pane": pane,
+            "data": {"origin": list(origin), "classes": classes},
+        }
+
+
+class CityCells(_CityCanvasLayer):
+    """Counts in square cells of a whole city, shaded by count on one canvas.
+
+    ``cells`` are the cells in base64 zigzag varints, three numbers per cell sorted by row
+    then column: the column step from the previous cell of the row (the column itself on a
+    new row), the row step, the count. Cell ``(i, j)`` spans ``origin + (i, j) * cell_m``
+    to ``origin + (i + 1, j + 1) * cell_m`` in Web Mercator metres. Hovering a cell shows
+    ``tip[0] + count + tip[1]`` (pre-escaped HTML). Build them with
+    :func:`gisapp.render.layer_maps.add_city_cells`.
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = window.gisappCity.cells({{ this.layer_options|tojson }});
+        {% endmacro %}"""
+    )
+
+    def __init__(
+        self,
+        cells: str,
+        origin: tuple[int, int],
+        cell_m: float,
+        *,
+        name: str,
+        color: str,
+        tip: tuple[str, str],
+        min_opacity: float = 0.15,
+        max_opacity: float = 0.85,
+        pane: str = "gisapp-points",
+        show: bool = True,
+    ) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "CityCells"
+        if pane not in PANES:
+            raise ValueError(f"'pane' should be one of {sorted(PANES)}, got {pane!r}")
+        self.layer_options = {
+            "pane": pane,
+            "data": {
+                "origin": list(origin),
+                "cell": cell_m,
+                "cells": cells,
+                "tip": list(tip),
+                "style": {
+                    "color": color,
+                    "min_opacity": min_opacity,
+                    "opacity_range": max_opacity - min_opacity,
+                },
+            },
+        }

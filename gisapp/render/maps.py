@@ -96,6 +96,20 @@ _MAJOR_ROADS = frozenset(
 )
 
 
+def major_roads(roads: gpd.GeoDataFrame) -> npt.NDArray[np.bool_]:
+    """Which of ``roads`` are major streets, by their ``highway`` (OpenStreetMap) or
+    ``MTFCC`` (TIGER) class; none without a class."""
+    class_col = road_class_column(roads)
+    if class_col is None:
+        return np.zeros(len(roads), dtype=bool)
+    return np.asarray(roads[class_col].astype(str).isin(_MAJOR_ROADS).to_numpy(), dtype=bool)
+
+
+def road_class_column(roads: gpd.GeoDataFrame) -> str | None:
+    """The column of ``roads`` giving their class (``highway`` or ``MTFCC``), if any."""
+    return next((c for c in ("highway", "MTFCC") if c in roads.columns), None)
+
+
 #: Width of a printed map in CSS pixels: A4 portrait less its margins (190 mm).
 PRINT_WIDTH_PX = 718
 #: Ground metres a pixel of a printed map may cover with its minor streets still drawn:
@@ -111,14 +125,14 @@ def printable_roads(roads: gpd.GeoDataFrame, bounds: Sequence[float]) -> gpd.Geo
     streets are kept (as OpenStreetMap's own maps do at that scale). Roads without a
     ``highway`` or ``MTFCC`` class are all kept (nothing tells the minor ones).
     """
-    class_col = next((c for c in ("highway", "MTFCC") if c in roads.columns), None)
     minx, miny, maxx, maxy = bounds
     metres_per_degree = 111_320.0
     width_m = (maxx - minx) * metres_per_degree * math.cos(math.radians((miny + maxy) / 2))
     height_m = (maxy - miny) * metres_per_degree
-    if class_col is None or max(width_m, height_m) / PRINT_WIDTH_PX <= MINOR_STREETS_MAX_M_PER_PX:
+    legible = max(width_m, height_m) / PRINT_WIDTH_PX <= MINOR_STREETS_MAX_M_PER_PX
+    if legible or road_class_column(roads) is None:
         return roads
-    return roads[roads[class_col].astype(str).isin(_MAJOR_ROADS).to_numpy()]
+    return roads[major_roads(roads)]
 
 
 def base_map(
@@ -220,16 +234,11 @@ def roads_base(
     responsive. The names are placed without overlap by
     :func:`gisapp.render.street_labels.street_labels` (none when ``labels`` is False).
     """
-    lines = _to_wgs84(roads, "roads")
+    lines = to_wgs84(roads, "roads")
     lines = lines[lines.geometry.notna() & ~lines.geometry.is_empty]
     metric = lines.to_crs(metric_crs(lines))
     simplified = metric.geometry.simplify(simplify_m).to_crs(4326).to_numpy()
-    class_col = next((c for c in ("highway", "MTFCC") if c in lines.columns), None)
-    major = (
-        lines[class_col].astype(str).isin(_MAJOR_ROADS).to_numpy()
-        if class_col
-        else np.zeros(len(lines), dtype=bool)
-    )
+    major = major_roads(lines)
 
     def merged(geoms: npt.NDArray[np.object_]) -> str | None:
         if not len(geoms):
@@ -381,7 +390,7 @@ def add_polygons(
     folium.FeatureGroup
         The group holding the polygons and their labels.
     """
-    data = _to_wgs84(gdf, "gdf")
+    data = to_wgs84(gdf, "gdf")
     if color_by is not None and colors is None:
         colors = category_colors(data[color_by]) if color_by in data.columns else {}
     fills = (
@@ -464,7 +473,7 @@ def add_points(
     folium.FeatureGroup
         The group holding the points, clusters or cells.
     """
-    data = _to_wgs84(gdf, "gdf")
+    data = to_wgs84(gdf, "gdf")
     data = data[data.geometry.notna() & ~data.geometry.is_empty]
     group = folium.FeatureGroup(name=html.escape(str(name)), show=show)
     if len(data) > aggregate_above:
@@ -554,7 +563,7 @@ def add_lines(
     folium.FeatureGroup
         The group holding the lines.
     """
-    data = _to_wgs84(gdf, "gdf")
+    data = to_wgs84(gdf, "gdf")
     if simplify_m:
         metric = data.to_crs(metric_crs(data))
         data = data.set_geometry(metric.geometry.simplify(simplify_m).to_crs(4326))
@@ -836,7 +845,8 @@ def _detail_html(data: pd.DataFrame, fields: Mapping[str, str] | None) -> list[s
     ]
 
 
-def _to_wgs84(gdf: gpd.GeoDataFrame, arg: str) -> gpd.GeoDataFrame:
+def to_wgs84(gdf: gpd.GeoDataFrame, arg: str) -> gpd.GeoDataFrame:
+    """``gdf`` in EPSG:4326, the CRS of every map layer (``arg`` names it in errors)."""
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise TypeError(f"'{arg}' should be a GeoDataFrame, got {type(gdf).__name__}")
     if gdf.crs is None:
