@@ -33,6 +33,7 @@ import shapely
 
 from gisapp.errors import GisappError
 from gisapp.settings import Shift
+from gisapp.store.backend import CountQuery, CountSlice, ProfileQuery
 from gisapp.store.geopackage import Workspace
 from layers.categories import (
     apply_categories,
@@ -44,8 +45,9 @@ from layers.crs import metric_crs
 from layers.errors import Problem
 from layers.i18n import _, format_number
 from layers.validate.dates import stray_dates
-from layers.validate.pileups import Pileups, drop_pileups, pileup_summary
+from layers.validate.pileups import PileupRule, Pileups, drop_pileups, pileup_summary
 from routing import hotspots as hs
+from routing.grids.measure import assign_points
 
 logger = logging.getLogger(__name__)
 
@@ -162,31 +164,34 @@ def load_incidents(
         problems.append(_pileup_problem(pileups, kept=keep_pileups))
     untimed = incidents["occurred_at"].isna()
     if untimed.any():
-        problems.append(
-            Problem(
-                "incidents",
-                None,
-                "missing_time",
-                _(
-                    "%(count)s incident(s) have no time and are left out of "
-                    "shift, period and trend figures.",
-                    count=format_number(int(untimed.sum())),
-                ),
-                _("Fill occurred_at for these incidents and re-import."),
-                severity="warning",
-            )
-        )
+        problems.append(_untimed_problem(int(untimed.sum())))
         incidents = incidents.loc[~untimed].copy()
     stray = stray_dates(incidents["occurred_at"])
     if stray.any():
-        problems.append(_stray_problem(incidents.loc[stray, "occurred_at"]))
+        times = incidents.loc[stray, "occurred_at"]
+        problems.append(_stray_problem(len(times), sorted({f"{t:%Y-%m-%d}" for t in times})))
         incidents = incidents.loc[~stray].copy()
     return incidents, problems
 
 
-def _stray_problem(times: pd.Series) -> Problem:
+def _untimed_problem(count: int) -> Problem:
+    """The warning about incidents without a time, left out of time figures."""
+    return Problem(
+        "incidents",
+        None,
+        "missing_time",
+        _(
+            "%(count)s incident(s) have no time and are left out of "
+            "shift, period and trend figures.",
+            count=format_number(count),
+        ),
+        _("Fill occurred_at for these incidents and re-import."),
+        severity="warning",
+    )
+
+
+def _stray_problem(count: int, days: list[str]) -> Problem:
     """The warning about incidents with implausible dates, left out of time figures."""
-    days = sorted({f"{t:%Y-%m-%d}" for t in times})
     shown = ", ".join(days[:5])
     if len(days) > 5:
         shown = _("%(days)s and %(more)s more days", days=shown, more=format_number(len(days) - 5))
@@ -198,7 +203,7 @@ def _stray_problem(times: pd.Series) -> Problem:
             "%(count)s incident(s) have implausible dates (%(days)s): in the future or "
             "years apart from all the others; they are left out of shift, period and trend "
             "figures.",
-            count=format_number(len(times)),
+            count=format_number(count),
             days=shown,
         ),
         _(
@@ -247,6 +252,145 @@ def _pileup_problem(pileups: Pileups, *, kept: bool) -> Problem:
         ),
         severity="warning",
     )
+
+
+@dataclass(frozen=True)
+class IncidentScope:
+    """The incidents :func:`load_incidents` gives, described for counting in the store.
+
+    Parameters
+    ----------
+    by
+        The incident fields the store breaks counts down by to tell group and
+        ``preventable`` apart: ``("category",)`` with a category table, else the
+        incidents' own ``("group", "preventable")``.
+    kinds
+        Indexed by the values of ``by`` (one level per field): ``group`` and
+        ``preventable`` of the incidents with those values.
+    exclude_rows
+        Stored row numbers of the incidents left out (at pile-ups, unless kept).
+    plausible_utc
+        First and last plausible time (both included), or None without any.
+    timezone
+        The workspace's time zone.
+    """
+
+    by: tuple[str, ...]
+    kinds: pd.DataFrame
+    exclude_rows: tuple[int, ...]
+    plausible_utc: tuple[pd.Timestamp, pd.Timestamp] | None
+    timezone: str
+
+    def slice(
+        self, start: pd.Timestamp | None, end: pd.Timestamp | None, shift: Shift | None = None
+    ) -> CountSlice:
+        """A slice of local ``[start, end)`` (and ``shift``) holding plausible times only."""
+        start_utc = None if start is None else start.tz_convert("UTC")
+        end_utc = None if end is None else end.tz_convert("UTC")
+        if self.plausible_utc is not None:
+            first, last = self.plausible_utc
+            # Stored times keep at most microseconds: before the next one is "up to last".
+            after_last = last + pd.Timedelta(microseconds=1)
+            start_utc = first if start_utc is None else max(start_utc, first)
+            end_utc = after_last if end_utc is None else min(end_utc, after_last)
+        else:
+            start_utc = end_utc = pd.Timestamp(0, tz="UTC")
+        window = None
+        if shift is not None:
+            window = (
+                shift.start.hour * 60 + shift.start.minute,
+                shift.end.hour * 60 + shift.end.minute,
+            )
+        return CountSlice(start_utc, end_utc, window)
+
+    def query(self, areas_layer: str, slices: Iterable[CountSlice], **kwargs: Any) -> CountQuery:
+        """The :class:`CountQuery` of ``slices`` over these incidents, by group fields."""
+        kwargs.setdefault("by", self.by)
+        return CountQuery(
+            areas_layer=areas_layer,
+            start_utc=None,
+            end_utc=None,
+            window_min=None,
+            timezone=self.timezone,
+            slices=tuple(slices),
+            exclude_rows=self.exclude_rows,
+            **kwargs,
+        )
+
+    def with_kinds(self, counts: pd.DataFrame) -> pd.DataFrame:
+        """Counts of :meth:`Workspace.count_incidents` with ``group`` and ``preventable``."""
+        out = counts.copy()
+        if self.by == ("category",):
+            found = self.kinds.reindex(pd.Index(out["category"].astype(object).tolist()))
+            out["group"] = found["group"].to_numpy(dtype=object)
+            out["preventable"] = found["preventable"].to_numpy(dtype=object)
+        out["group"] = [str(v) for v in out["group"]]
+        out["preventable"] = np.array([bool(v) for v in out["preventable"]], dtype=bool)
+        return out
+
+
+def incident_scope(
+    workspace: Workspace,
+    *,
+    category_table: str | Path | None = None,
+    keep_pileups: bool = False,
+) -> tuple[IncidentScope, list[Problem]]:
+    """What :func:`load_incidents` finds, found by the store without reading the incidents.
+
+    The same problems in the same order (unknown categories, pile-ups, incidents without
+    a time, implausible dates); the incidents themselves stay in the store, to be counted
+    there with :meth:`IncidentScope.query`.
+    """
+    query = ProfileQuery(
+        timezone=workspace.timezone,
+        keep_pileups=keep_pileups,
+        pileup_rule=PileupRule(),
+        now_utc=pd.Timestamp.now(tz="UTC"),
+    )
+    found = workspace.incident_profile(query)
+    problems: list[Problem] = []
+    table = workspace_categories(workspace, category_table=category_table)
+    if table is not None or not found.complete_fields:
+        chosen = standard_category_table() if table is None else table
+        values = found.categories
+        if not found.has_category:
+            apply_categories(pd.DataFrame(), chosen)  # raises: no category column
+        mapped, _found = apply_categories(pd.DataFrame({"category": values["category"]}), chosen)
+        unknown = ~mapped["category_known"].to_numpy(dtype=bool)
+        if unknown.any():
+            # The unknown values once per incident, in order of first appearance: the
+            # warnings read as those of the whole layer.
+            repeated = np.repeat(
+                values["category"].to_numpy(dtype=object)[unknown],
+                values["incidents"].to_numpy(dtype=np.int64)[unknown],
+            )
+            _mapped, category_problems = apply_categories(
+                pd.DataFrame({"category": repeated}), chosen
+            )
+            problems.extend(category_problems)
+        by: tuple[str, ...] = ("category",)
+        kinds = pd.DataFrame(
+            {"group": mapped["group"].to_numpy(), "preventable": mapped["preventable"].to_numpy()},
+            index=pd.Index(values["category"].astype(object).tolist()),
+        )
+    else:
+        # The incidents' own fields: each value stands for itself.
+        by = ("group", "preventable")
+        kinds = pd.DataFrame({"group": [], "preventable": []})
+    if found.pileups.incidents:
+        problems.append(_pileup_problem(found.pileups, kept=keep_pileups))
+    if found.untimed:
+        problems.append(_untimed_problem(found.untimed))
+    if found.stray:
+        problems.append(_stray_problem(found.stray, list(found.stray_days)))
+    scope = IncidentScope(
+        by=by,
+        kinds=kinds,
+        exclude_rows=() if keep_pileups else found.pileup_rows,
+        plausible_utc=found.plausible_utc,
+        timezone=workspace.timezone,
+    )
+    return scope, problems
 
 
 def study_area(workspace: Workspace) -> gpd.GeoDataFrame:
@@ -384,23 +528,25 @@ def warning_levels(
 def area_of_incidents(
     incidents: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, id_field: str
 ) -> pd.Series:
-    """Id of the area holding each incident (NA outside every area); one area per incident."""
+    """Id of the area holding each incident (NA outside every area); one area per incident.
+
+    A point on (within about 1 cm of) the edge of several areas goes to the one whose
+    centroid is nearest (:func:`routing.grids.measure.assign_points`), as the store's
+    counts (:meth:`Workspace.count_incidents`) place it.
+    """
     if id_field not in areas.columns:
         raise AnalyticsError(
             f"'areas' has no {id_field!r} column (it has {', '.join(map(str, areas.columns))}); "
             "pass id_field= the area id column"
         )
-    if len(incidents) == 0:
+    if len(incidents) == 0 or len(areas) == 0:
         return pd.Series(pd.NA, index=incidents.index, dtype="string", name=id_field)
-    joined = gpd.sjoin(
-        gpd.GeoDataFrame(geometry=incidents.geometry),
-        areas[[id_field, "geometry"]].to_crs(incidents.crs),
-        how="left",
-        predicate="intersects",
-    )
-    # A point on a shared border touches two areas: it counts once, in the first.
-    joined = joined[~joined.index.duplicated(keep="first")]
-    return joined[id_field].astype("string").reindex(incidents.index).rename(id_field)
+    # A point on a shared border counts once, in the area whose centroid is nearest: the
+    # rule of grid workloads and of the counts a workspace's store makes.
+    position = assign_points(incidents, areas.to_crs(incidents.crs)).to_numpy()
+    ids = areas[id_field].astype("string").to_numpy()
+    found = pd.Series(ids[np.maximum(position, 0)], index=incidents.index, dtype="string")
+    return found.where(position >= 0).rename(id_field)
 
 
 def _period_bounds(period: tuple[Any, Any], times: pd.Series) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -476,9 +622,27 @@ def area_trend(
     ids = areas[id_field].astype("string")
     count_now = _count_by_area(now, areas, id_field).reindex(ids, fill_value=0)
     count_then = _count_by_area(then, areas, id_field).reindex(ids, fill_value=0)
+    return trend_from_counts(
+        areas,
+        count_now.to_numpy(),
+        count_then.to_numpy(),
+        outside=int(len(now) - count_now.sum()),
+        rule=rule,
+    )
+
+
+def trend_from_counts(
+    areas: gpd.GeoDataFrame,
+    count_now: np.ndarray,
+    count_then: np.ndarray,
+    *,
+    outside: int,
+    rule: WarningRule | None,
+) -> gpd.GeoDataFrame:
+    """:func:`area_trend`'s table from the counts of the two periods (one per area)."""
     result = areas.copy()
-    result["incidents"] = count_now.to_numpy()
-    result["previous"] = count_then.to_numpy()
+    result["incidents"] = np.asarray(count_now, dtype=np.int64)
+    result["previous"] = np.asarray(count_then, dtype=np.int64)
     result["change"] = result["incidents"] - result["previous"]
     result["change_pct"] = np.where(
         result["previous"] > 0,
@@ -490,7 +654,7 @@ def area_trend(
     result["warning_level"] = warning_levels(
         result["incidents"], result["previous"], rule=rule
     ).to_numpy()
-    result.attrs["outside"] = int(len(now) - count_now.sum())
+    result.attrs["outside"] = int(outside)
     return result
 
 
@@ -594,13 +758,28 @@ def area_report(
                 levels=", ".join(AREA_LEVELS),
             )
         )
-    incidents, problems = load_incidents(workspace, keep_pileups=keep_pileups)
+    scope, problems = incident_scope(workspace, keep_pileups=keep_pileups)
     polygons = workspace.spatial_layer(level)
-    table = area_trend(
-        incidents, polygons, period=period, shift=shift, preventable_only=preventable_only
+    start, end = _local_bounds(period, scope.timezone)
+    before = (start - (end - start), start)
+    slices = [
+        scope.slice(start, end, shift),
+        scope.slice(*before, shift),
+        *(scope.slice(start, end, s) for s in shifts.values()),
+        scope.slice(start, end),
+    ]
+    counts = scope.with_kinds(workspace.count_incidents(scope.query(level, slices)))
+    if preventable_only:
+        counts = counts[counts["preventable"]]
+    ids = polygons["id"].astype("string")
+    per_slice = [slice_per_area(counts, k, ids) for k in range(len(slices))]
+    table = trend_from_counts(
+        polygons, per_slice[0][0], per_slice[1][0], outside=per_slice[0][1], rule=None
     )
-    by_shift = counts_by_shift(
-        incidents, polygons, shifts, period=period, preventable_only=preventable_only
+    names = [*shifts, "all"]
+    by_shift = pd.DataFrame(
+        {name: per_slice[2 + k][0] for k, name in enumerate(names)},
+        index=pd.Index(ids, name="id"),
     )
     levels = table["warning_level"].value_counts().to_dict()
     kpis = {
@@ -617,6 +796,20 @@ def area_report(
         "problems": [p.to_dict() for p in problems],
     }
     return AreaReport(level, table, by_shift, kpis, tuple(problems))
+
+
+def _local_bounds(period: tuple[Any, Any], timezone: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``period`` as local times of ``timezone`` (as :func:`area_trend` reads it)."""
+    zone_times = pd.Series(pd.DatetimeIndex([], tz=timezone))
+    return _period_bounds(period, zone_times)
+
+
+def slice_per_area(counts: pd.DataFrame, slice_: int, ids: pd.Series) -> tuple[np.ndarray, int]:
+    """Incidents per area (in the order of ``ids``) of one slice, and those in no area."""
+    chosen = counts[counts["slice"] == slice_]
+    inside = chosen[chosen["area_id"].notna()].groupby("area_id")["incidents"].sum()
+    outside = int(chosen.loc[chosen["area_id"].isna(), "incidents"].sum())
+    return inside.reindex(ids, fill_value=0).to_numpy(dtype=np.int64), outside
 
 
 # -- names that moved ------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import shapely
 from psycopg import sql
 
 from gisapp.errors import WorkspaceError
-from gisapp.store.backend import Frame
+from gisapp.store.backend import CATEGORY_FIELDS, Frame, IncidentProfile, ProfileQuery
 from layers.i18n import _
 from layers.schema import STORAGE_CRS
 
@@ -275,7 +275,9 @@ _DEGREES_PER_M = 1.0 / 111_320.0
 #: which is about twice as fast as one index probe of the areas per point.
 _CHOSEN_SQL = """
 CREATE TEMPORARY TABLE gisapp_chosen ON COMMIT DROP AS
-SELECT i.{row} AS fid, i.{geom} AS geom FROM {incidents} i
+SELECT i.{row} AS fid, i.{geom} AS geom, i.occurred_at AS t,
+       (i.occurred_at AT TIME ZONE %(tz)s)::time AS clock {fields}
+FROM {incidents} i {lateral}
 WHERE i.{geom} IS NOT NULL AND NOT ST_IsEmpty(i.{geom}) AND i.occurred_at IS NOT NULL
 {filters}
 """
@@ -304,12 +306,16 @@ placed AS (
      WHERE h.n > 1
      ORDER BY h.fid, ST_Distance(ST_Transform(h.geom, zone.srid), m.centre_m), h.pos)
 ),
-counted AS (SELECT pos, count(*) AS n FROM placed GROUP BY pos)
-SELECT a.id::text, coalesce(counted.n, 0), a.{row}
-FROM {areas} a LEFT JOIN counted ON counted.pos = a.{row}
-UNION ALL
-SELECT NULL, (SELECT count(*) FROM gisapp_chosen) - (SELECT count(*) FROM placed), NULL
-ORDER BY 3 NULLS LAST
+slices (k, s, e, ws, we) AS (VALUES {slices})
+SELECT p.pos, sl.k {keys}, count(*)
+FROM gisapp_chosen c
+LEFT JOIN placed p ON p.fid = c.fid
+JOIN slices sl
+  ON (sl.s IS NULL OR c.t >= sl.s) AND (sl.e IS NULL OR c.t < sl.e)
+ AND (CASE WHEN sl.ws IS NULL OR sl.ws = sl.we THEN true
+           WHEN sl.ws < sl.we THEN c.clock >= sl.ws AND c.clock < sl.we
+           ELSE c.clock >= sl.ws OR c.clock < sl.we END)
+GROUP BY p.pos, sl.k {keys}
 """
 
 
@@ -318,62 +324,387 @@ def count_incidents(
     schema: str,
     areas: str,
     *,
-    start_utc: Any,
-    end_utc: Any,
-    window_min: tuple[int, int] | None,
+    slices: Sequence[tuple[Any, Any, tuple[int, int] | None]],
     timezone: str,
     categories: Sequence[str] | None,
+    by: Sequence[str] = (),
+    exclude_rows: Sequence[int] = (),
+    cell: tuple[int, float] | None = None,
     tolerance_m: float,
-) -> tuple[list[str], list[int], int]:
-    """Incidents per area counted by the server; only one row per area comes back.
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Incidents per area and slice counted by the server; one row per area and slice.
 
     Runs in a transaction of its own (a savepoint inside the caller's), which holds its
-    temporary table. The period uses the index on ``occurred_at``, the point-in-area join a GiST index; a point within ``tolerance_m`` of several areas goes to the one whose
-    centroid is nearest in the areas' UTM zone (then the first stored). The window's
-    clock times are read in ``timezone`` (``AT TIME ZONE``, so a day of a daylight-saving
-    change has its real hours). Needs the right to create temporary tables, which every
+    temporary table. The span of the slices uses the index on ``occurred_at``, the
+    point-in-area join a GiST index; a point within ``tolerance_m`` of several areas goes
+    to the one whose centroid is nearest in the areas' UTM zone (then the first stored).
+    A slice's window is read on local clock times in ``timezone`` (``AT TIME ZONE``, so a
+    day of a daylight-saving change has its real hours): comparing the exact local time
+    with the window's whole minutes gives what comparing its minute of the day does
+    (``routing.risk.shift_mask``). Needs the right to create temporary tables, which every
     role has by default.
+
+    Parameters
+    ----------
+    slices
+        ``(start_utc, end_utc, window_min)`` of every slice (None for no bound).
+    by
+        Incident fields to break the counts down by.
+    exclude_rows
+        Stored row numbers of incidents left out.
+    cell
+        ``(EPSG code, side in metres)`` to break the counts down by cell.
 
     Returns
     -------
-    tuple of (list of str, list of int, int)
-        Area ids and their counts in stored order, and the incidents counted in no area.
+    tuple of (list of str, list of tuple)
+        Area ids in stored order, and ``(area position or None, slice, *by values, [row,
+        col], incidents)`` for every combination holding incidents.
     """
     filters: list[sql.Composable] = []
     params: dict[str, Any] = {"tolerance": tolerance_m * _DEGREES_PER_M, "tz": timezone}
-    if start_utc is not None:
+    starts = [s[0] for s in slices]
+    ends = [s[1] for s in slices]
+    if starts and all(v is not None for v in starts):
         filters.append(sql.SQL("AND i.occurred_at >= %(start)s"))
-        params["start"] = start_utc.to_pydatetime()
-    if end_utc is not None:
+        params["start"] = min(starts).to_pydatetime()
+    if ends and all(v is not None for v in ends):
         filters.append(sql.SQL("AND i.occurred_at < %(end)s"))
-        params["end"] = end_utc.to_pydatetime()
-    if window_min is not None and window_min[0] != window_min[1]:
-        # Comparing the exact local time with the window's whole minutes gives what
-        # comparing its minute of the day does (``routing.risk.shift_mask``).
-        joiner = "AND" if window_min[0] < window_min[1] else "OR"
-        filters.append(
-            sql.SQL("AND ({t} >= %(w_start)s {j} {t} < %(w_end)s)").format(
-                t=sql.SQL("(i.occurred_at AT TIME ZONE %(tz)s)::time"), j=sql.SQL(joiner)
-            )
-        )
-        params["w_start"], params["w_end"] = (dt.time(m // 60, m % 60) for m in window_min)
+        params["end"] = max(ends).to_pydatetime()
     if categories is not None:
         filters.append(sql.SQL("AND i.category::text = ANY(%(categories)s)"))
         params["categories"] = list(categories)
+    if exclude_rows:
+        filters.append(
+            sql.SQL("AND NOT i.{} = ANY(%(excluded)s)").format(sql.Identifier(ROW_COLUMN))
+        )
+        params["excluded"] = [int(r) for r in exclude_rows]
+    fields: list[sql.Composable] = [
+        sql.SQL(", i.{} AS {}").format(sql.Identifier(name), sql.Identifier(f"b{n}"))
+        for n, name in enumerate(by)
+    ]
+    keys: list[sql.Composable] = [
+        sql.SQL(", c.{}").format(sql.Identifier(f"b{n}")) for n in range(len(by))
+    ]
+    if cell is not None:
+        params["cell_srid"], params["cell_side"] = int(cell[0]), float(cell[1])
+        fields.append(
+            sql.SQL(
+                ", floor(ST_Y(m.g) / %(cell_side)s)::bigint AS cell_row,"
+                " floor(ST_X(m.g) / %(cell_side)s)::bigint AS cell_col"
+            )
+        )
+        keys += [sql.SQL(", c.cell_row"), sql.SQL(", c.cell_col")]
+    values = []
+    for k, (start, end, window) in enumerate(slices):
+        values.append(
+            sql.SQL("({}::integer, {}::timestamptz, {}::timestamptz, {}::time, {}::time)").format(
+                sql.Literal(k),
+                sql.Literal(None if start is None else start.to_pydatetime()),
+                sql.Literal(None if end is None else end.to_pydatetime()),
+                sql.Literal(None if window is None else _clock(window[0])),
+                sql.Literal(None if window is None else _clock(window[1])),
+            )
+        )
     names = {
         "areas": sql.Identifier(schema, areas),
         "incidents": sql.Identifier(schema, "incidents"),
         "row": sql.Identifier(ROW_COLUMN),
         "geom": sql.Identifier(GEOMETRY_COLUMN),
     }
-    chosen = sql.SQL(_CHOSEN_SQL).format(filters=sql.SQL(" ").join(filters), **names)
+    lateral: sql.Composable = sql.SQL("")
+    if cell is not None:
+        # The position of each point in the cells' metric CRS.
+        lateral = sql.SQL(", LATERAL (SELECT ST_Transform(i.{}, %(cell_srid)s) AS g) m").format(
+            sql.Identifier(GEOMETRY_COLUMN)
+        )
+    chosen = sql.SQL(_CHOSEN_SQL).format(
+        fields=sql.SQL("").join(fields),
+        filters=sql.SQL(" ").join(filters),
+        lateral=lateral,
+        **names,
+    )
+    count = sql.SQL(_COUNT_SQL).format(
+        slices=sql.SQL(", ").join(values), keys=sql.SQL("").join(keys), **names
+    )
     with cur.connection.transaction():
         # The planner's cost of the rare tie-breaks (ST_Transform) is high enough to
         # trigger JIT compilation, which takes longer than the whole count.
         cur.execute("SET LOCAL jit = off")
+        cur.execute(
+            sql.SQL("SELECT {}, id::text FROM {} ORDER BY 1").format(names["row"], names["areas"])
+        )
+        stored = cur.fetchall()
         cur.execute(chosen, params)
         cur.execute(_CHOSEN_INDEX_SQL)
-        cur.execute(sql.SQL(_COUNT_SQL).format(**names), params)
-        *rows, (_, outside, _) = cur.fetchall()
+        cur.execute(count, params)
+        rows = cur.fetchall()
         cur.execute("DROP TABLE gisapp_chosen")
-    return [str(r[0]) for r in rows], [int(r[1]) for r in rows], int(outside)
+    position = {int(fid): n for n, (fid, _id) in enumerate(stored)}
+    answer = [
+        (None if r[0] is None else position[int(r[0])], int(r[1]), *r[2:-1], int(r[-1]))
+        for r in rows
+    ]
+    return [str(area_id) for _fid, area_id in stored], answer
+
+
+def _clock(minute: int) -> dt.time:
+    return dt.time(minute // 60, minute % 60)
+
+
+#: The UTM zone of the centre of a geometry column's extent, as ``layers.crs.metric_crs``.
+_ZONE_SQL = """
+SELECT CASE WHEN (ST_YMin(e) + ST_YMax(e)) / 2 >= 0 THEN 32600 ELSE 32700 END
+       + LEAST(GREATEST(floor(((ST_XMin(e) + ST_XMax(e)) / 2 + 180) / 6)::integer + 1, 1), 60)
+FROM (SELECT ST_Extent({geom}) AS e FROM {incidents}
+      WHERE {geom} IS NOT NULL AND NOT ST_IsEmpty({geom})) AS extent
+"""
+
+#: Every usable incident point in metres and its place: points within the tolerance of
+#: each other, chained, are one place (``layers.validate.pileups._places``).
+_PLACES_SQL = """
+CREATE TEMPORARY TABLE gisapp_points ON COMMIT DROP AS
+SELECT i.{row} AS fid,
+       ST_ClusterDBSCAN(ST_Transform(i.{geom}, %(srid)s), eps := %(tolerance)s, minpoints := 1)
+       OVER () AS place
+FROM {incidents} i
+WHERE i.{geom} IS NOT NULL AND NOT ST_IsEmpty(i.{geom})
+"""
+
+#: The places holding at least ``min_count`` incidents, their centre, and the median count
+#: of the other places whose centre is within the radius (at least 1).
+_HEAVY_SQL = """
+CREATE TEMPORARY TABLE gisapp_places ON COMMIT DROP AS
+SELECT p.place, count(*) AS n, min(p.fid) AS first,
+       ST_MakePoint(avg(ST_X(ST_Transform(i.{geom}, %(srid)s))),
+                    avg(ST_Y(ST_Transform(i.{geom}, %(srid)s)))) AS centre
+FROM gisapp_points p JOIN {incidents} i ON i.{row} = p.fid
+GROUP BY p.place
+"""
+_FLAGGED_SQL = """
+WITH heavy AS (SELECT * FROM gisapp_places WHERE n >= %(min_count)s),
+local AS (
+    SELECT h.place, h.n, h.first,
+           GREATEST(1.0, coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY o.n), 1.0)) AS m
+    FROM heavy h
+    LEFT JOIN gisapp_places o
+      ON o.place <> h.place AND ST_DWithin(o.centre, h.centre, %(radius)s)
+    GROUP BY h.place, h.n, h.first
+)
+SELECT place, m FROM local WHERE n >= %(min_ratio)s * m ORDER BY first
+"""
+
+#: The gaps of at least two years between the sorted times that are not in the future.
+_GAPS_SQL = """
+WITH kept AS (
+    SELECT i.occurred_at AS t FROM {incidents} i
+    WHERE i.occurred_at IS NOT NULL AND i.occurred_at <= %(future)s {excluded}
+),
+ordered AS (
+    SELECT t, lag(t) OVER (ORDER BY t) AS prev, row_number() OVER (ORDER BY t) - 1 AS g
+    FROM kept
+)
+SELECT (SELECT count(*) FROM kept), g - 1, prev, t FROM ordered
+WHERE prev IS NOT NULL AND extract(epoch FROM t - prev) >= %(gap_s)s
+UNION ALL SELECT (SELECT count(*) FROM kept), NULL, NULL, NULL
+ORDER BY 2 NULLS LAST
+"""
+
+#: The incidents without a time, the plausible range and the implausible times' days.
+_TIMES_SQL = """
+WITH kept AS (
+    SELECT i.occurred_at AS t,
+           i.occurred_at <= %(future)s
+           AND (%(lower)s::timestamptz IS NULL OR i.occurred_at >= %(lower)s::timestamptz)
+           AND (%(upper)s::timestamptz IS NULL OR i.occurred_at <= %(upper)s::timestamptz) AS ok
+    FROM {incidents} i WHERE true {excluded}
+)
+SELECT count(*) FILTER (WHERE t IS NULL), min(t) FILTER (WHERE ok), max(t) FILTER (WHERE ok),
+       count(*) FILTER (WHERE NOT ok),
+       array_agg(DISTINCT to_char(t AT TIME ZONE %(tz)s, 'YYYY-MM-DD')) FILTER (WHERE NOT ok)
+FROM kept
+"""
+
+
+def profile_incidents(
+    cur: psycopg.Cursor[Any], schema: str, query: ProfileQuery
+) -> IncidentProfile:
+    """The :class:`gisapp.store.backend.IncidentProfile` of the incidents, by the server.
+
+    What ``gisapp.store.backend.profile`` finds in Python, found with SQL so that only
+    summaries cross the wire: the category values and their counts, the pile-ups (places
+    by ``ST_ClusterDBSCAN`` in the incidents' UTM zone; only the incidents at pile-ups come
+    back, to be described as ``layers.validate.pileups`` does), the incidents without a
+    time and the plausible range of times (``layers.validate.dates.stray_dates``).
+    """
+    from layers.validate.dates import STRAY_GAP, STRAY_SHARE
+
+    names = {
+        "incidents": sql.Identifier(schema, "incidents"),
+        "row": sql.Identifier(ROW_COLUMN),
+        "geom": sql.Identifier(GEOMETRY_COLUMN),
+    }
+    columns = stored_columns(cur, schema, "incidents")
+    cur.execute(sql.SQL("SELECT count(*) FROM {}").format(names["incidents"]))
+    (n_incidents,) = cur.fetchone() or (0,)
+    has_category = "category" in columns
+    if has_category:
+        cur.execute(
+            sql.SQL(
+                "SELECT category, count(*), min({row}) FROM {incidents} GROUP BY category"
+                " ORDER BY 3"
+            ).format(**names)
+        )
+        found = cur.fetchall()
+        categories = pd.DataFrame(
+            {"category": [r[0] for r in found], "incidents": [int(r[1]) for r in found]}
+        )
+    else:
+        categories = pd.DataFrame({"category": [], "incidents": []})
+    complete = all(f in columns for f in CATEGORY_FIELDS)
+    if complete:
+        missing = sql.SQL(" OR ").join(
+            sql.SQL("{} IS NULL").format(sql.Identifier(f)) for f in CATEGORY_FIELDS
+        )
+        cur.execute(
+            sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {} WHERE {})").format(
+                names["incidents"], missing
+            )
+        )
+        complete = bool((cur.fetchone() or (False,))[0])
+    pileups = _pileups(cur, schema, names, columns, int(n_incidents), query.pileup_rule)
+    rows = [int(i) for i in pileups.at_pileup.index]
+    excluded: sql.Composable = sql.SQL("")
+    params: dict[str, Any] = {
+        "future": (query.now_utc + pd.Timedelta(days=1)).to_pydatetime(),
+        "gap_s": STRAY_GAP.total_seconds(),
+        "tz": query.timezone,
+    }
+    if rows and not query.keep_pileups:
+        excluded = sql.SQL("AND NOT i.{} = ANY(%(excluded)s)").format(names["row"])
+        params["excluded"] = rows
+    cur.execute(sql.SQL(_GAPS_SQL).format(excluded=excluded, **names), params)
+    gaps = cur.fetchall()
+    n_ordered = int(gaps[-1][0])
+    allowed = int(STRAY_SHARE * n_ordered)
+    lower = upper = None
+    if n_ordered >= 2:
+        before = [g for g in gaps[:-1] if g[1] + 1 <= allowed]
+        if before:
+            lower = before[-1][3]
+        after = [g for g in gaps[:-1] if n_ordered - g[1] - 1 <= allowed]
+        if after:
+            upper = after[0][2]
+    params.update(lower=lower, upper=upper)
+    cur.execute(sql.SQL(_TIMES_SQL).format(excluded=excluded, **names), params)
+    untimed, first, last, stray, days = cur.fetchone() or (0, None, None, 0, None)
+    plausible = None
+    if first is not None and last is not None:
+        plausible = (pd.Timestamp(first).tz_convert("UTC"), pd.Timestamp(last).tz_convert("UTC"))
+    return IncidentProfile(
+        incidents=int(n_incidents),
+        categories=categories,
+        has_category=has_category,
+        complete_fields=complete,
+        pileups=pileups,
+        untimed=int(untimed),
+        plausible_utc=plausible,
+        stray=int(stray),
+        stray_days=tuple(sorted(days or ())),
+    )
+
+
+def _pileups(
+    cur: psycopg.Cursor[Any],
+    schema: str,
+    names: dict[str, sql.Identifier],
+    columns: dict[str, str],
+    n_incidents: int,
+    rule: Any,
+) -> Any:
+    """The pile-ups (``layers.validate.pileups.find_pileups``) found by the server."""
+    from pyproj import CRS
+
+    from layers.validate import pileups as lp
+
+    none = lp.Pileups(lp._empty_places(), pd.Series(False, index=pd.Index([], dtype="int64")))
+    if n_incidents < rule.min_count:
+        return none
+    cur.execute(sql.SQL(_ZONE_SQL).format(**names))
+    row = cur.fetchone()
+    if row is None or row[0] is None:
+        return none
+    params = {
+        "srid": int(row[0]),
+        "tolerance": float(rule.tolerance_m),
+        "min_count": int(rule.min_count),
+        "min_ratio": float(rule.min_ratio),
+        "radius": float(rule.radius_m),
+    }
+    with cur.connection.transaction():
+        cur.execute("SET LOCAL jit = off")
+        cur.execute(sql.SQL(_PLACES_SQL).format(**names), params)
+        cur.execute(sql.SQL(_HEAVY_SQL).format(**names), params)
+        cur.execute("SELECT count(*) FROM gisapp_places WHERE n >= %(min_count)s", params)
+        (n_heavy,) = cur.fetchone() or (0,)
+        flagged: list[tuple[Any, ...]] = []
+        if n_heavy:
+            cur.execute("CREATE INDEX ON gisapp_places USING gist (centre)")
+            cur.execute("ANALYZE gisapp_places")
+            cur.execute(_FLAGGED_SQL, params)
+            flagged = cur.fetchall()
+        members: list[tuple[Any, ...]] = []
+        if flagged:
+            address = sql.SQL("i.address::text") if "address" in columns else sql.SQL("NULL::text")
+            cur.execute(
+                sql.SQL(
+                    "SELECT p.fid, p.place, ST_X(i.{geom}), ST_Y(i.{geom}), {address}"
+                    " FROM gisapp_points p JOIN {incidents} i ON i.{row} = p.fid"
+                    " WHERE p.place = ANY(%(places)s) ORDER BY p.fid"
+                ).format(address=address, **names),
+                {"places": [int(f[0]) for f in flagged]},
+            )
+            members = cur.fetchall()
+        cur.execute("DROP TABLE gisapp_points")
+        cur.execute("DROP TABLE gisapp_places")
+    if not flagged:
+        return none
+    order = {int(place): k for k, (place, _m) in enumerate(flagged)}
+    label = np.array([order[int(m[1])] for m in members], dtype=np.int64)
+    crs = CRS.from_epsg(int(row[0]))
+    points = gpd.GeoSeries(
+        shapely.points([m[2] for m in members], [m[3] for m in members]), crs=STORAGE_CRS
+    ).to_crs(crs)
+    xy = np.column_stack([points.x.to_numpy(), points.y.to_numpy()])
+    count = np.bincount(label, minlength=len(flagged))
+    centre = np.column_stack(
+        [np.bincount(label, xy[:, 0]) / count, np.bincount(label, xy[:, 1]) / count]
+    )
+    frame = pd.DataFrame({"address": [m[4] for m in members]})
+    if "address" not in columns:
+        frame = frame.drop(columns="address")
+    stations = _stations(cur, schema)
+    places = lp.describe_pileups(
+        frame,
+        np.arange(len(members)),
+        label,
+        np.arange(len(flagged)),
+        count,
+        np.array([float(m) for _p, m in flagged]),
+        centre,
+        crs,
+        stations,
+        rule,
+    )
+    at_pileup = pd.Series(True, index=pd.Index([int(m[0]) for m in members], dtype="int64"))
+    return lp.Pileups(places, at_pileup)
+
+
+def _stations(cur: psycopg.Cursor[Any], schema: str) -> gpd.GeoDataFrame | None:
+    """The stored stations, to name the pile-ups on them, or None."""
+    cur.execute("SELECT to_regclass(%s)", (sql.Identifier(schema, "stations").as_string(cur),))
+    row = cur.fetchone()
+    if row is None or row[0] is None:
+        return None
+    stations = read_rows(cur, schema, "stations")
+    return stations if isinstance(stations, gpd.GeoDataFrame) else None

@@ -72,10 +72,13 @@ from gisapp.store.backend import (
     META_TABLE,
     CountQuery,
     Frame,
+    IncidentProfile,
     Keyed,
+    ProfileQuery,
     busy_error,
     count_in_areas,
     frame_like,
+    profile,
     storable,
 )
 from gisapp.store.workspace import Workspace
@@ -294,29 +297,53 @@ class GeoPackageBackend:
         return out
 
     def incident_counts(self, query: CountQuery) -> pd.DataFrame:
-        """Read the incidents of the period (times and points only) and count them here.
+        """Read the incidents of the slices (times, points, fields counted by) and count here.
 
-        The period is pushed into GDAL's read as a text comparison on the stored ISO times,
-        a day wider on each side (stored times may be written with or without fractions);
-        the exact period, the window and the categories are applied on the rows read.
+        The slices' span is pushed into GDAL's read as a text comparison on the stored ISO
+        times, a day wider on each side (stored times may be written with or without
+        fractions); the exact slices, windows and categories are applied on the rows read.
         """
-        columns = ["occurred_at"] + (["category"] if query.categories is not None else [])
+        wanted = ["occurred_at", *query.by]
+        if query.categories is not None:
+            wanted.append("category")
+        with _gdal_reading(self._path):
+            stored = {f.lower() for f in pyogrio.read_info(self._path, layer="incidents")["fields"]}
+        columns = list(
+            dict.fromkeys(c for c in wanted if c.lower() in stored or c == "occurred_at")
+        )
         bounds = []
-        if query.start_utc is not None:
-            since = query.start_utc - pd.Timedelta(days=1)
+        start_utc, end_utc = query.span_utc()
+        if start_utc is not None:
+            since = start_utc - pd.Timedelta(days=1)
             bounds.append(f"occurred_at >= '{since:%Y-%m-%dT%H:%M:%S}'")
-        if query.end_utc is not None:
-            until = query.end_utc + pd.Timedelta(days=1)
+        if end_utc is not None:
+            until = end_utc + pd.Timedelta(days=1)
             bounds.append(f"occurred_at < '{until:%Y-%m-%dT%H:%M:%S}'")
         with _gdal_reading(self._path):
             incidents = pyogrio.read_dataframe(
-                self._path, layer="incidents", columns=columns, where=" AND ".join(bounds) or None
+                self._path,
+                layer="incidents",
+                columns=columns,
+                where=" AND ".join(bounds) or None,
+                fid_as_index=True,
             )
             areas = pyogrio.read_dataframe(self._path, layer=query.areas_layer, columns=["id"])
         for frame in (incidents, areas):
             if isinstance(frame, gpd.GeoDataFrame) and frame.crs is None:
                 frame.set_crs(STORAGE_CRS, inplace=True)
         return count_in_areas(incidents, areas, query)
+
+    def incident_profile(self, query: ProfileQuery) -> IncidentProfile:
+        """Read the incidents (and stations) and look at them here."""
+        with _gdal_reading(self._path):
+            incidents = pyogrio.read_dataframe(self._path, layer="incidents", fid_as_index=True)
+        if incidents.crs is None:
+            incidents.set_crs(STORAGE_CRS, inplace=True)
+        stations = None
+        if _has_stored_table(self._path, "stations"):
+            layer = self.read_layer("stations")
+            stations = layer if isinstance(layer, gpd.GeoDataFrame) else None
+        return profile(incidents, stations, query)
 
     def layer_version(self, name: str) -> str:
         """Geometries hashed exactly; other columns through per-column totals and lengths."""

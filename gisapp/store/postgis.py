@@ -53,13 +53,17 @@ from gisapp.store.backend import (
     CountQuery,
     DatabaseURL,
     Frame,
+    IncidentProfile,
     Keyed,
+    ProfileQuery,
     busy_error,
     counts_frame,
     frame_like,
     no_area_ids,
+    no_category_field,
+    no_incident_field,
 )
-from layers.i18n import _, _l
+from layers.i18n import _
 
 logger = logging.getLogger(__name__)
 
@@ -271,28 +275,37 @@ class PostGISBackend:
             _set_meta(cur, url, meta_pairs)
 
     def incident_counts(self, query: CountQuery) -> pd.DataFrame:
-        """Counted by the server in one transaction: one row per area crosses the wire."""
+        """Counted by the server in one transaction: one row per area and slice comes back."""
         with _reader(self._url) as cur, cur.connection.transaction():
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             columns = frames_sql.stored_columns(cur, self._url.schema, query.areas_layer)
             if "id" not in columns:
                 raise WorkspaceError(no_area_ids(query.areas_layer))
-            if query.categories is not None:
-                stored = frames_sql.stored_columns(cur, self._url.schema, "incidents")
-                if "category" not in stored:
-                    raise WorkspaceError(str(_NO_CATEGORY))
-            ids, counts, outside = frames_sql.count_incidents(
+            stored = frames_sql.stored_columns(cur, self._url.schema, "incidents")
+            if query.categories is not None and "category" not in stored:
+                raise WorkspaceError(no_category_field())
+            for column in query.by:
+                if column not in stored:
+                    raise WorkspaceError(no_incident_field(column))
+            ids, rows = frames_sql.count_incidents(
                 cur,
                 self._url.schema,
                 query.areas_layer,
-                start_utc=query.start_utc,
-                end_utc=query.end_utc,
-                window_min=query.window_min,
+                slices=[(s.start_utc, s.end_utc, s.window_min) for s in query.all_slices()],
                 timezone=query.timezone,
                 categories=query.categories,
+                by=query.by,
+                exclude_rows=query.exclude_rows,
+                cell=query.cell,
                 tolerance_m=ON_EDGE_M,
             )
-        return counts_frame(ids, counts, outside=outside)
+        return counts_frame(ids, rows, query)
+
+    def incident_profile(self, query: ProfileQuery) -> IncidentProfile:
+        """Looked at by the server in one transaction: only the summaries come back."""
+        with _reader(self._url) as cur, cur.connection.transaction():
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            return frames_sql.profile_incidents(cur, self._url.schema, query)
 
     def copy_to_geopackage(self, path: Path) -> None:
         """Read every layer in one snapshot and write them as a new GeoPackage."""
@@ -325,10 +338,6 @@ def _held_locks() -> dict[str, int]:
     return held
 
 
-_NO_CATEGORY = _l(
-    "the incidents have no 'category' field to choose categories by; "
-    "re-import them with their categories, or count every category"
-)
 _THREAD = threading.local()
 _READERS: dict[str, tuple[threading.Lock, list[psycopg.Connection[Any]]]] = {}
 _READERS_LOCK = threading.Lock()

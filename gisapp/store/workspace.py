@@ -28,13 +28,16 @@ from gisapp.errors import WorkspaceError
 from gisapp.store.backend import (
     CountQuery,
     Frame,
+    IncidentProfile,
     Keyed,
+    ProfileQuery,
     StorageBackend,
     check_layer_names,
     empty_layer,
     is_database_url,
     local_times,
     meta_text,
+    per_area,
     storable,
 )
 from layers.i18n import _
@@ -340,7 +343,59 @@ class Workspace:
             If a layer is missing, the areas have no ``id``, or a bound, window or time
             zone cannot be read.
         """
-        for name in ("incidents", areas_layer):
+        self._require_layers("incidents", areas_layer)
+        zone = _checked_timezone(timezone or self.timezone)
+        start_utc, end_utc = _utc_period(period, zone)
+        query = CountQuery(
+            areas_layer=areas_layer,
+            start_utc=start_utc,
+            end_utc=end_utc,
+            window_min=None if window is None else _window_minutes(window),
+            timezone=zone,
+            categories=None if categories is None else tuple(str(c) for c in categories),
+        )
+        return per_area(self.count_incidents(query))
+
+    def count_incidents(self, query: CountQuery) -> pd.DataFrame:
+        """Incidents per area, slice and field values, counted where the workspace is stored.
+
+        The general form of :meth:`incident_counts`: several periods and shift windows
+        (:class:`~gisapp.store.backend.CountSlice`), counts broken down by incident fields
+        or cells, incidents left out by stored row number. On a database server only one
+        row per area, slice and value comes back.
+
+        Returns
+        -------
+        pandas.DataFrame
+            See :func:`gisapp.store.backend.counts_frame`.
+
+        Raises
+        ------
+        WorkspaceError
+            If a layer or a field counted by is missing, or the areas have no ``id``.
+        """
+        self._require_layers("incidents", query.areas_layer)
+        _checked_timezone(query.timezone)
+        return self._backend.incident_counts(query)
+
+    def incident_profile(self, query: ProfileQuery) -> IncidentProfile:
+        """What must be known of the incidents before counting them, looked at in the store.
+
+        Category values and their counts, whether the incidents carry their own group,
+        severity and ``preventable``, the pile-ups, the incidents without a time and
+        the range of plausible times (see :class:`~gisapp.store.backend.IncidentProfile`).
+        On a database server only these summaries come back.
+
+        Raises
+        ------
+        WorkspaceError
+            If the workspace has no incidents.
+        """
+        self._require_layers("incidents")
+        return self._backend.incident_profile(query)
+
+    def _require_layers(self, *names: str) -> None:
+        for name in names:
             if not self.has_layer(name):
                 raise WorkspaceError(
                     _(
@@ -352,17 +407,6 @@ class Workspace:
                         location=self.location,
                     )
                 )
-        zone = _checked_timezone(timezone or self.timezone)
-        start_utc, end_utc = _utc_period(period, zone)
-        query = CountQuery(
-            areas_layer=areas_layer,
-            start_utc=start_utc,
-            end_utc=end_utc,
-            window_min=None if window is None else _window_minutes(window),
-            timezone=zone,
-            categories=None if categories is None else tuple(str(c) for c in categories),
-        )
-        return self._backend.incident_counts(query)
 
     def validate(self, *, area_tolerance: float = 0.02) -> ValidationReport:
         """Validate every data-model layer of the workspace together."""

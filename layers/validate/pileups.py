@@ -40,6 +40,7 @@ __all__ = [
     "PileupRule",
     "Pileups",
     "check_pileups",
+    "describe_pileups",
     "drop_pileups",
     "find_pileups",
     "pileup_summary",
@@ -194,7 +195,9 @@ def find_pileups(
     rows = np.flatnonzero(usable)
     member = np.isin(label, chosen)
     at_pileup.iloc[rows[member]] = True
-    places = _describe(incidents, rows, label, chosen, count, local, centre, crs, stations, rule)
+    places = describe_pileups(
+        incidents, rows, label, chosen, count, local, centre, crs, stations, rule
+    )
     logger.info(
         "%s pile-up(s) hold %s of %s incidents",
         f"{len(places):,}",
@@ -217,7 +220,7 @@ def _empty_places() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries([], crs="EPSG:4326"))
 
 
-def _describe(
+def describe_pileups(
     incidents: gpd.GeoDataFrame,
     rows: np.ndarray,
     label: np.ndarray,
@@ -229,7 +232,8 @@ def _describe(
     stations: gpd.GeoDataFrame | None,
     rule: PileupRule,
 ) -> gpd.GeoDataFrame:
-    """One row per pile-up: where, how many, its address and the station on it."""
+    """One row per pile-up: where, how many, its address and the station on it (a store
+    that found the pile-ups itself describes them with this too)."""
     points = gpd.GeoSeries(gpd.points_from_xy(centre[chosen, 0], centre[chosen, 1]), crs=crs)
     addresses = []
     for place in chosen:
