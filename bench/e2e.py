@@ -24,7 +24,8 @@ Each step reports its seconds and the peak resident memory of its process (``wai
 line also gives the peak over all the steps (``getrusage(RUSAGE_CHILDREN)``), the total,
 and the start-up time of ``gisapp --help`` (best of 5). The generated city is built first
 and not timed. There is no anchor: the figures stand against the goal of a whole city in
-under a minute (``total_s`` without the plan's search, ``pipeline_s`` with it).
+under a minute: ``total_s`` is the sum of the six steps of :data:`PIPELINE` (the plan's
+search included; ``without_search_s`` leaves it out), ``network_again`` is timed apart.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ UNITS = 20
 SHIFT = "22:00-06:00"
 PLAN_DATE = "2024-04-24"
 HELP_REPEATS = 5
+#: The steps of a captain's night, in order; ``total_s`` is their sum (``network_again``,
+#: the stored network read back, is timed apart).
+PIPELINE = ("import", "network", "hotspots", "plan", "coverage", "export")
+GOAL_S = 60.0
 #: The command line of ``gisapp`` in this interpreter.
 GISAPP = (sys.executable, "-c", "import sys; from gisapp.cli import main; sys.exit(main())")
 
@@ -126,17 +131,19 @@ def run() -> list[dict[str, Any]]:
         help_s = startup_s()
         steps = pipeline(folder, city.path)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    total = sum(step.get("s", 0.0) for step in steps.values())
+    total = sum(steps[name].get("s", 0.0) for name in PIPELINE)
     return [
         {
-            "bench": "e2e",
+            "bench": "e2e_city",
             "instance": f"generated Wuhan city, {UNITS} cars, night {SHIFT} of {PLAN_DATE} "
             f"(incidents up to {END_DATE})",
             "counts": city.counts,
             "help_s": round(help_s, 3),
             "steps": steps,
-            "pipeline_s": round(total, 1),
-            "total_s": round(total - steps["plan"].get("s", 0.0), 1),
+            "total_s": round(total, 1),
+            "without_search_s": round(total - steps["plan"].get("s", 0.0), 1),
+            "goal_total_s": GOAL_S,
+            "errors": sorted(name for name, step in steps.items() if "error" in step),
             "peak_rss_mb": round(children.ru_maxrss / 1024),
         }
     ]

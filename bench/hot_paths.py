@@ -27,7 +27,8 @@ import shapely
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from bench.reach import SEED, best_of, wuhan_network
+from bench.reach import SEED, wuhan_network
+from bench.timing import best_of
 from routing.coverage import blind_zone_polygons, coverage_segments
 from routing.coverage.segments import _unreached_pieces
 from routing.hotspots import grid_cells, kde_density

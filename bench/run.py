@@ -30,7 +30,7 @@ REGISTRY: dict[str, str] = {
     "map": "bench.map",
     "routes": "bench.routes",
     "load": "bench.load",
-    "e2e": "bench.e2e",
+    "e2e_city": "bench.e2e",
     "hot_paths": "bench.hot_paths",
     "scale": "bench.scale",
 }

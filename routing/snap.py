@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 #: Default largest distance between a point and the street it is snapped to.
 MAX_SNAP_DISTANCE_M = 100.0
-#: Radius of the first, candidate-based search for the nearest segment.
+#: Radius of the first grid search for the nearest segment (the second: four times it).
 _NEAR_M = 20.0
 
 
@@ -85,10 +85,11 @@ def snap_points(
     Returns
     -------
     GeoDataFrame
-        Indexed like ``points``, in the network CRS, with ``snapped``, ``segment``,
-        ``edge`` (an edge along that segment, the forward one when there is one),
-        ``distance_m``, ``position_m`` (from the start of the segment), ``position``
-        (0..1 along it) and the snapped point as geometry.
+        Indexed like ``points``, in the network CRS, with ``snapped``, ``segment`` (the
+        nearest; of equally near ones, the lowest numbered), ``edge`` (an edge along that
+        segment, the forward one when there is one), ``distance_m``, ``position_m`` (from
+        the start of the segment), ``position`` (0..1 along it) and the snapped point as
+        geometry.
 
     Raises
     ------
@@ -104,12 +105,12 @@ def snap_points(
     valid = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
     nearest = np.full(n, -1, dtype=np.int64)
     if len(valid):
-        found, dist = _nearest_segments(network, geoms[valid], min(max_distance_m, _NEAR_M))
+        found, dist = _nearest_segments(network, geoms[valid], _NEAR_M)
         nearest[valid] = found
         distance_m[valid] = dist
     snapped = (nearest >= 0) & (distance_m <= max_distance_m)
     segment[snapped] = nearest[snapped]
-    far = np.setdiff1d(valid, np.flatnonzero(snapped))
+    far = np.flatnonzero(~snapped & ~np.isnan(distance_m))
     if len(far):
         logger.warning(
             "%s of %s points are farther than %s m from any street and were not snapped "
@@ -152,33 +153,150 @@ def snap_points(
 def _nearest_segments(
     network: StreetNetwork, geoms: NDArray[np.object_], near_m: float
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """Nearest segment of every point and its distance, exactly.
+    """Nearest segment of every point and its distance, exactly; ties go to the lowest
+    segment number.
 
-    Most points lie a few metres from a street: a ``dwithin`` query for them and a plain
-    distance minimum beat GEOS's nearest-neighbour search (measured 1.5x on 200k Wuhan
-    points); only the rest go through ``query_nearest``, unbounded because a bound makes
-    GEOS slower, and so the rejected points are measured for the report on the way.
+    Most points lie a few metres from a street. The straight pieces of the segments are
+    binned in a grid once per search radius (``near_m``, then four times it) and each
+    point's distance to the pieces of its cell is computed with numpy: a point with a
+    piece within the radius has its nearest segment among them. Only the points left
+    after both rounds go through GEOS's ``query_nearest`` (unbounded, which also measures
+    the rejected points for the report). The distance returned is GEOS's distance to the
+    chosen segment. Measured on 200k generated Wuhan points (cold index, median of 5):
+    1.7x faster than a ``dwithin`` query with a distance minimum before it, with the same
+    distances.
     """
     n = len(geoms)
     segment = np.full(n, -1, dtype=np.int64)
+    xy = shapely.get_coordinates(geoms)
+    start, end, piece_segment = _segment_pieces(network.segment_geometry, 4 * near_m)
+    todo = np.arange(n)
+    for radius_m in (near_m, 4 * near_m):
+        if not len(todo):
+            break
+        grid = _PieceGrid(start, end, radius_m, xy[todo])
+        for chunk in np.array_split(todo, -(-len(todo) // _CHUNK)):
+            piece = grid.nearest(xy[chunk])
+            near = piece >= 0
+            segment[chunk[near]] = piece_segment[piece[near]]
+        todo = np.flatnonzero(segment < 0)
     distance_m = np.full(n, np.nan)
-    point, candidate = network.segment_tree.query(geoms, predicate="dwithin", distance=near_m)
-    if len(point):
-        dist = shapely.distance(geoms[point], network.segment_geometry[candidate])
-        order = np.lexsort((dist, point))
-        point, candidate, dist = point[order], candidate[order], dist[order]
-        first = np.ones(len(point), dtype=bool)
-        first[1:] = point[1:] != point[:-1]
-        segment[point[first]] = candidate[first]
-        distance_m[point[first]] = dist[first]
-    rest = np.flatnonzero(segment < 0)
-    if len(rest):
-        (which, found), dist = network.segment_tree.query_nearest(
-            geoms[rest], return_distance=True, all_matches=False
+    found = np.flatnonzero(segment >= 0)
+    distance_m[found] = shapely.distance(geoms[found], network.segment_geometry[segment[found]])
+    if len(todo):
+        (which, nearest), dist = network.segment_tree.query_nearest(
+            geoms[todo], return_distance=True, all_matches=True
         )
-        segment[rest[which]] = found
-        distance_m[rest[which]] = dist
+        order = np.lexsort((nearest, which))  # ties: the lowest segment number
+        which, nearest, dist = which[order], nearest[order], dist[order]
+        first = np.ones(len(which), dtype=bool)
+        first[1:] = which[1:] != which[:-1]
+        segment[todo[which[first]]] = nearest[first]
+        distance_m[todo[which[first]]] = dist[first]
     return segment, distance_m
+
+
+#: Points per batch of the grid search (bounds the candidate pairs held at once).
+_CHUNK = 65_536
+
+
+def _segment_pieces(
+    segments: NDArray[np.object_], max_length_m: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    """Start and end of every straight piece of the segments, and its segment.
+
+    Pieces longer than ``max_length_m`` are cut into equal parts, so that no piece spans
+    more than a few grid cells (a long straight road would otherwise fill thousands).
+    """
+    parts, part_segment = shapely.get_parts(segments, return_index=True)
+    coords, part = shapely.get_coordinates(parts, return_index=True)
+    same = part[1:] == part[:-1]
+    start, end = coords[:-1][same], coords[1:][same]
+    segment = part_segment[part[:-1][same]].astype(np.int64)
+    cuts = np.maximum(np.ceil(np.hypot(*(end - start).T) / max_length_m), 1).astype(np.int64)
+    if (cuts == 1).all():
+        return start, end, segment
+    piece = np.repeat(np.arange(len(start)), cuts)
+    k = np.arange(len(piece)) - np.repeat(np.cumsum(cuts) - cuts, cuts)
+    step = (end - start)[piece] / cuts[piece, None]
+    return start[piece] + k[:, None] * step, start[piece] + (k + 1)[:, None] * step, segment[piece]
+
+
+class _PieceGrid:
+    """Straight pieces binned in square cells, each piece in every cell within a radius.
+
+    A piece is listed in every cell its bounding box, grown by the radius, overlaps: a
+    point's cell lists every piece within the radius of the point (and some farther).
+    """
+
+    def __init__(
+        self,
+        start: NDArray[np.float64],
+        end: NDArray[np.float64],
+        radius_m: float,
+        xy: NDArray[np.float64],
+    ) -> None:
+        self.start, self.end, self.radius_m = start, end, radius_m
+        self.cell_m = 2 * radius_m
+        # a hair wider, so that rounding never leaves a piece within the radius out
+        grow = radius_m * (1 + 1e-9) + 1e-6
+        low, high = np.minimum(start, end) - grow, np.maximum(start, end) + grow
+        self.origin = np.minimum(low.min(axis=0), xy.min(axis=0)) - self.cell_m
+        top = np.maximum(high.max(axis=0), xy.max(axis=0)) + self.cell_m
+        self.rows = int((top[1] - self.origin[1]) // self.cell_m) + 1
+        first = self._cells(low)
+        last = self._cells(high)
+        width, height = last[:, 0] - first[:, 0] + 1, last[:, 1] - first[:, 1] + 1
+        count = width * height
+        piece = np.repeat(np.arange(len(start)), count)
+        k = np.arange(len(piece)) - np.repeat(np.cumsum(count) - count, count)
+        column = first[piece, 0] + k // height[piece]
+        row = first[piece, 1] + k % height[piece]
+        key = column * self.rows + row
+        order = np.argsort(key, kind="stable")
+        self.key, self.piece = key[order], piece[order]
+
+    def _cells(self, xy: NDArray[np.float64]) -> NDArray[np.int64]:
+        return np.floor((xy - self.origin) / self.cell_m).astype(np.int64)
+
+    def nearest(self, xy: NDArray[np.float64]) -> NDArray[np.int64]:
+        """The nearest piece of every point when within the radius, else -1."""
+        cell = self._cells(xy)
+        key = cell[:, 0] * self.rows + cell[:, 1]
+        first = np.searchsorted(self.key, key, side="left")
+        count = np.searchsorted(self.key, key, side="right") - first
+        point = np.repeat(np.arange(len(xy)), count)
+        offset = np.arange(len(point)) - np.repeat(np.cumsum(count) - count, count)
+        piece = self.piece[np.repeat(first, count) + offset]
+        dist = _point_piece_distance(xy[point], self.start[piece], self.end[piece])
+        # pairs come grouped by point: the first pair at its point's minimum wins
+        has = count > 0
+        least = np.repeat(np.minimum.reduceat(dist, (np.cumsum(count) - count)[has]), count[has])
+        best = np.flatnonzero((dist == least) & (dist <= self.radius_m))
+        first = np.ones(len(best), dtype=bool)
+        first[1:] = point[best[1:]] != point[best[:-1]]
+        best = best[first]
+        point, piece = point[best], piece[best]
+        nearest = np.full(len(xy), -1, dtype=np.int64)
+        nearest[point] = piece
+        return nearest
+
+
+def _point_piece_distance(
+    xy: NDArray[np.float64], start: NDArray[np.float64], end: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Distance of every point to its straight piece, as GEOS computes it."""
+    px, py = xy[:, 0], xy[:, 1]
+    ax, ay, bx, by = start[:, 0], start[:, 1], end[:, 0], end[:, 1]
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        along = ((px - ax) * dx + (py - ay) * dy) / length2
+        across = ((ay - py) * dx - (ax - px) * dy) / length2
+    to_start = np.sqrt((px - ax) ** 2 + (py - ay) ** 2)
+    to_end = np.sqrt((px - bx) ** 2 + (py - by) ** 2)
+    inside = np.abs(across) * np.sqrt(length2)
+    return np.where((length2 == 0) | (along <= 0), to_start, np.where(along >= 1, to_end, inside))
 
 
 def _segment_edge(network: StreetNetwork) -> NDArray[np.int64]:

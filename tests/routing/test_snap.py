@@ -122,3 +122,43 @@ def test_line_crossing_point_snaps_to_distance_zero(make_lines):
     assert result["position_m"].iat[0] == pytest.approx(30)
     assert result.geometry.iat[0].equals(Point(30, 0))
     assert LineString([(0, 0), (100, 0)]).equals(net.segment_geometry[0])
+
+
+def test_points_near_streets_equal_brute_force(new_haven_network):
+    # points a few metres to ~150 m off the streets: every search round is used
+    net = new_haven_network
+    rng = np.random.default_rng(11)
+    segment = rng.integers(net.n_segments, size=400)
+    on_street = shapely.line_interpolate_point(
+        net.segment_geometry[segment], rng.uniform(size=400), normalized=True
+    )
+    offset = rng.normal(0.0, 1.0, size=(400, 2)) * rng.choice([5.0, 40.0, 150.0], size=(400, 1))
+    points = gpd.GeoSeries(shapely.points(shapely.get_coordinates(on_street) + offset), crs=net.crs)
+    result = snap_points(net, points, max_distance_m=1e6)
+    brute = shapely.distance(points.to_numpy()[:, None], net.segment_geometry[None, :])
+    np.testing.assert_array_equal(result["distance_m"], brute.min(axis=1))
+    # of equally near segments (e.g. at a junction) the lowest numbered one
+    nearest = brute == brute.min(axis=1, keepdims=True)
+    np.testing.assert_array_equal(result["segment"], nearest.argmax(axis=1))
+
+
+def test_long_bent_street_snaps_along_its_whole_length(make_lines):
+    net = network_from_lines(make_lines([[(0, 0), (5000, 0), (5000, 3000)]]), node_lines=False)
+    points = gpd.GeoSeries(
+        [Point(2500, 7), Point(4990, 1500), Point(2500, -60), Point(3000, 900)], crs=net.crs
+    )
+    result = snap_points(net, points, max_distance_m=500)
+    np.testing.assert_allclose(result["distance_m"], [7, 10, 60, 900])
+    assert result["snapped"].tolist() == [True, True, True, False]
+    np.testing.assert_allclose(result["position_m"].iloc[:3], [2500, 6500, 2500])
+
+
+def test_equally_near_segments_go_to_the_lowest_number(square):
+    net = network_from_lines(square, mode="foot")
+    # each point is as near to two sides of the block as to one of its corners
+    points = gpd.GeoSeries([Point(-3, -3), Point(103, 103), Point(-200, -200)], crs=square.crs)
+    result = snap_points(net, points, max_distance_m=500)
+    corners = [(0.0, 0.0), (100.0, 100.0), (0.0, 0.0)]
+    for row, corner in zip(result.itertuples(), corners, strict=True):
+        touching = np.flatnonzero(shapely.dwithin(net.segment_geometry, Point(corner), 1e-9))
+        assert row.segment == touching.min()
