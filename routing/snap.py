@@ -6,7 +6,11 @@ counted in the log and can be turned into problem reports with :func:`snap_probl
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
+import weakref
+from collections import OrderedDict
 from typing import Any
 
 import geopandas as gpd
@@ -105,7 +109,7 @@ def snap_points(
     valid = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
     nearest = np.full(n, -1, dtype=np.int64)
     if len(valid):
-        found, dist = _nearest_segments(network, geoms[valid], _NEAR_M)
+        found, dist = _nearest_remembered(network, geoms[valid])
         nearest[valid] = found
         distance_m[valid] = dist
     snapped = (nearest >= 0) & (distance_m <= max_distance_m)
@@ -148,6 +152,35 @@ def snap_points(
         geometry=gpd.GeoSeries(snapped_point, crs=network.crs, index=index),
         index=index,
     )
+
+
+#: Point sets whose nearest segments each network remembers (a command weighs the same
+#: incidents several times: risk, risk by hour, blind streets).
+_REMEMBERED = 4
+_remembered: weakref.WeakKeyDictionary[
+    StreetNetwork, OrderedDict[bytes, tuple[NDArray[np.int64], NDArray[np.float64]]]
+] = weakref.WeakKeyDictionary()
+_remembered_lock = threading.Lock()
+
+
+def _nearest_remembered(
+    network: StreetNetwork, geoms: NDArray[np.object_]
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """:func:`_nearest_segments` of ``geoms``, found once per network and point set (the
+    points are known by a digest of their coordinates)."""
+    key = hashlib.blake2b(shapely.get_coordinates(geoms).tobytes(), digest_size=16).digest()
+    with _remembered_lock:
+        known = _remembered.setdefault(network, OrderedDict())
+        if key in known:
+            known.move_to_end(key)
+            found, dist = known[key]
+            return found.copy(), dist.copy()
+    found, dist = _nearest_segments(network, geoms, _NEAR_M)
+    with _remembered_lock:
+        known[key] = (found.copy(), dist.copy())
+        while len(known) > _REMEMBERED:
+            known.popitem(last=False)
+    return found, dist
 
 
 def _nearest_segments(

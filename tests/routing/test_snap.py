@@ -162,3 +162,28 @@ def test_equally_near_segments_go_to_the_lowest_number(square):
     for row, corner in zip(result.itertuples(), corners, strict=True):
         touching = np.flatnonzero(shapely.dwithin(net.segment_geometry, Point(corner), 1e-9))
         assert row.segment == touching.min()
+
+
+def test_the_same_points_are_searched_once_per_network_whatever_the_limit(
+    new_haven_network, monkeypatch
+):
+    import routing.snap as snap
+
+    points = _sample_points(new_haven_network, 200, seed=11)
+    first = snap_points(new_haven_network, points, max_distance_m=1e6)
+    calls = []
+    original = snap._nearest_segments
+    monkeypatch.setattr(
+        snap, "_nearest_segments", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
+    again = snap_points(new_haven_network, points, max_distance_m=1e6)
+    near = snap_points(new_haven_network, points, max_distance_m=50.0)
+    assert calls == []
+    assert again.drop(columns="geometry").equals(first.drop(columns="geometry"))
+    kept = first["distance_m"] <= 50.0
+    assert (near["snapped"] == kept).all()
+    assert (near.loc[kept, "segment"] == first.loc[kept, "segment"]).all()
+    assert (near.loc[~kept, "segment"] == -1).all()
+    moved = points.translate(xoff=3.0)
+    snap_points(new_haven_network, moved, max_distance_m=1e6)
+    assert calls == [1]  # other points are searched
