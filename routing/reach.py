@@ -20,7 +20,7 @@ import shapely
 import shapely.ops
 from numpy.typing import ArrayLike, NDArray
 from scipy.sparse import csr_array
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 
 from layers.i18n import _, format_number
 from routing._speeds import mode_name
@@ -291,6 +291,68 @@ def reached_lines(network: StreetNetwork, segments: pd.DataFrame) -> NDArray[np.
     return np.array(pieces, dtype=object)
 
 
+@dataclass(frozen=True)
+class StreetChains:
+    """The segments of a network joined end to end through every node where exactly two
+    of them meet: the streets as a map draws them, from junction to junction."""
+
+    #: The chain of every segment.
+    chain: NDArray[np.int64]
+    #: Segments per chain.
+    size: NDArray[np.int64]
+    #: One merged line per chain (network CRS).
+    geometry: NDArray[np.object_]
+
+
+def street_chains(network: StreetNetwork) -> StreetChains:
+    """Join the segments of ``network`` into :class:`StreetChains` (once per network: the
+    reach of every hour is then drawn from whole chains and a few frontier pieces)."""
+    n = network.n_segments
+    ends = np.concatenate([network.segment_u, network.segment_v]).astype(np.int64)
+    owners = np.concatenate([np.arange(n), np.arange(n)])
+    degree = np.bincount(ends, minlength=network.n_nodes)
+    # at a node where two segments meet, those two continue one another
+    through = degree[ends] == 2
+    order = np.argsort(ends[through], kind="stable")
+    pairs = owners[through][order].reshape(-1, 2)
+    links = csr_array(
+        (np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n), dtype=np.int8
+    )
+    _, chain = connected_components(links, directed=False)
+    chain = chain.astype(np.int64)
+    by_chain = np.argsort(chain, kind="stable")
+    merged = shapely.line_merge(
+        shapely.multilinestrings(network.segment_geometry[by_chain], indices=chain[by_chain])
+    )
+    return StreetChains(
+        chain=chain, size=np.bincount(chain).astype(np.int64), geometry=np.asarray(merged)
+    )
+
+
+def reached_chain_lines(
+    network: StreetNetwork, segments: pd.DataFrame, chains: StreetChains
+) -> NDArray[np.object_]:
+    """:func:`reached_lines`, with every chain reached from end to end as one line.
+
+    Parameters
+    ----------
+    network
+        The street network.
+    segments
+        The result of :func:`segment_reach`.
+    chains
+        The network's :func:`street_chains`.
+    """
+    from_start = segments["from_start"].to_numpy()
+    from_end = segments["from_end"].to_numpy()
+    whole = from_start + from_end >= 1.0
+    full = np.bincount(chains.chain[whole], minlength=len(chains.size)) == chains.size
+    rest = segments.copy()
+    in_full = full[chains.chain]
+    rest.loc[in_full, ["from_start", "from_end"]] = 0.0
+    return np.concatenate([chains.geometry[full], reached_lines(network, rest)])
+
+
 def isochrones(
     network: StreetNetwork,
     sources: Sources,
@@ -518,12 +580,15 @@ __all__ = [
     "NodeReach",
     "Path",
     "SegmentEnds",
+    "StreetChains",
     "as_nodes",
     "isochrones",
     "reach_nodes",
     "reach_summary",
+    "reached_chain_lines",
     "reached_lines",
     "segment_reach",
     "shortest_path",
+    "street_chains",
     "travel_time_matrix",
 ]

@@ -32,7 +32,7 @@ from layers.i18n import _
 from layers.schema import STORAGE_CRS
 from routing.coverage import coverage_by_hour, locate_places, reach_by_hour
 from routing.network import StreetNetwork
-from routing.reach import reached_lines
+from routing.reach import reached_chain_lines, street_chains
 from routing.snap import nearest_nodes
 from routing.tracks import UnitTrack, epoch_seconds, sample_tracks, unit_tracks
 
@@ -256,10 +256,11 @@ def _hourly_reach(
 ) -> gpd.GeoDataFrame:
     reached = reach_by_hour(network, samples, minutes=options.reach_minutes, step_s=options.step_s)
     total_m = float(network.segment_length_m.sum())
+    chains = street_chains(network)
     rows = []
     for hour in sorted(reached):
-        lines = reached_lines(network, reached[hour])
-        geometry = _merged_lines(lines, options.simplify_m)
+        lines = reached_chain_lines(network, reached[hour], chains)
+        geometry = _simplified_lines(lines, options.simplify_m)
         km = float(reached[hour]["reached_length_m"].sum()) / 1000.0
         rows.append(
             {
@@ -272,12 +273,13 @@ def _hourly_reach(
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=network.crs)
 
 
-def _merged_lines(lines: Any, simplify_m: float) -> shapely.Geometry:
-    """Reached street lines joined where they continue one another and simplified line by
-    line (one simplification of the whole city's collection took seconds per hour)."""
+def _simplified_lines(lines: Any, simplify_m: float) -> shapely.Geometry:
+    """Reached street lines (whole streets from junction to junction, and the pieces at
+    the frontier) simplified line by line (one simplification of the whole city's
+    collection took seconds per hour)."""
     if not len(lines):
         return shapely.MultiLineString()
-    parts = shapely.get_parts(shapely.line_merge(shapely.multilinestrings(list(lines))))
+    parts = shapely.get_parts(np.asarray(lines, dtype=object))
     return shapely.MultiLineString(list(shapely.simplify(parts, simplify_m)))
 
 
