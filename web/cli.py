@@ -175,7 +175,9 @@ def serve(
             _(
                 "No users yet in %(users)s: add one with '%(command)s'.",
                 users=users,
-                command=f"gisapp user add NAME --role admin --workspace {workspace}",
+                # The users file itself: a --users-db or users_db setting is followed, and
+                # a database URL's password is never printed.
+                command=f"gisapp user add NAME --role admin --users-db {users}",
             ),
             err=True,
         )

@@ -111,6 +111,7 @@ def import_(
         repair_overlaps=repair_overlaps,
     )
     problems = result.problems
+    label = _workspace_label(out)
     overlaps = result.overlaps.to_dict() if result.overlaps else None
     if as_json:
         write_json(
@@ -123,7 +124,7 @@ def import_(
             _(
                 "Not imported: %(problems)s. %(workspace)s is unchanged.",
                 problems=counts_line(problems),
-                workspace=out,
+                workspace=label,
             ),
             err=True,
         )
@@ -138,11 +139,19 @@ def import_(
         click.echo(
             _(
                 "Imported into %(workspace)s: %(counts)s (%(problems)s).",
-                workspace=out,
+                workspace=label,
                 counts=counts,
                 problems=counts_line(problems),
             )
         )
+
+
+def _workspace_label(location: str) -> str:
+    """How messages name the workspace at ``location``, as the store does: the file's name,
+    or schema and database of a database URL (never its password)."""
+    from gisapp.store.backend import DatabaseURL, is_database_url
+
+    return DatabaseURL(location).label if is_database_url(location) else Path(location).name
 
 
 @click.command("validate")

@@ -464,7 +464,9 @@ def plan_city(
         raise GisappError(
             _(
                 "the areas' plans are saved in the workspace and a sample is read-only; copy "
-                "it to a file first (gisapp copy sample:new_haven city.gpkg) and plan that"
+                "it to a file or a database first (gisapp copy %(sample)s city.gpkg, or "
+                "gisapp copy %(sample)s postgresql://HOST/DB?schema=city) and plan that",
+                sample=ws_location,
             )
         )
     ws = open_workspace(ws_location)

@@ -552,6 +552,18 @@ def is_database_url(location: str) -> bool:
     return location.startswith(("postgresql://", "postgres://"))
 
 
+def shown_location(location: str) -> str:
+    """``location`` as a message may show it: a database URL without its password."""
+    if not is_database_url(location):
+        return location
+    parts = urlsplit(location)
+    if parts.password is None:
+        return location
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + netloc))
+
+
 class DatabaseURL:
     """A PostGIS workspace location, parsed: connection settings and schema."""
 

@@ -38,6 +38,7 @@ from gisapp.store.backend import (
     local_times,
     meta_text,
     per_area,
+    shown_location,
     storable,
 )
 from layers.i18n import _
@@ -166,7 +167,7 @@ class Workspace:
                     "workspace %(workspace)r is stored on a database server, not in a file; "
                     "copy it into one with 'gisapp copy %(location)s WS.gpkg'",
                     workspace=self.label,
-                    location=self.location,
+                    location=shown_location(self.location),
                 )
             )
         return path

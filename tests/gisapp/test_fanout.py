@@ -229,8 +229,9 @@ def test_more_areas_than_the_queue_holds_wait_their_turn(
 
 
 def test_a_sample_is_refused_in_the_users_words() -> None:
-    with pytest.raises(GisappError, match="copy it to a file first"):
+    with pytest.raises(GisappError, match="copy it to a file or a database first") as refused:
         plan_city("sample:new_haven", shift=NIGHT, settings=SMALL, jobs=JobRunner(), timeout_s=5.0)
+    assert "gisapp copy sample:new_haven postgresql://" in str(refused.value)
 
 
 def test_the_command_writes_the_city_report(

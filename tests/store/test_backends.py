@@ -327,6 +327,16 @@ def test_copy_to_and_download_are_whole_geopackages(location: str, tmp_path: Pat
     assert ws.modified <= pd.Timestamp.now(tz="UTC")
 
 
+def test_a_database_workspace_names_no_file_and_shows_no_password(postgis_url: str) -> None:
+    ws = _create(postgis_url)
+    with pytest.raises(WorkspaceError, match="stored on a database server") as caught:
+        _ = ws.path
+    message = str(caught.value)
+    assert ":***@" in message and "gisapp copy postgresql://" in message
+    password = postgis_url.split("://", 1)[1].split("@", 1)[0].partition(":")[2]
+    assert not password or f":{password}@" not in message
+
+
 def test_the_schema_records_its_migrations_and_refuses_a_newer_one(postgis_url: str) -> None:
     import psycopg
     from psycopg import sql

@@ -1,13 +1,22 @@
 """Fixtures: a small real workspace (New Haven incidents and streets, hand-made grids), and
-the bundled New Haven sample with two saved shift plans."""
+the bundled New Haven sample with two saved shift plans.
+
+The app serves its workspace from the store of the module's ``backend`` (a GeoPackage file
+or a PostGIS schema, ``tests/conftest.py``): the workspaces are built once as GeoPackage
+files (``workspace_file``, ``plans_workspace``) and copied onto that store through the copy
+service, as ``gisapp copy`` does.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import os
 import re
 import shutil
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,9 +38,10 @@ from gisapp.render.browser import CHROMIUM_ARGS, CHROMIUM_PATH
 from gisapp.samples import get_path
 from gisapp.services.plan import plan_shift
 from gisapp.settings import Settings
-from gisapp.store.geopackage import Workspace
+from gisapp.store import Workspace
 from gisapp.store.plans import save_plan
 from gisapp.store.users import UserStore
+from gisapp.store.workspace import copy_workspace
 from web import create_app
 
 SharedData = Callable[[str], Path]
@@ -127,11 +137,75 @@ def build_workspace(path: Path, source: Path) -> Path:
     return path
 
 
+@contextmanager
+def _fresh_schema() -> Iterator[str]:
+    """A workspace URL in a new schema of the test PostGIS server (dropped after); skips
+    without a server, or fails when ``GISAPP_REQUIRE_SERVERS=1`` (as ``tests/conftest.py``)."""
+    import psycopg
+    from psycopg import sql
+
+    url = os.environ.get("GISAPP_TEST_POSTGRES_URL", "")
+    if not url:
+        message = "no PostGIS server: set GISAPP_TEST_POSTGRES_URL (see .ci/postgres.sh)"
+        if os.environ.get("GISAPP_REQUIRE_SERVERS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}schema={schema}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+@contextmanager
+def workspace_copy(backend: str, source: Path, folder: Path) -> Iterator[str]:
+    """A fresh copy of the GeoPackage workspace ``source`` on ``backend``, as a location.
+
+    On ``gpkg`` the file is copied into ``folder``; on ``postgis`` the copy service writes
+    it into a new schema of the test server, dropped after.
+    """
+    if backend == "gpkg":
+        path = folder / source.name
+        shutil.copyfile(source, path)
+        yield str(path)
+        return
+    with _fresh_schema() as url:
+        copy_workspace(Workspace.open(source), url)
+        yield url
+
+
+def workspace_state(location: str) -> tuple[str, str | None]:
+    """What changes when anything is saved into the workspace at ``location``: its version
+    stamp, and the digest of its file when it is one (a refused upload leaves both)."""
+    ws = Workspace.open(location)
+    file = ws.backend.path
+    return ws.version, hashlib.sha256(file.read_bytes()).hexdigest() if file else None
+
+
 @pytest.fixture(scope="session")
-def workspace_path(tmp_path_factory: pytest.TempPathFactory, shared_data: SharedData) -> Path:
+def workspace_file(tmp_path_factory: pytest.TempPathFactory, shared_data: SharedData) -> Path:
+    """The test workspace as a GeoPackage file (the template: tests copy it, never change it)."""
     return build_workspace(
         tmp_path_factory.mktemp("ws") / "test.gpkg", shared_data("new_haven.gpkg")
     )
+
+
+@pytest.fixture(scope="module")
+def workspace_location(
+    backend: str, workspace_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The test workspace on the module's store, shared by its tests: read it, never change it
+    (use ``fresh_workspace`` for that)."""
+    with workspace_copy(backend, workspace_file, tmp_path_factory.mktemp("ws-copy")) as location:
+        yield location
+
+
+@pytest.fixture
+def fresh_workspace(backend: str, workspace_file: Path, tmp_path: Path) -> Iterator[str]:
+    """A fresh copy of the test workspace on the module's store; the test may change it."""
+    with workspace_copy(backend, workspace_file, tmp_path) as location:
+        yield location
 
 
 @pytest.fixture(scope="session")
@@ -146,14 +220,15 @@ def users_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def app(workspace_path: Path, users_template: Path, tmp_path: Path) -> Flask:
+def app(workspace_location: str, users_template: Path, tmp_path: Path) -> Flask:
+    """The app over the module's shared test workspace (its tests only read it)."""
     users = tmp_path / "users.sqlite"
     shutil.copyfile(users_template, users)
     return create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "test",
-            "WORKSPACE": str(workspace_path),
+            "WORKSPACE": workspace_location,
             "USERS_DB": str(users),
             "MAX_CONTENT_LENGTH": 64 * 1024,
         }
@@ -198,7 +273,8 @@ def login(client: FlaskClient) -> Callable[[str], None]:
 @pytest.fixture(scope="session")
 def plans_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The New Haven sample with three units (two cars on every shift, one day e-bike)
-    and two saved plans of the two cars (late 22:00-06:00, then night)."""
+    and two saved plans of the two cars (late 22:00-06:00, then night), as a GeoPackage
+    file (the template: tests copy it, never change it)."""
     path = tmp_path_factory.mktemp("plans") / "new_haven.gpkg"
     shutil.copy(get_path("new_haven"), path)
     ws = Workspace.open(path)
@@ -233,17 +309,22 @@ def plans_users(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def plans_app(plans_workspace: Path, plans_users: Path, tmp_path: Path) -> Flask:
+def plans_location(backend: str, plans_workspace: Path, tmp_path: Path) -> Iterator[str]:
+    """A fresh copy of the plans workspace on the module's store."""
+    with workspace_copy(backend, plans_workspace, tmp_path) as location:
+        yield location
+
+
+@pytest.fixture
+def plans_app(plans_location: str, plans_users: Path, tmp_path: Path) -> Flask:
     """The app over a fresh copy of the plans workspace (plans made on it stay in the copy)."""
-    workspace = tmp_path / "ws.gpkg"
-    shutil.copy(plans_workspace, workspace)
     users = tmp_path / "plan-users.sqlite"
     shutil.copy(plans_users, users)
     return create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "test",
-            "WORKSPACE": str(workspace),
+            "WORKSPACE": plans_location,
             "USERS_DB": str(users),
             # a small search: the plans are the same from any door, only quicker to make
             "SETTINGS": Settings(plan_effort=3_000),

@@ -1,4 +1,5 @@
-"""Flask test-client tests: login, roles, CSRF, upload limit, API errors, escaping."""
+"""Flask test-client tests: login, roles, CSRF, upload limit, API errors, escaping; the app
+serves the test workspace from both stores (``backend``)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,15 @@ def test_create_app_reads_environment(monkeypatch, tmp_path: Path) -> None:
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_create_app_takes_a_postgis_url_from_the_environment(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = "postgresql://gisapp:secret@db-host/city?schema=precinct_7"
+    monkeypatch.setenv("GISAPP_WORKSPACE", url)
+    app = create_app()
+    assert app.config["WORKSPACE"] == url  # as given: no file path made of it
+    assert app.config["USERS_DB"] == str(tmp_path / "city.precinct_7.users.sqlite")
 
 
 def test_pages_require_login(client: FlaskClient) -> None:

@@ -1,4 +1,5 @@
-"""The Categories page: captains see and edit what weighs each incident category."""
+"""The Categories page: captains see and edit what weighs each incident category; on both
+stores (``backend``)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gisapp.services.analytics import load_incidents
-from gisapp.store import open_workspace
-from gisapp.store.geopackage import Workspace
+from gisapp.store import Workspace, open_workspace
 from tests.gisapp.test_categories_edit import chinese_workspace
 from tests.web.conftest import HOSTILE
 from web import create_app
@@ -22,8 +22,8 @@ Login = Callable[[str], None]
 
 
 @pytest.fixture
-def cn_app(users_template: Path, tmp_path: Path) -> Flask:
-    ws = chinese_workspace(tmp_path / "cn.gpkg")
+def cn_app(location: str, users_template: Path, tmp_path: Path) -> Flask:
+    ws = chinese_workspace(location)  # type: ignore[arg-type]  # a path or a database URL
     users = tmp_path / "users.sqlite"
     shutil.copyfile(users_template, users)
     return create_app(

@@ -1,6 +1,7 @@
 """The web app in Chinese: the sign-in page follows the browser, the language switch in the
 navigation bar is kept with the user, cached answers never cross languages, and the pages
-of the navigation bar leave no English word outside names, units and data."""
+of the navigation bar leave no English word outside names, units and data; on both stores
+(``backend``)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from flask.testing import FlaskClient
 from gisapp.render.browser import CHROMIUM_PATH
 from gisapp.services.categories import category_rows
 from gisapp.settings import Settings
-from gisapp.store.geopackage import Workspace
+from gisapp.store import Workspace
 from gisapp.store.users import UserStore
 from layers.i18n import gettext
 from layers.schema import LAYERS
@@ -98,7 +99,7 @@ def _frame_words(frame: pd.DataFrame) -> set[str]:
     return words
 
 
-def data_words(path: Path, settings: Settings | None = None) -> set[str]:
+def data_words(path: str, settings: Settings | None = None) -> set[str]:
     """Every word of the workspace's data the pages show (names, ids, notes), its layer
     names and the shift names of the settings, in lower case: they are shown as they
     are written."""
@@ -112,7 +113,7 @@ def data_words(path: Path, settings: Settings | None = None) -> set[str]:
     return {w.lower() for w in words}
 
 
-def page_words(path: Path) -> dict[str, set[str]]:
+def page_words(path: str) -> dict[str, set[str]]:
     """The data words of one page each, in lower case, by the page's path: the layers'
     notes (where they come from) on the overview and layers pages, the workspace's
     description on the overview, the incidents'
@@ -359,11 +360,11 @@ def test_a_page_cached_in_english_is_not_served_to_a_chinese_reader(
 
 
 def test_cached_hotspots_and_coverage_keep_one_answer_per_language(
-    app: Flask, client: FlaskClient, login: Login, csrf_from: CsrfFrom, workspace_path: Path
+    app: Flask, client: FlaskClient, login: Login, csrf_from: CsrfFrom, workspace_location: str
 ) -> None:
     """The hotspot and coverage results (with their data notes and messages) are computed
     once per language: seen first in English, they come out in Chinese afterwards."""
-    allowed = data_words(workspace_path) | {"captain"}  # the user's name
+    allowed = data_words(workspace_location) | {"captain"}  # the user's name
     login("captain")
     english = visible_text(client.get("/hotspots/?shift=day").get_data(as_text=True))
     assert "Incidents in the shift" in english
@@ -393,14 +394,14 @@ NAV_PAGES = [
 
 
 def test_the_web_pages_leave_no_english_of_their_own(
-    app: Flask, client: FlaskClient, login: Login, workspace_path: Path
+    app: Flask, client: FlaskClient, login: Login, workspace_location: str
 ) -> None:
     """Every page's own text is Chinese; what is left is data, names and the texts of the
     analysis (translated with the services), listed in the failure message."""
     UserStore(app.config["USERS_DB"]).set_language("admin", "zh_CN")
     login("admin")
-    allowed = data_words(workspace_path) | {"admin", "captain", "officer"}  # user names
-    pages = page_words(workspace_path)
+    allowed = data_words(workspace_location) | {"admin", "captain", "officer"}  # user names
+    pages = page_words(workspace_location)
     left: dict[str, set[str]] = {}
     for path in NAV_PAGES:
         response = client.get(path)
@@ -436,10 +437,8 @@ _OVERFLOW_JS = """() => {
 
 
 @pytest.fixture
-def chinese_admin_app(plans_workspace: Path, plans_users: Path, tmp_path: Path) -> Flask:
+def chinese_admin_app(plans_location: str, plans_users: Path, tmp_path: Path) -> Flask:
     """The plans app (two saved plans) with an admin who has not chosen a language."""
-    workspace = tmp_path / "ws.gpkg"
-    shutil.copy(plans_workspace, workspace)
     users = tmp_path / "users.sqlite"
     shutil.copy(plans_users, users)
     UserStore(users).add("chief", PASSWORD, role="admin")
@@ -447,7 +446,7 @@ def chinese_admin_app(plans_workspace: Path, plans_users: Path, tmp_path: Path) 
         {
             "TESTING": True,
             "SECRET_KEY": "test",
-            "WORKSPACE": str(workspace),
+            "WORKSPACE": plans_location,
             "USERS_DB": str(users),
             "SETTINGS": Settings(plan_effort=3_000),
         }
@@ -463,7 +462,7 @@ def test_every_page_of_the_bar_in_chinese_in_chromium(
     every page of the navigation bar, a plan and the comparison: the text of each page,
     outside its map frames, holds no English word but names, units and data."""
     page = chromium.page
-    workspace = Path(chinese_admin_app.config["WORKSPACE"])
+    workspace = chinese_admin_app.config["WORKSPACE"]
     users = UserStore(chinese_admin_app.config["USERS_DB"]).all()
     allowed = data_words(workspace) | {user.name for user in users}
     pages = page_words(workspace)

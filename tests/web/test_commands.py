@@ -1,8 +1,10 @@
-"""``gisapp user add`` and ``gisapp serve --help``."""
+"""``gisapp user add`` and ``gisapp serve``; serving runs on both stores (``backend``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from click.testing import CliRunner
 
@@ -10,7 +12,7 @@ from gisapp.cli import cli
 from gisapp.store.users import UserStore, users_db_path
 
 
-def test_user_add_reads_password_from_stdin(workspace_path: Path, tmp_path: Path) -> None:
+def test_user_add_reads_password_from_stdin(tmp_path: Path) -> None:
     db = tmp_path / "u.sqlite"
     result = CliRunner().invoke(
         cli,
@@ -54,21 +56,43 @@ def test_serve_help_names_waitress() -> None:
 
 
 def test_serve_takes_its_defaults_from_the_settings_file(
-    workspace_path: Path, tmp_path: Path, monkeypatch
+    workspace_location: str, tmp_path: Path, monkeypatch
 ) -> None:
     import werkzeug.serving
 
-    served = {}
+    monkeypatch.chdir(tmp_path)  # the users file of a database workspace goes here
+    served: dict[str, Any] = {}
     monkeypatch.setattr(
         werkzeug.serving, "run_simple", lambda host, port, app, **kw: served.update(app=app)
     )
     config = tmp_path / "gisapp.toml"
     config.write_text('upload_max_mb = 1\nsecret_key = "from-the-file"\n', encoding="utf-8")
     result = CliRunner().invoke(
-        cli, ["--config", str(config), "serve", str(workspace_path), "--server", "werkzeug"]
+        cli, ["--config", str(config), "serve", workspace_location, "--server", "werkzeug"]
     )
     assert result.exit_code == 0, result.output
     app = served["app"]
     assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
     assert app.config["SECRET_KEY"] == "from-the-file"
     assert app.config["SETTINGS"].upload_max_mb == 1
+    assert app.config["WORKSPACE"] == workspace_location
+
+
+def test_serve_on_postgis_never_prints_the_password(
+    postgis_url: str, tmp_path: Path, monkeypatch
+) -> None:
+    import werkzeug.serving
+
+    from gisapp.store import Workspace
+
+    Workspace.create(postgis_url, {})
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(werkzeug.serving, "run_simple", lambda *args, **kw: None)
+    result = CliRunner().invoke(cli, ["serve", postgis_url, "--server", "werkzeug"])
+    assert result.exit_code == 0, result.output
+    parts = urlsplit(postgis_url)
+    assert parts.password and f":{parts.password}@" not in result.output
+    assert postgis_url not in result.output
+    users = users_db_path(postgis_url)
+    assert f"Serving {Workspace.open(postgis_url).label} on" in result.output
+    assert f"--users-db {users}" in result.output  # no users yet: how to add one

@@ -1,5 +1,6 @@
 """The command line and the web page ask the hotspot service the same question and get the
-same answer: the same cells, ids and values, the same PAI, the same refusals."""
+same answer: the same cells, ids and values, the same PAI, the same refusals; on both stores
+(``backend``)."""
 
 from __future__ import annotations
 
@@ -32,10 +33,10 @@ def _web(client: FlaskClient, path: str) -> tuple[int, str]:
 
 @pytest.mark.parametrize("method", ["counts", "kde"])
 def test_cli_and_web_give_the_same_hotspots(
-    client: FlaskClient, login: Login, workspace_path: Path, tmp_path: Path, method: str
+    client: FlaskClient, login: Login, workspace_location: str, tmp_path: Path, method: str
 ) -> None:
     out = tmp_path / "out"
-    code, output = _cli("hotspots", str(workspace_path), "--shift", "day", "--method", method,
+    code, output = _cli("hotspots", workspace_location, "--shift", "day", "--method", method,
                         "--out", str(out))  # fmt: skip
     assert code == 0, output
     cli_file = (out / f"hotspots_day_{method}.geojson").read_text(encoding="utf-8")
@@ -75,12 +76,12 @@ def _alert(page: str) -> str:
 def test_cli_and_web_refuse_with_the_same_message(
     client: FlaskClient,
     login: Login,
-    workspace_path: Path,
+    workspace_location: str,
     tmp_path: Path,
     cli_args: tuple[str, ...],
     query: str,
 ) -> None:
-    code, output = _cli("hotspots", str(workspace_path), *cli_args, "--out", str(tmp_path))
+    code, output = _cli("hotspots", workspace_location, *cli_args, "--out", str(tmp_path))
     assert code == 1
     login("captain")
     _, page = _web(client, f"/hotspots/?{query}")

@@ -1,33 +1,27 @@
 """The layers page: overlapping grids previewed, then imported with the repair or dropped;
-the layer list without internal tables; deleting a layer."""
+the layer list without internal tables; deleting a layer. On both stores (``backend``)."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-import pyogrio
 import pytest
 import shapely
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from gisapp.store.geopackage import Workspace
+from gisapp.store import Workspace
+from tests.web.conftest import workspace_state
 
 Login = Callable[[str], None]
 CsrfFrom = Callable[[FlaskClient, str], str]
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _text(response: TestResponse) -> str:
@@ -35,17 +29,15 @@ def _text(response: TestResponse) -> str:
 
 
 @pytest.fixture
-def repair_app(app: Flask, workspace_path: Path, tmp_path: Path) -> Flask:
+def repair_app(app: Flask, fresh_workspace: str, tmp_path: Path) -> Flask:
     """The app over a private copy of the workspace, with its own pending-upload folder."""
-    copy = tmp_path / "repair.gpkg"
-    shutil.copyfile(workspace_path, copy)
-    app.config["WORKSPACE"] = str(copy)
+    app.config["WORKSPACE"] = fresh_workspace
     app.config["PENDING_UPLOADS_DIR"] = str(tmp_path / "pending")
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     return app
 
 
-def _overlapping_grids(ws_path: Path, *, grow_deg: float = 0.001) -> bytes:
+def _overlapping_grids(ws_path: str, *, grow_deg: float = 0.001) -> bytes:
     """The workspace's grids with G1 drawn ``grow_deg`` into its sibling G2 (GeoJSON)."""
     grids = Workspace.open(ws_path).spatial_layer("grids")
     minx, miny, maxx, maxy = grids.geometry.iloc[0].bounds
@@ -65,14 +57,14 @@ def previewed(
     """Upload overlapping grids as admin; return the preview URL and the CSRF token."""
     login("admin")
     token = csrf_from(client, "/admin/layers/")
-    response = _upload(client, token, _overlapping_grids(Path(repair_app.config["WORKSPACE"])))
+    response = _upload(client, token, _overlapping_grids(repair_app.config["WORKSPACE"]))
     assert response.status_code == 303, _text(response)
     location = response.headers["Location"]
     assert re.fullmatch(r"/admin/layers/preview/[A-Za-z0-9_-]{32}", location)
     return location, token
 
 
-def _overlap(ws_path: Path, a: str, b: str) -> float:
+def _overlap(ws_path: str, a: str, b: str) -> float:
     grids = Workspace.open(ws_path).spatial_layer("grids")
     metric = grids.to_crs(grids.estimate_utm_crs()).set_index("id").geometry
     return float(metric.loc[a].intersection(metric.loc[b]).area)
@@ -81,8 +73,8 @@ def _overlap(ws_path: Path, a: str, b: str) -> float:
 def test_upload_with_overlaps_shows_the_repair_preview(
     repair_app: Flask, client: FlaskClient, previewed: tuple[str, str]
 ) -> None:
-    ws_path = Path(repair_app.config["WORKSPACE"])
-    before = _digest(ws_path)
+    ws_path = repair_app.config["WORKSPACE"]
+    before = workspace_state(ws_path)
     location, _ = previewed
     page = _text(client.get(location))
     table = re.search(r'<table class="data overlaps".*?</table>', page, re.S)
@@ -101,14 +93,14 @@ def test_upload_with_overlaps_shows_the_repair_preview(
     assert f'<script nonce="{nonce}"' in _text(map_page)
     assert "Overlap given to" in _text(map_page) and "/static/vendor/leaflet" in _text(map_page)
     # nothing is saved before the captain decides; the upload waits in its own folder
-    assert _digest(ws_path) == before
+    assert workspace_state(ws_path) == before
     assert len(list((Path(repair_app.config["PENDING_UPLOADS_DIR"])).iterdir())) == 1
 
 
 def test_accept_imports_the_repaired_grids_and_deletes_the_upload(
     repair_app: Flask, client: FlaskClient, previewed: tuple[str, str]
 ) -> None:
-    ws_path = Path(repair_app.config["WORKSPACE"])
+    ws_path = repair_app.config["WORKSPACE"]
     location, token = previewed
     response = client.post(f"{location}/accept", data={"csrf_token": token})
     page = _text(response)
@@ -125,14 +117,14 @@ def test_accept_imports_the_repaired_grids_and_deletes_the_upload(
 def test_cancel_leaves_the_workspace_unchanged(
     repair_app: Flask, client: FlaskClient, previewed: tuple[str, str]
 ) -> None:
-    ws_path = Path(repair_app.config["WORKSPACE"])
-    before = _digest(ws_path)
+    ws_path = repair_app.config["WORKSPACE"]
+    before = workspace_state(ws_path)
     location, token = previewed
     response = client.post(f"{location}/cancel", data={"csrf_token": token})
     assert response.status_code == 303
     page = _text(client.get(response.headers["Location"]))
     assert "cancelled; the workspace is unchanged" in page
-    assert _digest(ws_path) == before
+    assert workspace_state(ws_path) == before
     assert not list(Path(repair_app.config["PENDING_UPLOADS_DIR"]).iterdir())
     assert client.get(location).status_code == 404
 
@@ -159,7 +151,7 @@ def test_expired_preview_is_deleted(
     repair_app.config["PENDING_UPLOAD_TTL_S"] = -1.0  # expired as soon as it is made
     login("admin")
     token = csrf_from(client, "/admin/layers/")
-    response = _upload(client, token, _overlapping_grids(Path(repair_app.config["WORKSPACE"])))
+    response = _upload(client, token, _overlapping_grids(repair_app.config["WORKSPACE"]))
     location = response.headers["Location"]
     assert client.get(location).status_code == 404
     assert not list(Path(repair_app.config["PENDING_UPLOADS_DIR"]).iterdir())
@@ -168,8 +160,8 @@ def test_expired_preview_is_deleted(
 def test_duplicate_grid_is_refused_with_what_to_change(
     repair_app: Flask, client: FlaskClient, login: Login, csrf_from: CsrfFrom
 ) -> None:
-    ws_path = Path(repair_app.config["WORKSPACE"])
-    before = _digest(ws_path)
+    ws_path = repair_app.config["WORKSPACE"]
+    before = workspace_state(ws_path)
     login("admin")
     token = csrf_from(client, "/admin/layers/")
     grids = _overlapping_grids(ws_path, grow_deg=0.012)  # G1 covers 90 % of G2
@@ -177,16 +169,16 @@ def test_duplicate_grid_is_refused_with_what_to_change(
     page = _text(response)
     assert response.status_code == 422
     assert "remove one of the two" in page and "Traceback" not in page
-    assert _digest(ws_path) == before
+    assert workspace_state(ws_path) == before
     assert not list(Path(repair_app.config["PENDING_UPLOADS_DIR"]).iterdir())
 
 
 def test_layer_list_hides_internal_tables(
     repair_app: Flask, client: FlaskClient, login: Login
 ) -> None:
-    ws_path = Path(repair_app.config["WORKSPACE"])
+    ws_path = repair_app.config["WORKSPACE"]
     plan_index = pd.DataFrame({"plan_id": ["p1"], "shift": ["late"]})
-    pyogrio.write_dataframe(plan_index, ws_path, layer="plan_index", driver="GPKG")
+    Workspace.open(ws_path).save({"plan_index": plan_index})
     assert "plan_index" in Workspace.open(ws_path).layer_names()
     login("admin")
     page = _text(client.get("/admin/layers/"))
@@ -200,19 +192,19 @@ def test_layer_list_hides_internal_tables(
 def test_only_an_admin_can_delete_a_layer(
     repair_app: Flask, client: FlaskClient, login: Login, csrf_from: CsrfFrom, user: str
 ) -> None:
-    ws_path = Path(repair_app.config["WORKSPACE"])
-    before = _digest(ws_path)
+    ws_path = repair_app.config["WORKSPACE"]
+    before = workspace_state(ws_path)
     login(user)
     token = csrf_from(client, "/maps/")
     response = client.post("/admin/layers/roads/delete", data={"csrf_token": token})
     assert response.status_code == 403
-    assert _digest(ws_path) == before
+    assert workspace_state(ws_path) == before
 
 
 def test_delete_asks_then_removes_the_layer(
     repair_app: Flask, client: FlaskClient, login: Login, csrf_from: CsrfFrom
 ) -> None:
-    ws_path = Path(repair_app.config["WORKSPACE"])
+    ws_path = repair_app.config["WORKSPACE"]
     login("admin")
     confirm = _text(client.get("/admin/layers/roads/delete"))
     assert "This cannot be undone" in confirm
@@ -231,15 +223,15 @@ def test_delete_asks_then_removes_the_layer(
 def test_deleting_a_referenced_layer_says_what_refers_to_it(
     repair_app: Flask, client: FlaskClient, login: Login, csrf_from: CsrfFrom
 ) -> None:
-    ws_path = Path(repair_app.config["WORKSPACE"])
-    before = _digest(ws_path)
+    ws_path = repair_app.config["WORKSPACE"]
+    before = workspace_state(ws_path)
     login("admin")
     token = csrf_from(client, "/maps/")
     response = client.post("/admin/layers/grids/delete", data={"csrf_token": token})
     page = _text(response)
     assert response.status_code == 409
     assert "still in use" in page and "3 feature(s) of units name it in grid_ids" in page
-    assert _digest(ws_path) == before
+    assert workspace_state(ws_path) == before
     assert isinstance(Workspace.open(ws_path).layer("grids"), gpd.GeoDataFrame)
 
 
@@ -258,7 +250,7 @@ def test_preview_map_draws_and_accept_imports_in_chromium(
     repair_app: Flask, live_server: str, chromium: Any, tmp_path: Path
 ) -> None:
     upload = tmp_path / "网格.geojson"
-    upload.write_bytes(_overlapping_grids(Path(repair_app.config["WORKSPACE"])))
+    upload.write_bytes(_overlapping_grids(repair_app.config["WORKSPACE"]))
     page = chromium.page
     chromium.login(live_server, "admin")
     page.wait_for_url(f"{live_server}/maps/")
@@ -273,13 +265,13 @@ def test_preview_map_draws_and_accept_imports_in_chromium(
     page.click("text=Accept the repair and import")
     page.wait_for_selector("text=Imported: grids 6.")
     assert chromium.console_errors == [] and chromium.blocked == []
-    assert _overlap(Path(repair_app.config["WORKSPACE"]), "G1", "G2") <= 1.0
+    assert _overlap(repair_app.config["WORKSPACE"], "G1", "G2") <= 1.0
 
 
 def test_a_geoparquet_upload_is_imported(
     repair_app: Flask, client: FlaskClient, login: Login, csrf_from: CsrfFrom, tmp_path: Path
 ) -> None:
-    ws_path = Path(repair_app.config["WORKSPACE"])
+    ws_path = repair_app.config["WORKSPACE"]
     centres = Workspace.open(ws_path).spatial_layer("grids").geometry.representative_point()
     moved = gpd.GeoDataFrame(
         {"id": ["S1", "S2"], "name": ["派出所 1", "派出所 2"], "kind": ["station", "station"]},

@@ -1,5 +1,6 @@
 """Every page fits a 1366x768 laptop and a 1920x1080 screen without scrolling sideways (in
-real Chromium), and the two maps of the plan comparison move together."""
+real Chromium), and the two maps of the plan comparison move together; on both stores
+(``backend``)."""
 
 from __future__ import annotations
 
@@ -67,13 +68,11 @@ def admin_users(tmp_path_factory: pytest.TempPathFactory, plans_users: Path) -> 
 
 
 @pytest.fixture
-def layout_server(plans_workspace: Path, admin_users: Path, tmp_path: Path) -> Iterator[str]:
-    workspace = tmp_path / "ws.gpkg"
-    shutil.copy(plans_workspace, workspace)
+def layout_server(plans_location: str, admin_users: Path, tmp_path: Path) -> Iterator[str]:
     users = tmp_path / "users.sqlite"
     shutil.copy(admin_users, users)
     app: Flask = create_app(
-        {"TESTING": True, "SECRET_KEY": "test", "WORKSPACE": str(workspace), "USERS_DB": str(users)}
+        {"TESTING": True, "SECRET_KEY": "test", "WORKSPACE": plans_location, "USERS_DB": str(users)}
     )
     with live_server_of(app) as base:
         yield base

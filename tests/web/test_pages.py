@@ -1,11 +1,10 @@
-"""Test-client tests of the settings wiring, navigation, hotspots, exports and uploads."""
+"""Test-client tests of the settings wiring, navigation, hotspots, exports and uploads, on
+both stores (the app serves a GeoPackage file or a PostGIS schema, ``backend``)."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,11 +14,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from shapely.geometry import Point, box
+from werkzeug.test import TestResponse
 
 from gisapp.errors import SettingsError
 from gisapp.services.analytics import load_incidents, shift_hotspots, study_area
 from gisapp.settings import Settings
-from gisapp.store.geopackage import Workspace
+from gisapp.store import Workspace
+from tests.web.conftest import workspace_state
 from web import create_app
 
 HOSTILE = "<script>alert(1)</script>"
@@ -38,11 +39,7 @@ ADMIN_PAGES = ("/admin/layers/", "/admin/users")
 EVERYONE_PAGES = ("/maps/", "/maps/overview/map.html", "/maps/grids", "/exports/")
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _text(response) -> str:  # type: ignore[no-untyped-def]
+def _text(response: TestResponse) -> str:
     text: str = response.get_data(as_text=True)
     response.close()
     return text
@@ -160,9 +157,9 @@ def test_navigation_follows_the_role(client: FlaskClient, login: Login) -> None:
 
 
 def test_hotspot_page_shows_the_pai_of_the_analytics(
-    client: FlaskClient, login: Login, workspace_path: Path
+    client: FlaskClient, login: Login, workspace_location: str
 ) -> None:
-    ws = Workspace.open(workspace_path)
+    ws = Workspace.open(workspace_location)
     incidents, _ = load_incidents(ws)
     layer, kpis = shift_hotspots(
         incidents, shift=Settings().shift("day"), method="counts", area=study_area(ws)
@@ -221,9 +218,9 @@ def test_hotspot_geojson_export(client: FlaskClient, login: Login) -> None:
 
 
 def test_hotspot_category_filter_changes_the_incident_count(
-    client: FlaskClient, login: Login, workspace_path: Path
+    client: FlaskClient, login: Login, workspace_location: str
 ) -> None:
-    ws = Workspace.open(workspace_path)
+    ws = Workspace.open(workspace_location)
     incidents, _ = load_incidents(ws)
     groups = sorted(incidents["group"].astype(str).unique())
     login("captain")
@@ -289,14 +286,24 @@ def test_exports_page_links_what_exists(client: FlaskClient, login: Login) -> No
 
 
 def test_workspace_download_is_the_geopackage(
-    client: FlaskClient, login: Login, workspace_path: Path
+    client: FlaskClient, login: Login, workspace_location: str, tmp_path: Path
 ) -> None:
     login("captain")
     response = client.get("/exports/workspace.gpkg")
     body = response.get_data()
     response.close()
-    assert body == workspace_path.read_bytes()
     assert response.headers["Content-Disposition"].startswith("attachment")
+    ws = Workspace.open(workspace_location)
+    if ws.backend.path is not None:
+        assert body == ws.backend.path.read_bytes()
+    download = tmp_path / "download.gpkg"
+    download.write_bytes(body)
+    copy = Workspace.open(download)
+    assert copy.layer_names() == ws.layer_names()
+    assert {n: len(copy.layer(n)) for n in ws.layer_names()} == {
+        n: len(ws.layer(n)) for n in ws.layer_names()
+    }
+    assert copy.timezone == ws.timezone
 
 
 def test_hotspot_offline_export_is_self_contained(client: FlaskClient, login: Login) -> None:
@@ -309,11 +316,9 @@ def test_hotspot_offline_export_is_self_contained(client: FlaskClient, login: Lo
 
 
 @pytest.fixture
-def upload_app(app: Flask, workspace_path: Path, tmp_path: Path) -> Flask:
+def upload_app(app: Flask, fresh_workspace: str) -> Flask:
     """The app over a private copy of the workspace, which uploads may change."""
-    copy = tmp_path / "upload.gpkg"
-    shutil.copyfile(workspace_path, copy)
-    app.config["WORKSPACE"] = str(copy)
+    app.config["WORKSPACE"] = fresh_workspace
     return app
 
 
@@ -364,8 +369,7 @@ def test_upload_imports_a_mapped_csv(upload_app: Flask, admin_upload, client: Fl
 
 
 def test_upload_with_validation_errors_saves_nothing(upload_app: Flask, admin_upload) -> None:
-    path = Path(upload_app.config["WORKSPACE"])
-    before = _digest(path)
+    before = workspace_state(upload_app.config["WORKSPACE"])
     grids = gpd.GeoDataFrame(
         {"id": ["g1", "g1"], "community_id": ["C9", "C1"]},
         geometry=[box(-72.94, 41.31, -72.93, 41.32), box(-72.93, 41.31, -72.92, 41.32)],
@@ -381,24 +385,24 @@ def test_upload_with_validation_errors_saves_nothing(upload_app: Flask, admin_up
     assert sorted(row[2] for row in errors if row[1] == "units") == ["U1", "U2", "U3"]
     assert any(row[0] == "warning" and row[1] == "incidents" for row in cells)
     assert all(row[4] for row in cells)  # every problem says how to fix it
-    assert _digest(path) == before
+    assert workspace_state(upload_app.config["WORKSPACE"]) == before
 
 
 def test_csv_renamed_geojson_shows_the_report(upload_app: Flask, admin_upload) -> None:
-    before = _digest(Path(upload_app.config["WORKSPACE"]))
+    before = workspace_state(upload_app.config["WORKSPACE"])
     status, page = admin_upload(b"id,lon,lat\n1,-72.9,41.3\n", "stations.geojson", layer="stations")
     assert status == 422
     [row] = _problem_cells(page)
     assert row[:2] == ["error", "stations"]
     assert "stations.geojson" in row[3] and "is not GeoJSON" in row[3]
     assert "gisapp-upload-" not in page and "Traceback" not in page  # no server path leaks
-    assert _digest(Path(upload_app.config["WORKSPACE"])) == before
+    assert workspace_state(upload_app.config["WORKSPACE"]) == before
 
 
 def test_truncated_geopackage_shows_the_report(
-    upload_app: Flask, admin_upload, workspace_path: Path
+    upload_app: Flask, admin_upload, workspace_file: Path
 ) -> None:
-    truncated = workspace_path.read_bytes()[:40_000]
+    truncated = workspace_file.read_bytes()[:40_000]
     status, page = admin_upload(truncated, "roads.gpkg", layer="roads")
     assert status == 422
     [row] = _problem_cells(page)
@@ -437,7 +441,7 @@ def test_hostile_file_name_is_escaped_and_never_a_path(
 def test_gcj02_upload_far_from_the_workspace_is_refused(upload_app: Flask, admin_upload) -> None:
     # Wuhan Yellow Crane Tower in GCJ-02 (as an Amap pick gives it), uploaded into the New
     # Haven workspace: converted, then refused as lying nowhere near the workspace's grids
-    before = _digest(Path(upload_app.config["WORKSPACE"]))
+    before = workspace_state(upload_app.config["WORKSPACE"])
     gcj = (114.3025, 30.5447)
     stations = gpd.GeoDataFrame(
         {"id": ["S1"], "name": ["Tower post"], "kind": ["post"]}, geometry=[Point(gcj)], crs=4326
@@ -447,19 +451,19 @@ def test_gcj02_upload_far_from_the_workspace_is_refused(upload_app: Flask, admin
     )
     assert status == 422, page
     assert "km away" in page and "Traceback" not in page
-    assert _digest(Path(upload_app.config["WORKSPACE"])) == before
+    assert workspace_state(upload_app.config["WORKSPACE"]) == before
 
 
 def test_upload_without_csrf_token_is_rejected(
     upload_app: Flask, client: FlaskClient, login: Login
 ) -> None:
-    before = _digest(Path(upload_app.config["WORKSPACE"]))
+    before = workspace_state(upload_app.config["WORKSPACE"])
     login("admin")
     data = {"layer": "stations", "file": (io.BytesIO(b"{}"), "s.geojson")}
     response = client.post("/admin/layers/", data=data, content_type="multipart/form-data")
     assert response.status_code == 400
     assert "security token" in _text(response)
-    assert _digest(Path(upload_app.config["WORKSPACE"])) == before
+    assert workspace_state(upload_app.config["WORKSPACE"]) == before
 
 
 class _HugeBody:
@@ -522,18 +526,14 @@ def test_coverage_page_without_stations_says_what_to_import(
 
 
 @pytest.fixture
-def stations_app(app: Flask, tmp_path: Path) -> Flask:
+def stations_app(app: Flask, sample_location: str) -> Flask:
     """The app over a copy of the bundled New Haven sample, plus a hostile station name."""
-    from gisapp.samples import get_path
-
-    copy = tmp_path / "sample.gpkg"
-    shutil.copyfile(get_path("new_haven"), copy)
-    ws = Workspace.open(copy)
-    stations = ws.layer("stations")
+    ws = Workspace.open(sample_location)
+    stations = ws.spatial_layer("stations")
     extra = stations.iloc[[0]].assign(id="hostile", name=HOSTILE)
     extra = extra.set_geometry(extra.geometry.translate(0.01, 0.005))
     ws.save({"stations": gpd.GeoDataFrame(pd.concat([stations, extra]), crs=stations.crs)})
-    app.config["WORKSPACE"] = str(copy)
+    app.config["WORKSPACE"] = sample_location
     return app
 
 

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gisapp.errors import WorkspaceError
-from gisapp.store.geopackage import Workspace
+from gisapp.store import Workspace
 from gisapp.store.plans import delete_plan, list_plans, load_plan, save_plan
 from gisapp.views.plans import plan_comparison
 from tests.web.conftest import SAVED_PLANS

@@ -1,5 +1,6 @@
 """The plan form over a Redis job queue: the web submits, a ``gisapp worker`` plans, the job
-page shows the progress, then the plan -- also for a web app started after the job.
+page shows the progress, then the plan -- also for a web app started after the job. On
+both stores (``backend``).
 
 Needs a Redis server (``bash .ci/redis.sh``, ``GISAPP_TEST_REDIS_URL``); skipped without one
 unless ``GISAPP_REQUIRE_SERVERS=1``.
@@ -24,12 +25,12 @@ from web import create_app
 Login = Callable[[str], None]
 
 
-def _app(workspace: Path, users: Path, redis_url: str) -> Flask:
+def _app(workspace: str, users: Path, redis_url: str) -> Flask:
     return create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "test",
-            "WORKSPACE": str(workspace),
+            "WORKSPACE": workspace,
             "USERS_DB": str(users),
             "SETTINGS": Settings(plan_effort=3_000, job_queue=redis_url),
         }
@@ -37,15 +38,15 @@ def _app(workspace: Path, users: Path, redis_url: str) -> Flask:
 
 
 @pytest.fixture
-def paths(plans_workspace: Path, plans_users: Path, tmp_path: Path) -> tuple[Path, Path]:
-    workspace, users = tmp_path / "ws.gpkg", tmp_path / "users.sqlite"
-    shutil.copy(plans_workspace, workspace)
+def paths(plans_location: str, plans_users: Path, tmp_path: Path) -> tuple[str, Path]:
+    """The workspace (a fresh copy of the plans workspace) and the users file."""
+    users = tmp_path / "users.sqlite"
     shutil.copy(plans_users, users)
-    return workspace, users
+    return plans_location, users
 
 
 @pytest.fixture
-def app(paths: tuple[Path, Path], redis_url: str) -> Flask:
+def app(paths: tuple[str, Path], redis_url: str) -> Flask:
     return _app(*paths, redis_url)
 
 
@@ -67,7 +68,7 @@ def _log_in(client: FlaskClient) -> None:
 
 @pytest.mark.slow
 def test_a_plan_from_the_form_is_made_by_a_worker(
-    app: Flask, paths: tuple[Path, Path], redis_url: str
+    app: Flask, paths: tuple[str, Path], redis_url: str
 ) -> None:
     client = app.test_client()
     _log_in(client)
@@ -99,11 +100,11 @@ def test_a_plan_from_the_form_is_made_by_a_worker(
     assert done.headers["Location"] == "/plans/2014-09-18-2000-0400-s7"
     from gisapp.store import open_workspace
 
-    assert "2014-09-18-2000-0400-s7" in set(list_plans(open_workspace(str(paths[0])))["plan_id"])
+    assert "2014-09-18-2000-0400-s7" in set(list_plans(open_workspace(paths[0]))["plan_id"])
 
 
 def test_the_form_and_job_page_say_when_the_queue_does_not_answer(
-    paths: tuple[Path, Path],
+    paths: tuple[str, Path],
 ) -> None:
     app = _app(*paths, "redis://127.0.0.1:1/0")  # nothing listens on port 1
     client = app.test_client()

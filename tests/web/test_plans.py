@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gisapp.render.browser import CHROMIUM_PATH
-from gisapp.store.geopackage import Workspace
+from gisapp.store import Workspace
 from gisapp.store.plans import list_plans, load_plan
 
 PASSWORD = "correct horse battery"

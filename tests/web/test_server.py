@@ -1,5 +1,5 @@
 """The production server: bounded settings, cached pages that follow the workspace, the
-print limit, and a workspace given by a relative path."""
+print limit, and a workspace given by a relative path; on both stores (``backend``)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import web.cli
 import web.maps
 from gisapp.cli import cli
 from gisapp.settings import Settings
-from gisapp.store.geopackage import Workspace
+from gisapp.store import Workspace
 from gisapp.views import plans as plan_views
 from gisapp.views.cache import VersionedCache
 from tests.web.conftest import PASSWORD, SAVED_PLANS
@@ -32,14 +32,17 @@ Login = Callable[[str], None]
 
 
 @pytest.fixture
-def app(workspace_path: Path, users_template: Path, tmp_path: Path) -> Flask:
+def app(fresh_workspace: str, users_template: Path, tmp_path: Path) -> Flask:
     """The app over a copy of the test workspace, which the tests may change."""
-    workspace = tmp_path / "ws.gpkg"
-    shutil.copy(workspace_path, workspace)
     users = tmp_path / "users.sqlite"
     shutil.copy(users_template, users)
     return create_app(
-        {"TESTING": True, "SECRET_KEY": "test", "WORKSPACE": str(workspace), "USERS_DB": str(users)}
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "WORKSPACE": fresh_workspace,
+            "USERS_DB": str(users),
+        }
     )
 
 
@@ -104,22 +107,34 @@ def test_server_options_are_bounded() -> None:
 
 
 def test_serve_builds_waitress_from_the_settings(
-    workspace_path: Path, tmp_path: Path, built: list[_FakeServer], print_limit: None
+    workspace_location: str,
+    tmp_path: Path,
+    built: list[_FakeServer],
+    print_limit: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # the users file of a database workspace goes here
     config = tmp_path / "gisapp.toml"
     config.write_text("serve_threads = 5\nprint_jobs = 1\nprint_wait_s = 3\n", encoding="utf-8")
-    result = CliRunner().invoke(cli, ["--config", str(config), "serve", str(workspace_path)])
+    users = tmp_path / "users.sqlite"
+    result = CliRunner().invoke(
+        cli,
+        ["--config", str(config), "serve", workspace_location, "--users-db", str(users)],
+    )
     assert result.exit_code == 0, result.output
     (server,) = built
     assert server.ran and server.options.threads == 5
     assert server.options.connection_limit == 5 * web.cli.CONNECTIONS_PER_THREAD
     assert plan_views.print_limit() == (1, 3.0)
     assert "with 5 threads" in result.output
+    assert f"Serving {Workspace.open(workspace_location).label} on" in result.output
+    # no users yet: the hint adds one to the file the server reads
+    assert f"--users-db {users.resolve()}" in result.output
 
-    result = CliRunner().invoke(cli, ["serve", str(workspace_path), "--threads", "3"])
+    result = CliRunner().invoke(cli, ["serve", workspace_location, "--threads", "3"])
     assert result.exit_code == 0, result.output
     assert built[-1].options.threads == 3
-    result = CliRunner().invoke(cli, ["serve", str(workspace_path), "--threads", "0"])
+    result = CliRunner().invoke(cli, ["serve", workspace_location, "--threads", "0"])
     assert result.exit_code == 2 and "--threads" in result.output
 
 
@@ -312,14 +327,15 @@ def test_print_limit_answers_503_with_retry_after(
 
 
 def test_workspace_download_with_a_relative_path(
-    workspace_path: Path,
+    # only a file has a relative path: this one stays on a GeoPackage
+    workspace_file: Path,
     users_template: Path,
     tmp_path: Path,
     built: list[_FakeServer],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     (tmp_path / "demo-out").mkdir()
-    shutil.copy(workspace_path, tmp_path / "demo-out" / "ws.gpkg")
+    shutil.copy(workspace_file, tmp_path / "demo-out" / "ws.gpkg")
     shutil.copy(users_template, tmp_path / "demo-out" / "users.sqlite")
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(

@@ -1,8 +1,8 @@
-"""Uploads refused by what they unpack to: 413 or 422, a small page, the workspace unchanged."""
+"""Uploads refused by what they unpack to: 413 or 422, a small page, the workspace unchanged;
+on both stores (``backend``)."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
 import shutil
@@ -20,6 +20,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from gisapp.settings import Settings
+from tests.web.conftest import workspace_state
 from web import create_app
 
 Login = Callable[[str], None]
@@ -39,17 +40,15 @@ MAX_PAGE_BYTES = 20_000
 
 
 @pytest.fixture
-def app(workspace_path: Path, users_template: Path, tmp_path: Path) -> Flask:
+def app(fresh_workspace: str, users_template: Path, tmp_path: Path) -> Flask:
     """The app over a private copy of the workspace, with low import limits."""
-    workspace = tmp_path / "upload.gpkg"
-    shutil.copyfile(workspace_path, workspace)
     users = tmp_path / "users.sqlite"
     shutil.copyfile(users_template, users)
     return create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "test",
-            "WORKSPACE": str(workspace),
+            "WORKSPACE": fresh_workspace,
             "USERS_DB": str(users),
             "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
             "SETTINGS": SETTINGS,
@@ -69,10 +68,6 @@ def post(app: Flask, client: FlaskClient, login: Login, csrf_from: CsrfFrom) -> 
         return response.status_code, response.get_data(as_text=True)
 
     return send
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _zip(members: dict[str, bytes]) -> bytes:
@@ -119,8 +114,7 @@ def _problem_messages(page: str) -> list[str]:
 def test_bombs_are_refused_and_nothing_is_written(
     app: Flask, post: Post, content: bytes, filename: str, status: int, expected: str
 ) -> None:
-    workspace = Path(app.config["WORKSPACE"])
-    before = _digest(workspace)
+    before = workspace_state(app.config["WORKSPACE"])
     layer = filename.split(".")[0]
     answer, page = post(content, filename, layer=layer)
     assert answer == status, page
@@ -128,7 +122,7 @@ def test_bombs_are_refused_and_nothing_is_written(
     assert expected in message
     assert "gisapp-upload-" not in page and "Traceback" not in page
     assert len(page.encode()) < MAX_PAGE_BYTES
-    assert _digest(workspace) == before
+    assert workspace_state(app.config["WORKSPACE"]) == before
 
 
 def test_polygon_with_too_many_vertices_gets_413(app: Flask, post: Post) -> None:
