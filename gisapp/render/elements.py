@@ -72,7 +72,9 @@ class Panes(MacroElement):
     Every pane lets clicks through where it draws nothing (``pointer-events: none``), and
     every pane but the base draws with SVG, whose shapes take clicks themselves: a canvas in
     a higher pane would swallow the clicks meant for the layers below it. The base map
-    (thousands of street lines, never clicked) keeps the faster canvas.
+    (thousands of street lines, never clicked) keeps the faster canvas, except on a map
+    whose ``vectorBase`` option is set (a printed one: see
+    :func:`gisapp.render.printing.set_print_options`).
     ``window.gisappRenderer(pane)`` returns a pane's renderer (one per pane and page).
     """
 
@@ -94,7 +96,7 @@ class Panes(MacroElement):
           var renderers = {};
           window.gisappRenderer = function (name) {
             if (!renderers[name]) {
-              renderers[name] = name === 'gisapp-base'
+              renderers[name] = name === 'gisapp-base' && !map.options.vectorBase
                 ? L.canvas({pane: name}) : L.svg({pane: name});
             }
             return renderers[name];
