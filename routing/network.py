@@ -10,11 +10,11 @@ OSMnx-compatible graph where convenience matters.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import KW_ONLY, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import geopandas as gpd
 import networkx as nx
@@ -49,6 +49,67 @@ logger = logging.getLogger(__name__)
 _LINE_TYPES = ("LineString", "MultiLineString")
 #: Smallest travel time of an edge: sparse graph routines treat stored zeros as no edge.
 MIN_TRAVEL_TIME_S = 1e-6
+
+_T = TypeVar("_T")
+
+
+class _OnFirstUse(Generic[_T]):
+    """A field of :class:`StreetNetwork` given as its value, or as a function with no
+    argument that returns it on first use (a stored network decodes its geometries only
+    when a command asks for them).
+
+    With ``derive``, the field may be left out: it is then computed from the network on
+    first use.
+    """
+
+    def __init__(self, derive: Callable[[StreetNetwork], _T] | None = None) -> None:
+        self._derive = derive
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, network: None, owner: type | None = None) -> _OnFirstUse[_T]: ...
+
+    @overload
+    def __get__(self, network: StreetNetwork, owner: type | None = None) -> _T: ...
+
+    def __get__(self, network: StreetNetwork | None, owner: type | None = None) -> Any:
+        if network is None:
+            if self._derive is None:
+                raise AttributeError(self._name)  # a required field for the dataclass
+            return None  # the default: derived on first use
+        value = network.__dict__[self._name]
+        if value is None and self._derive is not None:
+            value = network.__dict__[self._name] = self._derive(network)
+        elif callable(value):
+            value = network.__dict__[self._name] = value()
+        return value
+
+    def __set__(self, network: StreetNetwork, value: _T | Callable[[], _T] | None) -> None:
+        if value is None and self._derive is None:
+            raise TypeError(f"'{self._name}' of a StreetNetwork cannot be None")
+        # the dataclass is frozen: only its __init__ gets here
+        network.__dict__[self._name] = value
+
+
+def fastest_edges(
+    edge_u: NDArray[np.int64], edge_v: NDArray[np.int64], edge_travel_time_s: NDArray[np.float64]
+) -> NDArray[np.int64]:
+    """The fastest edge of every node pair, ordered by start node, then end node.
+
+    Parallel edges keep the quickest (the first of equally quick ones).
+    """
+    order = np.lexsort((edge_travel_time_s, edge_v, edge_u))
+    u, v = edge_u[order], edge_v[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
+    return np.asarray(order[first], dtype=np.int64)
+
+
+def _fastest_edges_of(network: StreetNetwork) -> NDArray[np.int64]:
+    return fastest_edges(network.edge_u, network.edge_v, network.edge_travel_time_s)
 
 
 @dataclass(frozen=True)
@@ -160,8 +221,6 @@ class StreetNetwork:
         ``"car"``, ``"ebike"`` or ``"foot"``.
     node_x, node_y
         Node coordinates in metres.
-    segment_geometry
-        LineString of every segment, drawn from ``segment_u`` to ``segment_v``.
     segment_u, segment_v
         End nodes of every segment.
     segment_length_m
@@ -180,13 +239,18 @@ class StreetNetwork:
         Length, travel time and speed of every edge.
     report
         What the build kept and dropped.
+    segment_geometry
+        LineString of every segment, drawn from ``segment_u`` to ``segment_v``; or a
+        function with no argument returning them, called once, on first use.
+    fastest_edge
+        The fastest edge of every node pair (:func:`fastest_edges`), as a stored network
+        holds it; derived from the edges on first use when left out.
     """
 
     crs: pyproj.CRS
     mode: str
     node_x: NDArray[np.float64]
     node_y: NDArray[np.float64]
-    segment_geometry: NDArray[np.object_]
     segment_u: NDArray[np.int64]
     segment_v: NDArray[np.int64]
     segment_length_m: NDArray[np.float64]
@@ -201,6 +265,9 @@ class StreetNetwork:
     edge_travel_time_s: NDArray[np.float64]
     edge_speed_kph: NDArray[np.float64]
     report: NetworkReport = field(repr=False)
+    _: KW_ONLY
+    segment_geometry: _OnFirstUse[NDArray[np.object_]] = _OnFirstUse()
+    fastest_edge: _OnFirstUse[NDArray[np.int64]] = _OnFirstUse(derive=_fastest_edges_of)
 
     @property
     def n_nodes(self) -> int:
@@ -224,26 +291,25 @@ class StreetNetwork:
         return self.segment_name[self.edge_segment]
 
     @cached_property
-    def _best_edge(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-        """Fastest edge of every node pair (parallel edges keep the quickest)."""
-        order = np.lexsort((self.edge_travel_time_s, self.edge_v, self.edge_u))
-        u, v = self.edge_u[order], self.edge_v[order]
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
-        return u[first], v[first], order[first]
+    def _fastest_pairs(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """``indptr`` and ``indices`` of the node-by-node matrices of :attr:`fastest_edge`."""
+        edge = self.fastest_edge
+        indptr = np.zeros(self.n_nodes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.edge_u[edge], minlength=self.n_nodes), out=indptr[1:])
+        return indptr, self.edge_v[edge]
 
     @cached_property
     def travel_time_csr(self) -> csr_array:
         """Node-by-node travel times in seconds (the fastest of parallel edges)."""
-        u, v, edge = self._best_edge
-        time_s = np.maximum(self.edge_travel_time_s[edge], MIN_TRAVEL_TIME_S)
-        return csr_array((time_s, (u, v)), shape=(self.n_nodes, self.n_nodes))
+        indptr, indices = self._fastest_pairs
+        time_s = np.maximum(self.edge_travel_time_s[self.fastest_edge], MIN_TRAVEL_TIME_S)
+        return _sorted_csr(time_s, indices, indptr, self.n_nodes)
 
     @cached_property
     def edge_id_csr(self) -> csr_array:
         """Node-by-node matrix holding ``edge + 1`` of the fastest edge between them."""
-        u, v, edge = self._best_edge
-        return csr_array((edge + 1, (u, v)), shape=(self.n_nodes, self.n_nodes))
+        indptr, indices = self._fastest_pairs
+        return _sorted_csr(self.fastest_edge + 1, indices, indptr, self.n_nodes)
 
     @cached_property
     def segment_tree(self) -> shapely.STRtree:
@@ -333,6 +399,17 @@ class StreetNetwork:
                 data["geometry"] = edges.geometry.iat[i]
             graph.add_edge(int(self.edge_u[i]), int(self.edge_v[i]), **data)
         return graph
+
+
+def _sorted_csr(
+    data: NDArray[Any], indices: NDArray[np.int64], indptr: NDArray[np.int64], n: int
+) -> csr_array:
+    """An ``n`` by ``n`` CSR matrix of distinct entries, sorted within every row."""
+    matrix = csr_array((data, indices, indptr), shape=(n, n))
+    # the entries are distinct and in order: spare scipy from checking it
+    matrix.has_sorted_indices = True
+    matrix.has_canonical_format = True
+    return matrix
 
 
 def _metric_lines(roads: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:

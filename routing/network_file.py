@@ -1,10 +1,13 @@
 """A built :class:`~routing.network.StreetNetwork` stored in one ``.npz`` file and read back.
 
 Building a city's network (noding, merging, components) takes seconds; reading it back
-takes a fraction of one. The file holds plain arrays only (no pickles): numbers as they
-are, texts as fixed-width strings with a mask for missing names, segment geometries as
-coordinates with offsets (LineStrings) or as WKB, the CRS as WKT and the build report as
-JSON. A file written by another :data:`FORMAT_VERSION` is refused, so callers rebuild.
+takes a few hundredths of one. The file holds plain arrays only (no pickles): numbers as
+they are, texts as the distinct values and a code per segment (-1 for a missing name),
+segment geometries as coordinates with offsets (LineStrings) or as WKB, the fastest edge
+of every node pair in matrix order (so that reading needs no sort), the CRS as WKT and the
+build report as JSON. Geometries are decoded on first use, not on reading: a command that
+only routes never pays for them. A file written by another :data:`FORMAT_VERSION` is
+refused, so callers rebuild.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import dataclasses
 import json
 import os
 import zipfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +29,9 @@ from layers.i18n import _
 from routing.errors import NetworkError
 from routing.network import NetworkReport, StreetNetwork
 
-#: Layout of the file; bumped whenever the stored arrays change.
-FORMAT_VERSION = 1
+#: Layout of the file; bumped whenever the stored arrays change (2: texts as codes, the
+#: fastest edges stored).
+FORMAT_VERSION = 2
 
 #: Number arrays of :class:`StreetNetwork`, stored as they are.
 _NUMBER_FIELDS = (
@@ -43,6 +48,7 @@ _NUMBER_FIELDS = (
     "edge_length_m",
     "edge_travel_time_s",
     "edge_speed_kph",
+    "fastest_edge",
 )
 
 _LINESTRING = shapely.GeometryType.LINESTRING
@@ -103,10 +109,10 @@ def load_network(path: str | os.PathLike[str]) -> StreetNetwork:
                         expected=FORMAT_VERSION,
                     )
                 )
-            numbers = {name: np.array(data[name]) for name in _NUMBER_FIELDS}
+            numbers = {name: data[name] for name in _NUMBER_FIELDS}
             names = _texts(data, "segment_name")
             highways = _texts(data, "segment_highway")
-            geometry = _geometries(data)
+            geometry = _stored_geometries(data)
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise NetworkError(
             _("cannot read the stored network %(file)s: %(reason)s", file=source.name, reason=exc)
@@ -123,16 +129,19 @@ def load_network(path: str | os.PathLike[str]) -> StreetNetwork:
 
 
 def _text_arrays(name: str, values: NDArray[np.object_]) -> dict[str, NDArray[Any]]:
-    """Texts as one fixed-width string array and a mask of the missing ones."""
+    """Texts as their distinct values (fixed-width strings) and the position of each text
+    among them, -1 for a missing one."""
     missing = np.array([v is None for v in values], dtype=bool)
     texts = np.array(["" if v is None else str(v) for v in values], dtype=np.str_)
-    return {f"{name}__text": texts, f"{name}__missing": missing}
+    distinct, inverse = np.unique(texts, return_inverse=True)
+    codes = np.where(missing, -1, inverse.reshape(-1)).astype(np.int32)
+    return {f"{name}__distinct": distinct, f"{name}__code": codes}
 
 
 def _texts(data: Any, name: str) -> NDArray[np.object_]:
-    texts = data[f"{name}__text"].astype(object)
-    texts[data[f"{name}__missing"]] = None
-    return np.asarray(texts, dtype=object)
+    # one str object per distinct text, shared by its segments; None appended for code -1
+    distinct = np.append(data[f"{name}__distinct"].astype(object), [None])
+    return np.asarray(distinct[data[f"{name}__code"]], dtype=object)
 
 
 def _geometry_arrays(geometry: NDArray[np.object_]) -> dict[str, NDArray[Any]]:
@@ -146,14 +155,20 @@ def _geometry_arrays(geometry: NDArray[np.object_]) -> dict[str, NDArray[Any]]:
     return {"geometry__wkb": joined, "geometry__wkb_ends": np.cumsum(sizes)}
 
 
-def _geometries(data: Any) -> NDArray[np.object_]:
+def _stored_geometries(data: Any) -> partial[NDArray[np.object_]]:
+    """The stored geometry arrays, read now, and the function that decodes them later."""
     if "geometry__coords" in data:
-        geometry = shapely.from_ragged_array(
-            _LINESTRING, data["geometry__coords"], (data["geometry__offsets"],)
-        )
-        return np.asarray(geometry, dtype=object)
-    raw = data["geometry__wkb"].tobytes()
-    ends = data["geometry__wkb_ends"]
+        return partial(_lines, data["geometry__coords"], data["geometry__offsets"])
+    return partial(_wkb, data["geometry__wkb"], data["geometry__wkb_ends"])
+
+
+def _lines(coords: NDArray[np.float64], offsets: NDArray[np.int64]) -> NDArray[np.object_]:
+    geometry = shapely.from_ragged_array(_LINESTRING, coords, (offsets,))
+    return np.asarray(geometry, dtype=object)
+
+
+def _wkb(joined: NDArray[np.uint8], ends: NDArray[np.int64]) -> NDArray[np.object_]:
+    raw = joined.tobytes()
     starts = np.concatenate([[0], ends[:-1]])
     blobs = np.array([raw[s:e] for s, e in zip(starts, ends, strict=True)], dtype=object)
     return np.asarray(shapely.from_wkb(blobs), dtype=object)

@@ -13,6 +13,7 @@ import shapely
 from shapely import LineString, MultiLineString
 
 import gisapp.services.network as network_service
+import routing.network_file as network_file
 from gisapp.samples import get_path
 from gisapp.services.network import (
     clear_network_cache,
@@ -21,8 +22,9 @@ from gisapp.services.network import (
     workspace_network,
 )
 from gisapp.store import Workspace
+from routing.errors import NetworkError
 from routing.network import StreetNetwork
-from routing.network_file import load_network, save_network
+from routing.network_file import FORMAT_VERSION, load_network, save_network
 
 _ARRAYS = (
     "node_x",
@@ -85,8 +87,57 @@ def test_second_load_reads_the_stored_network(workspace_path: Path, builds: list
     assert builds == ["car"]
     assert second is not first
     assert_same_network(first, second)
-    # what routing derives from it is the same too
-    assert (second.travel_time_csr != first.travel_time_csr).nnz == 0
+    # what routing derives from it is the same too, read back rather than sorted again
+    np.testing.assert_array_equal(second.fastest_edge, first.fastest_edge)
+    for matrix in ("travel_time_csr", "edge_id_csr"):
+        a, b = getattr(first, matrix), getattr(second, matrix)
+        for part in ("data", "indices", "indptr"):
+            np.testing.assert_array_equal(getattr(a, part), getattr(b, part), err_msg=matrix)
+            assert getattr(a, part).dtype == getattr(b, part).dtype, matrix
+
+
+def test_stored_geometries_are_decoded_on_first_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    network = workspace_network(Workspace.open(get_path("liechtenstein")), "car")
+    path = save_network(network, tmp_path / "n.npz")
+    decoded: list[int] = []
+    lines = network_file._lines
+
+    def counting(*args: Any) -> Any:
+        decoded.append(len(args[1]) - 1)
+        return lines(*args)
+
+    monkeypatch.setattr(network_file, "_lines", counting)
+    back = load_network(path)
+    back.travel_time_csr  # noqa: B018 - routing needs no geometry
+    assert decoded == []
+    first = back.segment_geometry
+    assert back.segment_geometry is first
+    assert decoded == [network.n_segments]
+    assert bool(np.all(shapely.equals_exact(first, network.segment_geometry, 0)))
+
+
+def test_file_of_another_format_is_refused_and_built_again(
+    workspace_path: Path, builds: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = Workspace.open(workspace_path)
+    with monkeypatch.context() as older:
+        # a file written by the previous release: other format, other file name
+        older.setattr(network_file, "FORMAT_VERSION", FORMAT_VERSION - 1)
+        older.setattr(network_service, "FORMAT_VERSION", FORMAT_VERSION - 1)
+        workspace_network(ws, "car")
+        old = stored_network_path(ws, "car")
+    assert old is not None and old.is_file()
+    with pytest.raises(NetworkError, match=f"format {FORMAT_VERSION - 1}, not {FORMAT_VERSION}"):
+        load_network(old)
+    clear_network_cache()
+    again = workspace_network(ws, "car")
+    assert builds == ["car", "car"]
+    new = stored_network_path(ws, "car")
+    assert new != old and new is not None and new.is_file()
+    assert not old.exists()
+    assert_same_network(again, load_network(new))
 
 
 def test_a_plan_save_keeps_the_stored_network(workspace_path: Path, builds: list[str]) -> None:
@@ -178,3 +229,22 @@ def test_file_round_trip_of_mixed_geometries_and_missing_names(tmp_path: Path) -
     back = load_network(save_network(mixed, tmp_path / "n.npz"))
     assert_same_network(mixed, back)
     assert list(back.segment_name[:3]) == [None, "", "中山路"]
+    assert back.segment_name.dtype == object and back.segment_highway.dtype == object
+
+
+def test_file_round_trip_of_an_empty_text_column(tmp_path: Path) -> None:
+    network = workspace_network(Workspace.open(get_path("liechtenstein")), "car")
+    unnamed = StreetNetwork(
+        **{
+            **{name: getattr(network, name) for name in _ARRAYS},
+            "crs": network.crs,
+            "mode": network.mode,
+            "segment_geometry": network.segment_geometry,
+            "segment_name": np.full(network.n_segments, None, dtype=object),
+            "segment_highway": network.segment_highway,
+            "report": network.report,
+        }
+    )
+    back = load_network(save_network(unnamed, tmp_path / "n.npz"))
+    assert_same_network(unnamed, back)
+    assert set(back.segment_name) == {None}

@@ -213,3 +213,59 @@ def test_osm_networks_route_like_networkx(name, shared_data):
     reached = np.flatnonzero(np.isfinite(ours))
     assert set(reached.tolist()) == set(theirs)
     np.testing.assert_allclose(ours[reached], [theirs[i] for i in reached])
+
+
+def test_parallel_edges_keep_the_quickest_in_matrix_order(make_lines):
+    # two streets between the same ends: the straight one is quicker both ways
+    net = network_from_lines(
+        make_lines([[(0, 0), (100, 0)], [(0, 0), (0, 50), (100, 50), (100, 0)]]), mode="car"
+    )
+    assert net.n_edges == 4 and net.travel_time_csr.nnz == 2
+    straight = int(np.argmin(net.segment_length_m))
+    assert set(net.edge_segment[net.fastest_edge]) == {straight}
+    pairs = np.column_stack([net.edge_u, net.edge_v])[net.fastest_edge]
+    assert pairs.tolist() == sorted(pairs.tolist())
+    csr = net.travel_time_csr
+    assert csr.has_sorted_indices and csr.has_canonical_format
+    for u, v, edge in zip(*pairs.T, net.fastest_edge, strict=True):
+        assert csr[u, v] == net.edge_travel_time_s[edge]
+        assert net.edge_id_csr[u, v] == edge + 1
+
+
+def test_given_fastest_edges_and_lazy_geometry_give_the_same_network(new_haven_network):
+    net = new_haven_network
+    arrays = {
+        name: getattr(net, name)
+        for name in (
+            "node_x", "node_y", "segment_u", "segment_v", "segment_length_m", "segment_name",
+            "segment_highway", "segment_source", "edge_u", "edge_v", "edge_segment",
+            "edge_forward", "edge_length_m", "edge_travel_time_s", "edge_speed_kph",
+        )
+    }  # fmt: skip
+    decoded: list[int] = []
+
+    def geometry() -> np.ndarray:
+        decoded.append(1)
+        return net.segment_geometry
+
+    given = StreetNetwork(
+        crs=net.crs,
+        mode=net.mode,
+        report=net.report,
+        segment_geometry=geometry,
+        fastest_edge=net.fastest_edge.copy(),
+        **arrays,
+    )
+    for matrix in ("travel_time_csr", "edge_id_csr"):
+        a, b = getattr(net, matrix), getattr(given, matrix)
+        for part in ("data", "indices", "indptr"):
+            np.testing.assert_array_equal(getattr(a, part), getattr(b, part))
+            assert getattr(a, part).dtype == getattr(b, part).dtype
+    assert decoded == []
+    assert given.segment_geometry is net.segment_geometry
+    assert given.segment_geometry is net.segment_geometry
+    assert decoded == [1]
+    with pytest.raises(TypeError, match="segment_geometry"):
+        StreetNetwork(
+            crs=net.crs, mode=net.mode, report=net.report, segment_geometry=None, **arrays
+        )
