@@ -10,6 +10,7 @@ import logging
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Literal
 
 import geopandas as gpd
 
@@ -33,8 +34,8 @@ from gisapp.outputs.plan import (
 from gisapp.plans import Plan
 from gisapp.render import maps
 from gisapp.render.area_maps import blind_zones_map, blind_zones_page, grids_page
-from gisapp.render.briefing import briefing_pdf, briefing_png, plan_html, timetable_csv
-from gisapp.render.printing import Paper, print_pdf, print_png
+from gisapp.render.briefing import briefing_page, plan_html, timetable_csv
+from gisapp.render.printing import Paper, Printout, print_pages
 from gisapp.store.geopackage import Workspace
 from layers.i18n import _
 
@@ -106,31 +107,30 @@ def export_plan(
     def put(name: str, data: str | bytes) -> None:
         written.append(write_file(safe_path(out, name), data))
 
+    printouts: list[tuple[str, Printout]] = []
     if "pdf" in chosen:
-        put(
-            "briefing.pdf",
-            briefing_pdf(
-                plan,
-                ws=ws,
-                blind_zones=blind_zones,
-                paper=paper,
-                landscape=landscape,
-                chromium_path=chromium_path,
-            ),
-        )
+        page = briefing_page(plan, ws=ws, blind_zones=blind_zones, paper=paper, landscape=landscape)
+        printouts.append(("briefing.pdf", Printout(page, "pdf")))
     if "png" in chosen:
-        put(
-            "briefing.png",
-            briefing_png(
-                plan,
-                ws=ws,
-                blind_zones=blind_zones,
-                paper=paper,
-                landscape=landscape,
-                dpi=dpi,
-                chromium_path=chromium_path,
-            ),
+        # the first sheet alone: no unit maps drawn that the image would not show
+        page = briefing_page(
+            plan,
+            ws=ws,
+            blind_zones=blind_zones,
+            paper=paper,
+            landscape=landscape,
+            unit_pages=False,
         )
+        printouts.append(("briefing.png", Printout(page, "png", dpi)))
+    if printouts:
+        printed = print_pages(
+            [printout for _name, printout in printouts],
+            paper=paper,
+            landscape=landscape,
+            chromium_path=chromium_path,
+        )
+        for (name, _printout), data in zip(printouts, printed, strict=True):
+            put(name, data)
     if "html" in chosen:
         put("plan_map.html", plan_html(plan, ws=ws, blind_zones=blind_zones))
     units = plan.unit_ids
@@ -258,13 +258,14 @@ def _write_printed(
     chromium_path: str | os.PathLike[str] | None,
 ) -> list[Path]:
     """Print ``page`` as ``<stem>.pdf`` and/or ``<stem>.png`` into ``out``, as chosen."""
-    written = []
-    if "pdf" in chosen:
-        pdf = print_pdf(page, paper=paper, landscape=landscape, chromium_path=chromium_path)
-        written.append(write_file(safe_path(out, f"{stem}.pdf"), pdf))
-    if "png" in chosen:
-        png = print_png(
-            page, paper=paper, landscape=landscape, dpi=dpi, chromium_path=chromium_path
-        )
-        written.append(write_file(safe_path(out, f"{stem}.png"), png))
-    return written
+    kinds: list[Literal["pdf", "png"]] = [k for k in ("pdf", "png") if k in chosen]
+    printed = print_pages(
+        [Printout(page, kind, dpi) for kind in kinds],
+        paper=paper,
+        landscape=landscape,
+        chromium_path=chromium_path,
+    )
+    return [
+        write_file(safe_path(out, f"{stem}.{kind}"), data)
+        for kind, data in zip(kinds, printed, strict=True)
+    ]

@@ -152,6 +152,74 @@ _WAIT_DRAWN_JS = """() => new Promise((resolve) => {
 })"""
 
 
+@dataclass(frozen=True)
+class Printout:
+    """One page to print: to PDF, or its first sheet (``.sheet``) to PNG at ``dpi``."""
+
+    page_html: str
+    kind: Literal["pdf", "png"]
+    dpi: int = 300
+
+
+def print_pages(
+    printouts: Sequence[Printout],
+    *,
+    paper: Paper = "A4",
+    landscape: bool = False,
+    chromium_path: str | os.PathLike[str] | None = None,
+) -> list[bytes]:
+    """Print every page of ``printouts`` in one headless Chromium (started once), offline.
+
+    A PDF is printed at twice the screen's resolution for the street canvas of an
+    interactive map (a printed map draws its streets as vectors); a PNG is the first sheet
+    (title, map, footer) at its ``dpi``.
+
+    Returns
+    -------
+    list of bytes
+        The PDF or PNG bytes of each printout, in order.
+
+    Raises
+    ------
+    ExportError
+        If a ``dpi`` is out of 72-600, Chromium or Playwright is missing, or a map did not
+        draw.
+    BusyError
+        If other prints hold every slot (see :func:`limit_printing`).
+    """
+    page_size(paper, landscape)
+    for printout in printouts:
+        if printout.kind == "png" and not 72 <= printout.dpi <= 600:
+            raise ExportError(
+                _(
+                    "'dpi' should be between 72 and 600, got %(dpi)r; 300 is print quality",
+                    dpi=printout.dpi,
+                )
+            )
+    margin = f"{MARGIN_MM:g}mm"
+
+    def pdf(page: Any) -> bytes:
+        data: bytes = page.pdf(
+            format=paper,
+            landscape=landscape,
+            print_background=True,
+            margin={"top": margin, "bottom": margin, "left": margin, "right": margin},
+        )
+        return data
+
+    def png(page: Any) -> bytes:
+        data: bytes = page.locator(".sheet").first.screenshot(type="png")
+        return data
+
+    jobs = [
+        _PrintJob(p.page_html, 2.0, pdf)
+        if p.kind == "pdf"
+        else _PrintJob(p.page_html, p.dpi / 96, png)
+        for p in printouts
+    ]
+    return _in_chromium(jobs, paper=paper, landscape=landscape, chromium_path=chromium_path)
+
+
 def print_pdf(
     page_html: str,
     *,
@@ -159,35 +227,9 @@ def print_pdf(
     landscape: bool = False,
     chromium_path: str | os.PathLike[str] | None = None,
 ) -> bytes:
-    """Print a page from :func:`briefing_page` (or similar) to PDF in headless Chromium.
-
-    Raises
-    ------
-    ExportError
-        If Chromium or Playwright is missing, or the map did not draw.
-    BusyError
-        If other prints hold every slot (see :func:`limit_printing`).
-    """
-    page_size(paper, landscape)
-
-    def run(page: Any) -> bytes:
-        margin = f"{MARGIN_MM:g}mm"
-        pdf: bytes = page.pdf(
-            format=paper,
-            landscape=landscape,
-            print_background=True,
-            margin={"top": margin, "bottom": margin, "left": margin, "right": margin},
-        )
-        return pdf
-
-    return _in_chromium(
-        page_html,
-        paper=paper,
-        landscape=landscape,
-        scale=2.0,
-        action=run,
-        chromium_path=chromium_path,
-    )
+    """Print a page from :func:`briefing_page` (or similar) to PDF (see :func:`print_pages`)."""
+    printout = Printout(page_html, "pdf")
+    return print_pages([printout], paper=paper, landscape=landscape, chromium_path=chromium_path)[0]
 
 
 def print_png(
@@ -198,32 +240,17 @@ def print_png(
     dpi: int = 300,
     chromium_path: str | os.PathLike[str] | None = None,
 ) -> bytes:
-    """Screenshot the first sheet (``.sheet``: title, map, page_footer) at ``dpi`` as PNG bytes.
+    """The first sheet of a page at ``dpi`` as PNG bytes (see :func:`print_pages`)."""
+    printout = Printout(page_html, "png", dpi)
+    return print_pages([printout], paper=paper, landscape=landscape, chromium_path=chromium_path)[0]
 
-    Raises
-    ------
-    ExportError
-        If ``dpi`` is out of 72-600, Chromium or Playwright is missing, or the map did not draw.
-    BusyError
-        If other prints hold every slot (see :func:`limit_printing`).
-    """
-    if not 72 <= dpi <= 600:
-        raise ExportError(
-            _("'dpi' should be between 72 and 600, got %(dpi)r; 300 is print quality", dpi=dpi)
-        )
 
-    def run(page: Any) -> bytes:
-        png: bytes = page.locator(".sheet").first.screenshot(type="png")
-        return png
-
-    return _in_chromium(
-        page_html,
-        paper=paper,
-        landscape=landscape,
-        scale=dpi / 96,
-        action=run,
-        chromium_path=chromium_path,
-    )
+@dataclass(frozen=True)
+class _PrintJob:
+    page_html: str
+    #: Device pixels per CSS pixel.
+    scale: float
+    action: Callable[[Any], bytes]
 
 
 def chromium_executable(path: str | os.PathLike[str] | None = None) -> Path:
@@ -247,14 +274,12 @@ def chromium_executable(path: str | os.PathLike[str] | None = None) -> Path:
 
 
 def _in_chromium(
-    page_html: str,
+    jobs: Sequence[_PrintJob],
     *,
     paper: Paper,
     landscape: bool,
-    scale: float,
-    action: Callable[[Any], bytes],
     chromium_path: str | os.PathLike[str] | None,
-) -> bytes:
+) -> list[bytes]:
     exe = chromium_executable(chromium_path)
     try:
         import playwright.sync_api  # noqa: F401
@@ -270,20 +295,14 @@ def _in_chromium(
         "height": round((height_mm - 2 * MARGIN_MM) * _PX_PER_MM),
     }
     with print_slot():
-        return _run_chromium(exe, page_html, viewport=viewport, scale=scale, action=action)
+        return _run_chromium(exe, jobs, viewport=viewport)
 
 
-def _run_chromium(
-    exe: Path,
-    page_html: str,
-    *,
-    viewport: dict[str, int],
-    scale: float,
-    action: Callable[[Any], bytes],
-) -> bytes:
-    """Load ``page_html`` in a fresh offline Chromium, wait for the map, run ``action``.
+def _run_chromium(exe: Path, jobs: Sequence[_PrintJob], *, viewport: dict[str, int]) -> list[bytes]:
+    """Load each job's page in its own offline context of one Chromium, wait for its maps,
+    run its action.
 
-    The page is read from a private temporary file: handing megabytes of map data to the
+    The pages are read from private temporary files: handing megabytes of map data to the
     browser through its control channel (``set_content``) took twice as long.
     """
     from playwright.sync_api import Error as PlaywrightError
@@ -291,43 +310,17 @@ def _run_chromium(
 
     refused: list[str] = []
     errors: list[str] = []
+    results: list[bytes] = []
     try:
         with tempfile.TemporaryDirectory(prefix="gisapp-print-") as folder, sync_playwright() as p:
-            page_file = Path(folder) / "page.html"
-            page_file.write_text(page_html, encoding="utf-8")
-            page_url = page_file.as_uri()
             browser = p.chromium.launch(executable_path=str(exe), args=list(CHROMIUM_ARGS))
             try:
-                context = browser.new_context(
-                    viewport=cast(Any, viewport), device_scale_factor=scale, offline=True
-                )
-
-                def refuse(route: Any) -> None:
-                    if route.request.url == page_url:
-                        route.continue_()
-                        return
-                    refused.append(route.request.url)
-                    route.abort()
-
-                # The page is self-contained: anything else it asks for (another file
-                # included) is refused and reported.
-                context.route("**/*", refuse)
-                page = context.new_page()
-                page.on(
-                    "console", lambda msg: errors.append(msg.text) if msg.type == "error" else None
-                )
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.emulate_media(media="print")
-                page.goto(page_url, wait_until="load")
-                drawn = page.evaluate(_WAIT_DRAWN_JS)
-                if drawn < 0:
-                    raise ExportError(
-                        _(
-                            "the map did not draw before printing (%(reason)s)",
-                            reason="; ".join(errors) or _("no Leaflet map on the page"),
-                        )
+                for number, job in enumerate(jobs):
+                    page_file = Path(folder) / f"page-{number}.html"
+                    page_file.write_text(job.page_html, encoding="utf-8")
+                    results.append(
+                        _print_one(browser, job, page_file.as_uri(), viewport, refused, errors)
                     )
-                result = action(page)
             finally:
                 browser.close()
     except PlaywrightError as exc:
@@ -338,7 +331,53 @@ def _run_chromium(
         )
     if errors:
         logger.warning("the printed page logged errors: %s", errors[:5])
-    return result
+    return results
+
+
+def _print_one(
+    browser: Any,
+    job: _PrintJob,
+    page_url: str,
+    viewport: dict[str, int],
+    refused: list[str],
+    errors: list[str],
+) -> bytes:
+    context = browser.new_context(
+        viewport=cast(Any, viewport), device_scale_factor=job.scale, offline=True
+    )
+    try:
+
+        def refuse(route: Any) -> None:
+            if route.request.url == page_url:
+                route.continue_()
+                return
+            refused.append(route.request.url)
+            route.abort()
+
+        # The page is self-contained: anything else it asks for (another file included)
+        # is refused and reported.
+        context.route("**/*", refuse)
+        page = context.new_page()
+        page_errors: list[str] = []
+        page.on(
+            "console", lambda msg: page_errors.append(msg.text) if msg.type == "error" else None
+        )
+        page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+        page.emulate_media(media="print")
+        page.goto(page_url, wait_until="load")
+        drawn = page.evaluate(_WAIT_DRAWN_JS)
+        if drawn < 0:
+            raise ExportError(
+                _(
+                    "the map did not draw before printing (%(reason)s)",
+                    reason="; ".join(page_errors) or _("no Leaflet map on the page"),
+                )
+            )
+        result: bytes = job.action(page)
+        errors.extend(page_errors)
+        return result
+    finally:
+        context.close()
 
 
 def replace_section(section: Section, **changes: Any) -> Section:

@@ -290,11 +290,11 @@ def test_print_limit_answers_503_with_retry_after(
     entered, release = threading.Event(), threading.Event()
     runs: list[int] = []
 
-    def slow_chromium(*args: Any, **kwargs: Any) -> bytes:
+    def slow_chromium(*args: Any, **kwargs: Any) -> list[bytes]:
         runs.append(1)
         entered.set()
         assert release.wait(timeout=60)
-        return b"%PDF-fake"
+        return [b"%PDF-fake"]
 
     monkeypatch.setattr("gisapp.render.printing.chromium_executable", lambda path=None: Path("x"))
     monkeypatch.setattr("gisapp.render.printing._run_chromium", slow_chromium)
