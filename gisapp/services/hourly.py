@@ -7,10 +7,11 @@ between the timed stops of the timetable, and the risk is that of the plan's shi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import geopandas as gpd
 import numpy as np
@@ -256,7 +257,11 @@ def _hourly_reach(
 ) -> gpd.GeoDataFrame:
     reached = reach_by_hour(network, samples, minutes=options.reach_minutes, step_s=options.step_s)
     total_m = float(network.segment_length_m.sum())
+    # the streets simplified once; each hour simplifies only its frontier pieces again
     chains = street_chains(network)
+    chains = dataclasses.replace(
+        chains, geometry=shapely.simplify(chains.geometry, options.simplify_m)
+    )
     rows = []
     for hour in sorted(reached):
         lines = reached_chain_lines(network, reached[hour], chains)
@@ -279,8 +284,8 @@ def _simplified_lines(lines: Any, simplify_m: float) -> shapely.Geometry:
     collection took seconds per hour)."""
     if not len(lines):
         return shapely.MultiLineString()
-    parts = shapely.get_parts(np.asarray(lines, dtype=object))
-    return shapely.MultiLineString(list(shapely.simplify(parts, simplify_m)))
+    parts = shapely.get_parts(shapely.simplify(np.asarray(lines, dtype=object), simplify_m))
+    return cast(shapely.Geometry, shapely.multilinestrings(parts))
 
 
 def _hourly_positions(samples: pd.DataFrame, crs: Any) -> gpd.GeoDataFrame:
