@@ -367,9 +367,9 @@ def coverage(
     from gisapp.outputs.coverage import write_coverage_files
     from gisapp.render.coverage import coverage_map, hourly_coverage_map
     from gisapp.render.maps import attribution_for, roads_base
-    from gisapp.services.coverage import CoverageOptions, compute_coverage, coverage_kpis
+    from gisapp.services.coverage import CoverageOptions, coverage_and_hours, coverage_kpis
     from gisapp.services.coverage_inputs import read_posts
-    from gisapp.services.hourly import HourlyOptions, plan_coverage_by_hour
+    from gisapp.services.hourly import HourlyOptions
     from gisapp.store import open_workspace
 
     settings = settings_from(ctx)
@@ -390,19 +390,17 @@ def coverage(
         risk_window=_window(risk_window),
         keep_pileups=settings.keep_pileups,
     )
-    result = compute_coverage(ws, options)
-    hourly = None
-    if plan is not None:
-        hourly = plan_coverage_by_hour(
-            ws,
-            _plan(ws, plan),
-            HourlyOptions(
-                minutes=tuple(minutes),
-                mode=mode,
-                key_place_minutes=settings.key_place_minutes,
-                keep_pileups=settings.keep_pileups,
-            ),
-        )
+    result, hourly = coverage_and_hours(
+        ws,
+        options,
+        None if plan is None else _plan(ws, plan),
+        HourlyOptions(
+            minutes=tuple(minutes),
+            mode=mode,
+            key_place_minutes=settings.key_place_minutes,
+            keep_pileups=settings.keep_pileups,
+        ),
+    )
     roads = roads_base(ws.layer("roads"))  # prepared once for both maps
     attribution = attribution_for(ws.layer_notes)
     kpis = coverage_kpis(result, hourly)

@@ -466,6 +466,28 @@ def plan_ws(module_sample_location: str) -> str:
     return module_sample_location
 
 
+def test_coverage_and_hours_side_by_side_answer_as_one_after_the_other(plan_ws: str) -> None:
+    import dataclasses
+
+    from gisapp.errors import WorkspaceError
+    from gisapp.services.coverage import CoverageOptions, compute_coverage, coverage_and_hours
+    from gisapp.store.plans import load_plan
+
+    ws = Workspace.open(plan_ws)
+    saved = load_plan(ws)
+    options, hourly = CoverageOptions(minutes=(1, 3)), HourlyOptions(minutes=(1, 3))
+    result, hours = coverage_and_hours(ws, options, saved, hourly)
+    assert hours is not None
+    alone = plan_coverage_by_hour(ws, saved, hourly)
+    pd.testing.assert_frame_equal(hours.table, alone.table)
+    assert hours.rows() == alone.rows()
+    assert result.kpis == compute_coverage(ws, options).kpis
+    # an error of the plan's side reaches the caller as it is
+    empty = dataclasses.replace(saved, stops=saved.stops.iloc[0:0])
+    with pytest.raises(WorkspaceError, match="has no stops"):
+        coverage_and_hours(ws, options, empty, hourly)
+
+
 def test_plan_hourly_coverage_per_hour_of_the_shift(plan_ws: str) -> None:
     from gisapp.store.plans import load_plan
 
