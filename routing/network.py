@@ -352,9 +352,14 @@ class StreetNetwork:
         return gdf if crs is None else gdf.to_crs(crs)
 
     def edges_gdf(self, *, crs: Any = None) -> gpd.GeoDataFrame:
-        """Directed edges as lines drawn from ``u`` to ``v``, with lengths and times."""
-        geometry = self.segment_geometry[self.edge_segment]
-        geometry = np.where(self.edge_forward, geometry, shapely.reverse(geometry))
+        """Directed edges as lines drawn from ``u`` to ``v``, with lengths and times (in
+        ``crs``, the network's by default)."""
+        # each segment projected once, though two edges may run along it
+        lines = gpd.GeoSeries(self.segment_geometry, crs=self.crs)
+        lines = (lines if crs is None else lines.to_crs(crs)).to_numpy()
+        geometry = lines[self.edge_segment]
+        backward = ~self.edge_forward
+        geometry[backward] = shapely.reverse(geometry[backward])
         gdf = gpd.GeoDataFrame(
             {
                 "u": self.edge_u,
@@ -368,10 +373,10 @@ class StreetNetwork:
                 "highway": self.segment_highway[self.edge_segment],
             },
             geometry=geometry,
-            crs=self.crs,
+            crs=self.crs if crs is None else crs,
         )
         gdf.index.name = "edge"
-        return gdf if crs is None else gdf.to_crs(crs)
+        return gdf
 
     def to_networkx(self, *, geometry: bool = False) -> nx.MultiDiGraph:
         """The network as an OSMnx-style ``MultiDiGraph``.

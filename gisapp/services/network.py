@@ -5,7 +5,8 @@ routes (plans, coverage, hotspots on streets, reach) asks for it here. Two cache
 
 * in this process, by the workspace's version stamp (a save, an import or an edit in
   QGIS gives a fresh lookup);
-* on disk, in ``<workspace>.cache/network-<mode>-<key>.npz`` beside the workspace, where
+* on disk, in ``<workspace>.cache/network-<mode>-<key>.npz`` beside the workspace (for a
+  database workspace, in this machine's cache folder, :func:`network_cache_dir`), where
   ``key`` digests the roads layer's stored content and the build options. A plan save
   changes the version but not the roads, so the next command or page reads the stored
   network (a fraction of a second) instead of building it again. A changed roads layer
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -26,6 +28,7 @@ import geopandas as gpd
 
 from gisapp.errors import WorkspaceError
 from gisapp.samples import SAMPLE_DIR
+from gisapp.store.backend import DatabaseURL, is_database_url, shown_location
 from gisapp.store.geopackage import Workspace
 from layers.i18n import _
 from routing.errors import NetworkError
@@ -75,13 +78,30 @@ def clear_network_cache() -> None:
 def network_cache_dir(workspace: Workspace) -> Path | None:
     """The folder of the stored networks of ``workspace``.
 
-    None when the workspace is not a file, or is a bundled sample (read-only product
-    data: its networks stay in memory).
+    Beside a GeoPackage (``<workspace>.gpkg.cache``); for a database workspace, one folder
+    per server, database and schema in this machine's cache (:func:`cache_home`), so every
+    command and worker on the machine reads the network built once. None for a bundled
+    sample (read-only product data: its networks stay in memory).
     """
+    if is_database_url(workspace.location):
+        url = DatabaseURL(workspace.location)
+        where = f"{url.host}:{url.port}/{url.database}?schema={url.schema}"
+        digest = hashlib.sha256(where.encode()).hexdigest()[:16]
+        return cache_home() / "networks" / f"{url.schema}-{digest}"
     path = Path(workspace.location)
     if not path.is_file() or path.resolve().is_relative_to(SAMPLE_DIR):
         return None
     return path.with_name(f"{path.name}.cache")
+
+
+def cache_home() -> Path:
+    """This machine's cache folder for gisapp: ``GISAPP_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/gisapp``, else ``~/.cache/gisapp``."""
+    explicit = os.environ.get("GISAPP_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gisapp"
 
 
 def stored_network_path(
@@ -115,7 +135,7 @@ def _stored_or_built(workspace: Workspace, mode: str, node_tolerance_m: float) -
 def _store(network: StreetNetwork, path: Path) -> None:
     """Write ``network`` to ``path`` and remove the older files of its mode."""
     try:
-        path.parent.mkdir(exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         save_network(network, path)
     except OSError as exc:
         logger.info("street network kept in memory only (%s cannot be written: %s)", path, exc)
@@ -133,7 +153,7 @@ def _build(workspace: Workspace, mode: str, node_tolerance_m: float) -> StreetNe
                 "workspace %(workspace)s has an empty 'roads' layer; import street "
                 "lines with 'gisapp import ROADS --out %(location)s'",
                 workspace=repr(workspace.label),
-                location=workspace.location,
+                location=shown_location(workspace.location),
             )
         )
     return network_from_lines(roads, mode=mode, node_tolerance_m=node_tolerance_m)

@@ -31,6 +31,7 @@ from gisapp.plans import (
     plan_from_frames,
 )
 from gisapp.settings import parse_shift
+from gisapp.store.backend import shown_location
 from gisapp.store.geopackage import Workspace
 from layers.i18n import _, format_number
 from layers.schema import STORAGE_CRS
@@ -242,7 +243,7 @@ def load_plan(workspace: Workspace, plan_id: str | None = None) -> Plan:
                 "workspace %(workspace)r has no saved plans; make one with "
                 "'gisapp plan %(location)s --shift night --out DIR' or on the Plans page",
                 workspace=workspace.label,
-                location=workspace.location,
+                location=shown_location(workspace.location),
             )
         )
     ids = [str(p) for p in plans["plan_id"]]

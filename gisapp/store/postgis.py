@@ -62,6 +62,7 @@ from gisapp.store.backend import (
     no_area_ids,
     no_category_field,
     no_incident_field,
+    shown_location,
 )
 from layers.i18n import _
 
@@ -161,7 +162,7 @@ class PostGISBackend:
                         "workspace; copy one in with 'gisapp copy WS.gpkg %(location)s'",
                         schema=url.schema,
                         database=url.database,
-                        location=location,
+                        location=shown_location(location),
                     )
                 )
             if _schema_version(cur, url) != SCHEMA_VERSION:

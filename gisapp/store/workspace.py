@@ -254,7 +254,7 @@ class Workspace:
                         layer=name,
                         layers=", ".join(self._layer_names),
                         name=name,
-                        location=self.location,
+                        location=shown_location(self.location),
                     )
                 else:
                     message = _(
@@ -263,7 +263,7 @@ class Workspace:
                         workspace=self.label,
                         layer=name,
                         name=name,
-                        location=self.location,
+                        location=shown_location(self.location),
                     )
                 raise WorkspaceError(message)
             return empty_layer(name)
@@ -405,7 +405,7 @@ class Workspace:
                         workspace=self.label,
                         layer=name,
                         name=name,
-                        location=self.location,
+                        location=shown_location(self.location),
                     )
                 )
 

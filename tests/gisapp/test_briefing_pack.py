@@ -1,9 +1,11 @@
 """The briefing pack officers follow: one stop numbering on the map, timetable and GPX,
-readable stop names, and each unit's call sign, officer and phone."""
+readable stop names, and each unit's call sign, officer and phone.
+
+The plan is made from a copy of the New Haven sample on both stores (a GeoPackage file and a
+PostGIS schema, ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
-import shutil
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -23,21 +25,19 @@ from gisapp.render.briefing import (
     unit_colors,
     unit_contacts,
 )
-from gisapp.samples import get_path
 from gisapp.services.network import workspace_network
 from gisapp.services.plan import plan_shift
 from gisapp.settings import parse_shift
-from gisapp.store.geopackage import Workspace
+from gisapp.store import Workspace
 from routing.patrol.legs import stop_names
 
 NIGHT = parse_shift("22:00-06:00")
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    path = tmp_path_factory.mktemp("ws") / "new_haven.gpkg"
-    shutil.copy(get_path("new_haven"), path)
-    return Workspace.open(path)
+def ws(module_sample_location: str) -> Workspace:
+    """The New Haven sample, once per store; the tests only read it."""
+    return Workspace.open(module_sample_location)
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,11 @@
 
 A small workspace with Chinese categories (盗窃, 抢劫, 诈骗 from the bundled China table,
 其他 and 未登记 unknown) is listed with its counts, edited, and the edits change what
-``load_incidents`` weighs.
+``load_incidents`` weighs. Every test of a workspace runs on both stores (a GeoPackage file
+and a PostGIS schema, ``tests/conftest.py``).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -22,8 +21,7 @@ from gisapp.services.categories import (
     current_category_table,
     save_category_table,
 )
-from gisapp.store import open_workspace
-from gisapp.store.geopackage import Workspace
+from gisapp.store import Workspace, open_workspace
 from gisapp.views.categories import (
     BUNDLED_TABLES,
     PAGE_SIZE,
@@ -38,8 +36,9 @@ TZ = "Asia/Shanghai"
 COUNTS = {"盗窃": 6, "抢劫": 4, "诈骗": 3, "其他": 2, "未登记": 1}
 
 
-def chinese_workspace(path: Path, counts: dict[str, int] | None = None) -> Workspace:
-    """A workspace whose incidents have ``counts`` of each category (default COUNTS)."""
+def chinese_workspace(location: str, counts: dict[str, int] | None = None) -> Workspace:
+    """A workspace at ``location`` whose incidents have ``counts`` of each category
+    (default COUNTS)."""
     categories = [c for c, n in (counts or COUNTS).items() for _ in range(n)]
     incidents = gpd.GeoDataFrame(
         {
@@ -52,12 +51,12 @@ def chinese_workspace(path: Path, counts: dict[str, int] | None = None) -> Works
         geometry=shapely.points([(114.3 + i * 1e-3, 30.5) for i in range(len(categories))]),
         crs=4326,
     )
-    return Workspace.create(path, {"incidents": incidents}, meta={"timezone": TZ})
+    return Workspace.create(location, {"incidents": incidents}, meta={"timezone": TZ})
 
 
 @pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    return chinese_workspace(tmp_path / "cn.gpkg")
+def ws(location: str) -> Workspace:
+    return chinese_workspace(location)
 
 
 def _weights(ws: Workspace) -> pd.DataFrame:
@@ -180,9 +179,9 @@ def test_the_form_sends_only_changed_rows(ws: Workspace) -> None:
     ]
 
 
-def test_pages_and_csv(tmp_path: Path) -> None:
+def test_pages_and_csv(location: str) -> None:
     counts = {f"类别{i:03d}": 1 for i in range(PAGE_SIZE + 5)} | {"盗窃": 3}
-    ws = chinese_workspace(tmp_path / "many.gpkg", counts)
+    ws = chinese_workspace(location, counts)
     first = category_page(ws, page=1)
     assert (first.pages, first.total, first.unknown) == (2, PAGE_SIZE + 6, PAGE_SIZE + 5)
     assert all(r["unknown"] for r in first.rows) and len(first.rows) == PAGE_SIZE
@@ -197,8 +196,8 @@ def test_the_page_names_every_bundled_table() -> None:
     assert set(BUNDLED_TABLES) == set(BUNDLED_CATEGORY_TABLES)
 
 
-def test_values_the_incidents_carry_are_the_source(tmp_path: Path) -> None:
-    ws = chinese_workspace(tmp_path / "own.gpkg", {"盗窃": 2, "其他": 1})
+def test_values_the_incidents_carry_are_the_source(location: str) -> None:
+    ws = chinese_workspace(location, {"盗窃": 2, "其他": 1})
     incidents = ws.layer("incidents")
     incidents["group"] = ["theft", "theft", "disorder"]
     incidents["severity"] = [3, 3, 2]

@@ -1,5 +1,8 @@
 """The command line in Chinese: ``gisapp --lang zh_CN``, ``GISAPP_LANG``, and the ``--lang``
-of the commands that write documents; English stays the default."""
+of the commands that write documents; English stays the default.
+
+The exports read a copy of the New Haven sample on both stores (a GeoPackage file and a
+PostGIS schema, ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -124,8 +127,10 @@ def export_language(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def test_export_lang_writes_in_chinese(export_language: list[str], tmp_path: Path) -> None:
-    args = ["export", "sample:new_haven", "--what", "grids", "--format", "geojson"]
+def test_export_lang_writes_in_chinese(
+    export_language: list[str], module_sample_location: str, tmp_path: Path
+) -> None:
+    args = ["export", module_sample_location, "--what", "grids", "--format", "geojson"]
     result = run(*args, "--lang", "zh_CN", "--out", str(tmp_path / "zh"))
     assert result.exit_code == 0, result.output
     english = run(*args, "--out", str(tmp_path / "en"))
@@ -135,9 +140,9 @@ def test_export_lang_writes_in_chinese(export_language: list[str], tmp_path: Pat
 
 
 def test_command_lang_wins_over_the_group_and_the_environment(
-    export_language: list[str], tmp_path: Path
+    export_language: list[str], module_sample_location: str, tmp_path: Path
 ) -> None:
-    args = ["export", "sample:new_haven", "--what", "grids", "--format", "geojson"]
+    args = ["export", module_sample_location, "--what", "grids", "--format", "geojson"]
     result = run(
         "--lang", "en", *args, "--lang", "zh_CN", "--out", str(tmp_path), env={"LANG": "en_US"}
     )
@@ -147,11 +152,14 @@ def test_command_lang_wins_over_the_group_and_the_environment(
     assert export_language == ["zh_CN", "en"]
 
 
-def test_export_error_is_printed_in_the_commands_language(tmp_path: Path) -> None:
+def test_export_error_is_printed_in_the_commands_language(
+    module_sample_location: str, tmp_path: Path
+) -> None:
     # the sample has no saved plan: the group prints the error after the command ended
-    result = run("export", "sample:new_haven", "--lang", "zh_CN", "--out", str(tmp_path))
+    result = run("export", module_sample_location, "--lang", "zh_CN", "--out", str(tmp_path))
     assert result.exit_code == 1
     assert result.output.startswith("错误：")
+    assert "没有已保存的巡逻方案" in result.output
 
 
 # -- helpers ---------------------------------------------------------------------------------

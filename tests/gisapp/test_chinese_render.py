@@ -1,6 +1,10 @@
 """Printed and map documents in Chinese: the briefing pack, the grid and blind-zone pages,
 the monthly bulletin and the map legends speak the reader's language, with no English left
-outside the data, and print with a CJK font; in English they read as they always have."""
+outside the data, and print with a CJK font; in English they read as they always have.
+
+The documents drawn from a workspace (briefing pack, plan map, grid and blind-zone pages,
+hourly coverage) read it on both stores (a GeoPackage file and a PostGIS schema,
+``tests/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -26,8 +31,9 @@ from gisapp.render.browser import CHROMIUM_PATH
 from gisapp.render.bulletin import bulletin_map
 from gisapp.render.coverage import hourly_coverage_map
 from gisapp.render.hotspots import hotspot_map
-from gisapp.store.geopackage import Workspace
+from gisapp.store import Workspace
 from layers.i18n import use_language
+from tests.conftest import fresh_schema
 
 #: A few hundred metres of Wuhan, in degrees.
 LON, LAT = 114.30, 30.60
@@ -45,8 +51,9 @@ def _at(dx: float, dy: float) -> tuple[float, float]:
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    """Two streets with Chinese names, two grids with their officers, one station."""
+def ws(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    """Two streets with Chinese names, two grids with their officers, one station; once
+    per store."""
     roads = gpd.GeoDataFrame(
         {"name": ["中山路", "解放路"], "highway": ["primary", "residential"]},
         geometry=[LineString([_at(0, 0.5), _at(2, 0.5)]), LineString([_at(1, 0), _at(1, 1)])],
@@ -68,13 +75,17 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         geometry=[Point(_at(0.1, 0.5))],
         crs=4326,
     )
-    path = tmp_path_factory.mktemp("zh") / "wuhan.gpkg"
     meta = {
         "name": "wuhan",
         "timezone": "Asia/Shanghai",
         "layer_notes": json.dumps({"roads": "OpenStreetMap extract"}),
     }
-    return Workspace.create(path, {"roads": roads, "grids": grids, "stations": stations}, meta=meta)
+    layers = {"roads": roads, "grids": grids, "stations": stations}
+    if backend == "gpkg":
+        yield Workspace.create(tmp_path_factory.mktemp("zh") / "wuhan.gpkg", layers, meta=meta)
+        return
+    with fresh_schema() as url:
+        yield Workspace.create(url, layers, meta=meta)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@
 Pages read in the reader's language (KPI labels, headings, choices, blind-zone kinds),
 and so do the messages of the user and workspace stores and the human text of a GPX file;
 the files for machines (stops CSV, GeoJSON, kpis.json) are byte-identical in English and
-Chinese.
+Chinese. The messages of a missing workspace are read on both stores (a GeoPackage file and
+a PostGIS schema, ``tests/conftest.py``); the user store is a SQLite file on either.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from gisapp.outputs.kpis import kpis_json
 from gisapp.outputs.plan import routes_geojson, stops_csv, stops_geojson
 from gisapp.outputs.words import shift_text
 from gisapp.plans import Plan, plan_from_frames
-from gisapp.store.geopackage import Workspace
+from gisapp.store import Workspace
+from gisapp.store.backend import DatabaseURL, shown_location
 from gisapp.store.users import UserError, UserStore
 from gisapp.views.categories import BUNDLED_TABLES
 from gisapp.views.coverage import coverage_blind_rows
@@ -215,15 +217,24 @@ def test_user_errors_in_chinese(tmp_path: Path) -> None:
         store.add("wang", "secret-password", role="officer")
 
 
-def test_workspace_errors_in_chinese(tmp_path: Path) -> None:
-    missing = tmp_path / "nowhere.gpkg"
+def test_workspace_errors_in_chinese(backend: str, location: str) -> None:
+    # nothing at the location yet: no file, or a schema without a workspace
     with use_language("zh_CN"), pytest.raises(WorkspaceError) as error:
-        Workspace.open(missing)
+        Workspace.open(location)
     text = str(error.value)
-    assert text.startswith(f"工作区 {str(missing)!r} 不存在")
-    assert "'gisapp import SRC... --out WS.gpkg'" in text
-    with pytest.raises(WorkspaceError, match="does not exist; create one with"):
-        Workspace.open(missing)
+    if backend == "gpkg":
+        assert text.startswith(f"工作区 {location!r} 不存在")
+        assert "'gisapp import SRC... --out WS.gpkg'" in text
+        english = "does not exist; create one with"
+    else:
+        url = DatabaseURL(location)
+        assert text == (
+            f"数据库 {url.database!r} 的模式 {url.schema!r} 中没有工作区；"
+            f"请用 'gisapp copy WS.gpkg {shown_location(location)}' 复制一个进来。"
+        )
+        english = "holds no workspace; copy one in with"
+    with pytest.raises(WorkspaceError, match=english):
+        Workspace.open(location)
 
 
 def test_machine_files_are_byte_identical_in_both_languages(plan: Plan) -> None:
