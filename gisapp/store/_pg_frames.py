@@ -473,14 +473,26 @@ FROM (SELECT ST_Extent({geom}) AS e FROM {incidents}
 """
 
 #: Every usable incident point in metres and its place: points within the tolerance of
-#: each other, chained, are one place (``layers.validate.pileups._places``).
+#: each other, chained, are one place (``layers.validate.pileups._places``). The distinct
+#: positions are clustered, not the incidents: a reporting desk's thousands of incidents on
+#: one point would make every one of them a neighbour of every other.
 _PLACES_SQL = """
 CREATE TEMPORARY TABLE gisapp_points ON COMMIT DROP AS
-SELECT i.{row} AS fid,
-       ST_ClusterDBSCAN(ST_Transform(i.{geom}, %(srid)s), eps := %(tolerance)s, minpoints := 1)
-       OVER () AS place
-FROM {incidents} i
-WHERE i.{geom} IS NOT NULL AND NOT ST_IsEmpty(i.{geom})
+WITH located AS (
+    SELECT i.{row} AS fid, ST_X(m.g) AS x, ST_Y(m.g) AS y
+    FROM {incidents} i, LATERAL (SELECT ST_Transform(i.{geom}, %(srid)s) AS g) m
+    WHERE i.{geom} IS NOT NULL AND NOT ST_IsEmpty(i.{geom})
+),
+spots AS (
+    SELECT x, y, array_agg(fid) AS fids FROM located GROUP BY x, y
+),
+clustered AS (
+    SELECT fids,
+           ST_ClusterDBSCAN(ST_MakePoint(x, y), eps := %(tolerance)s, minpoints := 1)
+           OVER () AS place
+    FROM spots
+)
+SELECT unnest(fids) AS fid, place FROM clustered
 """
 
 #: The places holding at least ``min_count`` incidents, their centre, and the median count
