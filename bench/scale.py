@@ -21,6 +21,21 @@ peak resident memory of its process (``peak_rss_mb``: the process's own ``VmHWM`
 ``wait4`` would report the parent's peak, inherited across ``fork``/``exec``); ``same_answers`` says
 whether the three gave the same counts.
 
+A second line (``bench: scale_areas``) times what a captain's area table costs on the same
+data: :func:`gisapp.services.analytics.area_report` at the grids level for April 2024,
+the same shift window, with its trend (the month before) and the count of every default
+shift, each in its own process, interleaved, median of 3 rounds:
+
+- ``areas_postgis``: ours on the PostGIS schema (``Workspace.count_incidents``: the
+  server finds pile-ups and implausible dates and counts every slice in SQL; one row per
+  area and slice comes back);
+- ``areas_gpkg``: ours on the GeoPackage (the same queries answered in Python).
+
+It reports the same figures (``s``, ``peak_rss_mb``) and ``same_answers`` (equal tables,
+shift counts and key figures). The first line also gives the stored sizes: the PostGIS
+tables with their indexes (``pg_total_relation_size``) and the GeoPackage file, in bytes
+and per incident.
+
 The other side of scale, work fanned out over worker processes, is measured by
 ``bench/scale_fanout.py``; when that module is present its lines follow these (skip them
 with ``--no-fanout``).
@@ -57,6 +72,7 @@ PERIOD = ("2024-04-01", "2024-05-01")
 WINDOW = ("22:00", "06:00")
 ROUNDS = 3
 VARIANTS = ("postgis", "gpkg", "anchor")
+AREA_VARIANTS = ("areas_postgis", "areas_gpkg")
 #: The benchmark's PostGIS server (``.ci/postgres.sh`` starts it).
 DEFAULT_URL = "postgresql://gisapp_test:gisapp_test@127.0.0.1:5432/gisapp_test"
 
@@ -102,15 +118,28 @@ def build(folder: Path, n_incidents: int, postgis_url: str) -> dict[str, Any]:
     load_postgis_s = time.perf_counter() - started
     # Fresh statistics, as a server's autovacuum would have them after a bulk load.
     where = DatabaseURL(postgis_url)
+    sizes: dict[str, int] = {}
     with psycopg.connect(where.conninfo, autocommit=True) as con:
         for table in ("incidents", "grids"):
-            con.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(where.schema, table)))
+            name = sql.Identifier(where.schema, table)
+            con.execute(sql.SQL("ANALYZE {}").format(name))
+            # The table with its indexes and TOAST, as the server stores it.
+            row = con.execute(
+                "SELECT pg_total_relation_size(%s::regclass)", (f"{where.schema}.{table}",)
+            ).fetchone()
+            sizes[table] = int(row[0]) if row else 0
+    gpkg_bytes = gpkg.stat().st_size
     return {
         "gpkg": str(gpkg),
         "grids": len(grids),
         "incidents": n_incidents,
         "load_gpkg_s": round(load_gpkg_s, 2),
         "load_postgis_s": round(load_postgis_s, 2),
+        "postgis_incidents_bytes": sizes["incidents"],
+        "postgis_grids_bytes": sizes["grids"],
+        "postgis_bytes_per_incident": round(sizes["incidents"] / n_incidents, 1),
+        "gpkg_bytes": gpkg_bytes,
+        "gpkg_bytes_per_incident": round(gpkg_bytes / n_incidents, 1),
     }
 
 
@@ -123,6 +152,29 @@ def count(variant: str, gpkg: str, postgis_url: str) -> dict[str, int]:
     ws = Workspace.open(postgis_url if variant == "postgis" else gpkg)
     counts = ws.incident_counts("grids", period=PERIOD, window=WINDOW, timezone=TIMEZONE)
     return dict(zip(counts["area_id"], counts["incidents"].astype(int).tolist(), strict=True))
+
+
+def area_answer(variant: str, gpkg: str, postgis_url: str) -> dict[str, Any]:
+    """The grids' area report for the month and shift, as comparable plain data."""
+    from gisapp.services.analytics import area_report
+    from gisapp.settings import Settings, parse_shift
+    from gisapp.store import Workspace
+
+    ws = Workspace.open(postgis_url if variant == "areas_postgis" else gpkg)
+    settings = Settings()
+    report = area_report(
+        ws,
+        level="grids",
+        period=PERIOD,
+        shifts={name: settings.shift(name) for name in settings.shifts},
+        shift=parse_shift(f"{WINDOW[0]}-{WINDOW[1]}"),
+    )
+    table = pd.DataFrame(report.table.drop(columns="geometry"))
+    return {
+        "table": json.loads(table.to_json(orient="split")),
+        "by_shift": json.loads(report.by_shift.to_json(orient="split")),
+        "kpis": report.kpis,
+    }
 
 
 def _anchor_count(gpkg: str) -> dict[str, int]:
@@ -149,7 +201,7 @@ def _anchor_count(gpkg: str) -> dict[str, int]:
 
 
 def _measure(variant: str, gpkg: str, postgis_url: str) -> dict[str, Any]:
-    """Run one variant in its own process: its count time, peak memory and answer."""
+    """Run one variant in its own process: its time, peak memory and answer."""
     command = [sys.executable, __file__, "--variant", variant, "--gpkg", gpkg, "--url", postgis_url]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     output = process.stdout.read() if process.stdout else ""
@@ -163,7 +215,7 @@ def _measure(variant: str, gpkg: str, postgis_url: str) -> dict[str, Any]:
 def run(
     n_incidents: int = N_INCIDENTS, postgis_url: str | None = None, *, fanout: bool = True
 ) -> list[dict[str, Any]]:
-    """Build the instance, time the three counts and return the result lines.
+    """Build the instance, time the counts and the area reports; the result lines.
 
     With ``fanout``, the lines of ``bench/scale_fanout.py`` follow when that module exists.
     """
@@ -173,7 +225,7 @@ def run(
     with tempfile.TemporaryDirectory() as folder:
         try:
             built = build(Path(folder), n_incidents, url)
-            lines = _compare(built, url)
+            lines = _compare(built, url) + _compare_areas(built, url)
         finally:
             _drop_schema(base, schema)
     return lines + (_fanout_lines() if fanout else [])
@@ -205,12 +257,47 @@ def _compare(built: dict[str, Any], url: str) -> list[dict[str, Any]]:
         "same_answers": same,
         "load_gpkg_s": built["load_gpkg_s"],
         "load_postgis_s": built["load_postgis_s"],
+        **{k: v for k, v in built.items() if k.endswith("bytes") or k.endswith("_incident")},
     }
     for variant in VARIANTS:
         line[f"{variant}_peak_rss_mb"] = round(
             statistics.median(r["peak_rss_mb"] for r in runs[variant]), 1
         )
         line[f"{variant}_runs_s"] = [round(r["s"], 3) for r in runs[variant]]
+    return [line]
+
+
+def _compare_areas(built: dict[str, Any], url: str) -> list[dict[str, Any]]:
+    """The area report on both stores, interleaved, ``ROUNDS`` times; medians."""
+    runs: dict[str, list[dict[str, Any]]] = {v: [] for v in AREA_VARIANTS}
+    for _ in range(ROUNDS):
+        for variant in AREA_VARIANTS:
+            runs[variant].append(_measure(variant, built["gpkg"], url))
+    answers = [runs[v][0]["counts"] for v in AREA_VARIANTS]
+    kpis = answers[0]["kpis"]
+    medians = {v: statistics.median(r["s"] for r in runs[v]) for v in AREA_VARIANTS}
+    line: dict[str, Any] = {
+        "bench": "scale_areas",
+        "instance": (
+            f"Wuhan 1 km grids ({built['grids']:,}), {built['incidents']:,} generated "
+            f"incidents; area_report grids {PERIOD[0][:7]}, {WINDOW[0]}-{WINDOW[1]}, "
+            "trend against the month before, counts of the 4 default shifts"
+        ),
+        "ours_s": round(medians["areas_postgis"], 3),
+        "anchor": "ours on the GeoPackage (area_report, the same queries answered in Python)",
+        "anchor_s": round(medians["areas_gpkg"], 3),
+        "ratio": round(medians["areas_gpkg"] / medians["areas_postgis"], 2),
+        "incidents_in_shift": kpis["incidents"],
+        "previous_incidents": kpis["previous_incidents"],
+        "warning_levels": kpis["warning_levels"],
+        "same_answers": all(a == answers[0] for a in answers),
+    }
+    for variant in AREA_VARIANTS:
+        name = variant.removeprefix("areas_")
+        line[f"{name}_peak_rss_mb"] = round(
+            statistics.median(r["peak_rss_mb"] for r in runs[variant]), 1
+        )
+        line[f"{name}_runs_s"] = [round(r["s"], 3) for r in runs[variant]]
     return [line]
 
 
@@ -233,15 +320,18 @@ def _drop_schema(base: str, schema: str) -> None:
 
 
 def _variant_main(variant: str, gpkg: str, url: str) -> int:
-    """One variant in this process: print its count time and counts as JSON."""
+    """One variant in this process: print its time and answer as JSON."""
     # Imports before the clock: every variant pays them alike and they are not the count.
     import geopandas  # noqa: F401
     import pyogrio  # noqa: F401
 
+    import gisapp.services.analytics
     import gisapp.store.workspace  # noqa: F401
 
     started = time.perf_counter()
-    counts = count(variant, gpkg, url)
+    counts: Any = (
+        area_answer(variant, gpkg, url) if variant in AREA_VARIANTS else count(variant, gpkg, url)
+    )
     seconds = time.perf_counter() - started
     line = {"variant": variant, "s": seconds, "peak_rss_mb": _peak_rss_mb(), "counts": counts}
     print(json.dumps(line))
@@ -267,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-fanout", action="store_true", help="leave out bench/scale_fanout.py's lines"
     )
-    parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--variant", choices=VARIANTS + AREA_VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--gpkg", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.variant:

@@ -17,7 +17,13 @@ cached on disk beforehand, so both runs read it the same way).
 Reported: ``anchor_s`` (1 worker) and ``ours_s`` (2 workers) wall seconds from the first
 submission to the last area gathered, ``ratio`` (throughput of 2 workers / 1 worker),
 ``job_s`` (the areas' own seconds, summed), and ``same_plans``: every area's saved plan
-(id, key figures, routes and timetable) equal in both runs.
+(id, key figures, routes and timetable) equal in both runs. Sizes, for planning storage:
+``city_gpkg_bytes`` (the workspace before planning), ``network_nodes``,
+``network_segments`` and ``network_cache_bytes`` (the street network cached on disk),
+``plans_bytes`` (how much the workspace file grew with the areas' plans, 1-worker run)
+and ``plan_stops`` (the saved stops of every area's plan). Last, the same areas are
+planned once more in this process (``JobRunner``, no Redis) at the default ``plan_effort``:
+``job_s_default_effort``, the areas' own seconds summed, for sizing workers.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ if str(ROOT) not in sys.path:
 
 from bench.city import STREETS, build_city  # noqa: E402
 from gisapp.services.fanout import CityPlanReport, plan_city  # noqa: E402
-from gisapp.services.jobs import QUEUE_NAME, RQJobQueue  # noqa: E402
+from gisapp.services.jobs import QUEUE_NAME, JobRunner, RQJobQueue  # noqa: E402
 from gisapp.settings import Settings, parse_shift  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -109,12 +115,16 @@ def _saved_plans(path: Path, report: CityPlanReport) -> dict[str, Any]:
                 "hotspot_stops": area.hotspot_stops,
                 "routes": json.loads(routes.to_json()),
                 "stops": json.loads(stops.to_json(date_format="iso")),
+                "n_stops": len(plan.stops),
             }
     return plans
 
 
 def _run_with(n_workers: int, city: Path, tmp: Path) -> tuple[CityPlanReport, dict[str, Any]]:
-    """Plan a fresh copy of ``city`` on ``n_workers`` workers; the report and saved plans."""
+    """Plan a fresh copy of ``city`` on ``n_workers`` workers; the report and saved plans.
+
+    The saved plans carry ``_bytes``: how much the copy's file grew with them.
+    """
     path = tmp / f"city-{n_workers}w.gpkg"
     shutil.copy(city, path)
     cache = Path(f"{city}.cache")
@@ -135,7 +145,36 @@ def _run_with(n_workers: int, city: Path, tmp: Path) -> tuple[CityPlanReport, di
         )
     finally:
         _stop(workers)
-    return report, _saved_plans(path, report)
+    plans = _saved_plans(path, report)
+    plans["_bytes"] = path.stat().st_size - city.stat().st_size
+    return report, plans
+
+
+def _default_effort_s(city: Path, tmp: Path) -> tuple[float, int]:
+    """The areas' own seconds, summed, planned in this process at the default effort."""
+    path = tmp / "city-default-effort.gpkg"
+    shutil.copy(city, path)
+    cache = Path(f"{city}.cache")
+    if cache.is_dir():
+        shutil.copytree(cache, Path(f"{path}.cache"), dirs_exist_ok=True)
+    settings = Settings()
+    report = plan_city(
+        str(path),
+        by="community",
+        shift=parse_shift(SHIFT),
+        date=DATE,
+        seed=0,
+        settings=settings,
+        jobs=JobRunner(max_queued=4 * N_STATIONS),
+        timeout_s=1800.0,
+    )
+    seconds: float = report.totals["job_seconds"]
+    return seconds, settings.plan_effort
+
+
+def _folder_bytes(folder: Path) -> int:
+    """The bytes of every file under ``folder`` (0 when it is absent)."""
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 def run() -> list[dict[str, Any]]:
@@ -161,9 +200,18 @@ def run() -> list[dict[str, Any]]:
             n_centres=N_CENTRES,
             extent_km=EXTENT_KM,
         ).path
-        workspace_network(open_workspace(str(city)), "car")  # cached on disk for both runs
+        network = workspace_network(open_workspace(str(city)), "car")  # cached for both runs
+        sizes = {
+            "city_gpkg_bytes": city.stat().st_size,
+            "network_nodes": network.n_nodes,
+            "network_segments": network.n_segments,
+            "network_cache_bytes": _folder_bytes(Path(f"{city}.cache")),
+        }
         runs = {n: _run_with(n, city, tmp) for n in WORKERS}
+        default_s, default_effort = _default_effort_s(city, tmp)
     (one, one_plans), (two, two_plans) = runs[1], runs[2]
+    plans_bytes = one_plans.pop("_bytes")
+    two_plans.pop("_bytes")
     failed = [a.area_id for r in (one, two) for a in r.areas if a.status != "done"]
     return [
         {
@@ -178,6 +226,11 @@ def run() -> list[dict[str, Any]]:
             "same_plans": one_plans == two_plans and len(one_plans) == len(one.areas),
             "hotspot_risk_dosed": one.totals["hotspot_risk_dosed"],
             "hotspot_stops": one.totals["hotspot_stops"],
+            **sizes,
+            "plans_bytes": plans_bytes,
+            "plan_stops": sum(p["n_stops"] for p in one_plans.values()),
+            "default_plan_effort": default_effort,
+            "job_s_default_effort": default_s,
             **({"error": f"areas not planned: {', '.join(failed)}"} if failed else {}),
         }
     ]
