@@ -12,11 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import re
 import shutil
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +40,7 @@ from gisapp.store import Workspace
 from gisapp.store.plans import save_plan
 from gisapp.store.users import UserStore
 from gisapp.store.workspace import copy_workspace
+from tests.conftest import fresh_schema
 from web import create_app
 
 SharedData = Callable[[str], Path]
@@ -138,27 +137,6 @@ def build_workspace(path: Path, source: Path) -> Path:
 
 
 @contextmanager
-def _fresh_schema() -> Iterator[str]:
-    """A workspace URL in a new schema of the test PostGIS server (dropped after); skips
-    without a server, or fails when ``GISAPP_REQUIRE_SERVERS=1`` (as ``tests/conftest.py``)."""
-    import psycopg
-    from psycopg import sql
-
-    url = os.environ.get("GISAPP_TEST_POSTGRES_URL", "")
-    if not url:
-        message = "no PostGIS server: set GISAPP_TEST_POSTGRES_URL (see .ci/postgres.sh)"
-        if os.environ.get("GISAPP_REQUIRE_SERVERS") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    try:
-        yield f"{url}{'&' if '?' in url else '?'}schema={schema}"
-    finally:
-        with psycopg.connect(url, autocommit=True) as con:
-            con.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-
-
-@contextmanager
 def workspace_copy(backend: str, source: Path, folder: Path) -> Iterator[str]:
     """A fresh copy of the GeoPackage workspace ``source`` on ``backend``, as a location.
 
@@ -170,7 +148,7 @@ def workspace_copy(backend: str, source: Path, folder: Path) -> Iterator[str]:
         shutil.copyfile(source, path)
         yield str(path)
         return
-    with _fresh_schema() as url:
+    with fresh_schema() as url:
         copy_workspace(Workspace.open(source), url)
         yield url
 
