@@ -330,6 +330,14 @@ _CITY_DRAWN_JS = """() => {
 }"""
 
 
+#: Asks for zoom ``z`` (without animation) until the map is there; true when it is.
+_ZOOMED_JS = """(z) => {
+  const map = window[document.querySelector('.folium-map').id];
+  if (map.getZoom() !== z) { map.setZoom(z, {animate: false}); }
+  return map.getZoom() === z;
+}"""
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM_PATH.exists(), reason=f"{CHROMIUM_PATH} is not installed")
 def test_city_layers_draw_and_count_in_chromium(
@@ -357,10 +365,9 @@ def test_city_layers_draw_and_count_in_chromium(
             page.set_content(page_html, wait_until="load")
             page.wait_for_function(_CITY_DRAWN_JS)
             before = page.evaluate(_CITY_STATE_JS, latlons)
-            page.evaluate(
-                "() => { const map = window[document.querySelector('.folium-map').id];"
-                " map.setZoom(map.getZoom() + 1, {animate: false}); }"
-            )
+            # one zoom step in, once the map is at rest (a view still settling after the
+            # load could otherwise take the step back)
+            page.wait_for_function(_ZOOMED_JS, arg=before["zoom"] + 1, polling=100)
             after = page.evaluate(_CITY_STATE_JS, latlons)
         finally:
             browser.close()
