@@ -125,11 +125,7 @@ def _run_with(n_workers: int, city: Path, tmp: Path) -> tuple[CityPlanReport, di
 
     The saved plans carry ``_bytes``: how much the copy's file grew with them.
     """
-    path = tmp / f"city-{n_workers}w.gpkg"
-    shutil.copy(city, path)
-    cache = Path(f"{city}.cache")
-    if cache.is_dir():
-        shutil.copytree(cache, Path(f"{path}.cache"), dirs_exist_ok=True)
+    path = _copy_city(city, tmp / f"city-{n_workers}w.gpkg")
     jobs = RQJobQueue(REDIS_URL)
     workers = _start_workers(n_workers, tmp)
     try:
@@ -150,13 +146,18 @@ def _run_with(n_workers: int, city: Path, tmp: Path) -> tuple[CityPlanReport, di
     return report, plans
 
 
-def _default_effort_s(city: Path, tmp: Path) -> tuple[float, int]:
-    """The areas' own seconds, summed, planned in this process at the default effort."""
-    path = tmp / "city-default-effort.gpkg"
+def _copy_city(city: Path, path: Path) -> Path:
+    """A copy of the ``city`` workspace at ``path``, with its stored street network."""
     shutil.copy(city, path)
     cache = Path(f"{city}.cache")
     if cache.is_dir():
         shutil.copytree(cache, Path(f"{path}.cache"), dirs_exist_ok=True)
+    return path
+
+
+def _default_effort_s(city: Path, tmp: Path) -> tuple[float, int]:
+    """The areas' own seconds, summed, planned in this process at the default effort."""
+    path = _copy_city(city, tmp / "city-default-effort.gpkg")
     settings = Settings()
     report = plan_city(
         str(path),

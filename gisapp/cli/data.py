@@ -95,6 +95,7 @@ def import_(
     was. Layers not named in SOURCES are kept.
     """
     from gisapp.services.ingest import Source, import_into, parse_mappings, parse_offsets
+    from gisapp.store.backend import location_label
 
     settings = settings_from(ctx)
     result = import_into(
@@ -111,7 +112,7 @@ def import_(
         repair_overlaps=repair_overlaps,
     )
     problems = result.problems
-    label = _workspace_label(out)
+    label = location_label(out)
     overlaps = result.overlaps.to_dict() if result.overlaps else None
     if as_json:
         write_json(
@@ -144,14 +145,6 @@ def import_(
                 problems=counts_line(problems),
             )
         )
-
-
-def _workspace_label(location: str) -> str:
-    """How messages name the workspace at ``location``, as the store does: the file's name,
-    or schema and database of a database URL (never its password)."""
-    from gisapp.store.backend import DatabaseURL, is_database_url
-
-    return DatabaseURL(location).label if is_database_url(location) else Path(location).name
 
 
 @click.command("validate")

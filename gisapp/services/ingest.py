@@ -418,13 +418,6 @@ class ImportResult:
     overlaps: OverlapRepair | None = None
 
 
-def _location_label(location: str) -> str:
-    """How logs name a workspace: a file's name, or schema and database (no password)."""
-    from gisapp.store.backend import DatabaseURL, is_database_url
-
-    return DatabaseURL(location).label if is_database_url(location) else Path(location).name
-
-
 def _existing_workspace(location: str) -> Workspace | None:
     """The workspace at ``location`` when there is one (a file, or a database schema that
     holds a workspace), else None: the import then creates it."""
@@ -504,9 +497,10 @@ def import_into(
         If the existing workspace cannot be opened or written.
     """
     from gisapp.store import Workspace
+    from gisapp.store.backend import location_label
 
     location = str(workspace_path)
-    label = _location_label(location)
+    label = location_label(location)
     existing = None if force else _existing_workspace(location)
     tz = timezone or (existing.timezone if existing else default_timezone)
     limits = limits or ReadLimits()

@@ -552,6 +552,12 @@ def is_database_url(location: str) -> bool:
     return location.startswith(("postgresql://", "postgres://"))
 
 
+def location_label(location: str) -> str:
+    """How messages name the workspace at ``location`` before it is opened, as its
+    backend's ``label`` does: a file's name, or schema and database (no password)."""
+    return DatabaseURL(location).label if is_database_url(location) else Path(location).name
+
+
 def shown_location(location: str) -> str:
     """``location`` as a message may show it: a database URL without its password."""
     if not is_database_url(location):
