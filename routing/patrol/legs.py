@@ -3,9 +3,9 @@ unit between its station and the hotspots, and the street path of a leg."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import geopandas as gpd
@@ -66,6 +66,30 @@ class LegGraph:
     edge_csr: csr_array
     edge_time_s: NDArray[np.float64]
     weighted: bool
+
+    @cached_property
+    def _arc_keys(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Every arc as ``tail * n_nodes + head``, ascending, and its edge."""
+        arcs = self.edge_csr.tocsr(copy=True)
+        arcs.sort_indices()
+        n = arcs.shape[0]
+        tails = np.repeat(np.arange(n, dtype=np.int64), np.diff(arcs.indptr))
+        return tails * n + arcs.indices.astype(np.int64), arcs.data.astype(np.int64) - 1
+
+    def arc_edge(self, tails: NDArray[np.int64], heads: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The network edge of the arcs ``tails[i] -> heads[i]`` (each must be an arc)."""
+        keys, edges = self._arc_keys
+        return edges[np.searchsorted(keys, tails * self.edge_csr.shape[0] + heads)]
+
+    def arc_time_s(self, tails: NDArray[np.int64], heads: NDArray[np.int64]) -> NDArray[np.float64]:
+        """True travel time of the arcs ``tails[i] -> heads[i]`` (each must be an arc)."""
+        return self.edge_time_s[self.arc_edge(tails, heads)]
+
+    def reversed(self) -> LegGraph:
+        """The same legs walked backwards: the arcs turned round, each keeping its edge."""
+        return LegGraph(
+            self.cost_csr.T.tocsr(), self.edge_csr.T.tocsr(), self.edge_time_s, self.weighted
+        )
 
 
 def street_risk_of(
@@ -137,32 +161,66 @@ def leg_graph(
     )
 
 
-def leg_times(
-    legs_on: LegGraph, graph: csr_array, sources: Sequence[int] | NDArray[np.int64]
-) -> NDArray[np.float64]:
-    """Travel time (seconds) from every source to every node along the cheapest paths of
-    ``graph``; ``inf`` where no path exists.
+@dataclass(frozen=True)
+class Trees:
+    """Cheapest-path trees from some sources over a leg graph: the cost to every node
+    (``inf`` where no path exists) and, when the cost is not the time, each node's
+    predecessor (negative at a source and where no path exists)."""
 
-    With fastest paths these are Dijkstra's distances. Otherwise the true times are summed
-    up the shortest-path tree by pointer doubling: each pass adds the time from a node's
-    current ancestor and jumps to that ancestor's ancestor.
-    """
+    cost: NDArray[np.float64]  # (sources, nodes)
+    predecessor: NDArray[np.int32] | None  # (sources, nodes), None for fastest paths
+
+
+def cheapest_trees(
+    legs_on: LegGraph, graph: csr_array, sources: Sequence[int] | NDArray[np.int64]
+) -> Trees:
+    """The cheapest-path trees of ``graph`` (``legs_on``'s cost, maybe restricted) from
+    ``sources``: one multi-row Dijkstra."""
     if not legs_on.weighted:
-        return np.atleast_2d(dijkstra(graph, directed=True, indices=sources))
+        return Trees(np.atleast_2d(dijkstra(graph, directed=True, indices=sources)), None)
     dist, pred = dijkstra(graph, directed=True, indices=sources, return_predecessors=True)
-    dist, pred = np.atleast_2d(dist), np.atleast_2d(pred).astype(np.int64)
-    reached = pred >= 0
-    ancestor = np.where(reached, pred, -1)
-    step = np.zeros(pred.shape, dtype=float)
-    rows, cols = np.nonzero(reached)
-    edges = np.asarray(legs_on.edge_csr[pred[rows, cols], cols]).astype(np.int64) - 1
-    step[rows, cols] = legs_on.edge_time_s[edges]
-    while (ancestor >= 0).any():
-        has = ancestor >= 0
-        safe = np.where(has, ancestor, 0)
-        step = step + np.where(has, np.take_along_axis(step, safe, axis=1), 0.0)
-        ancestor = np.where(has, np.take_along_axis(ancestor, safe, axis=1), -1)
-    return np.where(np.isfinite(dist), step, np.inf)
+    return Trees(np.atleast_2d(dist), np.atleast_2d(pred))
+
+
+def tree_times(
+    legs_on: LegGraph, trees: Trees, targets: Sequence[int] | NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """Travel time (seconds) from every source of ``trees`` to every node of ``targets``
+    along the trees' paths; ``inf`` where no path exists.
+
+    With fastest paths these are Dijkstra's distances. Otherwise each target climbs its
+    tree to the source, adding the true time of every arc on the way: all (source, target)
+    pairs climb together, one arc per step, so the work is the legs' own arcs, not the
+    whole network's.
+    """
+    targets = np.asarray(targets, dtype=np.int64)
+    if trees.predecessor is None:
+        return trees.cost[:, targets]
+    pred = trees.predecessor
+    rows = np.repeat(np.arange(len(pred)), len(targets))
+    start = np.tile(targets, len(pred))
+    node = start.copy()
+    total = np.zeros(len(node))
+    climbing = np.flatnonzero(pred[rows, node] >= 0)
+    while len(climbing):
+        row, head = rows[climbing], node[climbing]
+        tail = pred[row, head].astype(np.int64)
+        total[climbing] += legs_on.arc_time_s(tail, head)
+        node[climbing] = tail
+        climbing = climbing[pred[row, tail] >= 0]
+    reached = np.isfinite(trees.cost[rows, start])
+    return np.where(reached, total, np.inf).reshape(len(pred), len(targets))
+
+
+def leg_times(
+    legs_on: LegGraph,
+    graph: csr_array,
+    sources: Sequence[int] | NDArray[np.int64],
+    targets: Sequence[int] | NDArray[np.int64],
+) -> NDArray[np.float64]:
+    """Travel time (seconds) from every source to every target along the cheapest paths
+    of ``graph`` (``legs_on``'s cost, maybe restricted); ``inf`` where no path exists."""
+    return tree_times(legs_on, cheapest_trees(legs_on, graph, sources), targets)
 
 
 def unit_data(
@@ -222,33 +280,37 @@ def unit_data(
 
 
 class _RowCache:
-    """Leg times from (and to) network nodes on one leg graph, computed once each."""
+    """Cheapest-path trees from (and to) network nodes on one leg graph, grown once each."""
 
     def __init__(self, legs_on: LegGraph) -> None:
         self.legs_on = legs_on
         self._reverse: LegGraph | None = None
-        self.forward: dict[int, NDArray[np.float64]] = {}
-        self.backward: dict[int, NDArray[np.float64]] = {}
+        self._forward: dict[int, Trees] = {}
+        self._backward: dict[int, Trees] = {}
 
-    def from_nodes(self, sources: Sequence[int]) -> NDArray[np.float64]:
-        missing = sorted(set(sources) - set(self.forward))
+    def from_nodes(
+        self, sources: Sequence[int], targets: Sequence[int] | NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        """Leg times from each of ``sources`` to each of ``targets``."""
+        missing = sorted(set(sources) - set(self._forward))
         if missing:
-            got = leg_times(self.legs_on, self.legs_on.cost_csr, missing)
-            self.forward.update(zip(missing, got, strict=True))
-        return np.array([self.forward[int(a)] for a in sources])
+            trees = cheapest_trees(self.legs_on, self.legs_on.cost_csr, missing)
+            for i, source in enumerate(missing):
+                pred = None if trees.predecessor is None else trees.predecessor[i : i + 1]
+                self._forward[source] = Trees(trees.cost[i : i + 1], pred)
+        return np.vstack(
+            [tree_times(self.legs_on, self._forward[int(a)], targets) for a in sources]
+        )
 
-    def to_node(self, target: int) -> NDArray[np.float64]:
-        if target not in self.backward:
-            if self._reverse is None:
-                legs = self.legs_on
-                self._reverse = LegGraph(
-                    legs.cost_csr.T.tocsr(),
-                    legs.edge_csr.T.tocsr(),
-                    legs.edge_time_s,
-                    legs.weighted,
-                )
-            self.backward[target] = leg_times(self._reverse, self._reverse.cost_csr, [target])[0]
-        return self.backward[target]
+    def to_node(
+        self, target: int, sources: Sequence[int] | NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        """Leg times from each of ``sources`` to ``target``."""
+        if self._reverse is None:
+            self._reverse = self.legs_on.reversed()
+        if target not in self._backward:
+            self._backward[target] = cheapest_trees(self._reverse, self._reverse.cost_csr, [target])
+        return tree_times(self._reverse, self._backward[target], sources)[0]
 
 
 def _unit_times(
@@ -261,7 +323,7 @@ def _unit_times(
     """The leg times of one unit (see :func:`unit_data`)."""
     n = len(nodes)
     if allowed_mask is None:
-        times = rows.from_nodes(nodes.tolist())[:, nodes]
+        times = rows.from_nodes(nodes.tolist(), nodes)
         inside = np.ones((n, n), dtype=bool)
         allowed = np.ones(n - 1, dtype=bool)
     else:
@@ -270,15 +332,15 @@ def _unit_times(
         times = np.full((n, n), np.inf)
         places = np.flatnonzero(np.concatenate([[True], allowed])).tolist()
         places = sorted({*places, *(h + 1 for h in also)})
-        times[0, places] = rows.from_nodes([int(nodes[0])])[0, nodes[places]]
-        times[places, 0] = rows.to_node(int(nodes[0]))[nodes[places]]
+        times[0, places] = rows.from_nodes([int(nodes[0])], nodes[places])[0]
+        times[places, 0] = rows.to_node(int(nodes[0]), nodes[places])
         times[0, 0] = 0.0
         sub = np.flatnonzero(allowed) + 1
         if len(sub):
             legs_on = rows.legs_on
             restricted = leg_times(
-                legs_on, restricted_csr(legs_on.cost_csr, allowed_mask), nodes[sub]
-            )[:, nodes[sub]]
+                legs_on, restricted_csr(legs_on.cost_csr, allowed_mask), nodes[sub], nodes[sub]
+            )
             ok = np.isfinite(restricted)
             times[np.ix_(sub, sub)] = restricted
             inside[np.ix_(sub, sub)] = ok
@@ -286,7 +348,7 @@ def _unit_times(
         hotspot_places = [p for p in places if p > 0]
         need = [p for p in hotspot_places if not np.isfinite(times[p, hotspot_places]).all()]
         if need:
-            full = rows.from_nodes(nodes[need].tolist())[:, nodes[hotspot_places]]
+            full = rows.from_nodes(nodes[need].tolist(), nodes[hotspot_places])
             block = times[np.ix_(need, hotspot_places)]
             times[np.ix_(need, hotspot_places)] = np.where(np.isfinite(block), block, full)
     whole = np.where(np.isfinite(times), np.ceil(times - 1e-9), UNREACHABLE).astype(np.int64)
@@ -294,14 +356,15 @@ def _unit_times(
 
 
 def street_path(
-    edge_csr: csr_array,
+    legs_on: LegGraph,
     graph: csr_array,
     source: int,
     target: int,
     *,
     limit: float = np.inf,
 ) -> tuple[list[int], list[int]]:
-    """Nodes and edges of the cheapest path on ``graph``; ``edge_csr`` holds edge + 1.
+    """Nodes and edges of the cheapest path on ``graph`` (``legs_on``'s cost, maybe
+    restricted).
 
     ``limit`` bounds the search: a cost the path is known not to exceed (a leg's travel
     time bounds its cost, which is never above the time), so that a short leg in a large
@@ -329,8 +392,8 @@ def street_path(
     while nodes[-1] != source:
         nodes.append(int(predecessors[nodes[-1]]))
     nodes.reverse()
-    edges = [int(edge_csr[u, v]) - 1 for u, v in itertools.pairwise(nodes)]
-    return nodes, edges
+    path = np.asarray(nodes, dtype=np.int64)
+    return nodes, legs_on.arc_edge(path[:-1], path[1:]).tolist()
 
 
 def stop_names(

@@ -511,7 +511,7 @@ class PatrolModel:
                 graph = inside_graph if leg.inside_grids else legs_on.cost_csr
                 # a leg's cost never exceeds its travel time (risk only lowers the cost)
                 nodes, edges = street_path(
-                    legs_on.edge_csr, graph, a.node, b.node, limit=leg.travel_time_s + 1.0
+                    legs_on, graph, a.node, b.node, limit=leg.travel_time_s + 1.0
                 )
                 legs.append(
                     Leg(

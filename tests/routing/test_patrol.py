@@ -676,3 +676,32 @@ def test_units_sharing_only_boundary_hotspots_are_searched_apart(walk_net: Stree
     assert unit_clusters(search_areas(model.unit_data, {"east": [0]})) == [[0, 1]]
     plan = model.solve(seed=0, search_budget=6000)
     check_plan(model, plan)
+
+
+def test_risky_leg_times_are_the_times_of_the_cheapest_paths(car_net: StreetNetwork) -> None:
+    """A leg on a risk-weighted graph is timed along its cheapest path: the same path
+    networkx finds by cost, each edge at its true travel time, both ways round."""
+    import networkx as nx
+
+    from routing.patrol.legs import leg_graph, leg_times
+
+    rng = np.random.default_rng(11)
+    risk = rng.gamma(0.5, 1.0, car_net.n_segments)
+    legs_on = leg_graph(car_net, risk, 0.7)
+    assert legs_on.weighted
+    graph = nx.DiGraph()
+    coo = legs_on.cost_csr.tocoo()
+    for u, v, cost in zip(coo.row, coo.col, coo.data, strict=True):
+        edge = int(legs_on.edge_csr[u, v]) - 1
+        graph.add_edge(int(u), int(v), cost=float(cost), time=legs_on.edge_time_s[edge])
+    sources = rng.choice(car_net.n_nodes, 4, replace=False)
+    targets = rng.choice(car_net.n_nodes, 9, replace=False)
+    times = leg_times(legs_on, legs_on.cost_csr, sources, targets)
+    back = leg_times(legs_on.reversed(), legs_on.reversed().cost_csr, targets, sources)
+    for i, source in enumerate(sources):
+        for j, target in enumerate(targets):
+            path = nx.dijkstra_path(graph, int(source), int(target), weight="cost")
+            expected = sum(graph[a][b]["time"] for a, b in itertools.pairwise(path))
+            assert times[i, j] == pytest.approx(expected)
+            assert back[j, i] == pytest.approx(expected)
+    assert times.shape == (4, 9) and (times[sources[:, None] == targets[None, :]] == 0).all()
