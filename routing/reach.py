@@ -36,6 +36,11 @@ Sources: TypeAlias = ArrayLike | gpd.GeoDataFrame | gpd.GeoSeries
 _MATRIX_BATCH = 256
 
 
+#: Segments a quarter circle of a reach or blind-zone buffer is drawn with: about half a
+#: metre off a true circle at 25 m, and a fifth fewer vertices to join than shapely's 8.
+QUAD_SEGMENTS = 4
+
+
 def as_nodes(
     network: StreetNetwork, nodes: Sources, *, argument: str = "sources"
 ) -> NDArray[np.int64]:
@@ -404,7 +409,7 @@ def isochrones(
         # times faster than the buffer of one MultiLineString (the same polygon up to the
         # vertices of its round ends, areas within 1e-5)
         polygon = (
-            shapely.union_all(shapely.buffer(_joined(lines), buffer_m))
+            shapely.union_all(shapely.buffer(_joined(lines), buffer_m, quad_segs=QUAD_SEGMENTS))
             if len(lines)
             else shapely.Polygon()
         )

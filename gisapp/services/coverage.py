@@ -28,7 +28,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gisapp.services.blind_streets import shift_incident_counts, street_blind_rows
+from gisapp.services.blind_streets import (
+    StreetBlindZones,
+    shift_incident_counts,
+    street_blind_zones,
+)
 from gisapp.services.coverage_inputs import (
     SCHOOL_ZONE_KIND,
     key_place_required_minutes,
@@ -56,7 +60,7 @@ from layers.i18n import _, current_language, format_number, ngettext, use_langua
 from layers.schema import STORAGE_CRS
 from routing.coverage import (
     DEFAULT_CAMERA_RANGE_M,
-    blind_zone_polygons,
+    blind_pieces,
     camera_coverage,
     camera_sectors,
     coverage_segments,
@@ -297,15 +301,25 @@ def compute_coverage(
         place_s=places.reached_s if len(places.frame) else None,
         residents=None if residents is None else residents[0],
     )
-    street_zones = blind_zone_polygons(network, segments, buffer_m=opts.buffer_m, cameras=sectors)
     counts = shift_incident_counts(
         network, incidents, timezone=ws.timezone, window=opts.risk_window
     )
+    grids = ws.layer("grids", required=False)
+    grids = grids if isinstance(grids, gpd.GeoDataFrame) and len(grids) else None
+    streets = street_blind_zones(
+        network,
+        segments,
+        blind_pieces(network, segments, cameras=sectors),
+        grids=grids,
+        incidents=counts,
+        street_minutes=opts.street_minutes,
+        buffer_m=opts.buffer_m,
+    )
     blind = _blind_table(
         network,
-        ws,
-        _BlindInputs(street_zones, segments, places, zones, zone_rows, counts),
-        opts,
+        grids,
+        _BlindInputs(streets, segments, places, zones, zone_rows, counts),
+        opts.street_minutes,
     )
     kpis: dict[str, Any] = {
         "workspace": ws.name,
@@ -320,7 +334,7 @@ def compute_coverage(
         "bands": bands.kpis,
         "residents_measure": None if residents is None else residents[1],
         "street_minutes": opts.street_minutes,
-        "blind": _blind_kpis(blind, float(risk.sum()), street_zones),
+        "blind": _blind_kpis(blind, float(risk.sum()), streets.zones),
         "key_places": _key_place_kpis(places.frame),
         "prevention_zones": {
             "count": len(zones),
@@ -525,7 +539,7 @@ def _zone_reach(
 class _BlindInputs:
     """What the blind-zone table is made of (network CRS)."""
 
-    street_zones: gpd.GeoDataFrame
+    streets: StreetBlindZones
     segments: pd.DataFrame
     places: _Places
     zones: gpd.GeoDataFrame
@@ -713,9 +727,9 @@ def _zone_blind_rows(network: StreetNetwork, inputs: _BlindInputs) -> pd.DataFra
 
 def _blind_table(
     network: StreetNetwork,
-    ws: Workspace,
+    grids: gpd.GeoDataFrame | None,
     inputs: _BlindInputs,
-    opts: CoverageOptions,
+    street_minutes: float,
 ) -> gpd.GeoDataFrame:
     """Every blind zone, riskiest first, ranked 1..n across kinds (EPSG:4326).
 
@@ -725,21 +739,10 @@ def _blind_table(
     """
     crs = network.crs
     parts: list[pd.DataFrame] = []
-    grids = ws.layer("grids", required=False)
-    grids = grids if isinstance(grids, gpd.GeoDataFrame) and len(grids) else None
-    streets = street_blind_rows(
-        network,
-        inputs.segments,
-        inputs.street_zones,
-        grids=grids,
-        incidents=inputs.incidents,
-        street_minutes=opts.street_minutes,
-        buffer_m=opts.buffer_m,
-    )
-    if len(streets):
-        parts.append(streets)
+    if len(inputs.streets.rows):
+        parts.append(inputs.streets.rows)
     if grids is not None:
-        parts.append(_grid_blind_rows(network, grids, inputs, opts.street_minutes))
+        parts.append(_grid_blind_rows(network, grids, inputs, street_minutes))
     if len(inputs.places.frame):
         parts.append(_place_blind_rows(network, inputs))
     if len(inputs.zone_rows) and (~inputs.zone_rows["in_time"]).any():

@@ -9,7 +9,9 @@ Coverage answers "what can a responder reach in time, and what can a camera see?
 * :func:`locate_places` and :func:`place_times` — travel times to points along streets
   (key places), exact along the segment they lie on;
 * :func:`blind_zone_polygons` — the street pieces no one reaches in time (less what cameras
-  see), buffered into polygons (never convex hulls) with the risk they carry;
+  see), buffered into polygons (never convex hulls) with the risk they carry; its steps
+  :func:`blind_pieces`, :func:`piece_shapes` (the pieces buffered in groups, e.g. one per
+  stretch of street) and :func:`blind_zones` (the union of the shapes);
 * :func:`coverage_by_hour` — per hour of a shift, the share of risk, street and key places
   reachable from where the patrol units are (timed positions) plus the fixed posts;
 * :func:`reach_by_hour` — per hour of a shift, the street the units reach in time from
@@ -30,7 +32,13 @@ Modules
 
 from __future__ import annotations
 
-from routing.coverage.blind import blind_zone_polygons
+from routing.coverage.blind import (
+    BlindPieces,
+    blind_pieces,
+    blind_zone_polygons,
+    blind_zones,
+    piece_shapes,
+)
 from routing.coverage.cameras import (
     DEFAULT_CAMERA_FOV_DEG,
     DEFAULT_CAMERA_RANGE_M,
@@ -53,8 +61,11 @@ __all__ = [
     "DEFAULT_CAMERA_FOV_DEG",
     "DEFAULT_CAMERA_RANGE_M",
     "PLACEMENT_MODELS",
+    "BlindPieces",
     "PlacementInput",
+    "blind_pieces",
     "blind_zone_polygons",
+    "blind_zones",
     "camera_coverage",
     "camera_sectors",
     "candidate_sites",
@@ -63,6 +74,7 @@ __all__ = [
     "locate_places",
     "node_degree",
     "node_weights",
+    "piece_shapes",
     "place_times",
     "placement_input",
     "reach_by_hour",

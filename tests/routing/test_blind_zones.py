@@ -10,7 +10,7 @@ from shapely import LineString
 
 from routing.coverage import blind_zone_polygons, coverage_segments
 from routing.network import StreetNetwork, network_from_lines
-from routing.reach import reach_nodes
+from routing.reach import QUAD_SEGMENTS, reach_nodes
 
 METRIC_CRS = "EPSG:32650"
 
@@ -37,7 +37,7 @@ def test_zones_of_interleaved_pieces_are_the_buffers_of_their_streets() -> None:
     assert zones["length_m"].tolist() == pytest.approx([300.0, 300.0])
     assert zones["segments"].tolist() == [3, 3]
     for y in (0, 1000):
-        street = shapely.buffer(LineString([(0, y), (300, y)]), 25.0)
+        street = shapely.buffer(LineString([(0, y), (300, y)]), 25.0, quad_segs=QUAD_SEGMENTS)
         (match,) = [g for g in zones.geometry if g.intersects(street)]
         assert shapely.symmetric_difference(match, street).area < 1e-6 * street.area
 
@@ -52,5 +52,7 @@ def test_pieces_whose_buffers_meet_form_one_zone() -> None:
     zones = blind_zone_polygons(network, segments, buffer_m=25.0)
     assert len(zones) == 1
     assert zones["segments"].tolist() == [2]
-    expected = shapely.union_all(shapely.buffer(np.array(lines, dtype=object), 25.0))
+    expected = shapely.union_all(
+        shapely.buffer(np.array(lines, dtype=object), 25.0, quad_segs=QUAD_SEGMENTS)
+    )
     assert zones.geometry[0].area == pytest.approx(expected.area, rel=1e-9)

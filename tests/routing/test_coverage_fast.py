@@ -15,6 +15,7 @@ from shapely import LineString, Point
 
 from gisapp.services import blind_streets
 from routing.coverage import (
+    blind_pieces,
     blind_zone_polygons,
     coverage_by_hour,
     coverage_segments,
@@ -25,7 +26,7 @@ from routing.coverage import (
 )
 from routing.hotspots.grid import grid_cells, kde_density
 from routing.network import StreetNetwork, network_from_lines
-from routing.reach import SegmentEnds, reach_nodes, segment_reach
+from routing.reach import QUAD_SEGMENTS, SegmentEnds, reach_nodes, segment_reach
 
 #: A projected CRS in metres (UTM 18N).
 METRIC_CRS = "EPSG:32618"
@@ -184,68 +185,71 @@ def test_segment_ends_give_the_fractions_of_segment_reach() -> None:
 # -- street blind zones ---------------------------------------------------------------------
 
 
-def blind_inputs(seed: int) -> tuple[StreetNetwork, pd.DataFrame, gpd.GeoDataFrame]:
+def blind_inputs(seed: int) -> tuple[StreetNetwork, pd.DataFrame, gpd.GeoSeries]:
     network = jittered_lattice(seed, n=12)
     rng = np.random.default_rng(seed)
     weight = rng.random(network.n_segments)
     reach = reach_nodes(network, rng.choice(network.n_nodes, 3, replace=False))
     segments = coverage_segments(network, reach, required_s=40.0, weights=weight)
-    zones = blind_zone_polygons(network, segments, buffer_m=15.0)
-    return network, segments, zones
+    # two round "cameras" that see some of the blind street
+    cameras = gpd.GeoSeries(
+        [Point(xy).buffer(100.0) for xy in rng.uniform(0, 11 * 120.0, (2, 2))], crs=METRIC_CRS
+    )
+    return network, segments, cameras
 
 
-def test_zone_tiles_cover_the_zones_exactly() -> None:
-    _, _, zones = blind_inputs(7)
-    geoms = zones.geometry.to_numpy()
-    tiles = blind_streets._zone_tiles(geoms, 40)
-    assert len(tiles) > len(geoms)
-    assert (shapely.get_num_coordinates(tiles) <= 40).all()
-    assert shapely.area(tiles).sum() == pytest.approx(shapely.area(geoms).sum(), rel=1e-9)
-    union = shapely.union_all(geoms)
-    assert shapely.area(shapely.symmetric_difference(shapely.union_all(tiles), union)) < 1e-3
-    # a shape cut by the tiles it meets is the shape cut by the whole zones
-    rng = np.random.default_rng(7)
-    for x, y in rng.uniform(0, 11 * 120.0, (20, 2)):
-        shape = Point(x, y).buffer(90.0)
-        tree = shapely.STRtree(tiles)
-        near = tree.query(shape, predicate="intersects")
-        cut = shapely.union_all(shapely.intersection(shape, tiles[near]))
-        whole = shapely.intersection(shape, union)
-        assert shapely.area(shapely.symmetric_difference(cut, whole)) < 1e-3
+def street_zones(
+    network: StreetNetwork, segments: pd.DataFrame, cameras: gpd.GeoSeries | None
+) -> blind_streets.StreetBlindZones:
+    return blind_streets.street_blind_zones(
+        network,
+        segments,
+        blind_pieces(network, segments, cameras=cameras),
+        grids=None,
+        incidents=np.zeros(network.n_segments, dtype=np.int64),
+        street_minutes=1.0,
+        buffer_m=15.0,
+    )
+
+
+@pytest.mark.parametrize("seed", [8, 9, 12])
+def test_a_stretch_is_the_buffer_of_its_own_blind_street(seed: int) -> None:
+    network, segments, cameras = blind_inputs(seed)
+    pieces = blind_pieces(network, segments, cameras=cameras)
+    streets = street_zones(network, segments, cameras)
+    assert len(streets.rows) > 3
+    seen = shapely.union_all(cameras.to_numpy())
+    names = np.array([str(n) for n in network.segment_name], dtype=object)[pieces.segment]
+    midpoints = shapely.line_interpolate_point(pieces.geometry, 0.5, normalized=True)
+    for row in streets.rows.itertuples():
+        # the blind pieces of its street it covers (the same street's other stretches are
+        # a block away), buffered one by one and joined
+        own = pieces.geometry[shapely.contains(row.geometry, midpoints) & (names == row.street)]
+        expected = shapely.union_all(shapely.buffer(own, 15.0, quad_segs=QUAD_SEGMENTS))
+        differ = shapely.area(shapely.symmetric_difference(row.geometry, expected))
+        assert differ < 1e-3 * row.area_m2  # the round ends are drawn with other vertices
+        # the street a camera sees is not blind: no stretch runs along it
+        assert shapely.length(shapely.intersection(own, seen)).sum() < 1e-6
 
 
 @pytest.mark.parametrize("seed", [8, 9])
-def test_street_blind_rows_are_the_same_with_small_tiles(
-    seed: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    network, segments, zones = blind_inputs(seed)
-    assert (shapely.get_num_coordinates(zones.geometry.to_numpy()) > 30).any()
-    incidents = np.zeros(network.n_segments, dtype=np.int64)
-
-    def rows() -> pd.DataFrame:
-        return blind_streets.street_blind_rows(
-            network,
-            segments,
-            zones,
-            grids=None,
-            incidents=incidents,
-            street_minutes=1.0,
-            buffer_m=15.0,
-        )
-
-    whole = rows()
-    monkeypatch.setattr(blind_streets, "TILE_COORDS", 30)
-    tiled = rows()
-    assert len(whole) > 3
-    assert tiled["id"].tolist() == whole["id"].tolist()
-    assert tiled["length_m"].to_numpy() == pytest.approx(whole["length_m"].to_numpy())
-    assert tiled["area_m2"].to_numpy() == pytest.approx(whole["area_m2"].to_numpy(), rel=1e-9)
-    differ = shapely.symmetric_difference(tiled.geometry.to_numpy(), whole.geometry.to_numpy())
-    assert shapely.area(differ).max() < 1e-3
-    # each zone is its stretch's buffer cut by the blind zones: never outside them
+@pytest.mark.parametrize("with_cameras", [False, True])
+def test_the_zones_are_the_union_of_the_stretches(seed: int, with_cameras: bool) -> None:
+    network, segments, cameras = blind_inputs(seed)
+    seen = cameras if with_cameras else None
+    streets = street_zones(network, segments, seen)
+    whole = blind_zone_polygons(network, segments, buffer_m=15.0, cameras=seen)
+    zones = streets.zones
+    assert len(zones) == len(whole) and len(zones) >= 1
+    for column in ("length_m", "risk", "segments", "reached_s"):
+        assert zones[column].to_numpy() == pytest.approx(whole[column].to_numpy())
+    assert zones["area_m2"].to_numpy() == pytest.approx(whole["area_m2"].to_numpy(), rel=1e-3)
+    drawn = shapely.union_all(streets.rows.geometry.to_numpy())
     union = shapely.union_all(zones.geometry.to_numpy())
-    outside = shapely.difference(tiled.geometry.to_numpy(), union)
-    assert shapely.area(outside).max() < 1e-3
+    assert shapely.area(shapely.symmetric_difference(drawn, union)) < 1e-9 * shapely.area(union)
+    # the blind street length the stretches report is the zones' (cameras aside)
+    if not with_cameras:
+        assert streets.rows["length_m"].sum() == pytest.approx(zones["length_m"].sum())
 
 
 # -- kernel density ---------------------------------------------------------------------------
@@ -270,31 +274,3 @@ def test_kde_density_equals_the_sum_over_every_point_and_cell(seed: int) -> None
     assert fast.to_numpy() == pytest.approx(slow, rel=1e-12, abs=1e-9)
     assert fast.attrs["bandwidth_m"] == radius
     assert (fast > 0).sum() > 10
-
-
-def test_stretches_wholly_in_the_zones_are_not_cut() -> None:
-    network, segments, zones = blind_inputs(12)
-
-    def rows(frame: pd.DataFrame) -> pd.DataFrame:
-        return blind_streets.street_blind_rows(
-            network,
-            frame,
-            zones,
-            grids=None,
-            incidents=np.zeros(network.n_segments, dtype=np.int64),
-            street_minutes=1.0,
-            buffer_m=15.0,
-        )
-
-    # told that no camera sees any street, the stretches reached from neither end of any of
-    # their segments are kept whole; the rest are cut as before
-    told = segments.assign(camera_length_m=0.0)
-    assert blind_streets._wholly_in_zones(told).sum() > 10
-    assert not blind_streets._wholly_in_zones(segments).any()
-    cut = rows(segments)
-    kept = rows(told)
-    assert kept["id"].tolist() == cut["id"].tolist()
-    # only the polygon ends differ: the zones and the stretches draw their round ends with
-    # different vertices
-    assert kept["area_m2"].to_numpy() == pytest.approx(cut["area_m2"].to_numpy(), rel=2e-3)
-    assert (kept["area_m2"] >= cut["area_m2"] - 1e-6).all()
