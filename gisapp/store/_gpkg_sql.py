@@ -70,6 +70,12 @@ def register_gpkg_functions(con: sqlite3.Connection) -> None:
 
 
 # -- layer images ----------------------------------------------------------------------
+
+#: The schema a layer image is opened as in the connection it is copied into (an attached
+#: in-memory database, gone with the connection).
+IMAGE_SCHEMA = "gisapp_image"
+
+
 @dataclass
 class LayerImage:
     """One layer written by GDAL into a GeoPackage in memory, open for copying."""
@@ -103,9 +109,24 @@ class LayerImage:
     def geometry_column(self) -> str | None:
         return geometry_column(self.con, self.name)
 
-    def rows(self, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    def copy_rows(self, con: sqlite3.Connection, columns: Sequence[str]) -> None:
+        """Insert the layer's rows (``columns`` of them, in feature order) into the table
+        of the same name in ``con``: one SQL statement that SQLite runs from this image
+        opened in ``con`` (:meth:`open_in`), no row passing through Python."""
+        schema = self.open_in(con)
         names = ", ".join(quoted(c) for c in columns)
-        return self.con.execute(f"SELECT {names} FROM {quoted(self.name)} ORDER BY fid").fetchall()
+        table = quoted(self.name)
+        con.execute(
+            f"INSERT INTO main.{table} ({names}) SELECT {names} FROM {schema}.{table} ORDER BY fid"
+        )
+
+    def open_in(self, con: sqlite3.Connection) -> str:
+        """Open a copy of this image in ``con`` as the schema :data:`IMAGE_SCHEMA` (in
+        place of the image opened there before), inside or outside a transaction."""
+        if IMAGE_SCHEMA not in {str(row[1]) for row in con.execute("PRAGMA database_list")}:
+            con.execute(f"ATTACH DATABASE ':memory:' AS {IMAGE_SCHEMA}")
+        con.deserialize(self.con.serialize(), name=IMAGE_SCHEMA)
+        return IMAGE_SCHEMA
 
     def schema_sql(self, kind: str) -> list[str]:
         """CREATE statements of the given kind (table, index, trigger) belonging to the layer."""
@@ -183,14 +204,11 @@ def replace_table(con: sqlite3.Connection, image: LayerImage) -> None:
     drop_table(con, name)
     for sql in image.schema_sql("table"):
         con.execute(sql)
-    columns = list(image.columns())
-    names = ", ".join(quoted(c) for c in columns)
-    marks = ", ".join("?" for _ in columns)
-    con.executemany(f"INSERT INTO {quoted(name)} ({names}) VALUES ({marks})", image.rows(columns))
+    image.copy_rows(con, list(image.columns()))
     for rtree_name, sql in image.rtree_tables():
         con.execute(sql)
-        rows = image.con.execute(f"SELECT * FROM {quoted(rtree_name)}").fetchall()
-        con.executemany(f"INSERT INTO {quoted(rtree_name)} VALUES (?, ?, ?, ?, ?)", rows)
+        rtree = quoted(rtree_name)
+        con.execute(f"INSERT INTO main.{rtree} SELECT * FROM {IMAGE_SCHEMA}.{rtree}")
     for sql in image.schema_sql("index"):
         con.execute(sql)
     _copy_bookkeeping(con, image)
@@ -261,10 +279,7 @@ def append_rows(
     con.executemany(
         f"DELETE FROM {quoted(name)} WHERE {quoted(key)} = ?", [(str(v),) for v in values]
     )
-    columns = [c for c in incoming if c != "fid"]
-    names = ", ".join(quoted(c) for c in columns)
-    marks = ", ".join("?" for _ in columns)
-    con.executemany(f"INSERT INTO {quoted(name)} ({names}) VALUES ({marks})", image.rows(columns))
+    image.copy_rows(con, [c for c in incoming if c != "fid"])
     _refresh_contents(con, image)
 
 
