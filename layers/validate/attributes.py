@@ -22,11 +22,14 @@ def as_id_strings(values: pd.Series) -> pd.Series:
 
 def feature_labels(frame: pd.DataFrame) -> np.ndarray:
     """How to name each feature in a message: its id, or its row number."""
-    rows = np.array([_("row %(row)s", row=i) for i in range(len(frame))], dtype=object)
-    if "id" not in frame.columns:
-        return rows
-    ids = frame["id"].to_numpy(dtype=object)
-    return np.where(pd.isna(ids), rows, ids)
+    if "id" in frame.columns:
+        labels = frame["id"].to_numpy(dtype=object).copy()
+    else:
+        labels = np.full(len(frame), None, dtype=object)
+    # the row numbers are worded only where there is no id (a city's layers have them)
+    missing = np.flatnonzero(pd.isna(labels))
+    labels[missing] = [_("row %(row)s", row=int(i)) for i in missing]
+    return labels
 
 
 def check_ids(ids: pd.Series, labels: np.ndarray, name: str, found: ProblemCollector) -> None:
