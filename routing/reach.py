@@ -260,12 +260,20 @@ class SegmentEnds:
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Fractions of each segment reached from its start and from its end within each
         budget: two arrays of shape ``(len(cutoffs_s), n_segments)``."""
-        t_start, t_end = self.times(time_s)
         cutoffs = np.asarray(cutoffs_s, dtype=float).reshape(-1, 1)
+        return tuple(self._fraction(cutoffs, t) for t in self.times(time_s))  # type: ignore[return-value]
+
+    def _fraction(
+        self, cutoffs: NDArray[np.float64], t: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """``clip((cutoff - t) / crossing, 0, 1)``, 0 where undefined (0/0, inf - inf), in
+        place: this runs once per instant of a shift."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            from_start = np.clip((cutoffs - t_start) / self.crossing_s, 0.0, 1.0)
-            from_end = np.clip((cutoffs - t_end) / self.crossing_s, 0.0, 1.0)
-        return np.nan_to_num(from_start, nan=0.0), np.nan_to_num(from_end, nan=0.0)
+            share = np.subtract(cutoffs, t)
+            np.divide(share, self.crossing_s, out=share)
+        np.clip(share, 0.0, 1.0, out=share)
+        share[np.isnan(share)] = 0.0
+        return share
 
 
 def reached_lines(network: StreetNetwork, segments: pd.DataFrame) -> NDArray[np.object_]:
