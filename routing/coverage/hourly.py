@@ -187,10 +187,11 @@ def coverage_by_hour(
     fixed_s = _node_times(network, fixed, horizon_s)
     cache: dict[tuple[int, ...], tuple[list[float], list[float], float]] = {}
     records = []
+    # one search per position; an instant takes the nearest of its units (many small
+    # searches cost less than one search from all units per instant)
+    reach = _NodeRows(network, horizon_s)
     for _hour, hour_rows in samples.groupby(samples["time"].dt.floor("h"), sort=True):
-        # one search per position of the hour; an instant takes the nearest of its units
-        # (many small searches cost less than one search from all units per instant)
-        reach = _NodeRows(network, np.unique(hour_rows["node"].to_numpy()), horizon_s)
+        reach.search(hour_rows["node"].to_numpy())
         for instant, rows in hour_rows.groupby("time", sort=True):
             key = tuple(np.unique(rows["node"].to_numpy()).tolist())
             if key not in cache:
@@ -218,40 +219,42 @@ def _node_times(
 
 
 class _NodeRows:
-    """Seconds from each of some source nodes to the nodes it reaches within a cutoff,
-    stored sparsely (one search per source, the rows kept for many instants)."""
+    """Seconds from source nodes to the nodes each reaches within a cutoff, stored
+    sparsely: each node is searched once over the whole shift (a unit dwelling across the
+    end of an hour, or coming back to a stop, is not searched again)."""
 
     #: Sources per search batch (bounds the dense rows held at once).
     BATCH = 64
 
-    def __init__(self, network: StreetNetwork, nodes: NDArray[np.int64], cutoff_s: float):
-        self._nodes = nodes
-        indptr = [np.zeros(1, dtype=np.int64)]
-        columns, seconds = [], []
-        for start in range(0, len(nodes), self.BATCH):
-            batch = nodes[start : start + self.BATCH]
+    def __init__(self, network: StreetNetwork, cutoff_s: float) -> None:
+        self._graph = network.travel_time_csr
+        self._cutoff_s = cutoff_s
+        self._rows: dict[int, tuple[NDArray[np.int32], NDArray[np.float64]]] = {}
+
+    def search(self, nodes: NDArray[np.int64]) -> None:
+        """Search from every node of ``nodes`` not searched yet."""
+        missing = np.array(sorted(set(nodes.tolist()) - self._rows.keys()), dtype=np.int64)
+        for start in range(0, len(missing), self.BATCH):
+            batch = missing[start : start + self.BATCH]
             dense = np.atleast_2d(
-                dijkstra(network.travel_time_csr, directed=True, indices=batch, limit=cutoff_s)
+                dijkstra(self._graph, directed=True, indices=batch, limit=self._cutoff_s)
             )
             row, column = np.nonzero(np.isfinite(dense))
-            columns.append(column)
-            seconds.append(dense[row, column])
-            ends = np.cumsum(np.bincount(row, minlength=len(batch)))
-            indptr.append(ends + indptr[-1][-1])
-        self._indptr = np.concatenate(indptr)
-        self._columns = np.concatenate(columns) if columns else np.empty(0, dtype=np.int64)
-        self._seconds = np.concatenate(seconds) if seconds else np.empty(0)
+            seconds: NDArray[np.float64] = dense[row, column]
+            reached: NDArray[np.int32] = column.astype(np.int32)
+            ends = np.searchsorted(row, np.arange(len(batch) + 1))
+            for i, node in enumerate(batch.tolist()):
+                self._rows[node] = (reached[ends[i] : ends[i + 1]], seconds[ends[i] : ends[i + 1]])
 
     def nearest(
         self, sources: NDArray[np.int64], base_s: NDArray[np.float64]
     ) -> NDArray[np.float64]:
-        """Seconds from the nearest of ``sources`` (some of the stored nodes) or the
+        """Seconds from the nearest of ``sources`` (nodes searched already) or the
         ``base_s`` times, whichever is less, to every node."""
         time_s = base_s.copy()
-        for row in np.searchsorted(self._nodes, sources):
-            lo, hi = self._indptr[row], self._indptr[row + 1]
-            columns = self._columns[lo:hi]  # once each in a row
-            time_s[columns] = np.minimum(time_s[columns], self._seconds[lo:hi])
+        for node in sources.tolist():
+            columns, seconds = self._rows[node]  # once each in a row
+            time_s[columns] = np.minimum(time_s[columns], seconds)
         return time_s
 
 
