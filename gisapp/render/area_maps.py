@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import pyproj
 
 from gisapp.errors import ExportError
 from gisapp.outputs.words import blind_kind_name
@@ -133,7 +134,7 @@ def blind_zones_map(
     bounds = padded_bounds(np.array([zones.total_bounds]), 0.04)
     m = maps.base_map(
         bounds,
-        roads=clipped_layer(ws, "roads", bounds),
+        roads=clipped_roads_base(ws, clipped_layer(ws, "roads", bounds)),
         attribution=maps.attribution_for(ws.layer_notes),
     )
     set_print_options(m, for_print)
@@ -434,6 +435,56 @@ def _layer_wgs84(location: str, name: str, version: str, ws: Workspace) -> gpd.G
         while len(_layer_cache) > _LAYER_CACHE_SIZE:
             _layer_cache.popitem(last=False)
     return read
+
+
+def clipped_roads_base(
+    ws: Workspace, roads: gpd.GeoDataFrame | None, *, simplify_m: float = 5.0
+) -> maps.RoadsBase | None:
+    """The base map of ``roads``, rows of :func:`clipped_layer` of the workspace's
+    ``"roads"`` (see :func:`gisapp.render.maps.roads_base`); None without any road.
+
+    The workspace's streets are simplified once per workspace version (and metric CRS),
+    each map takes its own lines' share: a briefing draws a map per unit of one city.
+    """
+    if roads is None or not len(roads):
+        return None
+
+    def simplified(crs: pyproj.CRS, tolerance_m: float) -> maps.SimplifiedStreets | None:
+        return _simplified_roads(ws.location, ws.version, crs, tolerance_m, ws)
+
+    return maps.roads_base(roads, simplify_m=simplify_m, simplified=simplified)
+
+
+#: Workspaces whose streets are kept simplified for :func:`clipped_roads_base`.
+_SIMPLIFIED_CACHE_SIZE = 2
+_simplified_cache: OrderedDict[tuple[str, str, str, float], maps.SimplifiedStreets | None] = (
+    OrderedDict()
+)
+
+
+def _simplified_roads(
+    location: str, version: str, crs: pyproj.CRS, simplify_m: float, ws: Workspace
+) -> maps.SimplifiedStreets | None:
+    """The roads of :func:`_layer_wgs84` simplified in ``crs``, once per workspace
+    ``version`` (the few most recent kept); None when there are none."""
+    key = (location, version, crs.to_wkt(), simplify_m)
+    with _layer_cache_lock:
+        if key in _simplified_cache:
+            _simplified_cache.move_to_end(key)
+            return _simplified_cache[key]
+    layer = _layer_wgs84(location, "roads", version, ws)
+    if layer is not None:
+        layer = layer[layer.geometry.notna() & ~layer.geometry.is_empty]
+    streets = (
+        maps.simplified_streets(layer, crs, simplify_m=simplify_m)
+        if layer is not None and len(layer)
+        else None
+    )
+    with _layer_cache_lock:
+        _simplified_cache[key] = streets
+        while len(_simplified_cache) > _SIMPLIFIED_CACHE_SIZE:
+            _simplified_cache.popitem(last=False)
+    return streets
 
 
 def padded_bounds(boxes: np.ndarray, share: float) -> list[float]:

@@ -10,11 +10,12 @@ numbered once (:func:`gisapp.outputs.stops.numbered_stops`) for the maps, timeta
 
 from __future__ import annotations
 
+import copy
 import html
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import folium
@@ -29,7 +30,12 @@ from gisapp.outputs.stops import numbered_stops
 from gisapp.outputs.words import date_text, mode_name, shift_text, stop_kind_name
 from gisapp.plans import Plan, clock_text, is_missing, text
 from gisapp.render import colors, maps
-from gisapp.render.area_maps import add_blind_zones, clipped_layer, padded_bounds
+from gisapp.render.area_maps import (
+    add_blind_zones,
+    clipped_layer,
+    clipped_roads_base,
+    padded_bounds,
+)
 from gisapp.render.colors import GRID_COLOR, STATION_COLOR
 from gisapp.render.elements import StopMarkers
 from gisapp.render.printing import (
@@ -140,9 +146,10 @@ def plan_map(
     if ws is not None:
         if attribution is None:
             attribution = maps.attribution_for(ws.layer_notes)
-        roads = clipped_layer(ws, "roads", bounds)
-        if for_print and roads is not None:
-            roads = maps.printable_roads(roads, bounds)
+        clipped = clipped_layer(ws, "roads", bounds)
+        if for_print and clipped is not None:
+            clipped = maps.printable_roads(clipped, bounds)
+        roads = clipped_roads_base(ws, clipped)
         grids = clipped_layer(ws, "grids", bounds)
     m = maps.base_map(bounds, roads=roads, attribution=attribution, assets_url=assets_url)
     set_print_options(m, for_print)
@@ -251,6 +258,39 @@ def briefing_page(
     str
         HTML with every asset inlined; print it with :func:`print_pdf`.
     """
+    pages = briefing_pages(
+        plan,
+        ws=ws,
+        blind_zones=blind_zones,
+        paper=paper,
+        landscape=landscape,
+        first_sheet=not unit_pages,
+        whole_pack=unit_pages,
+    )
+    return next(pages)
+
+
+def briefing_pages(
+    plan: Plan,
+    *,
+    ws: Workspace | None = None,
+    blind_zones: gpd.GeoDataFrame | None = None,
+    paper: Paper = "A4",
+    landscape: bool = False,
+    first_sheet: bool = True,
+    whole_pack: bool = True,
+) -> Iterator[str]:
+    """The printable pages of a plan's briefing drawn on one overview map: the first
+    sheet alone (what the PNG shows) if ``first_sheet``, then the whole pack if
+    ``whole_pack`` (see :func:`briefing_page`).
+
+    Each page is built when asked for, so the first can be printing while the second is
+    built::
+
+        pages = briefing_pages(plan, ws=ws)
+        png = printer.submit(Printout(next(pages), "png"))
+        pdf = printer.submit(Printout(next(pages), "pdf"))
+    """
     width_mm, height_mm = page_size(paper, landscape)
     colors, dashes = unit_colors(plan), unit_dashes(plan)
     contacts = unit_contacts(plan, ws)
@@ -261,7 +301,37 @@ def briefing_page(
     first = [summary] if fits else []
     sections = [] if fits else [replace_section(summary, new_page=True)]
     m = plan_map(plan, ws=ws, blind_zones=blind_zones, for_print=True)
-    for unit in plan.unit_ids if unit_pages else ():
+    meta = [
+        m
+        for m in (
+            shift_text(plan.shift_name, plan.shift),
+            date_text(plan.date),
+            _("Plan %(plan)s", plan=plan.plan_id),
+        )
+        if m
+    ]
+    if ws is not None:
+        meta.append(_("Workspace %(name)s", name=ws.name))
+
+    def page(overview: folium.Map, sections: list[Section]) -> str:
+        return print_page(
+            maps.render_html(overview, inline_assets=True, layer_control=False),
+            title=plan_title(plan),
+            meta=meta,
+            page_footer=page_footer(ws, plan.timezone),
+            sections=sections,
+            width_mm=width_mm,
+            height_mm=height_mm,
+            first_page=first,
+        )
+
+    if first_sheet:
+        # a copy is rendered (a figure rendered twice repeats its scripts), and it takes
+        # a hundredth of the time of drawing the overview again
+        yield page(copy.deepcopy(m) if whole_pack else m, sections)
+    if not whole_pack:
+        return
+    for unit in plan.unit_ids:
         # a unit's map shows its route and stops on the streets; the city's blind zones
         # stay on the overview (their hatching would also weigh megabytes per page)
         unit_map = plan_map(
@@ -274,27 +344,7 @@ def briefing_page(
         # one page, one figure: every map is drawn by the same inlined scripts
         m.get_root().add_child(unit_map)
         sections.append(_unit_section(plan, unit, colors[unit], contacts[unit], unit_map))
-    meta = [
-        m
-        for m in (
-            shift_text(plan.shift_name, plan.shift),
-            date_text(plan.date),
-            _("Plan %(plan)s", plan=plan.plan_id),
-        )
-        if m
-    ]
-    if ws is not None:
-        meta.append(_("Workspace %(name)s", name=ws.name))
-    return print_page(
-        maps.render_html(m, inline_assets=True, layer_control=False),
-        title=plan_title(plan),
-        meta=meta,
-        page_footer=page_footer(ws, plan.timezone),
-        sections=sections,
-        width_mm=width_mm,
-        height_mm=height_mm,
-        first_page=first,
-    )
+    yield page(m, sections)
 
 
 def plan_title(plan: Plan) -> str:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -34,8 +36,8 @@ from gisapp.outputs.plan import (
 from gisapp.plans import Plan
 from gisapp.render import maps
 from gisapp.render.area_maps import blind_zones_map, blind_zones_page, grids_page
-from gisapp.render.briefing import briefing_page, plan_html, timetable_csv
-from gisapp.render.printing import Paper, Printout, print_pages
+from gisapp.render.briefing import briefing_pages, plan_html, timetable_csv
+from gisapp.render.printing import Paper, Printout, PrintSession, print_session
 from gisapp.store.geopackage import Workspace
 from layers.i18n import _
 
@@ -102,35 +104,45 @@ def export_plan(
     """
     chosen = parse_formats(list(formats))
     out = output_dir(out_dir)
+    # the smaller first sheet goes to Chromium first, which prints it while the unit
+    # maps of the whole pack are drawn
+    kinds: list[Literal["pdf", "png"]] = [k for k in ("png", "pdf") if k in chosen]
+    with _printer(kinds, paper=paper, landscape=landscape, chromium_path=chromium_path) as printer:
+        printing: dict[str, Future[bytes]] = {}
+        if printer is not None:
+            pages = briefing_pages(  # both drawn on one overview map
+                plan,
+                ws=ws,
+                blind_zones=blind_zones,
+                paper=paper,
+                landscape=landscape,
+                first_sheet="png" in kinds,
+                whole_pack="pdf" in kinds,
+            )
+            for kind in kinds:
+                printing[f"briefing.{kind}"] = printer.submit(Printout(next(pages), kind, dpi))
+        # the other files are written while Chromium prints
+        others = _write_plan_files(plan, out, chosen, ws=ws, blind_zones=blind_zones, coords=coords)
+        written = _write_printed(printing, out) + others
+    logger.info("plan %s: %s file(s) written to %s", plan.plan_id, len(written), out)
+    return written
+
+
+def _write_plan_files(
+    plan: Plan,
+    out: Path,
+    chosen: Sequence[str],
+    *,
+    ws: Workspace | None,
+    blind_zones: gpd.GeoDataFrame | None,
+    coords: Coords,
+) -> list[Path]:
+    """Write the plan's files other than the printed ones, as chosen."""
     written: list[Path] = []
 
     def put(name: str, data: str | bytes) -> None:
         written.append(write_file(safe_path(out, name), data))
 
-    printouts: list[tuple[str, Printout]] = []
-    if "pdf" in chosen:
-        page = briefing_page(plan, ws=ws, blind_zones=blind_zones, paper=paper, landscape=landscape)
-        printouts.append(("briefing.pdf", Printout(page, "pdf")))
-    if "png" in chosen:
-        # the first sheet alone: no unit maps drawn that the image would not show
-        page = briefing_page(
-            plan,
-            ws=ws,
-            blind_zones=blind_zones,
-            paper=paper,
-            landscape=landscape,
-            unit_pages=False,
-        )
-        printouts.append(("briefing.png", Printout(page, "png", dpi)))
-    if printouts:
-        printed = print_pages(
-            [printout for _name, printout in printouts],
-            paper=paper,
-            landscape=landscape,
-            chromium_path=chromium_path,
-        )
-        for (name, _printout), data in zip(printouts, printed, strict=True):
-            put(name, data)
     if "html" in chosen:
         put("plan_map.html", plan_html(plan, ws=ws, blind_zones=blind_zones))
     units = plan.unit_ids
@@ -149,7 +161,6 @@ def export_plan(
         names = unique_file_names([f"timetable_{u}" for u in units], suffix=".csv")
         for unit, name in zip(units, names, strict=True):
             put(name, timetable_csv(plan, unit))
-    logger.info("plan %s: %s file(s) written to %s", plan.plan_id, len(written), out)
     return written
 
 
@@ -171,31 +182,25 @@ def export_grids(
     chosen = parse_formats(list(formats), allowed=MAP_FORMATS)
     out = output_dir(out_dir)
     written: list[Path] = []
-    if "pdf" in chosen or "png" in chosen:
-        page = grids_page(ws, paper=paper, landscape=landscape)
-        written += _write_printed(
-            page,
-            out,
-            "grids",
-            chosen,
-            paper=paper,
-            landscape=landscape,
-            dpi=dpi,
-            chromium_path=chromium_path,
-        )
-    if "html" in chosen:
-        html_text = maps.render_html(
-            workspace_grid_map(ws),
-            inline_assets=True,
-            title=_("Grids of %(workspace)s", workspace=ws.label),
-        )
-        written.append(write_file(safe_path(out, "grids_map.html"), html_text))
-    if "geojson" in chosen:
-        grids = ws.spatial_layer("grids")
-        incidents = ws.spatial_layer("incidents") if ws.has_layer("incidents") else None
-        grids = grids.assign(incidents=grid_workload(grids, incidents).to_numpy())
-        written.append(_write_geojson(grids, out, "grids", coords))
-    return written
+    kinds: list[Literal["pdf", "png"]] = [k for k in ("pdf", "png") if k in chosen]
+    with _printer(kinds, paper=paper, landscape=landscape, chromium_path=chromium_path) as printer:
+        printing: dict[str, Future[bytes]] = {}
+        if printer is not None:
+            page = grids_page(ws, paper=paper, landscape=landscape)
+            printing = {f"grids.{k}": printer.submit(Printout(page, k, dpi)) for k in kinds}
+        if "html" in chosen:
+            html_text = maps.render_html(
+                workspace_grid_map(ws),
+                inline_assets=True,
+                title=_("Grids of %(workspace)s", workspace=ws.label),
+            )
+            written.append(write_file(safe_path(out, "grids_map.html"), html_text))
+        if "geojson" in chosen:
+            grids = ws.spatial_layer("grids")
+            incidents = ws.spatial_layer("incidents") if ws.has_layer("incidents") else None
+            grids = grids.assign(incidents=grid_workload(grids, incidents).to_numpy())
+            written.append(_write_geojson(grids, out, "grids", coords))
+        return _write_printed(printing, out) + written
 
 
 def export_blind_zones(
@@ -215,28 +220,22 @@ def export_blind_zones(
     chosen = parse_formats(list(formats), allowed=MAP_FORMATS)
     out = output_dir(out_dir)
     written: list[Path] = []
-    if "pdf" in chosen or "png" in chosen:
-        page = blind_zones_page(ws, blind_zones, paper=paper, landscape=landscape)
-        written += _write_printed(
-            page,
-            out,
-            "blind_zones",
-            chosen,
-            paper=paper,
-            landscape=landscape,
-            dpi=dpi,
-            chromium_path=chromium_path,
-        )
-    if "html" in chosen:
-        html_text = maps.render_html(
-            blind_zones_map(ws, blind_zones),
-            inline_assets=True,
-            title=_("Blind zones of %(workspace)s", workspace=ws.label),
-        )
-        written.append(write_file(safe_path(out, "blind_zones_map.html"), html_text))
-    if "geojson" in chosen:
-        written.append(_write_geojson(blind_zones, out, "blind_zones", coords))
-    return written
+    kinds: list[Literal["pdf", "png"]] = [k for k in ("pdf", "png") if k in chosen]
+    with _printer(kinds, paper=paper, landscape=landscape, chromium_path=chromium_path) as printer:
+        printing: dict[str, Future[bytes]] = {}
+        if printer is not None:
+            page = blind_zones_page(ws, blind_zones, paper=paper, landscape=landscape)
+            printing = {f"blind_zones.{k}": printer.submit(Printout(page, k, dpi)) for k in kinds}
+        if "html" in chosen:
+            html_text = maps.render_html(
+                blind_zones_map(ws, blind_zones),
+                inline_assets=True,
+                title=_("Blind zones of %(workspace)s", workspace=ws.label),
+            )
+            written.append(write_file(safe_path(out, "blind_zones_map.html"), html_text))
+        if "geojson" in chosen:
+            written.append(_write_geojson(blind_zones, out, "blind_zones", coords))
+        return _write_printed(printing, out) + written
 
 
 def _write_geojson(frame: gpd.GeoDataFrame, out: Path, stem: str, coords: Coords) -> Path:
@@ -246,26 +245,24 @@ def _write_geojson(frame: gpd.GeoDataFrame, out: Path, stem: str, coords: Coords
     return write_file(safe_path(out, f"{stem}{coords_suffix(coords)}.geojson"), text)
 
 
-def _write_printed(
-    page: str,
-    out: Path,
-    stem: str,
-    chosen: Sequence[str],
+@contextmanager
+def _printer(
+    kinds: Sequence[str],
     *,
     paper: Paper,
     landscape: bool,
-    dpi: int,
     chromium_path: str | os.PathLike[str] | None,
-) -> list[Path]:
-    """Print ``page`` as ``<stem>.pdf`` and/or ``<stem>.png`` into ``out``, as chosen."""
-    kinds: list[Literal["pdf", "png"]] = [k for k in ("pdf", "png") if k in chosen]
-    printed = print_pages(
-        [Printout(page, kind, dpi) for kind in kinds],
-        paper=paper,
-        landscape=landscape,
-        chromium_path=chromium_path,
-    )
-    return [
-        write_file(safe_path(out, f"{stem}.{kind}"), data)
-        for kind, data in zip(kinds, printed, strict=True)
-    ]
+) -> Iterator[PrintSession | None]:
+    """A print session, Chromium starting at once, when ``kinds`` asks for printing."""
+    if not kinds:
+        yield None
+        return
+    with print_session(paper=paper, landscape=landscape, chromium_path=chromium_path) as printer:
+        yield printer
+
+
+def _write_printed(printing: Mapping[str, Future[bytes]], out: Path) -> list[Path]:
+    """Write each printed file of ``printing`` (file name: its bytes to come) into ``out``,
+    PDF before PNG."""
+    names = sorted(printing, key=lambda name: name.endswith(".png"))
+    return [write_file(safe_path(out, name), printing[name].result()) for name in names]

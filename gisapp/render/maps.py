@@ -23,8 +23,9 @@ from __future__ import annotations
 import html
 import logging
 import math
+import operator
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyproj
 import shapely
 from branca.element import MacroElement
 from folium.plugins import MarkerCluster
@@ -222,8 +224,72 @@ class RoadsBase:
     lines: int
 
 
+@dataclass(frozen=True)
+class SimplifiedStreets:
+    """Street lines simplified once (:func:`simplified_streets`): maps cut from one layer
+    take their lines' simplified parts from here instead of simplifying them again."""
+
+    #: The lines simplified (EPSG:4326) and their index, which the maps' lines are rows of.
+    lines: npt.NDArray[np.object_]
+    index: pd.Index
+    #: The metric CRS they were simplified in, and by how many metres.
+    crs: pyproj.CRS
+    simplify_m: float
+    #: The parts of the simplified lines (EPSG:4326): line ``i``'s are
+    #: ``parts[offsets[i]:offsets[i + 1]]``.
+    parts: npt.NDArray[np.object_]
+    offsets: npt.NDArray[np.intp]
+
+    def rows_of(self, lines: gpd.GeoDataFrame) -> npt.NDArray[np.intp] | None:
+        """Where each of ``lines`` is among the simplified lines; None unless every one of
+        them is one of these very lines (a row of the layer they came from)."""
+        if not self.index.is_unique:
+            return None
+        rows = np.asarray(self.index.get_indexer(lines.index), dtype=np.intp)
+        if len(rows) and rows.min() < 0:
+            return None
+        same = map(operator.is_, self.lines[rows], lines.geometry.to_numpy())
+        return rows if all(same) else None
+
+    def parts_of(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.object_]:
+        """The simplified parts of the lines at ``rows``, in their order (as
+        ``shapely.get_parts`` gives them)."""
+        starts = self.offsets[rows]
+        counts = self.offsets[rows + 1] - starts
+        before = np.cumsum(counts) - counts
+        at = np.repeat(starts - before, counts) + np.arange(counts.sum())
+        return self.parts[at]
+
+
+def simplified_streets(
+    lines: gpd.GeoDataFrame, crs: pyproj.CRS, *, simplify_m: float = 5.0
+) -> SimplifiedStreets:
+    """Simplify ``lines`` (EPSG:4326, none missing or empty) by ``simplify_m`` metres in
+    ``crs`` and split them into their parts, for :func:`roads_base`.
+
+    Each line is simplified on its own, so the lines of a map cut from ``lines`` come
+    out the same as if that map's lines were simplified alone.
+    """
+    simplified = lines.geometry.to_crs(crs).simplify(simplify_m).to_crs(4326).to_numpy()
+    parts, owner = shapely.get_parts(simplified, return_index=True)
+    offsets = np.zeros(len(lines) + 1, dtype=np.intp)
+    np.cumsum(np.bincount(owner, minlength=len(lines)), out=offsets[1:])
+    return SimplifiedStreets(
+        lines=lines.geometry.to_numpy(),
+        index=lines.index,
+        crs=crs,
+        simplify_m=simplify_m,
+        parts=np.asarray(parts, dtype=object),
+        offsets=offsets,
+    )
+
+
 def roads_base(
-    roads: gpd.GeoDataFrame, *, simplify_m: float = 5.0, labels: bool = True
+    roads: gpd.GeoDataFrame,
+    *,
+    simplify_m: float = 5.0,
+    labels: bool = True,
+    simplified: Callable[[pyproj.CRS, float], SimplifiedStreets | None] | None = None,
 ) -> RoadsBase:
     """Prepare ``roads`` (lines in any CRS; a ``highway`` or ``MTFCC`` column picks the
     major streets, a ``name`` column gives the names) for :func:`add_roads_base`.
@@ -233,22 +299,30 @@ def roads_base(
     carries coordinates only: on the whole Wuhan network this is what keeps a city map
     responsive. The names are placed without overlap by
     :func:`gisapp.render.street_labels.street_labels` (none when ``labels`` is False).
+
+    ``simplified``, given the metric CRS and the tolerance, gives the layer ``roads`` is
+    cut from already simplified (:func:`simplified_streets`), so that several maps of one
+    city simplify its streets once; the result is the same without it.
     """
     lines = to_wgs84(roads, "roads")
     lines = lines[lines.geometry.notna() & ~lines.geometry.is_empty]
-    metric = lines.to_crs(metric_crs(lines))
-    simplified = metric.geometry.simplify(simplify_m).to_crs(4326).to_numpy()
+    crs = metric_crs(lines)
+    streets = simplified(crs, simplify_m) if simplified is not None else None
+    rows = streets.rows_of(lines) if streets is not None else None
+    if streets is None or rows is None:
+        streets = simplified_streets(lines, crs, simplify_m=simplify_m)
+        rows = np.arange(len(lines), dtype=np.intp)
     major = major_roads(lines)
 
-    def merged(geoms: npt.NDArray[np.object_]) -> str | None:
-        if not len(geoms):
+    def merged(chosen: npt.NDArray[np.intp]) -> str | None:
+        if not len(chosen):
             return None
-        parts = shapely.get_parts(geoms)
+        parts = streets.parts_of(chosen)
         return rounded_geojson([shapely.line_merge(shapely.multilinestrings(parts))])[0]
 
     return RoadsBase(
-        minor=merged(simplified[~major]),
-        major=merged(simplified[major]),
+        minor=merged(rows[~major]),
+        major=merged(rows[major]),
         labels=street_labels(lines, major=major) if labels and len(lines) else [],
         total_bounds=np.asarray(lines.total_bounds, dtype=np.float64),
         lines=len(lines),

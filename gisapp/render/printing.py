@@ -12,14 +12,18 @@ then gives up with :class:`gisapp.errors.BusyError` (the web app answers 503 wit
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import importlib.util
 import logging
 import math
 import os
+import queue
 import re
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,7 +176,8 @@ def print_pages(
 
     A PDF is printed at twice the screen's resolution for the street canvas of an
     interactive map (a printed map draws its streets as vectors); a PNG is the first sheet
-    (title, map, footer) at its ``dpi``.
+    (title, map, footer) at its ``dpi``. A caller with other work to do meanwhile opens a
+    :func:`print_session` instead.
 
     Returns
     -------
@@ -189,13 +194,161 @@ def print_pages(
     """
     page_size(paper, landscape)
     for printout in printouts:
-        if printout.kind == "png" and not 72 <= printout.dpi <= 600:
-            raise ExportError(
-                _(
-                    "'dpi' should be between 72 and 600, got %(dpi)r; 300 is print quality",
-                    dpi=printout.dpi,
-                )
+        _check_dpi(printout)
+    with print_session(paper=paper, landscape=landscape, chromium_path=chromium_path) as printer:
+        printed = [printer.submit(printout) for printout in printouts]
+        return [future.result() for future in printed]
+
+
+@contextmanager
+def print_session(
+    *,
+    paper: Paper = "A4",
+    landscape: bool = False,
+    chromium_path: str | os.PathLike[str] | None = None,
+) -> Iterator[PrintSession]:
+    """A headless Chromium printing pages while the caller goes on with its work.
+
+    Chromium starts in a thread of its own as the session opens; each
+    :meth:`PrintSession.submit` hands it a page and returns a future of the page's bytes.
+    The session holds a print slot (:func:`print_slot`) while it is open. On leaving the
+    block the pages handed over are printed (those not yet started are dropped when the
+    block raises) and Chromium is closed::
+
+        with print_session(paper="A4") as printer:
+            pdf = printer.submit(Printout(page_html, "pdf"))
+            ...  # other work while Chromium prints
+            data = pdf.result()
+
+    Raises
+    ------
+    ExportError
+        If ``paper`` is unknown, or Chromium or Playwright is missing.
+    BusyError
+        If other prints hold every slot (see :func:`limit_printing`).
+    """
+    width_mm, height_mm = page_size(paper, landscape)
+    exe = chromium_executable(chromium_path)
+    if importlib.util.find_spec("playwright") is None:
+        raise ExportError(
+            _("PDF and PNG exports need the 'playwright' package: pip install playwright")
+        )
+    # The viewport is the printable page, so Leaflet draws the whole map at the size it
+    # prints: its canvas renders only what lies in the viewport when the map loads.
+    viewport = {
+        "width": round((width_mm - 2 * MARGIN_MM) * _PX_PER_MM),
+        "height": round((height_mm - 2 * MARGIN_MM) * _PX_PER_MM),
+    }
+    with print_slot():
+        session = PrintSession(exe, paper=paper, landscape=landscape, viewport=viewport)
+        try:
+            yield session
+        except BaseException:
+            session.close(drop_waiting=True)
+            raise
+        session.close(drop_waiting=False)
+
+
+class PrintSession:
+    """One Chromium, in a thread of its own, printing the pages handed to it in order.
+
+    Opened by :func:`print_session`; Playwright's synchronous API is used from that
+    thread alone.
+    """
+
+    def __init__(
+        self, exe: Path, *, paper: Paper, landscape: bool, viewport: dict[str, int]
+    ) -> None:
+        self._paper, self._landscape = paper, landscape
+        self._waiting: queue.SimpleQueue[tuple[_PrintJob, Future[bytes]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._futures: list[Future[bytes]] = []
+        #: The pages Chromium took, whose bytes are still to come.
+        self._taken: collections.deque[Future[bytes]] = collections.deque()
+        self._lock = threading.Lock()
+        self._closed = self._finished = self._dropping = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._print_all, args=(exe, viewport), name="gisapp-print", daemon=True
+        )
+        self._thread.start()
+
+    def submit(self, printout: Printout) -> Future[bytes]:
+        """Hand ``printout`` to Chromium; the future gives its PDF or PNG bytes.
+
+        The future's ``result()`` raises :class:`ExportError` when the page could not be
+        printed (its map did not draw, Chromium failed).
+
+        Raises
+        ------
+        ExportError
+            If its ``dpi`` is out of 72-600.
+        RuntimeError
+            If the session is closed.
+        """
+        _check_dpi(printout)
+        job = _print_job(printout, paper=self._paper, landscape=self._landscape)
+        future: Future[bytes] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the print session is closed; open another")
+            if self._finished:
+                # Chromium stopped on an earlier page: this one is not printed either
+                future.set_exception(self._stopped_error())
+                return future
+            self._futures.append(future)
+            self._waiting.put((job, future))
+        return future
+
+    def close(self, *, drop_waiting: bool) -> None:
+        """Print the pages handed over (none not yet started with ``drop_waiting``), then
+        close Chromium and wait for its thread."""
+        with self._lock:
+            self._closed = True
+            self._dropping = drop_waiting
+        self._waiting.put(None)
+        self._thread.join()
+
+    def _jobs(self) -> Iterator[_PrintJob]:
+        """The pages handed over, as they come, until the session closes."""
+        while (item := self._waiting.get()) is not None and not self._dropping:
+            job, future = item
+            self._taken.append(future)
+            yield job
+
+    def _print_all(self, exe: Path, viewport: dict[str, int]) -> None:
+        try:
+            for data in _run_chromium(exe, self._jobs(), viewport=viewport):
+                # Chromium gives the bytes of the pages in the order it took them
+                self._taken.popleft().set_result(data)
+        except Exception as exc:  # handed to the pages' futures, raised by their result()
+            self._error = exc
+        finally:
+            with self._lock:
+                self._finished = True
+                for future in self._futures:
+                    if not future.done():
+                        future.set_exception(self._stopped_error())
+
+    def _stopped_error(self) -> BaseException:
+        if self._error is not None:
+            return self._error
+        return ExportError(_("printing stopped before the page was printed"))
+
+
+def _check_dpi(printout: Printout) -> None:
+    if printout.kind == "png" and not 72 <= printout.dpi <= 600:
+        raise ExportError(
+            _(
+                "'dpi' should be between 72 and 600, got %(dpi)r; 300 is print quality",
+                dpi=printout.dpi,
             )
+        )
+
+
+def _print_job(printout: Printout, *, paper: Paper, landscape: bool) -> _PrintJob:
+    """What Chromium does with ``printout``: print it to PDF, or shoot its first sheet."""
     margin = f"{MARGIN_MM:g}mm"
 
     def pdf(page: Any) -> bytes:
@@ -211,13 +364,9 @@ def print_pages(
         data: bytes = page.locator(".sheet").first.screenshot(type="png")
         return data
 
-    jobs = [
-        _PrintJob(p.page_html, 2.0, pdf)
-        if p.kind == "pdf"
-        else _PrintJob(p.page_html, p.dpi / 96, png)
-        for p in printouts
-    ]
-    return _in_chromium(jobs, paper=paper, landscape=landscape, chromium_path=chromium_path)
+    if printout.kind == "pdf":
+        return _PrintJob(printout.page_html, 2.0, pdf)
+    return _PrintJob(printout.page_html, printout.dpi / 96, png)
 
 
 def print_pdf(
@@ -273,34 +422,11 @@ def chromium_executable(path: str | os.PathLike[str] | None = None) -> Path:
     return exe
 
 
-def _in_chromium(
-    jobs: Sequence[_PrintJob],
-    *,
-    paper: Paper,
-    landscape: bool,
-    chromium_path: str | os.PathLike[str] | None,
-) -> list[bytes]:
-    exe = chromium_executable(chromium_path)
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        raise ExportError(
-            _("PDF and PNG exports need the 'playwright' package: pip install playwright")
-        ) from None
-    width_mm, height_mm = page_size(paper, landscape)
-    # The viewport is the printable page, so Leaflet draws the whole map at the size it
-    # prints: its canvas renders only what lies in the viewport when the map loads.
-    viewport = {
-        "width": round((width_mm - 2 * MARGIN_MM) * _PX_PER_MM),
-        "height": round((height_mm - 2 * MARGIN_MM) * _PX_PER_MM),
-    }
-    with print_slot():
-        return _run_chromium(exe, jobs, viewport=viewport)
-
-
-def _run_chromium(exe: Path, jobs: Sequence[_PrintJob], *, viewport: dict[str, int]) -> list[bytes]:
+def _run_chromium(
+    exe: Path, jobs: Iterable[_PrintJob], *, viewport: dict[str, int]
+) -> Iterator[bytes]:
     """Load each job's page in its own offline context of one Chromium, wait for its maps,
-    run its action.
+    run its action, and give its bytes; the jobs may still be coming while it prints.
 
     The pages are read from private temporary files: handing megabytes of map data to the
     browser through its control channel (``set_content``) took twice as long.
@@ -310,7 +436,6 @@ def _run_chromium(exe: Path, jobs: Sequence[_PrintJob], *, viewport: dict[str, i
 
     refused: list[str] = []
     errors: list[str] = []
-    results: list[bytes] = []
     try:
         with tempfile.TemporaryDirectory(prefix="gisapp-print-") as folder, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(exe), args=list(CHROMIUM_ARGS))
@@ -318,20 +443,18 @@ def _run_chromium(exe: Path, jobs: Sequence[_PrintJob], *, viewport: dict[str, i
                 for number, job in enumerate(jobs):
                     page_file = Path(folder) / f"page-{number}.html"
                     page_file.write_text(job.page_html, encoding="utf-8")
-                    results.append(
-                        _print_one(browser, job, page_file.as_uri(), viewport, refused, errors)
-                    )
+                    yield _print_one(browser, job, page_file.as_uri(), viewport, refused, errors)
             finally:
                 browser.close()
     except PlaywrightError as exc:
         raise ExportError(_("Chromium failed to print the page: %(error)s", error=exc)) from None
-    if refused:
-        logger.warning(
-            "the printed page asked for %s resource(s), refused: %s", len(refused), refused[:5]
-        )
-    if errors:
-        logger.warning("the printed page logged errors: %s", errors[:5])
-    return results
+    finally:
+        if refused:
+            logger.warning(
+                "the printed page asked for %s resource(s), refused: %s", len(refused), refused[:5]
+            )
+        if errors:
+            logger.warning("the printed page logged errors: %s", errors[:5])
 
 
 def _print_one(

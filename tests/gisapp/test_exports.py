@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -40,7 +41,7 @@ from gisapp.render.briefing import (
     unit_colors,
 )
 from gisapp.render.browser import CHROMIUM_ARGS, CHROMIUM_PATH
-from gisapp.render.export import MAP_FORMATS, export_plan, parse_formats
+from gisapp.render.export import MAP_FORMATS, PLAN_FORMATS, export_plan, parse_formats
 from gisapp.samples import get_path
 from gisapp.services.network import workspace_network
 from gisapp.store import Workspace
@@ -622,3 +623,25 @@ def test_offline_plan_map_is_titled_and_the_title_escaped(plan: Plan, ws: Worksp
     assert f"<title>Patrol plan {plan.plan_id}</title>" in page
     hostile = maps.with_title("<html><head><title>x</title></head></html>", "<b>&")
     assert "<title>&lt;b&gt;&amp;</title>" in hostile and hostile.count("<title>") == 1
+
+
+def test_export_writes_every_file_while_chromium_prints(
+    plan: Plan, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gisapp.render import printing
+
+    def chromium(exe: Path, jobs: Any, *, viewport: dict[str, int]) -> Any:
+        for job in jobs:  # the first sheet comes first, then the whole pack
+            yield b"%PDF-fake" if job.scale == 2.0 else b"PNG-fake"
+
+    monkeypatch.setattr(printing, "chromium_executable", lambda path=None: Path("chromium"))
+    monkeypatch.setattr(printing, "_run_chromium", chromium)
+    written = export_plan(plan, tmp_path, formats=PLAN_FORMATS, ws=ws)
+    names = [path.name for path in written]
+    assert names[:3] == ["briefing.pdf", "briefing.png", "plan_map.html"]
+    assert (tmp_path / "briefing.pdf").read_bytes() == b"%PDF-fake"
+    assert (tmp_path / "briefing.png").read_bytes() == b"PNG-fake"
+    assert {"routes.geojson", "stops.geojson", "plan.gpkg", "stops.csv"} <= set(names)
+    assert sum(n.endswith(".gpx") for n in names) == len(plan.unit_ids)
+    assert sum(n.startswith("timetable_") for n in names) == len(plan.unit_ids)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)

@@ -8,7 +8,7 @@ import re
 import shutil
 import threading
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -290,11 +290,12 @@ def test_print_limit_answers_503_with_retry_after(
     entered, release = threading.Event(), threading.Event()
     runs: list[int] = []
 
-    def slow_chromium(*args: Any, **kwargs: Any) -> list[bytes]:
+    def slow_chromium(exe: Path, jobs: Iterable[Any], *, viewport: Any) -> Iterator[bytes]:
         runs.append(1)
-        entered.set()
-        assert release.wait(timeout=60)
-        return [b"%PDF-fake"]
+        for _job in jobs:
+            entered.set()
+            assert release.wait(timeout=60)
+            yield b"%PDF-fake"
 
     monkeypatch.setattr("gisapp.render.printing.chromium_executable", lambda path=None: Path("x"))
     monkeypatch.setattr("gisapp.render.printing._run_chromium", slow_chromium)
