@@ -3,6 +3,7 @@ circles and blind zones)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,8 @@ from routing.coverage import PLACEMENT_MODELS
 
 if TYPE_CHECKING:
     from gisapp.plans import Plan
-    from gisapp.services.hourly import HourlyCoverage
+    from gisapp.services.coverage import CoverageResult
+    from gisapp.services.hourly import HourlyCoverage, HourlyOptions
     from gisapp.store.geopackage import Workspace
 
 logger = logging.getLogger(__name__)
@@ -206,6 +208,23 @@ def _plan(ws: Workspace, text: str | Path) -> Plan:
     return load_plan(ws, str(text))
 
 
+def _plan_hours(
+    location: str, plan: Plan, options: HourlyOptions, attribution: str | None
+) -> tuple[HourlyCoverage, str]:
+    """A plan's coverage by hour and its offline map (run beside the stations' coverage)."""
+    from gisapp.render.coverage import hourly_coverage_map
+    from gisapp.render.maps import roads_base
+    from gisapp.services.hourly import plan_coverage_by_hour
+    from gisapp.store import open_workspace
+
+    ws = open_workspace(location)
+    hourly = plan_coverage_by_hour(ws, plan, options)
+    page = hourly_coverage_map(
+        hourly, roads=roads_base(ws.layer("roads")), attribution=attribution, inline_assets=True
+    )
+    return hourly, page
+
+
 def _echo_bands(kpis: dict[str, Any]) -> None:
     for band in kpis["bands"]:
         # the figures of the band, each a label and its value
@@ -365,11 +384,12 @@ def coverage(
     plan's shift hours, as on the web coverage page).
     """
     from gisapp.outputs.coverage import write_coverage_files
-    from gisapp.render.coverage import coverage_map, hourly_coverage_map
+    from gisapp.render.coverage import coverage_map
     from gisapp.render.maps import attribution_for, roads_base
-    from gisapp.services.coverage import CoverageOptions, coverage_and_hours, coverage_kpis
+    from gisapp.services.coverage import CoverageOptions, compute_coverage, coverage_kpis
     from gisapp.services.coverage_inputs import read_posts
     from gisapp.services.hourly import HourlyOptions
+    from gisapp.services.side import side_by_side
     from gisapp.store import open_workspace
 
     settings = settings_from(ctx)
@@ -390,32 +410,38 @@ def coverage(
         risk_window=_window(risk_window),
         keep_pileups=settings.keep_pileups,
     )
-    result, hourly = coverage_and_hours(
-        ws,
-        options,
-        None if plan is None else _plan(ws, plan),
-        HourlyOptions(
+    attribution = attribution_for(ws.layer_notes)
+
+    def stations() -> tuple[CoverageResult, str]:
+        result = compute_coverage(ws, options)
+        roads = roads_base(ws.layer("roads"))
+        return result, coverage_map(result, roads=roads, attribution=attribution)
+
+    hourly: HourlyCoverage | None = None
+    if plan is None:
+        result, page = stations()
+        pages = {"coverage_map.html": page}
+    else:
+        hourly_options = HourlyOptions(
             minutes=tuple(minutes),
             mode=mode,
             key_place_minutes=settings.key_place_minutes,
             keep_pileups=settings.keep_pileups,
-        ),
-    )
-    roads = roads_base(ws.layer("roads"))  # prepared once for both maps
-    attribution = attribution_for(ws.layer_notes)
-    kpis = coverage_kpis(result, hourly)
-    maps = {"coverage_map.html": coverage_map(result, roads=roads, attribution=attribution)}
-    if hourly is not None:
-        maps["coverage_by_hour.html"] = hourly_coverage_map(
-            hourly, roads=roads, attribution=attribution, inline_assets=True
         )
+        hours = functools.partial(
+            _plan_hours, ws.location, _plan(ws, plan), hourly_options, attribution
+        )
+        # the stations' coverage here, the plan's hours and their map in a second process
+        (result, page), (hourly, hourly_page) = side_by_side(stations, hours)
+        pages = {"coverage_map.html": page, "coverage_by_hour.html": hourly_page}
+    kpis = coverage_kpis(result, hourly)
     write_coverage_files(
         bands=result.bands,
         blind_zones=result.blind_zones,
         kpis=kpis,
         out=out,
         hourly=None if hourly is None else hourly.table,
-        pages=maps,
+        pages=pages,
     )
     _echo_bands(kpis)
     _echo_blind(kpis, street_minutes)

@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import multiprocessing
-import os
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,15 +45,11 @@ from gisapp.services.coverage_inputs import (
 )
 from gisapp.services.hourly import (
     HourlyCoverage,
-    HourlyOptions,
-    ShiftPlan,
-    plan_coverage_by_hour,
 )
 from gisapp.services.network import workspace_network
 from gisapp.services.reach import check_minutes, reach_bands
-from gisapp.store import open_workspace
 from gisapp.store.geopackage import Workspace
-from layers.i18n import _, current_language, format_number, ngettext, use_language
+from layers.i18n import _, format_number, ngettext
 from layers.schema import STORAGE_CRS
 from routing.coverage import (
     DEFAULT_CAMERA_RANGE_M,
@@ -79,7 +72,6 @@ __all__ = [
     "CoverageOptions",
     "CoverageResult",
     "compute_coverage",
-    "coverage_and_hours",
     "coverage_kpis",
     "key_place_required_minutes",
     "read_posts",
@@ -198,43 +190,6 @@ class _Places:
     frame: gpd.GeoDataFrame
     located: pd.DataFrame | None
     reached_s: np.ndarray
-
-
-def coverage_and_hours(
-    ws: Workspace,
-    options: CoverageOptions | None = None,
-    plan: ShiftPlan | None = None,
-    hourly_options: HourlyOptions | None = None,
-) -> tuple[CoverageResult, HourlyCoverage | None]:
-    """:func:`compute_coverage`, and with a ``plan`` its :func:`plan_coverage_by_hour`,
-    computed side by side.
-
-    The plan's hours are computed in a second, forked process (the two computations share
-    nothing) while this one measures the stations and posts: on a whole city the hours no
-    longer wait for the blind zones. With one core, or where a process cannot be forked,
-    one runs after the other. Either way the answers are those of the two functions.
-
-    Raises
-    ------
-    WorkspaceError, RoutingError
-        As the two functions do.
-    """
-    if plan is None:
-        return compute_coverage(ws, options), None
-    if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return compute_coverage(ws, options), plan_coverage_by_hour(ws, plan, hourly_options)
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
-        hours = pool.submit(_plan_hours, ws.location, plan, hourly_options, current_language())
-        result = compute_coverage(ws, options)
-        return result, hours.result()
-
-
-def _plan_hours(
-    location: str, plan: ShiftPlan, options: HourlyOptions | None, language: str
-) -> HourlyCoverage:
-    """:func:`plan_coverage_by_hour` in a process of its own, in the reader's language."""
-    with use_language(language):
-        return plan_coverage_by_hour(open_workspace(location), plan, options)
 
 
 def compute_coverage(

@@ -23,10 +23,15 @@ from shapely.affinity import translate
 
 from gisapp.cli import cli
 from gisapp.errors import WorkspaceError
-from gisapp.plans import plan_from_frames
+from gisapp.plans import Plan, plan_from_frames
 from gisapp.render.coverage import hourly_coverage_map
 from gisapp.services.coverage import compute_coverage, key_place_required_minutes, school_zones
-from gisapp.services.hourly import HourlyOptions, plan_coverage_by_hour, shift_window
+from gisapp.services.hourly import (
+    HourlyCoverage,
+    HourlyOptions,
+    plan_coverage_by_hour,
+    shift_window,
+)
 from gisapp.services.placement import propose_posts
 from gisapp.store import Workspace
 
@@ -468,24 +473,33 @@ def plan_ws(module_sample_location: str) -> str:
 
 def test_coverage_and_hours_side_by_side_answer_as_one_after_the_other(plan_ws: str) -> None:
     import dataclasses
+    import functools
 
     from gisapp.errors import WorkspaceError
-    from gisapp.services.coverage import CoverageOptions, compute_coverage, coverage_and_hours
+    from gisapp.services.coverage import CoverageOptions, compute_coverage
+    from gisapp.services.side import side_by_side
     from gisapp.store.plans import load_plan
 
     ws = Workspace.open(plan_ws)
     saved = load_plan(ws)
     options, hourly = CoverageOptions(minutes=(1, 3)), HourlyOptions(minutes=(1, 3))
-    result, hours = coverage_and_hours(ws, options, saved, hourly)
-    assert hours is not None
+    result, hours = side_by_side(
+        lambda: compute_coverage(ws, options),
+        functools.partial(_hours_of, plan_ws, saved, hourly),
+    )
     alone = plan_coverage_by_hour(ws, saved, hourly)
     pd.testing.assert_frame_equal(hours.table, alone.table)
     assert hours.rows() == alone.rows()
     assert result.kpis == compute_coverage(ws, options).kpis
-    # an error of the plan's side reaches the caller as it is
+    # an error of the second process reaches the caller as it is
     empty = dataclasses.replace(saved, stops=saved.stops.iloc[0:0])
     with pytest.raises(WorkspaceError, match="has no stops"):
-        coverage_and_hours(ws, options, empty, hourly)
+        side_by_side(lambda: None, functools.partial(_hours_of, plan_ws, empty, hourly))
+
+
+def _hours_of(location: str, plan: Plan, options: HourlyOptions) -> HourlyCoverage:
+    """A plan's coverage by hour from a workspace location (sent to another process)."""
+    return plan_coverage_by_hour(Workspace.open(location), plan, options)
 
 
 def test_plan_hourly_coverage_per_hour_of_the_shift(plan_ws: str) -> None:
