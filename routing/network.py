@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import pyproj
@@ -43,6 +42,8 @@ from routing.errors import NetworkError
 
 if TYPE_CHECKING:
     from os import PathLike
+
+    import networkx as nx
 
 logger = logging.getLogger(__name__)
 
@@ -385,6 +386,8 @@ class StreetNetwork:
         (m), ``travel_time`` (s), ``speed_kph``, ``name``, ``highway``, ``segment`` and, with
         ``geometry=True``, their LineString.
         """
+        import networkx as nx  # for this export alone: every command would pay its import
+
         graph = nx.MultiDiGraph(crs=self.crs, mode=self.mode)
         graph.add_nodes_from(
             (i, {"x": float(x), "y": float(y)})
