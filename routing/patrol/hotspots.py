@@ -50,6 +50,22 @@ def shift_hours(shift_start_s: int, duration_s: float) -> list[int]:
     return [h % 24 for h in range(first, max(last, first + 1))]
 
 
+#: Segments matched to the hotspot centres at once once every hotspot is started.
+_BLOCK = 4096
+
+
+def _nearest_centre(
+    centres: NDArray[np.float64], xy: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """For each point of ``xy``: the nearest of ``centres`` (the first on a tie) and its
+    distance (``inf`` without centres)."""
+    if not len(centres):
+        return np.zeros(len(xy), dtype=np.int64), np.full(len(xy), np.inf)
+    dist = np.hypot(xy[:, None, 0] - centres[None, :, 0], xy[:, None, 1] - centres[None, :, 1])
+    nearest = dist.argmin(axis=1)
+    return nearest, dist[np.arange(len(xy)), nearest]
+
+
 def select_hotspots(
     network: StreetNetwork,
     risk_by_hour: NDArray[np.float64],
@@ -104,19 +120,24 @@ def select_hotspots(
     order = order[np.lexsort((order, -shift_risk[order]))]
     mid = shapely.line_interpolate_point(network.segment_geometry[order], 0.5, normalized=True)
     mid_xy = shapely.get_coordinates(mid)
-    centres: list[NDArray[np.float64]] = []
+    centres = np.empty((n_hotspots, 2))
     members: list[list[int]] = []
-    for k, seg in enumerate(order):
-        if centres:
-            dist = np.hypot(*(np.asarray(centres) - mid_xy[k]).T)
-            nearest = int(dist.argmin())
-            if dist[nearest] <= merge_distance_m:
-                members[nearest].append(int(seg))
-                continue
-        if len(centres) < n_hotspots:
-            centres.append(mid_xy[k])
-            members.append([int(seg)])
-    xy = np.asarray(centres, dtype=float).reshape(-1, 2)
+    k = 0
+    while k < len(order) and len(members) < n_hotspots:
+        nearest, dist = _nearest_centre(centres[: len(members)], mid_xy[k : k + 1])
+        if len(members) and dist[0] <= merge_distance_m:
+            members[int(nearest[0])].append(int(order[k]))
+        else:
+            centres[len(members)] = mid_xy[k]
+            members.append([int(order[k])])
+        k += 1
+    # every hotspot is started: the centres stay put, and each of the other segments joins
+    # the nearest one within reach, in the same order (searched a block at a time)
+    for start in range(k, len(order), _BLOCK):
+        nearest, dist = _nearest_centre(centres[: len(members)], mid_xy[start : start + _BLOCK])
+        for i in np.flatnonzero(dist <= merge_distance_m):
+            members[int(nearest[i])].append(int(order[start + i]))
+    xy = centres[: len(members)]
     # the first named street among the merged ones; "" when none has a name (the caller
     # names such a stop from its own layers, e.g. by its grid)
     names = np.array(
