@@ -229,8 +229,10 @@ def _nearest_segments(
     return segment, distance_m
 
 
-#: Points per batch of the grid search (bounds the candidate pairs held at once).
-_CHUNK = 65_536
+#: Points per batch of the grid search. It bounds the candidate pairs held at once: with
+#: 65,536 points the temporaries of a batch were fresh memory every time (200,000 Wuhan
+#: points snapped 2.8 s in a new process against 1.5 s in batches of this size).
+_CHUNK = 16_384
 
 
 def _segment_pieces(
