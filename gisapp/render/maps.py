@@ -38,6 +38,7 @@ import pandas as pd
 import pyproj
 import shapely
 from branca.element import MacroElement
+from folium.map import FitBounds
 from folium.plugins import MarkerCluster
 
 from gisapp.render import assets
@@ -199,7 +200,12 @@ def base_map(
     m.options["zoom_snap"] = 0.25
     assets.use_local_assets(m, assets_url)
     assets.set_assets_url(m, assets_url)  # read back by render_html and add_points
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    # The map opens at the fitted view itself: an animated fit would first draw every
+    # layer at the starting zoom, then zoom for a quarter of a second during which Leaflet
+    # ignores the reader's own zooming.
+    fit = FitBounds([[miny, minx], [maxy, maxx]])
+    fit.options["animate"] = False
+    fit.add_to(m)
     if roads is not None and (isinstance(roads, RoadsBase) or len(roads)):
         add_roads_base(m, roads, simplify_m=simplify_m)
     if attribution:
