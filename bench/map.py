@@ -133,7 +133,7 @@ NAIVE_LOADS = 2
 
 #: One zoom step in on the interactive map, until it has drawn again (two frames after
 #: Leaflet's ``zoomend``, whose handlers redraw the canvas and the clusters); seconds, or
-#: null when the page holds no Leaflet map.
+#: null when the page holds no Leaflet map. Throws when the map ends at another zoom.
 _ZOOM_STEP_JS = """async () => {
   const map = Object.values(window).find(v => v instanceof L.Map);
   if (!map) { return null; }

@@ -25,6 +25,7 @@ call), timed interleaved (median of the repeats).
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import geopandas as gpd
@@ -36,7 +37,6 @@ from scipy.spatial import cKDTree
 
 from bench.reach import SEED, cli_network
 from bench.timing import interleaved
-from routing import snap
 from routing.network import StreetNetwork
 from routing.snap import snap_points
 
@@ -125,11 +125,11 @@ def run(repeats: int = 5) -> list[dict[str, Any]]:
     holder: dict[str, Any] = {}
 
     def cold_ours() -> None:
-        network.__dict__.pop("segment_tree", None)
-        # a command remembers the nearest segments of the point sets it snapped: each
-        # timed call starts without them
-        with snap._remembered_lock:
-            snap._remembered.pop(network, None)
+        # the network as a command loads it: no segment index yet, and no point set
+        # snapped before (a network remembers the nearest segments of those)
+        fresh = copy.copy(network)
+        fresh.__dict__.pop("segment_tree", None)
+        holder["network"] = fresh
 
     def cold_sjoin() -> None:
         holder["segments"] = gpd.GeoDataFrame(
@@ -141,7 +141,7 @@ def run(repeats: int = 5) -> list[dict[str, Any]]:
 
     timings = interleaved(
         {
-            "ours": lambda: snap_points(network, points, max_distance_m=LIMIT_M),
+            "ours": lambda: snap_points(holder["network"], points, max_distance_m=LIMIT_M),
             "sjoin_nearest": lambda: gpd.sjoin_nearest(
                 points_gdf, holder["segments"], max_distance=LIMIT_M, distance_col="distance_m"
             ),
